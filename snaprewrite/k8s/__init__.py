@@ -1,0 +1,1 @@
+"""Kubernetes' use of etcd values: storage envelope, protobuf schemas, decoding, field splicing. Knows nothing of CIDR moves."""

@@ -1,0 +1,220 @@
+"""Page access over a bbolt file: mmap, the two meta pages and the choice between them, bounded page reads.
+
+This module turns a file into pages and nothing more: it validates what it must to hand out a page
+safely (bounds, overflow inside the file, header id) and leaves tree policy to ``tree.py``.
+
+Memory: the file is mapped, never read whole. A scan calls ``touched(n)`` as it goes; once a window of
+mapped bytes has been passed the mapping is advised ``MADV_DONTNEED`` so the resident set stays small
+(``/usr/bin/time`` counts touched pages of a mapping as RSS).
+"""
+
+import mmap
+import os
+from dataclasses import dataclass
+
+from construct import ConstructError
+
+from ..errors import ChecksumError, CorruptError, NotSnapshotError
+from . import format as fmt
+
+RELEASE_WINDOW = 64 << 20
+
+
+@dataclass(frozen=True)
+class MetaInfo:
+    """A validated meta page: where the root bucket and freelist are, the high-water mark, the txid."""
+
+    slot: int  # 0 or 1: the page it was read from
+    page_size: int
+    flags: int
+    root: int  # root bucket's root page id
+    sequence: int
+    freelist: int  # page id, or PGID_NO_FREELIST
+    pgid: int  # high-water mark
+    txid: int
+    checksum: int
+
+    @property
+    def has_freelist(self) -> bool:
+        """has_freelist tells whether the freelist was synced to a page."""
+        return self.freelist != fmt.PGID_NO_FREELIST
+
+
+@dataclass(frozen=True)
+class PageHeaderInfo:
+    """A page header: id, flags, element count and overflow (extra contiguous pages)."""
+
+    id: int
+    flags: int
+    count: int
+    overflow: int
+
+
+def parse_meta(buf: bytes | memoryview, slot: int) -> MetaInfo:
+    """parse_meta validates a meta page image (header included): magic, then version, then checksum."""
+    if len(buf) < fmt.PAGE_HEADER_SIZE + fmt.META_SIZE:
+        raise NotSnapshotError("file too short for a bbolt meta page")
+    body = buf[fmt.PAGE_HEADER_SIZE : fmt.PAGE_HEADER_SIZE + fmt.META_SIZE]
+    try:
+        m = fmt.Meta.parse(bytes(body))
+    except ConstructError as e:  # pragma: no cover - length is checked above
+        raise NotSnapshotError(f"meta {slot}: {e}") from None
+    if m.magic != fmt.MAGIC:
+        raise NotSnapshotError(f"meta {slot}: not a bbolt file (magic {m.magic:#010x})")
+    if m.version != fmt.VERSION:
+        raise NotSnapshotError(f"meta {slot}: unsupported bbolt version {m.version}")
+    want = fmt.fnv64a(body[: fmt.META_CHECKSUM_OFFSET])
+    if m.checksum != want:
+        raise ChecksumError(f"meta {slot} checksum", f"{m.checksum:#018x}", f"{want:#018x}")
+    if not (fmt.MIN_PAGE_SIZE <= m.pageSize <= fmt.MAX_PAGE_SIZE) or m.pageSize & (m.pageSize - 1):
+        raise CorruptError(f"meta {slot}: invalid page size {m.pageSize}")
+    return MetaInfo(slot, m.pageSize, m.flags, m.root.root, m.root.sequence, m.freelist, m.pgid, m.txid,
+                    m.checksum)
+
+
+def build_meta(meta: MetaInfo, txid: int) -> bytes:
+    """build_meta returns a whole meta page (header + meta, zero padded) for ``txid`` with a fresh checksum."""
+    body = fmt.Meta.build(dict(
+        magic=fmt.MAGIC, version=fmt.VERSION, pageSize=meta.page_size, flags=meta.flags,
+        root=dict(root=meta.root, sequence=meta.sequence), freelist=meta.freelist, pgid=meta.pgid,
+        txid=txid, checksum=0,
+    ))
+    checksum = fmt.fnv64a(body[: fmt.META_CHECKSUM_OFFSET])
+    body = body[: fmt.META_CHECKSUM_OFFSET] + fmt.U64.pack(checksum)
+    header = fmt.PAGE_HEADER.pack(txid % 2, fmt.META_PAGE, 0, 0)
+    return (header + body).ljust(meta.page_size, b"\0")
+
+
+class PageFile:
+    """A read-only bbolt file mapped into memory, with its chosen meta page.
+
+    ``length`` limits the bbolt data (an etcd snapshot carries a 32-byte sha256 trailer after it).
+    Page ids at or past the meta's high-water mark, or pages that would run past ``length``, are
+    refused with ``CorruptError`` naming the page.
+    """
+
+    def __init__(self, path: str | os.PathLike, length: int | None = None):
+        self.path = os.fspath(path)
+        self._fd = os.open(self.path, os.O_RDONLY)
+        try:
+            st = os.fstat(self._fd)
+            self.file_size = st.st_size
+            self.length = st.st_size if length is None else length
+            if self.length == 0:
+                raise NotSnapshotError("empty file")
+            self._mm = mmap.mmap(self._fd, st.st_size, access=mmap.ACCESS_READ)
+        except BaseException:
+            os.close(self._fd)
+            raise
+        self.data = memoryview(self._mm)[: self.length]
+        self._touched = 0
+        self.metas, self.meta_errors = self._read_metas()
+        self.meta = max(self.metas, key=lambda m: m.txid)
+        self.page_size = self.meta.page_size
+        if self.meta.pgid * self.page_size > self.length:
+            raise CorruptError(
+                f"file truncated: meta says {self.meta.pgid} pages of {self.page_size} bytes "
+                f"({self.meta.pgid * self.page_size} bytes), file has {self.length}")
+
+    def _read_metas(self) -> tuple[list[MetaInfo], list[Exception]]:
+        """_read_metas validates both meta pages; one may fail (bbolt falls back), not both."""
+        errors: list[Exception] = []
+        metas: list[MetaInfo] = []
+        page_size = None
+        try:
+            m0 = parse_meta(self.data[: fmt.PAGE_HEADER_SIZE + fmt.META_SIZE], 0)
+            metas.append(m0)
+            page_size = m0.page_size
+        except NotSnapshotError as e:
+            errors.append(e)
+        except (ChecksumError, CorruptError) as e:
+            errors.append(e)
+        candidates = [page_size] if page_size else list(fmt.CANDIDATE_PAGE_SIZES)
+        for ps in candidates:
+            start = ps
+            if start + fmt.PAGE_HEADER_SIZE + fmt.META_SIZE > self.length:
+                continue
+            try:
+                m1 = parse_meta(self.data[start : start + fmt.PAGE_HEADER_SIZE + fmt.META_SIZE], 1)
+            except (NotSnapshotError, ChecksumError, CorruptError) as e:
+                if page_size:
+                    errors.append(e)
+                continue
+            if m1.page_size == ps:
+                metas.append(m1)
+                break
+        if not metas:
+            if self.length < fmt.PAGE_HEADER_SIZE + fmt.META_SIZE:
+                raise NotSnapshotError("not a bbolt file: too short")
+            first = errors[0] if errors else NotSnapshotError("no valid meta page")
+            if all(isinstance(e, NotSnapshotError) for e in errors):
+                raise NotSnapshotError(f"not a bbolt database ({first})")
+            raise CorruptError(f"no valid meta page ({first})")
+        return metas, errors
+
+    # -- page access ---------------------------------------------------------------------------
+
+    def header(self, pgid: int) -> PageHeaderInfo:
+        """header reads the 16-byte header of page ``pgid`` after checking it lies inside the data."""
+        if not 0 <= pgid < self.meta.pgid:
+            raise CorruptError(f"page id out of range (high-water mark {self.meta.pgid})", pgid)
+        off = pgid * self.page_size
+        if off + fmt.PAGE_HEADER_SIZE > self.length:
+            raise CorruptError("page past the end of the file", pgid)
+        pid, flags, count, overflow = fmt.PAGE_HEADER.unpack_from(self.data, off)
+        if pid != pgid:
+            raise CorruptError(f"page header claims id {pid}", pgid)
+        return PageHeaderInfo(pid, flags, count, overflow)
+
+    def page(self, pgid: int) -> tuple[PageHeaderInfo, memoryview]:
+        """page returns the header and the whole page image (overflow pages included) of ``pgid``."""
+        h = self.header(pgid)
+        if pgid + h.overflow >= self.meta.pgid:
+            raise CorruptError(f"overflow of {h.overflow} pages runs past the high-water mark", pgid)
+        off = pgid * self.page_size
+        size = (h.overflow + 1) * self.page_size
+        if off + size > self.length:
+            raise CorruptError("page runs past the end of the file", pgid)
+        self.touched(size)
+        return h, self.data[off : off + size]
+
+    def raw(self, offset: int, size: int) -> memoryview:
+        """raw returns ``size`` bytes of the data at ``offset`` (bounded by the data length)."""
+        if offset < 0 or offset + size > self.length:
+            raise CorruptError(f"read of {size} bytes at offset {offset} past the end of the data")
+        return self.data[offset : offset + size]
+
+    def touched(self, n: int) -> None:
+        """touched records ``n`` bytes read; past a window the mapping's resident pages are released."""
+        self._touched += n
+        if self._touched >= RELEASE_WINDOW:
+            self._touched = 0
+            self.release()
+
+    def release(self) -> None:
+        """release drops the mapping's resident pages (they fault back in from the file when read)."""
+        if hasattr(mmap, "MADV_DONTNEED"):
+            try:
+                self._mm.madvise(mmap.MADV_DONTNEED)
+            except (OSError, ValueError):  # pragma: no cover - platform without madvise
+                pass
+
+    def close(self) -> None:
+        """close releases the mapping and the file descriptor (views into it must be gone)."""
+        try:
+            self.data.release()
+        except BufferError:
+            pass
+        try:
+            self._mm.close()
+        except BufferError:
+            pass
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def __enter__(self) -> "PageFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

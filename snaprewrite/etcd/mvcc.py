@@ -1,0 +1,166 @@
+"""etcd's multi-version store as recorded in bucket ``key``: records, latest live revisions, history.
+
+Bucket ``key`` maps revision keys (see ``revision``) to ``mvccpb.KeyValue`` records, in revision
+order. A user key's life is a sequence of generations: puts with increasing ``version`` starting at
+1 (``create_revision`` = the first put's revision), ended by a tombstone (deletion). Example:
+  rev 5 put a (create 5, version 1); rev 6 put a (create 5, version 2); rev 7 delete a (tombstone);
+  rev 9 put a (create 9, version 1).
+At revision 8 ``a`` does not exist; the latest live record is the one at 9.
+Compaction (``meta`` bucket: ``scheduledCompactRev``/``finishedCompactRev``) removes records older
+than the compact revision, keeping each key's latest record at or before it unless that is a tombstone.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from ..errors import KeyNotFoundError, SchemaError
+from . import kv as kvcodec
+from . import revision as revcodec
+from . import schema
+from .revision import Revision
+from .snapshot import Snapshot
+
+Progress = Callable[[int], None] | None
+PROGRESS_STEP = 4096
+
+
+@dataclass(frozen=True)
+class Record:
+    """One entry of bucket ``key``: its revision, whether it is a deletion, and the KeyValue."""
+
+    revision: Revision
+    tombstone: bool
+    kv: kvcodec.KeyValue
+
+
+@dataclass(frozen=True)
+class Latest:
+    """Where a user key stands at the latest revision: its last record's revision and tombstone flag."""
+
+    revision: Revision
+    tombstone: bool
+
+
+@dataclass(frozen=True)
+class CompactState:
+    """The compaction revisions stored in bucket ``meta`` (0 when absent) and the consistent index."""
+
+    scheduled: int
+    finished: int
+    consistent_index: int
+    term: int
+
+
+def compact_state(snap: Snapshot) -> CompactState:
+    """compact_state reads the compaction revisions, consistent index and term from bucket ``meta``."""
+    meta = snap.bucket(schema.META)
+
+    def rev(name: bytes) -> int:
+        v = meta.get(name) if meta is not None else None
+        return revcodec.decode(v)[0].main if v is not None else 0
+
+    def u64(name: bytes) -> int:
+        v = meta.get(name) if meta is not None else None
+        if v is None:
+            return 0
+        if len(v) != 8:
+            raise SchemaError(f"meta {name.decode()}: {len(v)} bytes, want 8")
+        return int.from_bytes(v, "big")
+
+    return CompactState(rev(schema.SCHEDULED_COMPACT_REV), rev(schema.FINISHED_COMPACT_REV),
+                        u64(schema.CONSISTENT_INDEX), u64(schema.TERM))
+
+
+def records(snap: Snapshot, progress: Progress = None) -> Iterator[Record]:
+    """records yields every record of bucket ``key`` in revision order, decoded."""
+    n = 0
+    for _flags, k, v in snap.key_bucket().iter_raw():
+        rev, tomb = revcodec.decode(k)
+        yield Record(rev, tomb, kvcodec.decode(v))
+        n += 1
+        if progress is not None and n % PROGRESS_STEP == 0:
+            progress(PROGRESS_STEP)
+
+
+def latest_index(snap: Snapshot, prefix: bytes = b"", progress: Progress = None) -> dict[bytes, Latest]:
+    """latest_index maps every user key (under ``prefix``) to its last record, tombstones included.
+
+    One pass over bucket ``key``; only the user key of each record is decoded (the hot loop).
+    """
+    index: dict[bytes, Latest] = {}
+    key_of = kvcodec.key_of
+    decode = revcodec.decode
+    n = 0
+    for _flags, k, v in snap.key_bucket().iter_raw():
+        user_key = key_of(v)
+        n += 1
+        if progress is not None and n % PROGRESS_STEP == 0:
+            progress(PROGRESS_STEP)
+        if prefix and not user_key.startswith(prefix):
+            continue
+        rev, tomb = decode(k)
+        index[user_key] = Latest(rev, tomb)
+    return index
+
+
+def live_keys(snap: Snapshot, prefix: bytes = b"", progress: Progress = None) -> dict[bytes, Revision]:
+    """live_keys maps each user key alive at the latest revision to the revision of its last put."""
+    return {k: lt.revision for k, lt in latest_index(snap, prefix, progress).items() if not lt.tombstone}
+
+
+def record_at(snap: Snapshot, rev: Revision, tombstone: bool = False) -> Record:
+    """record_at reads the record stored under one revision (a point lookup in bucket ``key``)."""
+    value = snap.key_bucket().get(revcodec.encode(rev, tombstone))
+    if value is None:
+        raise SchemaError(f"revision {rev.main}/{rev.sub} is missing from bucket 'key'")
+    return Record(rev, tombstone, kvcodec.decode(value))
+
+
+def history(snap: Snapshot, key: bytes, progress: Progress = None) -> list[Record]:
+    """history returns every stored record of ``key`` (puts and deletions), oldest first."""
+    out = []
+    key_of = kvcodec.key_of
+    n = 0
+    for _flags, k, v in snap.key_bucket().iter_raw():
+        n += 1
+        if progress is not None and n % PROGRESS_STEP == 0:
+            progress(PROGRESS_STEP)
+        if key_of(v) == key:
+            rev, tomb = revcodec.decode(k)
+            out.append(Record(rev, tomb, kvcodec.decode(v)))
+    return out
+
+
+def current_revision(snap: Snapshot) -> int:
+    """current_revision is the store revision etcd would start at: last main revision or compaction."""
+    last = snap.key_bucket().last_key()
+    main = revcodec.decode(last)[0].main if last is not None else 0
+    cs = compact_state(snap)
+    return max(main, cs.scheduled, cs.finished)
+
+
+def get(snap: Snapshot, key: bytes, at: int | None = None, progress: Progress = None) -> Record:
+    """get returns ``key``'s record visible at revision ``at`` (latest by default), as etcd's Range would.
+
+    Raises KeyNotFoundError when the key does not exist or is deleted at that revision, or when ``at``
+    is compacted or in the future.
+    """
+    cur = current_revision(snap)
+    cs = compact_state(snap)
+    if at is not None:
+        if at > cur:
+            raise KeyNotFoundError(f"revision {at} is a future revision (current {cur})")
+        if at < max(cs.scheduled, cs.finished):
+            raise KeyNotFoundError(
+                f"revision {at} has been compacted (compact revision {max(cs.scheduled, cs.finished)})")
+    found: Record | None = None
+    for rec in history(snap, key, progress):
+        if at is not None and rec.revision.main > at:
+            break
+        found = rec
+    shown = key.decode("utf-8", "replace")
+    if found is None:
+        raise KeyNotFoundError(f"key {shown} not found" + (f" at revision {at}" if at else ""))
+    if found.tombstone:
+        raise KeyNotFoundError(f"key {shown} was deleted at revision {found.revision.main}")
+    return found

@@ -1,0 +1,135 @@
+"""Opening etcd snapshot files and raw backend databases, and their sha256 trailer.
+
+``etcdctl snapshot save`` writes bbolt's consistent copy of the backend, then the sha256 of those
+bytes (32 bytes). Since the bbolt part is a whole number of pages (at least 512 bytes each), such a
+file has ``size % 512 == 32``; a raw ``member/snap/db`` has ``size % 512 == 0`` and no trailer.
+"""
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+from ..bbolt.pages import PageFile
+from ..bbolt.tree import Bucket
+from ..errors import ChecksumError, NotSnapshotError, SchemaError
+from . import schema
+
+TRAILER_SIZE = 32
+HASH_CHUNK = 8 << 20
+
+
+def has_trailer(size: int) -> bool:
+    """has_trailer tells whether a file of ``size`` bytes carries etcd's sha256 trailer."""
+    return size % 512 == TRAILER_SIZE
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a file was when opened (size, mtime, inode): compared again to detect concurrent writers."""
+
+    size: int
+    mtime_ns: int
+    ino: int
+
+    @classmethod
+    def of(cls, fd_or_path) -> "Identity":
+        st = os.fstat(fd_or_path) if isinstance(fd_or_path, int) else os.stat(fd_or_path)
+        return cls(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+class Snapshot:
+    """An etcd backend file opened read-only: the bbolt pages, the trailer if any, the root buckets."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        try:
+            self.identity = Identity.of(self.path)
+        except FileNotFoundError:
+            raise NotSnapshotError(f"{self.path}: no such file") from None
+        except IsADirectoryError:
+            raise NotSnapshotError(f"{self.path}: is a directory") from None
+        if os.path.isdir(self.path):
+            raise NotSnapshotError(f"{self.path}: is a directory")
+        size = self.identity.size
+        if size == 0:
+            raise NotSnapshotError(f"{self.path}: empty file")
+        self.trailer = has_trailer(size)
+        self.pages = PageFile(self.path, size - TRAILER_SIZE if self.trailer else size)
+        if self.trailer and self.pages.meta.pgid * self.pages.page_size != size - TRAILER_SIZE:
+            # bbolt's WriteTo writes exactly pgid pages; anything else is a truncated or padded file.
+            self.pages.close()
+            raise NotSnapshotError(
+                f"{self.path}: size {size} does not match the database ({self.pages.meta.pgid} pages "
+                f"of {self.pages.page_size} bytes plus a 32-byte trailer): truncated or not a snapshot")
+        self.root = Bucket.root_bucket(self.pages)
+
+    @property
+    def data_size(self) -> int:
+        """data_size is the size of the bbolt database (what etcdutl reports as totalSize)."""
+        return self.pages.meta.pgid * self.pages.page_size
+
+    def stored_trailer(self) -> bytes | None:
+        """stored_trailer returns the 32 trailer bytes, or None for a raw database."""
+        if not self.trailer:
+            return None
+        with open(self.path, "rb") as f:
+            f.seek(self.identity.size - TRAILER_SIZE)
+            return f.read(TRAILER_SIZE)
+
+    def compute_sha256(self) -> bytes:
+        """compute_sha256 hashes the file up to its trailer (reads in chunks, not through the mapping)."""
+        h = hashlib.sha256()
+        remaining = self.identity.size - TRAILER_SIZE
+        with open(self.path, "rb", buffering=0) as f:
+            buf = bytearray(HASH_CHUNK)
+            view = memoryview(buf)
+            while remaining > 0:
+                n = f.readinto(view[: min(HASH_CHUNK, remaining)])
+                if not n:
+                    raise NotSnapshotError(f"{self.path}: file shrank while reading")
+                h.update(view[:n])
+                remaining -= n
+        return h.digest()
+
+    def verify_trailer(self) -> bool | None:
+        """verify_trailer returns True/False for a snapshot file, None for a raw database."""
+        stored = self.stored_trailer()
+        if stored is None:
+            return None
+        return self.compute_sha256() == stored
+
+    def require_trailer_ok(self) -> None:
+        """require_trailer_ok raises ChecksumError unless the sha256 trailer matches (or there is none)."""
+        stored = self.stored_trailer()
+        if stored is None:
+            return
+        got = self.compute_sha256()
+        if got != stored:
+            raise ChecksumError(f"{self.path}: sha256 trailer", stored.hex(), got.hex())
+
+    def check_unchanged(self) -> None:
+        """check_unchanged refuses a file that changed since it was opened (another writer)."""
+        now = Identity.of(self.path)
+        if now != self.identity:
+            raise NotSnapshotError(f"{self.path}: file changed while reading (size or mtime differ)")
+
+    def bucket(self, name: bytes) -> Bucket | None:
+        """bucket opens one of etcd's top-level buckets, or None."""
+        return self.root.bucket(name)
+
+    def key_bucket(self) -> Bucket:
+        """key_bucket opens bucket ``key`` (the MVCC records); an etcd backend always has it."""
+        b = self.root.bucket(schema.KEY)
+        if b is None:
+            raise SchemaError(f"{self.path}: no 'key' bucket: not an etcd backend")
+        return b
+
+    def close(self) -> None:
+        """close releases the mapping."""
+        self.pages.close()
+
+    def __enter__(self) -> "Snapshot":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

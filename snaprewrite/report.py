@@ -1,0 +1,84 @@
+"""Presentation: JSON and rich tables for status, history and rewrite reports; progress bars on a terminal.
+
+Everything the CLI prints goes through here: machine output to stdout, diagnostics to stderr.
+Nothing in the library below prints.
+"""
+
+import contextlib
+import json
+import sys
+from collections.abc import Callable, Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+stdout = Console(highlight=False, soft_wrap=True)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def print_json(data) -> None:
+    """print_json writes indented JSON to stdout (plain text, no markup)."""
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def error(message: str) -> None:
+    """error prints one line on stderr, prefixed like every snaprewrite diagnostic."""
+    line = " ".join(str(message).split())
+    sys.stderr.write(f"snaprewrite: error: {line}\n")
+
+
+def warning(message: str) -> None:
+    """warning prints one line on stderr."""
+    sys.stderr.write(f"snaprewrite: warning: {message}\n")
+
+
+@contextlib.contextmanager
+def progress(description: str, total: int | None) -> Iterator[Callable[[int], None] | None]:
+    """progress yields an advance(n) callback that drives a rich bar on a terminal, or None when piped."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} records"),
+                   TimeElapsedColumn(), console=stderr, transient=True)
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def status_table(st: dict) -> None:
+    """status_table renders ``status`` as tables: the etcdutl columns, then buckets and resources."""
+    t = Table(title="snapshot")
+    for col in ("hash", "revision", "totalKey", "totalSize", "liveKeys", "compactRevision", "pageSize", "trailer"):
+        t.add_column(col, justify="right")
+    cells = [f"{st['hash']:08x}", st["revision"], st["totalKey"], st["totalSize"], st["liveKeys"],
+             st["compactRevision"], st["pageSize"], st["trailer"]]
+    if "hashOk" in st:
+        t.add_column("hashOk", justify="right")
+        cells.append(st["hashOk"])
+    t.add_row(*(str(c) for c in cells))
+    stdout.print(t)
+    b = Table(title="buckets")
+    b.add_column("bucket")
+    b.add_column("keys", justify="right")
+    for name, n in st["buckets"].items():
+        b.add_row(name, str(n))
+    stdout.print(b)
+    if st["resources"]:
+        r = Table(title="resources (live keys)")
+        r.add_column("resource")
+        r.add_column("count", justify="right")
+        for name, n in st["resources"].items():
+            r.add_row(name, str(n))
+        stdout.print(r)
+
+
+def history_table(rows: list[dict]) -> None:
+    """history_table renders the records of one key, oldest first."""
+    t = Table()
+    for col in ("revision", "sub", "type", "createRevision", "modRevision", "version", "lease", "valueSize"):
+        t.add_column(col, justify="right")
+    for row in rows:
+        t.add_row(*(str(row[c]) for c in ("revision", "sub", "type", "createRevision", "modRevision",
+                                             "version", "lease", "valueSize")))
+    stdout.print(t)

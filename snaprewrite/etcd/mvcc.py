@@ -82,8 +82,11 @@ def records(snap: Snapshot, progress: Progress = None) -> Iterator[Record]:
             progress(PROGRESS_STEP)
 
 
-def latest_index(snap: Snapshot, prefix: bytes = b"", progress: Progress = None) -> dict[bytes, Latest]:
-    """latest_index maps every user key (under ``prefix``) to its last record, tombstones included.
+def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"",
+                 progress: Progress = None) -> dict[bytes, Latest]:
+    """latest_index maps every user key (under ``prefix``, or any of several) to its last record.
+
+    Tombstones are included (a deleted key maps to its deletion).
 
     One pass over bucket ``key``; only the user key of each record is decoded (the hot loop).
     """
@@ -103,7 +106,7 @@ def latest_index(snap: Snapshot, prefix: bytes = b"", progress: Progress = None)
     return index
 
 
-def live_keys(snap: Snapshot, prefix: bytes = b"", progress: Progress = None) -> dict[bytes, Revision]:
+def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"", progress: Progress = None) -> dict[bytes, Revision]:
     """live_keys maps each user key alive at the latest revision to the revision of its last put."""
     return {k: lt.revision for k, lt in latest_index(snap, prefix, progress).items() if not lt.tombstone}
 

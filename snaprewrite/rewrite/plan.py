@@ -1,0 +1,205 @@
+"""A Plan: every change a rewrite will make, computed from a snapshot without writing anything.
+
+``build`` scans bucket ``key`` once for the keys the rules care about, loads the latest live record of
+each, and lets each rule (``rules/``) decide its edits. The plan is what the dry run prints and what
+``apply`` turns into one bbolt transaction; its ``report()`` is the JSON contract of ``rewrite``.
+
+Edits are of two sorts:
+  * ``Edit``: the record at ``revision`` gets ``new_value`` (and, for a renamed object, ``new_key``);
+    create/mod revision and version stay as they were (in-place rewrite);
+  * ``Tombstone``: a deletion record for ``key`` at ``revision`` (used when a rename must end the old
+    key's life).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..errors import PlanError
+from ..etcd import mvcc
+from ..etcd.kv import KeyValue
+from ..etcd.revision import Revision
+from ..etcd.snapshot import Snapshot
+from .cidr import CidrMap
+
+Progress = Callable[[int], None] | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field of one object that changes: the report's ``changes`` entry."""
+
+    key: str
+    kind: str
+    namespace: str
+    name: str
+    field: str
+    old: str
+    new: str
+
+    def as_json(self) -> dict:
+        return {"key": self.key, "kind": self.kind, "namespace": self.namespace, "name": self.name,
+                "field": self.field, "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class Warning:
+    """Something the operator should know that did not stop the plan."""
+
+    key: str
+    message: str
+
+    def as_json(self) -> dict:
+        return {"key": self.key, "message": self.message}
+
+
+@dataclass
+class Edit:
+    """The new value (and key, for a rename) of the record stored at ``revision``."""
+
+    key: bytes
+    revision: Revision
+    record: KeyValue
+    new_value: bytes
+    changes: list[Change]
+    new_key: bytes | None = None
+
+    def new_record(self) -> KeyValue:
+        """new_record is the KeyValue written in place of the old one (revisions and version kept)."""
+        r = self.record
+        return KeyValue(self.new_key or r.key, r.create_revision, r.mod_revision, r.version, self.new_value, r.lease)
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A deletion of ``key`` recorded at ``revision`` (a new record in bucket ``key``)."""
+
+    key: bytes
+    revision: Revision
+
+
+@dataclass
+class Object:
+    """A live Kubernetes object a rule looks at: its key, latest record and identity."""
+
+    key: bytes
+    record: mvcc.Record
+    kind: str
+    namespace: str
+    name: str
+
+    @property
+    def value(self) -> bytes:
+        return self.record.kv.value
+
+    @property
+    def key_text(self) -> str:
+        return self.key.decode("utf-8", "backslashreplace")
+
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+@dataclass
+class Options:
+    """What the operator asked for."""
+
+    service_map: CidrMap
+    pod_map: CidrMap
+    excludes: frozenset[str] = frozenset()
+    reallocate: bool = False
+    only: frozenset[str] | None = None  # rule names; None = every rule
+
+    def excluded(self, obj: Object) -> bool:
+        """excluded tells whether ``--exclude`` names the object (``ns/name``, or ``name`` if cluster-scoped)."""
+        return obj.ref() in self.excludes or (not obj.namespace and f"/{obj.name}" in self.excludes)
+
+
+@dataclass
+class Plan:
+    """Every change of a rewrite, and the warnings, in key order."""
+
+    input: str
+    revision: int
+    edits: list[Edit] = field(default_factory=list)
+    tombstones: list[Tombstone] = field(default_factory=list)
+    warnings: list[Warning] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changes(self) -> list[Change]:
+        return [c for e in self.edits for c in e.changes]
+
+    def count_kind(self, kind: str) -> int:
+        """count_kind is the number of objects of ``kind`` that change."""
+        return sum(1 for e in self.edits if e.changes and e.changes[0].kind == kind)
+
+    def report(self, output: str | None) -> dict:
+        """report is the JSON of the plan, as ``rewrite --report`` writes it."""
+        return {
+            "input": self.input,
+            "output": output,
+            "revision": self.revision,
+            "changes": [c.as_json() for c in self.changes],
+            "warnings": [w.as_json() for w in self.warnings],
+            "summary": {
+                "servicesChanged": self.count_kind("Service"),
+                "nodesChanged": self.count_kind("Node"),
+                "objectsChanged": len(self.edits),
+                "changes": len(self.changes),
+                "warnings": len(self.warnings),
+            },
+        }
+
+
+def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
+    """split_key returns (namespace, name) of a registry key under ``prefix`` (namespace '' if cluster-scoped)."""
+    rest = key[len(prefix):].decode("utf-8", "backslashreplace")
+    ns, sep, name = rest.partition("/")
+    return (ns, name) if sep else ("", ns)
+
+
+def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None) -> dict[str, list[Object]]:
+    """load_objects returns, per kind, the live objects under the given key prefixes, in key order."""
+    wanted = tuple(prefixes)
+    index = {}
+    for k, latest in mvcc.latest_index(snap, wanted, progress).items():
+        if not latest.tombstone:
+            index[k] = latest.revision
+    out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
+    for key in sorted(index):
+        prefix = next(p for p in wanted if key.startswith(p))
+        ns, name = split_key(key, prefix)
+        rec = mvcc.record_at(snap, index[key])
+        out[prefixes[prefix]].append(Object(key, rec, prefixes[prefix], ns, name))
+    return out
+
+
+def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
+    """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written)."""
+    from .rules import RULES  # the rules depend on this module's types
+
+    selected = [r for r in RULES if options.only is None or r.name in options.only]
+    unknown = (options.only or frozenset()) - {r.name for r in RULES}
+    if unknown:
+        raise PlanError(f"unknown --only value(s): {', '.join(sorted(unknown))} "
+                        f"(known: {', '.join(r.name for r in RULES)})")
+    prefixes = {p: r.kind for r in selected for p in r.prefixes}
+    objects = load_objects(snap, prefixes, progress)
+    plan = Plan(snap.path, mvcc.current_revision(snap))
+    ctx = Context(options, plan, objects, snap)
+    for rule in selected:
+        rule.run(ctx)
+    plan.edits.sort(key=lambda e: e.key)
+    return plan
+
+
+@dataclass
+class Context:
+    """What rules share while planning: options, the plan so far, loaded objects, moved addresses."""
+
+    options: Options
+    plan: Plan
+    objects: dict[str, list[Object]]
+    snap: Snapshot
+    moved_ips: dict[str, str] = field(default_factory=dict)  # service IP old -> new, filled by the service rule
+    moved_subnets: dict[str, str] = field(default_factory=dict)  # node pod CIDR old -> new

@@ -1,0 +1,188 @@
+"""Moving address fields of many objects at once: map, find misfits and clashes, reallocate.
+
+A *slot* is one address (or subnet) in one field of one object, e.g. Service ``spec.clusterIPs[1]``.
+``assign`` decides every slot's new value together, because two rules hold across objects:
+  * no two objects end up with the same address (or overlapping subnets);
+  * a slot whose offset does not fit the new CIDR is an error listing every such slot, unless
+    ``--reallocate``, which hands each the lowest free address (subnet) of the new CIDR, in key order.
+"""
+
+import ipaddress
+from dataclasses import dataclass
+
+from ...errors import DecodeError, PlanError
+from ...k8s import envelope, registry, splice
+from ..cidr import CidrMap, Mapped, Reallocator, parse_ip, parse_subnet
+from ..plan import Change, Context, Edit, Object, Warning
+
+
+@dataclass
+class Slot:
+    """One address in one field of one object, and what it becomes (``new`` None: unchanged)."""
+
+    obj: Object
+    list_field: str  # API name of the list field, e.g. "clusterIPs"
+    index: int
+    old: str
+    new: str | None = None
+    mapped: Mapped | None = None
+
+    @property
+    def label(self) -> str:
+        return f"spec.{self.list_field}[{self.index}]"
+
+
+def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[str]:
+    """read_fields returns the strings at a field path of an object, refusing values it cannot read."""
+    try:
+        env = envelope.parse(obj.value)
+    except DecodeError as e:
+        raise PlanError(f"{obj.key_text}: cannot decode the stored value ({e}); refusing to rewrite") from None
+    if env.storage == envelope.ENCRYPTED:
+        raise PlanError(f"{obj.key_text}: value is encrypted ({env.provider}, key {env.key_name}); snaprewrite "
+                        f"cannot rewrite encrypted objects (use --exclude {obj.ref()} to leave it)")
+    if env.storage not in (envelope.PROTOBUF, envelope.JSON):
+        raise PlanError(f"{obj.key_text}: not a kubernetes object; refusing to rewrite")
+    path = registry.resolve_path(env.api_version or api_version, env.kind or obj.kind, names)
+    try:
+        return splice.get_fields(obj.value, path)
+    except DecodeError as e:
+        raise PlanError(f"{obj.key_text}: cannot read {'.'.join(names)} ({e}); refusing to rewrite") from None
+
+
+def field_path(obj: Object, api_version: str, names: tuple[str, ...]) -> registry.FieldPath:
+    """field_path resolves API field names for the object's stored apiVersion and kind."""
+    env = envelope.parse(obj.value)
+    return registry.resolve_path(env.api_version or api_version, env.kind or obj.kind, names)
+
+
+def assign(ctx: Context, slots: list[Slot], cmap: CidrMap, *, subnets: bool, what: str) -> None:
+    """assign sets ``new`` on every slot that moves, or raises PlanError listing misfits and clashes."""
+    parse = parse_subnet if subnets else parse_ip
+    misfits: list[Slot] = []
+    for s in slots:
+        m = cmap.map_subnet(s.old) if subnets else cmap.map_ip(s.old)
+        if m is None:
+            addr = parse(s.old)
+            if addr is not None and cmap.for_version(addr.version) is not None and not _inside_new(cmap, addr):
+                ctx.plan.warnings.append(Warning(s.obj.key_text,
+                                                 f"{s.label} {s.old} is in no old {what} CIDR; left as it is"))
+            continue
+        s.mapped = m
+        if m.fits and (subnets or _usable(m)):
+            s.new = m.new if m.new != s.old else None
+        else:
+            misfits.append(s)
+    if misfits and not ctx.options.reallocate:
+        detail = "; ".join(f"{s.obj.ref()} {s.label} {s.old} ({s.mapped.reason or 'reserved address'})"
+                           for s in misfits)
+        raise PlanError(f"{len(misfits)} {what} address(es) do not fit the new CIDR (use --reallocate): {detail}")
+    _check_clashes(slots, misfits, cmap, subnets, what)
+    if misfits:
+        _reallocate(ctx, slots, misfits, subnets, what)
+
+
+def _usable(m: Mapped) -> bool:
+    """_usable tells whether a mapped service IP is one the apiserver's allocator could hold."""
+    return Reallocator.for_service_ips(str(m.mapping.new)).usable(m.new)
+
+
+def _inside_new(cmap: CidrMap, addr) -> bool:
+    """_inside_new tells whether an address already lies in a new CIDR (a rerun of the same rewrite)."""
+    for m in cmap:
+        if m.version == addr.version:
+            net = addr if isinstance(addr, (ipaddress.IPv4Network, ipaddress.IPv6Network)) else None
+            if (net is not None and net.subnet_of(m.new)) or (net is None and addr in m.new):
+                return True
+    return False
+
+
+def _final(s: Slot) -> str:
+    return s.new if s.new is not None else s.old
+
+
+def _check_clashes(slots: list[Slot], misfits: list[Slot], cmap: CidrMap, subnets: bool, what: str) -> None:
+    """_check_clashes refuses a plan in which two objects would share an address (or overlap)."""
+    pending = {id(s) for s in misfits}
+    seen: dict[str, Slot] = {}
+    nets: list[tuple[object, Slot]] = []
+    for s in slots:
+        if id(s) in pending:
+            continue
+        final = _final(s)
+        prev = seen.get(final)
+        if prev is not None and prev.obj.key != s.obj.key:
+            raise PlanError(f"{what} address {final} would be held by both {prev.obj.ref()} and {s.obj.ref()}")
+        seen[final] = s
+        if subnets:
+            net = parse_subnet(final)
+            if net is not None:
+                nets.append((net, s))
+    if subnets:
+        nets.sort(key=lambda p: (p[0].version, p[0].network_address, p[0].prefixlen))
+        for (a, sa), (b, sb) in zip(nets, nets[1:]):
+            if a.version == b.version and a.overlaps(b) and sa.obj.key != sb.obj.key:
+                raise PlanError(f"{what} subnets {a} ({sa.obj.ref()}) and {b} ({sb.obj.ref()}) would overlap")
+
+
+def _reallocate(ctx: Context, slots: list[Slot], misfits: list[Slot], subnets: bool, what: str) -> None:
+    """_reallocate gives each misfit the lowest free address (subnet) of its new CIDR, in key order."""
+    pending = {id(s) for s in misfits}
+    pools: dict[str, Reallocator] = {}
+    for s in misfits:
+        new_net = str(s.mapped.mapping.new)
+        if new_net not in pools:
+            pool = Reallocator.for_subnets(new_net) if subnets else Reallocator.for_service_ips(new_net)
+            for other in slots:
+                if id(other) not in pending:
+                    pool.take(_final(other))
+            pools[new_net] = pool
+        pool = pools[new_net]
+        if subnets:
+            s.new = pool.allocate_subnet(parse_subnet(s.old).prefixlen)
+        else:
+            s.new = pool.allocate_ip()
+        ctx.plan.warnings.append(Warning(
+            s.obj.key_text, f"{s.label} {s.old} does not fit {new_net} at its offset; reallocated to {s.new}"))
+
+
+def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str) -> None:
+    """object_edits turns decided slots into one Edit per object: the list field and its scalar mirror.
+
+    ``mirror`` is the singular field that must equal the list's first entry (``clusterIP``, ``podCIDR``).
+    Objects that predate the list field only have the mirror; their slot's ``list_field`` is the mirror.
+    """
+    by_obj: dict[bytes, list[Slot]] = {}
+    for s in slots:
+        if s.new is not None:
+            by_obj.setdefault(s.obj.key, []).append(s)
+    for key, moved in by_obj.items():
+        obj = moved[0].obj
+        edits: dict = {}
+        changes: list[Change] = []
+        field_name = moved[0].list_field
+        if field_name == mirror:  # no list field: the singular one is all there is
+            path = field_path(obj, api_version, ("spec", mirror))
+            edits[path] = [moved[0].new]
+            changes.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",
+                                  moved[0].old, moved[0].new))
+        else:
+            list_path = field_path(obj, api_version, ("spec", field_name))
+            current = splice.get_fields(obj.value, list_path)
+            new_list: list[str | None] = [None] * len(current)
+            for s in moved:
+                new_list[s.index] = s.new
+                changes.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, s.label, s.old, s.new))
+            edits[list_path] = new_list
+            first = next((s for s in moved if s.index == 0), None)
+            mirror_path = field_path(obj, api_version, ("spec", mirror))
+            mirror_now = splice.get_fields(obj.value, mirror_path)
+            if first is not None and mirror_now and mirror_now[0] == first.old:
+                edits[mirror_path] = [first.new]
+                changes.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",
+                                      first.old, first.new))
+        try:
+            new_value = splice.set_fields(obj.value, edits)
+        except (DecodeError, ValueError) as e:
+            raise PlanError(f"{obj.key_text}: cannot rewrite ({e})") from None
+        ctx.plan.edits.append(Edit(obj.key, obj.record.revision, obj.record.kv, new_value, changes))

@@ -1,0 +1,30 @@
+"""Nodes: move ``spec.podCIDRs`` (and ``spec.podCIDR``, its first entry) into the new pod CIDRs.
+
+Each subnet keeps its own mask and its offset in the cluster CIDR (10.244.1.0/24 -> 10.55.1.0/24).
+Records the moves in ``ctx.moved_subnets``.
+"""
+
+from ..plan import Context
+from .addresses import Slot, assign, object_edits, read_fields
+
+name = "nodes"
+kind = "Node"
+prefixes = (b"/registry/minions/",)
+
+
+def run(ctx: Context) -> None:
+    """run plans the pod CIDR moves of every live Node."""
+    slots: list[Slot] = []
+    for obj in ctx.objects.get(kind, []):
+        if ctx.options.excluded(obj):
+            continue
+        cidrs = read_fields(obj, "v1", ("spec", "podCIDRs"))
+        field = "podCIDRs"
+        if not cidrs:  # objects written before Kubernetes 1.16 only have podCIDR
+            cidrs, field = read_fields(obj, "v1", ("spec", "podCIDR")), "podCIDR"
+        slots.extend(Slot(obj, field, i, c) for i, c in enumerate(cidrs) if c)
+    assign(ctx, slots, ctx.options.pod_map, subnets=True, what="pod")
+    for s in slots:
+        if s.new is not None:
+            ctx.moved_subnets[s.old] = s.new
+    object_edits(ctx, slots, "v1", "podCIDR")

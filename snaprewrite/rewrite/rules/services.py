@@ -1,0 +1,35 @@
+"""Services: move ``spec.clusterIPs`` (and ``spec.clusterIP``, its first entry) into the new service CIDRs.
+
+Headless (``None``) and ExternalName services have no cluster IP and are left alone; an IP in no old
+service CIDR is left alone with a warning. Records the moves in ``ctx.moved_ips`` for the rules that
+follow (allocator bitmap, IPAddress objects, kubelet clusterDNS).
+"""
+
+from ..plan import Context
+from .addresses import Slot, assign, object_edits, read_fields
+
+name = "services"
+kind = "Service"
+prefixes = (b"/registry/services/specs/",)
+
+
+def run(ctx: Context) -> None:
+    """run plans the cluster IP moves of every live Service."""
+    slots: list[Slot] = []
+    for obj in ctx.objects.get(kind, []):
+        if ctx.options.excluded(obj):
+            continue
+        if read_fields(obj, "v1", ("spec", "type")) == ["ExternalName"]:
+            continue
+        ips = read_fields(obj, "v1", ("spec", "clusterIPs"))
+        field = "clusterIPs"
+        if not ips:  # objects written before Kubernetes 1.20 only have clusterIP
+            ips, field = read_fields(obj, "v1", ("spec", "clusterIP")), "clusterIP"
+        if not ips or ips[0] in ("", "None"):
+            continue
+        slots.extend(Slot(obj, field, i, ip) for i, ip in enumerate(ips))
+    assign(ctx, slots, ctx.options.service_map, subnets=False, what="service")
+    for s in slots:
+        if s.new is not None:
+            ctx.moved_ips[s.old] = s.new
+    object_edits(ctx, slots, "v1", "clusterIP")

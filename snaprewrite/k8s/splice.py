@@ -238,6 +238,18 @@ def _json_spans(s: str, i: int, keys: tuple[str, ...], out: list) -> int:
     """_json_spans records (start, end) of string tokens at ``keys`` under the value at ``i``; returns its end."""
     i = _ws(s, i)
     ch = s[i : i + 1]
+    if ch == "[":
+        i = _ws(s, i + 1)
+        if s[i : i + 1] == "]":
+            return i + 1
+        while True:
+            i = _ws(s, _json_spans(s, i, keys, out))
+            if s[i : i + 1] == ",":
+                i = _ws(s, i + 1)
+                continue
+            if s[i : i + 1] == "]":
+                return i + 1
+            raise DecodeError(f"broken json array at character {i}")
     if not keys:
         if ch == '"':
             end = _skip(s, i)
@@ -267,18 +279,6 @@ def _json_spans(s: str, i: int, keys: tuple[str, ...], out: list) -> int:
             if s[i : i + 1] == "}":
                 return i + 1
             raise DecodeError(f"broken json object at character {i}")
-    if ch == "[":
-        i = _ws(s, i + 1)
-        if s[i : i + 1] == "]":
-            return i + 1
-        while True:
-            i = _ws(s, _json_spans(s, i, keys, out))
-            if s[i : i + 1] == ",":
-                i = _ws(s, i + 1)
-                continue
-            if s[i : i + 1] == "]":
-                return i + 1
-            raise DecodeError(f"broken json array at character {i}")
     return _skip(s, i)
 
 

@@ -46,8 +46,12 @@ SHOW_ZERO = {
         "Probe.terminationGracePeriodSeconds", "ServiceAccount.automountServiceAccountToken",
         "ClientIPConfig.timeoutSeconds", "ConfigMapKeySelector.optional", "SecretKeySelector.optional",
         "ConfigMapEnvSource.optional", "SecretEnvSource.optional", "ServiceAccountTokenProjection.expirationSeconds",
+        *(f"NodeSystemInfo.{f}" for f in ("machineID", "systemUUID", "bootID", "kernelVersion", "osImage",
+                                          "containerRuntimeVersion", "kubeletVersion", "kubeProxyVersion",
+                                          "operatingSystem", "architecture")),
     )
 } | {
+    META + "Condition.reason", META + "Condition.message",
     META + "ObjectMeta.deletionGracePeriodSeconds", META + "OwnerReference.controller",
     META + "OwnerReference.blockOwnerDeletion",
     "k8s.io.api.discovery.v1.EndpointConditions.ready", "k8s.io.api.discovery.v1.EndpointConditions.serving",

@@ -1,0 +1,220 @@
+"""make bench: time snaprewrite against etcd's own tools on a >= 1 GiB snapshot, with peak memory.
+
+Each command runs twice, the first run only warming the page cache (dropping it needs privileges this
+script does not assume), and the second is measured: wall clock, and the peak RSS of the process tree
+from ``os.wait4`` (``ru_maxrss``, the largest of the child and the descendants it waited for). Output goes
+to /dev/null. The snapshot is built once by build_snapshot.py and cached outside the repository.
+
+Usage: python bench/run.py --cache ~/.cache/snaprewrite-bench [--results bench/results.json]
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+import build_snapshot  # noqa: E402
+from snaprewrite.rehearsal.binaries import find_etcd  # noqa: E402
+
+RSS_LIMIT_MIB = 300.0
+
+
+@dataclass
+class Result:
+    """One measured command: its name, wall seconds and peak RSS, or why it has none."""
+
+    name: str
+    argv: list[str]
+    seconds: float | None = None
+    rss_mib: float | None = None
+    exit_code: int | None = None
+    note: str = ""
+    ratios: dict[str, float] = field(default_factory=dict)
+    targets: list[str] = field(default_factory=list)
+
+
+def measure(argv: list[str], cwd: Path | None = None) -> tuple[float, float, int, str]:
+    """measure runs argv once with output to /dev/null and returns (seconds, peak RSS MiB, exit code, stderr tail)."""
+    err_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"snaprewrite-bench-{os.getpid()}.err"
+    with open(os.devnull, "wb") as null, open(err_path, "wb") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=null, stderr=err, cwd=cwd)
+        _, status, rusage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    lines = err_path.read_text(errors="replace").strip().splitlines()
+    err_path.unlink(missing_ok=True)
+    return seconds, rusage.ru_maxrss / 1024.0, proc.returncode, lines[-1][:160] if lines else ""
+
+
+def available(snaprewrite: Path, sub: str) -> bool:
+    """available tells whether `snaprewrite SUB --help` works (the command exists and imports)."""
+    try:
+        out = subprocess.run([str(snaprewrite), sub, "--help"], capture_output=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return out.returncode == 0
+
+
+def run_case(name: str, argv: list[str], prepare=None, warm: bool = True) -> Result:
+    """run_case warms with one untimed run, then measures a second; prepare() runs before each (clears outputs)."""
+    res = Result(name=name, argv=[str(a) for a in argv])
+    runs = 2 if warm else 1
+    for i in range(runs):
+        if prepare is not None:
+            prepare()
+        seconds, rss, code, tail = measure(res.argv)
+        if code != 0:
+            res.exit_code, res.note = code, f"failed (exit {code}): {tail}"
+            print(f"  {name}: {res.note}", flush=True)
+            return res
+    res.seconds, res.rss_mib, res.exit_code = seconds, rss, 0
+    print(f"  {name}: {seconds:.2f}s, {rss:.0f} MiB", flush=True)
+    return res
+
+
+def fresh(*paths: Path):
+    """fresh returns a prepare() that removes the given files or directories."""
+    def prepare() -> None:
+        for p in paths:
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink(missing_ok=True)
+    return prepare
+
+
+def ratio(a: Result, b: Result) -> float | None:
+    """ratio is a's time over b's time, when both were measured."""
+    if a.seconds is None or b.seconds is None or b.seconds == 0:
+        return None
+    return a.seconds / b.seconds
+
+
+def judge(results: dict[str, Result]) -> None:
+    """judge fills in the ratios against the references and the verdict on each target."""
+    def mark(res: Result, text: str, ok: bool | None) -> None:
+        res.targets.append(f"{text}: {'n/a' if ok is None else 'ok' if ok else 'MISSED'}")
+
+    status, ref = results.get("snaprewrite status"), results.get("etcdutl snapshot status")
+    if status and ref:
+        r = ratio(status, ref)
+        if r is not None:
+            status.ratios["vs etcdutl status"] = r
+        mark(status, "<= 1.5x etcdutl status", None if r is None else r <= 1.5)
+    rewrite = results.get("snaprewrite rewrite")
+    floor, restore = results.get("floor: cp + sha256sum"), results.get("etcdutl snapshot restore")
+    if rewrite:
+        rf, rr = ratio(rewrite, floor), ratio(rewrite, restore)
+        if rf is not None:
+            rewrite.ratios["vs floor"] = rf
+        if rr is not None:
+            rewrite.ratios["vs etcdutl restore"] = rr
+        mark(rewrite, "<= 2x floor", None if rf is None else rf <= 2.0)
+        mark(rewrite, "faster than etcdutl restore", None if rr is None else rr < 1.0)
+    for name, res in results.items():
+        if name.startswith("snaprewrite"):
+            mark(res, f"RSS < {RSS_LIMIT_MIB:.0f} MiB", None if res.rss_mib is None else res.rss_mib < RSS_LIMIT_MIB)
+
+
+def table(results: dict[str, Result]) -> str:
+    """table renders the results as fixed-width text."""
+    rows = [("command", "seconds", "peak RSS MiB", "ratio", "targets")]
+    for res in results.values():
+        secs = f"{res.seconds:.2f}" if res.seconds is not None else (res.note or "-")
+        rss = f"{res.rss_mib:.0f}" if res.rss_mib is not None else "-"
+        rat = ", ".join(f"{v:.2f}x {k}" for k, v in res.ratios.items()) or "-"
+        rows.append((res.name, secs, rss, rat, "; ".join(res.targets) or "-"))
+    widths = [min(max(len(r[i]) for r in rows), 60) for i in range(4)]
+    out = []
+    for r in rows:
+        out.append("  ".join(c.ljust(w) for c, w in zip(r[:4], widths)) + "  " + r[4])
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """main builds the snapshot if needed, measures every command and writes the results JSON."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "snaprewrite-bench")
+    ap.add_argument("--results", type=Path, default=HERE / "results.json")
+    ap.add_argument("--rebuild", action="store_true", help="build the snapshot again even if cached")
+    ap.add_argument("--only", action="append", default=[], help="run only cases whose name contains this")
+    ap.add_argument("--service-cidr", default=f"{build_snapshot.SERVICE_CIDR}={build_snapshot.SERVICE_TARGET}")
+    ap.add_argument("--pod-cidr", default=f"{build_snapshot.POD_CIDR}={build_snapshot.POD_TARGET}")
+    args = ap.parse_args(argv)
+
+    snap, meta = build_snapshot.ensure(args.cache, rebuild=args.rebuild)
+    tools = find_etcd("3.5")
+    exe = Path(sys.executable).parent / "snaprewrite"
+    scratch = args.cache / "scratch"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    copy, data_dir, out = scratch / "copy.db", scratch / "restored", scratch / "rewritten.db"
+    size = snap.stat().st_size
+    print(f"snapshot {snap}: {size / 2**30:.2f} GiB, {meta.get('revisions', '?')} revisions in bucket key, "
+          f"{meta.get('services', '?')} services, {meta.get('nodes', '?')} nodes", flush=True)
+    print("each command runs twice: the first run warms the page cache (it is not dropped), the second is timed",
+          flush=True)
+
+    can = {sub: exe.exists() and available(exe, sub) for sub in ("status", "ls", "get", "rewrite", "check")}
+    cases = [
+        ("etcdutl snapshot status", [tools.etcdutl, "snapshot", "status", snap, "-w", "json"], None, None),
+        ("snaprewrite status", [exe, "status", snap, "--output", "json"], None, "status"),
+        ("snaprewrite ls /registry/services/", [exe, "ls", snap, "/registry/services/"], None, "ls"),
+        ("snaprewrite get kubernetes svc",
+         [exe, "get", snap, "/registry/services/specs/default/kubernetes"], None, "get"),
+        ("floor: cp + sha256sum", ["sh", "-c", 'cp "$1" "$2" && sha256sum "$2"', "sh", snap, copy],
+         fresh(copy), None),
+        ("etcdutl snapshot restore", [tools.etcdutl, "snapshot", "restore", snap, "--data-dir", data_dir],
+         fresh(data_dir), None),
+        ("snaprewrite rewrite", [exe, "rewrite", snap, "--out", out, "--service-cidr", args.service_cidr,
+                                 "--pod-cidr", args.pod_cidr], fresh(out), "rewrite"),
+        ("snaprewrite check", [exe, "check", out], None, "check"),
+    ]
+    results: dict[str, Result] = {}
+    for name, cmd, prepare, sub in cases:
+        if args.only and not any(o in name for o in args.only):
+            continue
+        if sub is not None and not can[sub]:
+            results[name] = Result(name, [str(c) for c in cmd], note="not available")
+            print(f"  {name}: not available", flush=True)
+            continue
+        if name == "snaprewrite check" and not out.exists():
+            results[name] = Result(name, [str(c) for c in cmd], note="not available (no rewritten snapshot)")
+            print(f"  {name}: not available (no rewritten snapshot)", flush=True)
+            continue
+        results[name] = run_case(name, cmd, prepare)
+        if name == "floor: cp + sha256sum":
+            fresh(copy)()
+        if name == "etcdutl snapshot restore":
+            fresh(data_dir)()
+    shutil.rmtree(scratch, ignore_errors=True)
+
+    judge(results)
+    print()
+    print(table(results))
+    payload = {
+        "snapshot": {"path": str(snap), "bytes": size, **meta},
+        "method": "second of two runs (first warms the page cache); wall clock; peak RSS via os.wait4 ru_maxrss",
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "etcd": tools.version_str,
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "results": [asdict(r) for r in results.values()],
+    }
+    args.results.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"\nresults written to {args.results}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

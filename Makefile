@@ -66,7 +66,7 @@ fixtures: $(STAMP) etcd34
 
 proto: $(STAMP)
 	$(PY) -m pip install -q grpcio-tools
-	$(PY) snaprewrite/k8s/proto/generate.py
+	$(PY) -m grpc_tools.protoc -I . --python_out=. snaprewrite/k8s/proto/*.proto
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -13,6 +13,7 @@ import typer
 import yaml
 
 from . import query, report
+from .rewrite import job as rewriting
 from .errors import SnapshotError, UsageError
 
 app = typer.Typer(
@@ -159,6 +160,89 @@ def history(
         report.print_json(rows)
     else:
         report.history_table(rows)
+
+
+@app.command()
+@handles_errors
+def rewrite(
+    snap: SnapArg,
+    out: Annotated[Path | None, typer.Option("--out", help="The new snapshot to write.")] = None,
+    service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="OLD=NEW",
+                                                           help="Move service IPs from OLD to NEW (repeatable).")] = None,
+    pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="OLD=NEW",
+                                                       help="Move node pod CIDRs from OLD to NEW (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="NAMESPACE/NAME",
+                                                      help="Leave this object as it is (repeatable).")] = None,
+    reallocate: Annotated[bool, typer.Option("--reallocate", help="Give objects that do not fit the lowest free "
+                                             "address of the new range.")] = False,
+    only: Annotated[str | None, typer.Option("--only", help="Comma-separated rules to run, e.g. services,nodes.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the report; write no snapshot.")] = False,
+    report_file: Annotated[Path | None, typer.Option("--report", help="Also write the report as JSON here.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
+    skip_hash_check: Annotated[bool, typer.Option("--skip-hash-check",
+                                                  help="Accept an input whose sha256 trailer does not match.")] = False,
+    output: Annotated[TableOrJson, typer.Option("--output", "-o", help="How to print the report.")] = TableOrJson.table,
+):
+    """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
+    if not service_cidr and not pod_cidr:
+        raise UsageError("nothing to do: give --service-cidr OLD=NEW and/or --pod-cidr OLD=NEW")
+    if out is None and not dry_run:
+        raise UsageError("--out is required (or use --dry-run)")
+    request = rewriting.Request(str(snap), str(out) if out else None, service_cidr or [], pod_cidr or [],
+                                exclude or [], reallocate, only, dry_run, force, skip_hash_check)
+    with report.progress("planning", None) as advance:
+        result = rewriting.run(request, advance)
+    if report_file is not None:
+        rewriting.write_report(result.report, str(report_file))
+    if output == TableOrJson.json:
+        report.print_json(result.report)
+    else:
+        report.rewrite_table(result.report, dry_run)
+        if result.written is not None:
+            report.stdout.print(f"wrote {result.written.path} ({result.written.size} bytes, "
+                                f"sha256 {result.written.sha256[:16]}...)")
+
+
+@app.command()
+@handles_errors
+def check(
+    snap: SnapArg,
+    skip_hash_check: Annotated[bool, typer.Option("--skip-hash-check", help="Do not verify the trailer.")] = False,
+):
+    """Check a snapshot's structure (pages, keys, meta, trailer, MVCC records); exit 1 listing problems."""
+    with report.progress("checking", None) as advance:
+        problems = query.check(str(snap), not skip_hash_check, advance)
+    if problems:
+        for p in problems:
+            sys.stdout.write(p + "\n")
+        report.error(f"{snap}: {len(problems)} problem(s) found")
+        raise typer.Exit(1)
+    sys.stdout.write(f"{snap}: ok\n")
+
+
+@app.command()
+@handles_errors
+def verify(
+    old: Annotated[Path, typer.Argument(help="The original snapshot.")],
+    new: Annotated[Path, typer.Argument(help="The rewritten snapshot.")],
+    report_file: Annotated[Path | None, typer.Option("--report", help="A rewrite report: fail if anything "
+                                                     "differs that it does not list.")] = None,
+    output: Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")] = TableOrJson.table,
+):
+    """Compare two snapshots key by key at their latest revisions and list what differs."""
+    with report.progress("comparing", None) as advance:
+        result = rewriting.verify(str(old), str(new), str(report_file) if report_file else None, advance)
+    if output == TableOrJson.json:
+        report.print_json(result)
+    else:
+        for d in result["differences"]:
+            sys.stdout.write(f"{d['how']:8} {d['key']}  {', '.join(d['fields'])}\n")
+        for u in result.get("uncovered", []):
+            sys.stdout.write(f"NOT IN REPORT: {u}\n")
+        sys.stdout.write(f"{len(result['differences'])} key(s) differ\n")
+    if result.get("uncovered"):
+        report.error(f"{len(result['uncovered'])} difference(s) not listed in {report_file}")
+        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from .errors import DecodeError
 from .etcd import backend, mvcc
+from .etcd.fsck import fsck
 from .etcd.snapshot import Snapshot
 from .k8s import decode as k8sdecode
 from .k8s import envelope
@@ -151,3 +152,9 @@ def history(path: str, key: str, values: bool = False, show_secrets: bool = Fals
 def to_json_line(obj: dict) -> str:
     """to_json_line serialises one dump record compactly."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def check(path: str, verify_trailer: bool = True, progress: Progress = None) -> list[str]:
+    """check runs the full structural check of a snapshot and returns its problems."""
+    with Snapshot(path) as snap:
+        return fsck(snap, verify_trailer, progress)

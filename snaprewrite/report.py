@@ -82,3 +82,37 @@ def history_table(rows: list[dict]) -> None:
         t.add_row(*(str(row[c]) for c in ("revision", "sub", "type", "createRevision", "modRevision",
                                              "version", "lease", "valueSize")))
     stdout.print(t)
+
+
+MAX_ROWS_PER_KIND = 50
+
+
+def rewrite_table(rep: dict, dry_run: bool) -> None:
+    """rewrite_table renders a rewrite report: one table per kind (capped), warnings, totals."""
+    by_kind: dict[str, list[dict]] = {}
+    for c in rep["changes"]:
+        by_kind.setdefault(c["kind"], []).append(c)
+    for kind, changes in by_kind.items():
+        objects = len({c["key"] for c in changes})
+        t = Table(title=f"{kind}: {objects} object(s), {len(changes)} field(s)", title_justify="left")
+        for col in ("object", "field", "old", "new"):
+            t.add_column(col)
+        for c in changes[:MAX_ROWS_PER_KIND]:
+            t.add_row(f"{c['namespace']}/{c['name']}" if c["namespace"] else c["name"], c["field"], c["old"], c["new"])
+        if len(changes) > MAX_ROWS_PER_KIND:
+            t.add_row(f"... {len(changes) - MAX_ROWS_PER_KIND} more (see --report)", "", "", "")
+        stdout.print(t)
+    if rep["warnings"]:
+        w = Table(title=f"warnings: {len(rep['warnings'])}", title_justify="left")
+        w.add_column("key")
+        w.add_column("message")
+        for x in rep["warnings"][:MAX_ROWS_PER_KIND]:
+            w.add_row(x["key"], x["message"])
+        if len(rep["warnings"]) > MAX_ROWS_PER_KIND:
+            w.add_row(f"... {len(rep['warnings']) - MAX_ROWS_PER_KIND} more (see --report)", "")
+        stdout.print(w)
+    s = rep["summary"]
+    totals = ", ".join(f"{k} {v}" for k, v in s.items())
+    stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")
+    for step in rep.get("runbook", []):
+        stdout.print(step)

@@ -51,7 +51,7 @@ class Patch:
 class _Inode:
     """One element of a node: leaf (flags, key, value) or branch (key, child pgid)."""
 
-    __slots__ = ("flags", "key", "value", "pgid")
+    __slots__ = ("flags", "key", "pgid", "value")
 
     def __init__(self, flags: int, key: bytes, value: bytes, pgid: int):
         self.flags = flags
@@ -63,8 +63,19 @@ class _Inode:
 class _Node:
     """An in-memory page of one bucket; ``pgid`` 0 means new (or the inline page), ``key`` is the parent's key for it."""
 
-    __slots__ = ("bucket", "is_leaf", "pgid", "overflow", "inodes", "children", "parent", "key",
-                 "unbalanced", "spilled", "removed")
+    __slots__ = (
+        "bucket",
+        "children",
+        "inodes",
+        "is_leaf",
+        "key",
+        "overflow",
+        "parent",
+        "pgid",
+        "removed",
+        "spilled",
+        "unbalanced",
+    )
 
     def __init__(self, bucket: "_Bucket", is_leaf: bool, parent: "_Node | None"):
         self.bucket = bucket
@@ -208,38 +219,41 @@ class _Node:
     # -- spill (commit) ------------------------------------------------------------------------
 
     def split(self) -> list["_Node"]:
-        """split cuts this node into page-sized nodes at bbolt's fill threshold; the first one is ``self``."""
-        nodes = [self]
-        node = self
-        while True:
-            nxt = node._split_two()
-            if nxt is None:
-                return nodes
-            nodes.append(nxt)
-            node = nxt
+        """split cuts this node into page-sized nodes as bbolt's repeated splitTwo does; the first one is ``self``.
 
-    def _split_two(self) -> "_Node | None":
-        """_split_two splits off and returns the tail of this node when it does not fit a page, else None."""
+        A rest of at most 4 elements, or smaller than a page, stays whole (a single big element gets
+        an overflow run); otherwise a node takes elements up to the fill threshold (at least 2) and
+        leaves at least 2. One pass over the elements, so a leaf that got many appends splits in linear time.
+        """
         tx = self.bucket.tx
-        if len(self.inodes) <= fmt.MIN_KEYS_PER_PAGE * 2 or self.size() < tx.page_size:
-            return None
-        fill = min(max(tx.fill_percent, MIN_FILL_PERCENT), MAX_FILL_PERCENT)
-        threshold = int(tx.page_size * fill)
-        split_at, sz, es = 0, fmt.PAGE_HEADER_SIZE, self.element_size()
-        for i in range(len(self.inodes) - fmt.MIN_KEYS_PER_PAGE):
-            split_at = i
-            elsize = es + len(self.inodes[i].key) + len(self.inodes[i].value)
-            if i >= fmt.MIN_KEYS_PER_PAGE and sz + elsize > threshold:
-                break
-            sz += elsize
+        threshold = int(tx.page_size * min(max(tx.fill_percent, MIN_FILL_PERCENT), MAX_FILL_PERCENT))
+        es, inodes, n = self.element_size(), self.inodes, len(self.inodes)
+        sizes = [es + len(i.key) + len(i.value) for i in inodes]
+        rest = fmt.PAGE_HEADER_SIZE + sum(sizes)  # size of the node made of inodes[start:]
+        cuts, start, min_keys = [], 0, fmt.MIN_KEYS_PER_PAGE
+        while n - start > min_keys * 2 and rest >= tx.page_size:
+            at, sz = start, fmt.PAGE_HEADER_SIZE
+            for i in range(start, n - min_keys):
+                at = i
+                if i - start >= min_keys and sz + sizes[i] > threshold:
+                    break
+                sz += sizes[i]
+            rest -= sum(sizes[start:at])
+            cuts.append(at)
+            start = at
+        if not cuts:
+            return [self]
         if self.parent is None:  # the root splits: a new root branch above it
             self.parent = _Node(self.bucket, False, None)
             self.parent.children.append(self)
-        nxt = _Node(self.bucket, self.is_leaf, self.parent)
-        self.parent.children.append(nxt)
-        nxt.inodes = self.inodes[split_at:]
-        self.inodes = self.inodes[:split_at]
-        return nxt
+        nodes = [self]
+        for lo, hi in zip(cuts, cuts[1:] + [n]):
+            nxt = _Node(self.bucket, self.is_leaf, self.parent)
+            nxt.inodes = inodes[lo:hi]
+            self.parent.children.append(nxt)
+            nodes.append(nxt)
+        self.inodes = inodes[: cuts[0]]
+        return nodes
 
     def spill(self) -> None:
         """spill writes this node's subtree to new pages (children first), updating the parent's keys and pgids."""
@@ -583,7 +597,9 @@ class Transaction:
         if self.pf.meta.has_freelist:
             old = read_freelist(self.pf)
         else:
-            from .check import unreachable_pages  # check walks the tree; imported late to keep the layers flat
+            from .check import (
+                unreachable_pages,  # check walks the tree; imported late to keep the layers flat
+            )
 
             old = unreachable_pages(self.pf)
         ids = set(old)

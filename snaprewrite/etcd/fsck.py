@@ -1,0 +1,55 @@
+"""The full check of a snapshot file: bbolt structure, sha256 trailer, and etcd's records in bucket ``key``.
+
+Returns problems as one-line strings (empty: healthy). Structure as bbolt's ``tx.Check`` sees it
+(``bbolt.check``), then the trailer, then every record of bucket ``key``: a valid revision key, a
+decodable KeyValue, ``mod_revision`` equal to the key's main revision for puts, revisions increasing.
+"""
+
+from collections.abc import Callable
+
+from ..bbolt.check import check as check_pages
+from ..errors import SnapshotError
+from . import kv as kvcodec
+from . import revision as revcodec
+from . import schema
+from .snapshot import Snapshot
+
+MAX_PROBLEMS = 100
+
+
+def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], None] | None = None) -> list[str]:
+    """fsck returns every problem found in ``snap`` (at most MAX_PROBLEMS, then a count)."""
+    problems = list(check_pages(snap.pages, MAX_PROBLEMS))
+    if verify_trailer and snap.trailer:
+        stored, got = snap.stored_trailer(), snap.compute_sha256()
+        if stored != got:
+            problems.append(f"sha256 trailer mismatch: stored {stored.hex()}, data hashes to {got.hex()}")
+    if problems:
+        return problems
+    try:
+        key_bucket = snap.root.bucket(schema.KEY)
+    except SnapshotError as e:
+        return [str(e)]
+    if key_bucket is None:
+        return ["no 'key' bucket: not an etcd backend"]
+    bad = 0
+    n = 0
+    try:
+        for _flags, k, v in key_bucket.iter_raw():
+            n += 1
+            if progress is not None and n % 4096 == 0:
+                progress(4096)
+            try:
+                rev, tomb = revcodec.decode(k)
+                rec = kvcodec.decode(v)
+                if not tomb and rec.mod_revision != rev.main:
+                    raise SnapshotError(f"record at revision {rev.main}/{rev.sub}: mod_revision {rec.mod_revision}")
+            except SnapshotError as e:
+                bad += 1
+                if len(problems) < MAX_PROBLEMS:
+                    problems.append(f"bucket key: {e}")
+    except SnapshotError as e:
+        problems.append(str(e))
+    if bad > MAX_PROBLEMS:
+        problems.append(f"{bad - MAX_PROBLEMS} more bad records in bucket key")
+    return problems

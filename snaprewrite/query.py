@@ -7,6 +7,7 @@ redacted unless the caller asks for it.
 
 import base64
 import json
+import os
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
 def ls(path: str, prefix: str = "", progress: Progress = None) -> list[str]:
     """ls lists the live keys at the latest revision under ``prefix``, sorted."""
     with Snapshot(path) as snap:
-        keys = mvcc.live_keys(snap, prefix.encode(), progress)
+        keys = mvcc.live_keys(snap, os.fsencode(prefix), progress)
         return sorted(k.decode("utf-8", "backslashreplace") for k in keys)
 
 
@@ -107,7 +108,7 @@ def get(path: str, key: str, revision: int | None = None, show_secrets: bool = F
         progress: Progress = None) -> Got:
     """get returns a key's record visible at ``revision`` (latest by default) and its shown value."""
     with Snapshot(path) as snap:
-        rec = mvcc.get(snap, key.encode(), revision, progress)
+        rec = mvcc.get(snap, os.fsencode(key), revision, progress)
         return Got(rec, show_value(rec.kv.key, rec.kv.value, show_secrets))
 
 
@@ -128,7 +129,7 @@ def record_json(rec: mvcc.Record, value: dict | None) -> dict:
 def dump(path: str, prefix: str = "", show_secrets: bool = False, progress: Progress = None) -> Iterator[dict]:
     """dump yields one JSON-ready dict per live key under ``prefix``, in key order."""
     with Snapshot(path) as snap:
-        live = mvcc.live_keys(snap, prefix.encode(), progress)
+        live = mvcc.live_keys(snap, os.fsencode(prefix), progress)
         for key in sorted(live):
             rec = mvcc.record_at(snap, live[key])
             yield record_json(rec, show_value(key, rec.kv.value, show_secrets))
@@ -139,7 +140,7 @@ def history(path: str, key: str, values: bool = False, show_secrets: bool = Fals
     """history lists every stored record of ``key``, deletions included, oldest first."""
     with Snapshot(path) as snap:
         out = []
-        for rec in mvcc.history(snap, key.encode(), progress):
+        for rec in mvcc.history(snap, os.fsencode(key), progress):
             row = {"revision": rec.revision.main, "sub": rec.revision.sub,
                    "type": "DELETE" if rec.tombstone else "PUT", **record_json(rec, None),
                    "valueSize": len(rec.kv.value)}

@@ -22,6 +22,7 @@ from .pages import PageFile
 from .tree import read_branch, read_leaf
 
 MAX_PROBLEMS = 1000
+STOPPED = "more elements than the file can hold: overlapping elements, check stopped"
 
 
 @dataclass
@@ -47,6 +48,10 @@ class _Checker:
         self.problems: list[str] = []
         self.dropped = 0
         self.max_problems = max_problems
+        # Elements of a sound file occupy distinct bytes (inline buckets' too): more visits than that
+        # means elements overlapping on purpose (e.g. inline buckets nested through shared bytes).
+        self.budget = pf.length // fmt.LEAF_ELEMENT_SIZE + 1024
+        self.stopped = False
 
     def problem(self, msg: str) -> None:
         """problem records one finding (past the cap only counts it)."""
@@ -71,6 +76,9 @@ class _Checker:
         stack = [_Task(root, None, None, "<root>", is_root=True)]
         while stack:
             t = stack.pop()
+            if self.budget < 0:
+                self.stopped = True
+                return
             try:
                 self.visit(t, stack)
             except CorruptError as e:
@@ -120,6 +128,7 @@ class _Checker:
             keys = [bytes(it.key) for it in items]
             if not items and not t.is_root and t.inline is None:
                 self.problem(f"{label}: empty leaf page below the root of {where}")
+        self.budget -= len(keys) + 1  # counted once parsed: a parsed count fits in its page
         self.check_keys(label, keys, t)
         if flags == fmt.BRANCH_PAGE:
             for i in range(len(elems) - 1, -1, -1):
@@ -154,10 +163,13 @@ class _Checker:
             prev = k
 
     def result(self) -> list[str]:
-        """result returns the problems, with a closing line counting those past the cap."""
+        """result returns the problems, with closing lines counting those past the cap and telling of a stop."""
+        out = list(self.problems)
         if self.dropped:
-            return self.problems + [f"{self.dropped} more problems not shown"]
-        return list(self.problems)
+            out.append(f"{self.dropped} more problems not shown")
+        if self.stopped:
+            out.append(STOPPED)
+        return out
 
 
 def check(pf: PageFile, max_problems: int = MAX_PROBLEMS) -> list[str]:
@@ -207,8 +219,8 @@ def reachable_pages(pf: PageFile) -> set[int]:
     if not 2 <= pf.meta.root < pf.meta.pgid:
         raise CorruptError("root bucket page out of bounds", pf.meta.root)
     c.walk(pf.meta.root)
-    if c.problems:
-        raise CorruptError(c.problems[0])
+    if c.problems or c.stopped:
+        raise CorruptError(c.problems[0] if c.problems else STOPPED)
     return c.reachable
 
 

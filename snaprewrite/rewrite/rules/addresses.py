@@ -16,6 +16,9 @@ from ..cidr import CidrMap, Mapped, Reallocator, parse_ip, parse_subnet
 from ..plan import Change, Context, Edit, Object, Warning
 
 
+SINGULAR = ("clusterIP", "podCIDR")
+
+
 @dataclass
 class Slot:
     """One address in one field of one object, and what it becomes (``new`` None: unchanged)."""
@@ -28,8 +31,13 @@ class Slot:
     mapped: Mapped | None = None
 
     @property
+    def singular(self) -> bool:
+        """singular tells whether the field is the one-value form (objects that predate the list field)."""
+        return self.list_field in SINGULAR
+
+    @property
     def label(self) -> str:
-        return f"spec.{self.list_field}[{self.index}]"
+        return f"spec.{self.list_field}" if self.singular else f"spec.{self.list_field}[{self.index}]"
 
 
 def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[str]:
@@ -161,7 +169,7 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
         edits: dict = {}
         changes: list[Change] = []
         field_name = moved[0].list_field
-        if field_name == mirror:  # no list field: the singular one is all there is
+        if moved[0].singular:  # no list field: the singular one is all there is
             path = field_path(obj, api_version, ("spec", mirror))
             edits[path] = [moved[0].new]
             changes.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",

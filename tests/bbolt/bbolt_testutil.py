@@ -65,8 +65,9 @@ def with_trailer(raw: Path, dst: Path) -> Path:
 
 def etcdutl_status(tools, path: Path) -> subprocess.CompletedProcess:
     """etcdutl_status runs `etcdutl snapshot status -w json` (bbolt's tx.Check inside) and returns the result."""
-    return subprocess.run([str(tools.etcdutl), "snapshot", "status", str(path), "-w", "json"],
-                          capture_output=True, text=True, timeout=120, env=tools.env(), stdin=subprocess.DEVNULL)
+    return subprocess.run([str(tools.etcdutl), "snapshot", "status", str(path), "-w", "json"], check=False,
+                          capture_output=True, text=True, timeout=120, env=tools.env(),
+                          stdin=subprocess.DEVNULL)
 
 
 def old_meta_view(pf: PageFile) -> PageFile:

@@ -4,8 +4,8 @@ import json
 import random
 
 import pytest
-
 from bbolt_testutil import BUCKET, commit_and_verify, content, etcd_hash, etcdutl_status, new_db, with_trailer
+
 from snaprewrite.bbolt import format as fmt
 from snaprewrite.bbolt.check import check, unreachable_pages
 from snaprewrite.bbolt.freelist import read_freelist
@@ -65,10 +65,10 @@ def delete_all(tx, model):
 
 def inline_change(tx, model):
     meta = (b"meta",)
-    k = sorted(model[meta])[0]
+    k = min(model[meta])
     _put(tx, model, meta, k, model[meta][k] + b"\x01")
     _put(tx, model, meta, b"zz-extra", b"x")
-    _delete(tx, model, (b"members",), sorted(model[(b"members",)])[0])
+    _delete(tx, model, (b"members",), min(model[(b"members",)]))
 
 
 def inline_grows(tx, model):
@@ -129,7 +129,7 @@ def assert_etcd_agrees(etcd35, raw, model, tmp_path):
 @pytest.mark.parametrize("edit", CASES, ids=lambda f: f.__name__)
 def test_change_sets(source_db, edit, etcd35, tmp_path):
     out = tmp_path / "out.db"
-    patch, before, after = commit_and_verify(source_db, out, edit)
+    _, before, after = commit_and_verify(source_db, out, edit)
     if edit is not nothing:
         assert after != before
     assert_etcd_agrees(etcd35, out, after, tmp_path)
@@ -269,3 +269,37 @@ def test_apply_patch_to_open_file(source_db, tmp_path):
     assert n == patch.new_length
     with PageFile(tmp_path / "o.db") as pf:
         assert content(pf)[KEY][rev(10**9)] == b"v"
+
+
+def _reference_split(sizes, page_size, threshold):
+    """_reference_split is bbolt's split loop (repeated splitTwo) over element sizes, as chunk lengths."""
+    out, rest = [], list(sizes)
+    while not (len(rest) <= 4 or fmt.PAGE_HEADER_SIZE + sum(rest) < page_size):
+        at, sz = 0, fmt.PAGE_HEADER_SIZE
+        for i in range(len(rest) - 2):
+            at = i
+            if i >= 2 and sz + rest[i] > threshold:
+                break
+            sz += rest[i]
+        out.append(at)
+        rest = rest[at:]
+    return out + [len(rest)]
+
+
+def test_split_matches_bbolt_loop(tmp_path):
+    from snaprewrite.bbolt.writer import _Bucket, _Inode, _Node
+
+    src = new_db(tmp_path / "s.db", 4096)
+    rnd = random.Random(3)
+    with PageFile(src) as pf:
+        for fill in (0.5, 0.9, 1.0):
+            tx = Transaction(pf, fill_percent=fill)
+            for _ in range(300):
+                b = _Bucket(tx, 3, 0, None, (b"x",))
+                node = _Node(b, True, None)
+                big = rnd.random() < 0.2
+                node.inodes = [_Inode(0, b"k%06d" % i, b"v" * rnd.randrange(0, 9000 if big else 300), 0)
+                               for i in range(rnd.randrange(1, 400))]
+                sizes = [fmt.LEAF_ELEMENT_SIZE + len(i.key) + len(i.value) for i in node.inodes]
+                parts = [len(n.inodes) for n in node.split()]
+                assert parts == _reference_split(sizes, 4096, int(4096 * fill))

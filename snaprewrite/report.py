@@ -96,7 +96,7 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
         objects = len({c["key"] for c in changes})
         t = Table(title=f"{kind}: {objects} object(s), {len(changes)} field(s)", title_justify="left")
         for col in ("object", "field", "old", "new"):
-            t.add_column(col)
+            t.add_column(col, overflow="fold")
         for c in changes[:MAX_ROWS_PER_KIND]:
             t.add_row(f"{c['namespace']}/{c['name']}" if c["namespace"] else c["name"], c["field"], c["old"], c["new"])
         if len(changes) > MAX_ROWS_PER_KIND:

@@ -22,13 +22,12 @@ from typing import BinaryIO
 from ..errors import CorruptError, KeyNotFoundError, PlanError
 from . import format as fmt
 from .freelist import build_freelist, freelist_pages, read_freelist
+from .node import Inode, Node
 from .pages import MetaInfo, PageFile, build_meta
 from .tree import MAX_DEPTH, read_branch, read_leaf
 
 MAX_KEY_SIZE = 32768
 MAX_VALUE_SIZE = (1 << 31) - 2
-MIN_FILL_PERCENT = 0.1
-MAX_FILL_PERCENT = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,263 +47,6 @@ class Patch:
         return self.copy_length + len(self.append)
 
 
-class _Inode:
-    """One element of a node: leaf (flags, key, value) or branch (key, child pgid)."""
-
-    __slots__ = ("flags", "key", "pgid", "value")
-
-    def __init__(self, flags: int, key: bytes, value: bytes, pgid: int):
-        self.flags = flags
-        self.key = key
-        self.value = value
-        self.pgid = pgid
-
-
-class _Node:
-    """An in-memory page of one bucket; ``pgid`` 0 means new (or the inline page), ``key`` is the parent's key for it."""
-
-    __slots__ = (
-        "bucket",
-        "children",
-        "inodes",
-        "is_leaf",
-        "key",
-        "overflow",
-        "parent",
-        "pgid",
-        "removed",
-        "spilled",
-        "unbalanced",
-    )
-
-    def __init__(self, bucket: "_Bucket", is_leaf: bool, parent: "_Node | None"):
-        self.bucket = bucket
-        self.is_leaf = is_leaf
-        self.pgid = 0
-        self.overflow = 0
-        self.inodes: list[_Inode] = []
-        self.children: list[_Node] = []
-        self.parent = parent
-        self.key: bytes | None = None
-        self.unbalanced = False
-        self.spilled = False
-        self.removed = False
-
-    # -- shape ---------------------------------------------------------------------------------
-
-    def element_size(self) -> int:
-        """element_size is the size of one element header on this node's page."""
-        return fmt.LEAF_ELEMENT_SIZE if self.is_leaf else fmt.BRANCH_ELEMENT_SIZE
-
-    def size(self) -> int:
-        """size returns the bytes this node takes as a page: header, elements, keys and values."""
-        es = self.element_size()
-        return fmt.PAGE_HEADER_SIZE + sum(es + len(i.key) + len(i.value) for i in self.inodes)
-
-    def min_keys(self) -> int:
-        """min_keys is bbolt's minimum element count before a node is merged (leaf 1, branch 2)."""
-        return 1 if self.is_leaf else 2
-
-    def root(self) -> "_Node":
-        """root returns the top of this node's parent chain."""
-        n = self
-        while n.parent is not None:
-            n = n.parent
-        return n
-
-    def index(self, key: bytes) -> int:
-        """index returns the position of the first element whose key is >= ``key``."""
-        return bisect.bisect_left(self.inodes, key, key=lambda i: i.key)
-
-    def child_index(self, child: "_Node") -> int:
-        """child_index returns the position of ``child`` among this branch's elements (by its key)."""
-        return self.index(child.key if child.key is not None else child.inodes[0].key)
-
-    def child_at(self, i: int) -> "_Node":
-        """child_at materializes the child node of element ``i`` of this branch."""
-        return self.bucket.node(self.inodes[i].pgid, self, self.inodes[i].key)
-
-    # -- edits ---------------------------------------------------------------------------------
-
-    def put(self, old_key: bytes, new_key: bytes, value: bytes, pgid: int, flags: int) -> None:
-        """put inserts an element, or replaces the one stored under ``old_key``."""
-        i = self.index(old_key)
-        if not (i < len(self.inodes) and self.inodes[i].key == old_key):
-            self.inodes.insert(i, _Inode(0, b"", b"", 0))
-        ino = self.inodes[i]
-        ino.flags, ino.key, ino.value, ino.pgid = flags, new_key, value, pgid
-
-    def delete(self, key: bytes) -> None:
-        """delete removes the element stored under ``key`` (if any) and marks the node for rebalancing."""
-        i = self.index(key)
-        if i < len(self.inodes) and self.inodes[i].key == key:
-            del self.inodes[i]
-            self.unbalanced = True
-
-    def remove_child(self, child: "_Node") -> None:
-        """remove_child drops ``child`` from the materialized children list."""
-        self.children = [c for c in self.children if c is not child]
-
-    def free(self) -> None:
-        """free returns this node's old page (and its overflow) to the transaction's freed list."""
-        if self.pgid != 0:
-            self.bucket.tx.free(self.pgid, self.overflow)
-            self.pgid = 0
-
-    # -- rebalance (after deletes) -------------------------------------------------------------
-
-    def rebalance(self) -> None:
-        """rebalance merges a node that fell below a quarter page or its minimum keys, as bbolt does."""
-        if not self.unbalanced or self.removed:
-            return
-        self.unbalanced = False
-        b = self.bucket
-        if self.size() > b.tx.page_size // 4 and len(self.inodes) > self.min_keys():
-            return
-        if self.parent is None:
-            if not self.is_leaf and len(self.inodes) == 1:  # collapse a one-child root branch
-                child = self.child_at(0)
-                self.is_leaf = child.is_leaf
-                self.inodes = child.inodes[:]
-                self.children = child.children
-                if not self.is_leaf:
-                    for ino in self.inodes:
-                        c = b.nodes.get(ino.pgid)
-                        if c is not None:
-                            c.parent = self
-                child.parent = None
-                b.forget(child)
-                child.free()
-            return
-        parent = self.parent
-        if not self.inodes:  # empty: remove it from its parent
-            parent.delete(self.key)
-            parent.remove_child(self)
-            b.forget(self)
-            self.free()
-            parent.rebalance()
-            return
-        if len(parent.inodes) < 2:
-            raise CorruptError("branch page with a single child below the root", parent.pgid or None)
-        use_next = parent.child_index(self) == 0
-        if use_next:
-            target = parent.child_at(parent.child_index(self) + 1)
-            self._adopt(target.inodes, self)
-            self.inodes.extend(target.inodes)
-            parent.delete(target.key)
-            parent.remove_child(target)
-            b.forget(target)
-            target.free()
-        else:
-            target = parent.child_at(parent.child_index(self) - 1)
-            self._adopt(self.inodes, target)
-            target.inodes.extend(self.inodes)
-            parent.delete(self.key)
-            parent.remove_child(self)
-            b.forget(self)
-            self.free()
-        parent.rebalance()
-
-    def _adopt(self, inodes: list[_Inode], new_parent: "_Node") -> None:
-        """_adopt reparents the materialized children referenced by ``inodes`` to ``new_parent``."""
-        if self.is_leaf:
-            return
-        for ino in inodes:
-            c = self.bucket.nodes.get(ino.pgid)
-            if c is not None and c.parent is not None:
-                c.parent.remove_child(c)
-                c.parent = new_parent
-                new_parent.children.append(c)
-
-    # -- spill (commit) ------------------------------------------------------------------------
-
-    def split(self) -> list["_Node"]:
-        """split cuts this node into page-sized nodes as bbolt's repeated splitTwo does; the first one is ``self``.
-
-        A rest of at most 4 elements, or smaller than a page, stays whole (a single big element gets
-        an overflow run); otherwise a node takes elements up to the fill threshold (at least 2) and
-        leaves at least 2. One pass over the elements, so a leaf that got many appends splits in linear time.
-        """
-        tx = self.bucket.tx
-        threshold = int(tx.page_size * min(max(tx.fill_percent, MIN_FILL_PERCENT), MAX_FILL_PERCENT))
-        es, inodes, n = self.element_size(), self.inodes, len(self.inodes)
-        sizes = [es + len(i.key) + len(i.value) for i in inodes]
-        rest = fmt.PAGE_HEADER_SIZE + sum(sizes)  # size of the node made of inodes[start:]
-        cuts, start, min_keys = [], 0, fmt.MIN_KEYS_PER_PAGE
-        while n - start > min_keys * 2 and rest >= tx.page_size:
-            at, sz = start, fmt.PAGE_HEADER_SIZE
-            for i in range(start, n - min_keys):
-                at = i
-                if i - start >= min_keys and sz + sizes[i] > threshold:
-                    break
-                sz += sizes[i]
-            rest -= sum(sizes[start:at])
-            cuts.append(at)
-            start = at
-        if not cuts:
-            return [self]
-        if self.parent is None:  # the root splits: a new root branch above it
-            self.parent = _Node(self.bucket, False, None)
-            self.parent.children.append(self)
-        nodes = [self]
-        for lo, hi in zip(cuts, cuts[1:] + [n]):
-            nxt = _Node(self.bucket, self.is_leaf, self.parent)
-            nxt.inodes = inodes[lo:hi]
-            self.parent.children.append(nxt)
-            nodes.append(nxt)
-        self.inodes = inodes[: cuts[0]]
-        return nodes
-
-    def spill(self) -> None:
-        """spill writes this node's subtree to new pages (children first), updating the parent's keys and pgids."""
-        if self.spilled:
-            return
-        tx = self.bucket.tx
-        i = 0
-        self.children.sort(key=lambda c: c.inodes[0].key if c.inodes else b"")
-        while i < len(self.children):  # a child's spill may add siblings (splits)
-            self.children[i].spill()
-            i += 1
-        self.children = []
-        for node in self.split():
-            node.free()
-            count = (node.size() + tx.page_size - 1) // tx.page_size
-            node.pgid = tx.allocate(count)
-            tx.write_page(node.pgid, node.image(node.pgid, count))
-            node.spilled = True
-            if node.parent is not None:
-                key = node.key if node.key is not None else node.inodes[0].key
-                node.parent.put(key, node.inodes[0].key, b"", node.pgid, 0)
-                node.key = node.inodes[0].key
-        if self.parent is not None and self.parent.pgid == 0 and not self.parent.spilled:
-            self.children = []
-            self.parent.spill()
-
-    def image(self, pgid: int, npages: int) -> bytes:
-        """image lays the node out as bbolt writes a page: header, elements, then each key and its value."""
-        count = len(self.inodes)
-        if count >= fmt.COUNT_OVERFLOW:
-            raise PlanError(f"node of {count} elements exceeds a page's element count")
-        total = npages * self.bucket.tx.page_size if npages else self.size()
-        buf = bytearray(total)
-        flags = fmt.LEAF_PAGE if self.is_leaf else fmt.BRANCH_PAGE
-        fmt.PAGE_HEADER.pack_into(buf, 0, pgid, flags, count, max(npages - 1, 0))
-        es = self.element_size()
-        off = fmt.PAGE_HEADER_SIZE + es * count
-        for n, ino in enumerate(self.inodes):
-            eoff = fmt.PAGE_HEADER_SIZE + n * es
-            if self.is_leaf:
-                fmt.LEAF_ELEMENT.pack_into(buf, eoff, ino.flags, off - eoff, len(ino.key), len(ino.value))
-            else:
-                fmt.BRANCH_ELEMENT.pack_into(buf, eoff, off - eoff, len(ino.key), ino.pgid)
-            buf[off : off + len(ino.key)] = ino.key
-            off += len(ino.key)
-            if self.is_leaf:
-                buf[off : off + len(ino.value)] = ino.value
-                off += len(ino.value)
-        return bytes(buf)
-
-
 class _Bucket:
     """A bucket opened in the transaction: its materialized nodes and opened sub-buckets."""
 
@@ -314,11 +56,11 @@ class _Bucket:
         self.sequence = sequence
         self.inline = inline  # page image of an inline bucket (root 0)
         self.name = name
-        self.nodes: dict[int, _Node] = {}
-        self.root_node: _Node | None = None
+        self.nodes: dict[int, Node] = {}
+        self.root_node: Node | None = None
         self.buckets: dict[bytes, _Bucket] = {}
 
-    def page_items(self, pgid: int) -> tuple[bool, list[_Inode], int]:
+    def page_items(self, pgid: int) -> tuple[bool, list[Inode], int]:
         """page_items reads page ``pgid`` (the inline image for pgid 0) as (is_leaf, elements, overflow)."""
         if pgid == 0 and self.root == 0 and self.inline is not None:
             buf = memoryview(self.inline)
@@ -328,21 +70,21 @@ class _Bucket:
             if flags != fmt.LEAF_PAGE:
                 raise CorruptError(f"bucket {self._label()}: inline page is not a leaf")
             items = read_leaf(buf, count, None)
-            return True, [_Inode(i.flags, bytes(i.key), bytes(i.value), 0) for i in items], 0
+            return True, [Inode(i.flags, bytes(i.key), bytes(i.value), 0) for i in items], 0
         if pgid < 2:
             raise CorruptError(f"bucket {self._label()}: tree points at a meta page", pgid)
         h, buf = self.tx.pf.page(pgid)
         if h.flags == fmt.LEAF_PAGE:
             items = read_leaf(buf, h.count, pgid)
-            return True, [_Inode(i.flags, bytes(i.key), bytes(i.value), 0) for i in items], h.overflow
+            return True, [Inode(i.flags, bytes(i.key), bytes(i.value), 0) for i in items], h.overflow
         if h.flags == fmt.BRANCH_PAGE:
-            return False, [_Inode(0, bytes(k), b"", c) for k, c in read_branch(buf, h.count, pgid)], h.overflow
+            return False, [Inode(0, bytes(k), b"", c) for k, c in read_branch(buf, h.count, pgid)], h.overflow
         raise CorruptError(f"unexpected page type {h.flags:#x} in bucket {self._label()}", pgid)
 
     def _label(self) -> str:
         return "/".join(n.decode("utf-8", "backslashreplace") for n in self.name) or "<root>"
 
-    def node(self, pgid: int, parent: _Node | None, key: bytes | None = None) -> _Node:
+    def node(self, pgid: int, parent: Node | None, key: bytes | None = None) -> Node:
         """node materializes page ``pgid`` as a node of this bucket (cached), linking it under ``parent``.
 
         ``key`` is the parent's key for the page (bbolt takes the page's first key; the parent's is the
@@ -352,7 +94,7 @@ class _Bucket:
         if n is not None:
             return n
         is_leaf, inodes, overflow = self.page_items(pgid)
-        n = _Node(self, is_leaf, parent)
+        n = Node(self, is_leaf, parent)
         n.pgid, n.overflow, n.inodes = pgid, overflow, inodes
         n.key = key if key is not None else (inodes[0].key if inodes else None)
         if parent is None:
@@ -362,16 +104,16 @@ class _Bucket:
         self.nodes[pgid] = n
         return n
 
-    def forget(self, n: _Node) -> None:
+    def forget(self, n: Node) -> None:
         """forget drops a node merged away or removed from the tree."""
         n.removed = True
         if self.nodes.get(n.pgid) is n:
             del self.nodes[n.pgid]
 
-    def seek(self, key: bytes, materialize: bool) -> tuple[list[_Inode], int, _Node | None]:
+    def seek(self, key: bytes, materialize: bool) -> tuple[list[Inode], int, Node | None]:
         """seek finds the leaf for ``key``: its elements, the index where ``key`` is or would go, the node if materialized."""
         pgid = self.root
-        parent: _Node | None = None
+        parent: Node | None = None
         pkey: bytes | None = None
         for _ in range(MAX_DEPTH):
             n = self.nodes.get(pgid)
@@ -389,7 +131,7 @@ class _Bucket:
             parent, pgid, pkey = n, inodes[i].pgid, inodes[i].key
         raise CorruptError(f"bucket {self._label()}: tree deeper than any real bbolt file (cycle?)", pgid)
 
-    def get(self, key: bytes) -> _Inode | None:
+    def get(self, key: bytes) -> Inode | None:
         """get returns the current element under ``key`` (pending changes included), or None."""
         inodes, i, _ = self.seek(key, False)
         if i < len(inodes) and inodes[i].key == key:

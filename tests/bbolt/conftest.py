@@ -3,8 +3,8 @@
 from pathlib import Path
 
 import pytest
-
 from bbolt_testutil import raw_copy
+
 from snaprewrite.rehearsal.server import EtcdServer, snapshot_save
 
 ETCD_KEYS = 400

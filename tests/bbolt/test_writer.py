@@ -287,7 +287,8 @@ def _reference_split(sizes, page_size, threshold):
 
 
 def test_split_matches_bbolt_loop(tmp_path):
-    from snaprewrite.bbolt.writer import _Bucket, _Inode, _Node
+    from snaprewrite.bbolt.node import Inode, Node
+    from snaprewrite.bbolt.writer import _Bucket
 
     src = new_db(tmp_path / "s.db", 4096)
     rnd = random.Random(3)
@@ -296,9 +297,9 @@ def test_split_matches_bbolt_loop(tmp_path):
             tx = Transaction(pf, fill_percent=fill)
             for _ in range(300):
                 b = _Bucket(tx, 3, 0, None, (b"x",))
-                node = _Node(b, True, None)
+                node = Node(b, True, None)
                 big = rnd.random() < 0.2
-                node.inodes = [_Inode(0, b"k%06d" % i, b"v" * rnd.randrange(0, 9000 if big else 300), 0)
+                node.inodes = [Inode(0, b"k%06d" % i, b"v" * rnd.randrange(0, 9000 if big else 300), 0)
                                for i in range(rnd.randrange(1, 400))]
                 sizes = [fmt.LEAF_ELEMENT_SIZE + len(i.key) + len(i.value) for i in node.inodes]
                 parts = [len(n.inodes) for n in node.split()]

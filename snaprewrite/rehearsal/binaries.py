@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from ..errors import SnapshotError
@@ -53,12 +53,12 @@ class EtcdTools:
         return env
 
 
-@lru_cache(maxsize=None)
+@cache
 def binary_version(path: Path) -> tuple[int, int, int] | None:
     """binary_version asks an etcd, etcdctl or etcdutl binary for its version (None if it does not answer)."""
     args = [str(path), "--version"] if path.name == "etcd" else [str(path), "version"]
     try:
-        out = subprocess.run(args, capture_output=True, text=True, timeout=20,
+        out = subprocess.run(args, check=False, capture_output=True, text=True, timeout=20,
                              env={**os.environ, "ETCDCTL_API": "3"})
     except (OSError, subprocess.SubprocessError):
         return None

@@ -13,6 +13,7 @@ import http.client
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Self
 
 from ..errors import SnapshotError
 
@@ -100,7 +101,7 @@ class EtcdClient:
             self._conn.close()
             self._conn = None
 
-    def __enter__(self) -> "EtcdClient":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -4,7 +4,7 @@
 loopback ports, waits for /health within a bound, and always stops it (SIGTERM, then SIGKILL), also
 on exceptions and KeyboardInterrupt. etcd runs in its own session (a terminal's Ctrl-C reaches only
 Python, which then stops it), is killed at interpreter exit if still up, and is SIGKILLed by Linux if
-the Python process dies outright (PR_SET_PDEATHSIG).
+the Python process dies outright (``setpriv --pdeathsig KILL``, util-linux).
 
 Restore and start agree on one member identity: name ``default`` advertising the fixed peer URL
 ``http://127.0.0.1:2380`` (``MEMBER_PEER_URL``). The server listens for peers on a free port instead;
@@ -14,7 +14,6 @@ run, and a restored data dir starts like any other.
 """
 
 import atexit
-import ctypes
 import http.client
 import json
 import os
@@ -26,6 +25,7 @@ import tempfile
 import time
 import weakref
 from pathlib import Path
+from typing import Self
 
 from ..errors import SnapshotError
 from .binaries import EtcdTools
@@ -34,7 +34,6 @@ MEMBER_NAME = "default"
 MEMBER_PEER_URL = "http://127.0.0.1:2380"
 CLUSTER_TOKEN = "snaprewrite-rehearsal"
 LOOPBACK = "127.0.0.1"
-PR_SET_PDEATHSIG = 1
 
 _live: "weakref.WeakSet[EtcdServer]" = weakref.WeakSet()
 
@@ -62,7 +61,7 @@ def _log_tail(path: Path, lines: int = 5) -> str:
 def _run(tools: EtcdTools, args: list, what: str, timeout: float = 300) -> str:
     """_run runs one etcd command line and returns its stdout, raising EtcdServerError on failure."""
     try:
-        out = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=timeout,
+        out = subprocess.run([str(a) for a in args], check=False, capture_output=True, text=True, timeout=timeout,
                              env=tools.env(), stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as e:
         raise EtcdServerError(f"{what} timed out after {timeout:.0f}s") from e
@@ -153,10 +152,10 @@ class EtcdServer:
 
     def _launch(self) -> None:
         """_launch starts one etcd process and waits for health or death."""
-        self._log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self._args(), stdin=subprocess.DEVNULL, stdout=self._log_file,
-                                     stderr=subprocess.STDOUT, env=self.tools.env(), start_new_session=True,
-                                     preexec_fn=_die_with_parent)
+        self._log_file = open(self.log_path, "ab")  # noqa: SIM115 - open as long as etcd runs; closed in _reap
+        self.proc = subprocess.Popen(_with_pdeathsig(self._args()), stdin=subprocess.DEVNULL,
+                                     stdout=self._log_file, stderr=subprocess.STDOUT, env=self.tools.env(),
+                                     start_new_session=True)
         _live.add(self)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
@@ -226,7 +225,7 @@ class EtcdServer:
 
         return EtcdClient(self.client_port, **kwargs)
 
-    def __enter__(self) -> "EtcdServer":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -238,24 +237,17 @@ def _kill_leftovers() -> None:
     for server in list(_live):
         try:
             server.stop()
-        except Exception:  # noqa: BLE001 - best effort at exit
+        except Exception:  # noqa: BLE001, S110 - best effort at interpreter exit
             pass
 
 
 atexit.register(_kill_leftovers)
 
 
-def _die_with_parent() -> None:
-    """_die_with_parent asks Linux to SIGKILL the child when its parent dies (runs in the child before exec)."""
-    if _libc is not None:
-        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-    _libc.prctl  # noqa: B018 - resolve the symbol now, not in the forked child
-except (OSError, AttributeError):
-    _libc = None
+def _with_pdeathsig(args: list[str]) -> list[str]:
+    """_with_pdeathsig prefixes a command with util-linux setpriv so Linux SIGKILLs it if Python dies first."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *args] if setpriv else args
 
 
 def restore(tools: EtcdTools, snapshot: str | os.PathLike, data_dir: str | os.PathLike,

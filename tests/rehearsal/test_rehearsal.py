@@ -81,10 +81,9 @@ def test_save_restore_restart_round_trip(etcd_tools, tmp_path):
 
 def test_server_stops_on_exceptions(etcd35):
     for exc in (RuntimeError, KeyboardInterrupt):
-        with pytest.raises(exc):
-            with EtcdServer(etcd35) as server:
-                pid, workdir = server.proc.pid, server.data_dir.parent
-                raise exc()
+        with pytest.raises(exc), EtcdServer(etcd35) as server:
+            pid, workdir = server.proc.pid, server.data_dir.parent
+            raise exc()
         assert _gone(pid) and not workdir.exists()
         assert server.proc is None
 

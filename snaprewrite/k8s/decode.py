@@ -100,6 +100,8 @@ def _scalar(field, value):
     """_scalar converts one scalar: bytes to base64, everything else as is."""
     if field.type == FieldDescriptor.TYPE_BYTES:
         return base64.b64encode(value).decode("ascii")
+    if isinstance(value, bytes):  # a string field holding invalid UTF-8: protobuf hands back the bytes
+        return value.decode("utf-8", "replace")
     return value
 
 
@@ -142,9 +144,11 @@ def decode_object(api_version: str, kind: str, raw: bytes) -> dict:
         return {**head, "raw": base64.b64encode(raw).decode("ascii")}
     try:
         msg = cls.FromString(bytes(raw))
+        return {**head, **message_to_dict(msg)}
     except ProtoDecodeError:
         raise DecodeError(f"{kind} ({api_version}): protobuf message does not parse") from None
-    return {**head, **message_to_dict(msg)}
+    except UnicodeDecodeError:  # a map key or value that is not UTF-8 (protobuf raises while iterating)
+        raise DecodeError(f"{kind} ({api_version}): a string in a map is not valid utf-8") from None
 
 
 def decode_value(value: bytes) -> dict:

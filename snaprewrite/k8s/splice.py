@@ -15,7 +15,8 @@ JSON values (custom resources): the same edits are applied to the string tokens 
 rewritten (as ``json.dumps`` spells the new string); all other bytes are kept, nothing is re-serialized.
 
 Edits are ``{path: replacement}``: a list aligned with ``get_fields(value, path)`` (``None`` keeps an
-entry) or a function ``old -> new | None``. A list of the wrong length raises ``ValueError``.
+entry; a ``bytes`` entry replaces a bytes field such as ``RangeAllocation.data``) or a function
+``old -> new | None``. A list of the wrong length raises ``ValueError``.
 """
 
 import json
@@ -176,11 +177,15 @@ def _rewrite(buf, start: int, end: int, node: dict) -> bytes | None:
             try:
                 old = old_bytes.decode("utf-8")
             except UnicodeDecodeError:
-                raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
+                if callable(child.replacement):
+                    raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
+                old = old_bytes  # a bytes field (e.g. RangeAllocation.data) replaced by position
             new = child.new_value(old)
-            if new is None or new == old:
+            if new is None:
                 continue
-            payload = new.encode("utf-8")
+            payload = new if isinstance(new, bytes) else new.encode("utf-8")
+            if payload == old_bytes:
+                continue
         else:
             payload = _rewrite(buf, f.value_start, f.value_end, child)
             if payload is None:

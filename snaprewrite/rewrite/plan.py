@@ -36,9 +36,14 @@ class Change:
     old: str
     new: str
 
+    new_key: str | None = None  # set on the metadata.name change of a renamed object
+
     def as_json(self) -> dict:
-        return {"key": self.key, "kind": self.kind, "namespace": self.namespace, "name": self.name,
-                "field": self.field, "old": self.old, "new": self.new}
+        out = {"key": self.key, "kind": self.kind, "namespace": self.namespace, "name": self.name,
+               "field": self.field, "old": self.old, "new": self.new}
+        if self.new_key is not None:
+            out["newKey"] = self.new_key
+        return out
 
 
 @dataclass(frozen=True)
@@ -61,12 +66,17 @@ class Edit:
     record: KeyValue
     new_value: bytes
     changes: list[Change]
-    new_key: bytes | None = None
+    new_key: bytes | None = None  # a rename: the record now belongs to this key (a new key's first version)
 
     def new_record(self) -> KeyValue:
-        """new_record is the KeyValue written in place of the old one (revisions and version kept)."""
+        """new_record is the KeyValue written in place of the old one (revisions and version kept).
+
+        A renamed record starts the new key's life: create_revision = its own revision, version 1.
+        """
         r = self.record
-        return KeyValue(self.new_key or r.key, r.create_revision, r.mod_revision, r.version, self.new_value, r.lease)
+        if self.new_key is not None:
+            return KeyValue(self.new_key, r.mod_revision, r.mod_revision, 1, self.new_value, r.lease)
+        return KeyValue(r.key, r.create_revision, r.mod_revision, r.version, self.new_value, r.lease)
 
 
 @dataclass(frozen=True)
@@ -133,6 +143,14 @@ class Plan:
         """count_kind is the number of objects of ``kind`` that change."""
         return sum(1 for e in self.edits if e.changes and e.changes[0].kind == kind)
 
+    def objects_by_kind(self) -> dict[str, int]:
+        """objects_by_kind counts the changed objects of every kind."""
+        out: dict[str, int] = {}
+        for e in self.edits:
+            if e.changes:
+                out[e.changes[0].kind] = out.get(e.changes[0].kind, 0) + 1
+        return dict(sorted(out.items()))
+
     def report(self, output: str | None) -> dict:
         """report is the JSON of the plan, as ``rewrite --report`` writes it."""
         return {
@@ -145,6 +163,7 @@ class Plan:
                 "servicesChanged": self.count_kind("Service"),
                 "nodesChanged": self.count_kind("Node"),
                 "objectsChanged": len(self.edits),
+                "byKind": self.objects_by_kind(),
                 "changes": len(self.changes),
                 "warnings": len(self.warnings),
             },
@@ -158,13 +177,10 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
     return (ns, name) if sep else ("", ns)
 
 
-def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None) -> dict[str, list[Object]]:
+def load_objects(snap: Snapshot, live: dict[bytes, Revision], prefixes: dict[bytes, str]) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order."""
     wanted = tuple(prefixes)
-    index = {}
-    for k, latest in mvcc.latest_index(snap, wanted, progress).items():
-        if not latest.tombstone:
-            index[k] = latest.revision
+    index = {k: rev for k, rev in live.items() if k.startswith(wanted)}
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
     for key in sorted(index):
         prefix = next(p for p in wanted if key.startswith(p))
@@ -184,9 +200,10 @@ def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
         raise PlanError(f"unknown --only value(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(r.name for r in RULES)})")
     prefixes = {p: r.kind for r in selected for p in r.prefixes}
-    objects = load_objects(snap, prefixes, progress)
+    live = mvcc.live_keys(snap, progress=progress)
+    objects = load_objects(snap, live, prefixes)
     plan = Plan(snap.path, mvcc.current_revision(snap))
-    ctx = Context(options, plan, objects, snap)
+    ctx = Context(options, plan, objects, snap, live)
     for rule in selected:
         rule.run(ctx)
     plan.edits.sort(key=lambda e: e.key)
@@ -201,5 +218,7 @@ class Context:
     plan: Plan
     objects: dict[str, list[Object]]
     snap: Snapshot
+    live: dict[bytes, Revision]  # every live key -> the revision of its latest record
     moved_ips: dict[str, str] = field(default_factory=dict)  # service IP old -> new, filled by the service rule
     moved_subnets: dict[str, str] = field(default_factory=dict)  # node pod CIDR old -> new
+    service_ips: list[str] = field(default_factory=list)  # every live Service's cluster IPs after the move

@@ -11,11 +11,13 @@ import os
 import re
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from snaprewrite.cli import app
 from snaprewrite.etcd import mvcc
 from snaprewrite.etcd.snapshot import Snapshot
+from snaprewrite.k8s import bitmap
 from snaprewrite.k8s.decode import decode_value
 from snaprewrite.rehearsal.server import snapshot_status
 
@@ -31,7 +33,10 @@ def cli(*args, code=0):
 
 
 def field_at(obj, path: str):
-    """field_at reads ``spec.clusterIPs[0]`` style paths out of a decoded object."""
+    """field_at reads ``spec.clusterIPs[0]`` (or ``data.kubelet:clusterDNS[0]``: YAML inside data) paths."""
+    if ":" in path:
+        data_key, path = path.split(":", 1)
+        obj = yaml.safe_load(obj["data"][data_key[len("data."):]])
     for part in path.split("."):
         m = re.fullmatch(r"(\w+)(?:\[(\d+)\])?", part)
         obj = obj[m.group(1)]
@@ -73,12 +78,20 @@ def test_k8s_fixture_rewrite_restores_with_new_addresses(tag, etcd35, etcd34, fi
 
     got = read_back(restored_etcd(tools, out))
     expected = {base64.b64decode(r["key"]): r for r in fixture_expected("k8s", tag)["keys"]}
-    assert set(got) == set(expected)
+    renamed = {c["key"].encode(): c["newKey"].encode() for c in report["changes"] if c.get("newKey")}
+    assert len(renamed) == 8  # the IPAddress objects of every moved service IP
+    assert set(got) == {renamed.get(k, k) for k in expected}
+    service_ips = {ip for k, r in got.items() if k.startswith(b"/registry/services/specs/")
+                   for ip in decode_value(r.value)["spec"].get("clusterIPs", [])}
     changed: dict[str, list[dict]] = {}
     for c in report["changes"]:
         changed.setdefault(c["key"], []).append(c)
     for key, exp in expected.items():
-        rec = got[key]
+        rec = got[renamed.get(key, key)]
+        if key in renamed:  # a renamed object is its new key's first version
+            assert (rec.create_revision, rec.mod_revision, rec.version) == (exp["mod_revision"],) * 2 + (1,)
+            assert decode_value(rec.value)["metadata"]["name"] == renamed[key].decode().rsplit("/", 1)[1]
+            continue
         assert (rec.create_revision, rec.mod_revision, rec.version, rec.lease) == \
             (exp["create_revision"], exp["mod_revision"], exp["version"], exp["lease"]), key
         text = key.decode("utf-8", "replace")
@@ -87,16 +100,33 @@ def test_k8s_fixture_rewrite_restores_with_new_addresses(tag, etcd35, etcd34, fi
             continue
         obj = decode_value(rec.value)
         for c in changed[text]:
+            if c["kind"] == "RangeAllocation" and c["field"] == "data":
+                held = bitmap.decode(obj["range"], base64.b64decode(obj["data"]))
+                assert held and all(ip in service_ips for ip in held)
+                assert len(held) == int(c["new"].split()[0])
+                continue
             assert field_at(obj, c["field"]) == c["new"], (text, c)
     # every cluster IP and pod CIDR of a changed object now lies in the new ranges
     for text in changed:
+        if text.encode() in renamed:
+            continue
         obj = decode_value(got[text.encode()].value)
-        for ip in obj["spec"].get("clusterIPs", []):
+        for ip in obj.get("spec", {}).get("clusterIPs", []):
             assert ip.startswith(("172.24.", "fd00:20:96::")), (text, ip)
-        for cidr in obj["spec"].get("podCIDRs", []):
+        for cidr in obj.get("spec", {}).get("podCIDRs", []):
             assert cidr.startswith(("10.55.", "fd00:55:244:")), (text, cidr)
     kinds = {c["kind"] for c in report["changes"]}
-    assert {"Service", "Node"} <= kinds
+    assert kinds == {"Service", "Node", "RangeAllocation", "ServiceCIDR", "IPAddress", "ConfigMap"}
+    # no key still refers to the old CIDRs unless a warning of the report says why
+    explained = tuple(w["key"] for w in report["warnings"])
+    old = ("192.168.", "fd00:10:96:", "10.244.", "fd00:10:244:")
+    for key, rec in got.items():
+        try:
+            text = json.dumps(decode_value(rec.value))
+        except Exception:
+            text = rec.value.decode("utf-8", "replace")
+        if any(o in text for o in old):
+            assert key.decode().startswith(explained), f"{key} still mentions an old CIDR without a warning"
 
 
 @pytest.mark.parametrize("tag", ["etcd35", "etcd34"])
@@ -137,7 +167,8 @@ def test_round_trip_and_rerun_are_byte_identical(real_snapshot, tmp_path):
     assert result["differences"] == []
     rep = json.loads(cli("rewrite", a2b, "--out", again, "--service-cidr", "10.96.0.0/12=172.30.0.0/16",
                          "--pod-cidr", "10.5.0.0/16=10.66.0.0/16", "-o", "json").stdout)
-    assert rep["changes"] == [] and rep["warnings"] == []
+    assert rep["changes"] == []
+    assert all("still hold old addresses" in w["message"] for w in rep["warnings"])  # pods, endpoints
     assert json.loads(cli("verify", a2b, again, "-o", "json").stdout)["differences"] == []
 
 
@@ -174,8 +205,10 @@ def test_reallocate_gives_lowest_free_addresses(real_snapshot, tmp_path):
     r = cli("rewrite", real_snapshot, "--dry-run", "--reallocate", "-o", "json",
             "--service-cidr", "10.96.0.0/12=172.30.0.0/29")
     rep = json.loads(r.stdout)
-    new = {c["name"]: c["new"] for c in rep["changes"]}
+    new = {c["name"]: c["new"] for c in rep["changes"] if c["kind"] == "Service"}
     assert new == {"kubernetes": "172.30.0.1", "kube-dns": "172.30.0.2"}
+    dns = [c for c in rep["changes"] if c["field"].startswith("data.kubelet:clusterDNS")]
+    assert [c["new"] for c in dns] == ["172.30.0.2"]  # kubelet follows kube-dns to its reallocated address
     assert any("reallocated" in w["message"] for w in rep["warnings"])
 
 

@@ -1,10 +1,11 @@
 """One module per kind of object the rewrite changes; ``RULES`` runs them in this order.
 
 A rule module has ``name`` (for ``--only``), ``kind``, ``prefixes`` (the registry keys it loads) and
-``run(ctx)``, which appends Edits and Warnings to ``ctx.plan``. Later rules may use what earlier
-ones recorded in the context (e.g. ``moved_ips``).
+``run(ctx)``, which appends Edits, Tombstones and Warnings to ``ctx.plan``. Later rules use what
+earlier ones recorded in the context: services fill ``moved_ips`` and ``service_ips`` for the
+allocator bitmap, the IPAddress objects and kubelet's clusterDNS.
 """
 
-from . import nodes, services
+from . import configmaps, ipaddresses, leftovers, nodes, ranges, servicecidrs, services
 
-RULES = (services, nodes)
+RULES = (services, nodes, ranges, servicecidrs, ipaddresses, configmaps, leftovers)

@@ -17,8 +17,6 @@ def run(ctx: Context) -> None:
     """run plans the cluster IP moves of every live Service."""
     slots: list[Slot] = []
     for obj in ctx.objects.get(kind, []):
-        if ctx.options.excluded(obj):
-            continue
         if read_fields(obj, "v1", ("spec", "type")) == ["ExternalName"]:
             continue
         ips = read_fields(obj, "v1", ("spec", "clusterIPs"))
@@ -27,9 +25,13 @@ def run(ctx: Context) -> None:
             ips, field = read_fields(obj, "v1", ("spec", "clusterIP")), "clusterIP"
         if not ips or ips[0] in ("", "None"):
             continue
+        if ctx.options.excluded(obj):
+            ctx.service_ips.extend(ips)  # kept where they are, still allocated
+            continue
         slots.extend(Slot(obj, field, i, ip) for i, ip in enumerate(ips))
     assign(ctx, slots, ctx.options.service_map, subnets=False, what="service")
     for s in slots:
+        ctx.service_ips.append(s.new if s.new is not None else s.old)
         if s.new is not None:
             ctx.moved_ips[s.old] = s.new
     object_edits(ctx, slots, "v1", "clusterIP")

@@ -1,0 +1,59 @@
+"""IPAddress objects (networking.k8s.io, Kubernetes 1.31+): one per allocated service IP, named by the IP.
+
+A moved service IP renames its IPAddress: new key ``/registry/ipaddresses/<new ip>``, new
+``metadata.name``, same ``spec.parentRef``. In place, the record at the object's revision is given
+the new key and becomes that key's first version; if the old key had earlier versions, a deletion of
+the old key is recorded in the same main revision, so the old name cannot come back to life.
+"""
+
+from ...errors import PlanError
+from ...etcd import revision as revcodec
+from ...etcd.revision import Revision
+from ...k8s import splice
+from ..plan import Change, Context, Edit, Tombstone, Warning
+from .addresses import field_path, read_fields
+
+name = "ipaddresses"
+kind = "IPAddress"
+prefixes = (b"/registry/ipaddresses/",)
+API = "networking.k8s.io/v1"
+PREFIX = prefixes[0]
+
+
+def free_sub(ctx: Context, main: int, after: int) -> Revision:
+    """free_sub finds a sub revision of ``main`` that bucket ``key`` does not use yet."""
+    bucket = ctx.snap.key_bucket()
+    taken = {t.revision for t in ctx.plan.tombstones}
+    sub = after + 1
+    while True:
+        rev = Revision(main, sub)
+        if rev not in taken and bucket.get(revcodec.encode(rev)) is None and \
+                bucket.get(revcodec.encode(rev, tombstone=True)) is None:
+            return rev
+        sub += 1
+
+
+def run(ctx: Context) -> None:
+    """run renames the IPAddress of every moved service IP."""
+    existing = {o.name for o in ctx.objects.get(kind, [])}
+    for obj in ctx.objects.get(kind, []):
+        new_ip = ctx.moved_ips.get(obj.name)
+        if new_ip is None:
+            m = ctx.options.service_map.map_ip(obj.name)
+            if m is not None and m.new != obj.name:
+                ctx.plan.warnings.append(Warning(obj.key_text, "IPAddress in an old service CIDR has no moved "
+                                                 "Service; left as it is"))
+            continue
+        if new_ip in existing and ctx.moved_ips.get(new_ip) is None:
+            raise PlanError(f"{obj.key_text}: cannot rename to {new_ip}: an IPAddress of that name exists")
+        names = read_fields(obj, API, ("metadata", "name"))
+        if names != [obj.name]:
+            raise PlanError(f"{obj.key_text}: metadata.name does not match the key")
+        value = splice.set_fields(obj.value, {field_path(obj, API, ("metadata", "name")): [new_ip]})
+        new_key = PREFIX + new_ip.encode()
+        change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
+                        new_key=new_key.decode())
+        ctx.plan.edits.append(Edit(obj.key, obj.record.revision, obj.record.kv, value, [change], new_key=new_key))
+        if obj.record.kv.version > 1:
+            rev = obj.record.revision
+            ctx.plan.tombstones.append(Tombstone(obj.key, free_sub(ctx, rev.main, rev.sub)))

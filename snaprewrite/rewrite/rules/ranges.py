@@ -1,0 +1,58 @@
+"""The service IP allocator's RangeAllocation (``/registry/ranges/serviceips``, ``secondaryserviceips``).
+
+``range`` becomes the new CIDR (as the API server spells its flag) and the allocation bitmap is
+rebuilt from every live Service's cluster IPs after the move, so the restored API server finds its
+allocator consistent with the Services (and its repair loop has nothing to fix).
+"""
+
+import base64
+import ipaddress
+
+from ...k8s import bitmap, decode, splice
+from ..plan import Change, Context, Edit, Warning
+from .addresses import field_path, read_fields
+
+name = "ranges"
+kind = "RangeAllocation"
+prefixes = (b"/registry/ranges/",)
+
+
+def run(ctx: Context) -> None:
+    """run plans the new range and bitmap of each service IP RangeAllocation."""
+    for obj in ctx.objects.get(kind, []):
+        if not obj.name.endswith("serviceips") or ctx.options.excluded(obj):
+            continue
+        old_range = (read_fields(obj, "v1", ("range",)) or [""])[0]
+        m = ctx.options.service_map.map_subnet(old_range)
+        if m is None:
+            net = ipaddress.ip_network(old_range, strict=False) if old_range else None
+            already = net is not None and any(m.version == net.version and net.subnet_of(m.new)
+                                              for m in ctx.options.service_map)
+            if net is not None and not already and ctx.options.service_map.for_version(net.version) is not None:
+                ctx.plan.warnings.append(Warning(obj.key_text, f"range {old_range} is not an old service CIDR; "
+                                                 "allocator left as it is"))
+            continue
+        new_range = bitmap.range_spec(str(m.mapping.new))
+        net = ipaddress.ip_network(new_range)
+        held = sorted({ip for ip in ctx.service_ips if _in(ip, net)}, key=lambda ip: ipaddress.ip_address(ip))
+        stored = decode.decode_value(obj.value).get("data")
+        old_bits = bitmap.decode(old_range, base64.b64decode(stored)) if stored else []
+        edits: dict = {field_path(obj, "v1", ("range",)): [new_range]}
+        changes = [Change(obj.key_text, kind, obj.namespace, obj.name, "range", old_range, new_range)]
+        if stored is not None:
+            edits[field_path(obj, "v1", ("data",))] = [bitmap.encode(new_range, held)]
+            changes.append(Change(obj.key_text, kind, obj.namespace, obj.name, "data",
+                                  f"{len(old_bits)} addresses allocated in {old_range}",
+                                  f"{len(held)} addresses allocated in {new_range}"))
+        elif held:
+            ctx.plan.warnings.append(Warning(obj.key_text, "allocator has no bitmap field; the API server's repair "
+                                             "loop will rebuild it"))
+        ctx.plan.edits.append(Edit(obj.key, obj.record.revision, obj.record.kv, splice.set_fields(obj.value, edits),
+                                   changes))
+
+
+def _in(ip: str, net) -> bool:
+    try:
+        return ipaddress.ip_address(ip) in net
+    except ValueError:
+        return False

@@ -13,6 +13,7 @@ import typer
 import yaml
 
 from . import query, report
+from .hostfiles import manifests as hostfiles
 from .rewrite import job as rewriting
 from .errors import SnapshotError, UsageError
 
@@ -181,6 +182,12 @@ def rewrite(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
     skip_hash_check: Annotated[bool, typer.Option("--skip-hash-check",
                                                   help="Accept an input whose sha256 trailer does not match.")] = False,
+    as_new_revision: Annotated[bool, typer.Option("--as-new-revision", help="Record the changes as one new etcd "
+                                                  "revision (watchers see MODIFIED events) instead of in place.")] = False,
+    bump_revision: Annotated[int, typer.Option("--bump-revision", min=0, help="As etcd 3.6's restore flag: add an "
+                                               "empty record at latest revision + N.")] = 0,
+    mark_compacted: Annotated[bool, typer.Option("--mark-compacted", help="As etcd 3.6's restore flag: schedule a "
+                                                 "compaction at the bumped revision (needs --bump-revision).")] = False,
     output: Annotated[TableOrJson, typer.Option("--output", "-o", help="How to print the report.")] = TableOrJson.table,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
@@ -189,7 +196,8 @@ def rewrite(
     if out is None and not dry_run:
         raise UsageError("--out is required (or use --dry-run)")
     request = rewriting.Request(str(snap), str(out) if out else None, service_cidr or [], pod_cidr or [],
-                                exclude or [], reallocate, only, dry_run, force, skip_hash_check)
+                                exclude or [], reallocate, only, dry_run, force, skip_hash_check,
+                                as_new_revision, bump_revision, mark_compacted)
     with report.progress("planning", None) as advance:
         result = rewriting.run(request, advance)
     if report_file is not None:
@@ -243,6 +251,25 @@ def verify(
     if result.get("uncovered"):
         report.error(f"{len(result['uncovered'])} difference(s) not listed in {report_file}")
         raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def manifests(
+    directory: Annotated[Path, typer.Argument(help="The static pod manifests directory, e.g. /etc/kubernetes/manifests.")],
+    service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="OLD=NEW",
+                                                           help="Move --service-cluster-ip-range.")] = None,
+    pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="OLD=NEW",
+                                                       help="Move --cluster-cidr.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diffs; write nothing.")] = False,
+):
+    """Rewrite the CIDR flags of kube-apiserver and kube-controller-manager static pod manifests."""
+    if not service_cidr and not pod_cidr:
+        raise UsageError("nothing to do: give --service-cidr OLD=NEW and/or --pod-cidr OLD=NEW")
+    if not directory.is_dir():
+        raise UsageError(f"{directory} is not a directory")
+    edits, written = hostfiles.run(directory, service_cidr, pod_cidr, dry_run)
+    report.manifest_edits(edits, written, dry_run)
 
 
 def main() -> None:

@@ -112,7 +112,22 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
             w.add_row(f"... {len(rep['warnings']) - MAX_ROWS_PER_KIND} more (see --report)", "")
         stdout.print(w)
     s = rep["summary"]
-    totals = ", ".join(f"{k} {v}" for k, v in s.items())
+    totals = ", ".join(f"{k} {v}" for k, v in s.items() if k != "byKind")
     stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")
-    for step in rep.get("runbook", []):
-        stdout.print(step)
+    if rep.get("runbook"):
+        stdout.print("\nWhat remains on the hosts, in order:")
+        for step in rep["runbook"]:
+            stdout.print(step, markup=False)
+
+
+def manifest_edits(edits, written, dry_run: bool) -> None:
+    """manifest_edits prints each manifest's unified diff, its notes, and the backups written."""
+    for e in edits:
+        if e.diff:
+            sys.stdout.write(e.diff if e.diff.endswith("\n") else e.diff + "\n")
+        for n in e.notes:
+            sys.stdout.write(f"# {e.path}: {n}\n")
+    for path, backup in written:
+        sys.stdout.write(f"wrote {path}" + (f" (backup {backup})" if backup else "") + "\n")
+    changed = sum(1 for e in edits if e.changed)
+    sys.stdout.write(f"{'dry run: ' if dry_run else ''}{changed} manifest(s) to change, {len(written)} written\n")

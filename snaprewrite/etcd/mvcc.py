@@ -6,6 +6,8 @@ order. A user key's life is a sequence of generations: puts with increasing ``ve
   rev 5 put a (create 5, version 1); rev 6 put a (create 5, version 2); rev 7 delete a (tombstone);
   rev 9 put a (create 9, version 1).
 At revision 8 ``a`` does not exist; the latest live record is the one at 9.
+A record with an empty value is etcd 3.6's revision-bump marker (``snapshot restore --bump-revision``):
+it belongs to no key and is skipped by every scan here.
 Compaction (``meta`` bucket: ``scheduledCompactRev``/``finishedCompactRev``) removes records older
 than the compact revision, keeping each key's latest record at or before it unless that is a tombstone.
 """
@@ -75,9 +77,11 @@ def records(snap: Snapshot, progress: Progress = None) -> Iterator[Record]:
     """records yields every record of bucket ``key`` in revision order, decoded."""
     n = 0
     for _flags, k, v in snap.key_bucket().iter_raw():
+        n += 1
+        if not v:
+            continue
         rev, tomb = revcodec.decode(k)
         yield Record(rev, tomb, kvcodec.decode(v))
-        n += 1
         if progress is not None and n % PROGRESS_STEP == 0:
             progress(PROGRESS_STEP)
 
@@ -95,8 +99,10 @@ def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"",
     decode = revcodec.decode
     n = 0
     for _flags, k, v in snap.key_bucket().iter_raw():
-        user_key = key_of(v)
         n += 1
+        if not v:
+            continue
+        user_key = key_of(v)
         if progress is not None and n % PROGRESS_STEP == 0:
             progress(PROGRESS_STEP)
         if prefix and not user_key.startswith(prefix):
@@ -128,7 +134,7 @@ def history(snap: Snapshot, key: bytes, progress: Progress = None) -> list[Recor
         n += 1
         if progress is not None and n % PROGRESS_STEP == 0:
             progress(PROGRESS_STEP)
-        if key_of(v) == key:
+        if v and key_of(v) == key:
             rev, tomb = revcodec.decode(k)
             out.append(Record(rev, tomb, kvcodec.decode(v)))
     return out

@@ -66,9 +66,30 @@ def _run(tools: EtcdTools, args: list, what: str, timeout: float = 300) -> str:
     except subprocess.TimeoutExpired as e:
         raise EtcdServerError(f"{what} timed out after {timeout:.0f}s") from e
     if out.returncode != 0:
-        detail = (out.stderr.strip() or out.stdout.strip()).splitlines()
-        raise EtcdServerError(f"{what} failed (exit {out.returncode}): {detail[-1] if detail else 'no output'}")
+        raise EtcdServerError(f"{what} failed (exit {out.returncode}): {error_line(out.stderr or out.stdout)}")
     return out.stdout
+
+
+def error_line(output: str) -> str:
+    """error_line picks the line of an etcd tool's output that says what went wrong (not a stack frame).
+
+    Preference: cobra's "Error: ..." line, then Go's "panic: ..." / "fatal error: ..." line, then the
+    message of the last zap JSON log line at level error or fatal, then the last non-blank line.
+    """
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for prefixes in (("Error:",), ("panic:", "fatal error:")):
+        found = [line for line in lines if line.startswith(prefixes)]
+        if found:
+            return found[-1]
+    for line in reversed(lines):
+        if line.startswith("{"):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(entry, dict) and entry.get("level") in ("error", "fatal", "panic"):
+                return ": ".join(str(entry[k]) for k in ("msg", "error") if entry.get(k))
+    return lines[-1] if lines else "no output"
 
 
 class EtcdServer:

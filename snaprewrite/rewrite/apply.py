@@ -1,22 +1,49 @@
 """A Plan -> one bbolt transaction on bucket ``key`` -> a new snapshot file, checked before it is renamed.
 
-Each Edit replaces the record at its revision (same bbolt key, new KeyValue: revisions and version
-kept); each Tombstone adds a deletion record. The transaction's Patch is streamed to a temp file
-beside the output (``etcd.output``); the temp file is re-opened and must pass the structural check
-before it is renamed into place, so a reported success is a file bbolt and etcd accept.
+In place (the default) each Edit replaces the record at its revision (same bbolt key, new KeyValue:
+revisions and version kept) and each Tombstone adds a deletion record. With ``as_new_revision`` every
+change is instead recorded as etcd itself would record one transaction at revision latest + 1:
+sub revisions in key order, ``mod_revision`` = that revision, ``version`` + 1, ``create_revision`` kept;
+a rename is a deletion of the old key and a creation of the new one.
+
+``bump_revision``/``mark_compacted`` follow etcd 3.6's restore flags exactly: a record with an empty
+value at revision (latest + N, 0), and meta ``scheduledCompactRev`` set to it, so watchers and
+informers holding older revisions are told "compacted" and relist.
+
+The transaction's Patch is streamed to a temp file beside the output (``etcd.output``); the temp file
+is re-opened and must pass the structural check before it is renamed into place.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from ..bbolt.check import check
 from ..bbolt.writer import Transaction
-from ..errors import CorruptError
+from ..errors import CorruptError, UsageError
 from ..etcd import kv, revision, schema
+from ..etcd.kv import KeyValue
 from ..etcd.output import Written, write_patched
+from ..etcd.revision import Revision
 from ..etcd.snapshot import Snapshot
 from .plan import Plan
 
 KEY_BUCKET = (schema.KEY,)
+META_BUCKET = (schema.META,)
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How the changes are recorded: in place, or as a new revision; and etcd 3.6's restore protections."""
+
+    as_new_revision: bool = False
+    bump_revision: int = 0
+    mark_compacted: bool = False
+
+    def validate(self) -> None:
+        if self.bump_revision < 0:
+            raise UsageError("--bump-revision must be >= 0")
+        if self.mark_compacted and not self.bump_revision:
+            raise UsageError("--mark-compacted requires --bump-revision (as etcdutl snapshot restore does)")
 
 
 def verify_file(path: str) -> None:
@@ -28,14 +55,43 @@ def verify_file(path: str) -> None:
         raise CorruptError(f"output failed the structural check: {problems[0]} ({len(problems)} problems)")
 
 
-def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
-          progress: Callable[[int], None] | None = None) -> Written:
-    """apply writes ``plan`` over ``snap`` into ``target`` (atomically) and returns what was written."""
-    tx = Transaction(snap.pages)
+def _in_place(tx: Transaction, plan: Plan) -> int:
     for e in plan.edits:
         tx.put(KEY_BUCKET, revision.encode(e.revision), kv.encode(e.new_record()))
     for t in plan.tombstones:
-        tx.put(KEY_BUCKET, revision.encode(t.revision, tombstone=True), kv.encode(kv.KeyValue(t.key)))
+        tx.put(KEY_BUCKET, revision.encode(t.revision, tombstone=True), kv.encode(KeyValue(t.key)))
+    return plan.revision
+
+
+def _new_revision(tx: Transaction, plan: Plan) -> int:
+    """_new_revision records every change as one etcd transaction at revision latest + 1."""
+    main = plan.revision + 1
+    ops: list[tuple[bytes, bool, KeyValue]] = []  # (etcd key, is deletion, record)
+    for e in plan.edits:
+        r = e.record
+        if e.new_key is not None:
+            ops.append((r.key, True, KeyValue(r.key)))
+            ops.append((e.new_key, False, KeyValue(e.new_key, main, main, 1, e.new_value, r.lease)))
+        else:
+            ops.append((r.key, False, KeyValue(r.key, r.create_revision, main, r.version + 1, e.new_value, r.lease)))
+    for sub, (_key, tomb, rec) in enumerate(sorted(ops, key=lambda op: (op[0], not op[1]))):
+        tx.put(KEY_BUCKET, revision.encode(Revision(main, sub), tombstone=tomb), kv.encode(rec))
+    return main if ops else plan.revision
+
+
+def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
+          progress: Callable[[int], None] | None = None, mode: Mode = Mode()) -> Written:
+    """apply writes ``plan`` over ``snap`` into ``target`` (atomically) and returns what was written."""
+    mode.validate()
+    tx = Transaction(snap.pages)
+    latest = _new_revision(tx, plan) if mode.as_new_revision else _in_place(tx, plan)
+    if mode.bump_revision:
+        last = snap.key_bucket().last_key()
+        last_main = max(latest, revision.decode(last)[0].main if last else 0)
+        bumped = Revision(last_main + mode.bump_revision, 0)
+        tx.put(KEY_BUCKET, revision.encode(bumped), b"")
+        if mode.mark_compacted:
+            tx.put(META_BUCKET, schema.SCHEDULED_COMPACT_REV, revision.encode(bumped))
     patch = tx.commit()
     return write_patched(snap, patch.copy_length, list(patch.overwrites), patch.append, target,
                          verify_input=verify_input, progress=progress, before_rename=verify_file)

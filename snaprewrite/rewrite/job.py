@@ -14,6 +14,7 @@ from ..etcd.output import Written, _open_temp
 from ..etcd.snapshot import Snapshot
 from . import apply as applying
 from . import plan as planning
+from . import runbook
 from . import verify as verifying
 from .cidr import CidrMap
 
@@ -34,6 +35,13 @@ class Request:
     dry_run: bool = False
     force: bool = False
     skip_hash_check: bool = False
+    as_new_revision: bool = False
+    bump_revision: int = 0
+    mark_compacted: bool = False
+
+    @property
+    def mode(self) -> applying.Mode:
+        return applying.Mode(self.as_new_revision, self.bump_revision, self.mark_compacted)
 
 
 @dataclass
@@ -78,17 +86,26 @@ def _check_target(req: Request) -> None:
 def run(req: Request, progress: Progress = None) -> Result:
     """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot."""
     opts = options(req)
+    req.mode.validate()
     if not req.dry_run:
         _check_target(req)
     with Snapshot(req.snapshot) as snap:
         plan = planning.build(snap, opts, progress)
         rep = plan.report(None if req.dry_run else req.out)
         rep["dryRun"] = req.dry_run
+        rep["asNewRevision"] = req.as_new_revision
+        if req.as_new_revision and plan.edits:
+            rep["newRevision"] = plan.revision + 1
+        if req.bump_revision:
+            rep["bumpRevision"] = req.bump_revision
+            rep["markCompacted"] = req.mark_compacted
+        rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted))
         if req.dry_run:
             if not req.skip_hash_check:
                 snap.require_trailer_ok()
             return Result(rep, None)
-        written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check, progress=progress)
+        written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check, progress=progress,
+                                 mode=req.mode)
         return Result(rep, written)
 
 

@@ -191,3 +191,23 @@ def test_write_atomically_follows_symlinks_and_names_unique_backups(tmp_path):
     assert b2 != b1 and b2.read_text() == "a: 2\n"
     assert not [p for p in tmp_path.iterdir() if "tmp" in p.name]
     assert write_atomically(real, "a: 4\n", backup=False) is None
+
+
+def test_cli_manifests_dry_run_then_write(mdir):
+    from typer.testing import CliRunner
+
+    from snaprewrite.cli import app
+
+    runner = CliRunner()
+    args = ["manifests", str(mdir), "--service-cidr", "10.96.0.0/12=172.24.0.0/16", "--pod-cidr", "10.244.0.0/16=10.55.0.0/16"]
+    before = {p.name: p.read_text() for p in mdir.iterdir()}
+    r = runner.invoke(app, args + ["--dry-run"])
+    assert r.exit_code == 0, r.output
+    assert "+    - --service-cluster-ip-range=172.24.0.0/16" in r.stdout and "dry run" in r.stdout
+    assert {p.name: p.read_text() for p in mdir.iterdir()} == before
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "--service-cluster-ip-range=172.24.0.0/16" in (mdir / "kube-apiserver.yaml").read_text()
+    assert "--cluster-cidr=10.55.0.0/16" in (mdir / "kube-controller-manager.yaml").read_text()
+    r = runner.invoke(app, ["manifests", str(mdir)])
+    assert r.exit_code == 2

@@ -55,7 +55,7 @@ def run(ctx: Context) -> None:
     changed = {e.key for e in ctx.plan.edits}
     hits: dict[tuple[str, str], list[str]] = {}
     for _flags, k, v in ctx.snap.key_bucket().iter_raw():
-        if len(k) != revcodec.REV_BYTES_LEN:
+        if len(k) != revcodec.REV_BYTES_LEN or not v:
             continue
         key = kvcodec.key_of(v)
         rev = ctx.live.get(key)

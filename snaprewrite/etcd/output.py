@@ -30,8 +30,8 @@ class Written:
     input_hash_ok: bool | None  # None: the input had no trailer (raw db) or it was not checked
 
 
-def _open_temp(target: str) -> tuple[int, str]:
-    """_open_temp creates an exclusive 0600 temp file in the target's directory."""
+def open_temp(target: str) -> tuple[int, str]:
+    """open_temp creates an exclusive 0600 temp file in the target's directory."""
     d = os.path.dirname(os.path.abspath(target)) or "."
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=d)
     os.fchmod(fd, 0o600)
@@ -60,7 +60,7 @@ def write_patched(snap: Snapshot, copy_length: int, overwrites: list[tuple[int, 
     stored = snap.stored_trailer() if verify_input else None
     h_in = hashlib.sha256()
     h_out = hashlib.sha256()
-    fd, tmp = _open_temp(target)
+    fd, tmp = open_temp(target)
     try:
         with open(snap.path, "rb", buffering=0) as src, ThreadPoolExecutor(1) as pool:
             in_len = snap.identity.size - (TRAILER_SIZE if snap.trailer else 0)

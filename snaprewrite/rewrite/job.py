@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import SnapshotError, UsageError
-from ..etcd.output import Written, _open_temp
+from ..etcd.output import Written, open_temp
 from ..etcd.snapshot import Snapshot
 from . import apply as applying
 from . import plan as planning
@@ -111,7 +111,7 @@ def run(req: Request, progress: Progress = None) -> Result:
 
 def write_report(rep: dict, path: str) -> None:
     """write_report writes the JSON report atomically (mode 0600: it names every object that changed)."""
-    fd, tmp = _open_temp(path)
+    fd, tmp = open_temp(path)
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(rep, f, indent=2)

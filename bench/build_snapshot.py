@@ -29,17 +29,20 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "fixtures"))
 
-import objects  # noqa: E402
-from snaprewrite.k8s import bitmap  # noqa: E402
-from snaprewrite.rehearsal.binaries import find_etcd  # noqa: E402
-from snaprewrite.rehearsal.client import EtcdClient  # noqa: E402
-from snaprewrite.rehearsal.server import EtcdServer, snapshot_save, snapshot_status  # noqa: E402
+import kubeobjects
+import objects
+
+from snaprewrite.k8s import bitmap
+from snaprewrite.rehearsal.binaries import find_etcd
+from snaprewrite.rehearsal.client import EtcdClient
+from snaprewrite.rehearsal.server import EtcdServer, EtcdServerError, snapshot_save, snapshot_status
 
 SERVICE_CIDR, SERVICE_TARGET = "10.96.0.0/12", "172.16.0.0/12"
 POD_CIDR, POD_TARGET = "10.128.0.0/12", "10.32.0.0/12"
 SNAP_NAME, META_NAME = "bench.db", "bench.json"
-FORMAT = 1  # bump when the content changes, so cached snapshots of an older layout get rebuilt
+FORMAT = 2  # bump when the content changes, so cached snapshots of an older layout get rebuilt
 
 SERVICES, NODES, PODS, CONFIGMAPS, NAMESPACES = 50_000, 2_000, 20_000, 5_000, 50
 HEARTBEATS, LEASE_RENEWALS = 15, 40
@@ -104,7 +107,9 @@ def _items(kind: str, start: int, stop: int, ips: list[str]):
             yield objects.namespace(("default", "kube-system", "kube-node-lease")[i] if i < 3 else app_ns(i - 3), i)
         elif kind == "service":
             ns, name = service_name(i)
-            yield objects.service(ns, name, ips[i], i)
+            yield f"/registry/services/specs/{ns}/{name}", kubeobjects.service(
+                ns, name, ips[i], ports=[("http", "TCP", 80, 8080), ("metrics", "TCP", 9090, "metrics")],
+                selector={"app": name}, labels={"app": name, "team": f"team-{i % 40}"})
         elif kind == "endpoints":
             ns, name = service_name(i)
             addrs = [(pod_ip(j), f"node-{j % NODES:05d}") for j in ((3 * i + k) % PODS for k in range(3))]
@@ -162,14 +167,12 @@ def _jobs(port: int, kind: str, total: int, size: int, lease: int = 0, offset: i
 def _run_phase(pool: Pool, jobs: list[tuple], counts: dict, label: str) -> None:
     """_run_phase runs jobs on the pool and adds what they wrote to counts."""
     t0 = time.monotonic()
-    done = 0
-    for kind, n, single in pool.imap_unordered(run_job, jobs):
+    for done, (kind, n, single) in enumerate(pool.imap_unordered(run_job, jobs), 1):
         base = kind.split(":")[0]
         counts.setdefault(base, 0)
         counts[base] += n
         counts["single_put_revisions"] = counts.get("single_put_revisions", 0) + single
         counts["entries"] = counts.get("entries", 0) + n
-        done += 1
         if done % 20 == 0 or done == len(jobs):
             print(f"  {label}: {done}/{len(jobs)} jobs, {counts['entries']} entries, "
                   f"{time.monotonic() - t0:.0f}s", flush=True)
@@ -187,9 +190,12 @@ def build(cache: Path) -> tuple[Path, dict]:
     t0 = time.monotonic()
     counts: dict = {}
     ips = service_ips()
+    log_path = cache / "etcd-build.log"
+    log_path.unlink(missing_ok=True)
     # The pool forks before etcd starts, so no worker inherits the server object.
     with Pool(WORKERS) as pool, \
-            EtcdServer(tools, quota_backend_bytes=8 << 30, max_txn_ops=10000, start_timeout=120) as server, \
+            EtcdServer(tools, quota_backend_bytes=8 << 30, max_txn_ops=10000, start_timeout=120,
+                       log_path=log_path) as server, \
             server.client(timeout=300) as client:
         port = server.client_port
         leases = [client.lease_grant(7 * 86400, 0x6500 + k) for k in range(10)]
@@ -231,7 +237,14 @@ def build(cache: Path) -> tuple[Path, dict]:
         final = client.status()
         tmp = cache / (SNAP_NAME + ".tmp")
         print("saving snapshot", flush=True)
-        snapshot_save(server, tmp)
+        for attempt in (1, 2, 3):
+            try:
+                snapshot_save(server, tmp)
+                break
+            except EtcdServerError as e:
+                print(f"snapshot save attempt {attempt} failed: {e}; etcd log: {server.log_tail(5)}", flush=True)
+                if attempt == 3:
+                    raise
     st = snapshot_status(tools, tmp)
     seconds = time.monotonic() - t0
     meta = {
@@ -291,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "snaprewrite-bench")
     ap.add_argument("--force", action="store_true", help="rebuild even if a snapshot is cached")
     args = ap.parse_args(argv)
-    snap, meta = ensure(args.cache, rebuild=args.force)
+    _, meta = ensure(args.cache, rebuild=args.force)
     print(json.dumps(meta, indent=2))
     return 0
 

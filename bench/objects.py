@@ -42,8 +42,8 @@ def service(ns: str, name: str, cluster_ip: str, i: int, ports: int = 2) -> tupl
     svc = core_pb2.Service()
     _meta(svc.metadata, name, ns, i, {"app": name, "team": f"team-{i % 40}"})
     svc.metadata.annotations["kubectl.kubernetes.io/last-applied-configuration"] = (
-        '{"apiVersion":"v1","kind":"Service","metadata":{"name":"%s","namespace":"%s"},'
-        '"spec":{"ports":[{"port":80,"targetPort":8080}],"selector":{"app":"%s"}}}' % (name, ns, name))
+        f'{{"apiVersion":"v1","kind":"Service","metadata":{{"name":"{name}","namespace":"{ns}"}},'
+        f'"spec":{{"ports":[{{"port":80,"targetPort":8080}}],"selector":{{"app":"{name}"}}}}}}')
     for p in range(ports):
         port = svc.spec.ports.add()
         port.name, port.protocol, port.port = f"port-{p}", "TCP", 80 + p * 363
@@ -168,7 +168,7 @@ def event(ns: str, i: int, involved: str, message_pad: int = 600) -> tuple[str, 
     ev.involvedObject.kind, ev.involvedObject.namespace, ev.involvedObject.name = "Pod", ns, involved
     ev.involvedObject.uid, ev.involvedObject.apiVersion = uid(ns, involved), "v1"
     ev.reason = ("Pulled", "Started", "BackOff", "Unhealthy")[i % 4]
-    ev.message = f"Readiness probe failed: Get \"http://pod:8080/healthz\": context deadline exceeded " + \
+    ev.message = "Readiness probe failed: Get \"http://pod:8080/healthz\": context deadline exceeded " + \
         "detail " * (message_pad // 7)
     ev.source.component, ev.source.host = "kubelet", f"node-{i % 2000:05d}"
     ev.firstTimestamp.seconds = ev.lastTimestamp.seconds = EPOCH + i

@@ -23,8 +23,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-import build_snapshot  # noqa: E402
-from snaprewrite.rehearsal.binaries import find_etcd  # noqa: E402
+import build_snapshot
+
+from snaprewrite.rehearsal.binaries import find_etcd
 
 RSS_LIMIT_MIB = 300.0
 
@@ -60,7 +61,7 @@ def measure(argv: list[str], cwd: Path | None = None) -> tuple[float, float, int
 def available(snaprewrite: Path, sub: str) -> bool:
     """available tells whether `snaprewrite SUB --help` works (the command exists and imports)."""
     try:
-        out = subprocess.run([str(snaprewrite), sub, "--help"], capture_output=True, timeout=60)
+        out = subprocess.run([str(snaprewrite), sub, "--help"], check=False, capture_output=True, timeout=60)
     except (OSError, subprocess.SubprocessError):
         return False
     return out.returncode == 0

@@ -140,7 +140,8 @@ def test_corrupted_snapshot_fails_cleanly(etcd_tools, real_snapshot, tmp_path, s
     assert list(scratch_root.iterdir()) == [] and digest(bad) == before
 
 
-def test_mismatches_are_detected_without_showing_values(etcd_tools, real_snapshot, scratch_root, monkeypatch):
+@pytest.mark.parametrize("every", [None, 7], ids=["whole", "every7"])
+def test_mismatches_are_detected_without_showing_values(every, etcd_tools, real_snapshot, scratch_root, monkeypatch):
     secret_key = b"/registry/secrets/kube-system/"
     real_read = rh._read_records
     changed = {}
@@ -155,8 +156,9 @@ def test_mismatches_are_detected_without_showing_values(etcd_tools, real_snapsho
         return records
 
     monkeypatch.setattr(rh, "_read_records", tampered)
-    out = rh.rehearse(real_snapshot, etcd=etcd_tools.version_str).as_json()
+    out = rh.rehearse(real_snapshot, etcd=etcd_tools.version_str, sample_every=every).as_json()
     (key, kv), = changed.items()
+    assert out["sampleEvery"] == (every or 1)
     assert not out["ok"]
     assert {(m["key"], m["what"]) for m in out["mismatches"]} == {(key.decode(), "value"), (key.decode(), "version")}
     text = json.dumps(out)
@@ -185,6 +187,9 @@ def test_keep_keeps_the_data_dir_and_rewritten_snapshot(etcd_tools, real_snapsho
     assert list(scratch_root.iterdir()) == []
     with EtcdServer(etcd_tools, kept / "data") as server, server.client() as c:
         assert c.revision() == out["revision"]
+    raw = kept / "data" / "member" / "snap" / "db"  # a raw backend (no sha256 trailer) rehearses as it is
+    again = check_clean(rh.rehearse(raw, etcd=etcd_tools.version_str), raw, scratch_root)
+    assert again["revision"] == out["revision"] and not again["rewritten"]
     with pytest.raises(UsageError, match="not empty"):
         rh.rehearse(real_snapshot, etcd=etcd_tools.version_str, keep=kept)
 

@@ -30,6 +30,8 @@ BUCKET_LEAF_FLAG = 0x01
 
 # meta.freelist when the freelist is not synced to disk (bbolt's NoFreelistSync; etcd on Linux).
 PGID_NO_FREELIST = 0xFFFFFFFFFFFFFFFF
+# The largest txid a meta may hold and still be followed by a transaction (bbolt's txid is a u64).
+MAX_TXID = 0xFFFFFFFFFFFFFFFF - 1
 # A freelist or page element count at or above this is stored in the first u64 after the header.
 COUNT_OVERFLOW = 0xFFFF
 

@@ -201,6 +201,8 @@ class Transaction:
         self.sync_freelist = pf.meta.has_freelist if sync_freelist is None else sync_freelist
         self.old_pgid = pf.meta.pgid
         self.hwm = pf.meta.pgid
+        if pf.meta.txid >= fmt.MAX_TXID:
+            raise CorruptError(f"meta {pf.meta.slot}: txid {pf.meta.txid} leaves no room for another transaction")
         self.txid = pf.meta.txid + 1
         self.root = _Bucket(self, pf.meta.root, pf.meta.sequence, None, ())
         self._freed: dict[int, None] = {}

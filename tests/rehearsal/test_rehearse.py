@@ -49,6 +49,38 @@ def scratch_root(tmp_path, monkeypatch):
     assert etcd_children() == before, "an etcd process was left running"
 
 
+def listening_addresses(pid: int) -> set[str]:
+    """listening_addresses lists the local "ip:port" (hex, as /proc/net/tcp shows it) a process listens on."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            cols = line.split()
+            if cols[3] == "0A" and cols[9] in inodes:  # 0A: LISTEN
+                found.add(cols[1])
+    return found
+
+
+def test_etcd_listens_on_loopback_only(etcd_tools, real_snapshot, scratch_root):
+    seen = []
+
+    def stage(name):
+        if name == "verify":
+            for pid in etcd_children():
+                seen.extend(listening_addresses(pid))
+
+    assert rh.rehearse(real_snapshot, etcd=etcd_tools.version_str, stage=stage).ok
+    assert len(seen) >= 2, "client and peer listeners"
+    assert all(addr.startswith("0100007F:") for addr in seen), seen
+
+
 def digest(path) -> tuple[str, int]:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest(), os.stat(path).st_mtime_ns
 

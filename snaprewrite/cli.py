@@ -14,6 +14,7 @@ import yaml
 
 from . import query, report
 from .hostfiles import manifests as hostfiles
+from .rehearsal import rehearse as rehearsal
 from .rewrite import job as rewriting
 from .errors import SnapshotError, UsageError
 
@@ -270,6 +271,44 @@ def manifests(
         raise UsageError(f"{directory} is not a directory")
     edits, written = hostfiles.run(directory, service_cidr, pod_cidr, dry_run)
     report.manifest_edits(edits, written, dry_run)
+
+
+@app.command()
+@handles_errors
+def rehearse(
+    snap: SnapArg,
+    service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="OLD=NEW",
+                                                           help="Rewrite first: move service IPs (repeatable).")] = None,
+    pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="OLD=NEW",
+                                                       help="Rewrite first: move node pod CIDRs (repeatable).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="NAMESPACE/NAME",
+                                                      help="As for rewrite.")] = None,
+    reallocate: Annotated[bool, typer.Option("--reallocate", help="As for rewrite.")] = False,
+    only: Annotated[str | None, typer.Option("--only", help="As for rewrite.")] = None,
+    skip_hash_check: Annotated[bool, typer.Option("--skip-hash-check", help="As for rewrite.")] = False,
+    etcd: Annotated[str | None, typer.Option("--etcd", metavar="PATH_OR_VERSION",
+                                             help="etcd binaries: a directory, a binary, or a version like 3.5.")] = None,
+    keep: Annotated[Path | None, typer.Option("--keep", metavar="DIR", help="Keep the restored data dir and the "
+                                              "rewritten snapshot here.")] = None,
+    full: Annotated[bool, typer.Option("--full", help="Compare every key, not a sample.")] = False,
+    sample_every: Annotated[int | None, typer.Option("--sample-every", min=1, help="Compare every Nth unplanned "
+                                                     "key (default: about 1000 keys).")] = None,
+    output: Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")] = TableOrJson.table,
+):
+    """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
+    with report.progress("rehearsing", None) as advance:
+        result = rehearsal.rehearse(str(snap), service_cidrs=service_cidr or [], pod_cidrs=pod_cidr or [],
+                                    excludes=exclude or [], reallocate=reallocate, only=only,
+                                    skip_hash_check=skip_hash_check, etcd=etcd, keep=str(keep) if keep else None,
+                                    full=full, sample_every=sample_every, progress=advance)
+    data = result.as_json()
+    if output == TableOrJson.json:
+        report.print_json(data)
+    else:
+        report.rehearsal_table(data)
+    if not result.ok:
+        report.error(f"rehearsal of {snap}: {len(data['mismatches'])} mismatch(es)")
+        raise typer.Exit(1)
 
 
 def main() -> None:

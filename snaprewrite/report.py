@@ -131,3 +131,27 @@ def manifest_edits(edits, written, dry_run: bool) -> None:
         sys.stdout.write(f"wrote {path}" + (f" (backup {backup})" if backup else "") + "\n")
     changed = sum(1 for e in edits if e.changed)
     sys.stdout.write(f"{'dry run: ' if dry_run else ''}{changed} manifest(s) to change, {len(written)} written\n")
+
+
+def rehearsal_table(r: dict) -> None:
+    """rehearsal_table renders a rehearsal: timings, what etcd served, what was compared, mismatches."""
+    t = Table(title=f"rehearsal of {r['snapshot']} with etcd {r['etcdVersion']}", title_justify="left")
+    t.add_column("step")
+    t.add_column("result", justify="right")
+    rows = [("rewrite", f"{r['rewriteSeconds']:.2f} s" if r["rewritten"] else "-"),
+            ("restore", f"{r['restoreSeconds']:.2f} s"), ("start", f"{r['startSeconds']:.2f} s"),
+            ("revision (expected)", f"{r['revision']} ({r['expectedRevision']})"),
+            ("keys (expected)", f"{r['keys']} ({r['expectedKeys']})"),
+            ("verified", f"{r['verified']}" + (" (all keys)" if r["full"] else f" (planned + sample of every {r['sampleEvery']})")),
+            ("mismatches", str(len(r["mismatches"])))]
+    for step, value in rows:
+        t.add_row(step, value)
+    stdout.print(t)
+    if r["mismatches"]:
+        m = Table(title="mismatches", title_justify="left")
+        for col in ("key", "what", "expected", "got"):
+            m.add_column(col, overflow="fold")
+        for x in r["mismatches"][:MAX_ROWS_PER_KIND]:
+            m.add_row(x["key"], x["what"], str(x["expected"]), str(x["got"]))
+        stdout.print(m)
+    stdout.print("ok: etcd served exactly what was planned" if r["ok"] else "FAILED: see mismatches")

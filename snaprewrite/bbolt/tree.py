@@ -17,6 +17,7 @@ from . import format as fmt
 from .pages import PageFile, PageHeaderInfo
 
 MAX_DEPTH = 64  # a B+tree of 2^64 keys is far shallower; deeper means a cycle
+BRANCH_CACHE = 4096  # branch pages kept decoded per bucket (a 1 GiB key bucket has about 1,500)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Bucket:
         self.sequence = sequence
         self.inline = inline
         self.name = name
+        self._branches: dict[int, tuple[list[bytes], list[int]]] = {}
         if root == 0 and inline is None:
             raise CorruptError(f"bucket {name!r}: inline bucket without a page image")
 
@@ -125,11 +127,15 @@ class Bucket:
         """leaf_pages yields (pgid, header, image) of every leaf in key order (pgid 0 if inline)."""
         stack: list[tuple[int, int]] = [(self.root, 0)]
         path: list[int] = []
+        seen: set[int] = set()
         while stack:
             pgid, depth = stack.pop()
             del path[depth:]
             if depth > MAX_DEPTH or pgid in path:
                 raise CorruptError("cycle in the page tree", pgid)
+            if pgid in seen and pgid:
+                raise CorruptError("page referenced twice in one bucket tree", pgid)
+            seen.add(pgid)
             path.append(pgid)
             h, buf = self.node(pgid)
             if h.flags == fmt.LEAF_PAGE:
@@ -172,6 +178,17 @@ class Bucket:
     def __iter__(self) -> Iterator[LeafItem]:
         return self.items()
 
+    def _branch(self, pgid: int, buf: memoryview, count: int) -> tuple[list[bytes], list[int]]:
+        """_branch returns a branch page's keys and child ids, cached (branches are few and read often)."""
+        hit = self._branches.get(pgid)
+        if hit is None:
+            children = read_branch(buf, count, pgid)
+            hit = ([bytes(k) for k, _ in children], [c for _, c in children])
+            if len(self._branches) >= BRANCH_CACHE:
+                self._branches.clear()
+            self._branches[pgid] = hit
+        return hit
+
     def find_leaf(self, key: bytes) -> tuple[list[tuple[int, int]], int, PageHeaderInfo, memoryview]:
         """find_leaf descends to the leaf where ``key`` is or would be.
 
@@ -185,20 +202,18 @@ class Bucket:
                 return path, pgid, h, buf
             if h.flags != fmt.BRANCH_PAGE:
                 raise CorruptError(f"unexpected page type {h.flags:#x} in a bucket tree", pgid)
-            children = read_branch(buf, h.count, pgid)
-            keys = [bytes(k) for k, _ in children]
+            keys, pgids = self._branch(pgid, buf, h.count)
             i = max(bisect.bisect_right(keys, key) - 1, 0)
             path.append((pgid, i))
-            pgid = children[i][1]
+            pgid = pgids[i]
         raise CorruptError("tree deeper than any real bbolt file (cycle?)", pgid)
 
     def get_item(self, key: bytes) -> LeafItem | None:
         """get_item returns the element stored under ``key``, or None."""
         _, pgid, h, buf = self.find_leaf(key)
         items = read_leaf(buf, h.count, pgid or None)
-        keys = [bytes(it.key) for it in items]
-        i = bisect.bisect_left(keys, key)
-        if i < len(items) and keys[i] == key:
+        i = bisect.bisect_left(items, key, key=lambda it: it.key.tobytes())
+        if i < len(items) and items[i].key == key:
             return items[i]
         return None
 

@@ -54,6 +54,10 @@ class Snapshot:
         if size == 0:
             raise NotSnapshotError(f"{self.path}: empty file")
         self.trailer = has_trailer(size)
+        if not self.trailer and size % 512:
+            # bbolt files are whole pages (>= 512 bytes each); a snapshot adds exactly 32 bytes.
+            raise NotSnapshotError(f"{self.path}: size {size} is neither whole pages nor pages plus a 32-byte "
+                                   f"sha256 trailer: truncated or not a snapshot")
         self.pages = PageFile(self.path, size - TRAILER_SIZE if self.trailer else size)
         if self.trailer and self.pages.meta.pgid * self.pages.page_size != size - TRAILER_SIZE:
             # bbolt's WriteTo writes exactly pgid pages; anything else is a truncated or padded file.
@@ -62,6 +66,7 @@ class Snapshot:
                 f"{self.path}: size {size} does not match the database ({self.pages.meta.pgid} pages "
                 f"of {self.pages.page_size} bytes plus a 32-byte trailer): truncated or not a snapshot")
         self.root = Bucket.root_bucket(self.pages)
+        self._key_bucket: Bucket | None = None
 
     @property
     def data_size(self) -> int:
@@ -119,10 +124,12 @@ class Snapshot:
 
     def key_bucket(self) -> Bucket:
         """key_bucket opens bucket ``key`` (the MVCC records); an etcd backend always has it."""
-        b = self.root.bucket(schema.KEY)
-        if b is None:
-            raise SchemaError(f"{self.path}: no 'key' bucket: not an etcd backend")
-        return b
+        if self._key_bucket is None:
+            b = self.root.bucket(schema.KEY)
+            if b is None:
+                raise SchemaError(f"{self.path}: no 'key' bucket: not an etcd backend")
+            self._key_bucket = b
+        return self._key_bucket
 
     def close(self) -> None:
         """close releases the mapping."""

@@ -11,6 +11,7 @@ Fields the API inlines into their parent (``volumeSource``, ``localObjectReferen
 keep their own name here, because they are separate messages on the wire.
 """
 
+import functools
 from dataclasses import dataclass
 
 from google.protobuf.descriptor import FieldDescriptor
@@ -61,6 +62,11 @@ def message_class(api_version: str, kind: str) -> type | None:
 
 def resolve_path(api_version: str, kind: str, names: tuple[str, ...] | list[str]) -> FieldPath:
     """resolve_path maps API field names of a registered kind to protobuf numbers and JSON keys."""
+    return _resolve(api_version, kind, tuple(names))
+
+
+@functools.lru_cache(maxsize=1024)
+def _resolve(api_version: str, kind: str, names: tuple[str, ...]) -> FieldPath:
     cls = message_class(api_version, kind)
     if cls is None:
         raise DecodeError(f"no schema for {kind} ({api_version})")

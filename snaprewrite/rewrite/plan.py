@@ -222,3 +222,5 @@ class Context:
     moved_ips: dict[str, str] = field(default_factory=dict)  # service IP old -> new, filled by the service rule
     moved_subnets: dict[str, str] = field(default_factory=dict)  # node pod CIDR old -> new
     service_ips: list[str] = field(default_factory=list)  # every live Service's cluster IPs after the move
+    excluded: set[bytes] = field(default_factory=set)  # keys a rule left alone because of --exclude
+    kept_ips: set[str] = field(default_factory=set)  # cluster IPs of excluded Services (they stay where they are)

@@ -29,7 +29,8 @@ def steps(plan: Plan, options: Options, output: str | None, bumped: bool) -> lis
     api_ip = _moved(plan, KUBERNETES_SVC, "spec.clusterIP")
     if api_ip is None and smap.mappings:
         api_ip = str(ipaddress.ip_network(smap.mappings[0].new)[1])
-    dns_ip = _moved(plan, KUBE_DNS_SVC, "spec.clusterIP")
+    dns_ip = _moved(plan, KUBE_DNS_SVC, "spec.clusterIP") or next(
+        (c.new for c in plan.changes if c.field.startswith("data.kubelet:clusterDNS")), None)
     flags = " ".join(f"--service-cidr {m.old}={m.new}" for m in smap) + \
         (" " if smap.mappings and pmap.mappings else "") + " ".join(f"--pod-cidr {m.old}={m.new}" for m in pmap)
     s = [

@@ -223,3 +223,20 @@ def test_corrupt_trailer_is_refused_unless_skipped(real_snapshot, tmp_path):
     cli("rewrite", bad, "--out", tmp_path / "o.db", "--service-cidr", "10.96.0.0/12=172.30.0.0/16",
         "--skip-hash-check")
     cli("check", tmp_path / "o.db")
+
+
+def test_exclude_kube_dns_keeps_kubelet_dns_and_its_ipaddress(fixture_path):
+    rep = json.loads(cli("rewrite", fixture_path("k8s-etcd35.db"), "--dry-run", "-o", "json",
+                         "--service-cidr", "192.168.0.0/16=172.24.0.0/16", "--exclude", "kube-system/kube-dns").stdout)
+    keys = {c["key"] for c in rep["changes"]}
+    assert "/registry/services/specs/kube-system/kube-dns" not in keys
+    assert "/registry/ipaddresses/192.168.0.10" not in keys
+    assert not any(c["field"].startswith("data.kubelet:clusterDNS") for c in rep["changes"])
+    assert "/registry/services/specs/default/kubernetes" in keys
+    excluded = [w for w in rep["warnings"] if "--exclude" in w["message"]]
+    assert excluded and "kube-dns" in excluded[0]["message"]
+    cm = json.loads(cli("rewrite", fixture_path("k8s-etcd35.db"), "--dry-run", "-o", "json",
+                        "--service-cidr", "192.168.0.0/16=172.24.0.0/16",
+                        "--exclude", "kube-system/kubeadm-config").stdout)
+    assert not any(c["name"] == "kubeadm-config" for c in cm["changes"])
+    assert all(c["namespace"] == "kube-system" for c in cm["changes"] if c["kind"] == "ConfigMap")

@@ -16,7 +16,8 @@ from .addresses import field_path, read_fields
 
 name = "configmaps"
 kind = "ConfigMap"
-prefixes = (b"/registry/configmaps/kube-system/",)
+prefixes = (b"/registry/configmaps/",)
+NAMESPACE = "kube-system"
 
 Transform = Callable[[str], str | None]
 
@@ -26,12 +27,16 @@ def _arg_paths(component: str, flag: str) -> list[tuple]:
     return [(component, "extraArgs", flag), (component, "extraArgs", Match("name", flag), "value")]
 
 
-def _edits_for(ctx: Context, obj_name: str) -> list[tuple[str, list[tuple[tuple, Transform]]]]:
+def _edits_for(ctx: Context, obj: Object) -> list[tuple[str, list[tuple[tuple, Transform]]]]:
     """_edits_for lists (data key, [(YAML path, transform)]) for one of the known ConfigMaps."""
+    obj_name = obj.name
     services = each_csv_item(ctx.options.service_map.rewrite_subnet)
     pods = each_csv_item(ctx.options.pod_map.rewrite_subnet)
 
-    def dns(ip: str) -> str:
+    def dns(ip: str) -> str | None:
+        if ip in ctx.kept_ips:  # kube-dns excluded: kubelets keep pointing at it (reduced-downtime variant)
+            ctx.excluded.add(obj.key)
+            return None
         return ctx.moved_ips.get(ip) or ctx.options.service_map.rewrite_ip(ip)
 
     if obj_name == "kubeadm-config":
@@ -70,8 +75,11 @@ def _data(obj: Object, data_key: str) -> tuple[object, list[str | None], int]:
 def run(ctx: Context) -> None:
     """run plans the value edits inside the known kube-system ConfigMaps."""
     for obj in ctx.objects.get(kind, []):
-        plan = _edits_for(ctx, obj.name)
-        if not plan or ctx.options.excluded(obj):
+        plan = _edits_for(ctx, obj) if obj.namespace == NAMESPACE else []
+        if not plan:
+            continue
+        if ctx.options.excluded(obj):
+            ctx.excluded.add(obj.key)
             continue
         edits: dict = {}
         changes: list[Change] = []

@@ -38,6 +38,9 @@ def run(ctx: Context) -> None:
     existing = {o.name for o in ctx.objects.get(kind, [])}
     for obj in ctx.objects.get(kind, []):
         new_ip = ctx.moved_ips.get(obj.name)
+        if obj.name in ctx.kept_ips:  # its Service was excluded and keeps this address
+            ctx.excluded.add(obj.key)
+            continue
         if new_ip is None:
             m = ctx.options.service_map.map_ip(obj.name)
             if m is not None and m.new != obj.name:

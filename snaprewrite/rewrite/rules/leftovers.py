@@ -29,6 +29,7 @@ REASONS = {
     "configmaps": "a ConfigMap snaprewrite does not know; edit it by hand",
     "services": "a Service field other than clusterIP(s) (externalIPs, loadBalancerIP?)",
     "ipaddresses": "an IPAddress with no moved Service",
+    "excluded": "left as they are, as --exclude asked",
 }
 CNI_HINT = "a CNI's own IP pool or config: update it with the CNI's tools"
 
@@ -63,7 +64,8 @@ def run(ctx: Context) -> None:
             continue
         value = bytes(v)
         if _mentions(value, IPV4, nets4) or (nets6 and _mentions(value, IPV6, nets6)):
-            hits.setdefault(_resource(key), []).append(key.decode("utf-8", "backslashreplace"))
+            group = ("excluded", "(--exclude)") if key in ctx.excluded else _resource(key)
+            hits.setdefault(group, []).append(key.decode("utf-8", "backslashreplace"))
     for (res, prefix), keys in sorted(hits.items()):
         reason = REASONS.get(res, CNI_HINT if "." in res else "not rewritten by snaprewrite; review it")
         sample = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")

@@ -17,6 +17,7 @@ def run(ctx: Context) -> None:
     slots: list[Slot] = []
     for obj in ctx.objects.get(kind, []):
         if ctx.options.excluded(obj):
+            ctx.excluded.add(obj.key)
             continue
         cidrs = read_fields(obj, "v1", ("spec", "podCIDRs"))
         field = "podCIDRs"

@@ -20,7 +20,10 @@ prefixes = (b"/registry/ranges/",)
 def run(ctx: Context) -> None:
     """run plans the new range and bitmap of each service IP RangeAllocation."""
     for obj in ctx.objects.get(kind, []):
-        if not obj.name.endswith("serviceips") or ctx.options.excluded(obj):
+        if not obj.name.endswith("serviceips"):
+            continue
+        if ctx.options.excluded(obj):
+            ctx.excluded.add(obj.key)
             continue
         old_range = (read_fields(obj, "v1", ("range",)) or [""])[0]
         m = ctx.options.service_map.map_subnet(old_range)

@@ -19,6 +19,7 @@ def run(ctx: Context) -> None:
     """run plans the new ``spec.cidrs`` of every ServiceCIDR whose ranges are old service CIDRs."""
     for obj in ctx.objects.get(kind, []):
         if ctx.options.excluded(obj):
+            ctx.excluded.add(obj.key)
             continue
         cidrs = read_fields(obj, API, ("spec", "cidrs"))
         new: list[str | None] = []

@@ -26,7 +26,9 @@ def run(ctx: Context) -> None:
         if not ips or ips[0] in ("", "None"):
             continue
         if ctx.options.excluded(obj):
+            ctx.excluded.add(obj.key)
             ctx.service_ips.extend(ips)  # kept where they are, still allocated
+            ctx.kept_ips.update(ips)
             continue
         slots.extend(Slot(obj, field, i, ip) for i, ip in enumerate(ips))
     assign(ctx, slots, ctx.options.service_map, subnets=False, what="service")

@@ -109,6 +109,8 @@ def _value(field, value):
     """_value converts a singular value of ``field`` (message or scalar)."""
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         special = _special(value)
+        if isinstance(special, bytes):  # a Quantity or IntOrString string that is not UTF-8
+            return special.decode("utf-8", "replace")
         return message_to_dict(value) if special is NotImplemented else special
     return _scalar(field, value)
 

@@ -89,6 +89,8 @@ def _parse_json(value: bytes) -> Envelope:
         obj = json.loads(value)
     except (ValueError, UnicodeDecodeError):
         return Envelope(OTHER)
+    except RecursionError:  # arrays or objects nested ~1000 deep: valid JSON we cannot hold
+        raise DecodeError("JSON value nested too deeply to decode") from None
     if not isinstance(obj, dict):
         return Envelope(OTHER)
     av, kind = obj.get("apiVersion"), obj.get("kind")
@@ -97,7 +99,7 @@ def _parse_json(value: bytes) -> Envelope:
 
 
 def parse(value: bytes) -> Envelope:
-    """parse classifies a stored value; raises DecodeError only for a broken ``k8s\\x00`` envelope."""
+    """parse classifies a stored value; raises DecodeError for a broken ``k8s\\x00`` envelope or too-deep JSON."""
     value = bytes(value)
     if value.startswith(MAGIC):
         return _parse_protobuf(value)

@@ -206,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     payload = {
         "snapshot": {"path": str(snap), "bytes": size, **meta},
-        "method": "second of two runs (first warms the page cache); wall clock; peak RSS via os.wait4 ru_maxrss",
+        "method": ("second of two runs (first warms the page cache); wall clock; peak RSS via os.wait4 ru_maxrss "
+                   "(includes file-backed mmap pages: etcdutl maps the whole db)"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "etcd": tools.version_str,
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

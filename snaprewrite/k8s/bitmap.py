@@ -61,26 +61,30 @@ def dynamic_band_offset(range_cidr: str) -> int:
 
 
 def decode_offsets(data: bytes) -> list[int]:
-    """decode_offsets returns the set bits of a ``big.Int.Bytes()`` bitmap, ascending."""
-    n = int.from_bytes(bytes(data), "big")
+    """decode_offsets returns the set bits of a ``big.Int.Bytes()`` bitmap, ascending (linear in its size)."""
+    data = bytes(data)
+    last = len(data) - 1
     out = []
-    k = 0
-    while n:
-        if n & 1:
-            out.append(k)
-        n >>= 1
-        k += 1
+    for i in range(last, -1, -1):  # the last byte holds offsets 0-7
+        b = data[i]
+        if b:
+            base = (last - i) * 8
+            out.extend(base + bit for bit in range(8) if b >> bit & 1)
     return out
 
 
 def encode_offsets(offsets: Iterable[int]) -> bytes:
     """encode_offsets builds the ``big.Int.Bytes()`` form of a set of offsets (no leading zero bytes)."""
-    n = 0
+    offsets = list(offsets)
+    if any(k < 0 for k in offsets):
+        raise PlanError(f"negative bitmap offset {min(offsets)}")
+    if not offsets:
+        return b""
+    size = max(offsets) // 8 + 1
+    out = bytearray(size)
     for k in offsets:
-        if k < 0:
-            raise PlanError(f"negative bitmap offset {k}")
-        n |= 1 << k
-    return n.to_bytes((n.bit_length() + 7) // 8, "big")
+        out[size - 1 - k // 8] |= 1 << (k % 8)
+    return bytes(out)
 
 
 def decode(range_cidr: str, data: bytes) -> list[str]:

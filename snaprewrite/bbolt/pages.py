@@ -11,6 +11,7 @@ mapped bytes has been passed the mapping is advised ``MADV_DONTNEED`` so the res
 import mmap
 import os
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from construct import ConstructError
 
@@ -40,9 +41,11 @@ class MetaInfo:
         return self.freelist != fmt.PGID_NO_FREELIST
 
 
-@dataclass(frozen=True)
-class PageHeaderInfo:
-    """A page header: id, flags, element count and overflow (extra contiguous pages)."""
+class PageHeaderInfo(NamedTuple):
+    """A page header: id, flags, element count and overflow (extra contiguous pages).
+
+    A NamedTuple, not a dataclass: one is made for every page a scan visits.
+    """
 
     id: int
     flags: int

@@ -36,14 +36,6 @@ class Record:
 
 
 @dataclass(frozen=True)
-class Latest:
-    """Where a user key stands at the latest revision: its last record's revision and tombstone flag."""
-
-    revision: Revision
-    tombstone: bool
-
-
-@dataclass(frozen=True)
 class CompactState:
     """The compaction revisions stored in bucket ``meta`` (0 when absent) and the consistent index."""
 
@@ -86,40 +78,55 @@ def records(snap: Snapshot, progress: Progress = None) -> Iterator[Record]:
             progress(PROGRESS_STEP)
 
 
+def is_tombstone(revkey: bytes) -> bool:
+    """is_tombstone tells whether a bbolt key of bucket ``key`` marks a deletion (18 bytes, ``t``)."""
+    return len(revkey) == revcodec.MARKED_REV_BYTES_LEN
+
+
 def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"",
-                 progress: Progress = None) -> dict[bytes, Latest]:
-    """latest_index maps every user key (under ``prefix``, or any of several) to its last record.
+                 progress: Progress = None) -> dict[bytes, bytes]:
+    """latest_index maps every user key (under ``prefix``, or any of several) to the bbolt key of its last record.
 
-    Tombstones are included (a deleted key maps to its deletion).
-
-    One pass over bucket ``key``; only the user key of each record is decoded (the hot loop).
+    A deleted key maps to its tombstone's 18-byte key (``is_tombstone``). One pass over bucket ``key``;
+    only the user key of each record is decoded and revisions stay raw bytes (the hot loop).
     """
-    index: dict[bytes, Latest] = {}
+    index: dict[bytes, bytes] = {}
     key_of = kvcodec.key_of
-    decode = revcodec.decode
     n = 0
     for _flags, k, v in snap.key_bucket().iter_raw():
         n += 1
         if not v:
             continue
-        user_key = key_of(v)
+        if v[0] == 0x0A and v[1] < 0x80 and 2 + v[1] <= len(v):  # field 1 with a one-byte length
+            user_key = v[2 : 2 + v[1]].tobytes()
+        else:
+            user_key = key_of(v)
         if progress is not None and n % PROGRESS_STEP == 0:
             progress(PROGRESS_STEP)
         if prefix and not user_key.startswith(prefix):
             continue
-        rev, tomb = decode(k)
-        index[user_key] = Latest(rev, tomb)
+        index[user_key] = k.tobytes()
+    for revkey in index.values():
+        if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
+            revcodec.decode(revkey)  # raises SchemaError naming the bad key
     return index
 
 
-def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"", progress: Progress = None) -> dict[bytes, Revision]:
-    """live_keys maps each user key alive at the latest revision to the revision of its last put."""
-    return {k: lt.revision for k, lt in latest_index(snap, prefix, progress).items() if not lt.tombstone}
+def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"",
+              progress: Progress = None) -> dict[bytes, bytes]:
+    """live_keys maps each user key alive at the latest revision to the bbolt key of its last put."""
+    return {k: rk for k, rk in latest_index(snap, prefix, progress).items()
+            if len(rk) != revcodec.MARKED_REV_BYTES_LEN}
 
 
-def record_at(snap: Snapshot, rev: Revision, tombstone: bool = False) -> Record:
-    """record_at reads the record stored under one revision (a point lookup in bucket ``key``)."""
-    value = snap.key_bucket().get(revcodec.encode(rev, tombstone))
+def record_at(snap: Snapshot, rev: Revision | bytes, tombstone: bool = False) -> Record:
+    """record_at reads the record stored under one revision (a Revision, or its raw bbolt key)."""
+    if isinstance(rev, (bytes, bytearray)):
+        revkey = bytes(rev)
+        rev, tombstone = revcodec.decode(revkey)
+    else:
+        revkey = revcodec.encode(rev, tombstone)
+    value = snap.key_bucket().get(revkey)
     if value is None:
         raise SchemaError(f"revision {rev.main}/{rev.sub} is missing from bucket 'key'")
     return Record(rev, tombstone, kvcodec.decode(value))

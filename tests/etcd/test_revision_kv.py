@@ -49,7 +49,7 @@ def test_latest_and_history_agree(real_snapshot):
         key = b"/registry/services/specs/default/kubernetes"
         hist = mvcc.history(snap, key)
         assert hist and not hist[-1].tombstone
-        assert live[key] == hist[-1].revision
+        assert live[key] == revision.encode(hist[-1].revision)
         assert mvcc.get(snap, key).kv == hist[-1].kv
         cs = mvcc.compact_state(snap)
         assert cs.finished == 11246

@@ -17,9 +17,6 @@ name = "leftovers"
 kind = "*"
 prefixes = ()
 
-IPV4 = re.compile(rb"(?<![0-9.])((?:[0-9]{1,3}\.){3}[0-9]{1,3})(?:/[0-9]{1,2})?(?![0-9.])")
-IPV6 = re.compile(rb"(?<![0-9A-Fa-f:])((?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4})(?:/[0-9]{1,3})?(?![0-9A-Fa-f:])")
-
 REASONS = {
     "pods": "pod IPs change when the pods are recreated on the new pod CIDR",
     "endpoints": "rebuilt by the endpoints controller once pods and services move",
@@ -47,23 +44,21 @@ def _resource(key: bytes) -> tuple[str, str]:
 
 def run(ctx: Context) -> None:
     """run counts the live objects, per resource, whose unchanged values still hold old addresses."""
-    nets4 = [m.old for cm in (ctx.options.service_map, ctx.options.pod_map) for m in cm if m.version == 4
-             and not m.is_noop]
-    nets6 = [m.old for cm in (ctx.options.service_map, ctx.options.pod_map) for m in cm if m.version == 6
-             and not m.is_noop]
-    if not nets4 and not nets6:
+    nets = [m.old for cm in (ctx.options.service_map, ctx.options.pod_map) for m in cm if not m.is_noop]
+    if not nets:
         return
+    finder = AddressFinder(nets)
     changed = {e.key for e in ctx.plan.edits}
     hits: dict[tuple[str, str], list[str]] = {}
+    key_of = kvcodec.key_of
+    live = ctx.live
     for _flags, k, v in ctx.snap.key_bucket().iter_raw():
         if len(k) != revcodec.REV_BYTES_LEN or not v:
             continue
-        key = kvcodec.key_of(v)
-        rev = ctx.live.get(key)
-        if rev is None or key in changed or revcodec.decode(k)[0] != rev:
+        key = key_of(v)
+        if live.get(key) != k or key in changed:
             continue
-        value = bytes(v)
-        if _mentions(value, IPV4, nets4) or (nets6 and _mentions(value, IPV6, nets6)):
+        if finder.mentions(v):
             group = ("excluded", "(--exclude)") if key in ctx.excluded else _resource(key)
             hits.setdefault(group, []).append(key.decode("utf-8", "backslashreplace"))
     for (res, prefix), keys in sorted(hits.items()):
@@ -73,13 +68,65 @@ def run(ctx: Context) -> None:
                                          f"({reason}): {sample}"))
 
 
-def _mentions(value: bytes, pattern: re.Pattern, nets: list) -> bool:
-    """_mentions tells whether a value holds an address (or CIDR) inside one of ``nets``."""
-    for m in pattern.finditer(value):
-        try:
-            ip = ipaddress.ip_address(m.group(1).decode())
-        except ValueError:
-            continue
-        if any(ip in n for n in nets):
-            return True
-    return False
+class AddressFinder:
+    """Finds IPv4/IPv6 addresses (or CIDRs) inside given networks in raw bytes, fast.
+
+    A value is first searched for the literal text every address of the networks must start with
+    (``10.96.`` ... ``10.111.`` for 10.96.0.0/12; the first hextet for IPv6), one compiled pattern
+    per family; only candidates are parsed and compared as integers.
+    """
+
+    def __init__(self, nets: list):
+        self.v4 = [(int(n.network_address), int(n.broadcast_address)) for n in nets if n.version == 4]
+        self.v6 = [n for n in nets if n.version == 6]
+        self.re4 = self._v4_pattern([n for n in nets if n.version == 4])
+        self.re6 = self._v6_pattern(self.v6)
+
+    @staticmethod
+    def _v4_pattern(nets: list) -> re.Pattern | None:
+        if not nets:
+            return None
+        heads = set()
+        for n in nets:
+            lo, hi = int(n.network_address) >> 16, int(n.broadcast_address) >> 16
+            if hi - lo > 4096:
+                heads = None
+                break
+            heads.update(f"{h >> 8}.{h & 255}." for h in range(lo, hi + 1))
+        head = "|".join(re.escape(h) for h in sorted(heads)) if heads else r"[0-9]{1,3}\.[0-9]{1,3}\."
+        return re.compile(rb"(?:" + head.encode() + rb")[0-9]{1,3}\.[0-9]{1,3}")
+
+    @staticmethod
+    def _v6_pattern(nets: list) -> re.Pattern | None:
+        if not nets:
+            return None
+        heads = {f"{int(n.network_address) >> 112:x}:" for n in nets if n.prefixlen >= 16}
+        if len(heads) != len(nets):
+            return re.compile(rb"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]+")
+        return re.compile(rb"(?i)(?:" + "|".join(sorted(heads)).encode() + rb")[0-9A-Fa-f:]*")
+
+    def mentions(self, value) -> bool:
+        """mentions tells whether ``value`` holds an address inside one of the networks."""
+        if self.re4 is not None:
+            for m in self.re4.finditer(value):
+                start, end = m.span()
+                if start and value[start - 1] in b"0123456789." or end < len(value) and value[end] in b"0123456789":
+                    continue
+                parts = bytes(value[start:end]).split(b".")
+                if any(int(p) > 255 for p in parts):
+                    continue
+                x = int(parts[0]) << 24 | int(parts[1]) << 16 | int(parts[2]) << 8 | int(parts[3])
+                if any(lo <= x <= hi for lo, hi in self.v4):
+                    return True
+        if self.re6 is not None:
+            for m in self.re6.finditer(value):
+                start = m.start()
+                if start and value[start - 1] in b"0123456789abcdefABCDEF:":
+                    continue
+                try:
+                    ip = ipaddress.IPv6Address(bytes(value[start : m.end()]).decode())
+                except ValueError:
+                    continue
+                if any(ip in n for n in self.v6):
+                    return True
+        return False

@@ -97,7 +97,7 @@ def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"",
         n += 1
         if not v:
             continue
-        if v[0] == 0x0A and v[1] < 0x80 and 2 + v[1] <= len(v):  # field 1 with a one-byte length
+        if len(v) > 1 and v[0] == 0x0A and v[1] < 0x80 and 2 + v[1] <= len(v):  # field 1 with a one-byte length
             user_key = v[2 : 2 + v[1]].tobytes()
         else:
             user_key = key_of(v)

@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "fuzz"))
 
 import fuzzlib as F
 
-KINDS = ["flip", "set", "value", "value", "swap", "copy", "header", "elem", "elem", "meta", "truncate"]
+KINDS = ["flip", "set", "value", "object", "object", "swap", "copy", "header", "elem", "elem", "meta", "truncate"]
 
 
 def random_op(rng: random.Random, lay: F.Layout) -> tuple:
@@ -37,6 +37,8 @@ def random_op(rng: random.Random, lay: F.Layout) -> tuple:
         return (k, rng.randrange(n), rng.choice([0, 0xFF, 0x7F, 0x80, 0x0A, 0x12, rng.randrange(256)]))
     if k == "value":
         return (k, rng.randrange(1 << 20), rng.randrange(1 << 20), rng.randrange(1, 256))
+    if k == "object":
+        return (k, rng.randrange(1 << 20), rng.randrange(1 << 20), rng.choice([0x01, 0x80, 0xFF, 0x07, rng.randrange(1, 256)]))
     if k in ("swap", "copy"):
         return (k, rng.randrange(lay.npages), rng.randrange(lay.npages))
     if k == "header":

@@ -79,6 +79,8 @@ class Layout:
     tree_pages: tuple[tuple[int, int, int], ...]
     # absolute (offset, length) of every leaf value, for value-targeted corruption
     values: tuple[tuple[int, int], ...]
+    # the same for the Kubernetes objects inside them (from the ``k8s\0`` magic to the record's end)
+    objects: tuple[tuple[int, int], ...] = ()
 
 
 _LAYOUTS: dict[str, Layout] = {}
@@ -107,7 +109,12 @@ def layout(seed: Seed) -> Layout:
                     if vsize:
                         values.append((e + pos + ksize, vsize))
         p += 1 + (overflow if pid == p else 0)
-    lay = Layout(data, ps, n, tuple(tree), tuple(values))
+    objects = []
+    for off, ln in values:
+        at = data.find(b"k8s\x00", off, off + ln)
+        if at >= 0:
+            objects.append((at, off + ln - at))
+    lay = Layout(data, ps, n, tuple(tree), tuple(values), tuple(objects))
     _LAYOUTS[seed.name] = lay
     return lay
 
@@ -140,7 +147,8 @@ def apply_op(lay: Layout, buf: bytearray, op: tuple) -> None:
     """apply_op applies one mutation op in place; ops whose target is missing do nothing.
 
     Ops (indexes are taken modulo what the seed has, so any integers are valid):
-      ("flip", offset, bit) ("set", offset, byte) ("value", i, rel, xor) ("swap", a, b) ("copy", src, dst)
+      ("flip", offset, bit) ("set", offset, byte) ("value", i, rel, xor) ("object", i, rel, xor)
+      ("swap", a, b) ("copy", src, dst)
       ("header", page_i, field, v) ("elem", page_i, elem_i, field, v) ("meta", slot, field, v, fix_checksum)
       ("truncate", length)
     """
@@ -155,6 +163,11 @@ def apply_op(lay: Layout, buf: bytearray, op: tuple) -> None:
     elif kind == "value":
         if lay.values:
             off, ln = lay.values[op[1] % len(lay.values)]
+            if off + op[2] % ln < n:
+                buf[off + op[2] % ln] ^= op[3] & 0xFF or 0xFF
+    elif kind == "object":
+        if lay.objects:
+            off, ln = lay.objects[op[1] % len(lay.objects)]
             if off + op[2] % ln < n:
                 buf[off + op[2] % ln] ^= op[3] & 0xFF or 0xFF
     elif kind in ("swap", "copy"):

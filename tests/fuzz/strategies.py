@@ -9,6 +9,7 @@ BYTE_OPS = st.one_of(
     st.tuples(st.just("set"), ANY_INT, st.sampled_from([0x00, 0xFF, 0x7F, 0x80, 0x0A, 0x12, 0x22])),
     st.tuples(st.just("value"), ANY_INT, ANY_INT, st.integers(1, 255)),
 )
+OBJECT_OPS = st.tuples(st.just("object"), ANY_INT, ANY_INT, st.sampled_from([0x01, 0x80, 0xFF, 0x07, 0x05, 0x7F]))
 EXTREME = st.sampled_from(F.EXTREMES64) | st.integers(0, 64)
 STRUCT_OPS = st.one_of(
     st.tuples(st.just("swap"), ANY_INT, ANY_INT),
@@ -20,7 +21,7 @@ STRUCT_OPS = st.one_of(
 META_OPS = st.tuples(st.just("meta"), st.integers(0, 1), st.sampled_from(sorted(F.META_FIELDS)), EXTREME,
                      st.booleans())
 TRUNCATE_OPS = st.tuples(st.just("truncate"), ANY_INT)
-ALL_OPS = st.one_of(BYTE_OPS, STRUCT_OPS, META_OPS, TRUNCATE_OPS)
+ALL_OPS = st.one_of(BYTE_OPS, OBJECT_OPS, STRUCT_OPS, META_OPS, TRUNCATE_OPS)
 TRAILERS = st.sampled_from(["fix", "fix", "fix", "keep", "none"])
 
 

@@ -42,6 +42,7 @@ def deep_json(depth: int) -> bytes:
 def snapshot_with(tmp_path, values: dict[bytes, bytes]) -> bytes:
     """snapshot_with returns the k8s fixture plus puts of ``values`` (a trailer included)."""
     import fuzzlib as F
+
     from snaprewrite.bbolt.writer import Transaction
     from snaprewrite.etcd import kv, mvcc, revision
     from snaprewrite.etcd.output import write_patched

@@ -21,13 +21,20 @@ def assert_contract(seed: F.Seed, m: F.Mutation, workdir, subprocess_every: int 
     assert not failures, f"{m.describe()}: " + "; ".join(f"{' '.join(a[:1])}: {why}" for a, why in failures)
 
 
-@settings(FUZZ, max_examples=35)
+@settings(FUZZ, max_examples=30)
 @given(m=S.mutations(FIXTURE_SEEDS, S.BYTE_OPS))
 def test_byte_corruption(m, tmp_path_factory):
     assert_contract(F.SEEDS[m.seed], m, tmp_path_factory.getbasetemp() / "bytes")
 
 
-@settings(FUZZ, max_examples=35)
+@settings(FUZZ, max_examples=30)
+@given(m=S.mutations(["k8s35", "k8s34"], S.OBJECT_OPS, max_ops=4, cut=False))
+def test_kubernetes_object_corruption(m, tmp_path_factory):
+    """Bytes of stored Services, Nodes, ConfigMaps...: read commands go on, rewrite plans or refuses cleanly."""
+    assert_contract(F.SEEDS[m.seed], m, tmp_path_factory.getbasetemp() / "objects")
+
+
+@settings(FUZZ, max_examples=30)
 @given(m=S.mutations(FIXTURE_SEEDS, S.STRUCT_OPS, cut=False))
 def test_page_and_element_fields(m, tmp_path_factory):
     assert_contract(F.SEEDS[m.seed], m, tmp_path_factory.getbasetemp() / "struct")

@@ -7,6 +7,7 @@ those live in ``writer.py``.
 """
 
 import bisect
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ..errors import CorruptError, PlanError
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 MIN_FILL_PERCENT = 0.1
 MAX_FILL_PERCENT = 1.0
+_KEY = attrgetter("key")
 
 
 class Inode:
@@ -85,7 +87,7 @@ class Node:
 
     def index(self, key: bytes) -> int:
         """index returns the position of the first element whose key is >= ``key``."""
-        return bisect.bisect_left(self.inodes, key, key=lambda i: i.key)
+        return bisect.bisect_left(self.inodes, key, key=_KEY)
 
     def child_index(self, child: "Node") -> int:
         """child_index returns the position of ``child`` among this branch's elements (by its key)."""
@@ -250,6 +252,36 @@ class Node:
         if self.parent is not None and self.parent.pgid == 0 and not self.parent.spilled:
             self.children = []
             self.parent.spill()
+
+    def spill_early(self) -> bool:
+        """spill_early writes a finished leaf now (split if it outgrew a page) and drops it; False if it must wait.
+
+        Only a leaf below a branch that no delete left unbalanced qualifies: its parent (kept in memory
+        until the commit) takes the new page ids and first keys, as ``spill`` would give them.
+        """
+        parent = self.parent
+        if not self.is_leaf or parent is None or self.unbalanced or self.removed or self.spilled or not self.inodes:
+            return False
+        b = self.bucket
+        tx = b.tx
+        if b.nodes.get(self.pgid) is self:
+            del b.nodes[self.pgid]
+        nodes = self.split()
+        for node in nodes:
+            node.free()
+            count = (node.size() + tx.page_size - 1) // tx.page_size
+            node.pgid = tx.allocate(count)
+            tx.write_page(node.pgid, node.image(node.pgid, count))
+            key = node.key if node.key is not None else node.inodes[0].key
+            parent.put(key, node.inodes[0].key, b"", node.pgid, 0)
+            node.key = node.inodes[0].key
+        gone = {id(n) for n in nodes}
+        parent.children = [c for c in parent.children if id(c) not in gone]
+        for node in nodes:
+            node.removed = True
+            node.inodes = []
+            node.parent = None
+        return True
 
     def image(self, pgid: int, npages: int) -> bytes:
         """image lays the node out as bbolt writes a page: header, elements, then each key and its value."""

@@ -211,10 +211,25 @@ class Bucket:
     def get_item(self, key: bytes) -> LeafItem | None:
         """get_item returns the element stored under ``key``, or None."""
         _, pgid, h, buf = self.find_leaf(key)
-        items = read_leaf(buf, h.count, pgid or None)
-        i = bisect.bisect_left(items, key, key=lambda it: it.key.tobytes())
-        if i < len(items) and items[i].key == key:
-            return items[i]
+        count = h.count
+        if fmt.PAGE_HEADER_SIZE + count * fmt.LEAF_ELEMENT_SIZE > len(buf):
+            raise CorruptError(f"{count} leaf elements do not fit in the page", pgid or None)
+        lo, hi = 0, count
+        unpack = fmt.LEAF_ELEMENT.unpack_from
+        while lo < hi:  # binary search reading one element at a time (no records built)
+            mid = (lo + hi) // 2
+            off = fmt.PAGE_HEADER_SIZE + mid * fmt.LEAF_ELEMENT_SIZE
+            flags, pos, ksize, vsize = unpack(buf, off)
+            k = off + pos
+            if k + ksize + vsize > len(buf) or pos < fmt.LEAF_ELEMENT_SIZE:
+                raise CorruptError("leaf element points outside its page", pgid or None)
+            here = buf[k : k + ksize]
+            if here == key:
+                return LeafItem(flags, here, buf[k + ksize : k + ksize + vsize])
+            if here.tobytes() < key:
+                lo = mid + 1
+            else:
+                hi = mid
         return None
 
     def get(self, key: bytes) -> memoryview | None:

@@ -7,44 +7,98 @@ page, growing a new root when the root splits. Every page written is new: ids ar
 high-water mark upward and free pages are never reused, so the tree the old meta points to stays intact
 and a crash before the meta write loses nothing.
 
+Pages go to a sink as soon as they are final (``PageSink``: ``write`` page images at their ids, ``read``
+them back). The default ``MemorySink`` keeps them, and ``commit`` returns them in ``Patch.append``; a
+file sink (``etcd.output``) writes each at ``pgid * page_size`` of the output so no page is held.
+
+Eager spill: puts that arrive in increasing key order (etcd's revision order) spill the previous leaf
+as soon as a put moves past it (split if it outgrew a page), then drop it; only branch nodes, few,
+wait for the commit. A put that goes back to a spilled leaf re-reads its new page from the sink (that
+page is then freed like an old one) and turns eager spilling off for that bucket, so any order is
+correct and in-order runs hold one leaf at a time.
+
 No file I/O happens here: ``commit`` returns a ``Patch`` (the prefix of the original data to keep, one
-meta page overwrite inside it, the pages to append). ``apply_patch`` is a small reference applier.
+meta page overwrite inside it, the length and, for a ``MemorySink``, the bytes of the pages appended).
+``apply_patch`` is a small reference applier.
 
 Invariants of a ``Patch``: ``copy_length == old pgid * page_size``; the only overwrite is the meta page
-of slot ``(txid + 1) % 2``; ``append`` holds pages ``old pgid .. new pgid - 1`` contiguously.
+of slot ``(txid + 1) % 2``; the appended pages are ``old pgid .. new pgid - 1``, contiguous.
 """
 
 import bisect
 import os
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from operator import attrgetter
+from typing import BinaryIO, Protocol
 
 from ..errors import CorruptError, KeyNotFoundError, PlanError
 from . import format as fmt
 from .freelist import build_freelist, freelist_pages, read_freelist
 from .node import Inode, Node
-from .pages import MetaInfo, PageFile, build_meta
+from .pages import MetaInfo, PageFile, PageHeaderInfo, build_meta
 from .tree import MAX_DEPTH, read_branch, read_leaf
 
 MAX_KEY_SIZE = 32768
 MAX_VALUE_SIZE = (1 << 31) - 2
+_KEY = attrgetter("key")
+
+
+class PageSink(Protocol):
+    """Where a transaction's new pages go: written once each, in allocation order, and readable back."""
+
+    def write(self, pgid: int, image: bytes) -> None:
+        """write stores the image of page ``pgid`` (``len(image)`` is a whole number of pages)."""
+
+    def read(self, pgid: int, size: int) -> bytes:
+        """read returns ``size`` bytes from the start of page ``pgid`` as written."""
+
+
+class MemorySink:
+    """A PageSink that keeps the pages in memory (tests, small files): ``data()`` is the appended run."""
+
+    def __init__(self, page_size: int, first: int):
+        self.page_size = page_size
+        self.first = first
+        self._pages: list[bytes] = []
+        self._index: dict[int, int] = {}
+
+    def write(self, pgid: int, image: bytes) -> None:
+        """write records the image of page ``pgid``."""
+        self._index[pgid] = len(self._pages)
+        self._pages.append(image)
+
+    def read(self, pgid: int, size: int) -> bytes:
+        """read returns the first ``size`` bytes of the image written at ``pgid`` (and the pages after it)."""
+        i = self._index.get(pgid)
+        if i is None:
+            raise CorruptError("internal: page read back before it was written", pgid)
+        out = b""
+        while len(out) < size and i < len(self._pages):
+            out += self._pages[i]
+            i += 1
+        return out[:size]
+
+    def data(self) -> bytes:
+        """data returns every page written, contiguous."""
+        return b"".join(self._pages)
 
 
 @dataclass(frozen=True)
 class Patch:
-    """The new file as edits to the old data: keep ``copy_length`` bytes, apply ``overwrites``, add ``append``."""
+    """The new file as edits to the old data: keep ``copy_length`` bytes, apply ``overwrites``, add the new pages."""
 
     page_size: int
     copy_length: int  # old meta.pgid * page_size: bytes of the original data kept as they are
     overwrites: tuple[tuple[int, bytes], ...]  # (offset, bytes), all inside the kept prefix (the new meta page)
-    append: bytes  # new pages, from the old high-water mark on
+    append: bytes | None  # new pages from the old high-water mark on (None: they went to the caller's sink)
     meta: MetaInfo  # the new meta (slot, root, freelist, pgid, txid, checksum)
-    freed: tuple[int, ...]  # old page ids no longer reachable from the new meta (sorted)
+    freed: tuple[int, ...]  # page ids below the new high-water mark no longer reachable (sorted)
+    append_length: int = 0  # bytes of new pages: (new pgid - old pgid) * page_size
 
     @property
     def new_length(self) -> int:
         """new_length is the size of the new bbolt data: meta.pgid * page_size."""
-        return self.copy_length + len(self.append)
+        return self.copy_length + self.append_length
 
 
 class _Bucket:
@@ -59,6 +113,8 @@ class _Bucket:
         self.nodes: dict[int, Node] = {}
         self.root_node: Node | None = None
         self.buckets: dict[bytes, _Bucket] = {}
+        self.eager = tx.eager  # spill leaves as in-order puts move past them (off after an out-of-order put)
+        self.cursor: tuple[Node, bytes | None, bytes | None] | None = None  # last put's leaf and its key range
 
     def page_items(self, pgid: int) -> tuple[bool, list[Inode], int]:
         """page_items reads page ``pgid`` (the inline image for pgid 0) as (is_leaf, elements, overflow)."""
@@ -73,7 +129,7 @@ class _Bucket:
             return True, [Inode(i.flags, bytes(i.key), bytes(i.value), 0) for i in items], 0
         if pgid < 2:
             raise CorruptError(f"bucket {self._label()}: tree points at a meta page", pgid)
-        h, buf = self.tx.pf.page(pgid)
+        h, buf = self.tx.page(pgid)
         if h.flags == fmt.LEAF_PAGE:
             items = read_leaf(buf, h.count, pgid)
             return True, [Inode(i.flags, bytes(i.key), bytes(i.value), 0) for i in items], h.overflow
@@ -112,9 +168,16 @@ class _Bucket:
 
     def seek(self, key: bytes, materialize: bool) -> tuple[list[Inode], int, Node | None]:
         """seek finds the leaf for ``key``: its elements, the index where ``key`` is or would go, the node if materialized."""
+        inodes, i, n, _, _ = self._descend(key, materialize)
+        return inodes, i, n
+
+    def _descend(self, key: bytes, materialize: bool) -> tuple[list[Inode], int, Node | None, bytes | None, bytes | None]:
+        """_descend is ``seek`` that also returns the leaf's key range [lo, hi) (None: unbounded) as the branches give it."""
         pgid = self.root
         parent: Node | None = None
         pkey: bytes | None = None
+        lo: bytes | None = None
+        hi: bytes | None = None
         for _ in range(MAX_DEPTH):
             n = self.nodes.get(pgid)
             if n is None and materialize:
@@ -124,12 +187,38 @@ class _Bucket:
             else:
                 is_leaf, inodes, _ = self.page_items(pgid)
             if is_leaf:
-                return inodes, bisect.bisect_left(inodes, key, key=lambda i: i.key), n
+                return inodes, bisect.bisect_left(inodes, key, key=_KEY), n, lo, hi
             if not inodes:
                 raise CorruptError(f"empty branch page in bucket {self._label()}", pgid)
-            i = max(bisect.bisect_right(inodes, key, key=lambda i: i.key) - 1, 0)
+            i = max(bisect.bisect_right(inodes, key, key=_KEY) - 1, 0)
+            if i > 0:
+                lo = inodes[i].key
+            if i + 1 < len(inodes):
+                hi = inodes[i + 1].key
             parent, pgid, pkey = n, inodes[i].pgid, inodes[i].key
         raise CorruptError(f"bucket {self._label()}: tree deeper than any real bbolt file (cycle?)", pgid)
+
+    def leaf_for_put(self, key: bytes) -> tuple[list[Inode], int, Node]:
+        """leaf_for_put is ``seek(key, True)`` through the last put's leaf when ``key`` falls in its range.
+
+        Moving forward past that leaf spills it early (``spill_early``); moving back turns eager
+        spilling off for this bucket.
+        """
+        cur = self.cursor
+        if cur is not None:
+            node, lo, hi = cur
+            if (lo is None or lo <= key) and (hi is None or key < hi):
+                inodes = node.inodes
+                return inodes, bisect.bisect_left(inodes, key, key=_KEY), node
+            self.cursor = None
+            if hi is not None and key >= hi:
+                if self.eager:
+                    node.spill_early()
+            else:
+                self.eager = False
+        inodes, i, node, lo, hi = self._descend(key, True)
+        self.cursor = (node, lo, hi)
+        return inodes, i, node
 
     def get(self, key: bytes) -> Inode | None:
         """get returns the current element under ``key`` (pending changes included), or None."""
@@ -142,6 +231,7 @@ class _Bucket:
 
     def rebalance(self) -> None:
         """rebalance runs node rebalancing over this bucket and its opened sub-buckets."""
+        self.cursor = None
         for n in list(self.nodes.values()):
             n.rebalance()
         for name in sorted(self.buckets):
@@ -190,12 +280,17 @@ class Transaction:
 
     ``sync_freelist`` None keeps the input's choice (no freelist page if the meta has none, as etcd on
     Linux writes); True writes one (free ids from the old freelist, or from unreachable pages when none
-    was synced), False drops it.
+    was synced), False drops it. ``sink`` receives every new page as soon as it is final (default: a
+    ``MemorySink`` whose pages ``commit`` returns in ``Patch.append``); ``eager`` spills leaves early
+    while puts come in key order.
     """
 
     def __init__(self, pf: PageFile, fill_percent: float = fmt.DEFAULT_FILL_PERCENT,
-                 sync_freelist: bool | None = None):
+                 sync_freelist: bool | None = None, sink: PageSink | None = None, eager: bool = True):
         self.pf = pf
+        self.eager = eager
+        self._memory = sink is None
+        self.sink: PageSink = MemorySink(pf.page_size, pf.meta.pgid) if sink is None else sink
         self.page_size = pf.page_size
         self.fill_percent = fill_percent
         self.sync_freelist = pf.meta.has_freelist if sync_freelist is None else sync_freelist
@@ -206,7 +301,6 @@ class Transaction:
         self.txid = pf.meta.txid + 1
         self.root = _Bucket(self, pf.meta.root, pf.meta.sequence, None, ())
         self._freed: dict[int, None] = {}
-        self._pages: list[bytes] = []
         self._next_write = pf.meta.pgid
         self._committed = False
 
@@ -219,15 +313,30 @@ class Transaction:
         return pgid
 
     def write_page(self, pgid: int, image: bytes) -> None:
-        """write_page records the image of newly allocated page ``pgid`` (pages arrive in allocation order)."""
+        """write_page hands the image of newly allocated page ``pgid`` to the sink (pages arrive in allocation order)."""
         if pgid != self._next_write or len(image) % self.page_size:
             raise CorruptError("internal: pages written out of allocation order", pgid)
-        self._pages.append(image)
+        self.sink.write(pgid, image)
         self._next_write += len(image) // self.page_size
 
+    def page(self, pgid: int) -> tuple[PageHeaderInfo, memoryview]:
+        """page returns header and image of page ``pgid``: an old page from the file, a new one back from the sink."""
+        if pgid < self.old_pgid:
+            return self.pf.page(pgid)
+        if pgid >= self._next_write:
+            raise CorruptError(f"page id out of range (high-water mark {self._next_write})", pgid)
+        h = PageHeaderInfo(*fmt.PAGE_HEADER.unpack_from(self.sink.read(pgid, fmt.PAGE_HEADER_SIZE), 0))
+        if h.id != pgid or pgid + h.overflow >= self._next_write:
+            raise CorruptError("internal: new page read back does not match what was written", pgid)
+        return h, memoryview(self.sink.read(pgid, (h.overflow + 1) * self.page_size))
+
     def free(self, pgid: int, overflow: int) -> None:
-        """free marks old page ``pgid`` and its overflow pages as no longer used by the new tree."""
-        if pgid < 2 or pgid + overflow >= self.old_pgid:
+        """free marks page ``pgid`` and its overflow pages as no longer used by the new tree.
+
+        Old pages (below the old high-water mark) stay as the old meta's tree needs them; a new page
+        freed (re-read after an early spill) is simply left unreachable.
+        """
+        if pgid < 2 or (pgid < self.old_pgid <= pgid + overflow) or pgid + overflow >= self._next_write:
             raise CorruptError("cannot free a meta page or a page past the high-water mark", pgid)
         for p in range(pgid, pgid + overflow + 1):
             if p in self._freed:
@@ -272,10 +381,14 @@ class Transaction:
         if len(value) > MAX_VALUE_SIZE:
             raise PlanError(f"value of {len(value)} bytes exceeds bbolt's limit")
         b = self._bucket(tuple(bucket_path))
-        inodes, i, node = b.seek(key, True)
-        if i < len(inodes) and inodes[i].key == key and inodes[i].flags & fmt.BUCKET_LEAF_FLAG:
-            raise PlanError(f"key in bucket {b._label()} is a sub-bucket, not a value")
-        node.put(key, key, value, 0, 0)
+        inodes, i, node = b.leaf_for_put(key)
+        if i < len(inodes) and inodes[i].key == key:
+            if inodes[i].flags & fmt.BUCKET_LEAF_FLAG:
+                raise PlanError(f"key in bucket {b._label()} is a sub-bucket, not a value")
+            ino = inodes[i]
+            ino.flags, ino.value, ino.pgid = 0, value, 0
+        else:
+            inodes.insert(i, Inode(0, key, value, 0))
 
     def delete(self, bucket_path: tuple[bytes, ...], key: bytes) -> None:
         """delete removes ``key`` from the bucket at ``bucket_path`` (absent keys are ignored, like bbolt)."""
@@ -327,13 +440,16 @@ class Transaction:
                            freelist=freelist, pgid=self.hwm, txid=self.txid)
         page = build_meta(new_meta, self.txid)
         new_meta = replace(new_meta, checksum=fmt.U64.unpack_from(page, fmt.PAGE_HEADER_SIZE + fmt.META_CHECKSUM_OFFSET)[0])
+        if self._next_write != self.hwm:
+            raise CorruptError("internal: allocated pages were not all written", self._next_write)
         return Patch(
             page_size=self.page_size,
             copy_length=self.old_pgid * self.page_size,
             overwrites=((new_meta.slot * self.page_size, page),),
-            append=b"".join(self._pages),
+            append=self.sink.data() if self._memory else None,
             meta=new_meta,
             freed=tuple(sorted(self._freed)),
+            append_length=(self.hwm - self.old_pgid) * self.page_size,
         )
 
     def _write_freelist(self) -> int:
@@ -385,5 +501,7 @@ def apply_patch(src_path: str | os.PathLike, patch: Patch, dst_file: BinaryIO | 
                     piece[lo - written : hi - written] = data[lo - off : hi - off]
             dst_file.write(piece)
             written += len(buf)
+    if patch.append is None:
+        raise PlanError("patch pages went to a sink: nothing to append here")
     dst_file.write(patch.append)
     return written + len(patch.append)

@@ -1,10 +1,13 @@
 """Writing a new snapshot file: the input streamed through a bbolt patch, sha256 trailer, atomic rename.
 
-The input is read once, in chunks; each chunk is hashed twice at the same time on two cores (the
-input's own sha256, to verify its trailer, and the output's, to write the new trailer: hashlib
-releases the GIL), patched (only the new meta page lies inside the copied prefix) and written.
-The output is a temp file beside the target, mode 0600 (snapshots hold Secrets), fsynced, then
-renamed over the target; on any error the temp file is removed and the target left as it was.
+The output is a temp file beside the target, mode 0600 (snapshots hold Secrets). The new bbolt pages
+land in it first, at their offsets (``FileSink``: the transaction hands over each page as soon as it
+is final, so none is held in memory). Then the input is read once, in chunks; each chunk is hashed
+twice at the same time on two cores (the input's own sha256, to verify its trailer, and the output's,
+to write the new trailer: hashlib releases the GIL), patched (only the new meta page lies inside the
+copied prefix) and written. The appended pages are read back (from the page cache) into the output's
+hash, the trailer follows, the file is fsynced, checked and renamed over the target; on any error the
+temp file is removed and the target left as it was. The input is opened read-only and never written.
 """
 
 import hashlib
@@ -14,7 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..errors import ChecksumError, SnapshotError
+from ..bbolt.writer import PageSink, Patch
+from ..errors import ChecksumError, CorruptError, SnapshotError
 from .snapshot import TRAILER_SIZE, Snapshot
 
 CHUNK = 8 << 20
@@ -45,6 +49,42 @@ def _write_all(fd: int, data) -> None:
         view = view[n:]
 
 
+def _pwrite_all(fd: int, data, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view = view[n:]
+        offset += n
+
+
+class FileSink:
+    """FileSink is a PageSink over the output file: page ``pgid`` is written at ``pgid * page_size`` and read back from there."""
+
+    def __init__(self, fd: int, page_size: int):
+        self.fd = fd
+        self.page_size = page_size
+        self.end = 0  # offset past the last page written
+
+    def write(self, pgid: int, image: bytes) -> None:
+        """write puts the page image at its offset."""
+        off = pgid * self.page_size
+        _pwrite_all(self.fd, image, off)
+        self.end = max(self.end, off + len(image))
+
+    def read(self, pgid: int, size: int) -> bytes:
+        """read returns ``size`` bytes written from page ``pgid`` on."""
+        off = pgid * self.page_size
+        if off + size > self.end:
+            raise CorruptError("internal: page read back past what was written", pgid)
+        out = os.pread(self.fd, size, off)
+        while len(out) < size:
+            more = os.pread(self.fd, size - len(out), off + len(out))
+            if not more:
+                raise CorruptError("internal: output file shorter than the pages written", pgid)
+            out += more
+        return out
+
+
 def write_patched(snap: Snapshot, copy_length: int, overwrites: list[tuple[int, bytes]], append: bytes,
                   target: str, verify_input: bool = True, progress: Callable[[int], None] | None = None,
                   before_rename: Callable[[str], None] | None = None) -> Written:
@@ -54,48 +94,63 @@ def write_patched(snap: Snapshot, copy_length: int, overwrites: list[tuple[int, 
     write (ChecksumError). ``before_rename(tmp_path)`` may inspect the finished temp file (a structural
     check) and raise to abort. The input file is opened read-only and never written.
     """
+
+    def fill(fd: int) -> tuple[int, list[tuple[int, bytes]], int]:
+        if append:
+            _pwrite_all(fd, append, copy_length)
+        return copy_length, overwrites, len(append)
+
+    return _write(snap, target, fill, verify_input, progress, before_rename)
+
+
+def write_streamed(snap: Snapshot, target: str, build: Callable[[PageSink], Patch], verify_input: bool = True,
+                   progress: Callable[[int], None] | None = None,
+                   before_rename: Callable[[str], None] | None = None) -> Written:
+    """write_streamed runs ``build(sink)`` (a bbolt transaction committing into ``sink``), then writes the snapshot.
+
+    The sink puts each new page straight into the temp output file; the returned ``Patch`` gives the
+    kept prefix, its meta overwrite and the appended length. Otherwise as ``write_patched``.
+    """
+
+    def fill(fd: int) -> tuple[int, list[tuple[int, bytes]], int]:
+        sink = FileSink(fd, snap.pages.page_size)
+        patch = build(sink)
+        if patch.append is not None:  # a transaction that kept its pages after all
+            _pwrite_all(fd, patch.append, patch.copy_length)
+            sink.end = max(sink.end, patch.copy_length + len(patch.append))
+        if sink.end > patch.new_length or (patch.append_length and sink.end != patch.new_length):
+            raise CorruptError(f"internal: pages written up to offset {sink.end}, patch ends at {patch.new_length}")
+        return patch.copy_length, list(patch.overwrites), patch.append_length
+
+    return _write(snap, target, fill, verify_input, progress, before_rename)
+
+
+def _refuse_input(snap: Snapshot, target: str) -> None:
     if os.path.abspath(target) == os.path.abspath(snap.path) or (
             os.path.exists(target) and os.path.samefile(target, snap.path)):
         raise SnapshotError("output is the input file: refusing to overwrite the input")
+
+
+def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tuple[int, bytes]], int]],
+           verify_input: bool, progress: Callable[[int], None] | None,
+           before_rename: Callable[[str], None] | None) -> Written:
+    """_write is the common body: temp file, ``fill`` (the new pages), prefix copy and hashes, trailer, check, rename."""
+    _refuse_input(snap, target)
     stored = snap.stored_trailer() if verify_input else None
-    h_in = hashlib.sha256()
-    h_out = hashlib.sha256()
     fd, tmp = open_temp(target)
     try:
-        with open(snap.path, "rb", buffering=0) as src, ThreadPoolExecutor(1) as pool:
-            in_len = snap.identity.size - (TRAILER_SIZE if snap.trailer else 0)
-            buf = bytearray(CHUNK)
-            view = memoryview(buf)
-            off = 0
-            # The input hash covers the whole data (a raw copy_length may stop short of it).
-            while off < max(copy_length, in_len if stored is not None else 0):
-                n = src.readinto(view[: min(CHUNK, max(copy_length, in_len) - off)])
-                if not n:
-                    raise SnapshotError(f"{snap.path}: file shrank while reading")
-                chunk = view[:n]
-                pending = pool.submit(h_in.update, bytes(chunk)) if stored is not None else None
-                if off < copy_length:
-                    out = chunk[: max(0, min(n, copy_length - off))]
-                    hits = [(o, b) for o, b in overwrites if o < off + len(out) and o + len(b) > off]
-                    if hits:
-                        out = bytearray(out)
-                        for o, b in hits:
-                            lo, hi = max(o, off), min(o + len(b), off + len(out))
-                            out[lo - off : hi - off] = b[lo - o : hi - o]
-                    h_out.update(out)
-                    _write_all(fd, out)
-                if pending is not None:
-                    pending.result()
-                off += n
-                if progress is not None:
-                    progress(n)
-        if stored is not None and h_in.digest() != stored:
-            raise ChecksumError(f"{snap.path}: sha256 trailer", stored.hex(), h_in.hexdigest())
-        if append:
-            h_out.update(append)
-            _write_all(fd, append)
+        copy_length, overwrites, append_length = fill(fd)
+        for o, b in overwrites:
+            if o < 0 or o + len(b) > copy_length:
+                raise CorruptError(f"patch overwrite at offset {o} falls outside the kept data")
+        h_out = _copy_prefix(snap, fd, copy_length, overwrites, stored, progress)
+        _hash_back(fd, h_out, copy_length, append_length)
+        size = copy_length + append_length
         digest = h_out.digest()
+        os.lseek(fd, size, os.SEEK_SET)
         _write_all(fd, digest)
+        if os.fstat(fd).st_size != size + TRAILER_SIZE:
+            raise CorruptError(f"internal: output is {os.fstat(fd).st_size} bytes, expected {size + TRAILER_SIZE}")
         os.fsync(fd)
         os.close(fd)
         fd = -1
@@ -109,8 +164,7 @@ def write_patched(snap: Snapshot, copy_length: int, overwrites: list[tuple[int, 
             os.fsync(dfd)
         finally:
             os.close(dfd)
-        size = copy_length + len(append) + TRAILER_SIZE
-        return Written(target, size, digest.hex(), None if stored is None else True)
+        return Written(target, size + TRAILER_SIZE, digest.hex(), None if stored is None else True)
     finally:
         if fd >= 0:
             os.close(fd)
@@ -119,3 +173,60 @@ def write_patched(snap: Snapshot, copy_length: int, overwrites: list[tuple[int, 
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+
+
+def _copy_prefix(snap: Snapshot, fd: int, copy_length: int, overwrites: list[tuple[int, bytes]],
+                 stored: bytes | None, progress: Callable[[int], None] | None) -> "hashlib._Hash":
+    """_copy_prefix writes ``input[:copy_length]`` (patched) at offset 0, hashing input and output on two cores.
+
+    The input hash covers the whole data (``copy_length`` may stop short of it) and must match ``stored``.
+    Returns the output hash so far.
+    """
+    h_in = hashlib.sha256()
+    h_out = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    in_len = snap.identity.size - (TRAILER_SIZE if snap.trailer else 0)
+    end = max(copy_length, in_len if stored is not None else 0)
+    with open(snap.path, "rb", buffering=0) as src, ThreadPoolExecutor(1) as pool:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        off = 0
+        while off < end:
+            n = src.readinto(view[: min(CHUNK, end - off)])
+            if not n:
+                raise SnapshotError(f"{snap.path}: file shrank while reading")
+            chunk = view[:n]
+            pending = pool.submit(h_in.update, chunk) if stored is not None else None
+            try:
+                if off < copy_length:
+                    out = chunk[: max(0, min(n, copy_length - off))]
+                    hits = [(o, b) for o, b in overwrites if o < off + len(out) and o + len(b) > off]
+                    if hits:
+                        out = bytearray(out)
+                        for o, b in hits:
+                            lo, hi = max(o, off), min(o + len(b), off + len(out))
+                            out[lo - off : hi - off] = b[lo - o : hi - o]
+                    h_out.update(out)
+                    _write_all(fd, out)
+            finally:
+                if pending is not None:
+                    pending.result()  # the buffer is reused: the input hash must be done with it
+            off += n
+            if progress is not None:
+                progress(n)
+    if stored is not None and h_in.digest() != stored:
+        raise ChecksumError(f"{snap.path}: sha256 trailer", stored.hex(), h_in.hexdigest())
+    return h_out
+
+
+def _hash_back(fd: int, h: "hashlib._Hash", start: int, length: int) -> None:
+    """_hash_back reads ``length`` bytes of the output at ``start`` (the appended pages, still cached) into ``h``."""
+    buf = bytearray(min(CHUNK, max(length, 1)))
+    view = memoryview(buf)
+    off = 0
+    while off < length:
+        n = os.preadv(fd, [view[: min(len(buf), length - off)]], start + off)
+        if not n:
+            raise CorruptError(f"internal: output shorter than its appended pages at offset {start + off}")
+        h.update(view[:n])
+        off += n

@@ -76,7 +76,11 @@ def scan(buf, start: int = 0, end: int | None = None) -> Iterator[FieldSpan]:
         raise DecodeError(f"message bounds {start}..{end} outside a {len(buf)}-byte buffer")
     pos = start
     while pos < end:
-        key, after_tag = read_varint(buf, pos, end)
+        key = buf[pos]
+        if key < 0x80:  # one-byte tag: fields 1-15, the common case
+            after_tag = pos + 1
+        else:
+            key, after_tag = read_varint(buf, pos, end)
         number, wire = key >> 3, key & 7
         if number == 0:
             raise DecodeError(f"field number 0 at byte {pos}")
@@ -84,7 +88,10 @@ def scan(buf, start: int = 0, end: int | None = None) -> Iterator[FieldSpan]:
             _, vend = read_varint(buf, after_tag, end)
             yield FieldSpan(number, wire, pos, after_tag, vend, after_tag)
         elif wire == WIRE_LEN:
-            length, vstart = read_varint(buf, after_tag, end)
+            if after_tag < end and buf[after_tag] < 0x80:  # one-byte length
+                length, vstart = buf[after_tag], after_tag + 1
+            else:
+                length, vstart = read_varint(buf, after_tag, end)
             if length > end - vstart:
                 raise DecodeError(f"field {number} at byte {pos} claims {length} bytes, {end - vstart} left")
             vend = vstart + length
@@ -210,6 +217,34 @@ def get_message_fields(message: bytes, path: Sequence[int]) -> list[str]:
         except UnicodeDecodeError:
             raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
     return out
+
+
+def _collect(buf, start: int, end: int, node: dict, out: dict) -> None:
+    """_collect walks the message once, appending the strings of every path in the trie ``node`` to ``out``."""
+    for f in scan(buf, start, end):
+        child = node.get(f.number)
+        if child is None:
+            continue
+        if f.wire_type != WIRE_LEN:
+            raise DecodeError(f"field {f.number} at byte {f.tag_start} is not length-delimited")
+        if isinstance(child, _Leaf):
+            try:
+                out[child.path].append(bytes(buf[f.value_start : f.value_end]).decode("utf-8"))
+            except UnicodeDecodeError:
+                raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
+        else:
+            _collect(buf, f.value_start, f.value_end, child, out)
+
+
+def get_many(value: bytes, paths: Sequence) -> list[list[str]]:
+    """get_many is ``get_fields`` for several paths at once, in one walk of a protobuf value."""
+    if bytes(value[:4]) != MAGIC:
+        return [get_fields(value, p) for p in paths]
+    full = [(UNKNOWN_RAW,) + _proto_path(p) for p in paths]
+    root, _ = _build_trie({p: () for p in full})
+    out: dict = {p: [] for p in full}
+    _collect(memoryview(value)[4:], 0, len(value) - 4, root, out)
+    return [out[p] for p in full]
 
 
 def set_message_fields(message: bytes, edits: Mapping[tuple[int, ...], object]) -> bytes:

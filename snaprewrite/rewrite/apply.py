@@ -10,19 +10,22 @@ a rename is a deletion of the old key and a creation of the new one.
 value at revision (latest + N, 0), and meta ``scheduledCompactRev`` set to it, so watchers and
 informers holding older revisions are told "compacted" and relist.
 
-The transaction's Patch is streamed to a temp file beside the output (``etcd.output``); the temp file
-is re-opened and must pass the structural check before it is renamed into place.
+Records are put in bbolt key order (revision order), so the transaction spills each leaf as soon as
+the puts move past it, straight into the temp file beside the output (``etcd.output.write_streamed``):
+memory holds one leaf and the branch pages, not the new pages. The temp file is re-opened and must
+pass the structural check before it is renamed into place.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from operator import itemgetter
 
 from ..bbolt.check import check
-from ..bbolt.writer import Transaction
+from ..bbolt.writer import PageSink, Patch, Transaction
 from ..errors import CorruptError, UsageError
 from ..etcd import kv, revision, schema
 from ..etcd.kv import KeyValue
-from ..etcd.output import Written, write_patched
+from ..etcd.output import Written, write_streamed
 from ..etcd.revision import Revision
 from ..etcd.snapshot import Snapshot
 from .plan import Plan
@@ -56,10 +59,15 @@ def verify_file(path: str) -> None:
 
 
 def _in_place(tx: Transaction, plan: Plan) -> int:
-    for e in plan.edits:
-        tx.put(KEY_BUCKET, revision.encode(e.revision), kv.encode(e.new_record()))
-    for t in plan.tombstones:
-        tx.put(KEY_BUCKET, revision.encode(t.revision, tombstone=True), kv.encode(KeyValue(t.key)))
+    """_in_place puts every edit and tombstone at its own revision, in bbolt key order (records encoded one at a time)."""
+    ops = [(revision.encode(e.revision), 0, i) for i, e in enumerate(plan.edits)]
+    ops += [(revision.encode(t.revision, tombstone=True), 1, i) for i, t in enumerate(plan.tombstones)]
+    ops.sort(key=itemgetter(0))  # stable: a (never expected) repeated key keeps the plan's order
+    for key, tomb, i in ops:
+        if tomb:
+            tx.put(KEY_BUCKET, key, kv.encode(KeyValue(plan.tombstones[i].key)))
+        else:
+            tx.put(KEY_BUCKET, key, kv.encode(plan.edits[i].new_record()))
     return plan.revision
 
 
@@ -83,15 +91,21 @@ def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
           progress: Callable[[int], None] | None = None, mode: Mode = Mode()) -> Written:
     """apply writes ``plan`` over ``snap`` into ``target`` (atomically) and returns what was written."""
     mode.validate()
-    tx = Transaction(snap.pages)
-    latest = _new_revision(tx, plan) if mode.as_new_revision else _in_place(tx, plan)
-    if mode.bump_revision:
-        last = snap.key_bucket().last_key()
-        last_main = max(latest, revision.decode(last)[0].main if last else 0)
-        bumped = Revision(last_main + mode.bump_revision, 0)
-        tx.put(KEY_BUCKET, revision.encode(bumped), b"")
-        if mode.mark_compacted:
-            tx.put(META_BUCKET, schema.SCHEDULED_COMPACT_REV, revision.encode(bumped))
-    patch = tx.commit()
-    return write_patched(snap, patch.copy_length, list(patch.overwrites), patch.append, target,
-                         verify_input=verify_input, progress=progress, before_rename=verify_file)
+    snap.pages.release()  # what the plan's scan left resident: the transaction reads few pages
+
+    def build(sink: PageSink) -> Patch:
+        tx = Transaction(snap.pages, sink=sink)
+        latest = _new_revision(tx, plan) if mode.as_new_revision else _in_place(tx, plan)
+        if mode.bump_revision:
+            last = snap.key_bucket().last_key()
+            last_main = max(latest, revision.decode(last)[0].main if last else 0)
+            bumped = Revision(last_main + mode.bump_revision, 0)
+            tx.put(KEY_BUCKET, revision.encode(bumped), b"")
+            if mode.mark_compacted:
+                tx.put(META_BUCKET, schema.SCHEDULED_COMPACT_REV, revision.encode(bumped))
+        patch = tx.commit()
+        snap.pages.release()
+        return patch
+
+    return write_streamed(snap, target, build, verify_input=verify_input, progress=progress,
+                          before_rename=verify_file)

@@ -96,6 +96,7 @@ class Object:
     kind: str
     namespace: str
     name: str
+    cache: dict = field(default_factory=dict, repr=False)  # what rules already read from the value
 
     @property
     def value(self) -> bytes:

@@ -7,6 +7,7 @@ A *slot* is one address (or subnet) in one field of one object, e.g. Service ``s
     ``--reallocate``, which hands each the lowest free address (subnet) of the new CIDR, in key order.
 """
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -40,28 +41,54 @@ class Slot:
         return f"spec.{self.list_field}" if self.singular else f"spec.{self.list_field}[{self.index}]"
 
 
-def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[str]:
-    """read_fields returns the strings at a field path of an object, refusing values it cannot read."""
-    try:
-        env = envelope.parse(obj.value)
-    except DecodeError as e:
-        raise PlanError(f"{obj.key_text}: cannot decode the stored value ({e}); refusing to rewrite") from None
-    if env.storage == envelope.ENCRYPTED:
-        raise PlanError(f"{obj.key_text}: value is encrypted ({env.provider}, key {env.key_name}); snaprewrite "
-                        f"cannot rewrite encrypted objects (use --exclude {obj.ref()} to leave it)")
-    if env.storage not in (envelope.PROTOBUF, envelope.JSON):
-        raise PlanError(f"{obj.key_text}: not a kubernetes object; refusing to rewrite")
-    path = registry.resolve_path(env.api_version or api_version, env.kind or obj.kind, names)
-    try:
-        return splice.get_fields(obj.value, path)
-    except DecodeError as e:
-        raise PlanError(f"{obj.key_text}: cannot read {'.'.join(names)} ({e}); refusing to rewrite") from None
+def _envelope(obj: Object) -> envelope.Envelope:
+    """_envelope classifies the object's stored value once, refusing what a rewrite cannot handle."""
+    env = obj.cache.get("envelope")
+    if env is None:
+        try:
+            env = envelope.parse(obj.value)
+        except DecodeError as e:
+            raise PlanError(f"{obj.key_text}: cannot decode the stored value ({e}); refusing to rewrite") from None
+        if env.storage == envelope.ENCRYPTED:
+            raise PlanError(f"{obj.key_text}: value is encrypted ({env.provider}, key {env.key_name}); snaprewrite "
+                            f"cannot rewrite encrypted objects (use --exclude {obj.ref()} to leave it)")
+        if env.storage not in (envelope.PROTOBUF, envelope.JSON):
+            raise PlanError(f"{obj.key_text}: not a kubernetes object; refusing to rewrite")
+        obj.cache["envelope"] = env
+    return env
 
 
 def field_path(obj: Object, api_version: str, names: tuple[str, ...]) -> registry.FieldPath:
     """field_path resolves API field names for the object's stored apiVersion and kind."""
-    env = envelope.parse(obj.value)
+    env = _envelope(obj)
     return registry.resolve_path(env.api_version or api_version, env.kind or obj.kind, names)
+
+
+def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...]) -> None:
+    """prefetch reads several field paths of an object in one walk of its value, into its cache."""
+    wanted = [p for p in paths if p not in obj.cache]
+    if not wanted:
+        return
+    resolved = [field_path(obj, api_version, p) for p in wanted]
+    try:
+        got = splice.get_many(obj.value, resolved)
+    except DecodeError as e:
+        raise PlanError(f"{obj.key_text}: cannot read its fields ({e}); refusing to rewrite") from None
+    obj.cache.update(zip(wanted, got))
+
+
+def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[str]:
+    """read_fields returns the strings at a field path of an object (cached), refusing values it cannot read."""
+    hit = obj.cache.get(names)
+    if hit is not None:
+        return hit
+    path = field_path(obj, api_version, names)
+    try:
+        got = splice.get_fields(obj.value, path)
+    except DecodeError as e:
+        raise PlanError(f"{obj.key_text}: cannot read {'.'.join(names)} ({e}); refusing to rewrite") from None
+    obj.cache[names] = got
+    return got
 
 
 def assign(ctx: Context, slots: list[Slot], cmap: CidrMap, *, subnets: bool, what: str) -> None:
@@ -92,7 +119,13 @@ def assign(ctx: Context, slots: list[Slot], cmap: CidrMap, *, subnets: bool, wha
 
 def _usable(m: Mapped) -> bool:
     """_usable tells whether a mapped service IP is one the apiserver's allocator could hold."""
-    return Reallocator.for_service_ips(str(m.mapping.new)).usable(m.new)
+    return _service_pool(str(m.mapping.new)).usable(m.new)
+
+
+@functools.lru_cache(maxsize=16)
+def _service_pool(cidr: str) -> Reallocator:
+    """_service_pool is an empty allocator of a service CIDR, used read-only to ask what it may hand out."""
+    return Reallocator.for_service_ips(cidr)
 
 
 def _inside_new(cmap: CidrMap, addr) -> bool:
@@ -176,7 +209,7 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
                                   moved[0].old, moved[0].new))
         else:
             list_path = field_path(obj, api_version, ("spec", field_name))
-            current = splice.get_fields(obj.value, list_path)
+            current = read_fields(obj, api_version, ("spec", field_name))
             new_list: list[str | None] = [None] * len(current)
             for s in moved:
                 new_list[s.index] = s.new
@@ -184,7 +217,7 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
             edits[list_path] = new_list
             first = next((s for s in moved if s.index == 0), None)
             mirror_path = field_path(obj, api_version, ("spec", mirror))
-            mirror_now = splice.get_fields(obj.value, mirror_path)
+            mirror_now = read_fields(obj, api_version, ("spec", mirror))
             if first is not None and mirror_now and mirror_now[0] == first.old:
                 edits[mirror_path] = [first.new]
                 changes.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",

@@ -5,7 +5,7 @@ Records the moves in ``ctx.moved_subnets``.
 """
 
 from ..plan import Context
-from .addresses import Slot, assign, object_edits, read_fields
+from .addresses import Slot, assign, object_edits, prefetch, read_fields
 
 name = "nodes"
 kind = "Node"
@@ -19,6 +19,7 @@ def run(ctx: Context) -> None:
         if ctx.options.excluded(obj):
             ctx.excluded.add(obj.key)
             continue
+        prefetch(obj, "v1", ("spec", "podCIDRs"), ("spec", "podCIDR"))
         cidrs = read_fields(obj, "v1", ("spec", "podCIDRs"))
         field = "podCIDRs"
         if not cidrs:  # objects written before Kubernetes 1.16 only have podCIDR

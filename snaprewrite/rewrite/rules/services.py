@@ -6,7 +6,7 @@ follow (allocator bitmap, IPAddress objects, kubelet clusterDNS).
 """
 
 from ..plan import Context
-from .addresses import Slot, assign, object_edits, read_fields
+from .addresses import Slot, assign, object_edits, prefetch, read_fields
 
 name = "services"
 kind = "Service"
@@ -17,6 +17,7 @@ def run(ctx: Context) -> None:
     """run plans the cluster IP moves of every live Service."""
     slots: list[Slot] = []
     for obj in ctx.objects.get(kind, []):
+        prefetch(obj, "v1", ("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP"))
         if read_fields(obj, "v1", ("spec", "type")) == ["ExternalName"]:
             continue
         ips = read_fields(obj, "v1", ("spec", "clusterIPs"))

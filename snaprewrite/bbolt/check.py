@@ -11,40 +11,59 @@ definition.
 Every page is entered at most once (a second reference is reported, not followed), so cycles and
 shared subtrees cost nothing extra; problem messages are capped. Messages name pages and element
 indexes, never key or value bytes.
+
+Speed: one byte per page records reachable and free pages; a page's whole element array is unpacked
+in one ``struct`` call; keys are sliced from the mapping as bytes and compared only as the rules need.
+Mapped pages are released as the walk goes (``PageFile.touched``), so a big file does not stay resident.
 """
 
-from dataclasses import dataclass
+import mmap
+import struct
+from operator import lt
 
 from ..errors import CorruptError, SnapshotError
 from . import format as fmt
 from .freelist import read_freelist
 from .pages import PageFile
-from .tree import read_branch, read_leaf
 
 MAX_PROBLEMS = 1000
 STOPPED = "more elements than the file can hold: overlapping elements, check stopped"
 
+_HDR = fmt.PAGE_HEADER.unpack_from
+_BUCKET = fmt.BUCKET_HEADER.unpack_from
+_HS = fmt.PAGE_HEADER_SIZE
+_ES = fmt.LEAF_ELEMENT_SIZE  # == BRANCH_ELEMENT_SIZE
+_LEAF_STRUCTS: dict[int, struct.Struct] = {}
+_BRANCH_STRUCTS: dict[int, struct.Struct] = {}
 
-@dataclass
-class _Task:
-    """A page to visit: its id (0 with ``inline`` for an inline bucket) and the key bounds its parent gives."""
 
-    pgid: int
-    lo: bytes | None  # keys must be >= lo
-    hi: bytes | None  # keys must be < hi
-    bucket: str
-    inline: memoryview | None = None
-    is_root: bool = False
+def _leaf_struct(count: int) -> struct.Struct:
+    s = _LEAF_STRUCTS.get(count)
+    if s is None:
+        s = _LEAF_STRUCTS[count] = struct.Struct("<" + "IIII" * count)
+    return s
+
+
+def _branch_struct(count: int) -> struct.Struct:
+    s = _BRANCH_STRUCTS.get(count)
+    if s is None:
+        s = _BRANCH_STRUCTS[count] = struct.Struct("<" + "IIQ" * count)
+    return s
 
 
 class _Checker:
-    """One run of the check: reachable and free page sets, the problems found so far."""
+    """One run of the check: reachable and free pages (one byte each), the problems found so far."""
 
-    def __init__(self, pf: PageFile, freed: set[int], max_problems: int):
+    def __init__(self, pf: PageFile, freed: bytearray, max_problems: int):
         self.pf = pf
         self.hwm = pf.meta.pgid
+        self.page_size = pf.page_size
+        obj = pf.data.obj
+        self.data = obj if isinstance(obj, mmap.mmap) else bytes(pf.data)  # slices of it are bytes
+        self.length = pf.length
         self.freed = freed
-        self.reachable: set[int] = {0, 1}
+        self.seen = bytearray(self.hwm)
+        self.seen[0:2] = b"\x01\x01"[: min(2, self.hwm)]
         self.problems: list[str] = []
         self.dropped = 0
         self.max_problems = max_problems
@@ -62,105 +81,173 @@ class _Checker:
 
     def mark(self, pgid: int, overflow: int, what: str) -> bool:
         """mark records pages ``pgid .. pgid+overflow`` as reachable; False if one was already (then don't descend)."""
-        ok = True
-        for p in range(pgid, pgid + overflow + 1):
-            if p in self.reachable:
+        seen = self.seen
+        end = min(pgid + overflow + 1, len(seen))
+        if seen.find(1, pgid, end) < 0:
+            seen[pgid:end] = b"\x01" * (end - pgid)
+            return True
+        for p in range(pgid, end):
+            if seen[p]:
                 self.problem(f"page {p}: multiple references ({what})")
-                ok = False
             else:
-                self.reachable.add(p)
-        return ok
+                seen[p] = 1
+        return False
 
     def walk(self, root: int) -> None:
         """walk checks the root bucket's tree and every bucket nested in it."""
-        stack = [_Task(root, None, None, "<root>", is_root=True)]
+        # A task: (pgid, lo, hi, bucket name, inline image or None, is the bucket's root).
+        stack: list[tuple] = [(root, None, None, "<root>", None, True)]
+        visit = self.visit
         while stack:
             t = stack.pop()
             if self.budget < 0:
                 self.stopped = True
                 return
             try:
-                self.visit(t, stack)
+                visit(t, stack)
             except CorruptError as e:
-                self.problem(str(e) if e.pgid is not None else f"bucket {t.bucket}: {e}")
+                self.problem(str(e) if e.pgid is not None else f"bucket {t[3]}: {e}")
 
-    def visit(self, t: _Task, stack: list[_Task]) -> None:
+    def visit(self, t: tuple, stack: list[tuple]) -> None:
         """visit checks one page (or inline page image) and pushes its children and sub-buckets."""
-        where = f"bucket {t.bucket}"
-        if t.inline is not None:
-            buf = t.inline
-            if len(buf) < fmt.PAGE_HEADER_SIZE:
+        pgid, lo, hi, bucket, inline, is_root = t
+        if inline is not None:
+            data, off, size = inline, 0, len(inline)
+            where = f"bucket {bucket}"
+            if size < _HS:
                 self.problem(f"{where}: inline page shorter than its header")
                 return
-            _, flags, count, _ = fmt.PAGE_HEADER.unpack_from(buf, 0)
+            _, flags, count, _ = _HDR(data, 0)
             label = f"{where} inline page"
             if flags != fmt.LEAF_PAGE:
                 self.problem(f"{label}: type {flags:#x}, not a leaf")
                 return
             pgid = None
         else:
-            pgid = t.pgid
-            label = f"page {pgid}"
             if pgid < 2:
-                self.problem(f"{label}: {where} points at a meta page")
+                self.problem(f"page {pgid}: bucket {bucket} points at a meta page")
                 return
             if pgid >= self.hwm:
-                self.problem(f"{label}: out of bounds: {self.hwm} ({where})")
+                self.problem(f"page {pgid}: out of bounds: {self.hwm} (bucket {bucket})")
                 return
-            h = self.pf.header(pgid)
-            if pgid + h.overflow >= self.hwm:
-                self.problem(f"{label}: overflow of {h.overflow} pages runs past the high-water mark")
+            data = self.data
+            off = pgid * self.page_size
+            if off + _HS > self.length:
+                raise CorruptError("page past the end of the file", pgid)
+            pid, flags, count, overflow = _HDR(data, off)
+            if pid != pgid:
+                raise CorruptError(f"page header claims id {pid}", pgid)
+            if pgid + overflow >= self.hwm:
+                self.problem(f"page {pgid}: overflow of {overflow} pages runs past the high-water mark")
                 return
-            if not self.mark(pgid, h.overflow, where):
+            if not self.mark(pgid, overflow, f"bucket {bucket}"):
                 return
-            if pgid in self.freed:
-                self.problem(f"{label}: reachable freed")
-            if h.flags not in (fmt.BRANCH_PAGE, fmt.LEAF_PAGE):
-                self.problem(f"{label}: invalid type: {fmt.PAGE_TYPES.get(h.flags, hex(h.flags))} ({where})")
+            if self.freed[pgid]:
+                self.problem(f"page {pgid}: reachable freed")
+            if flags != fmt.LEAF_PAGE and flags != fmt.BRANCH_PAGE:
+                self.problem(f"page {pgid}: invalid type: {fmt.PAGE_TYPES.get(flags, hex(flags))} (bucket {bucket})")
                 return
-            _, buf = self.pf.page(pgid)
-            flags, count = h.flags, h.count
+            size = (overflow + 1) * self.page_size
+            if off + size > self.length:
+                raise CorruptError("page runs past the end of the file", pgid)
+            self.pf.touched(size)
+            label = None
         if flags == fmt.BRANCH_PAGE:
-            elems = read_branch(buf, count, pgid)
-            keys = [bytes(k) for k, _ in elems]
+            self._branch(data, off, size, count, pgid, lo, hi, bucket, label, stack)
         else:
-            items = read_leaf(buf, count, pgid)
-            keys = [bytes(it.key) for it in items]
-            if not items and not t.is_root and t.inline is None:
-                self.problem(f"{label}: empty leaf page below the root of {where}")
-        self.budget -= len(keys) + 1  # counted once parsed: a parsed count fits in its page
-        self.check_keys(label, keys, t)
-        if flags == fmt.BRANCH_PAGE:
-            for i in range(len(elems) - 1, -1, -1):
-                hi = keys[i + 1] if i + 1 < len(keys) else t.hi
-                stack.append(_Task(elems[i][1], keys[i], hi, t.bucket))
-            return
-        for i, it in enumerate(items):
-            if not it.is_bucket:
-                continue
-            name = f"{t.bucket}/{bytes(it.key).decode('utf-8', 'backslashreplace')}".removeprefix("<root>/")
-            if len(it.value) < fmt.BUCKET_HEADER_SIZE:
-                self.problem(f"{label}: element {i}: bucket value too short for a bucket header")
-                continue
-            root, _seq = fmt.BUCKET_HEADER.unpack_from(it.value, 0)
-            if root == 0:
-                stack.append(_Task(0, None, None, name, inline=it.value[fmt.BUCKET_HEADER_SIZE :], is_root=True))
-            else:
-                stack.append(_Task(root, None, None, name, is_root=True))
+            self._leaf(data, off, size, count, pgid, lo, hi, bucket, label, inline is not None, is_root, stack)
 
-    def check_keys(self, label: str, keys: list[bytes], t: _Task) -> None:
-        """check_keys checks keys are non-empty, strictly increasing and inside the parent's [lo, hi) bounds."""
+    def _branch(self, data, off: int, size: int, count: int, pgid: int, lo, hi, bucket: str, label,
+                stack: list[tuple]) -> None:
+        """_branch checks a branch page's elements and keys and pushes its children (first child on top)."""
+        if count == 0:
+            raise CorruptError("empty branch page", pgid)
+        if _HS + count * _ES > size:
+            raise CorruptError(f"{count} branch elements do not fit in the page", pgid)
+        elems = _branch_struct(count).unpack_from(data, off + _HS)
+        keys = []
+        e = _HS  # element offset inside the page
+        for i in range(0, 3 * count, 3):
+            pos, ksize = elems[i], elems[i + 1]
+            k = e + pos
+            if k + ksize > size or pos < _ES:
+                raise CorruptError("branch element points outside its page", pgid)
+            keys.append(data[off + k : off + k + ksize])
+            e += _ES
+        self.budget -= count + 1
+        self._check_keys(label or f"page {pgid}", keys, lo, hi)
+        children = elems[2::3]
+        for i in range(count - 1, -1, -1):
+            stack.append((children[i], keys[i], keys[i + 1] if i + 1 < count else hi, bucket, None, False))
+
+    def _leaf(self, data, off: int, size: int, count: int, pgid: int | None, lo, hi, bucket: str, label,
+              inline: bool, is_root: bool, stack: list[tuple]) -> None:
+        """_leaf checks a leaf page's elements and keys and pushes the buckets nested in it."""
+        if _HS + count * _ES > size:
+            raise CorruptError(f"{count} leaf elements do not fit in the page", pgid)
+        elems = _leaf_struct(count).unpack_from(data, off + _HS)
+        keys = []
+        e = _HS
+        for i in range(0, 4 * count, 4):
+            pos, ksize = elems[i + 1], elems[i + 2]
+            k = e + pos
+            if k + ksize + elems[i + 3] > size or pos < _ES:
+                raise CorruptError("leaf element points outside its page", pgid)
+            keys.append(data[off + k : off + k + ksize])
+            e += _ES
+        label = label or f"page {pgid}"
+        if not count and not is_root and not inline:
+            self.problem(f"{label}: empty leaf page below the root of bucket {bucket}")
+        self.budget -= count + 1
+        self._check_keys(label, keys, lo, hi)
+        if not any(elems[0::4]):
+            return
+        for n in range(count):
+            if not elems[4 * n] & fmt.BUCKET_LEAF_FLAG:
+                continue
+            key = keys[n]
+            name = f"{bucket}/{key.decode('utf-8', 'backslashreplace')}".removeprefix("<root>/")
+            vsize = elems[4 * n + 3]
+            v = off + _HS + n * _ES + elems[4 * n + 1] + len(key)
+            if vsize < fmt.BUCKET_HEADER_SIZE:
+                self.problem(f"{label}: element {n}: bucket value too short for a bucket header")
+                continue
+            root, _seq = _BUCKET(data, v)
+            if root == 0:
+                image = data[v + fmt.BUCKET_HEADER_SIZE : v + vsize]
+                stack.append((0, None, None, name, bytes(image), True))
+            else:
+                stack.append((root, None, None, name, None, True))
+
+    def _check_keys(self, label: str, keys: list[bytes], lo: bytes | None, hi: bytes | None) -> None:
+        """_check_keys checks keys are non-empty, strictly increasing and inside the parent's [lo, hi) bounds."""
+        if not keys:
+            return
+        if (keys[0] and all(map(lt, keys, keys[1:])) and (lo is None or keys[0] >= lo)
+                and (hi is None or keys[-1] < hi)):
+            return
         prev = None
         for i, k in enumerate(keys):
             if not k:
                 self.problem(f"{label}: element {i}: empty key")
             if prev is not None and k <= prev:
                 self.problem(f"{label}: element {i}: key not greater than the previous one")
-            if i == 0 and t.lo is not None and k < t.lo:
+            if i == 0 and lo is not None and k < lo:
                 self.problem(f"{label}: element 0: key below the parent's key for this page")
-            if t.hi is not None and k >= t.hi:
+            if hi is not None and k >= hi:
                 self.problem(f"{label}: element {i}: key not below the parent's next key")
             prev = k
+
+    def unmarked(self) -> list[int]:
+        """unmarked returns the page ids neither reachable nor free, in order."""
+        n = self.hwm
+        both = (int.from_bytes(self.seen, "little") | int.from_bytes(self.freed, "little")).to_bytes(n, "little")
+        out = []
+        p = both.find(0)
+        while p >= 0:
+            out.append(p)
+            p = both.find(0, p + 1)
+        return out
 
     def result(self) -> list[str]:
         """result returns the problems, with closing lines counting those past the cap and telling of a stop."""
@@ -176,7 +263,8 @@ def check(pf: PageFile, max_problems: int = MAX_PROBLEMS) -> list[str]:
     """check returns the structural problems of the file as bbolt's tx.Check finds them (empty list: healthy)."""
     problems: list[str] = [f"meta: {e}" for e in pf.meta_errors]
     meta = pf.meta
-    freed: set[int] = set()
+    freed = bytearray(meta.pgid)
+    freed_outside: set[int] = set()  # listed ids past the high-water mark (reported, remembered for repeats)
     freelist_ok = True
     if meta.has_freelist:
         try:
@@ -185,11 +273,14 @@ def check(pf: PageFile, max_problems: int = MAX_PROBLEMS) -> list[str]:
             problems.append(f"freelist: {e}")
             ids, freelist_ok = [], False
         for p in ids:
-            if p in freed:
+            if freed[p] if p < meta.pgid else p in freed_outside:
                 problems.append(f"page {p}: already freed")
             elif p < 2 or p >= meta.pgid:
                 problems.append(f"page {p}: free page out of bounds: {meta.pgid}")
-            freed.add(p)
+            if p < meta.pgid:
+                freed[p] = 1
+            else:
+                freed_outside.add(p)
             if len(problems) > max_problems:
                 break
     c = _Checker(pf, freed, max_problems)
@@ -204,27 +295,37 @@ def check(pf: PageFile, max_problems: int = MAX_PROBLEMS) -> list[str]:
         c.problem(f"page {meta.root}: root bucket page out of bounds: {meta.pgid}")
     else:
         c.walk(meta.root)
+    pf.release()
     if meta.has_freelist and not c.stopped:  # a stopped walk has not seen every reachable page
-        for p in range(meta.pgid):
-            if p not in c.reachable and p not in freed:
-                c.problem(f"page {p}: unreachable unfreed")
+        lost = c.unmarked()
+        for i, p in enumerate(lost):
+            if len(c.problems) >= max_problems:
+                c.dropped += len(lost) - i
+                break
+            c.problem(f"page {p}: unreachable unfreed")
     return c.result()
 
 
 def reachable_pages(pf: PageFile) -> set[int]:
     """reachable_pages returns every page id the chosen meta reaches (metas, freelist, trees); raises on a broken graph."""
-    c = _Checker(pf, set(), 1)
+    c = _reach(pf)
+    return {p for p, v in enumerate(c.seen) if v}
+
+
+def _reach(pf: PageFile) -> _Checker:
+    """_reach walks the chosen meta's trees with nothing free; raises CorruptError on the first problem."""
+    c = _Checker(pf, bytearray(pf.meta.pgid), 1)
     if pf.meta.has_freelist:
         c.mark(pf.meta.freelist, pf.header(pf.meta.freelist).overflow, "freelist")
     if not 2 <= pf.meta.root < pf.meta.pgid:
         raise CorruptError("root bucket page out of bounds", pf.meta.root)
     c.walk(pf.meta.root)
+    pf.release()
     if c.problems or c.stopped:
         raise CorruptError(c.problems[0] if c.problems else STOPPED)
-    return c.reachable
+    return c
 
 
 def unreachable_pages(pf: PageFile) -> list[int]:
     """unreachable_pages returns the page ids below the high-water mark that nothing reaches (bbolt's free pages on open)."""
-    reach = reachable_pages(pf)
-    return [p for p in range(2, pf.meta.pgid) if p not in reach]
+    return [p for p in _reach(pf).unmarked() if p >= 2]

@@ -314,7 +314,8 @@ def contract_violation(o: Outcome) -> str | None:
     if o.exception is not None:
         return f"escaped {type(o.exception).__name__}: {o.exception}"
     if "Traceback" in o.stderr or "Traceback" in o.stdout:
-        return "traceback printed"
+        last = (o.stderr.strip() or o.stdout.strip()).splitlines()[-1]
+        return f"traceback printed, ending {last[:200]!r}"
     if o.code not in (0, 1):
         return f"exit code {o.code}"
     if o.code == 1:

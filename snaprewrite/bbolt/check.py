@@ -27,6 +27,8 @@ from .freelist import read_freelist
 from .pages import PageFile
 
 MAX_PROBLEMS = 1000
+# Pages entered between releases of the mapping (a fault maps a whole large folio around the page it reads).
+RELEASE_EVERY = 16
 STOPPED = "more elements than the file can hold: overlapping elements, check stopped"
 
 _HDR = fmt.PAGE_HEADER.unpack_from
@@ -71,6 +73,7 @@ class _Checker:
         # means elements overlapping on purpose (e.g. inline buckets nested through shared bytes).
         self.budget = pf.length // fmt.LEAF_ELEMENT_SIZE + 1024
         self.stopped = False
+        self.entered = 0
 
     def problem(self, msg: str) -> None:
         """problem records one finding (past the cap only counts it)."""
@@ -150,7 +153,9 @@ class _Checker:
             size = (overflow + 1) * self.page_size
             if off + size > self.length:
                 raise CorruptError("page runs past the end of the file", pgid)
-            self.pf.touched(size)
+            self.entered += 1
+            if self.entered % RELEASE_EVERY == 0:
+                self.pf.release()
             label = None
         if flags == fmt.BRANCH_PAGE:
             self._branch(data, off, size, count, pgid, lo, hi, bucket, label, stack)

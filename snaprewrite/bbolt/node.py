@@ -7,6 +7,7 @@ those live in ``writer.py``.
 """
 
 import bisect
+import struct
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -19,6 +20,17 @@ if TYPE_CHECKING:
 MIN_FILL_PERCENT = 0.1
 MAX_FILL_PERCENT = 1.0
 _KEY = attrgetter("key")
+_STRUCTS: dict[tuple[str, int], struct.Struct] = {}
+
+
+def _elements_struct(layout: str, count: int) -> struct.Struct:
+    """_elements_struct returns the (cached) struct of ``count`` elements of ``layout`` in a row."""
+    s = _STRUCTS.get((layout, count))
+    if s is None:
+        if len(_STRUCTS) > 4096:
+            _STRUCTS.clear()
+        s = _STRUCTS[(layout, count)] = struct.Struct("<" + layout * count)
+    return s
 
 
 class Inode:
@@ -31,6 +43,28 @@ class Inode:
         self.key = key
         self.value = value
         self.pgid = pgid
+
+
+def leaf_inodes(buf: bytes, count: int, pgid: int | None) -> list[Inode]:
+    """leaf_inodes decodes the ``count`` elements of a leaf page image into Inodes (keys, values copied out)."""
+    size = len(buf)
+    base = fmt.PAGE_HEADER_SIZE
+    es = fmt.LEAF_ELEMENT_SIZE
+    if base + count * es > size:
+        raise CorruptError(f"{count} leaf elements do not fit in the page", pgid)
+    f = _elements_struct("IIII", count).unpack_from(buf, base)
+    out = []
+    e = base
+    for i in range(0, 4 * count, 4):
+        pos = f[i + 1]
+        k = e + pos
+        v = k + f[i + 2]
+        end = v + f[i + 3]
+        if end > size or pos < es:
+            raise CorruptError("leaf element points outside its page", pgid)
+        out.append(Inode(f[i], buf[k:v], buf[v:end], 0))
+        e += es
+    return out
 
 
 class Node:
@@ -285,24 +319,32 @@ class Node:
 
     def image(self, pgid: int, npages: int) -> bytes:
         """image lays the node out as bbolt writes a page: header, elements, then each key and its value."""
-        count = len(self.inodes)
+        inodes = self.inodes
+        count = len(inodes)
         if count >= fmt.COUNT_OVERFLOW:
             raise PlanError(f"node of {count} elements exceeds a page's element count")
-        total = npages * self.bucket.tx.page_size if npages else self.size()
-        buf = bytearray(total)
-        flags = fmt.LEAF_PAGE if self.is_leaf else fmt.BRANCH_PAGE
-        fmt.PAGE_HEADER.pack_into(buf, 0, pgid, flags, count, max(npages - 1, 0))
         es = self.element_size()
-        off = fmt.PAGE_HEADER_SIZE + es * count
-        for n, ino in enumerate(self.inodes):
-            eoff = fmt.PAGE_HEADER_SIZE + n * es
-            if self.is_leaf:
-                fmt.LEAF_ELEMENT.pack_into(buf, eoff, ino.flags, off - eoff, len(ino.key), len(ino.value))
-            else:
-                fmt.BRANCH_ELEMENT.pack_into(buf, eoff, off - eoff, len(ino.key), ino.pgid)
-            buf[off : off + len(ino.key)] = ino.key
-            off += len(ino.key)
-            if self.is_leaf:
-                buf[off : off + len(ino.value)] = ino.value
-                off += len(ino.value)
-        return bytes(buf)
+        off = fmt.PAGE_HEADER_SIZE + es * count  # where the first key goes
+        fields: list[int] = []
+        parts: list[bytes] = []
+        eoff = fmt.PAGE_HEADER_SIZE
+        if self.is_leaf:
+            for ino in inodes:
+                k, v = ino.key, ino.value
+                fields += (ino.flags, off - eoff, len(k), len(v))
+                parts += (k, v)
+                off += len(k) + len(v)
+                eoff += es
+            elements = _elements_struct("IIII", count).pack(*fields)
+        else:
+            for ino in inodes:
+                k = ino.key
+                fields += (off - eoff, len(k), ino.pgid)
+                parts.append(k)
+                off += len(k)
+                eoff += es
+            elements = _elements_struct("IIQ", count).pack(*fields)
+        flags = fmt.LEAF_PAGE if self.is_leaf else fmt.BRANCH_PAGE
+        header = fmt.PAGE_HEADER.pack(pgid, flags, count, max(npages - 1, 0))
+        total = npages * self.bucket.tx.page_size if npages else off
+        return b"".join((header, elements, *parts, bytes(total - off)))

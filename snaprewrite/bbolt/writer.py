@@ -34,12 +34,14 @@ from typing import BinaryIO, Protocol
 from ..errors import CorruptError, KeyNotFoundError, PlanError
 from . import format as fmt
 from .freelist import build_freelist, freelist_pages, read_freelist
-from .node import Inode, Node
+from .node import Inode, Node, leaf_inodes
 from .pages import MetaInfo, PageFile, PageHeaderInfo, build_meta
-from .tree import MAX_DEPTH, read_branch, read_leaf
+from .tree import MAX_DEPTH, read_branch
 
 MAX_KEY_SIZE = 32768
 MAX_VALUE_SIZE = (1 << 31) - 2
+# Old pages read between releases of the input mapping (a fault maps a whole large folio, not a page).
+RELEASE_EVERY = 16
 _KEY = attrgetter("key")
 
 
@@ -125,14 +127,12 @@ class _Bucket:
             _, flags, count, _ = fmt.PAGE_HEADER.unpack_from(buf, 0)
             if flags != fmt.LEAF_PAGE:
                 raise CorruptError(f"bucket {self._label()}: inline page is not a leaf")
-            items = read_leaf(buf, count, None)
-            return True, [Inode(i.flags, bytes(i.key), bytes(i.value), 0) for i in items], 0
+            return True, leaf_inodes(bytes(buf), count, None), 0
         if pgid < 2:
             raise CorruptError(f"bucket {self._label()}: tree points at a meta page", pgid)
         h, buf = self.tx.page(pgid)
         if h.flags == fmt.LEAF_PAGE:
-            items = read_leaf(buf, h.count, pgid)
-            return True, [Inode(i.flags, bytes(i.key), bytes(i.value), 0) for i in items], h.overflow
+            return True, leaf_inodes(bytes(buf), h.count, pgid), h.overflow
         if h.flags == fmt.BRANCH_PAGE:
             return False, [Inode(0, bytes(k), b"", c) for k, c in read_branch(buf, h.count, pgid)], h.overflow
         raise CorruptError(f"unexpected page type {h.flags:#x} in bucket {self._label()}", pgid)
@@ -302,6 +302,7 @@ class Transaction:
         self.root = _Bucket(self, pf.meta.root, pf.meta.sequence, None, ())
         self._freed: dict[int, None] = {}
         self._next_write = pf.meta.pgid
+        self._reads = 0
         self._committed = False
 
     # -- page bookkeeping ----------------------------------------------------------------------
@@ -322,6 +323,9 @@ class Transaction:
     def page(self, pgid: int) -> tuple[PageHeaderInfo, memoryview]:
         """page returns header and image of page ``pgid``: an old page from the file, a new one back from the sink."""
         if pgid < self.old_pgid:
+            self._reads += 1
+            if self._reads % RELEASE_EVERY == 0:
+                self.pf.release()
             return self.pf.page(pgid)
         if pgid >= self._next_write:
             raise CorruptError(f"page id out of range (high-water mark {self._next_write})", pgid)

@@ -1,10 +1,13 @@
 """The ``snaprewrite`` command line: parse arguments, call one library function, print through ``report``.
 
-Exit codes: 0 success, 1 bad input or missing key (one line on stderr, no traceback), 2 usage.
+Exit codes: 0 success, 1 bad input or missing key (one line on stderr, no traceback), 2 usage,
+130 interrupted. An unexpected exception is a bug: one "internal error" line, and the traceback with
+SNAPREWRITE_DEBUG=1.
 """
 
 import enum
 import functools
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -66,6 +69,14 @@ def handles_errors(fn):
             if isinstance(e, BrokenPipeError):
                 raise typer.Exit(0) from None
             report.error(f"{type(e).__name__}: {e}")
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            report.error("interrupted")
+            raise typer.Exit(130) from None
+        except Exception as e:  # a bug, not bad input: still one line, the traceback on request
+            if os.environ.get("SNAPREWRITE_DEBUG"):
+                raise
+            report.error(f"internal error: {type(e).__name__}: {e} (set SNAPREWRITE_DEBUG=1 for a traceback)")
             raise typer.Exit(1) from None
 
     return wrapper

@@ -18,7 +18,7 @@ from construct import ConstructError
 from ..errors import ChecksumError, CorruptError, NotSnapshotError
 from . import format as fmt
 
-RELEASE_WINDOW = 64 << 20
+RELEASE_WINDOW = 32 << 20
 
 
 @dataclass(frozen=True)

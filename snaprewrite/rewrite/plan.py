@@ -11,6 +11,7 @@ Edits are of two sorts:
     key's life).
 """
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -68,6 +69,17 @@ class Edit:
     changes: list[Change]
     new_key: bytes | None = None  # a rename: the record now belongs to this key (a new key's first version)
 
+    @classmethod
+    def of(cls, obj: "Object", new_value: bytes, changes: list[Change], new_key: bytes | None = None) -> "Edit":
+        """of makes the Edit of an object's latest record."""
+        rec = obj.record
+        obj.forget()
+        return cls(obj.key, rec.revision, rec.kv, new_value, changes, new_key)
+
+    def __post_init__(self):
+        if self.record.value:  # the old value is not needed any more: keep the plan small
+            self.record = dataclasses.replace(self.record, value=b"")
+
     def new_record(self) -> KeyValue:
         """new_record is the KeyValue written in place of the old one (revisions and version kept).
 
@@ -89,14 +101,30 @@ class Tombstone:
 
 @dataclass
 class Object:
-    """A live Kubernetes object a rule looks at: its key, latest record and identity."""
+    """A live Kubernetes object a rule looks at: its key, where its latest record is, and its identity.
+
+    The record is read from the snapshot when asked for and kept only until a rule calls ``forget``:
+    a plan over 50,000 Services would otherwise hold every old value at once.
+    """
 
     key: bytes
-    record: mvcc.Record
+    revkey: bytes  # bbolt key of its latest record in bucket ``key``
     kind: str
     namespace: str
     name: str
+    snap: Snapshot = field(repr=False)
     cache: dict = field(default_factory=dict, repr=False)  # what rules already read from the value
+
+    @property
+    def record(self) -> mvcc.Record:
+        rec = self.cache.get("record")
+        if rec is None:
+            rec = self.cache["record"] = mvcc.record_at(self.snap, self.revkey)
+        return rec
+
+    def forget(self) -> None:
+        """forget drops the record read for a rule (fields read from it stay cached)."""
+        self.cache.pop("record", None)
 
     @property
     def value(self) -> bytes:
@@ -178,16 +206,15 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
     return (ns, name) if sep else ("", ns)
 
 
-def load_objects(snap: Snapshot, live: dict[bytes, Revision], prefixes: dict[bytes, str]) -> dict[str, list[Object]]:
+def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order."""
     wanted = tuple(prefixes)
-    index = {k: rev for k, rev in live.items() if k.startswith(wanted)}
+    index = mvcc.live_keys(snap, wanted, progress) if wanted else {}
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
     for key in sorted(index):
         prefix = next(p for p in wanted if key.startswith(p))
         ns, name = split_key(key, prefix)
-        rec = mvcc.record_at(snap, index[key])
-        out[prefixes[prefix]].append(Object(key, rec, prefixes[prefix], ns, name))
+        out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap))
     return out
 
 
@@ -201,10 +228,9 @@ def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
         raise PlanError(f"unknown --only value(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(r.name for r in RULES)})")
     prefixes = {p: r.kind for r in selected for p in r.prefixes}
-    live = mvcc.live_keys(snap, progress=progress)
-    objects = load_objects(snap, live, prefixes)
+    objects = load_objects(snap, prefixes, progress)
     plan = Plan(snap.path, mvcc.current_revision(snap))
-    ctx = Context(options, plan, objects, snap, live)
+    ctx = Context(options, plan, objects, snap)
     for rule in selected:
         rule.run(ctx)
     plan.edits.sort(key=lambda e: e.key)
@@ -219,7 +245,6 @@ class Context:
     plan: Plan
     objects: dict[str, list[Object]]
     snap: Snapshot
-    live: dict[bytes, Revision]  # every live key -> the revision of its latest record
     moved_ips: dict[str, str] = field(default_factory=dict)  # service IP old -> new, filled by the service rule
     moved_subnets: dict[str, str] = field(default_factory=dict)  # node pod CIDR old -> new
     service_ips: list[str] = field(default_factory=list)  # every live Service's cluster IPs after the move

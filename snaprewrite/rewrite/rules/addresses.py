@@ -75,6 +75,7 @@ def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...]) -> None:
     except DecodeError as e:
         raise PlanError(f"{obj.key_text}: cannot read its fields ({e}); refusing to rewrite") from None
     obj.cache.update(zip(wanted, got))
+    obj.forget()
 
 
 def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[str]:
@@ -226,4 +227,4 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
             new_value = splice.set_fields(obj.value, edits)
         except (DecodeError, ValueError) as e:
             raise PlanError(f"{obj.key_text}: cannot rewrite ({e})") from None
-        ctx.plan.edits.append(Edit(obj.key, obj.record.revision, obj.record.kv, new_value, changes))
+        ctx.plan.edits.append(Edit.of(obj, new_value, changes))

@@ -103,4 +103,4 @@ def run(ctx: Context) -> None:
                 value = splice.set_fields(obj.value, edits)
             except (DecodeError, ValueError) as e:
                 raise PlanError(f"{obj.key_text}: cannot rewrite ({e})") from None
-            ctx.plan.edits.append(Edit(obj.key, obj.record.revision, obj.record.kv, value, changes))
+            ctx.plan.edits.append(Edit.of(obj, value, changes))

@@ -56,7 +56,8 @@ def run(ctx: Context) -> None:
         new_key = PREFIX + new_ip.encode()
         change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
                         new_key=new_key.decode())
-        ctx.plan.edits.append(Edit(obj.key, obj.record.revision, obj.record.kv, value, [change], new_key=new_key))
-        if obj.record.kv.version > 1:
-            rev = obj.record.revision
+        edit = Edit.of(obj, value, [change], new_key=new_key)
+        ctx.plan.edits.append(edit)
+        if edit.record.version > 1:
+            rev = edit.revision
             ctx.plan.tombstones.append(Tombstone(obj.key, free_sub(ctx, rev.main, rev.sub)))

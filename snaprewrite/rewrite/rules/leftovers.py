@@ -49,18 +49,23 @@ def run(ctx: Context) -> None:
         return
     finder = AddressFinder(nets)
     changed = {e.key for e in ctx.plan.edits}
-    hits: dict[tuple[str, str], list[str]] = {}
+    # One pass in revision order: ``mentions`` holds the keys whose latest record so far mentions an
+    # old address (a later put that does not, or a deletion, removes the key again). Memory follows
+    # the number of such keys, not the size of the snapshot.
+    mentions: dict[bytes, None] = {}
     key_of = kvcodec.key_of
-    live = ctx.live
     for _flags, k, v in ctx.snap.key_bucket().iter_raw():
-        if len(k) != revcodec.REV_BYTES_LEN or not v:
+        if not v:
             continue
         key = key_of(v)
-        if live.get(key) != k or key in changed:
-            continue
-        if finder.mentions(v):
-            group = ("excluded", "(--exclude)") if key in ctx.excluded else _resource(key)
-            hits.setdefault(group, []).append(key.decode("utf-8", "backslashreplace"))
+        if len(k) != revcodec.REV_BYTES_LEN or not finder.mentions(v):
+            mentions.pop(key, None)
+        elif key not in changed:
+            mentions[key] = None
+    hits: dict[tuple[str, str], list[str]] = {}
+    for key in sorted(mentions):
+        group = ("excluded", "(--exclude)") if key in ctx.excluded else _resource(key)
+        hits.setdefault(group, []).append(key.decode("utf-8", "backslashreplace"))
     for (res, prefix), keys in sorted(hits.items()):
         reason = REASONS.get(res, CNI_HINT if "." in res else "not rewritten by snaprewrite; review it")
         sample = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")

@@ -50,7 +50,7 @@ def run(ctx: Context) -> None:
         elif held:
             ctx.plan.warnings.append(Warning(obj.key_text, "allocator has no bitmap field; the API server's repair "
                                              "loop will rebuild it"))
-        ctx.plan.edits.append(Edit(obj.key, obj.record.revision, obj.record.kv, splice.set_fields(obj.value, edits),
+        ctx.plan.edits.append(Edit.of(obj, splice.set_fields(obj.value, edits),
                                    changes))
 
 

@@ -35,4 +35,4 @@ def run(ctx: Context) -> None:
             changes.append(Change(obj.key_text, kind, "", obj.name, f"spec.cidrs[{i}]", c, m.new))
         if changes:
             value = splice.set_fields(obj.value, {field_path(obj, API, ("spec", "cidrs")): new})
-            ctx.plan.edits.append(Edit(obj.key, obj.record.revision, obj.record.kv, value, changes))
+            ctx.plan.edits.append(Edit.of(obj, value, changes))

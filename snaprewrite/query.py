@@ -42,13 +42,25 @@ def resource_of(key: bytes) -> str | None:
     return res
 
 
+def count_resources(keys) -> dict[str, int]:
+    """count_resources counts keys per registry resource (grouping by key head first: one split per key)."""
+    heads = Counter(b"/".join(k.split(b"/", 4)[:4]) for k in keys)
+    out: Counter = Counter()
+    for head, n in heads.items():
+        res = resource_of(head + b"/_")
+        if res:
+            out[res] += n
+    return dict(sorted(out.items()))
+
+
 def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
     """status reports what ``etcdutl snapshot status`` does, plus trailer, page size, compaction, counts."""
     with Snapshot(path) as snap:
-        st = backend.stats(snap, progress)
+        index: dict[bytes, bytes] = {}
+        st = backend.stats(snap, progress, index)
         cs = mvcc.compact_state(snap)
-        live = mvcc.live_keys(snap, progress=progress)
-        resources = Counter(r for r in map(resource_of, live) if r)
+        live = [k for k, rk in index.items() if not mvcc.is_tombstone(rk)]
+        del index
         out = {
             "hash": st.hash,
             "revision": st.revision,
@@ -60,7 +72,7 @@ def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
             "consistentIndex": cs.consistent_index,
             "liveKeys": len(live),
             "buckets": st.buckets,
-            "resources": dict(sorted(resources.items())),
+            "resources": count_resources(live),
         }
         if verify:
             out["hashOk"] = snap.verify_trailer()

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import crc32c
 
-from . import revision, schema
+from . import mvcc, revision, schema
 from .snapshot import Snapshot
 
 
@@ -25,28 +25,31 @@ class BackendStats:
     buckets: dict[str, int] = field(default_factory=dict)
 
 
-def stats(snap: Snapshot, progress: Callable[[int], None] | None = None) -> BackendStats:
-    """stats walks every bucket once, computing the etcdutl hash, counts and revision."""
+def stats(snap: Snapshot, progress: Callable[[int], None] | None = None,
+          index: dict[bytes, bytes] | None = None) -> BackendStats:
+    """stats walks every bucket once, computing the etcdutl hash, counts and revision.
+
+    With ``index`` (a dict), bucket ``key``'s pass also fills it like ``mvcc.latest_index``, so a
+    status needs one pass over the file, not two.
+    """
     st = BackendStats(total_size=snap.data_size)
     h = 0
-    done = 0
+    crc = crc32c.crc32c
     for name, bucket in snap.root.buckets():
-        h = crc32c.crc32c(name, h)
-        n = 0
-        last_key = None
-        for _flags, k, v in bucket.iter_raw():
-            h = crc32c.crc32c(k, h)
-            h = crc32c.crc32c(v, h)
-            n += 1
-            last_key = k
-            if progress is not None and n % 4096 == 0:
-                progress(4096)
-                done += 4096
+        h = crc(name, h)
+        if name == schema.KEY and index is not None:
+            found, h, n, last_key = mvcc.scan_index(bucket, b"", progress, crc, h)
+            index.update(found)
+        else:
+            n = 0
+            last_key = None
+            for _flags, k, v in bucket.iter_raw():
+                h = crc(v, crc(k, h))
+                n += 1
+                last_key = k
         if name == schema.KEY and last_key is not None:
             st.revision = revision.main_of(last_key)
         st.buckets[name.decode("utf-8", "replace")] = n
         st.total_key += n
-        if progress is not None:
-            progress(n % 4096)
     st.hash = h
     return st

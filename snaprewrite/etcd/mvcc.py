@@ -90,11 +90,25 @@ def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"",
     A deleted key maps to its tombstone's 18-byte key (``is_tombstone``). One pass over bucket ``key``;
     only the user key of each record is decoded and revisions stay raw bytes (the hot loop).
     """
+    return scan_index(snap.key_bucket(), prefix, progress)[0]
+
+
+def scan_index(bucket, prefix: bytes | tuple[bytes, ...] = b"", progress: Progress = None,
+               crc: Callable[[bytes, int], int] | None = None,
+               h: int = 0) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
+    """scan_index is ``latest_index`` over a ``key`` bucket that can also fold every key and value into ``crc``.
+
+    Returns (index, crc value, record count, last bbolt key): what ``etcdutl snapshot status`` needs
+    from bucket ``key`` and the live keys, in the same single pass.
+    """
     index: dict[bytes, bytes] = {}
     key_of = kvcodec.key_of
     n = 0
-    for _flags, k, v in snap.key_bucket().iter_raw():
+    k = None
+    for _flags, k, v in bucket.iter_raw():
         n += 1
+        if crc is not None:
+            h = crc(v, crc(k, h))
         if not v:
             continue
         if len(v) > 1 and v[0] == 0x0A and v[1] < 0x80 and 2 + v[1] <= len(v):  # field 1 with a one-byte length
@@ -109,7 +123,7 @@ def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"",
     for revkey in index.values():
         if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
             revcodec.decode(revkey)  # raises SchemaError naming the bad key
-    return index
+    return index, h, n, (k.tobytes() if k is not None else None)
 
 
 def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"",

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .errors import DecodeError
-from .etcd import backend, mvcc
+from .etcd import backend, mvcc, revision
 from .etcd.fsck import fsck
 from .etcd.snapshot import Snapshot
 from .k8s import decode as k8sdecode
@@ -59,7 +59,7 @@ def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
         index: dict[bytes, bytes] = {}
         st = backend.stats(snap, progress, index)
         cs = mvcc.compact_state(snap)
-        live = [k for k, rk in index.items() if not mvcc.is_tombstone(rk)]
+        live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
         del index
         out = {
             "hash": st.hash,

@@ -23,7 +23,7 @@ from .revision import Revision
 from .snapshot import Snapshot
 
 Progress = Callable[[int], None] | None
-PROGRESS_STEP = 4096
+PROGRESS_STEP = 4096  # records between progress callbacks (scan_index relies on it being 4096)
 
 
 @dataclass(frozen=True)
@@ -109,14 +109,16 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] = b"", progress: Progre
         n += 1
         if crc is not None:
             h = crc(v, crc(k, h))
-        if not v:
-            continue
-        if len(v) > 1 and v[0] == 0x0A and v[1] < 0x80 and 2 + v[1] <= len(v):  # field 1 with a one-byte length
-            user_key = v[2 : 2 + v[1]].tobytes()
-        else:
+        size = len(v)
+        if size > 1 and v[0] == 0x0A:  # field 1 (the key) first, as etcd writes it
+            ln = v[1]
+            user_key = v[2 : 2 + ln].tobytes() if ln < 0x80 and 2 + ln <= size else key_of(v)
+        elif size:
             user_key = key_of(v)
-        if progress is not None and n % PROGRESS_STEP == 0:
-            progress(PROGRESS_STEP)
+        else:
+            continue  # etcd 3.6's revision-bump marker
+        if progress is not None and not n & 4095:
+            progress(4096)
         if prefix and not user_key.startswith(prefix):
             continue
         index[user_key] = k.tobytes()

@@ -71,7 +71,7 @@ def run_case(name: str, argv: list[str], prepare=None, warm: bool = True) -> Res
     """run_case warms with one untimed run, then measures a second; prepare() runs before each (clears outputs)."""
     res = Result(name=name, argv=[str(a) for a in argv])
     runs = 2 if warm else 1
-    for i in range(runs):
+    for _ in range(runs):
         if prepare is not None:
             prepare()
         seconds, rss, code, tail = measure(res.argv)

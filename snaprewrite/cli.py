@@ -16,10 +16,10 @@ import typer
 import yaml
 
 from . import query, report
+from .errors import SnapshotError, UsageError
 from .hostfiles import manifests as hostfiles
 from .rehearsal import rehearse as rehearsal
 from .rewrite import job as rewriting
-from .errors import SnapshotError, UsageError
 
 app = typer.Typer(
     name="snaprewrite",
@@ -31,17 +31,17 @@ app = typer.Typer(
 )
 
 
-class TableOrJson(str, enum.Enum):
+class TableOrJson(enum.StrEnum):
     table = "table"
     json = "json"
 
 
-class TextOrJson(str, enum.Enum):
+class TextOrJson(enum.StrEnum):
     text = "text"
     json = "json"
 
 
-class GetFormat(str, enum.Enum):
+class GetFormat(enum.StrEnum):
     yaml = "yaml"
     json = "json"
     raw = "raw"

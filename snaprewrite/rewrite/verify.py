@@ -88,7 +88,7 @@ def compare(old_path: str, new_path: str, progress: Progress = None) -> list[Dif
 def _covers(listed: str, diff: str) -> bool:
     """_covers tells whether a report field accounts for a differing path (same, or one contains the other)."""
     base = listed.split(":", 1)[0]
-    return diff == listed or diff == base or diff.startswith((base + ".", base + "[")) or \
+    return diff in (listed, base) or diff.startswith((base + ".", base + "[")) or \
         base.startswith((diff + ".", diff + "["))
 
 

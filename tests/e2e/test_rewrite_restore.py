@@ -214,7 +214,8 @@ def test_reallocate_gives_lowest_free_addresses(real_snapshot, tmp_path):
 
 def test_corrupt_trailer_is_refused_unless_skipped(real_snapshot, tmp_path):
     bad = tmp_path / "bad.db"
-    data = bytearray(open(real_snapshot, "rb").read())
+    with open(real_snapshot, "rb") as f:
+        data = bytearray(f.read())
     data[-1] ^= 0xFF
     bad.write_bytes(bytes(data))
     r = cli("rewrite", bad, "--out", tmp_path / "o.db", "--service-cidr", "10.96.0.0/12=172.30.0.0/16", code=1)

@@ -133,7 +133,7 @@ META_FIELDS = {"magic": (0, "<I"), "version": (4, "<I"), "pageSize": (8, "<I"), 
 
 def _put(buf: bytearray, off: int, form: str, value: int) -> None:
     size = struct.calcsize(form)
-    if 0 <= off and off + size <= len(buf):
+    if off >= 0 and off + size <= len(buf):
         struct.pack_into(form, buf, off, value & ((1 << (8 * size)) - 1))
 
 

@@ -3,9 +3,9 @@ serialize like kube-apiserver (gogo presence, Unknown with empty content fields)
 
 import json
 
+import kubeobjects as ko
 from kubernetes.client import ApiClient
 
-import kubeobjects as ko
 from snaprewrite.k8s import decode, envelope, splice
 
 

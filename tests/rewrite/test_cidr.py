@@ -10,7 +10,6 @@ from snaprewrite.errors import PlanError, UsageError
 from snaprewrite.k8s import bitmap
 from snaprewrite.rewrite.cidr import CidrMap, Reallocator, each_csv_item
 
-
 # -- parsing and validation ------------------------------------------------------------------------
 
 def test_parse_single_and_dual_stack():

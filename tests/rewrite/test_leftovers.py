@@ -3,7 +3,8 @@
 import ipaddress
 import re
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from snaprewrite.rewrite.rules.leftovers import AddressFinder
 

@@ -16,7 +16,6 @@ from ...k8s import envelope, registry, splice
 from ..cidr import CidrMap, Mapped, Reallocator, parse_ip, parse_subnet
 from ..plan import Change, Context, Edit, Object, Warning
 
-
 SINGULAR = ("clusterIP", "podCIDR")
 
 
@@ -198,7 +197,7 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
     for s in slots:
         if s.new is not None:
             by_obj.setdefault(s.obj.key, []).append(s)
-    for key, moved in by_obj.items():
+    for moved in by_obj.values():
         obj = moved[0].obj
         edits: dict = {}
         changes: list[Change] = []

@@ -2,12 +2,13 @@
 
 The output is a temp file beside the target, mode 0600 (snapshots hold Secrets). The new bbolt pages
 land in it first, at their offsets (``FileSink``: the transaction hands over each page as soon as it
-is final, so none is held in memory). Then the input is read once, in chunks; each chunk is hashed
-twice at the same time on two cores (the input's own sha256, to verify its trailer, and the output's,
-to write the new trailer: hashlib releases the GIL), patched (only the new meta page lies inside the
-copied prefix) and written. The appended pages are read back (from the page cache) into the output's
-hash, the trailer follows, the file is fsynced, checked and renamed over the target; on any error the
-temp file is removed and the target left as it was. The input is opened read-only and never written.
+is final, so none is held in memory). Then the input is read once, in chunks; each chunk is patched
+(only the new meta page lies inside the copied prefix) and, on the same bytes, hashed for the input's
+own sha256 (to verify its trailer) and for the output's, and written: three streams in order on two
+cores (hashlib and os.write release the GIL), the reads running a few chunks ahead. The appended
+pages are read back (from the page cache) into the output's hash, the trailer follows; the file is
+fsynced while the check reads it, then renamed over the target. On any error the temp file is removed
+and the target left as it was. The input is opened read-only and never written.
 """
 
 import hashlib
@@ -21,7 +22,8 @@ from ..bbolt.writer import PageSink, Patch
 from ..errors import ChecksumError, CorruptError, SnapshotError
 from .snapshot import TRAILER_SIZE, Snapshot
 
-CHUNK = 1 << 20  # fits the L2 cache: read, hashed twice and written while still hot
+CHUNK = 2 << 20  # read, hashed twice and written while still in the CPU caches
+RING = 4  # chunks in flight: reading runs ahead of the input hash and the write
 
 
 @dataclass(frozen=True)
@@ -151,11 +153,15 @@ def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tu
         _write_all(fd, digest)
         if os.fstat(fd).st_size != size + TRAILER_SIZE:
             raise CorruptError(f"internal: output is {os.fstat(fd).st_size} bytes, expected {size + TRAILER_SIZE}")
-        os.fsync(fd)
+        with ThreadPoolExecutor(1) as pool:  # the check reads the page cache while it goes to disk
+            synced = pool.submit(os.fsync, fd)
+            try:
+                if before_rename is not None:
+                    before_rename(tmp)
+            finally:
+                synced.result()
         os.close(fd)
         fd = -1
-        if before_rename is not None:
-            before_rename(tmp)
         snap.check_unchanged()
         os.replace(tmp, target)
         tmp = None
@@ -187,33 +193,39 @@ def _copy_prefix(snap: Snapshot, fd: int, copy_length: int, overwrites: list[tup
     os.lseek(fd, 0, os.SEEK_SET)
     in_len = snap.identity.size - (TRAILER_SIZE if snap.trailer else 0)
     end = max(copy_length, in_len if stored is not None else 0)
-    with open(snap.path, "rb", buffering=0) as src, ThreadPoolExecutor(1) as pool:
-        buf = bytearray(CHUNK)
-        view = memoryview(buf)
+    with open(snap.path, "rb", buffering=0) as src, ThreadPoolExecutor(1) as hashing, \
+            ThreadPoolExecutor(1) as writing:
+        bufs = [memoryview(bytearray(CHUNK)) for _ in range(RING)]
+        pending: list[tuple] = [()] * RING  # per buffer: the jobs still reading it
         off = 0
+        i = 0
         while off < end:
-            n = src.readinto(view[: min(CHUNK, end - off)])
+            slot = i % RING
+            for job in pending[slot]:
+                job.result()  # the buffer is reused: its hash and write must be done with it
+            n = src.readinto(bufs[slot][: min(CHUNK, end - off)])
             if not n:
                 raise SnapshotError(f"{snap.path}: file shrank while reading")
-            chunk = view[:n]
-            pending = pool.submit(h_in.update, chunk) if stored is not None else None
-            try:
-                if off < copy_length:
-                    out = chunk[: max(0, min(n, copy_length - off))]
-                    hits = [(o, b) for o, b in overwrites if o < off + len(out) and o + len(b) > off]
-                    if hits:
-                        out = bytearray(out)
-                        for o, b in hits:
-                            lo, hi = max(o, off), min(o + len(b), off + len(out))
-                            out[lo - off : hi - off] = b[lo - o : hi - o]
-                    h_out.update(out)
-                    _write_all(fd, out)
-            finally:
-                if pending is not None:
-                    pending.result()  # the buffer is reused: the input hash must be done with it
+            chunk = bufs[slot][:n]
+            jobs = [hashing.submit(h_in.update, chunk)] if stored is not None else []
+            if off < copy_length:
+                out = chunk[: max(0, min(n, copy_length - off))]
+                hits = [(o, b) for o, b in overwrites if o < off + len(out) and o + len(b) > off]
+                if hits:
+                    out = bytearray(out)
+                    for o, b in hits:
+                        lo, hi = max(o, off), min(o + len(b), off + len(out))
+                        out[lo - off : hi - off] = b[lo - o : hi - o]
+                jobs.append(writing.submit(_write_all, fd, out))
+                h_out.update(out)
+            pending[slot] = tuple(jobs)
             off += n
+            i += 1
             if progress is not None:
                 progress(n)
+        for jobs in pending:
+            for job in jobs:
+                job.result()
     if stored is not None and h_in.digest() != stored:
         raise ChecksumError(f"{snap.path}: sha256 trailer", stored.hex(), h_in.hexdigest())
     return h_out

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 
 from . import query, report
 from .errors import SnapshotError, UsageError
-from .hostfiles import manifests as hostfiles
-from .rehearsal import rehearse as rehearsal
-from .rewrite import job as rewriting
+
+# Commands import the heavier layers they need (protobuf schemas, the rewrite, etcd runner) themselves,
+# so that `status` or `ls` on a big snapshot do not pay for them at start-up.
 
 app = typer.Typer(
     name="snaprewrite",
@@ -137,6 +136,8 @@ def get(
     elif output == GetFormat.json:
         report.print_json(got.shown)
     else:
+        import yaml
+
         sys.stdout.write(yaml.safe_dump(got.shown, sort_keys=False, allow_unicode=True))
 
 
@@ -203,6 +204,8 @@ def rewrite(
     output: Annotated[TableOrJson, typer.Option("--output", "-o", help="How to print the report.")] = TableOrJson.table,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
+    from .rewrite import job as rewriting
+
     if not service_cidr and not pod_cidr:
         raise UsageError("nothing to do: give --service-cidr OLD=NEW and/or --pod-cidr OLD=NEW")
     if out is None and not dry_run:
@@ -250,6 +253,8 @@ def verify(
     output: Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")] = TableOrJson.table,
 ):
     """Compare two snapshots key by key at their latest revisions and list what differs."""
+    from .rewrite import job as rewriting
+
     with report.progress("comparing", None) as advance:
         result = rewriting.verify(str(old), str(new), str(report_file) if report_file else None, advance)
     if output == TableOrJson.json:
@@ -276,6 +281,8 @@ def manifests(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the diffs; write nothing.")] = False,
 ):
     """Rewrite the CIDR flags of kube-apiserver and kube-controller-manager static pod manifests."""
+    from .hostfiles import manifests as hostfiles
+
     if not service_cidr and not pod_cidr:
         raise UsageError("nothing to do: give --service-cidr OLD=NEW and/or --pod-cidr OLD=NEW")
     if not directory.is_dir():
@@ -307,6 +314,8 @@ def rehearse(
     output: Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")] = TableOrJson.table,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
+    from .rehearsal import rehearse as rehearsal
+
     with report.progress("rehearsing", None) as advance:
         result = rehearsal.rehearse(str(snap), service_cidrs=service_cidr or [], pod_cidrs=pod_cidr or [],
                                     excludes=exclude or [], reallocate=reallocate, only=only,

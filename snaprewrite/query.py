@@ -16,8 +16,6 @@ from .errors import DecodeError
 from .etcd import backend, mvcc, revision
 from .etcd.fsck import fsck
 from .etcd.snapshot import Snapshot
-from .k8s import decode as k8sdecode
-from .k8s import envelope
 
 Progress = Callable[[int], None] | None
 SECRET_PREFIXES = (b"/registry/secrets/",)
@@ -89,6 +87,9 @@ def ls(path: str, prefix: str = "", progress: Progress = None) -> list[str]:
 
 def show_value(key: bytes, value: bytes, show_secrets: bool = False) -> dict:
     """show_value turns a stored value into what a reader should see (decoded, redacted, or base64)."""
+    from .k8s import decode as k8sdecode  # protobuf schemas load only for commands that show values
+    from .k8s import envelope
+
     try:
         env = envelope.parse(value)
     except DecodeError as e:

@@ -9,6 +9,8 @@ Only ``read_leaf`` / ``read_branch`` turn page bytes into records; everything ab
 """
 
 import bisect
+import functools
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -77,6 +79,12 @@ def read_branch(buf: memoryview, count: int, pgid: int | None = None) -> list[tu
         out.append((buf[k : k + ksize], child))
         off += fmt.BRANCH_ELEMENT_SIZE
     return out
+
+
+@functools.lru_cache(maxsize=512)
+def _leaf_struct(count: int) -> struct.Struct:
+    """_leaf_struct unpacks a whole leaf element array of ``count`` elements in one call."""
+    return struct.Struct("<" + "IIII" * count)
 
 
 class Bucket:
@@ -174,6 +182,39 @@ class Bucket:
                     raise CorruptError("leaf element points outside its page", pgid or None)
                 yield flags, buf[k:v], buf[v:end]
                 off += esize
+
+    def leaf_runs(self) -> Iterator[tuple[memoryview | None, list[tuple[memoryview, memoryview]]]]:
+        """leaf_runs yields, per leaf in key order, its (key, value) pairs and their contiguous bytes.
+
+        bbolt writes a leaf's keys and values back to back after the element array (k1 v1 k2 v2 ...);
+        when a page is laid out that way the first item is that whole run (so a checksum over every key
+        and value is one call per page), otherwise None. The pairs are what ``iter_raw`` yields.
+        """
+        esize = fmt.LEAF_ELEMENT_SIZE
+        base = fmt.PAGE_HEADER_SIZE
+        for pgid, h, buf in self.leaf_pages():
+            size = len(buf)
+            count = h.count
+            if base + count * esize > size:
+                raise CorruptError(f"{count} leaf elements do not fit in the page", pgid or None)
+            if not count:
+                yield None, []
+                continue
+            t = _leaf_struct(count).unpack_from(buf, base)
+            pairs = []
+            off = base
+            for i in range(0, 4 * count, 4):
+                k = off + t[i + 1]
+                v = k + t[i + 2]
+                end = v + t[i + 3]
+                if end > size or t[i + 1] < esize:
+                    raise CorruptError("leaf element points outside its page", pgid or None)
+                pairs.append((buf[k:v], buf[v:end]))
+                off += esize
+            first = base + count * esize
+            run_end = first + sum(t[2::4]) + sum(t[3::4])
+            contiguous = t[1] == count * esize and run_end == end
+            yield (buf[first:run_end] if contiguous else None), pairs
 
     def __iter__(self) -> Iterator[LeafItem]:
         return self.items()

@@ -105,23 +105,28 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] = b"", progress: Progre
     key_of = kvcodec.key_of
     n = 0
     k = None
-    for _flags, k, v in bucket.iter_raw():
-        n += 1
+    for run, pairs in bucket.leaf_runs():
         if crc is not None:
-            h = crc(v, crc(k, h))
-        size = len(v)
-        if size > 1 and v[0] == 0x0A:  # field 1 (the key) first, as etcd writes it
-            ln = v[1]
-            user_key = v[2 : 2 + ln].tobytes() if ln < 0x80 and 2 + ln <= size else key_of(v)
-        elif size:
-            user_key = key_of(v)
-        else:
-            continue  # etcd 3.6's revision-bump marker
-        if progress is not None and not n & 4095:
-            progress(4096)
-        if prefix and not user_key.startswith(prefix):
-            continue
-        index[user_key] = k.tobytes()
+            if run is not None:
+                h = crc(run, h)
+            else:
+                for k, v in pairs:
+                    h = crc(v, crc(k, h))
+        for k, v in pairs:
+            size = len(v)
+            if size > 1 and v[0] == 0x0A:  # field 1 (the key) first, as etcd writes it
+                ln = v[1]
+                user_key = v[2 : 2 + ln].tobytes() if ln < 0x80 and 2 + ln <= size else key_of(v)
+            elif size:
+                user_key = key_of(v)
+            else:
+                continue  # etcd 3.6's revision-bump marker
+            if prefix and not user_key.startswith(prefix):
+                continue
+            index[user_key] = k.tobytes()
+        if progress is not None:
+            progress(len(pairs))
+        n += len(pairs)
     for revkey in index.values():
         if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
             revcodec.decode(revkey)  # raises SchemaError naming the bad key

@@ -145,7 +145,12 @@ def test_invalid_meta_reported(db):
 
 def test_freelist_problems(db, etcd35, tmp_path):
     fl = tmp_path / "fl.db"
-    commit_and_verify(db, fl, lambda tx, model: None, sync_freelist=True)
+    def rewrite_some_leaves(tx, model):  # same values: leaves are rewritten, their old pages freed
+        keys = sorted(model[(b"key",)])
+        for k in keys[:: max(1, len(keys) // 8)]:
+            tx.put((b"key",), k, model[(b"key",)][k])
+
+    commit_and_verify(db, fl, rewrite_some_leaves, sync_freelist=True)
     with PageFile(fl) as pf:
         fpg, ps = pf.meta.freelist, pf.page_size
         ids = read_freelist(pf)

@@ -73,6 +73,8 @@ def handles_errors(fn):
             report.error("interrupted")
             raise typer.Exit(130) from None
         except Exception as e:  # a bug, not bad input: still one line, the traceback on request
+            if isinstance(e, (typer.Exit, typer.Abort)) or type(e).__module__.startswith(("click", "typer")):
+                raise  # the command's own exit code, or a usage error for typer to print
             if os.environ.get("SNAPREWRITE_DEBUG"):
                 raise
             report.error(f"internal error: {type(e).__name__}: {e} (set SNAPREWRITE_DEBUG=1 for a traceback)")

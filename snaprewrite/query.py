@@ -54,6 +54,7 @@ def count_resources(keys) -> dict[str, int]:
 def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
     """status reports what ``etcdutl snapshot status`` does, plus trailer, page size, compaction, counts."""
     with Snapshot(path) as snap:
+        snap.key_bucket()  # an etcd backend has one: refuse anything else before counting
         index: dict[bytes, bytes] = {}
         st = backend.stats(snap, progress, index)
         cs = mvcc.compact_state(snap)

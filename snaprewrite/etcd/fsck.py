@@ -43,7 +43,7 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
                 rev, tomb = revcodec.decode(k)
                 if not v and not tomb:
                     continue  # etcd 3.6's revision-bump marker
-                rec = kvcodec.decode(v)
+                rec = kvcodec.decode_fast(v)
                 if not tomb and rec.mod_revision != rev.main:
                     raise SnapshotError(f"record at revision {rev.main}/{rev.sub}: mod_revision {rec.mod_revision}")
             except SnapshotError as e:

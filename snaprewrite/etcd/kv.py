@@ -4,9 +4,17 @@ Fields (proto3, api/mvccpb/kv.proto): key=1 (bytes), create_revision=2, mod_revi
 (int64), value=5 (bytes), lease=6 (int64). A tombstone's record holds only ``key``. Encoding follows
 gogo-protobuf as etcd uses it: fields in number order, zero values omitted, so ``encode(decode(b)) == b``
 for every record etcd writes.
+
+Two decoders: ``decode`` (plain Python, the reference) and ``decode_fast`` (the same schema declared
+to the protobuf runtime, ~10x faster: used where every record of a file is read). A test runs both
+over every record of the fixtures and the real snapshot.
 """
 
+import functools
 from dataclasses import dataclass
+
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf.message import DecodeError as ProtoDecodeError
 
 from ..errors import DecodeError
 
@@ -109,3 +117,28 @@ def encode(kv: KeyValue) -> bytes:
             _put_varint(out, num << 3)
             _put_varint(out, v)
     return bytes(out)
+
+
+@functools.cache
+def _message_class():
+    """_message_class declares mvccpb.KeyValue to the protobuf runtime (no generated file needed)."""
+    fdp = descriptor_pb2.FileDescriptorProto(name="snaprewrite/etcd/mvccpb_kv.proto", package="mvccpb",
+                                            syntax="proto3")
+    msg = fdp.message_type.add(name="KeyValue")
+    f = descriptor_pb2.FieldDescriptorProto
+    for name, number, kind in (("key", 1, f.TYPE_BYTES), ("create_revision", 2, f.TYPE_INT64),
+                               ("mod_revision", 3, f.TYPE_INT64), ("version", 4, f.TYPE_INT64),
+                               ("value", 5, f.TYPE_BYTES), ("lease", 6, f.TYPE_INT64)):
+        msg.field.add(name=name, number=number, type=kind, label=f.LABEL_OPTIONAL)
+    pool = descriptor_pool.DescriptorPool()
+    pool.Add(fdp)
+    return message_factory.GetMessageClass(pool.FindMessageTypeByName("mvccpb.KeyValue"))
+
+
+def decode_fast(buf: bytes | memoryview) -> KeyValue:
+    """decode_fast is ``decode`` through the protobuf runtime (same result on every valid record)."""
+    try:
+        m = _message_class().FromString(bytes(buf))
+    except ProtoDecodeError:
+        raise DecodeError("KeyValue: not a valid protobuf record") from None
+    return KeyValue(m.key, m.create_revision, m.mod_revision, m.version, m.value, m.lease)

@@ -150,7 +150,7 @@ def record_at(snap: Snapshot, rev: Revision | bytes, tombstone: bool = False) ->
     value = snap.key_bucket().get(revkey)
     if value is None:
         raise SchemaError(f"revision {rev.main}/{rev.sub} is missing from bucket 'key'")
-    return Record(rev, tombstone, kvcodec.decode(value))
+    return Record(rev, tombstone, kvcodec.decode_fast(value))
 
 
 def history(snap: Snapshot, key: bytes, progress: Progress = None) -> list[Record]:

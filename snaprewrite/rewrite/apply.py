@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
 
-from ..bbolt.check import check
 from ..bbolt.writer import PageSink, Patch, Transaction
 from ..errors import CorruptError, UsageError
 from ..etcd import kv, revision, schema
+from ..etcd.fsck import fsck
 from ..etcd.kv import KeyValue
 from ..etcd.output import Written, write_streamed
 from ..etcd.revision import Revision
@@ -50,12 +50,15 @@ class Mode:
 
 
 def verify_file(path: str) -> None:
-    """verify_file opens a written snapshot and raises CorruptError if its structure is not sound."""
+    """verify_file opens a written snapshot and raises CorruptError unless it passes the full check.
+
+    The full check (``etcd.fsck``: bbolt structure and every MVCC record) also catches records the
+    input already had broken: etcd would refuse to start on them, so such an output is not written.
+    """
     with Snapshot(path) as out:
-        problems = check(out.pages)
-        out.key_bucket()
+        problems = fsck(out, verify_trailer=False)
     if problems:
-        raise CorruptError(f"output failed the structural check: {problems[0]} ({len(problems)} problems)")
+        raise CorruptError(f"output failed the check: {problems[0]} ({len(problems)} problems)")
 
 
 def _in_place(tx: Transaction, plan: Plan) -> int:

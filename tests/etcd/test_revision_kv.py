@@ -53,3 +53,17 @@ def test_latest_and_history_agree(real_snapshot):
         assert mvcc.get(snap, key).kv == hist[-1].kv
         cs = mvcc.compact_state(snap)
         assert cs.finished == 11246
+
+
+@pytest.mark.parametrize("name", ["basic-etcd35", "basic-etcd34", "k8s-etcd35", "tiny-etcd34"])
+def test_fast_and_plain_decoders_agree(name, fixture_path, real_snapshot):
+    for path in (fixture_path(name + ".db"), real_snapshot):
+        with Snapshot(path) as snap:
+            for _flags, _k, v in snap.key_bucket().iter_raw():
+                assert kv.decode_fast(v) == kv.decode(v)
+
+
+@pytest.mark.parametrize("bad", [b"\x0a\x05abc", b"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", b"\x10"])
+def test_fast_decoder_rejects_broken_records(bad):
+    with pytest.raises(DecodeError):
+        kv.decode_fast(bad)

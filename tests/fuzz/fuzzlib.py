@@ -39,7 +39,7 @@ TRAILER = 32
 # rewrite copies records it does not change as they are, so an input whose bucket ``key`` holds an
 # undecodable record (which ``check`` reports) gives an output with that same problem. Accepted here
 # when the output's problems are a subset of the input's; job.py could refuse such inputs instead.
-INHERITED_OK = True
+INHERITED_OK = False
 
 
 @dataclass(frozen=True)

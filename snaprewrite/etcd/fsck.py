@@ -34,22 +34,30 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
         return ["no 'key' bucket: not an etcd backend"]
     bad = 0
     n = 0
+    decode = kvcodec.decode_fast
     try:
-        for _flags, k, v in key_bucket.iter_raw():
-            n += 1
-            if progress is not None and n % 4096 == 0:
-                progress(4096)
-            try:
-                rev, tomb = revcodec.decode(k)
-                if not v and not tomb:
-                    continue  # etcd 3.6's revision-bump marker
-                rec = kvcodec.decode_fast(v)
-                if not tomb and rec.mod_revision != rev.main:
-                    raise SnapshotError(f"record at revision {rev.main}/{rev.sub}: mod_revision {rec.mod_revision}")
-            except SnapshotError as e:
-                bad += 1
-                if len(problems) < MAX_PROBLEMS:
-                    problems.append(f"bucket key: {e}")
+        for _run, pairs in key_bucket.leaf_runs():
+            n += len(pairs)
+            if progress is not None:
+                progress(len(pairs))
+            for k, v in pairs:
+                try:
+                    size = len(k)
+                    if size == revcodec.REV_BYTES_LEN and k[8] == 0x5F and k[0] < 0x80:  # the common case, inline
+                        tomb = False
+                        main = int.from_bytes(k[:8], "big")
+                    else:
+                        rev, tomb = revcodec.decode(k)
+                        main = rev.main
+                    if not v and not tomb:
+                        continue  # etcd 3.6's revision-bump marker
+                    rec = decode(v)
+                    if not tomb and rec.mod_revision != main:
+                        raise SnapshotError(f"record at revision {main}: mod_revision {rec.mod_revision}")
+                except SnapshotError as e:
+                    bad += 1
+                    if len(problems) < MAX_PROBLEMS:
+                        problems.append(f"bucket key: {e}")
     except SnapshotError as e:
         problems.append(str(e))
     if bad > MAX_PROBLEMS:

@@ -62,7 +62,11 @@ def verify_file(path: str) -> None:
 
 
 def _in_place(tx: Transaction, plan: Plan) -> int:
-    """_in_place puts every edit and tombstone at its own revision, in bbolt key order (records encoded one at a time)."""
+    """_in_place puts every edit and tombstone at its own revision, in bbolt key order (records encoded one at a time).
+
+    Each edit's new value is released once it is in the transaction (the report keeps its changes):
+    a 50k-object plan would otherwise hold every new value through the write and the check.
+    """
     ops = [(revision.encode(e.revision), 0, i) for i, e in enumerate(plan.edits)]
     ops += [(revision.encode(t.revision, tombstone=True), 1, i) for i, t in enumerate(plan.tombstones)]
     ops.sort(key=itemgetter(0))  # stable: a (never expected) repeated key keeps the plan's order
@@ -70,7 +74,9 @@ def _in_place(tx: Transaction, plan: Plan) -> int:
         if tomb:
             tx.put(KEY_BUCKET, key, kv.encode(KeyValue(plan.tombstones[i].key)))
         else:
-            tx.put(KEY_BUCKET, key, kv.encode(plan.edits[i].new_record()))
+            e = plan.edits[i]
+            tx.put(KEY_BUCKET, key, kv.encode(e.new_record()))
+            e.new_value = b""
     return plan.revision
 
 

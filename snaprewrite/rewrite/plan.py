@@ -25,7 +25,7 @@ from .cidr import CidrMap
 Progress = Callable[[int], None] | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     """One field of one object that changes: the report's ``changes`` entry."""
 
@@ -58,7 +58,7 @@ class Warning:
         return {"key": self.key, "message": self.message}
 
 
-@dataclass
+@dataclass(slots=True)
 class Edit:
     """The new value (and key, for a rename) of the record stored at ``revision``."""
 
@@ -99,7 +99,7 @@ class Tombstone:
     revision: Revision
 
 
-@dataclass
+@dataclass(slots=True)
 class Object:
     """A live Kubernetes object a rule looks at: its key, where its latest record is, and its identity.
 

@@ -19,7 +19,7 @@ from ..plan import Change, Context, Edit, Object, Warning
 SINGULAR = ("clusterIP", "podCIDR")
 
 
-@dataclass
+@dataclass(slots=True)
 class Slot:
     """One address in one field of one object, and what it becomes (``new`` None: unchanged)."""
 
@@ -199,13 +199,14 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
             by_obj.setdefault(s.obj.key, []).append(s)
     for moved in by_obj.values():
         obj = moved[0].obj
+        key_text = obj.key_text  # one string shared by the object's changes
         edits: dict = {}
         changes: list[Change] = []
         field_name = moved[0].list_field
         if moved[0].singular:  # no list field: the singular one is all there is
             path = field_path(obj, api_version, ("spec", mirror))
             edits[path] = [moved[0].new]
-            changes.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",
+            changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",
                                   moved[0].old, moved[0].new))
         else:
             list_path = field_path(obj, api_version, ("spec", field_name))
@@ -213,14 +214,14 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
             new_list: list[str | None] = [None] * len(current)
             for s in moved:
                 new_list[s.index] = s.new
-                changes.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, s.label, s.old, s.new))
+                changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, s.label, s.old, s.new))
             edits[list_path] = new_list
             first = next((s for s in moved if s.index == 0), None)
             mirror_path = field_path(obj, api_version, ("spec", mirror))
             mirror_now = read_fields(obj, api_version, ("spec", mirror))
             if first is not None and mirror_now and mirror_now[0] == first.old:
                 edits[mirror_path] = [first.new]
-                changes.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",
+                changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",
                                       first.old, first.new))
         try:
             new_value = splice.set_fields(obj.value, edits)

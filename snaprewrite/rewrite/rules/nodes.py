@@ -30,3 +30,5 @@ def run(ctx: Context) -> None:
         if s.new is not None:
             ctx.moved_subnets[s.old] = s.new
     object_edits(ctx, slots, "v1", "podCIDR")
+    for obj in ctx.objects.get(kind, []):
+        obj.cache.clear()  # fields read for this rule: no later rule needs them

@@ -8,6 +8,7 @@ redacted unless the caller asks for it.
 import base64
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,9 +41,20 @@ def resource_of(key: bytes) -> str | None:
     return res
 
 
-def count_resources(keys) -> dict[str, int]:
-    """count_resources counts keys per registry resource (grouping by key head first: one split per key)."""
-    heads = Counter(b"/".join(k.split(b"/", 4)[:4]) for k in keys)
+HEAD = re.compile(rb"(?m)^(?:/[^/\n]*){1,4}")
+
+
+def count_resources(keys: list[bytes]) -> dict[str, int]:
+    """count_resources counts keys per registry resource, grouping them by key head first.
+
+    The heads (first four path components) are found by one regex pass over all keys joined by
+    newlines; a key that itself holds a newline sends the count down the per-key path.
+    """
+    joined = b"\n".join(keys)
+    if joined.count(b"\n") == max(len(keys) - 1, 0):
+        heads = Counter(HEAD.findall(joined))
+    else:
+        heads = Counter(b"/".join(k.split(b"/", 4)[:4]) for k in keys)
     out: Counter = Counter()
     for head, n in heads.items():
         res = resource_of(head + b"/_")

@@ -124,3 +124,17 @@ def test_missing_key_and_bad_input_exit_1_without_traceback(tmp_path, real_snaps
         assert "Traceback" not in p.stderr
     p = subprocess.run([sys.executable, "-m", "snaprewrite.cli", "get"], capture_output=True, text=True)
     assert p.returncode == 2
+
+
+def test_count_resources_fast_path_matches_per_key_counting(real_snapshot):
+    from collections import Counter
+
+    from snaprewrite.etcd import mvcc
+    from snaprewrite.etcd.snapshot import Snapshot
+    from snaprewrite.query import count_resources, resource_of
+
+    with Snapshot(real_snapshot) as snap:
+        keys = list(mvcc.live_keys(snap))
+    want = dict(sorted(Counter(r for r in map(resource_of, keys) if r).items()))
+    assert count_resources(keys) == want
+    assert count_resources(keys + [b"/registry/pods/odd\nkey"]) == {**want, "pods": want["pods"] + 1}

@@ -163,32 +163,17 @@ class Bucket:
     def iter_raw(self) -> Iterator[tuple[int, memoryview, memoryview]]:
         """iter_raw yields (flags, key, value) like ``items`` without building records: the scan hot loop.
 
-        ``tests/bbolt/test_tree.py`` checks it yields exactly what ``items`` does.
+        ``tests/bbolt/test_reader.py`` checks it yields exactly what ``items`` does.
         """
-        unpack = fmt.LEAF_ELEMENT.iter_unpack
-        esize = fmt.LEAF_ELEMENT_SIZE
-        base = fmt.PAGE_HEADER_SIZE
-        for pgid, h, buf in self.leaf_pages():
-            size = len(buf)
-            count = h.count
-            if base + count * esize > size:
-                raise CorruptError(f"{count} leaf elements do not fit in the page", pgid or None)
-            off = base
-            for flags, pos, ksize, vsize in unpack(buf[base : base + count * esize]):
-                k = off + pos
-                v = k + ksize
-                end = v + vsize
-                if end > size or pos < esize:
-                    raise CorruptError("leaf element points outside its page", pgid or None)
-                yield flags, buf[k:v], buf[v:end]
-                off += esize
+        for _run, triples in self.leaf_runs():
+            yield from triples
 
-    def leaf_runs(self) -> Iterator[tuple[memoryview | None, list[tuple[memoryview, memoryview]]]]:
-        """leaf_runs yields, per leaf in key order, its (key, value) pairs and their contiguous bytes.
+    def leaf_runs(self) -> Iterator[tuple[memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
+        """leaf_runs yields, per leaf in key order, its (flags, key, value) triples and their contiguous bytes.
 
         bbolt writes a leaf's keys and values back to back after the element array (k1 v1 k2 v2 ...);
         when a page is laid out that way the first item is that whole run (so a checksum over every key
-        and value is one call per page), otherwise None. The pairs are what ``iter_raw`` yields.
+        and value is one call per page), otherwise None.
         """
         esize = fmt.LEAF_ELEMENT_SIZE
         base = fmt.PAGE_HEADER_SIZE
@@ -209,7 +194,7 @@ class Bucket:
                 end = v + t[i + 3]
                 if end > size or t[i + 1] < esize:
                     raise CorruptError("leaf element points outside its page", pgid or None)
-                pairs.append((buf[k:v], buf[v:end]))
+                pairs.append((t[i], buf[k:v], buf[v:end]))
                 off += esize
             first = base + count * esize
             run_end = first + sum(t[2::4]) + sum(t[3::4])

@@ -40,7 +40,7 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
             n += len(pairs)
             if progress is not None:
                 progress(len(pairs))
-            for k, v in pairs:
+            for _f, k, v in pairs:
                 try:
                     size = len(k)
                     if size == revcodec.REV_BYTES_LEN and k[8] == 0x5F and k[0] < 0x80:  # the common case, inline

@@ -110,9 +110,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] = b"", progress: Progre
             if run is not None:
                 h = crc(run, h)
             else:
-                for k, v in pairs:
+                for _f, k, v in pairs:
                     h = crc(v, crc(k, h))
-        for k, v in pairs:
+        for _f, k, v in pairs:
             size = len(v)
             if size > 1 and v[0] == 0x0A:  # field 1 (the key) first, as etcd writes it
                 ln = v[1]

@@ -23,6 +23,7 @@ from .revision import Revision
 from .snapshot import Snapshot
 
 Progress = Callable[[int], None] | None
+Visit = Callable[[bytes, memoryview, memoryview], None] | None
 PROGRESS_STEP = 4096  # records between progress callbacks (scan_index relies on it being 4096)
 
 
@@ -83,23 +84,25 @@ def is_tombstone(revkey: bytes) -> bool:
     return len(revkey) == revcodec.MARKED_REV_BYTES_LEN
 
 
-def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"",
-                 progress: Progress = None) -> dict[bytes, bytes]:
+def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
+                 progress: Progress = None, visit: Visit = None) -> dict[bytes, bytes]:
     """latest_index maps every user key (under ``prefix``, or any of several) to the bbolt key of its last record.
 
     A deleted key maps to its tombstone's 18-byte key (``is_tombstone``). One pass over bucket ``key``;
     only the user key of each record is decoded and revisions stay raw bytes (the hot loop).
     """
-    return scan_index(snap.key_bucket(), prefix, progress)[0]
+    return scan_index(snap.key_bucket(), prefix, progress, visit=visit)[0]
 
 
-def scan_index(bucket, prefix: bytes | tuple[bytes, ...] = b"", progress: Progress = None,
-               crc: Callable[[bytes, int], int] | None = None,
-               h: int = 0) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
+def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress: Progress = None,
+               crc: Callable[[bytes, int], int] | None = None, h: int = 0,
+               visit: Visit = None) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
     """scan_index is ``latest_index`` over a ``key`` bucket that can also fold every key and value into ``crc``.
 
     Returns (index, crc value, record count, last bbolt key): what ``etcdutl snapshot status`` needs
-    from bucket ``key`` and the live keys, in the same single pass.
+    from bucket ``key`` and the live keys, in the same single pass. ``prefix`` None indexes nothing;
+    ``visit(user_key, revkey, value)`` sees every record with a value, in revision order (so other
+    readers of the whole bucket can share this pass).
     """
     index: dict[bytes, bytes] = {}
     key_of = kvcodec.key_of
@@ -121,7 +124,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] = b"", progress: Progre
                 user_key = key_of(v)
             else:
                 continue  # etcd 3.6's revision-bump marker
-            if prefix and not user_key.startswith(prefix):
+            if visit is not None:
+                visit(user_key, k, v)
+            if prefix is None or (prefix and not user_key.startswith(prefix)):
                 continue
             index[user_key] = k.tobytes()
         if progress is not None:
@@ -133,10 +138,10 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] = b"", progress: Progre
     return index, h, n, (k.tobytes() if k is not None else None)
 
 
-def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] = b"",
-              progress: Progress = None) -> dict[bytes, bytes]:
+def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
+              progress: Progress = None, visit: Visit = None) -> dict[bytes, bytes]:
     """live_keys maps each user key alive at the latest revision to the bbolt key of its last put."""
-    return {k: rk for k, rk in latest_index(snap, prefix, progress).items()
+    return {k: rk for k, rk in latest_index(snap, prefix, progress, visit).items()
             if len(rk) != revcodec.MARKED_REV_BYTES_LEN}
 
 

@@ -206,16 +206,32 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
     return (ns, name) if sep else ("", ns)
 
 
-def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None) -> dict[str, list[Object]]:
-    """load_objects returns, per kind, the live objects under the given key prefixes, in key order."""
-    wanted = tuple(prefixes)
-    index = mvcc.live_keys(snap, wanted, progress) if wanted else {}
+def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
+                 visit: mvcc.Visit = None) -> dict[str, list[Object]]:
+    """load_objects returns, per kind, the live objects under the given key prefixes, in key order.
+
+    ``visit`` sees every record of the same pass (see ``mvcc.scan_index``).
+    """
+    wanted = tuple(prefixes) or None
+    index = mvcc.live_keys(snap, wanted, progress, visit) if wanted or visit else {}
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
     for key in sorted(index):
         prefix = next(p for p in wanted if key.startswith(p))
         ns, name = split_key(key, prefix)
         out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap))
     return out
+
+
+def _fan_out(visits: list) -> mvcc.Visit:
+    """_fan_out calls every observer's visit for each record (None when there is none)."""
+    if len(visits) <= 1:
+        return visits[0] if visits else None
+
+    def visit(*record) -> None:
+        for f in visits:
+            f(*record)
+
+    return visit
 
 
 def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
@@ -228,9 +244,12 @@ def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
         raise PlanError(f"unknown --only value(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(r.name for r in RULES)})")
     prefixes = {p: r.kind for r in selected for p in r.prefixes}
-    objects = load_objects(snap, prefixes, progress)
+    # Rules that must see every record (not only their objects) observe the same single scan.
+    observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
+    observers = {name: o for name, o in observers.items() if o is not None}
+    objects = load_objects(snap, prefixes, progress, _fan_out([o.visit for o in observers.values()]))
     plan = Plan(snap.path, mvcc.current_revision(snap))
-    ctx = Context(options, plan, objects, snap)
+    ctx = Context(options, plan, objects, snap, observed=observers)
     for rule in selected:
         rule.run(ctx)
     plan.edits.sort(key=lambda e: e.key)
@@ -245,6 +264,7 @@ class Context:
     plan: Plan
     objects: dict[str, list[Object]]
     snap: Snapshot
+    observed: dict = field(default_factory=dict)  # rule name -> what its observer gathered in the scan
     moved_ips: dict[str, str] = field(default_factory=dict)  # service IP old -> new, filled by the service rule
     moved_subnets: dict[str, str] = field(default_factory=dict)  # node pod CIDR old -> new
     service_ips: list[str] = field(default_factory=list)  # every live Service's cluster IPs after the move

@@ -9,7 +9,6 @@ CNI's own pools (Calico IPPools, flannel's net-conf) need the operator's hand.
 import ipaddress
 import re
 
-from ...etcd import kv as kvcodec
 from ...etcd import revision as revcodec
 from ..plan import Context, Warning
 
@@ -42,26 +41,41 @@ def _resource(key: bytes) -> tuple[str, str]:
     return parts[-1], key.decode("utf-8", "replace")
 
 
+class Mentions:
+    """Observes the plan's scan: the keys whose latest record so far mentions an old address.
+
+    Records arrive in revision order; a later put that does not mention one, or a deletion, removes
+    the key again. Memory follows the number of such keys, not the size of the snapshot.
+    """
+
+    def __init__(self, nets: list):
+        self.finder = AddressFinder(nets)
+        self.keys: dict[bytes, None] = {}
+
+    def visit(self, key: bytes, revkey: memoryview, value: memoryview) -> None:
+        if len(revkey) != revcodec.REV_BYTES_LEN or not self.finder.mentions(value):
+            self.keys.pop(key, None)
+        else:
+            self.keys[key] = None
+
+
+def _old_nets(options) -> list:
+    return [m.old for cm in (options.service_map, options.pod_map) for m in cm if not m.is_noop]
+
+
+def observer(options) -> Mentions | None:
+    """observer is what this rule needs to see of every record during the plan's scan."""
+    nets = _old_nets(options)
+    return Mentions(nets) if nets else None
+
+
 def run(ctx: Context) -> None:
     """run counts the live objects, per resource, whose unchanged values still hold old addresses."""
-    nets = [m.old for cm in (ctx.options.service_map, ctx.options.pod_map) for m in cm if not m.is_noop]
-    if not nets:
+    seen: Mentions | None = ctx.observed.get(name)
+    if seen is None:
         return
-    finder = AddressFinder(nets)
     changed = {e.key for e in ctx.plan.edits}
-    # One pass in revision order: ``mentions`` holds the keys whose latest record so far mentions an
-    # old address (a later put that does not, or a deletion, removes the key again). Memory follows
-    # the number of such keys, not the size of the snapshot.
-    mentions: dict[bytes, None] = {}
-    key_of = kvcodec.key_of
-    for _flags, k, v in ctx.snap.key_bucket().iter_raw():
-        if not v:
-            continue
-        key = key_of(v)
-        if len(k) != revcodec.REV_BYTES_LEN or not finder.mentions(v):
-            mentions.pop(key, None)
-        elif key not in changed:
-            mentions[key] = None
+    mentions = [k for k in seen.keys if k not in changed]
     hits: dict[tuple[str, str], list[str]] = {}
     for key in sorted(mentions):
         group = ("excluded", "(--exclude)") if key in ctx.excluded else _resource(key)

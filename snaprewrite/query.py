@@ -41,17 +41,18 @@ def resource_of(key: bytes) -> str | None:
     return res
 
 
-HEAD = re.compile(rb"(?m)^(?:/[^/\n]*){1,4}")
+# "/registry/<resource>/<second component>" of each key, found by one regex pass over all keys joined
+# by newlines (the literal "\n/registry/" lets the regex engine skip ahead quickly).
+HEAD = re.compile(rb"\n(/registry/[^/\n]*(?:/[^/\n]*)?)")
 
 
 def count_resources(keys: list[bytes]) -> dict[str, int]:
     """count_resources counts keys per registry resource, grouping them by key head first.
 
-    The heads (first four path components) are found by one regex pass over all keys joined by
-    newlines; a key that itself holds a newline sends the count down the per-key path.
+    A key that itself holds a newline sends the count down the per-key path.
     """
-    joined = b"\n".join(keys)
-    if joined.count(b"\n") == max(len(keys) - 1, 0):
+    joined = b"\n" + b"\n".join(keys)
+    if joined.count(b"\n") == len(keys):
         heads = Counter(HEAD.findall(joined))
     else:
         heads = Counter(b"/".join(k.split(b"/", 4)[:4]) for k in keys)

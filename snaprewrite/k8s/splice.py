@@ -168,17 +168,31 @@ def _build_trie(edits: Mapping[tuple[int, ...], object]) -> tuple[dict, list[_Le
     return root, leaves
 
 
-def _rewrite(buf, start: int, end: int, node: dict) -> bytes | None:
-    """_rewrite returns the message ``buf[start:end]`` with the trie's edits applied, or None if unchanged."""
-    out = bytearray()
-    cursor = start
-    changed = False
+def _children(buf, start: int, end: int, node: dict) -> Iterator[tuple[FieldSpan, object]]:
+    """_children yields the fields of a message that the trie ``node`` names, with their trie child."""
     for f in scan(buf, start, end):
         child = node.get(f.number)
         if child is None:
             continue
         if f.wire_type != WIRE_LEN:
             raise DecodeError(f"field {f.number} at byte {f.tag_start} is not length-delimited")
+        yield f, child
+
+
+def _text(buf, f: FieldSpan) -> str:
+    """_text decodes a string field's payload, refusing bytes that are not UTF-8."""
+    try:
+        return bytes(buf[f.value_start : f.value_end]).decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
+
+
+def _rewrite(buf, start: int, end: int, node: dict) -> bytes | None:
+    """_rewrite returns the message ``buf[start:end]`` with the trie's edits applied, or None if unchanged."""
+    out = bytearray()
+    cursor = start
+    changed = False
+    for f, child in _children(buf, start, end, node):
         if isinstance(child, _Leaf):
             old_bytes = bytes(buf[f.value_start : f.value_end])
             try:
@@ -210,28 +224,14 @@ def _rewrite(buf, start: int, end: int, node: dict) -> bytes | None:
 
 def get_message_fields(message: bytes, path: Sequence[int]) -> list[str]:
     """get_message_fields returns the strings at ``path`` in a bare protobuf message, in wire order."""
-    out = []
-    for f in _walk(message, 0, len(message), tuple(path)):
-        try:
-            out.append(bytes(message[f.value_start : f.value_end]).decode("utf-8"))
-        except UnicodeDecodeError:
-            raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
-    return out
+    return [_text(message, f) for f in _walk(message, 0, len(message), tuple(path))]
 
 
 def _collect(buf, start: int, end: int, node: dict, out: dict) -> None:
     """_collect walks the message once, appending the strings of every path in the trie ``node`` to ``out``."""
-    for f in scan(buf, start, end):
-        child = node.get(f.number)
-        if child is None:
-            continue
-        if f.wire_type != WIRE_LEN:
-            raise DecodeError(f"field {f.number} at byte {f.tag_start} is not length-delimited")
+    for f, child in _children(buf, start, end, node):
         if isinstance(child, _Leaf):
-            try:
-                out[child.path].append(bytes(buf[f.value_start : f.value_end]).decode("utf-8"))
-            except UnicodeDecodeError:
-                raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
+            out[child.path].append(_text(buf, f))
         else:
             _collect(buf, f.value_start, f.value_end, child, out)
 

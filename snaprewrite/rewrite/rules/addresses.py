@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ...errors import DecodeError, PlanError
-from ...k8s import envelope, registry, splice
+from ...k8s import envelope, fields, registry, splice
 from ..cidr import CidrMap, Mapped, Reallocator, parse_ip, parse_subnet
 from ..plan import Change, Context, Edit, Object, Warning
 
@@ -69,8 +69,9 @@ def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...]) -> None:
     if not wanted:
         return
     resolved = [field_path(obj, api_version, p) for p in wanted]
+    env = _envelope(obj)
     try:
-        got = splice.get_many(obj.value, resolved)
+        got = fields.read(obj.value, env.api_version or api_version, env.kind or obj.kind, resolved)
     except DecodeError as e:
         raise PlanError(f"{obj.key_text}: cannot read its fields ({e}); refusing to rewrite") from None
     obj.cache.update(zip(wanted, got))

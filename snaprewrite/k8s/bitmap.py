@@ -18,6 +18,7 @@ The node-port allocator (``/registry/ranges/servicenodeports``, range ``"30000-3
 same form with offset = port - first port; ``decode_offsets`` / ``encode_offsets`` serve it as well.
 """
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 
@@ -26,6 +27,7 @@ from ..errors import DecodeError, PlanError
 IPV6_BITMAP_LIMIT = 65536  # ipallocator caps an IPv6 range's bitmap at this many addresses
 
 
+@functools.lru_cache(maxsize=64)
 def _network(range_cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
     try:
         return ipaddress.ip_network(range_cidr, strict=True)
@@ -38,6 +40,7 @@ def range_spec(range_cidr: str) -> str:
     return str(_network(range_cidr))
 
 
+@functools.lru_cache(maxsize=64)
 def allocatable(range_cidr: str) -> tuple[int, int]:
     """allocatable returns (first address as int, number of usable offsets) of a service IP range."""
     net = _network(range_cidr)

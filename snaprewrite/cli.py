@@ -49,6 +49,18 @@ class GetFormat(enum.StrEnum):
 SnapArg = Annotated[Path, typer.Argument(help="Snapshot file (etcdctl snapshot save) or raw member/snap/db.",
                                           show_default=False)]
 ShowSecretsOpt = Annotated[bool, typer.Option("--show-secrets", help="Print Secret data (redacted by default).")]
+ServiceCidrOpt = Annotated[list[str] | None, typer.Option("--service-cidr", metavar="OLD=NEW",
+                                                          help="Move service IPs from OLD to NEW (repeatable).")]
+PodCidrOpt = Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="OLD=NEW",
+                                                      help="Move node pod CIDRs from OLD to NEW (repeatable).")]
+ExcludeOpt = Annotated[list[str] | None, typer.Option("--exclude", metavar="NAMESPACE/NAME",
+                                                      help="Leave this object as it is (repeatable).")]
+ReallocateOpt = Annotated[bool, typer.Option("--reallocate", help="Give objects that do not fit the lowest free "
+                                             "address of the new range.")]
+OnlyOpt = Annotated[str | None, typer.Option("--only", help="Comma-separated rules to run, e.g. services,nodes.")]
+SkipHashOpt = Annotated[bool, typer.Option("--skip-hash-check",
+                                           help="Accept an input whose sha256 trailer does not match.")]
+TableOrJsonOpt = Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")]
 
 
 def handles_errors(fn):
@@ -87,7 +99,7 @@ def handles_errors(fn):
 @handles_errors
 def status(
     snap: SnapArg,
-    output: Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")] = TableOrJson.table,
+    output: TableOrJsonOpt = TableOrJson.table,
     verify: Annotated[bool, typer.Option("--verify", help="Also check the sha256 trailer (adds hashOk).")] = False,
 ):
     """Summarise a snapshot: etcdutl's hash/revision/totalKey/totalSize, buckets, resources."""
@@ -162,7 +174,7 @@ def dump(
 def history(
     snap: SnapArg,
     key: Annotated[str, typer.Argument(help="The etcd key.")],
-    output: Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")] = TableOrJson.table,
+    output: TableOrJsonOpt = TableOrJson.table,
     values: Annotated[bool, typer.Option("--values", help="Include each revision's decoded value.")] = False,
     show_secrets: ShowSecretsOpt = False,
 ):
@@ -183,20 +195,15 @@ def history(
 def rewrite(
     snap: SnapArg,
     out: Annotated[Path | None, typer.Option("--out", help="The new snapshot to write.")] = None,
-    service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="OLD=NEW",
-                                                           help="Move service IPs from OLD to NEW (repeatable).")] = None,
-    pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="OLD=NEW",
-                                                       help="Move node pod CIDRs from OLD to NEW (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="NAMESPACE/NAME",
-                                                      help="Leave this object as it is (repeatable).")] = None,
-    reallocate: Annotated[bool, typer.Option("--reallocate", help="Give objects that do not fit the lowest free "
-                                             "address of the new range.")] = False,
-    only: Annotated[str | None, typer.Option("--only", help="Comma-separated rules to run, e.g. services,nodes.")] = None,
+    service_cidr: ServiceCidrOpt = None,
+    pod_cidr: PodCidrOpt = None,
+    exclude: ExcludeOpt = None,
+    reallocate: ReallocateOpt = False,
+    only: OnlyOpt = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the report; write no snapshot.")] = False,
     report_file: Annotated[Path | None, typer.Option("--report", help="Also write the report as JSON here.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing --out file.")] = False,
-    skip_hash_check: Annotated[bool, typer.Option("--skip-hash-check",
-                                                  help="Accept an input whose sha256 trailer does not match.")] = False,
+    skip_hash_check: SkipHashOpt = False,
     as_new_revision: Annotated[bool, typer.Option("--as-new-revision", help="Record the changes as one new etcd "
                                                   "revision (watchers see MODIFIED events) instead of in place.")] = False,
     bump_revision: Annotated[int, typer.Option("--bump-revision", min=0, help="As etcd 3.6's restore flag: add an "
@@ -252,7 +259,7 @@ def verify(
     new: Annotated[Path, typer.Argument(help="The rewritten snapshot.")],
     report_file: Annotated[Path | None, typer.Option("--report", help="A rewrite report: fail if anything "
                                                      "differs that it does not list.")] = None,
-    output: Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")] = TableOrJson.table,
+    output: TableOrJsonOpt = TableOrJson.table,
 ):
     """Compare two snapshots key by key at their latest revisions and list what differs."""
     from .rewrite import job as rewriting
@@ -297,15 +304,12 @@ def manifests(
 @handles_errors
 def rehearse(
     snap: SnapArg,
-    service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="OLD=NEW",
-                                                           help="Rewrite first: move service IPs (repeatable).")] = None,
-    pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="OLD=NEW",
-                                                       help="Rewrite first: move node pod CIDRs (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option("--exclude", metavar="NAMESPACE/NAME",
-                                                      help="As for rewrite.")] = None,
-    reallocate: Annotated[bool, typer.Option("--reallocate", help="As for rewrite.")] = False,
-    only: Annotated[str | None, typer.Option("--only", help="As for rewrite.")] = None,
-    skip_hash_check: Annotated[bool, typer.Option("--skip-hash-check", help="As for rewrite.")] = False,
+    service_cidr: ServiceCidrOpt = None,
+    pod_cidr: PodCidrOpt = None,
+    exclude: ExcludeOpt = None,
+    reallocate: ReallocateOpt = False,
+    only: OnlyOpt = None,
+    skip_hash_check: SkipHashOpt = False,
     etcd: Annotated[str | None, typer.Option("--etcd", metavar="PATH_OR_VERSION",
                                              help="etcd binaries: a directory, a binary, or a version like 3.5.")] = None,
     keep: Annotated[Path | None, typer.Option("--keep", metavar="DIR", help="Keep the restored data dir and the "
@@ -313,7 +317,7 @@ def rehearse(
     full: Annotated[bool, typer.Option("--full", help="Compare every key, not a sample.")] = False,
     sample_every: Annotated[int | None, typer.Option("--sample-every", min=1, help="Compare every Nth unplanned "
                                                      "key (default: about 1000 keys).")] = None,
-    output: Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")] = TableOrJson.table,
+    output: TableOrJsonOpt = TableOrJson.table,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
     from .rehearsal import rehearse as rehearsal

@@ -9,6 +9,7 @@ request (one revision, many sub-revisions) up to the server's --max-txn-ops.
 """
 
 import base64
+import hashlib
 import http.client
 import json
 from collections.abc import Iterable, Iterator
@@ -36,16 +37,18 @@ class KeyRecord:
     version: int
     lease: int
 
-    def to_json(self) -> dict:
-        """to_json renders the record with base64 key and value, as in the fixtures' expected files."""
-        return {
-            "key": base64.b64encode(self.key).decode(),
-            "value": base64.b64encode(self.value).decode(),
-            "create_revision": self.create_revision,
-            "mod_revision": self.mod_revision,
-            "version": self.version,
-            "lease": self.lease,
-        }
+    def to_json(self, inline_limit: int | None = None) -> dict:
+        """to_json renders the record as the fixtures' expected files do: base64 key and value, or, for a
+        value over ``inline_limit`` bytes, its length and sha256 instead."""
+        out = {"key": base64.b64encode(self.key).decode()}
+        if inline_limit is None or len(self.value) <= inline_limit:
+            out["value"] = base64.b64encode(self.value).decode()
+        else:
+            out["value_len"] = len(self.value)
+            out["value_sha256"] = hashlib.sha256(self.value).hexdigest()
+        out.update(create_revision=self.create_revision, mod_revision=self.mod_revision,
+                   version=self.version, lease=self.lease)
+        return out
 
 
 def _b64(data: bytes | str) -> str:

@@ -115,9 +115,9 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
     totals = ", ".join(f"{k} {v}" for k, v in s.items() if k != "byKind")
     stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")
     if rep.get("runbook"):
-        stdout.print("\nWhat remains on the hosts, in order:")
-        for step in rep["runbook"]:
-            stdout.print(step, markup=False)
+        # plain writes: the runbook's commands must reach the terminal byte for byte (no markup, emoji or wrap)
+        sys.stdout.write("\nWhat remains, in order (docs/runbook.md explains each step):\n")
+        sys.stdout.write("".join(step + "\n" for step in rep["runbook"]))
 
 
 def manifest_edits(edits, written, dry_run: bool) -> None:

@@ -163,6 +163,7 @@ class Plan:
     tombstones: list[Tombstone] = field(default_factory=list)
     warnings: list[Warning] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    kept_ips: dict[str, list[str]] = field(default_factory=dict)  # ns/name -> cluster IPs of Services --exclude kept
 
     @property
     def changes(self) -> list[Change]:

@@ -1,0 +1,240 @@
+"""The runbook: one source for what ``rewrite`` prints, what the report holds and what docs/runbook.md says.
+
+The docs' step lists are the printed output of real ``rewrite`` runs on the real kubeadm 1.18 snapshot
+(service-only, pod-only, both, reduced downtime); the order is checked step by step, and the printed
+snaprewrite commands are run as printed.
+"""
+
+import importlib.util
+import ipaddress
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from snaprewrite.rewrite import runbook
+from snaprewrite.rewrite.cidr import CidrMap
+from snaprewrite.rewrite.plan import Options, Plan
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("runbook_blocks", REPO_ROOT / "docs" / "runbook_blocks.py")
+blocks_mod = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(blocks_mod)
+
+DOC = REPO_ROOT / "docs" / "runbook.md"
+SVC = ("10.96.0.0/12", "10.128.0.0/12")
+POD = ("10.5.0.0/16", "10.6.0.0/16")
+
+
+def _facts(service=True, pod=True, reduced=False, bumped=False, flags=()) -> runbook.Facts:
+    typed = ([f"--service-cidr {SVC[0]}={SVC[1]}"] if service else []) + \
+        ([f"--pod-cidr {POD[0]}={POD[1]}"] if pod else []) + (["--exclude kube-system/kube-dns"] if reduced else [])
+    return runbook.Facts(
+        input="pre-migration.db", service=(SVC,) if service else (), pod=(POD,) if pod else (),
+        flags=tuple(typed) + tuple(flags), api=("10.96.0.1", "10.128.0.1") if service else None,
+        dns=(("10.96.0.10", "10.128.0.10"),) if service and not reduced else (),
+        kept_dns=(("10.96.0.10", "10.128.0.10"),) if reduced else (), cni_keys=(), bumped=bumped)
+
+
+CASES = {
+    "service-only": _facts(pod=False),
+    "pod-only": _facts(service=False),
+    "both": _facts(),
+    "reduced-downtime": _facts(pod=False, reduced=True),
+}
+
+
+def _keys(f: runbook.Facts) -> list[str]:
+    return [s.key for s in runbook.build(f)]
+
+
+def _text(f: runbook.Facts) -> str:
+    return "\n".join(s.render(i) for i, s in enumerate(runbook.build(f), 1))
+
+
+# --- order and applicability -------------------------------------------------------------------------
+
+SAFE_ORDER = ["rehearse", "stop-writers", "final-snapshot", "rewrite-final", "verify", "restore", "manifests",
+              "certificate", "kubelet-dns", "kube-proxy-config", "cni", "start-control-plane",
+              "kube-proxy-restart", "recreate-pods", "relist", "move-kube-dns"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_steps_follow_the_safe_order(case):
+    keys = _keys(CASES[case])
+    assert keys == [k for k in SAFE_ORDER if k in keys]  # a subsequence of the one safe order
+    for must in ("rehearse", "stop-writers", "final-snapshot", "rewrite-final", "verify", "restore", "manifests",
+                 "start-control-plane", "kube-proxy-restart", "recreate-pods", "relist"):
+        assert must in keys
+    # the final snapshot comes after every writer is stopped, and the rewrite after the final snapshot
+    assert keys.index("stop-writers") < keys.index("final-snapshot") < keys.index("rewrite-final")
+
+
+def test_final_snapshot_is_taken_after_the_api_servers_stop():
+    text = _text(CASES["both"])
+    stop = text.index("mv /etc/kubernetes/manifests/kube-apiserver.yaml")
+    save = text.index("snapshot save final.db")
+    assert stop < save
+    assert text.index("snaprewrite rewrite final.db") > save
+    assert "snapshot save" not in text[:stop]  # no snapshot of a running API server is ever restored
+
+
+def test_pod_only_has_no_certificate_or_dns_step_and_restarts_kube_proxy():
+    f = CASES["pod-only"]
+    keys, text = _keys(f), _text(f)
+    assert "certificate" not in keys and "kubelet-dns" not in keys and "move-kube-dns" not in keys
+    assert "snaprewrite certs" not in text and "clusterDNS" not in text
+    assert {"kube-proxy-config", "cni", "kube-proxy-restart"} <= set(keys)
+    restart = runbook.build(f)[keys.index("kube-proxy-restart")]
+    assert "clusterCIDR 10.6.0.0/16" in restart.lines[0]
+    assert "--service-cidr" not in text
+
+
+def test_service_only_has_certificate_and_dns_but_no_cni_step():
+    f = CASES["service-only"]
+    keys, text = _keys(f), _text(f)
+    assert "certificate" in keys and "kubelet-dns" in keys
+    assert "cni" not in keys and "kube-proxy-config" not in keys and "--pod-cidr" not in text
+    assert "$ snaprewrite certs /etc/kubernetes/pki --service-cidr 10.96.0.0/12=10.128.0.0/12" in text
+    assert "sed -i -e 's/\\b10[.]96[.]0[.]10\\b/10.128.0.10/' /var/lib/kubelet/config.yaml" in text
+
+
+def test_cni_is_configured_before_any_pod_is_recreated():
+    f = CASES["both"]
+    keys = _keys(f)
+    assert keys.index("cni") < keys.index("start-control-plane") < keys.index("recreate-pods")
+    start = "\n".join(runbook.build(f)[keys.index("start-control-plane")].lines)
+    # pools that live in the cluster are applied after the API server and before the scheduler starts
+    assert start.index("kube-apiserver.yaml") < start.index("CNI pools") < start.index("kube-scheduler.yaml")
+
+
+def test_reduced_downtime_keeps_dns_in_the_window_and_moves_it_later():
+    f = CASES["reduced-downtime"]
+    keys, text = _keys(f), _text(f)
+    assert "kubelet-dns" not in keys and keys[-1] == "move-kube-dns"
+    move = runbook.build(f)[-1]
+    assert "kube-dns kept 10.96.0.10" in move.lines[0]
+    body = "\n".join(move.lines)
+    assert body.index("kube-dns-migration") < body.index("kubelet-config") < body.index("delete svc kube-dns-migration")
+    assert "certificate" in keys  # the kubernetes Service still moves
+    assert "nameserver" not in "\n".join(runbook.build(f)[keys.index("recreate-pods")].lines)
+    assert "10.128.0.10" in text
+
+
+def _moved(lines, src: str, dst: str) -> set[str]:
+    out = set()
+    for line in lines:
+        if line.startswith("$ ") and " mv " in f" {line[2:]}":
+            cmd = line[2:].split("#")[0].split("&&")
+            for part in cmd:
+                words = shlex.split(part)
+                if words and words[0] == "mv" and words[-1].rstrip("/") == dst:
+                    out |= {Path(w).name for w in words[1:-1] if w.startswith(src + "/")}
+    return out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_control_plane_restarts_exactly_what_was_stopped(case):
+    steps = {s.key: s for s in runbook.build(CASES[case])}
+    stopped = _moved(steps["stop-writers"].lines + steps["restore"].lines, runbook.MANIFESTS, runbook.STOPPED_DIR)
+    started = _moved(steps["start-control-plane"].lines, runbook.STOPPED_DIR, runbook.MANIFESTS)
+    assert stopped == {"kube-apiserver.yaml", "kube-controller-manager.yaml", "kube-scheduler.yaml", "etcd.yaml"}
+    assert started == stopped
+    start = [line for line in steps["start-control-plane"].lines if line.startswith("$ mv")]
+    assert "etcd.yaml" in start[0] and "kube-apiserver.yaml" in start[1]  # etcd, then the API server, then the rest
+
+
+def test_bumped_rewrite_needs_no_restarts_and_no_second_bump():
+    f = _facts(bumped=True, flags=("--bump-revision 1000000", "--mark-compacted"))
+    steps = {s.key: s for s in runbook.build(f)}
+    assert "--bump-revision 1000000 --mark-compacted --report final-plan.json" in steps["rewrite-final"].lines[0]
+    assert len(steps["rewrite-final"].lines) == 1  # no advice to add a bump it already has
+    assert "do not pass --bump-revision to the restore" in "\n".join(steps["restore"].lines)
+    assert "Nothing to restart" in steps["relist"].lines[0]
+    unbumped = {s.key: s for s in runbook.build(_facts())}
+    assert "Add --bump-revision 1000000 --mark-compacted" in unbumped["rewrite-final"].lines[1]
+
+
+def test_identity_or_empty_plan_has_no_runbook():
+    same = Options(CidrMap.parse(["10.96.0.0/12=10.96.0.0/12"]), CidrMap(()))
+    assert runbook.build(runbook.facts(Plan("x.db", 5), same, False)) == []
+    moving = Options(CidrMap.parse([f"{SVC[0]}={SVC[1]}"]), CidrMap(()))
+    assert runbook.steps(Plan("x.db", 5), moving, "out.db", False) == []  # nothing to move in the snapshot
+
+
+def test_commands_are_complete():
+    for case, f in CASES.items():
+        text = _text(f)
+        assert "<" not in text.replace("<<", ""), case  # no "<the rewritten snapshot>" style holes
+        assert "etcdutl snapshot restore final-migrated.db --name NAME" in text
+        assert "jsonpath='{.data.ClusterConfiguration}'" in text
+        assert "--cacert=/etc/kubernetes/pki/etcd/ca.crt" in text and "releases/download/v$ETCD_VER" in text
+        for line in text.splitlines():
+            if line.strip().startswith("$ "):
+                shlex.split(line.strip()[2:].split(" # ")[0])  # every command is valid shell quoting
+
+
+def test_cert_mapping_is_the_range_holding_the_kubernetes_service():
+    f = runbook.Facts("in.db", (("fd00:10:96::/112", "fd00:10:112::/112"), SVC), (), (), ("10.96.0.1", "10.128.0.1"),
+                      (), (), (), False)
+    assert f.cert_mapping == SVC
+    assert ipaddress.ip_address(f.api[0]) in ipaddress.ip_network(f.cert_mapping[0])
+
+
+# --- the docs are the tool's output ------------------------------------------------------------------
+
+def _run_case(real_snapshot, case, tmp_path):
+    rep = tmp_path / f"{case}.json"
+    out = blocks_mod.run_rewrite(real_snapshot, blocks_mod.CASES[case], "--report", str(rep)).stdout
+    return blocks_mod.printed_runbook(out), json.loads(rep.read_text())
+
+
+@pytest.mark.parametrize("case", list(blocks_mod.CASES))
+def test_docs_show_exactly_what_rewrite_prints(real_snapshot, case, tmp_path):
+    printed, rep = _run_case(real_snapshot, case, tmp_path)
+    assert printed == "".join(step + "\n" for step in rep["runbook"])  # the report holds the printed runbook
+    docs = blocks_mod.blocks(DOC.read_text())
+    assert docs[case] == printed, f"docs/runbook.md block {case} is stale: run make runbook-docs"
+
+
+def test_docs_sections_follow_the_printed_steps():
+    docs = DOC.read_text()
+    both = blocks_mod.blocks(docs)["both"]
+    printed = [(int(m[1]), m[2]) for m in re.finditer(r"^(\d+)\. (.+)$", both, re.M)]
+    sections = [(int(m[1]), m[2]) for m in re.finditer(r"^#{2,3} Step (\d+)\. (.+)$", docs, re.M)]
+    assert sections == printed
+
+
+def test_reduced_downtime_docs_match_what_the_tool_does(real_snapshot, tmp_path):
+    printed, rep = _run_case(real_snapshot, "reduced-downtime", tmp_path)
+    fields = {(c["key"].rsplit("/", 1)[-1], c["field"]) for c in rep["changes"]}
+    # the tool keeps kube-dns and kubelet's clusterDNS where they are, and the runbook says so
+    assert not any(name == "kube-dns" or "clusterDNS" in field for name, field in fields)
+    assert ("kubernetes", "spec.clusterIP") in fields
+    assert "Point kubelet at the new DNS address" not in printed
+    assert "kube-dns kept 10.96.0.10 and kubelets still point at it" in printed
+
+
+def test_printed_snaprewrite_commands_run_as_printed(real_snapshot, tmp_path, etcd35):
+    """The final rewrite, verify and rehearse lines of the printed runbook work when pasted."""
+    printed, _ = _run_case(real_snapshot, "both", tmp_path)
+    shutil.copyfile(real_snapshot, tmp_path / "final.db")  # stands for the final snapshot
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    lines = [ln.strip()[2:] for ln in printed.splitlines() if ln.strip().startswith("$ snaprewrite ")]
+    wanted = [ln for ln in lines if ln.startswith(("snaprewrite rewrite final.db", "snaprewrite verify final.db",
+                                                   "snaprewrite rehearse final-migrated.db"))]
+    assert len(wanted) == 3
+    for line in wanted:
+        argv = shlex.split(line.split(" # ")[0])[1:]
+        if argv[0] == "rehearse":
+            argv += ["--etcd", str(etcd35.etcd.parent)]
+        done = subprocess.run([sys.executable, "-c", "from snaprewrite.cli import main; main()", *argv],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, (line, done.stderr)
+    assert json.loads((tmp_path / "final-plan.json").read_text())["summary"]["servicesChanged"] == 2

@@ -56,12 +56,13 @@ class Facts:
     input: str
     service: tuple[tuple[str, str], ...]  # (OLD, NEW) service CIDRs
     pod: tuple[tuple[str, str], ...]  # (OLD, NEW) pod CIDRs
-    flags: tuple[str, ...]  # the rewrite's options, to repeat on the final snapshot
+    flags: tuple[str, ...]  # the mapping options (--service-cidr, --pod-cidr, --exclude, ...), as rehearse takes them
     api: tuple[str, str] | None  # the kubernetes Service's (old, new) first IP, when it moves
     dns: tuple[tuple[str, str], ...]  # kubelet clusterDNS / kube-dns (old, new) pairs, when they move
     kept_dns: tuple[tuple[str, str], ...]  # reduced downtime: kube-dns left in place, (its IP, where it goes later)
     cni_keys: tuple[str, ...]  # warning keys that name a CNI's own resources
     bumped: bool
+    mode: tuple[str, ...] = ()  # revision-mode options of rewrite only (--as-new-revision, --bump-revision, ...)
 
     @property
     def cert_mapping(self) -> tuple[str, str] | None:
@@ -111,8 +112,8 @@ def facts(plan: Plan, options: Options, bumped: bool, flags: Sequence[str] = ())
         if new != ip:
             kept.append((ip, new))
     cni = tuple(w.key for w in plan.warnings if "CNI" in w.message)
-    return Facts(plan.input, service, pod, tuple(typed) + tuple(flags), (api.old, api.new) if api else None,
-                 tuple(dict.fromkeys(dns)), tuple(kept), cni, bumped)
+    return Facts(plan.input, service, pod, tuple(typed), (api.old, api.new) if api else None,
+                 tuple(dict.fromkeys(dns)), tuple(kept), cni, bumped, tuple(flags))
 
 
 def _sed(pairs: Sequence[tuple[str, str]], path: str) -> str:
@@ -156,10 +157,11 @@ def build(f: Facts) -> list[Step]:
         f"$ $ETCD/etcdctl {ETCD_TLS} snapshot save {FINAL}",
         f"$ chmod 600 {FINAL}   # it holds every Secret of the cluster; keep it as the rollback point",
     )))
-    bump_hint = () if f.bumped or "--bump-revision" in flags else (
+    rewrite_flags = " ".join(f.flags + f.mode)
+    bump_hint = () if f.bumped or "--bump-revision" in rewrite_flags else (
         "Add --bump-revision 1000000 --mark-compacted to make every watcher relist after the restore (last step).",)
     s.append(Step("rewrite-final", "Rewrite the final snapshot with the same options", (
-        f"$ snaprewrite rewrite {FINAL} --out {FINAL_OUT} {flags} --report {FINAL_REPORT}",
+        f"$ snaprewrite rewrite {FINAL} --out {FINAL_OUT} {rewrite_flags} --report {FINAL_REPORT}",
     ) + bump_hint))
     s.append(Step("verify", "Verify the rewritten snapshot before it replaces anything", (
         f"$ snaprewrite verify {FINAL} {FINAL_OUT} --report {FINAL_REPORT}   # every difference is in the report",

@@ -32,14 +32,14 @@ SVC = ("10.96.0.0/12", "10.128.0.0/12")
 POD = ("10.5.0.0/16", "10.6.0.0/16")
 
 
-def _facts(service=True, pod=True, reduced=False, bumped=False, flags=()) -> runbook.Facts:
+def _facts(service=True, pod=True, reduced=False, bumped=False, mode=()) -> runbook.Facts:
     typed = ([f"--service-cidr {SVC[0]}={SVC[1]}"] if service else []) + \
         ([f"--pod-cidr {POD[0]}={POD[1]}"] if pod else []) + (["--exclude kube-system/kube-dns"] if reduced else [])
     return runbook.Facts(
         input="pre-migration.db", service=(SVC,) if service else (), pod=(POD,) if pod else (),
-        flags=tuple(typed) + tuple(flags), api=("10.96.0.1", "10.128.0.1") if service else None,
+        flags=tuple(typed), api=("10.96.0.1", "10.128.0.1") if service else None,
         dns=(("10.96.0.10", "10.128.0.10"),) if service and not reduced else (),
-        kept_dns=(("10.96.0.10", "10.128.0.10"),) if reduced else (), cni_keys=(), bumped=bumped)
+        kept_dns=(("10.96.0.10", "10.128.0.10"),) if reduced else (), cni_keys=(), bumped=bumped, mode=tuple(mode))
 
 
 CASES = {
@@ -151,7 +151,7 @@ def test_control_plane_restarts_exactly_what_was_stopped(case):
 
 
 def test_bumped_rewrite_needs_no_restarts_and_no_second_bump():
-    f = _facts(bumped=True, flags=("--bump-revision 1000000", "--mark-compacted"))
+    f = _facts(bumped=True, mode=("--bump-revision 1000000", "--mark-compacted"))
     steps = {s.key: s for s in runbook.build(f)}
     assert "--bump-revision 1000000 --mark-compacted --report final-plan.json" in steps["rewrite-final"].lines[0]
     assert len(steps["rewrite-final"].lines) == 1  # no advice to add a bump it already has
@@ -178,6 +178,26 @@ def test_commands_are_complete():
         for line in text.splitlines():
             if line.strip().startswith("$ "):
                 shlex.split(line.strip()[2:].split(" # ")[0])  # every command is valid shell quoting
+
+
+@pytest.mark.parametrize("case", [*CASES, "bumped"])
+def test_every_snaprewrite_command_parses(case):
+    """Each printed snaprewrite command is accepted by its own command line (rehearse takes no revision flags)."""
+    from typer.main import get_command
+
+    from snaprewrite.cli import app
+
+    f = _facts(bumped=True, mode=("--as-new-revision", "--bump-revision 7", "--mark-compacted")) \
+        if case == "bumped" else CASES[case]
+    group = get_command(app)
+    seen = set()
+    for line in _text(f).splitlines():
+        line = line.strip()
+        if line.startswith("$ snaprewrite "):
+            argv = shlex.split(line[2:].split(" # ")[0])[1:]
+            group.commands[argv[0]].make_context(argv[0], argv[1:])  # raises on an unknown or malformed option
+            seen.add(argv[0])
+    assert seen >= {"rehearse", "rewrite", "verify", "manifests"}
 
 
 def test_cert_mapping_is_the_range_holding_the_kubernetes_service():

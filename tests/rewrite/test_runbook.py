@@ -258,3 +258,52 @@ def test_printed_snaprewrite_commands_run_as_printed(real_snapshot, tmp_path, et
                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, (line, done.stderr)
     assert json.loads((tmp_path / "final-plan.json").read_text())["summary"]["servicesChanged"] == 2
+
+
+def test_reduced_downtime_kube_dns_move_runs_on_the_real_api_server(real_snapshot, etcd35, kube_apiserver, tmp_path):
+    """The printed "move kube-dns later" commands, pasted into a shell, move kube-dns on kube-apiserver 1.20.2.
+
+    The reduced-downtime rewrite of the real snapshot is restored with real etcd; the API server runs
+    with the new range; every kubectl line of the step runs as printed (kubectl pointed at it).
+    """
+    from snaprewrite.rehearsal.apiserver import control_plane, find_kube_tool
+    from snaprewrite.rehearsal.server import restore
+
+    if shutil.which("jq") is None:
+        pytest.skip("jq is not installed")
+    printed, _ = _run_case(real_snapshot, "reduced-downtime", tmp_path)
+    step = printed.split(". Move kube-dns later", 1)[1]
+    commands = [ln.strip()[2:] for ln in step.splitlines() if ln.strip().startswith("$ ")]
+    kubectl_lines = [c for c in commands if "kubelet/config.yaml" not in c]  # host files: not on this machine
+    assert len(kubectl_lines) == 4 and len(commands) == 5
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    out = tmp_path / "migrated.db"
+    done = subprocess.run([sys.executable, "-c", "from snaprewrite.cli import main; main()", "rewrite",
+                           str(real_snapshot), "--out", str(out), *blocks_mod.CASES["reduced-downtime"]],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    data_dir = restore(etcd35, out, tmp_path / "etcd")
+    kubectl = find_kube_tool("kubectl")
+    with control_plane(etcd35, ["10.128.0.0/12"], data_dir=data_dir, kube_apiserver=kube_apiserver,
+                       workdir=tmp_path) as cp:
+        api = cp.apiserver
+        wrapper = tmp_path / "bin"
+        wrapper.mkdir()
+        (wrapper / "kubectl").write_text(f"#!/bin/sh\nexec {kubectl} --kubeconfig={api.kubeconfig()} \"$@\"\n")
+        (wrapper / "kubectl").chmod(0o755)
+        shell_env = dict(os.environ, PATH=f"{wrapper}:{os.environ['PATH']}", HOME=str(tmp_path))
+
+        def svc_ip(name: str) -> str:
+            return api.get(f"/api/v1/namespaces/kube-system/services/{name}")["spec"]["clusterIP"]
+
+        assert svc_ip("kube-dns") == "10.96.0.10"  # kept through the window
+        for line in kubectl_lines:
+            ran = subprocess.run(["bash", "-o", "pipefail", "-c", line], env=shell_env, capture_output=True,
+                                 text=True, timeout=60)
+            assert ran.returncode == 0, (line, ran.stderr)
+            if "kubectl create" in line:
+                assert svc_ip("kube-dns-migration") == "10.128.0.10"
+        assert svc_ip("kube-dns") == "10.128.0.10"
+        assert api.request("GET", "/api/v1/namespaces/kube-system/services/kube-dns-migration").status == 404
+        kubelet = api.get("/api/v1/namespaces/kube-system/configmaps/kubelet-config-1.18")["data"]["kubelet"]
+        assert "- 10.128.0.10" in kubelet and "10.96.0.10" not in kubelet

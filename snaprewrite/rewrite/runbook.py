@@ -75,8 +75,9 @@ class Facts:
         return next(((o, n) for o, n in self.service if ip in ipaddress.ip_network(o)), None)
 
 
-def _first_change(plan: Plan, key: str, field_prefix: str):
-    return next((c for c in plan.changes if c.key == key and c.field.startswith(field_prefix)), None)
+def _primary_ip_change(plan: Plan, key: str):
+    """_primary_ip_change is the change of a Service's primary cluster IP (the one kubeadm's certificate names)."""
+    return next((c for c in plan.changes if c.key == key and c.field in ("spec.clusterIP", "spec.clusterIPs[0]")), None)
 
 
 def mode_flags(as_new_revision: bool = False, bump_revision: int = 0, mark_compacted: bool = False) -> tuple[str, ...]:
@@ -101,9 +102,9 @@ def facts(plan: Plan, options: Options, bumped: bool, flags: Sequence[str] = ())
         typed.append("--reallocate")
     if options.only is not None:
         typed.append(f"--only {','.join(sorted(options.only))}")
-    api = _first_change(plan, KUBERNETES_SVC, "spec.clusterIP")
+    api = _primary_ip_change(plan, KUBERNETES_SVC)
     dns = [(c.old, c.new) for c in plan.changes if c.field.startswith("data.kubelet:clusterDNS")]
-    svc_dns = _first_change(plan, KUBE_DNS_SVC, "spec.clusterIP")
+    svc_dns = _primary_ip_change(plan, KUBE_DNS_SVC)
     if svc_dns is not None and (svc_dns.old, svc_dns.new) not in dns:
         dns.insert(0, (svc_dns.old, svc_dns.new))
     kept = []

@@ -307,3 +307,19 @@ def test_reduced_downtime_kube_dns_move_runs_on_the_real_api_server(real_snapsho
         assert api.request("GET", "/api/v1/namespaces/kube-system/services/kube-dns-migration").status == 404
         kubelet = api.get("/api/v1/namespaces/kube-system/configmaps/kubelet-config-1.18")["data"]["kubelet"]
         assert "- 10.128.0.10" in kubelet and "10.96.0.10" not in kubelet
+
+
+@pytest.mark.parametrize("mapping, cert", [("fd00:10:96::/112=fd00:10:112::/112", False),
+                                           ("192.168.0.0/16=10.112.0.0/16", True)])
+def test_dual_stack_certificate_step_follows_the_primary_family(fixture_path, mapping, cert):
+    """In the dual-stack fixture (IPv4 primary) only an IPv4 service move changes the certificate's SAN."""
+    from snaprewrite.etcd.snapshot import Snapshot
+    from snaprewrite.rewrite import plan as planning
+
+    options = Options(CidrMap.parse([mapping]), CidrMap(()))
+    with Snapshot(str(fixture_path("k8s-etcd35.db"))) as snap:
+        plan = planning.build(snap, options)
+    text = "\n".join(runbook.steps(plan, options, None, False))
+    assert plan.edits and text
+    assert ("snaprewrite certs /etc/kubernetes/pki --service-cidr 192.168.0.0/16=10.112.0.0/16" in text) is cert
+    assert ("Reissue the API server certificate" in text) is cert

@@ -7,9 +7,8 @@ layer's (``etcd.writes``), which reads the histories the planning scan gathers f
 """
 
 from ...errors import PlanError
-from ...k8s import splice
 from ..plan import Change, Context, Edit, Warning
-from .addresses import field_path, read_fields
+from .addresses import field_path, read_fields, rewrite_value
 
 name = "ipaddresses"
 kind = "IPAddress"
@@ -38,7 +37,7 @@ def run(ctx: Context) -> None:
         names = read_fields(obj, API, ("metadata", "name"))
         if names != [obj.name]:
             raise PlanError(f"{obj.key_text}: metadata.name does not match the key")
-        value = splice.set_fields(obj.value, {field_path(obj, API, ("metadata", "name")): [new_ip]})
+        value = rewrite_value(obj, {field_path(obj, API, ("metadata", "name")): [new_ip]})
         new_key = PREFIX + new_ip.encode()
         change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
                         new_key=new_key.decode())

@@ -94,16 +94,12 @@ class Write:
 class Histories:
     """The bbolt keys of every record of the user keys under ``prefixes``, oldest first.
 
-    Filled by the planning scan (``visit`` is a ``mvcc.Visit``); renames consult it to know what a key
-    held before and after a record. Read-only once the scan is over.
+    Filled by the planning scan (``mvcc.scan_index(..., histories=)``, for keys it indexes); renames
+    consult it to know what a key held before and after a record. Read-only once the scan is over.
     """
 
     prefixes: tuple[bytes, ...]
     revkeys: dict[bytes, list[bytes]] = field(default_factory=dict)
-
-    def visit(self, user_key: bytes, revkey, _value) -> None:
-        if user_key.startswith(self.prefixes):
-            self.revkeys.setdefault(user_key, []).append(bytes(revkey))
 
     def of(self, key: bytes) -> list[bytes]:
         """of returns a copy of ``key``'s record keys (empty if it has none)."""

@@ -189,13 +189,14 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
 
 
 def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
-                 visit: mvcc.Visit = None) -> dict[str, list[Object]]:
+                 visit: mvcc.Visit = None, histories: writes.Histories | None = None) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order.
 
-    ``visit`` sees every record of the same pass (see ``mvcc.scan_index``).
+    ``visit`` sees every record of the same pass and ``histories`` gathers the record keys of the
+    keys under its prefixes (see ``mvcc.scan_index``).
     """
     wanted = tuple(prefixes) or None
-    index = mvcc.live_keys(snap, wanted, progress, visit) if wanted or visit else {}
+    index = mvcc.live_keys(snap, wanted, progress, visit, histories) if wanted or visit else {}
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
     for key in sorted(index):
         prefix = next(p for p in wanted if key.startswith(p))
@@ -231,8 +232,7 @@ def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
     histories = writes.Histories(tuple(p for r in selected if getattr(r, "renames", False) for p in r.prefixes))
-    visits = [o.visit for o in observers.values()] + ([histories.visit] if histories.prefixes else [])
-    objects = load_objects(snap, prefixes, progress, _fan_out(visits))
+    objects = load_objects(snap, prefixes, progress, _fan_out([o.visit for o in observers.values()]), histories)
     plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories)
     ctx = Context(options, plan, objects, snap, observed=observers)
     for rule in selected:

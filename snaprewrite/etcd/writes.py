@@ -20,9 +20,10 @@ this order:
   * *undo*: K''s last record is a tombstone T with T.main == r.main, the record P before it is a put
     and every record of K' but T sorts before r: T was written by an earlier rename of K' to K (or K'
     was deleted in the very transaction that wrote K). T is removed and the record continues P's
-    generation: create_revision of P, version of P + 1. When the record sorts after T (it was written
-    by a relocated or ``--as-new-revision`` rename) and holds P's value and lease, it is a copy of P:
-    it is removed too, so K' ends exactly at P.
+    generation: create_revision of P, version of P + 1. When the record holds P's value and lease, it
+    is a copy of P (written by a relocated or ``--as-new-revision`` rename, which leave the old record
+    in place): it is removed too, so K' ends exactly at P. (A plain rename moved P's successor, whose
+    value differs from P's: kube-apiserver never writes an unchanged object again.)
   * *plain*: K' has no record at or after r: the record at r becomes K''s first version (create_revision
     = mod_revision = r.main, version 1). If K still has a put left (earlier versions), a tombstone of K
     is written at the first free sub-revision after r, so K's generation ends there.
@@ -214,7 +215,8 @@ def _rename_in_place(snap: Snapshot, w: Write, src: list[bytes], dst: list[bytes
     """_rename_in_place moves ``w``'s record from ``src`` (its key's record keys) to ``dst`` (the new key's)."""
     rk, r, lease = w.revkey, w.base.revision, w.base.kv.lease
     if not src or src[-1] != rk:
-        raise SchemaError(f"{_label(w.key)}: revision {r.main}/{r.sub} is not the key's latest record")
+        raise SchemaError(f"{_label(w.key)}: revision {r.main}/{r.sub} is not the key's latest record "
+                          "(or its history was not gathered)")
     if dst and not _is_tomb(dst[-1]):
         raise SchemaError(f"cannot rename {_label(w.key)} to {_label(w.new_key)}: that key exists")
     last = dst[-1] if dst else None
@@ -223,8 +225,8 @@ def _rename_in_place(snap: Snapshot, w: Write, src: list[bytes], dst: list[bytes
         # undo: the new key's generation was ended by a rename in r's main revision
         prev = record_at(snap, dst[-2]).kv
         batch.delete(last)
-        if rk > last and prev.value == w.value and prev.lease == lease:
-            # the record was written after that tombstone as a copy of P: dropping it gives back P exactly
+        if prev.value == w.value and prev.lease == lease:
+            # the record is a copy of P (a relocated or --as-new-revision rename): dropping it gives back P
             batch.delete(rk)
             dst.pop()
         else:

@@ -127,3 +127,17 @@ def test_as_new_revision_round_trip_keeps_history_and_live_values(etcd_tools, sn
         {k: (r.value, r.lease) for k, r in want["live"].items()}
     dns = got["live"][DNS.encode()]
     assert (dns.create_revision, dns.version) == (want["revision"] + 2, 1)  # a renamed key starts a generation
+
+
+def test_in_place_undo_of_an_as_new_revision_rename_gives_back_ipaddresses(etcd_tools, snapshot_a, tmp_path):
+    b, a2 = tmp_path / "b.db", tmp_path / "a2.db"
+    cli("rewrite", snapshot_a, "--out", b, *FORWARD, "--as-new-revision")
+    cli("rewrite", b, "--out", a2, *BACKWARD)
+    want = reads(etcd_tools, snapshot_a, tmp_path)
+    got = reads(etcd_tools, a2, tmp_path, upto=want["revision"])
+    assert got["revision"] == want["revision"] + 1  # the Services' records of the forward transaction stay
+    assert {k: r.value for k, r in got["live"].items()} == {k: r.value for k, r in want["live"].items()}
+    ips = {k: (r.create_revision, r.mod_revision, r.version) for k, r in want["live"].items()
+           if k.startswith(b"/registry/ipaddresses/")}
+    assert {k: (r.create_revision, r.mod_revision, r.version) for k, r in got["live"].items() if k in ips} == ips
+    assert got["at"] == want["at"]

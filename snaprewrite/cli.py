@@ -143,7 +143,7 @@ def get(
     with report.progress("scanning", None) as advance:
         got = query.get(str(snap), key, revision, show_secrets, advance)
     if output == GetFormat.raw:
-        if got.record.kv.key.startswith(query.SECRET_PREFIXES) and not show_secrets:
+        if got.secret and not show_secrets:
             raise UsageError("refusing to print a Secret's stored bytes without --show-secrets")
         sys.stdout.buffer.write(got.record.kv.value)
         sys.stdout.buffer.flush()

@@ -4,7 +4,8 @@ Everything the CLI prints goes through here: machine output to stdout, diagnosti
 Nothing in the library below prints.
 
 No value is ever cut: piped into a file or a log, tables take the width their values need (COLUMNS
-does not apply); on a narrow terminal cells wrap (``overflow="fold"``) instead of ending in "…".
+does not apply); on a terminal too narrow for a table, its rows print as ``column: value`` lines, and
+cells that still do not fit wrap (``overflow="fold"``) instead of ending in "…".
 Large values (an allocator bitmap) are summarised in tables and complete in JSON.
 """
 
@@ -48,6 +49,21 @@ stdout = FullConsole(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def show_table(t: Table) -> None:
+    """show_table prints a table; on a terminal too narrow for its values, as ``column: value`` lines per row."""
+    if not stdout.is_terminal or t.__rich_measure__(stdout, stdout.options).maximum <= stdout.width:
+        stdout.print(t)
+        return
+    if t.title:
+        stdout.print(str(t.title), markup=False)
+    names = [str(c.header) for c in t.columns]
+    cells = [list(c.cells) for c in t.columns]
+    for i in range(t.row_count):
+        for name, column in zip(names, cells, strict=True):
+            stdout.print(f"  {name}: {column[i]}", markup=False)
+        stdout.print()
+
+
 def print_json(data) -> None:
     """print_json writes indented JSON to stdout (plain text, no markup)."""
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -88,20 +104,20 @@ def status_table(st: dict) -> None:
         t.add_column("hashOk", justify="right")
         cells.append(st["hashOk"])
     t.add_row(*(str(c) for c in cells))
-    stdout.print(t)
+    show_table(t)
     b = Table(title="buckets")
     b.add_column("bucket")
     b.add_column("keys", justify="right")
     for name, n in st["buckets"].items():
         b.add_row(name, str(n))
-    stdout.print(b)
+    show_table(b)
     if st["resources"]:
         r = Table(title="resources (live keys)")
         r.add_column("resource")
         r.add_column("count", justify="right")
         for name, n in st["resources"].items():
             r.add_row(name, str(n))
-        stdout.print(r)
+        show_table(r)
 
 
 def status_fields(st: dict) -> None:
@@ -131,7 +147,7 @@ def history_table(rows: list[dict]) -> None:
     for row in rows:
         t.add_row(*(str(row[c]) for c in ("revision", "sub", "type", "createRevision", "modRevision",
                                              "version", "lease", "valueSize")))
-    stdout.print(t)
+    show_table(t)
 
 
 MAX_ROWS_PER_KIND = 50
@@ -175,7 +191,7 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
                       summarise(c["old"], r.get("old")), summarise(c["new"], r.get("new")))
         if len(changes) > MAX_ROWS_PER_KIND:
             t.add_row(f"... {len(changes) - MAX_ROWS_PER_KIND} more (see --report)", "", "", "")
-        stdout.print(t)
+        show_table(t)
     if rep["warnings"]:
         w = Table(title=f"warnings: {len(rep['warnings'])}", title_justify="left")
         w.add_column("key")
@@ -184,7 +200,7 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
             w.add_row(x["key"], x["message"])
         if len(rep["warnings"]) > MAX_ROWS_PER_KIND:
             w.add_row(f"... {len(rep['warnings']) - MAX_ROWS_PER_KIND} more (see --report)", "")
-        stdout.print(w)
+        show_table(w)
     s = rep["summary"]
     totals = ", ".join(f"{k} {v}" for k, v in s.items() if k != "byKind")
     stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")
@@ -220,12 +236,12 @@ def rehearsal_table(r: dict) -> None:
             ("mismatches", str(len(r["mismatches"])))]
     for step, value in rows:
         t.add_row(step, value)
-    stdout.print(t)
+    show_table(t)
     if r["mismatches"]:
         m = Table(title="mismatches", title_justify="left")
         for col in ("key", "what", "expected", "got"):
             m.add_column(col, overflow="fold")
         for x in r["mismatches"][:MAX_ROWS_PER_KIND]:
             m.add_row(x["key"], x["what"], str(x["expected"]), str(x["got"]))
-        stdout.print(m)
+        show_table(m)
     stdout.print("ok: etcd served exactly what was planned" if r["ok"] else "FAILED: see mismatches")

@@ -136,3 +136,19 @@ def test_bitmap_is_summarised_in_tables_and_whole_in_json(capsys):
     assert "AgE=" in table  # small values stay as they are
     report.print_json(rep)
     assert json.loads(capsys.readouterr().out)["changes"][1]["new"] == data
+
+
+def test_narrow_terminal_switches_to_field_value_lines(real_snapshot, etcd35, monkeypatch):
+    """On a 40-column terminal the status table turns into `column: value` lines: every value whole."""
+    import io
+
+    want = snapshot_status(etcd35, real_snapshot)
+    st = json.loads(runner.invoke(app, ["status", str(real_snapshot), "-o", "json"]).stdout)
+    buf = io.StringIO()
+    monkeypatch.setattr(report, "stdout", report.FullConsole(file=buf, force_terminal=True, width=40,
+                                                             color_system=None, highlight=False, soft_wrap=True))
+    report.status_table(st)
+    lines = buf.getvalue().splitlines()
+    assert f"  hash: {want['hash']:08x}" in lines and f"  totalSize: {want['totalSize']}" in lines
+    assert "…" not in buf.getvalue()
+    assert all(len(line) <= 40 for line in lines if "│" in line)  # the tables that fit stay tables

@@ -73,8 +73,6 @@ def _default(p) -> str:
         return "false" if not p.default else "true"
     if p.multiple:
         return "[]"
-    if p.metavar:
-        return p.metavar
     d = p.default
     if isinstance(d, enum.Enum):
         d = d.value
@@ -90,6 +88,8 @@ def _help_of(p) -> str:
         text += f" One of: {'|'.join(ch)}."
     if getattr(p, "min", None) is not None:
         text += f" At least {p.min}."
+    if p.metavar:
+        text += f" Form: {p.metavar}."
     return text
 
 

@@ -12,6 +12,7 @@ import enum
 import inspect
 import re
 import sys
+import types
 import typing
 
 import typer
@@ -42,10 +43,10 @@ EXAMPLES = {
 
 
 def _annotation(p) -> typing.Any:
-    td = getattr(p, "type_descriptor", None)
-    ann = getattr(td, "annotation", None)
+    """_annotation is a parameter's value type with ``| None`` and ``list[...]`` taken off."""
+    ann = getattr(getattr(p, "type_descriptor", None), "annotation", None)
     args = [a for a in typing.get_args(ann) if a is not type(None)]
-    if typing.get_origin(ann) in (typing.Union, getattr(__import__("types"), "UnionType", None)) and len(args) == 1:
+    if typing.get_origin(ann) in (typing.Union, types.UnionType) and len(args) == 1:
         ann = args[0]
     if typing.get_origin(ann) is list:
         ann = (typing.get_args(ann) or (str,))[0]

@@ -56,7 +56,10 @@ def snapshot(etcd35, tmp_path_factory):
     mismatch = ko.service("default", "mismatch", "192.168.1.1")
     paths = {registry.resolve_path("v1", "Service", ("spec", "clusterIPs")): ["192.168.2.2"]}
     mismatch = splice.set_fields(mismatch, paths)  # clusterIP 192.168.1.1, clusterIPs [192.168.2.2]
+    node = splice.set_fields(ko.node("odd", pod_cidrs=["10.244.1.0/24"]),
+                             {registry.resolve_path("v1", "Node", ("spec", "podCIDR")): ["10.244.9.0/24"]})
     with EtcdServer(etcd35) as server, server.client() as c:
+        c.put("/registry/minions/odd", node)
         c.put(SVC("good"), ko.service("default", "good", "192.168.5.5"))
         c.put(SVC("mismatch"), mismatch)
         c.put(SVC("twice"), DOUBLED)
@@ -81,6 +84,9 @@ def test_inconsistent_objects_are_refused_by_name(snapshot, etcd35, restored_etc
         assert r.exit_code == 1, (r.stdout, r.stderr)
         assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
         assert "internal error" not in r.stderr and not out.exists()
+    r = runner.invoke(app, ["rewrite", str(snapshot), "--out", str(out), "--pod-cidr", "10.244.0.0/16=10.55.0.0/16"])
+    assert r.exit_code == 1 and "/registry/minions/odd: spec.podCIDR 10.244.9.0/24 differs from spec.podCIDRs[0] " \
+        "10.244.1.0/24; refusing to move an inconsistent Node (fix it, or --exclude odd)" in r.stderr, r.stderr
     args = ["--exclude", "default/mismatch", "--exclude", "default/twice", "--exclude", "serviceips"]
     r = runner.invoke(app, ["rewrite", str(snapshot), "--out", str(out), *MAP, *args])
     assert r.exit_code == 0, r.stderr

@@ -68,6 +68,12 @@ def snapshot_a(etcd_tools, tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def want(etcd_tools, snapshot_a, tmp_path_factory) -> dict:
+    """want is what real etcd serves from A: its reads at every revision and its live keys."""
+    return reads(etcd_tools, snapshot_a, tmp_path_factory.mktemp(f"want-{etcd_tools.tag}"))
+
+
 def reads(tools, snapshot, tmp_path, upto: int | None = None) -> dict:
     """reads restores a snapshot and returns its revision, compaction and full ranges at every revision."""
     with Snapshot(snapshot) as snap:
@@ -88,9 +94,8 @@ def round_trip(a, tmp_path, *mode):
     return b, a2
 
 
-def test_in_place_round_trip_is_exact(etcd_tools, snapshot_a, tmp_path):
+def test_in_place_round_trip_is_exact(etcd_tools, snapshot_a, want, tmp_path):
     b, a2 = round_trip(snapshot_a, tmp_path)
-    want = reads(etcd_tools, snapshot_a, tmp_path)
     mid = reads(etcd_tools, b, tmp_path)
     # B really moved them: each renamed key lives under its new name only, with its history kept
     assert DNS.encode() not in mid["live"] and WEB.encode() not in mid["live"]
@@ -107,9 +112,8 @@ def test_in_place_round_trip_is_exact(etcd_tools, snapshot_a, tmp_path):
         assert got["at"][rev] == rows, f"revision {rev} differs"
 
 
-def test_bump_revision_round_trip_keeps_every_record(etcd_tools, snapshot_a, tmp_path):
+def test_bump_revision_round_trip_keeps_every_record(etcd_tools, snapshot_a, want, tmp_path):
     b, a2 = round_trip(snapshot_a, tmp_path, "--bump-revision", "100")
-    want = reads(etcd_tools, snapshot_a, tmp_path)
     got = reads(etcd_tools, a2, tmp_path, upto=want["revision"])
     assert got["revision"] == want["revision"] + 200
     assert got["at"] == want["at"]
@@ -117,9 +121,8 @@ def test_bump_revision_round_trip_keeps_every_record(etcd_tools, snapshot_a, tmp
         {k: (r.value, r.create_revision, r.mod_revision, r.version) for k, r in want["live"].items()}
 
 
-def test_as_new_revision_round_trip_keeps_history_and_live_values(etcd_tools, snapshot_a, tmp_path):
+def test_as_new_revision_round_trip_keeps_history_and_live_values(etcd_tools, snapshot_a, want, tmp_path):
     b, a2 = round_trip(snapshot_a, tmp_path, "--as-new-revision")
-    want = reads(etcd_tools, snapshot_a, tmp_path)
     got = reads(etcd_tools, a2, tmp_path, upto=want["revision"])
     assert got["revision"] == want["revision"] + 2
     assert got["at"] == want["at"]  # append-only: every earlier read is untouched
@@ -129,11 +132,10 @@ def test_as_new_revision_round_trip_keeps_history_and_live_values(etcd_tools, sn
     assert (dns.create_revision, dns.version) == (want["revision"] + 2, 1)  # a renamed key starts a generation
 
 
-def test_in_place_undo_of_an_as_new_revision_rename_gives_back_ipaddresses(etcd_tools, snapshot_a, tmp_path):
+def test_in_place_undo_of_an_as_new_revision_rename_gives_back_ipaddresses(etcd_tools, snapshot_a, want, tmp_path):
     b, a2 = tmp_path / "b.db", tmp_path / "a2.db"
     cli("rewrite", snapshot_a, "--out", b, *FORWARD, "--as-new-revision")
     cli("rewrite", b, "--out", a2, *BACKWARD)
-    want = reads(etcd_tools, snapshot_a, tmp_path)
     got = reads(etcd_tools, a2, tmp_path, upto=want["revision"])
     assert got["revision"] == want["revision"] + 1  # the Services' records of the forward transaction stay
     assert {k: r.value for k, r in got["live"].items()} == {k: r.value for k, r in want["live"].items()}

@@ -190,14 +190,16 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
 
 
 def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
-                 visit: mvcc.Visit = None, histories: writes.Histories | None = None) -> dict[str, list[Object]]:
+                 visit: mvcc.Visit = None, histories: writes.Histories | None = None,
+                 visit_page: mvcc.VisitPage = None) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order.
 
-    ``visit`` sees every record of the same pass and ``histories`` gathers the record keys of the
-    keys under its prefixes (see ``mvcc.scan_index``).
+    ``visit`` (per record) and ``visit_page`` (per leaf) see every record of the same pass and
+    ``histories`` gathers the record keys of the keys under its prefixes (see ``mvcc.scan_index``).
     """
     wanted = tuple(prefixes) or None
-    index = mvcc.live_keys(snap, wanted, progress, visit, histories) if wanted or visit else {}
+    scan = wanted or visit or visit_page
+    index = mvcc.live_keys(snap, wanted, progress, visit, histories, visit_page) if scan else {}
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
     for key in sorted(index):
         prefix = next(p for p in wanted if key.startswith(p))
@@ -233,7 +235,9 @@ def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
     histories = writes.Histories(tuple(p for r in selected if getattr(r, "renames", False) for p in r.prefixes))
-    objects = load_objects(snap, prefixes, progress, _fan_out([o.visit for o in observers.values()]), histories)
+    per_page = [o.visit_page for o in observers.values() if hasattr(o, "visit_page")]
+    per_record = [o.visit for o in observers.values() if not hasattr(o, "visit_page")]
+    objects = load_objects(snap, prefixes, progress, _fan_out(per_record), histories, _fan_out(per_page))
     plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories)
     ctx = Context(options, plan, objects, snap, observed=observers)
     for rule in selected:

@@ -317,6 +317,13 @@ def rehearse(
     full: Annotated[bool, typer.Option("--full", help="Compare every key, not a sample.")] = False,
     sample_every: Annotated[int | None, typer.Option("--sample-every", min=1, help="Compare every Nth unplanned "
                                                      "key (default: about 1000 keys).")] = None,
+    kube_apiserver: Annotated[Path | None, typer.Option("--kube-apiserver", metavar="PATH", help="Then start this "
+                                                        "kube-apiserver on the restored etcd and report what it finds.")] = None,
+    service_cidr_flags: Annotated[str | None, typer.Option("--service-cidr-flags", metavar="CIDR[,CIDR]", help="The "
+                                                           "API server's --service-cluster-ip-range (default: the "
+                                                           "rewritten snapshot's allocator ranges).")] = None,
+    settle: Annotated[float, typer.Option("--settle", metavar="SECONDS", min=0, help="How long the API server's "
+                                          "repair loops run before the checks.")] = 5.0,
     output: TableOrJsonOpt = TableOrJson.table,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
@@ -326,14 +333,20 @@ def rehearse(
         result = rehearsal.rehearse(str(snap), service_cidrs=service_cidr or [], pod_cidrs=pod_cidr or [],
                                     excludes=exclude or [], reallocate=reallocate, only=only,
                                     skip_hash_check=skip_hash_check, etcd=etcd, keep=str(keep) if keep else None,
-                                    full=full, sample_every=sample_every, progress=advance)
+                                    full=full, sample_every=sample_every, progress=advance,
+                                    kube_apiserver=kube_apiserver, settle=settle,
+                                    service_cidr_flags=[service_cidr_flags] if service_cidr_flags else None)
     data = result.as_json()
     if output == TableOrJson.json:
         report.print_json(data)
     else:
         report.rehearsal_table(data)
     if not result.ok:
-        report.error(f"rehearsal of {snap}: {len(data['mismatches'])} mismatch(es)")
+        api = data["apiserver"]
+        found = [f"{len(data['mismatches'])} mismatch(es)"] if data["mismatches"] else []
+        if api and not api["ok"]:
+            found.append(f"kube-apiserver: {report.apiserver_findings(api)}")
+        report.error(f"rehearsal of {snap}: {'; '.join(found)}")
         raise typer.Exit(1)
 
 

@@ -128,7 +128,7 @@ class KubeApiServer:
     """A running kube-apiserver on 127.0.0.1 for one etcd; use it as a context manager.
 
     Attributes once started: ``url``, ``port``, ``token``, ``ca_file`` (the self-signed serving chain),
-    ``log_path``, ``workdir``, ``start_seconds``.
+    ``log_path``, ``workdir``, ``start_seconds``; after stop, ``final_log`` is what the server logged.
     """
 
     def __init__(self, binary: str | os.PathLike, etcd_url: str, service_cidrs: Iterable[str], *,
@@ -154,6 +154,7 @@ class KubeApiServer:
         self.start_seconds = 0.0
         self._log_file = None
         self._api_client = None
+        self.final_log = ""
 
     @property
     def url(self) -> str:
@@ -367,6 +368,7 @@ class KubeApiServer:
         finally:
             _live.discard(self)
             if self.workdir is not None:
+                self.final_log = self.log_text()
                 shutil.rmtree(self.workdir, ignore_errors=True)
                 self.workdir = None
 

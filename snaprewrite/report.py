@@ -169,6 +169,8 @@ def apiserver_findings(a: dict) -> str:
         parts.append(f"{len(a['allocatorLog'])} allocator log line(s)")
     if a["resources"]["failed"]:
         parts.append(f"{len(a['resources']['failed'])} resource list(s) failed")
+    if a["resources"]["undecodable"]:
+        parts.append(f"{len(a['resources']['undecodable'])} object(s) unreadable")
     if a["patches"]["failed"]:
         parts.append(f"{len(a['patches']['failed'])} PATCH(es) refused")
     if not a["probe"].get("ok"):
@@ -198,5 +200,6 @@ def apiserver_table(a: dict) -> None:
     stdout.print(t)
     for line in a["allocatorLog"][:MAX_ROWS_PER_KIND]:
         stdout.print(f"  {line}")
-    for f in a["resources"]["failed"][:MAX_ROWS_PER_KIND] + a["patches"]["failed"][:MAX_ROWS_PER_KIND]:
+    for f in (a["resources"]["failed"][:MAX_ROWS_PER_KIND] + a["resources"]["undecodable"][:MAX_ROWS_PER_KIND]
+              + a["patches"]["failed"][:MAX_ROWS_PER_KIND]):
         stdout.print(f"  {f.get('resource') or f.get('key')}: {f['status']} {f['error']}")

@@ -11,7 +11,8 @@ the repair loops settle, then collect through the ``kubernetes`` client library:
                CIDR", "may have leaked", "not allocated; repairing"), each distinct line once (the
                repair loop runs twice at start: once before readiness, once as its loop begins)
   resources    a LIST of every resource the server serves (preferred version of every group): a value
-               it cannot decode or transform fails the list
+               it cannot decode or transform fails the list; then each object of a failed list is read
+               on its own (keys from etcd) and the ones that fail are named (``undecodable``)
   patches      a metadata-only merge PATCH (one annotation) of every object the rewrite changed: decode,
                admission, validation and re-encode of the new bytes; keys 1.20 does not serve (the
                allocator ranges, ServiceCIDR, IPAddress) are listed as skipped
@@ -61,6 +62,7 @@ class ApiCheck:
     resources_listed: int = 0
     objects_listed: int = 0
     list_failures: list[dict] = field(default_factory=list)
+    undecodable: list[dict] = field(default_factory=list)
     patched: list[str] = field(default_factory=list)
     patch_failures: list[dict] = field(default_factory=list)
     patch_skipped: list[dict] = field(default_factory=list)
@@ -74,7 +76,7 @@ class ApiCheck:
     def ok(self) -> bool:
         """ok tells whether the API server found the store clean."""
         return (self.start_error is None and not self.warnings and not self.allocator_log and not self.list_failures
-                and not self.patch_failures and self.probe.get("ok", False))
+                and not self.undecodable and not self.patch_failures and self.probe.get("ok", False))
 
     def as_json(self) -> dict:
         return {
@@ -93,7 +95,7 @@ class ApiCheck:
             "events": self.events,
             "allocatorLog": self.allocator_log,
             "resources": {"listed": self.resources_listed, "objects": self.objects_listed,
-                          "failed": self.list_failures},
+                          "failed": self.list_failures, "undecodable": self.undecodable},
             "patches": {"attempted": len(self.patched) + len(self.patch_failures),
                         "accepted": len(self.patched), "failed": self.patch_failures, "skipped": self.patch_skipped},
             "probe": self.probe,
@@ -195,7 +197,28 @@ def allocator_lines(log: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _list_all(client, served: list[Served], result: ApiCheck) -> None:
+def key_prefixes(res: Served) -> list[bytes]:
+    """key_prefixes are where kube-apiserver may store a resource: /registry/<resource>/ or /registry/<group>/<resource>/."""
+    inverse = {v[0]: "/".join(k) for k, v in _SPECIAL_KEYS.items()} | {v: k for k, v in _RENAMED.items()}
+    if res.group == "":
+        return [f"/registry/{inverse.get(res.name, res.name)}/".encode()]
+    return [f"/registry/{res.name}/".encode(), f"/registry/{res.group}/{res.name}/".encode()]
+
+
+def _find_undecodable(client, etcd: EtcdServer, res: Served, served: list[Served], result: ApiCheck) -> None:
+    """_find_undecodable GETs each object of a resource whose LIST failed, to name the ones the server cannot read."""
+    with etcd.client() as c:
+        keys = [r.key.decode("utf-8", "surrogateescape") for p in key_prefixes(res) for r in c.range(p, keys_only=True)]
+    for key in keys:
+        target = resource_for_key(key, served)
+        if target is None or target[0] != res:
+            continue
+        status, answer = _call(client, "GET", res.path(target[1], target[2]))
+        if status != 200:
+            result.undecodable.append({"key": key, "status": status, "error": _message(answer)})
+
+
+def _list_all(client, etcd: EtcdServer, served: list[Served], result: ApiCheck) -> None:
     for s in served:
         path, cont = s.path(None), None
         while True:
@@ -203,6 +226,7 @@ def _list_all(client, served: list[Served], result: ApiCheck) -> None:
             if status != 200:
                 result.list_failures.append({"resource": f"{s.name}.{s.group_version}", "status": status,
                                              "error": _message(answer)})
+                _find_undecodable(client, etcd, s, served, result)
                 break
             result.objects_listed += len(answer.get("items", []))
             cont = answer.get("metadata", {}).get("continue")
@@ -243,19 +267,25 @@ def _probe(client, cidrs: list[str], result: ApiCheck) -> None:
                         + _message(_json_or_text(e.body))}
         return
     ips = list(made.spec.cluster_ips or [made.spec.cluster_ip])
-    nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
-    outside = [ip for ip in ips if not any(ipaddress.ip_address(ip) in n for n in nets)]
     holders = {}
     for svc in core.list_service_for_all_namespaces().items:
         if svc.metadata.name == name and svc.metadata.namespace == "default":
             continue
         for ip in svc.spec.cluster_ips or ([svc.spec.cluster_ip] if svc.spec.cluster_ip else []):
             holders[ip] = f"{svc.metadata.namespace}/{svc.metadata.name}"
+    result.probe = {"service": f"default/{name}", **probe_verdict(ips, cidrs, holders)}
+
+
+def probe_verdict(ips: list[str], cidrs: list[str], holders: dict[str, str]) -> dict:
+    """probe_verdict judges a new Service's addresses: one per range, each inside one, none held by another Service."""
+    nets = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+    outside = [ip for ip in ips if not any(ipaddress.ip_address(ip) in n for n in nets)]
     collisions = {ip: holders[ip] for ip in ips if ip in holders}
-    result.probe = {"service": f"default/{name}", "clusterIPs": ips, "outsideRange": outside,
-                    "collisions": collisions, "ok": not outside and not collisions and len(ips) == len(cidrs)}
+    verdict = {"clusterIPs": ips, "outsideRange": outside, "collisions": collisions,
+               "ok": not outside and not collisions and len(ips) == len(cidrs)}
     if len(ips) != len(cidrs):
-        result.probe["error"] = f"got {len(ips)} address(es) for {len(cidrs)} service range(s)"
+        verdict["error"] = f"got {len(ips)} address(es) for {len(cidrs)} service range(s)"
+    return verdict
 
 
 def _json_or_text(body):
@@ -307,7 +337,7 @@ def run(binary: str | Path, etcd: EtcdServer, service_cidrs: list[str], cidrs_fr
         _new_events(client, since_revision, result)
         result.allocator_log = allocator_lines(api.log_text())
         served = discover(client)
-        _list_all(client, served, result)
+        _list_all(client, etcd, served, result)
         _patch_changed(client, served, sorted(changed_keys), f"patched-{int(time.time())}", result)
         _probe(client, service_cidrs, result)
         result.check_seconds = time.monotonic() - t0

@@ -72,7 +72,8 @@ def assert_clean(out: dict, ranges: list[str], patched_at_least: int) -> dict:
     assert a["started"], a["startError"]
     assert a["serviceCidrs"] == ranges
     assert a["eventsByReason"] == {} and a["allocatorLog"] == [], (a["eventsByReason"], a["allocatorLog"][:5])
-    assert a["resources"]["failed"] == [] and a["resources"]["listed"] >= 40 and a["resources"]["objects"] > 0
+    assert a["resources"]["failed"] == a["resources"]["undecodable"] == []
+    assert a["resources"]["listed"] >= 40 and a["resources"]["objects"] > 0
     assert a["patches"]["failed"] == [] and a["patches"]["accepted"] >= patched_at_least
     assert {s["key"] for s in a["patches"]["skipped"]} <= {k.decode() for k in rh.RANGE_KEYS}
     nets = [ipaddress.ip_network(r) for r in ranges]
@@ -178,6 +179,14 @@ def test_option_refusals(tmp_path, real_snapshot):
     assert r.exit_code == 2 and "needs --kube-apiserver" in r.stderr
 
 
+def test_key_prefixes():
+    assert apicheck.key_prefixes(apicheck.Served("v1", "services", True)) == [b"/registry/services/specs/"]
+    assert apicheck.key_prefixes(apicheck.Served("v1", "nodes", False)) == [b"/registry/minions/"]
+    assert apicheck.key_prefixes(apicheck.Served("v1", "configmaps", True)) == [b"/registry/configmaps/"]
+    assert apicheck.key_prefixes(apicheck.Served("crd.projectcalico.org/v1", "ippools", False)) == [
+        b"/registry/ippools/", b"/registry/crd.projectcalico.org/ippools/"]
+
+
 def test_resource_for_key():
     served = [apicheck.Served("v1", "services", True), apicheck.Served("v1", "nodes", False),
               apicheck.Served("v1", "endpoints", True), apicheck.Served("v1", "events", True),
@@ -213,3 +222,32 @@ def test_allocator_lines():
         "E repair.go: the cluster IP [IPv4]:172.27.239.87 for service auto/default is not allocated; repairing",
         "E repair.go: the cluster IP 10.96.0.1 may have leaked: flagging for later clean up",
         "W repair.go: the node port 30080 for service nodeport/default is not allocated"]
+
+
+def test_probe_verdict():
+    cidrs = ["172.16.0.0/12", "fd00:20:96::/112"]
+    assert apicheck.probe_verdict(["172.20.1.2", "fd00:20:96::7"], cidrs, {"172.20.1.3": "default/web"})["ok"]
+    bad = apicheck.probe_verdict(["10.96.0.5", "fd00:20:96::7"], cidrs, {"fd00:20:96::7": "default/web"})
+    assert not bad["ok"] and bad["outsideRange"] == ["10.96.0.5"] and bad["collisions"] == {"fd00:20:96::7": "default/web"}
+    one = apicheck.probe_verdict(["172.20.1.2"], cidrs, {})
+    assert not one["ok"] and "1 address(es) for 2" in one["error"]
+
+
+def test_undecodable_object_fails_its_list_and_its_patch(fixture_path, kube_apiserver, etcd35, tmp_path, scratch_root):
+    """A value the server cannot decode (here: a ConfigMap's bytes replaced) fails the LIST and the PATCH."""
+    from snaprewrite.rehearsal.netns import isolated_network
+    from snaprewrite.rehearsal.server import EtcdServer, restore
+
+    data = restore(etcd35, fixture_path("apiserver-etcd35.db"), tmp_path / "data")
+    bad, good = "/registry/configmaps/kube-system/kube-proxy", "/registry/services/specs/default/web"
+    with isolated_network() as ns, EtcdServer(etcd35, data) as etcd:
+        with etcd.client() as c:
+            revision = c.put(bad, b"k8s\x00\n\x0c\n\x02v1\x12\x06Config\xff\xff\xff")
+        check = apicheck.run(kube_apiserver, etcd, ["10.96.0.0/12", "fd00:10:96::/112"], "flags", [bad, good],
+                             revision, SETTLE, scratch_root, ns.isolated)
+    a = check.as_json()
+    assert a["started"] and not a["ok"] and a["eventsByReason"] == {}
+    assert [f["resource"] for f in a["resources"]["failed"]] == ["configmaps.v1"]
+    assert [(u["key"], u["status"]) for u in a["resources"]["undecodable"]] == [(bad, 500)]
+    assert [f["key"] for f in a["patches"]["failed"]] == [bad] and a["patches"]["accepted"] == 1
+    assert a["probe"]["ok"]

@@ -29,14 +29,17 @@ import re
 import secrets
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 from .apiserver import ApiServerError, KubeApiServer
 from .server import EtcdServer
 
 ANNOTATION = "snaprewrite.io/rehearsal"
 PROBE_PREFIX = "snaprewrite-rehearsal-probe-"
+PAGE = 500
 ALLOCATOR_PHRASES = ("not within the service CIDR", "may have leaked", "not allocated; repairing")
 _KLOG = re.compile(r"^([EWF])\d{4} [\d:.]+\s+\d+ (\S+?):\d+\] (.*)$")
 _SPECIAL_KEYS = {("services", "specs"): ("services", ""), ("services", "endpoints"): ("endpoints", "")}
@@ -218,20 +221,26 @@ def _find_undecodable(client, etcd: EtcdServer, res: Served, served: list[Served
             result.undecodable.append({"key": key, "status": status, "error": _message(answer)})
 
 
+def _pages(client, path: str) -> Iterator[tuple[int, object]]:
+    """_pages LISTs a collection PAGE items at a time, yielding (status, answer) until the last page or a failure."""
+    cont = None
+    while True:
+        status, answer = _call(client, "GET", f"{path}?limit={PAGE}" + (f"&continue={quote(cont, safe='')}" if cont else ""))
+        yield status, answer
+        cont = answer.get("metadata", {}).get("continue") if status == 200 else None
+        if not cont:
+            return
+
+
 def _list_all(client, etcd: EtcdServer, served: list[Served], result: ApiCheck) -> None:
     for s in served:
-        path, cont = s.path(None), None
-        while True:
-            status, answer = _call(client, "GET", path + "?limit=500" + (f"&continue={cont}" if cont else ""))
+        for status, answer in _pages(client, s.path(None)):
             if status != 200:
                 result.list_failures.append({"resource": f"{s.name}.{s.group_version}", "status": status,
                                              "error": _message(answer)})
                 _find_undecodable(client, etcd, s, served, result)
                 break
             result.objects_listed += len(answer.get("items", []))
-            cont = answer.get("metadata", {}).get("continue")
-            if not cont:
-                break
         result.resources_listed += 1
 
 
@@ -302,17 +311,18 @@ def baseline_events(etcd: EtcdServer) -> int:
 
 
 def _new_events(client, since_revision: int, result: ApiCheck) -> None:
-    status, answer = _call(client, "GET", "/api/v1/events?limit=5000")
-    if status != 200:
-        result.list_failures.append({"resource": "events.v1", "status": status, "error": _message(answer)})
-        return
-    for e in answer.get("items", []):
-        if int(e["metadata"].get("resourceVersion") or 0) <= since_revision:
-            continue
-        obj = e.get("involvedObject", {})
-        result.events.append({"type": e.get("type", ""), "reason": e.get("reason", ""),
-                              "object": "/".join(p for p in (obj.get("kind"), obj.get("namespace"), obj.get("name")) if p),
-                              "message": e.get("message", ""), "count": e.get("count", 1)})
+    """_new_events collects the Events written after the restored revision (page by page: a snapshot may hold many)."""
+    for status, answer in _pages(client, "/api/v1/events"):
+        if status != 200:
+            result.list_failures.append({"resource": "events.v1", "status": status, "error": _message(answer)})
+            break
+        for e in answer.get("items", []):
+            if int(e["metadata"].get("resourceVersion") or 0) <= since_revision:
+                continue
+            obj = e.get("involvedObject", {})
+            what = "/".join(p for p in (obj.get("kind"), obj.get("namespace"), obj.get("name")) if p)
+            result.events.append({"type": e.get("type", ""), "reason": e.get("reason", ""), "object": what,
+                                  "message": e.get("message", ""), "count": e.get("count", 1)})
     result.events.sort(key=lambda e: (e["reason"], e["object"], e["message"]))
 
 

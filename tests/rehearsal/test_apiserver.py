@@ -67,3 +67,27 @@ def test_find_kube_tool(tmp_path, monkeypatch):
         find_kube_tool("kube-apiserver", tmp_path)
     with pytest.raises(ApiServerError, match="only http://127.0.0.1"):
         KubeApiServer(tmp_path, "http://10.0.0.1:2379", ["10.96.0.0/12"])
+
+
+def test_isolated_network_has_only_loopback_and_is_left_on_errors(monkeypatch):
+    import socket
+
+    from snaprewrite.rehearsal.netns import isolated_network
+
+    host = os.readlink("/proc/thread-self/ns/net")
+    with socket.socket() as outside:  # a listener in the host namespace, unreachable from inside
+        outside.bind(("127.0.0.1", 0))
+        outside.listen()
+        port = outside.getsockname()[1]
+        with pytest.raises(RuntimeError, match="boom"), isolated_network() as ns:
+            if not ns.isolated:
+                pytest.skip(f"no network namespace here: {ns.reason}")
+            assert os.readlink("/proc/thread-self/ns/net") == ns.inode != host
+            assert [name for _, name in socket.if_nameindex()] == ["lo"]
+            with socket.socket() as s:
+                assert s.connect_ex(("127.0.0.1", port)) != 0
+            raise RuntimeError("boom")
+    assert os.readlink("/proc/thread-self/ns/net") == host
+    monkeypatch.setenv("SNAPREWRITE_NO_NETNS", "1")
+    with isolated_network() as ns:
+        assert not ns.isolated and os.readlink("/proc/thread-self/ns/net") == host

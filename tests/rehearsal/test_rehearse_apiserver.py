@@ -234,23 +234,3 @@ def test_probe_verdict():
     assert not bad["ok"] and bad["outsideRange"] == ["10.96.0.5"] and bad["collisions"] == {"fd00:20:96::7": "default/web"}
     one = apicheck.probe_verdict(["172.20.1.2"], cidrs, {})
     assert not one["ok"] and "1 address(es) for 2" in one["error"]
-
-
-def test_undecodable_object_fails_its_list_and_its_patch(fixture_path, kube_apiserver, etcd35, tmp_path, scratch_root):
-    """A value the server cannot decode (here: a ConfigMap's bytes replaced) fails the LIST and the PATCH."""
-    from snaprewrite.rehearsal.netns import isolated_network
-    from snaprewrite.rehearsal.server import EtcdServer, restore
-
-    data = restore(etcd35, fixture_path("apiserver-etcd35.db"), tmp_path / "data")
-    bad, good = "/registry/configmaps/kube-system/kube-proxy", "/registry/services/specs/default/web"
-    with isolated_network() as ns, EtcdServer(etcd35, data) as etcd:
-        with etcd.client() as c:
-            revision = c.put(bad, b"k8s\x00\n\x0c\n\x02v1\x12\x06Config\xff\xff\xff")
-        check = apicheck.run(kube_apiserver, etcd, ["10.96.0.0/12", "fd00:10:96::/112"], "flags", [bad, good],
-                             revision, SETTLE, scratch_root, ns.isolated)
-    a = check.as_json()
-    assert a["started"] and not a["ok"] and a["eventsByReason"] == {}
-    assert [f["resource"] for f in a["resources"]["failed"]] == ["configmaps.v1"]
-    assert [(u["key"], u["status"]) for u in a["resources"]["undecodable"]] == [(bad, 500)]
-    assert [f["key"] for f in a["patches"]["failed"]] == [bad] and a["patches"]["accepted"] == 1
-    assert a["probe"]["ok"]

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from snaprewrite import report
 from snaprewrite.cli import app
 from snaprewrite.errors import UsageError
 from snaprewrite.rehearsal import apicheck
@@ -234,3 +235,14 @@ def test_probe_verdict():
     assert not bad["ok"] and bad["outsideRange"] == ["10.96.0.5"] and bad["collisions"] == {"fd00:20:96::7": "default/web"}
     one = apicheck.probe_verdict(["172.20.1.2"], cidrs, {})
     assert not one["ok"] and "1 address(es) for 2" in one["error"]
+
+
+def test_a_server_that_does_not_start_is_a_finding(kube_apiserver, etcd35, scratch_root):
+    from snaprewrite.rehearsal.server import EtcdServer
+
+    with EtcdServer(etcd35) as etcd:
+        check = apicheck.run(kube_apiserver, etcd, ["10.96.0.0/12"], "flags", [], 1, 0, scratch_root, False,
+                             extra_args=["--no-such-flag"])
+    a = check.as_json()
+    assert not a["started"] and not a["ok"] and "exited with code" in a["startError"]
+    assert "did not start" in report.apiserver_findings(a)

@@ -61,6 +61,10 @@ OnlyOpt = Annotated[str | None, typer.Option("--only", help="Comma-separated rul
 SkipHashOpt = Annotated[bool, typer.Option("--skip-hash-check",
                                            help="Accept an input whose sha256 trailer does not match.")]
 TableOrJsonOpt = Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")]
+ForceUnsafeOpt = Annotated[bool, typer.Option("--force-unsafe-mapping", help="Go through the safety rails: a new "
+                                              "range overlapping a current or new range of the other kind or holding "
+                                              "a node or API server address, an OLD the snapshot does not use, or "
+                                              "OLD=NEW. The report lists each rail overridden under 'forced'.")]
 
 
 def handles_errors(fn):
@@ -211,6 +215,7 @@ def rewrite(
     mark_compacted: Annotated[bool, typer.Option("--mark-compacted", help="As etcd 3.6's restore flag: schedule a "
                                                  "compaction at the bumped revision (needs --bump-revision).")] = False,
     output: Annotated[TableOrJson, typer.Option("--output", "-o", help="How to print the report.")] = TableOrJson.table,
+    force_unsafe: ForceUnsafeOpt = False,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
     from .rewrite import job as rewriting
@@ -221,7 +226,7 @@ def rewrite(
         raise UsageError("--out is required (or use --dry-run)")
     request = rewriting.Request(str(snap), str(out) if out else None, service_cidr or [], pod_cidr or [],
                                 exclude or [], reallocate, only, dry_run, force, skip_hash_check,
-                                as_new_revision, bump_revision, mark_compacted)
+                                as_new_revision, bump_revision, mark_compacted, force_unsafe)
     with report.progress("planning", None) as advance:
         result = rewriting.run(request, advance)
     if report_file is not None:
@@ -318,6 +323,7 @@ def rehearse(
     sample_every: Annotated[int | None, typer.Option("--sample-every", min=1, help="Compare every Nth unplanned "
                                                      "key (default: about 1000 keys).")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
+    force_unsafe: ForceUnsafeOpt = False,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
     from .rehearsal import rehearse as rehearsal
@@ -326,7 +332,8 @@ def rehearse(
         result = rehearsal.rehearse(str(snap), service_cidrs=service_cidr or [], pod_cidrs=pod_cidr or [],
                                     excludes=exclude or [], reallocate=reallocate, only=only,
                                     skip_hash_check=skip_hash_check, etcd=etcd, keep=str(keep) if keep else None,
-                                    full=full, sample_every=sample_every, progress=advance)
+                                    full=full, sample_every=sample_every, progress=advance,
+                                    force_unsafe=force_unsafe)
     data = result.as_json()
     if output == TableOrJson.json:
         report.print_json(data)

@@ -9,12 +9,13 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import SnapshotError, UsageError
+from ..errors import PlanError, SnapshotError, UsageError
 from ..etcd.output import Written, open_temp
 from ..etcd.snapshot import Snapshot
 from . import apply as applying
+from . import facts as clusterfacts
 from . import plan as planning
-from . import runbook
+from . import rails, runbook
 from . import verify as verifying
 from .cidr import CidrMap
 
@@ -38,6 +39,7 @@ class Request:
     as_new_revision: bool = False
     bump_revision: int = 0
     mark_compacted: bool = False
+    force_unsafe: bool = False  # --force-unsafe-mapping: go through the rails (rails.py), recorded as "forced"
 
     @property
     def mode(self) -> applying.Mode:
@@ -83,6 +85,21 @@ def _check_target(req: Request) -> None:
         raise UsageError(f"--out {req.out}: directory {parent} does not exist")
 
 
+def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool) -> list[rails.Refusal]:
+    """refuse_unsafe raises on the first rail the mappings break (UsageError or PlanError), unless ``force``.
+
+    Returns the refusals that ``force`` overrode (empty when the request is safe).
+    """
+    found = clusterfacts.discover(state)
+    refusals = rails.check(found, opts.service_map, opts.pod_map,
+                           lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips])
+    if refusals and not force:
+        first = refusals[0]
+        more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
+        raise (UsageError if first.usage else PlanError)(f"{first.message}{more}; {rails.FORCE_FLAG} overrides")
+    return refusals
+
+
 def run(req: Request, progress: Progress = None) -> Result:
     """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot."""
     opts = options(req)
@@ -90,8 +107,12 @@ def run(req: Request, progress: Progress = None) -> Result:
     if not req.dry_run:
         _check_target(req)
     with Snapshot(req.snapshot) as snap:
+        state = clusterfacts.State.scan(snap, progress)
+        refusals = refuse_unsafe(state, opts, req.force_unsafe)
         plan = planning.build(snap, opts, progress)
         rep = plan.report(None if req.dry_run else req.out)
+        if refusals:
+            rep["forced"] = [r.as_json() for r in refusals]
         rep["dryRun"] = req.dry_run
         rep["asNewRevision"] = req.as_new_revision
         if req.as_new_revision and plan.edits:

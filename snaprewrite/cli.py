@@ -286,6 +286,31 @@ def verify(
 
 @app.command()
 @handles_errors
+def doctor(
+    snap: SnapArg,
+    service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="CIDR", help="A service range "
+                                                           "the API server will run with (repeatable; default: the "
+                                                           "ranges the snapshot declares).")] = None,
+    pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="CIDR", help="A cluster pod range "
+                                                       "(repeatable; default: the snapshot's).")] = None,
+    output: TableOrJsonOpt = TableOrJson.table,
+):
+    """Predict the API server's ClusterIP repair events and the node IPAM checks offline; exit 1 on an error."""
+    from .rewrite import doctor as doctoring
+
+    with report.progress("scanning", None) as advance:
+        result = doctoring.diagnose(str(snap), service_cidr, pod_cidr, advance)
+    if output == TableOrJson.json:
+        report.print_json(result)
+    else:
+        report.doctor_table(result)
+    if result["errors"]:
+        report.error(f"{snap}: {result['errors']} error finding(s)")
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
 def manifests(
     directory: Annotated[Path, typer.Argument(help="The static pod manifests directory, e.g. /etc/kubernetes/manifests.")],
     service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="OLD=NEW",

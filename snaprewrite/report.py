@@ -133,6 +133,21 @@ def manifest_edits(edits, written, dry_run: bool) -> None:
     sys.stdout.write(f"{'dry run: ' if dry_run else ''}{changed} manifest(s) to change, {len(written)} written\n")
 
 
+def doctor_table(d: dict) -> None:
+    """doctor_table renders ``doctor``: the ranges checked against, then one row per finding."""
+    stdout.print(f"service ranges: {', '.join(d['serviceRanges']) or '-'}; pod ranges: {', '.join(d['podRanges']) or '-'}",
+                 markup=False)
+    if d["findings"]:
+        t = Table(title=f"findings: {d['errors']} error(s), {d['warnings']} warning(s)", title_justify="left")
+        for col in ("severity", "reason", "key", "message"):
+            t.add_column(col, overflow="fold")
+        for f in d["findings"]:
+            t.add_row(f["severity"], f["reason"], f["key"], f["message"])
+        stdout.print(t)
+    else:
+        stdout.print("no findings: the control plane should have nothing to repair")
+
+
 def rehearsal_table(r: dict) -> None:
     """rehearsal_table renders a rehearsal: timings, what etcd served, what was compared, mismatches."""
     t = Table(title=f"rehearsal of {r['snapshot']} with etcd {r['etcdVersion']}", title_justify="left")

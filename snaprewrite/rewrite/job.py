@@ -13,6 +13,7 @@ from ..errors import PlanError, SnapshotError, UsageError
 from ..etcd.output import Written, open_temp
 from ..etcd.snapshot import Snapshot
 from . import apply as applying
+from . import doctor as doctoring
 from . import facts as clusterfacts
 from . import plan as planning
 from . import rails, runbook
@@ -100,6 +101,18 @@ def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool
     return refusals
 
 
+def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options) -> dict:
+    """planned_diagnosis runs ``doctor`` on the state the plan leaves, for the input's declared ranges mapped.
+
+    Must run before the plan is applied (applying releases the new values).
+    """
+    before = clusterfacts.discover(state)
+    service, pod = doctoring.default_ranges(before)
+    after = state.with_plan(plan)
+    return doctoring.examine(after, clusterfacts.discover(after), doctoring.mapped_ranges(service, opts.service_map),
+                             doctoring.mapped_ranges(pod, opts.pod_map)).as_json()
+
+
 def run(req: Request, progress: Progress = None) -> Result:
     """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot."""
     opts = options(req)
@@ -113,6 +126,7 @@ def run(req: Request, progress: Progress = None) -> Result:
         rep = plan.report(None if req.dry_run else req.out)
         if refusals:
             rep["forced"] = [r.as_json() for r in refusals]
+        rep["doctor"] = planned_diagnosis(state, plan, opts)
         rep["dryRun"] = req.dry_run
         rep["asNewRevision"] = req.as_new_revision
         if req.as_new_revision and plan.edits:

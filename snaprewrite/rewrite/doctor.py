@@ -34,8 +34,21 @@ from ..errors import DecodeError, UsageError
 from ..etcd.snapshot import Snapshot
 from ..k8s import bitmap
 from .cidr import CidrMap, parse_subnet
-from .facts import (ALLOCATORS, IPADDRESSES, SERVICECIDRS, Fact, Facts, Progress, State, decoded, discover,
-                    key_text, networks, services, split_csv)
+from .facts import (
+    ALLOCATORS,
+    IPADDRESSES,
+    SERVICECIDRS,
+    Fact,
+    Facts,
+    Progress,
+    State,
+    decoded,
+    discover,
+    key_text,
+    networks,
+    services,
+    split_csv,
+)
 
 ERROR, WARNING = "error", "warning"
 DEFAULT_MASK = {4: 24, 6: 64}

@@ -114,6 +114,14 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
     s = rep["summary"]
     totals = ", ".join(f"{k} {v}" for k, v in s.items() if k != "byKind")
     stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")
+    for f in rep.get("forced", []):
+        stdout.print(f"forced past the {f['rail']} rail: {f['message']}", markup=False)
+    if rep.get("doctor") is not None:
+        d = rep["doctor"]
+        stdout.print(f"doctor on the planned output ({', '.join(d['serviceRanges'])}): {d['errors']} error(s), "
+                     f"{d['warnings']} warning(s)", markup=False)
+        for f in d["findings"][:MAX_ROWS_PER_KIND]:
+            stdout.print(f"  {f['severity']} {f['reason']} {f['key']}: {f['message']}", markup=False)
     if rep.get("runbook"):
         stdout.print("\nWhat remains on the hosts, in order:")
         for step in rep["runbook"]:

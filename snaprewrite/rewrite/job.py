@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import PlanError, SnapshotError, UsageError
+from ..etcd import startup
 from ..etcd.output import Written, open_temp
 from ..etcd.snapshot import Snapshot
 from . import apply as applying
@@ -120,6 +121,7 @@ def run(req: Request, progress: Progress = None) -> Result:
     if not req.dry_run:
         _check_target(req)
     with Snapshot(req.snapshot) as snap:
+        startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
         state = clusterfacts.State.scan(snap, progress)
         refusals = refuse_unsafe(state, opts, req.force_unsafe)
         plan = planning.build(snap, opts, progress)

@@ -267,4 +267,6 @@ def rehearsal_table(r: dict) -> None:
         for x in r["mismatches"][:MAX_ROWS_PER_KIND]:
             m.add_row(x["key"], x["what"], str(x["expected"]), str(x["got"]))
         show_table(m)
+    for f in r.get("forced", []):
+        stdout.print(f"forced past the {f['rail']} rail: {f['message']}", markup=False)
     stdout.print("ok: etcd served exactly what was planned" if r["ok"] else "FAILED: see mismatches")

@@ -142,6 +142,13 @@ def test_cli_refuses_with_one_line_and_writes_nothing(real_snapshot, tmp_path, a
     assert dry.stdout == ""
 
 
+def test_two_new_ranges_of_one_kind_that_overlap_are_a_usage_error(real_snapshot, tmp_path):
+    """Not forcible: a mapping must stay a function both ways, so CidrMap refuses it before the rails."""
+    r = cli("rewrite", real_snapshot, "--out", tmp_path / "o.db", FORCE, "--service-cidr", "10.96.0.0/13=172.30.0.0/16",
+            "--service-cidr", "10.104.0.0/13=172.30.128.0/17", code=2)
+    assert "new cidrs 172.30.0.0/16 and 172.30.128.0/17 overlap" in r.stderr and list(tmp_path.iterdir()) == []
+
+
 def test_help_documents_the_escape_hatch():
     for command in ("rewrite", "rehearse"):
         assert FORCE in cli(command, "--help").stdout

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 from ..errors import DecodeError, PlanError
 from ..etcd import mvcc
-from ..etcd import revision as revcodec
 from ..etcd.snapshot import Snapshot
 from ..k8s import decode, envelope, fields, registry
 from .yamledit import EACH, Match, find_scalars
@@ -127,18 +126,12 @@ class State:
         return cls(snap, index)
 
     def with_plan(self, plan) -> "State":
-        """with_plan is this state as a rewrite ``plan`` (rewrite.plan.Plan) leaves it (edits, renames, deletions).
-
-        Call it before the plan is applied: applying releases the new values.
-        """
+        """with_plan is this state as a rewrite ``plan`` (rewrite.plan.Plan) leaves it: new values, and renamed
+        objects gone from their old key and live under the new one."""
         overlay: dict[bytes, bytes | None] = dict(self.overlay)
-        for t in plan.tombstones:
-            if t.key.startswith(PREFIXES):
-                overlay[t.key] = None
         for e in plan.edits:
-            latest = self.index.get(e.key)
-            if latest is None or latest != revcodec.encode(e.revision):
-                continue  # an edit of an older record does not change what is live
+            if self.index.get(e.key) != e.write.revkey:
+                continue  # not the live record: the plan does not change what is live
             if e.new_key is not None:
                 overlay.setdefault(e.key, None)
                 if e.new_key.startswith(PREFIXES):

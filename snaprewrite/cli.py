@@ -70,6 +70,10 @@ OnlyOpt = Annotated[str | None, typer.Option("--only", help="Comma-separated rul
 SkipHashOpt = Annotated[bool, typer.Option("--skip-hash-check",
                                            help="Accept an input whose sha256 trailer does not match.")]
 TableOrJsonOpt = Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="Output format.")]
+ForceUnsafeOpt = Annotated[bool, typer.Option("--force-unsafe-mapping", help="Go through the safety rails: a new "
+                                              "range overlapping a current or new range of the other kind or holding "
+                                              "a node or API server address, an OLD the snapshot does not use, or "
+                                              "OLD=NEW. The report lists each rail overridden under 'forced'.")]
 
 
 def handles_errors(fn):
@@ -224,6 +228,7 @@ def rewrite(
     mark_compacted: Annotated[bool, typer.Option("--mark-compacted", help="As etcd 3.6's restore flag: schedule a "
                                                  "compaction at the bumped revision (needs --bump-revision).")] = False,
     output: Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="How to print the report.")] = TableOrJson.table,
+    force_unsafe: ForceUnsafeOpt = False,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
     from .rewrite import job as rewriting
@@ -234,7 +239,7 @@ def rewrite(
         raise UsageError("--out is required (or use --dry-run)")
     request = rewriting.Request(str(snap), str(out) if out else None, service_cidr or [], pod_cidr or [],
                                 exclude or [], reallocate, only, dry_run, force, skip_hash_check,
-                                as_new_revision, bump_revision, mark_compacted)
+                                as_new_revision, bump_revision, mark_compacted, force_unsafe)
     with report.progress("planning", None) as advance:
         result = rewriting.run(request, advance)
     if report_file is not None:
@@ -289,6 +294,31 @@ def verify(
         sys.stdout.write(f"{len(result['differences'])} key(s) differ\n")
     if result.get("uncovered"):
         report.error(f"{len(result['uncovered'])} difference(s) not listed in {report_file}")
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def doctor(
+    snap: SnapArg,
+    service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="CIDR", help="A service range "
+                                                           "the API server will run with (repeatable; default: the "
+                                                           "ranges the snapshot declares).")] = None,
+    pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="CIDR", help="A cluster pod range "
+                                                       "(repeatable; default: the snapshot's).")] = None,
+    output: TableOrJsonOpt = TableOrJson.table,
+):
+    """Predict the API server's ClusterIP repair events and the node IPAM checks offline; exit 1 on an error."""
+    from .rewrite import doctor as doctoring
+
+    with report.progress("scanning", None) as advance:
+        result = doctoring.diagnose(str(snap), service_cidr, pod_cidr, advance)
+    if output == TableOrJson.json:
+        report.print_json(result)
+    else:
+        report.doctor_table(result)
+    if result["errors"]:
+        report.error(f"{snap}: {result['errors']} error finding(s)")
         raise typer.Exit(1)
 
 
@@ -353,6 +383,7 @@ def rehearse(
     sample_every: Annotated[int | None, typer.Option("--sample-every", min=1, help="Compare every Nth unplanned "
                                                      "key (default: about 1000 keys).")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
+    force_unsafe: ForceUnsafeOpt = False,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
     from .rehearsal import rehearse as rehearsal
@@ -361,7 +392,8 @@ def rehearse(
         result = rehearsal.rehearse(str(snap), service_cidrs=service_cidr or [], pod_cidrs=pod_cidr or [],
                                     excludes=exclude or [], reallocate=reallocate, only=only,
                                     skip_hash_check=skip_hash_check, etcd=etcd, keep=str(keep) if keep else None,
-                                    full=full, sample_every=sample_every, progress=advance)
+                                    full=full, sample_every=sample_every, progress=advance,
+                                    force_unsafe=force_unsafe)
     data = result.as_json()
     if output == TableOrJson.json:
         report.print_json(data)

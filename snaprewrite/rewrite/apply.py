@@ -25,7 +25,7 @@ from ..errors import CorruptError, UsageError
 from ..etcd import kv, revision, schema
 from ..etcd.fsck import fsck
 from ..etcd.kv import KeyValue
-from ..etcd.output import Written, write_streamed
+from ..etcd.output import Staging, Written, write_streamed
 from ..etcd.revision import Revision
 from ..etcd.snapshot import Snapshot
 from .plan import Plan
@@ -97,8 +97,8 @@ def _new_revision(tx: Transaction, plan: Plan) -> int:
 
 
 def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
-          progress: Callable[[int], None] | None = None, mode: Mode = Mode()) -> Written:
-    """apply writes ``plan`` over ``snap`` into ``target`` (atomically) and returns what was written."""
+          progress: Callable[[int], None] | None = None, mode: Mode = Mode(), staging: Staging | None = None) -> Written:
+    """apply writes ``plan`` over ``snap`` into ``target`` (atomically; with ``staging``, left there to publish)."""
     mode.validate()
     snap.pages.release()  # what the plan's scan left resident: the transaction reads few pages
 
@@ -117,4 +117,4 @@ def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
         return patch
 
     return write_streamed(snap, target, build, verify_input=verify_input, progress=progress,
-                          before_rename=verify_file)
+                          before_rename=verify_file, staging=staging)

@@ -205,8 +205,9 @@ class Staging:
 
     def create(self, target: str, replace: bool | None = None) -> tuple[int, str]:
         """create returns (fd, path) of a new temp file for ``target``; the staging owns the fd."""
-        fd, tmp = open_temp(target)
-        self._items.append(_Staged(fd, tmp, target, self.replace if replace is None else replace))
+        with process.deferred():  # a signal now would find the file made but not yet listed for cleanup
+            fd, tmp = open_temp(target)
+            self._items.append(_Staged(fd, tmp, target, self.replace if replace is None else replace))
         return fd, tmp
 
     def publish(self) -> None:

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .. import process
 from ..errors import SnapshotError, UsageError
 from ..etcd.output import Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
@@ -109,9 +110,10 @@ def _writable(flag: str, path: str, staging: Staging | None = None) -> int:
     try:
         if staging is not None:
             return staging.create(path, replace=True)[0]
-        fd, tmp = open_temp(path)
-        os.close(fd)
-        os.unlink(tmp)
+        with process.deferred():
+            fd, tmp = open_temp(path)
+            os.close(fd)
+            os.unlink(tmp)
         return -1
     except OSError as e:
         raise SnapshotError(f"{flag} {path}: cannot write in {os.path.dirname(os.path.abspath(path))}: "

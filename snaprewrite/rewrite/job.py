@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from .. import process
 from ..errors import SnapshotError, UsageError
+from ..etcd import startup
 from ..etcd.output import Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
 from . import apply as applying
@@ -139,6 +140,7 @@ def run(req: Request, progress: Progress = None) -> Result:
         if req.out is not None and not req.dry_run:
             _writable("--out", req.out)
         with Snapshot(req.snapshot) as snap:
+            startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
             plan = planning.build(snap, opts, progress)
             rep = plan.report(None if req.dry_run else req.out)
             rep["dryRun"] = req.dry_run

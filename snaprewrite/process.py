@@ -13,6 +13,12 @@ recover from. ``supervise`` forks: the child runs the command, the parent waits 
 SIGINT/SIGTERM/SIGHUP on, and when the child dies of a signal it prints one line naming the file
 that changed ("input changed while reading": files in use are ``announce``d to it through a pipe) and
 removes the temp files the child left. The child dies with the parent (PR_SET_PDEATHSIG).
+
+Limit: the first milliseconds of the interpreter (before ``site`` is imported and any snaprewrite code
+runs) belong to Python: a SIGINT there is Python's own KeyboardInterrupt report. From the first line of
+``snaprewrite.cli`` (``python -m``) or ``snaprewrite.__main__`` (the console script) on, it is ours.
+
+Like ``errors``, this module imports nothing from snaprewrite: every layer may use it.
 """
 
 import contextlib

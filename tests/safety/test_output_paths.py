@@ -181,6 +181,26 @@ def test_out_appearing_meanwhile_is_replaced_with_force(snap, tmp_path, monkeypa
     assert listing(tmp_path) == ["in.db", "out.db"]
 
 
+def test_publish_where_hard_links_are_not_supported(snap, tmp_path, monkeypatch, etcd35):
+    """A filesystem without link(2): the name is claimed with O_EXCL instead, so a racing file still wins."""
+    from snaprewrite.etcd import output
+
+    def no_links(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(output.os, "link", no_links)
+    out = tmp_path / "out.db"
+    assert rewrite(snap, "--out", out).exit_code == 0
+    assert snapshot_status(etcd35, out)["revision"] > 0
+    raced = tmp_path / "raced.db"
+    theirs = another_run_publishes_first(raced, monkeypatch)
+    r = rewrite(snap, "--out", raced)
+    assert r.exit_code == 1
+    assert "was created by another process" in one_error_line(r.stderr)
+    assert raced.read_bytes() == theirs
+    assert listing(tmp_path) == ["in.db", "out.db", "raced.db"]
+
+
 def test_two_runs_racing_to_one_out(big_snapshot, tmp_path):
     """Two real processes start together: one publishes, the other says so in one line; never both."""
     out = tmp_path / "out.db"

@@ -63,6 +63,15 @@ def test_report_naming_the_input_is_refused(snap, tmp_path, dry_run):
     assert listing(tmp_path) == ["in.db"]
 
 
+def test_out_naming_the_input_is_refused_even_with_force(snap, tmp_path):
+    before = sha256(snap)
+    r = rewrite(snap, "--out", snap, "--force")
+    assert r.exit_code == 2
+    assert one_error_line(r.stderr) == f"--out {snap} is the input snapshot {snap}: refusing to overwrite the input"
+    assert sha256(snap) == before
+    assert listing(tmp_path) == ["in.db"]
+
+
 def test_report_naming_the_input_through_another_path_is_refused(snap, tmp_path):
     before = sha256(snap)
     link = tmp_path / "link.db"

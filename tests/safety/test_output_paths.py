@@ -6,6 +6,7 @@ that no temp file is left.
 """
 
 import hashlib
+import ipaddress
 import json
 import os
 import shutil
@@ -18,6 +19,9 @@ from conftest import K8S_MAPPING, K8S_SNAPSHOT
 from typer.testing import CliRunner
 
 from snaprewrite.cli import app
+from snaprewrite.etcd import mvcc
+from snaprewrite.etcd.snapshot import Snapshot
+from snaprewrite.k8s.decode import decode_value
 from snaprewrite.rehearsal.server import snapshot_status
 from snaprewrite.rewrite import apply as applying
 
@@ -144,16 +148,24 @@ def test_report_failing_at_the_end_publishes_nothing(snap, tmp_path, monkeypatch
     assert listing(tmp_path) == ["in.db"]
 
 
-def test_outputs_published_together(snap, tmp_path, etcd35):
+def test_outputs_published_together(snap, tmp_path, etcd35, restored_etcd):
+    """Both outputs in place, the snapshot restored by real etcd holds every key, the Services moved."""
     before = sha256(snap)
     out, report = tmp_path / "out.db", tmp_path / "r.json"
     r = rewrite(snap, "--out", out, "--report", report)
     assert r.exit_code == 0, r.stderr
     assert json.loads(report.read_text())["changes"]
     assert os.stat(report).st_mode & 0o777 == 0o600
-    assert snapshot_status(etcd35, out)["revision"] > 0
     assert sha256(snap) == before
     assert listing(tmp_path) == ["in.db", "out.db", "r.json"]
+    with Snapshot(snap) as s:
+        live = len(mvcc.live_keys(s))
+    with restored_etcd(etcd35, out).client() as c:
+        got = {rec.key: rec.value for rec in c.range()}
+    assert len(got) == live  # renamed IPAddresses keep the count
+    ips = [ip for k, v in got.items() if k.startswith(b"/registry/services/specs/")
+           for ip in decode_value(v)["spec"].get("clusterIPs", []) if "." in ip]
+    assert ips and all(ipaddress.ip_address(ip) in ipaddress.ip_network("172.24.0.0/16") for ip in ips)
 
 
 def another_run_publishes_first(out: Path, monkeypatch) -> bytes:

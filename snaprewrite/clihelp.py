@@ -19,7 +19,7 @@ import typer
 from typer import _click as click
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-from . import report
+from . import process, report
 
 # One example per command, shown under "Examples:" (a docstring's own "Examples:" section is shown too).
 EXAMPLES = {
@@ -165,9 +165,10 @@ class Group(TyperGroup):
         except click.exceptions.ClickException as e:
             report.error(usage_message(e))
             sys.exit(2 if isinstance(e, click.exceptions.UsageError) else 1)
-        except (typer.Abort, KeyboardInterrupt):
-            report.error("interrupted")
-            sys.exit(130)
+        except (typer.Abort, KeyboardInterrupt) as e:
+            name, code = (e.name, e.exit_code) if isinstance(e, process.Interrupted) else ("SIGINT", 130)
+            report.error(f"interrupted by {name}")
+            sys.exit(code)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -16,7 +16,7 @@ from snaprewrite.rehearsal.binaries import EtcdNotFoundError
 from snaprewrite.rehearsal.server import EtcdServer, error_line
 
 REAL_MAPS = {"service_cidrs": ["10.96.0.0/12=172.30.0.0/16"], "pod_cidrs": ["10.5.0.0/16=10.66.0.0/16"]}
-APISERVER_MAPS = {"service_cidrs": ["10.96.0.0/12=172.16.0.0/12", "fd00:10:96::/112=fd00:20:96::/112"],
+APISERVER_MAPS = {"service_cidrs": ["10.96.0.0/12=10.128.0.0/12", "fd00:10:96::/112=fd00:20:96::/112"],
                   "pod_cidrs": ["10.244.0.0/16=10.55.0.0/16", "fd00:10:244::/56=fd00:55:244::/56"]}
 K8S_MAPS = {"service_cidrs": ["192.168.0.0/16=172.24.0.0/16", "fd00:10:96::/112=fd00:20:96::/112"],
             "pod_cidrs": ["10.244.0.0/16=10.55.0.0/16", "fd00:10:244::/56=fd00:55:244::/56"]}

@@ -23,7 +23,7 @@ from snaprewrite.rehearsal import rehearse as rh
 from snaprewrite.rehearsal.apiserver import KubeToolNotFoundError
 
 SETTLE = 1.0
-FIXTURE_MAPS = {"service_cidrs": ["10.96.0.0/12=172.16.0.0/12", "fd00:10:96::/112=fd00:20:96::/112"],
+FIXTURE_MAPS = {"service_cidrs": ["10.96.0.0/12=10.128.0.0/12", "fd00:10:96::/112=fd00:20:96::/112"],
                 "pod_cidrs": ["10.244.0.0/16=10.55.0.0/16", "fd00:10:244::/56=fd00:55:244::/56"]}
 REAL_MAPS = {"service_cidrs": ["10.96.0.0/12=172.24.0.0/16"], "pod_cidrs": ["10.5.0.0/16=10.66.0.0/16"]}
 
@@ -110,7 +110,7 @@ def test_fixture_as_is(fixture_path, kube_apiserver, etcd35, scratch_root):
 
 def test_fixture_migrated(fixture_path, kube_apiserver, etcd35, scratch_root):
     out = run(fixture_path("apiserver-etcd35.db"), kube_apiserver, etcd35, **FIXTURE_MAPS)
-    a = assert_clean(out, ["172.16.0.0/12", "fd00:20:96::/112"], 8 + 3 + 3)
+    a = assert_clean(out, ["10.128.0.0/12", "fd00:20:96::/112"], 8 + 3 + 3)
     # every changed Service, Node and ConfigMap was PATCHed; RangeAllocation is no API resource
     assert sorted(s["key"] for s in a["patches"]["skipped"]) == sorted(k.decode() for k in rh.RANGE_KEYS)
     assert a["patches"]["accepted"] == out["rewriteSummary"]["objectsChanged"] - 2

@@ -105,9 +105,9 @@ def fresh(*paths: Path):
     return prepare
 
 
-def ratio(a: Result, b: Result) -> float | None:
-    """ratio is a's time over b's time, when both were measured."""
-    if a.seconds is None or b.seconds is None or b.seconds == 0:
+def ratio(a: Result | None, b: Result | None) -> float | None:
+    """ratio is a's time over b's time, when both were measured (--only may have left one out)."""
+    if a is None or b is None or a.seconds is None or b.seconds is None or b.seconds == 0:
         return None
     return a.seconds / b.seconds
 

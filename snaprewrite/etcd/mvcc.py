@@ -89,20 +89,21 @@ def is_tombstone(revkey: bytes) -> bool:
 
 def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
                  progress: Progress = None, visit: Visit = None, histories=None,
-                 visit_page: VisitPage = None) -> dict[bytes, bytes]:
+                 visit_page: VisitPage = None, hint_leaves: bool = False) -> dict[bytes, bytes]:
     """latest_index maps every user key (under ``prefix``, or any of several) to the bbolt key of its last record.
 
     A deleted key maps to its tombstone's 18-byte key (``is_tombstone``). One pass over bucket ``key``;
     only the user key of each record is decoded and revisions stay raw bytes (the hot loop).
     """
     return scan_index(snap.key_bucket(), prefix, progress, visit=visit, histories=histories,
-                      visit_page=visit_page)[0]
+                      visit_page=visit_page, hint_leaves=hint_leaves)[0]
 
 
 def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress: Progress = None,
                crc: Callable[[bytes, int], int] | None = None, h: int = 0,
                visit: Visit = None, histories=None,
-               visit_page: VisitPage = None) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
+               visit_page: VisitPage = None,
+               hint_leaves: bool = False) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
     """scan_index is ``latest_index`` over a ``key`` bucket that can also fold every key and value into ``crc``.
 
     Returns (index, crc value, record count, last bbolt key): what ``etcdutl snapshot status`` needs
@@ -111,6 +112,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     readers of the whole bucket can share this pass); ``visit_page(run, records)`` sees them a leaf at a
     time with the leaf's raw bytes, so a reader can search a whole page at once. ``histories`` (an ``etcd.writes.Histories``)
     gets the bbolt key of every record of the indexed keys under its prefixes, in revision order.
+    ``hint_leaves`` notes in ``bucket.leaf_hints`` the leaf of each indexed key's latest record, so reading
+    those records later (``record_at``) skips the descent from the root.
     """
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
@@ -119,7 +122,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     n = 0
     k = None
     recs: list | None = None
-    for run, pairs in bucket.leaf_runs():
+    hints = bucket.leaf_hints if hint_leaves else None
+    for pgid, run, pairs in bucket.leaf_runs_at():
         if visit_page is not None:
             recs = []
         if crc is not None:
@@ -143,7 +147,14 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 recs.append((user_key, k, v))
             if prefix is None or (prefix and not user_key.startswith(prefix)):
                 continue
-            rk = index[user_key] = k.tobytes()
+            if hints is None:
+                rk = index[user_key] = k.tobytes()
+            else:
+                old = index.get(user_key)
+                if old is not None:
+                    hints.pop(old, None)
+                rk = index[user_key] = k.tobytes()
+                hints[rk] = pgid
             if hist_prefixes and user_key.startswith(hist_prefixes):
                 hist.setdefault(user_key, []).append(rk)
         if recs is not None:
@@ -159,9 +170,12 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
 
 def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
               progress: Progress = None, visit: Visit = None, histories=None,
-              visit_page: VisitPage = None) -> dict[bytes, bytes]:
-    """live_keys maps each user key alive at the latest revision to the bbolt key of its last put."""
-    return {k: rk for k, rk in latest_index(snap, prefix, progress, visit, histories, visit_page).items()
+              visit_page: VisitPage = None, hint_leaves: bool = False) -> dict[bytes, bytes]:
+    """live_keys maps each user key alive at the latest revision to the bbolt key of its last put.
+
+    ``hint_leaves``: see ``scan_index`` (for callers that go on to read those keys' records).
+    """
+    return {k: rk for k, rk in latest_index(snap, prefix, progress, visit, histories, visit_page, hint_leaves).items()
             if len(rk) != revcodec.MARKED_REV_BYTES_LEN}
 
 

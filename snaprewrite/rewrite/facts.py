@@ -120,7 +120,7 @@ class State:
     @classmethod
     def scan(cls, snap: Snapshot, progress: Progress = None) -> "State":
         """scan indexes the keys under PREFIXES in one pass over bucket ``key``."""
-        index = mvcc.live_keys(snap, PREFIXES, progress)
+        index = mvcc.live_keys(snap, PREFIXES, progress, hint_leaves=True)
         index = {k: v for k, v in index.items()
                  if not k.startswith(KUBERNETES_ENDPOINTS) or k == KUBERNETES_ENDPOINTS}
         return cls(snap, index)

@@ -199,7 +199,7 @@ def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress 
     """
     wanted = tuple(prefixes) or None
     scan = wanted or visit or visit_page
-    index = mvcc.live_keys(snap, wanted, progress, visit, histories, visit_page) if scan else {}
+    index = mvcc.live_keys(snap, wanted, progress, visit, histories, visit_page, hint_leaves=True) if scan else {}
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
     for key in sorted(index):
         prefix = next(p for p in wanted if key.startswith(p))

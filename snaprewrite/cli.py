@@ -61,6 +61,21 @@ OnlyOpt = Annotated[str | None, typer.Option("--only", help="Comma-separated rul
 SkipHashOpt = Annotated[bool, typer.Option("--skip-hash-check",
                                            help="Accept an input whose sha256 trailer does not match.")]
 TableOrJsonOpt = Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")]
+EncryptionConfigOpt = Annotated[Path | None, typer.Option(
+    "--encryption-config", metavar="FILE", help="The API server's EncryptionConfiguration "
+    "(--encryption-provider-config): read and rewrite values encrypted at rest.")]
+
+
+def _encryption(path: Path | None):
+    """_encryption loads --encryption-config (None without one), warning when others can read the keys."""
+    if path is None:
+        return None
+    from .k8s import encryption
+
+    config, warnings = encryption.load(path)
+    for w in warnings:
+        report.warning(w)
+    return config
 
 
 def handles_errors(fn):
@@ -138,10 +153,12 @@ def get(
     revision: Annotated[int | None, typer.Option("--revision", help="Read as of this revision.", min=1)] = None,
     output: Annotated[GetFormat, typer.Option("--output", "-o", help="yaml, json, or raw stored bytes.")] = GetFormat.yaml,
     show_secrets: ShowSecretsOpt = False,
+    encryption_config: EncryptionConfigOpt = None,
 ):
     """Show one key's value as the Kubernetes API would (raw: the stored bytes)."""
+    crypt = _encryption(encryption_config)
     with report.progress("scanning", None) as advance:
-        got = query.get(str(snap), key, revision, show_secrets, advance)
+        got = query.get(str(snap), key, revision, show_secrets, advance, crypt)
     if output == GetFormat.raw:
         if got.record.kv.key.startswith(query.SECRET_PREFIXES) and not show_secrets:
             raise UsageError("refusing to print a Secret's stored bytes without --show-secrets")
@@ -161,11 +178,13 @@ def dump(
     snap: SnapArg,
     prefix: Annotated[str, typer.Option("--prefix", help="Only keys starting with this.")] = "",
     show_secrets: ShowSecretsOpt = False,
+    encryption_config: EncryptionConfigOpt = None,
 ):
     """Print every live key as a JSON line: key, revisions, version, lease, decoded value."""
+    crypt = _encryption(encryption_config)
     with report.progress("scanning", None) as advance:
         write = sys.stdout.write
-        for rec in query.dump(str(snap), prefix, show_secrets, advance):
+        for rec in query.dump(str(snap), prefix, show_secrets, advance, crypt):
             write(query.to_json_line(rec) + "\n")
 
 
@@ -177,10 +196,12 @@ def history(
     output: TableOrJsonOpt = TableOrJson.table,
     values: Annotated[bool, typer.Option("--values", help="Include each revision's decoded value.")] = False,
     show_secrets: ShowSecretsOpt = False,
+    encryption_config: EncryptionConfigOpt = None,
 ):
     """List every stored revision of one key, deletions included."""
+    crypt = _encryption(encryption_config)
     with report.progress("scanning", None) as advance:
-        rows = query.history(str(snap), key, values, show_secrets, advance)
+        rows = query.history(str(snap), key, values, show_secrets, advance, crypt)
     if not rows:
         report.error(f"key {key} has no stored revision")
         raise typer.Exit(1)
@@ -211,6 +232,7 @@ def rewrite(
     mark_compacted: Annotated[bool, typer.Option("--mark-compacted", help="As etcd 3.6's restore flag: schedule a "
                                                  "compaction at the bumped revision (needs --bump-revision).")] = False,
     output: Annotated[TableOrJson, typer.Option("--output", "-o", help="How to print the report.")] = TableOrJson.table,
+    encryption_config: EncryptionConfigOpt = None,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
     from .rewrite import job as rewriting
@@ -221,9 +243,10 @@ def rewrite(
         raise UsageError("--out is required (or use --dry-run)")
     request = rewriting.Request(str(snap), str(out) if out else None, service_cidr or [], pod_cidr or [],
                                 exclude or [], reallocate, only, dry_run, force, skip_hash_check,
-                                as_new_revision, bump_revision, mark_compacted)
+                                as_new_revision, bump_revision, mark_compacted,
+                                str(encryption_config) if encryption_config else None)
     with report.progress("planning", None) as advance:
-        result = rewriting.run(request, advance)
+        result = rewriting.run(request, advance, report.warning)
     if report_file is not None:
         rewriting.write_report(result.report, str(report_file))
     if output == TableOrJson.json:
@@ -260,12 +283,14 @@ def verify(
     report_file: Annotated[Path | None, typer.Option("--report", help="A rewrite report: fail if anything "
                                                      "differs that it does not list.")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
+    encryption_config: EncryptionConfigOpt = None,
 ):
     """Compare two snapshots key by key at their latest revisions and list what differs."""
     from .rewrite import job as rewriting
 
     with report.progress("comparing", None) as advance:
-        result = rewriting.verify(str(old), str(new), str(report_file) if report_file else None, advance)
+        result = rewriting.verify(str(old), str(new), str(report_file) if report_file else None, advance,
+                                  str(encryption_config) if encryption_config else None, report.warning)
     if output == TableOrJson.json:
         report.print_json(result)
     else:
@@ -318,6 +343,7 @@ def rehearse(
     sample_every: Annotated[int | None, typer.Option("--sample-every", min=1, help="Compare every Nth unplanned "
                                                      "key (default: about 1000 keys).")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
+    encryption_config: EncryptionConfigOpt = None,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
     from .rehearsal import rehearse as rehearsal
@@ -326,7 +352,9 @@ def rehearse(
         result = rehearsal.rehearse(str(snap), service_cidrs=service_cidr or [], pod_cidrs=pod_cidr or [],
                                     excludes=exclude or [], reallocate=reallocate, only=only,
                                     skip_hash_check=skip_hash_check, etcd=etcd, keep=str(keep) if keep else None,
-                                    full=full, sample_every=sample_every, progress=advance)
+                                    full=full, sample_every=sample_every, progress=advance,
+                                    encryption_config=str(encryption_config) if encryption_config else None,
+                                    warn=report.warning)
     data = result.as_json()
     if output == TableOrJson.json:
         report.print_json(data)

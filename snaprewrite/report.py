@@ -71,6 +71,13 @@ def status_table(st: dict) -> None:
         for name, n in st["resources"].items():
             r.add_row(name, str(n))
         stdout.print(r)
+    if st.get("encrypted"):
+        e = Table(title="encrypted at rest (live values)")
+        for col in ("provider", "key name", "values"):
+            e.add_column(col, justify="right" if col == "values" else "left")
+        for row in st["encrypted"]:
+            e.add_row(row["provider"], row["keyName"], str(row["values"]))
+        stdout.print(e)
 
 
 def history_table(rows: list[dict]) -> None:
@@ -111,6 +118,13 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
         if len(rep["warnings"]) > MAX_ROWS_PER_KIND:
             w.add_row(f"... {len(rep['warnings']) - MAX_ROWS_PER_KIND} more (see --report)", "")
         stdout.print(w)
+    if rep.get("encrypted"):
+        keys: dict[str, int] = {}
+        for e in rep["encrypted"]:
+            label = f"{e['provider']}/{e['keyName']}"
+            keys[label] = keys.get(label, 0) + 1
+        stdout.print("encrypted at rest, sealed again with the key each was read with: "
+                     + ", ".join(f"{k} {n}" for k, n in keys.items()), markup=False)
     s = rep["summary"]
     totals = ", ".join(f"{k} {v}" for k, v in s.items() if k != "byKind")
     stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")

@@ -303,7 +303,8 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
              excludes: Iterable[str] = (), reallocate: bool = False, only: str | None = None,
              skip_hash_check: bool = False, etcd: str | None = None, keep: str | os.PathLike | None = None,
              full: bool = False, sample_every: int | None = None, progress: Progress = None,
-             stage: Stage = None) -> Rehearsal:
+             stage: Stage = None, encryption_config: str | None = None,
+             warn: Callable[[str], None] | None = None) -> Rehearsal:
     """rehearse rewrites (with mappings), restores and starts a snapshot in a throwaway etcd and compares what it serves.
 
     ``progress(n)`` is advanced while records are scanned (as for ``rewrite``); ``stage(name)`` is called
@@ -315,14 +316,14 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
         raise NotSnapshotError(f"{source}: no such file")
     service_cidrs, pod_cidrs, excludes = list(service_cidrs), list(pod_cidrs), list(excludes)
     rewriting = bool(service_cidrs or pod_cidrs)
-    if not rewriting and (excludes or reallocate or only):
-        raise UsageError("--exclude, --reallocate and --only need --service-cidr or --pod-cidr")
+    if not rewriting and (excludes or reallocate or only or encryption_config):
+        raise UsageError("--exclude, --reallocate, --only and --encryption-config need --service-cidr or --pod-cidr")
     tools: EtcdTools = find_etcd(etcd)
     scratch = _scratch(keep)
     result = Rehearsal(source, tools.version_str, rewriting, full, 1, kept_in=str(scratch) if keep else None)
     try:
         _run(source, tools, scratch, result, rewriting, service_cidrs, pod_cidrs, excludes, reallocate, only,
-             skip_hash_check, full, sample_every, progress, stage or (lambda _name: None))
+             skip_hash_check, full, sample_every, progress, stage or (lambda _name: None), encryption_config, warn)
     finally:
         if keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -332,15 +333,17 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
 def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewriting: bool,
          service_cidrs: list[str], pod_cidrs: list[str], excludes: list[str], reallocate: bool,
          only: str | None, skip_hash_check: bool, full: bool, sample_every: int | None,
-         progress: Progress, stage: Callable[[str], None]) -> None:
+         progress: Progress, stage: Callable[[str], None], encryption_config: str | None = None,
+         warn: Callable[[str], None] | None = None) -> None:
     """_run does the steps of ``rehearse`` inside the scratch dir, filling ``result``."""
     target, plan_keys, gone = source, set(), set()
     if rewriting:
         stage("rewrite")
         t0 = time.monotonic()
         req = job.Request(source, str(scratch / REWRITTEN_NAME), service_cidrs, pod_cidrs, excludes,
-                          reallocate=reallocate, only=only, skip_hash_check=skip_hash_check)
-        done = job.run(req, progress)
+                          reallocate=reallocate, only=only, skip_hash_check=skip_hash_check,
+                          encryption_config=encryption_config)
+        done = job.run(req, progress, warn)
         result.rewrite_seconds = time.monotonic() - t0
         result.rewrite_summary = done.report["summary"]
         target = done.written.path if done.written else req.out

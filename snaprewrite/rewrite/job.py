@@ -38,6 +38,7 @@ class Request:
     as_new_revision: bool = False
     bump_revision: int = 0
     mark_compacted: bool = False
+    encryption_config: str | None = None  # the API server's EncryptionConfiguration: encrypted objects are edited
 
     @property
     def mode(self) -> applying.Mode:
@@ -57,14 +58,28 @@ def _cidr_map(specs: list[str]) -> CidrMap:
     return CidrMap.parse(specs) if specs else CidrMap(())
 
 
-def options(req: Request) -> planning.Options:
+def load_encryption(path: str | None, warn: Callable[[str], None] | None = None):
+    """load_encryption parses ``--encryption-config`` (None: no config), passing its warnings to ``warn``."""
+    if path is None:
+        return None
+    from ..k8s import encryption
+
+    config, warnings = encryption.load(path)
+    for w in warnings:
+        if warn is not None:
+            warn(w)
+    return config
+
+
+def options(req: Request, warn: Callable[[str], None] | None = None) -> planning.Options:
     """options validates the request's mappings and filters into plan Options."""
     only = frozenset(x.strip() for x in req.only.split(",") if x.strip()) if req.only else None
     for ex in req.excludes:
         if not ex or ex.count("/") > 1:
             raise UsageError(f"--exclude {ex!r}: want NAMESPACE/NAME (or NAME for a cluster-scoped object)")
     return planning.Options(_cidr_map(req.service_cidrs), _cidr_map(req.pod_cidrs),
-                            frozenset(req.excludes), req.reallocate, only)
+                            frozenset(req.excludes), req.reallocate, only,
+                            crypt=load_encryption(req.encryption_config, warn))
 
 
 def _check_target(req: Request) -> None:
@@ -83,9 +98,9 @@ def _check_target(req: Request) -> None:
         raise UsageError(f"--out {req.out}: directory {parent} does not exist")
 
 
-def run(req: Request, progress: Progress = None) -> Result:
+def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None) -> Result:
     """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot."""
-    opts = options(req)
+    opts = options(req, warn)
     req.mode.validate()
     if not req.dry_run:
         _check_target(req)
@@ -127,9 +142,15 @@ def write_report(rep: dict, path: str) -> None:
         raise
 
 
-def verify(old: str, new: str, report_path: str | None, progress: Progress = None) -> dict:
-    """verify compares two snapshots and, with a report, lists the differences it does not account for."""
-    diffs = verifying.compare(old, new, progress)
+def verify(old: str, new: str, report_path: str | None, progress: Progress = None,
+           encryption_config: str | None = None, warn: Callable[[str], None] | None = None) -> dict:
+    """verify compares two snapshots and, with a report, lists the differences it does not account for.
+
+    With ``encryption_config`` encrypted values are compared decrypted (a value sealed again with a fresh
+    IV is the same value).
+    """
+    crypt = load_encryption(encryption_config, warn)
+    diffs = verifying.compare(old, new, progress, crypt=crypt)
     out: dict = {"old": old, "new": new, "differences": [d.as_json() for d in diffs]}
     if report_path is not None:
         try:

@@ -12,8 +12,10 @@ Edits are of two sorts:
 """
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import PlanError
 from ..etcd import mvcc
@@ -69,12 +71,18 @@ class Edit:
     changes: list[Change]
     new_key: bytes | None = None  # a rename: the record now belongs to this key (a new key's first version)
 
+    sealed_with: str | None = None  # the value was encrypted at rest and is again, with this provider/key
+
     @classmethod
     def of(cls, obj: "Object", new_value: bytes, changes: list[Change], new_key: bytes | None = None) -> "Edit":
-        """of makes the Edit of an object's latest record."""
+        """of makes the Edit of an object's latest record; ``new_value`` is plaintext, sealed again if it was."""
         rec = obj.record
+        sealed = obj.cache.get("sealed")
+        if sealed is not None:  # same provider and key, a fresh IV/nonce; AES-GCM binds it to the (new) key
+            new_value = obj.crypt.seal(new_key if new_key is not None else obj.key, new_value, sealed)
         obj.forget()
-        return cls(obj.key, rec.revision, rec.kv, new_value, changes, new_key)
+        return cls(obj.key, rec.revision, rec.kv, new_value, changes, new_key,
+                   sealed.label if sealed is not None else None)
 
     def __post_init__(self):
         if self.record.value:  # the old value is not needed any more: keep the plan small
@@ -114,6 +122,7 @@ class Object:
     name: str
     snap: Snapshot = field(repr=False)
     cache: dict = field(default_factory=dict, repr=False)  # what rules already read from the value
+    crypt: Any = field(default=None, repr=False)  # k8s.encryption.EncryptionConfig: values are read decrypted
 
     @property
     def record(self) -> mvcc.Record:
@@ -125,10 +134,22 @@ class Object:
     def forget(self) -> None:
         """forget drops the record read for a rule (fields read from it stay cached)."""
         self.cache.pop("record", None)
+        self.cache.pop("plain", None)
 
     @property
     def value(self) -> bytes:
-        return self.record.kv.value
+        """value is what rules read: the stored value, decrypted when it is encrypted and a config is given.
+
+        How it was sealed stays in the cache (``sealed``) so that ``Edit.of`` seals the edit the same way.
+        """
+        stored = self.record.kv.value
+        if self.crypt is None or not stored.startswith(b"k8s:enc:"):
+            return stored
+        plain = self.cache.get("plain")
+        if plain is None:
+            plain, self.cache["sealed"] = self.crypt.open(self.key, stored)
+            self.cache["plain"] = plain
+        return plain
 
     @property
     def key_text(self) -> str:
@@ -147,6 +168,7 @@ class Options:
     excludes: frozenset[str] = frozenset()
     reallocate: bool = False
     only: frozenset[str] | None = None  # rule names; None = every rule
+    crypt: Any = None  # k8s.encryption.EncryptionConfig (--encryption-config): encrypted values are edited
 
     def excluded(self, obj: Object) -> bool:
         """excluded tells whether ``--exclude`` names the object (``ns/name``, or ``name`` if cluster-scoped)."""
@@ -181,8 +203,12 @@ class Plan:
         return dict(sorted(out.items()))
 
     def report(self, output: str | None) -> dict:
-        """report is the JSON of the plan, as ``rewrite --report`` writes it."""
-        return {
+        """report is the JSON of the plan, as ``rewrite --report`` writes it.
+
+        ``encrypted`` (present when some changed object was encrypted at rest) lists those objects and the
+        provider/key name each was sealed with again (never key material).
+        """
+        out = {
             "input": self.input,
             "output": output,
             "revision": self.revision,
@@ -197,6 +223,13 @@ class Plan:
                 "warnings": len(self.warnings),
             },
         }
+        sealed = [{"key": (e.new_key or e.key).decode("utf-8", "backslashreplace"),
+                   "provider": e.sealed_with.split("/", 1)[0], "keyName": e.sealed_with.split("/", 1)[1]}
+                  for e in self.edits if e.sealed_with]
+        if sealed:
+            out["encrypted"] = sealed
+            out["summary"]["encryptedChanged"] = len(sealed)
+        return out
 
 
 def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
@@ -207,7 +240,7 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
 
 
 def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
-                 visit: mvcc.Visit = None) -> dict[str, list[Object]]:
+                 visit: mvcc.Visit = None, crypt: Any = None) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order.
 
     ``visit`` sees every record of the same pass (see ``mvcc.scan_index``).
@@ -218,7 +251,7 @@ def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress 
     for key in sorted(index):
         prefix = next(p for p in wanted if key.startswith(p))
         ns, name = split_key(key, prefix)
-        out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap))
+        out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap, crypt=crypt))
     return out
 
 
@@ -234,6 +267,25 @@ def _fan_out(visits: list) -> mvcc.Visit:
     return visit
 
 
+def _decrypting(visit: mvcc.Visit, crypt) -> mvcc.Visit:
+    """_decrypting lets observers see encrypted records' plaintext (records it cannot open: as stored)."""
+    from ..errors import SnapshotError
+    from ..etcd import kv as kvcodec
+
+    find = re.compile(re.escape(b"k8s:enc:")).search  # values are memoryviews: no `in`
+
+    def observe(key: bytes, revkey, value) -> None:
+        if find(value) is not None:
+            stored = kvcodec.decode(value).value
+            try:
+                value = crypt.open(key, stored)[0]
+            except SnapshotError:  # an old revision under a retired key, a kms value: left to the rules
+                pass
+        visit(key, revkey, value)
+
+    return observe
+
+
 def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
     """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written)."""
     from .rules import RULES  # the rules depend on this module's types
@@ -247,7 +299,10 @@ def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
     # Rules that must see every record (not only their objects) observe the same single scan.
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
-    objects = load_objects(snap, prefixes, progress, _fan_out([o.visit for o in observers.values()]))
+    visit = _fan_out([o.visit for o in observers.values()])
+    if visit is not None and options.crypt is not None:
+        visit = _decrypting(visit, options.crypt)
+    objects = load_objects(snap, prefixes, progress, visit, options.crypt)
     plan = Plan(snap.path, mvcc.current_revision(snap))
     ctx = Context(options, plan, objects, snap, observed=observers)
     for rule in selected:

@@ -52,22 +52,30 @@ def field_diff(a, b, path: str = "") -> list[str]:
     return [] if a == b else [path or "."]
 
 
-def _fields(old: mvcc.Record, new: mvcc.Record) -> list[str]:
+def _fields(old: mvcc.Record, new: mvcc.Record, crypt=None) -> list[str]:
     out = []
     for name in ("create_revision", "mod_revision", "version", "lease"):
         if getattr(old.kv, name) != getattr(new.kv, name):
             out.append(f"({name})")
-    if old.kv.value != new.kv.value:
+    a, b = old.kv.value, new.kv.value
+    if crypt is not None and a != b:
+        (a, sa), (b, sb) = crypt.open(old.kv.key, a), crypt.open(new.kv.key, b)
+        if (sa and sa.label) != (sb and sb.label):
+            out.append("(encryption)")
+    if a != b:
         try:
-            diff = field_diff(decode.decode_value(old.kv.value), decode.decode_value(new.kv.value))
+            diff = field_diff(decode.decode_value(a), decode.decode_value(b))
             out.extend(diff or ["(encoding)"])
         except DecodeError:
             out.append("(value)")
     return out
 
 
-def compare(old_path: str, new_path: str, progress: Progress = None) -> list[Difference]:
-    """compare returns every key whose latest live record differs between two snapshots, in key order."""
+def compare(old_path: str, new_path: str, progress: Progress = None, crypt=None) -> list[Difference]:
+    """compare returns every key whose latest live record differs between two snapshots, in key order.
+
+    With ``crypt`` (an ``k8s.encryption.EncryptionConfig``) encrypted values are compared as plaintext.
+    """
     with Snapshot(old_path) as a, Snapshot(new_path) as b:
         la = mvcc.live_keys(a, progress=progress)
         lb = mvcc.live_keys(b, progress=progress)
@@ -81,7 +89,9 @@ def compare(old_path: str, new_path: str, progress: Progress = None) -> list[Dif
             else:
                 ra, rb = mvcc.record_at(a, la[key]), mvcc.record_at(b, lb[key])
                 if ra.kv != rb.kv:
-                    out.append(Difference(text, "changed", _fields(ra, rb)))
+                    fields = _fields(ra, rb, crypt)
+                    if fields:
+                        out.append(Difference(text, "changed", fields))
         return out
 
 

@@ -322,9 +322,10 @@ def load(path: str | os.PathLike) -> tuple[EncryptionConfig, list[str]]:
                         f"(mode {stat.S_IMODE(st.st_mode):04o}); chmod 600 it")
     try:
         doc = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        line = f" at line {e.problem_mark.line + 1}" if e.problem_mark is not None else ""
-        raise _fail(path, f"does not parse{line}: {e.problem}") from None
+    except yaml.MarkedYAMLError as e:  # its problem text can quote the file (a secret): the place only
+        mark = e.problem_mark or e.context_mark
+        line = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        raise _fail(path, f"does not parse as YAML{line}") from None
     except (yaml.YAMLError, UnicodeDecodeError):
         raise _fail(path, "does not parse as YAML") from None
     if not isinstance(doc, dict):

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from snaprewrite.cli import app
-from snaprewrite.rehearsal.server import restore
+from snaprewrite.rehearsal.server import EtcdServer, restore
 
 PROVIDERS = ("aescbc", "aesgcm", "secretbox")
 MAPPING = ["--service-cidr", f"{material.SERVICE_CIDR}={material.NEW_SERVICE_CIDR}",
@@ -102,8 +102,6 @@ def test_rewrite_restored_by_etcd_and_served_by_the_api_server(provider, encrypt
     assert m.config.read_text().split("secret: ")[1].split()[0] not in rep_path.read_text()
 
     data_dir = restore(etcd35, out, tmp_path / "restored")
-    from snaprewrite.rehearsal.server import EtcdServer
-
     with EtcdServer(etcd35, data_dir) as etcd:
         with etcd.client() as c:
             now = {r.key.decode(): r.value for r in c.range(b"/")}
@@ -202,14 +200,12 @@ def test_rotation_keeps_each_objects_key(encrypted, etcd35, tmp_path):
                               "-o", "json"))
     assert rehearsed["ok"] is True, rehearsed
     data_dir = restore(etcd35, out, tmp_path / "restored")
-    from snaprewrite.rehearsal.server import EtcdServer
-
-    with EtcdServer(etcd35, data_dir) as etcd:
-        with kubeapi.KubeAPIServer(etcd.client_url, material.NEW_SERVICE_CIDR, m.config) as api:
-            served = api.get_json("secrets,configmaps,services,nodes", "--all-namespaces")["items"]
-            assert {material.etcd_key(i) for i in served} == set(m.served)
-            ips = {i["metadata"]["name"]: i["spec"].get("clusterIP") for i in served if i["kind"] == "Service"}
-            assert ips["web"] == "10.100.5.5" and ips["web2"] == "10.100.6.6"
+    with EtcdServer(etcd35, data_dir) as etcd, kubeapi.KubeAPIServer(etcd.client_url, material.NEW_SERVICE_CIDR,
+                                                                      m.config) as api:
+        served = api.get_json("secrets,configmaps,services,nodes", "--all-namespaces")["items"]
+        assert {material.etcd_key(i) for i in served} == set(m.served)
+        ips = {i["metadata"]["name"]: i["spec"].get("clusterIP") for i in served if i["kind"] == "Service"}
+        assert ips["web"] == "10.100.5.5" and ips["web2"] == "10.100.6.6"
 
 
 def test_kms_values_are_refused(encrypted, tmp_path):

@@ -10,8 +10,7 @@ ciphertext byte for byte. Refusals: no config, unknown key name, wrong key, kms.
 import json
 import secrets
 
-import kubeapi
-import material
+import encryption_material as material
 import pytest
 from typer.testing import CliRunner
 
@@ -89,7 +88,8 @@ def test_get_and_dump_show_what_the_api_server_served(provider, encrypted):
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_rewrite_restored_by_etcd_and_served_by_the_api_server(provider, encrypted, etcd35, tmp_path):
+def test_rewrite_restored_by_etcd_and_served_by_the_api_server(provider, encrypted, etcd35, kube_apiserver,
+                                                               tmp_path):
     m = encrypted(provider)
     out, rep_path = tmp_path / "out.db", tmp_path / "report.json"
     ok("rewrite", m.snapshot, "--out", out, *MAPPING, "--encryption-config", m.config, "--report", rep_path)
@@ -111,7 +111,7 @@ def test_rewrite_restored_by_etcd_and_served_by_the_api_server(provider, encrypt
                 assert now[key] != old and enc_prefix(now[key]) == enc_prefix(old), key
             else:
                 assert now[key] == old, f"{key} changed but the plan did not list it"
-        with kubeapi.KubeAPIServer(etcd.client_url, material.NEW_SERVICE_CIDR, m.config) as api:
+        with material.KubeAPIServer(etcd.client_url, material.NEW_SERVICE_CIDR, m.config) as api:
             services = {f"{s['metadata']['namespace']}/{s['metadata']['name']}": s["spec"]
                         for s in api.get_json("services", "--all-namespaces")["items"]}
             assert services["default/kubernetes"]["clusterIP"] == "10.100.0.1"
@@ -179,7 +179,7 @@ def test_status_counts_encrypted_values_by_provider_and_key(encrypted):
     assert {(e["provider"], e["keyName"]): e["values"] for e in st["encrypted"]} == want
 
 
-def test_rotation_keeps_each_objects_key(encrypted, etcd35, tmp_path):
+def test_rotation_keeps_each_objects_key(encrypted, etcd35, kube_apiserver, tmp_path):
     m = encrypted("rotation")
     key_of = {k: enc_prefix(v).split(b":")[4].decode() for k, v in m.stored.items() if enc_prefix(v)}
     assert key_of["/registry/secrets/default/s1"] == "key1" and key_of["/registry/secrets/default/s3"] == "key2"
@@ -200,7 +200,7 @@ def test_rotation_keeps_each_objects_key(encrypted, etcd35, tmp_path):
                               "-o", "json"))
     assert rehearsed["ok"] is True, rehearsed
     data_dir = restore(etcd35, out, tmp_path / "restored")
-    with EtcdServer(etcd35, data_dir) as etcd, kubeapi.KubeAPIServer(etcd.client_url, material.NEW_SERVICE_CIDR,
+    with EtcdServer(etcd35, data_dir) as etcd, material.KubeAPIServer(etcd.client_url, material.NEW_SERVICE_CIDR,
                                                                       m.config) as api:
         served = api.get_json("secrets,configmaps,services,nodes", "--all-namespaces")["items"]
         assert {material.etcd_key(i) for i in served} == set(m.served)

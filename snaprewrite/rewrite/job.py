@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import SnapshotError, UsageError
+from ..etcd import startup
 from ..etcd.output import Written, open_temp
 from ..etcd.snapshot import Snapshot
 from . import apply as applying
@@ -105,6 +106,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
     if not req.dry_run:
         _check_target(req)
     with Snapshot(req.snapshot) as snap:
+        startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
         plan = planning.build(snap, opts, progress)
         rep = plan.report(None if req.dry_run else req.out)
         rep["dryRun"] = req.dry_run

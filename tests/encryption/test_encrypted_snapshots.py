@@ -222,3 +222,24 @@ def test_kms_values_are_refused(encrypted, tmp_path):
     assert not out.exists()
     st = json.loads(ok("status", m.snapshot, "-o", "json"))
     assert {(e["provider"], e["keyName"]) for e in st["encrypted"]} == {("kms", "vault"), ("kms v2", "cloudkms")}
+
+
+def test_verify_names_a_value_sealed_again_with_another_key(etcd35, tmp_path):
+    """verify with the config: same plaintext under another key differs only in "(encryption)"; same key: no difference."""
+    from snaprewrite.k8s import encryption
+    from snaprewrite.rehearsal.server import snapshot_save
+
+    k1, k2 = (encryption.Key("aesgcm", n, secrets.token_bytes(32)) for n in ("key1", "key2"))
+    cfg = material.write_private(tmp_path / "enc.yaml", material.config_text("aesgcm", [(k.name, k.secret) for k in (k2, k1)]))
+    conf, _ = encryption.load(cfg)
+    key, plain = b"/registry/secrets/default/s", b"k8s\x00\n\x0c\n\x02v1\x12\x06Secret\x12\x02\n\x00"
+    snaps = {}
+    for name, k in (("a", k1), ("b", k1), ("c", k2)):
+        with EtcdServer(etcd35) as etcd, etcd.client() as c:
+            c.put(key, conf.seal(key, plain, encryption.Sealed(k)))
+            snaps[name] = snapshot_save(etcd, tmp_path / f"{name}.db")
+    same = json.loads(ok("verify", snaps["a"], snaps["b"], "--encryption-config", cfg, "-o", "json"))
+    assert same["differences"] == []
+    assert json.loads(ok("verify", snaps["a"], snaps["b"], "-o", "json"))["differences"][0]["fields"] == ["(value)"]
+    other = json.loads(ok("verify", snaps["a"], snaps["c"], "--encryption-config", cfg, "-o", "json"))
+    assert other["differences"] == [{"key": key.decode(), "how": "changed", "fields": ["(encryption)"]}]

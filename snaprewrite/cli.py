@@ -73,6 +73,10 @@ TableOrJsonOpt = Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="Output
 EncryptionConfigOpt = Annotated[Path | None, typer.Option(
     "--encryption-config", metavar="FILE", help="The API server's EncryptionConfiguration "
     "(--encryption-provider-config): read and rewrite values encrypted at rest.")]
+ForceUnsafeOpt = Annotated[bool, typer.Option("--force-unsafe-mapping", help="Go through the safety rails: a new "
+                                              "range overlapping a current or new range of the other kind or holding "
+                                              "a node or API server address, an OLD the snapshot does not use, or "
+                                              "OLD=NEW. The report lists each rail overridden under 'forced'.")]
 
 
 def _encryption(path: Path | None):
@@ -245,6 +249,7 @@ def rewrite(
     mark_compacted: Annotated[bool, typer.Option("--mark-compacted", help="As etcd 3.6's restore flag: schedule a "
                                                  "compaction at the bumped revision (needs --bump-revision).")] = False,
     output: Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="How to print the report.")] = TableOrJson.table,
+    force_unsafe: ForceUnsafeOpt = False,
     encryption_config: EncryptionConfigOpt = None,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
@@ -256,8 +261,8 @@ def rewrite(
         raise UsageError("--out is required (or use --dry-run)")
     request = rewriting.Request(str(snap), str(out) if out else None, service_cidr or [], pod_cidr or [],
                                 exclude or [], reallocate, only, dry_run, force, skip_hash_check,
-                                as_new_revision, bump_revision, mark_compacted,
-                                str(encryption_config) if encryption_config else None)
+                                as_new_revision, bump_revision, mark_compacted, force_unsafe,
+                                encryption_config=str(encryption_config) if encryption_config else None)
     with report.progress("planning", None) as advance:
         result = rewriting.run(request, advance, report.warning)
     if report_file is not None:
@@ -319,6 +324,33 @@ def verify(
 
 @app.command()
 @handles_errors
+def doctor(
+    snap: SnapArg,
+    service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="CIDR", help="A service range "
+                                                           "the API server will run with (repeatable; default: the "
+                                                           "ranges the snapshot declares).")] = None,
+    pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="CIDR", help="A cluster pod range "
+                                                       "(repeatable; default: the snapshot's).")] = None,
+    output: TableOrJsonOpt = TableOrJson.table,
+    encryption_config: EncryptionConfigOpt = None,
+):
+    """Predict the API server's ClusterIP repair events and the node IPAM checks offline; exit 1 on an error."""
+    from .rewrite import doctor as doctoring
+
+    crypt = _encryption(encryption_config)
+    with report.progress("scanning", None) as advance:
+        result = doctoring.diagnose(str(snap), service_cidr, pod_cidr, advance, crypt)
+    if output == TableOrJson.json:
+        report.print_json(result)
+    else:
+        report.doctor_table(result)
+    if result["errors"]:
+        report.error(f"{snap}: {result['errors']} error finding(s)")
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
 def manifests(
     directory: Annotated[Path, typer.Argument(help="The static pod manifests directory, e.g. /etc/kubernetes/manifests.")],
     service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="OLD=NEW",
@@ -340,6 +372,28 @@ def manifests(
 
 @app.command()
 @handles_errors
+def certs(
+    pki_dir: Annotated[Path, typer.Argument(help="The PKI directory holding apiserver.crt/.key and ca.crt/.key, "
+                                            "e.g. /etc/kubernetes/pki.")],
+    service_cidr: Annotated[str, typer.Option("--service-cidr", metavar="OLD=NEW", help="The service range move: "
+                                              "OLD's first IP in the SANs becomes NEW's.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SAN diff; write nothing.")] = False,
+    new_key: Annotated[bool, typer.Option("--new-key", help="Also replace apiserver.key with a new key of the "
+                                          "same type.")] = False,
+):
+    """Reissue the API server certificate with the new first service IP, signed by the cluster CA (no kubeadm)."""
+    from .hostfiles import certs as hostcerts
+
+    try:
+        result = hostcerts.run(pki_dir, service_cidr, dry_run=dry_run, new_key=new_key)
+    except hostcerts.ExternalCAError as e:
+        sys.stdout.write(e.alternative)
+        raise
+    report.cert_result(result, dry_run)
+
+
+@app.command()
+@handles_errors
 def rehearse(
     snap: SnapArg,
     service_cidr: ServiceCidrOpt = None,
@@ -356,6 +410,7 @@ def rehearse(
     sample_every: Annotated[int | None, typer.Option("--sample-every", min=1, help="Compare every Nth unplanned "
                                                      "key (default: about 1000 keys).")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
+    force_unsafe: ForceUnsafeOpt = False,
     encryption_config: EncryptionConfigOpt = None,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
@@ -366,6 +421,7 @@ def rehearse(
                                     excludes=exclude or [], reallocate=reallocate, only=only,
                                     skip_hash_check=skip_hash_check, etcd=etcd, keep=str(keep) if keep else None,
                                     full=full, sample_every=sample_every, progress=advance,
+                                    force_unsafe=force_unsafe,
                                     encryption_config=str(encryption_config) if encryption_config else None,
                                     warn=report.warning)
     data = result.as_json()

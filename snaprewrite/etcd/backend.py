@@ -40,7 +40,7 @@ def stats(snap: Snapshot, progress: Callable[[int], None] | None = None,
     for name, bucket in snap.root.buckets():
         h = crc(name, h)
         if name == schema.KEY and index is not None:
-            found, h, n, last_key = mvcc.scan_index(bucket, b"", progress, crc, h, visit, marker)
+            found, h, n, last_key = mvcc.scan_index(bucket, b"", progress, crc, h, visit=visit, marker=marker)
             index.update(found)
         else:
             n = 0

@@ -9,13 +9,15 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import SnapshotError, UsageError
+from ..errors import PlanError, SnapshotError, UsageError
 from ..etcd import startup
 from ..etcd.output import Written, open_temp
 from ..etcd.snapshot import Snapshot
 from . import apply as applying
+from . import doctor as doctoring
+from . import facts as clusterfacts
 from . import plan as planning
-from . import runbook
+from . import rails, runbook
 from . import verify as verifying
 from .cidr import CidrMap
 
@@ -39,6 +41,7 @@ class Request:
     as_new_revision: bool = False
     bump_revision: int = 0
     mark_compacted: bool = False
+    force_unsafe: bool = False  # --force-unsafe-mapping: go through the rails (rails.py), recorded as "forced"
     encryption_config: str | None = None  # the API server's EncryptionConfiguration: encrypted objects are edited
 
     @property
@@ -99,6 +102,33 @@ def _check_target(req: Request) -> None:
         raise UsageError(f"--out {req.out}: directory {parent} does not exist")
 
 
+def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool) -> list[rails.Refusal]:
+    """refuse_unsafe raises on the first rail the mappings break (UsageError or PlanError), unless ``force``.
+
+    Returns the refusals that ``force`` overrode (empty when the request is safe).
+    """
+    found = clusterfacts.discover(state)
+    refusals = rails.check(found, opts.service_map, opts.pod_map,
+                           lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips])
+    if refusals and not force:
+        first = refusals[0]
+        more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
+        raise (UsageError if first.usage else PlanError)(f"{first.message}{more}; {rails.FORCE_FLAG} overrides")
+    return refusals
+
+
+def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options) -> dict:
+    """planned_diagnosis runs ``doctor`` on the state the plan leaves, for the input's declared ranges mapped.
+
+    Must run before the plan is applied (applying releases the new values).
+    """
+    before = clusterfacts.discover(state)
+    service, pod = doctoring.default_ranges(before)
+    after = state.with_plan(plan)
+    return doctoring.examine(after, clusterfacts.discover(after), doctoring.mapped_ranges(service, opts.service_map),
+                             doctoring.mapped_ranges(pod, opts.pod_map)).as_json()
+
+
 def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None) -> Result:
     """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot."""
     opts = options(req, warn)
@@ -107,8 +137,13 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
         _check_target(req)
     with Snapshot(req.snapshot) as snap:
         startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
+        state = clusterfacts.State.scan(snap, progress, opts.crypt)
+        refusals = refuse_unsafe(state, opts, req.force_unsafe)
         plan = planning.build(snap, opts, progress)
         rep = plan.report(None if req.dry_run else req.out)
+        if refusals:
+            rep["forced"] = [r.as_json() for r in refusals]
+        rep["doctor"] = planned_diagnosis(state, plan, opts)
         rep["dryRun"] = req.dry_run
         rep["asNewRevision"] = req.as_new_revision
         if req.as_new_revision and plan.edits:
@@ -116,7 +151,9 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
         if req.bump_revision:
             rep["bumpRevision"] = req.bump_revision
             rep["markCompacted"] = req.mark_compacted
-        rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted))
+        rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted),
+                                       flags=runbook.mode_flags(req.as_new_revision, req.bump_revision,
+                                                                req.mark_compacted))
         if req.dry_run:
             if not req.skip_hash_check:
                 snap.require_trailer_ok()

@@ -117,6 +117,19 @@ def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool
     return refusals
 
 
+def refuse_encrypted(state: clusterfacts.State) -> None:
+    """refuse_encrypted raises for the first value encrypted at rest among those the rewrite reads (no config given)."""
+    from ..k8s import encryption
+
+    for key in state.keys(b""):
+        value = state.value(key)
+        if value is not None and value.startswith(encryption.ENC_PREFIX):
+            encryption.refuse_kms(key, value)
+            provider, name = encryption.describe(value)
+            raise PlanError(f"{clusterfacts.key_text(key)}: value is encrypted at rest ({provider} v1, key {name!r}); "
+                            "give the API server's --encryption-config FILE to rewrite it")
+
+
 def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options) -> dict:
     """planned_diagnosis runs ``doctor`` on the state the plan leaves, for the input's declared ranges mapped.
 
@@ -138,7 +151,12 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
     with Snapshot(req.snapshot) as snap:
         startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
         state = clusterfacts.State.scan(snap, progress, opts.crypt)
-        refusals = refuse_unsafe(state, opts, req.force_unsafe)
+        try:
+            refusals = refuse_unsafe(state, opts, req.force_unsafe)
+        except SnapshotError:
+            if opts.crypt is None:
+                refuse_encrypted(state)  # the rails saw no addresses because they are encrypted: say that
+            raise
         plan = planning.build(snap, opts, progress)
         rep = plan.report(None if req.dry_run else req.out)
         if refusals:

@@ -28,6 +28,7 @@ import stat
 from dataclasses import dataclass, field
 
 from ..errors import SnapshotError
+from . import envelope
 
 ENC_PREFIX = b"k8s:enc:"
 KMS_PREFIXES = {b"k8s:enc:kms:v1:": "v1", b"k8s:enc:kms:v2:": "v2"}
@@ -231,13 +232,12 @@ def refuse_kms(etcd_key: bytes, value: bytes) -> None:
 
 
 def describe(value: bytes) -> tuple[str, str]:
-    """describe reads (provider, key name) from an encrypted value's prefix, for messages and counts."""
-    parts = bytes(value[len(ENC_PREFIX):len(ENC_PREFIX) + 512]).split(b":", 3)
-    provider = parts[0].decode("utf-8", "replace") if parts and parts[0] else "?"
-    if provider == "kms" and len(parts) > 1 and parts[1] == b"v2":
+    """describe reads (provider, key name) from an encrypted value's prefix (``envelope``), for messages and counts."""
+    env = envelope.parse(bytes(value[: len(ENC_PREFIX) + 512]))
+    provider = env.provider or "?"
+    if provider == "kms" and env.provider_version == "v2":
         provider = "kms v2"
-    name = parts[2].decode("utf-8", "replace") if len(parts) > 3 else "?"
-    return provider, name
+    return provider, env.key_name or "?"
 
 
 def _plausible(plain: bytes) -> bool:

@@ -137,3 +137,18 @@ def test_real_snapshot_has_no_undecoded_kind(real_snapshot):
                 if not key.startswith((b"/registry/ranges/", b"/registry/masterleases/")):  # no names: not API objects
                     assert obj["metadata"]["name"] and obj["metadata"]["creationTimestamp"], key
     assert counts == {"protobuf": 313, "json": 31}
+
+
+def test_raw_extension_holds_json_an_embedded_object_or_numbered_bytes(records):
+    """ControllerRevision.data: JSON as parsed, a stored ``k8s\\0`` object decoded, other bytes numbered."""
+    cls = schema.message_class("apps/v1", "ControllerRevision")
+    cm = records["/registry/configmaps/shop/app-config"].value
+    for raw, want in ((b'{"spec":{"a":1}}', {"spec": {"a": 1}}), (cm, decode.decode_value(cm)),
+                      (b"\x08\x96\x01", {"1": 150})):
+        msg = cls()
+        msg.metadata.name = "r"
+        msg.data.raw = raw
+        msg.revision = 2
+        got = decode.decode_object("apps/v1", "ControllerRevision", msg.SerializeToString())
+        assert got["data"] == want and got["revision"] == 2
+    assert decode.decode_value(cm)["binaryData"] == {"logo.png": "iVBORw0KGgo="}

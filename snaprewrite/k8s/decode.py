@@ -19,7 +19,8 @@ conversion sets them since 1.17, kubernetes#87583). Defaulting on read is not re
 PersistentVolume stored without ``status.phase`` is served as ``Pending``).
 
 Values stored as JSON are returned as parsed. Kinds without a schema give apiVersion, kind and the
-numbered-field view of ``rawview`` (``metadata`` decoded when field 1 is an ObjectMeta). Encrypted or
+numbered-field view of ``rawview`` (``metadata`` decoded when field 1 is an ObjectMeta); fields a table
+does not know (a newer release's) are added to their message in the same numbered form (``"501": 5``). Encrypted or
 non-Kubernetes values raise ``DecodeError`` (callers show them their own way). Never print a decoded
 Secret: pass it through ``redact_secret`` first.
 """
@@ -28,6 +29,7 @@ import base64
 import datetime
 import json
 
+from google.protobuf import unknown_fields
 from google.protobuf.message import DecodeError as ProtoDecodeError
 
 from ..errors import DecodeError
@@ -176,6 +178,9 @@ def render(msg) -> object:
         if f.omitempty and not v:
             continue
         out[f.json] = _scalar(f, v)
+    unknown = unknown_fields.UnknownFieldSet(msg)
+    if len(unknown):  # fields of a newer release than the tables: numbered, like an unknown kind
+        out.update(rawview.numbered([(u.field_number, u.wire_type, u.data) for u in unknown]))
     return out
 
 

@@ -94,6 +94,11 @@ def _numbered(fields: list[tuple[int, int, object]], depth: int) -> dict:
     return {k: v[0] if len(v) == 1 else v for k, v in grouped.items()}
 
 
+def numbered(fields: list[tuple[int, int, object]]) -> dict:
+    """numbered renders fields already split into (number, wire type, value), e.g. a message's unknown fields."""
+    return _numbered([f for f in fields if f[1] in (0, 1, 2, 5)], 0)
+
+
 def view(data: bytes) -> dict:
     """view is the numbered-field view of ``data`` (see the module docstring)."""
     try:

@@ -182,7 +182,7 @@ def test_unknown_kind_gives_numbered_fields_and_unknown_fields_do_not_break():
     cm.metadata.name = "x"
     raw = cm.SerializeToString() + b"\xa8\x1f\x05" + b"\xb2\x1f\x03abc"  # fields 501 (varint) and 502 (bytes)
     assert decode.decode_object("v1", "ConfigMap", raw) == {"apiVersion": "v1", "kind": "ConfigMap",
-                                                             "metadata": {"name": "x"}}
+                                                             "metadata": {"name": "x"}, "501": 5, "502": "abc"}
 
 
 def test_encrypted_and_foreign_values_raise():

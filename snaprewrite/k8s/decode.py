@@ -53,16 +53,23 @@ def _time(msg, micro: bool) -> str | None:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+MAX_EMBEDDED = 8  # objects inside objects (RawExtension holding a stored object holding one ...)
+_depth = [0]
+
+
 def _embedded(raw: bytes):
     """_embedded renders the bytes of a RawExtension / FieldsV1 / JSON: JSON as parsed, a stored object decoded."""
-    if raw.startswith(envelope.MAGIC):
+    if raw.startswith(envelope.MAGIC) and _depth[0] < MAX_EMBEDDED:
+        _depth[0] += 1
         try:
             return decode_value(raw)
         except DecodeError:
             pass
+        finally:
+            _depth[0] -= 1
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep to parse
         return rawview.view(raw)
 
 

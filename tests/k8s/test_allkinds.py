@@ -152,3 +152,25 @@ def test_raw_extension_holds_json_an_embedded_object_or_numbered_bytes(records):
         got = decode.decode_object("apps/v1", "ControllerRevision", msg.SerializeToString())
         assert got["data"] == want and got["revision"] == 2
     assert decode.decode_value(cm)["binaryData"] == {"logo.png": "iVBORw0KGgo="}
+
+
+def test_hostile_embedded_values_stay_bounded():
+    """Objects nested in RawExtensions past MAX_EMBEDDED, and JSON nested too deep, give views, not tracebacks."""
+    cls = schema.message_class("apps/v1", "ControllerRevision")
+    unknown = schema.message_class_by_name("k8s.io.apimachinery.pkg.runtime.Unknown")
+    value = b'[' * 100000 + b']' * 100000
+    for _ in range(decode.MAX_EMBEDDED + 3):
+        msg = cls()
+        msg.data.raw = value
+        env = unknown(raw=msg.SerializeToString())
+        env.typeMeta.apiVersion, env.typeMeta.kind = "apps/v1", "ControllerRevision"
+        value = envelope.MAGIC + env.SerializeToString()
+    obj = decode.decode_value(value)
+    depth = 0
+    while isinstance(obj, dict) and obj.get("kind") == "ControllerRevision":
+        obj, depth = obj["data"], depth + 1
+    assert depth == decode.MAX_EMBEDDED + 1 and isinstance(obj, dict)  # the rest shown numbered
+    json.dumps(obj)
+    deep = cls()
+    deep.data.raw = b"[" * 100000 + b"]" * 100000
+    assert decode.decode_object("apps/v1", "ControllerRevision", deep.SerializeToString())["data"].startswith("[[[")

@@ -70,7 +70,7 @@ def _embedded(raw: bytes):
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: JSON nested too deep to parse
-        return rawview.view(raw)
+        return rawview.value(raw)
 
 
 def _text(v):

@@ -99,6 +99,11 @@ def numbered(fields: list[tuple[int, int, object]]) -> dict:
     return _numbered([f for f in fields if f[1] in (0, 1, 2, 5)], 0)
 
 
+def value(data: bytes):
+    """value renders one length-delimited payload: a nested view, text, or ``{"base64": ...}`` (see module docstring)."""
+    return _bytes_value(bytes(data), 0)
+
+
 def view(data: bytes) -> dict:
     """view is the numbered-field view of ``data`` (see the module docstring)."""
     try:

@@ -93,20 +93,20 @@ def _fields_v1(m):
     return _embedded(m.Raw) if m.HasField("Raw") else None
 
 
-def _or_array(m):  # JSONSchemaPropsOrArray
-    if len(m.JSONSchemas):
-        return [render(s) for s in m.JSONSchemas]
-    return render(m.Schema) if m.HasField("Schema") else None
+def _or_array(m):  # JSONSchemaPropsOrArray (protobuf names: schema=1, jSONSchemas=2)
+    if len(m.jSONSchemas):
+        return [render(s) for s in m.jSONSchemas]
+    return render(m.schema) if m.HasField("schema") else None
 
 
-def _or_bool(m):  # JSONSchemaPropsOrBool
-    return render(m.Schema) if m.HasField("Schema") else m.Allows
+def _or_bool(m):  # JSONSchemaPropsOrBool (allows=1, schema=2)
+    return render(m.schema) if m.HasField("schema") else m.allows
 
 
-def _or_string_array(m):  # JSONSchemaPropsOrStringArray
-    if len(m.Property):
-        return [_text(p) for p in m.Property]
-    return render(m.Schema) if m.HasField("Schema") else None
+def _or_string_array(m):  # JSONSchemaPropsOrStringArray (schema=1, property=2)
+    if len(m.property):
+        return [_text(p) for p in m.property]
+    return render(m.schema) if m.HasField("schema") else None
 
 
 SPECIAL = {

@@ -48,9 +48,8 @@ def _time(msg, micro: bool) -> str | None:
         t = datetime.datetime.fromtimestamp(msg.seconds, datetime.UTC)
     except (OverflowError, OSError, ValueError):
         return None  # e.g. Go's zero time, year 1
-    if micro:
-        return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{msg.nanos // 1000:06d}Z"
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+    text = f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+    return text + (f".{msg.nanos // 1000 % 1000000:06d}Z" if micro else "Z")
 
 
 MAX_EMBEDDED = 8  # objects inside objects (RawExtension holding a stored object holding one ...)

@@ -390,6 +390,13 @@ def rehearse(
     full: Annotated[bool, typer.Option("--full", help="Compare every key, not a sample.")] = False,
     sample_every: Annotated[int | None, typer.Option("--sample-every", min=1, help="Compare every Nth unplanned "
                                                      "key (default: about 1000 keys).")] = None,
+    kube_apiserver: Annotated[Path | None, typer.Option("--kube-apiserver", metavar="PATH", help="Then start this "
+                                                        "kube-apiserver on the restored etcd and report what it finds.")] = None,
+    service_cidr_flags: Annotated[str | None, typer.Option("--service-cidr-flags", metavar="CIDR[,CIDR]", help="The "
+                                                           "API server's --service-cluster-ip-range (default: the "
+                                                           "rewritten snapshot's allocator ranges).")] = None,
+    settle: Annotated[float, typer.Option("--settle", metavar="SECONDS", min=0, help="How long the API server's "
+                                          "repair loops run before the checks.")] = 5.0,
     output: TableOrJsonOpt = TableOrJson.table,
     force_unsafe: ForceUnsafeOpt = False,
 ):
@@ -401,14 +408,19 @@ def rehearse(
                                     excludes=exclude or [], reallocate=reallocate, only=only,
                                     skip_hash_check=skip_hash_check, etcd=etcd, keep=str(keep) if keep else None,
                                     full=full, sample_every=sample_every, progress=advance,
-                                    force_unsafe=force_unsafe)
+                                    force_unsafe=force_unsafe, kube_apiserver=kube_apiserver, settle=settle,
+                                    service_cidr_flags=[service_cidr_flags] if service_cidr_flags else None)
     data = result.as_json()
     if output == TableOrJson.json:
         report.print_json(data)
     else:
         report.rehearsal_table(data)
     if not result.ok:
-        report.error(f"rehearsal of {snap}: {len(data['mismatches'])} mismatch(es)")
+        api = data["apiserver"]
+        found = [f"{len(data['mismatches'])} mismatch(es)"] if data["mismatches"] else []
+        if api and not api["ok"]:
+            found.append(f"kube-apiserver: {report.apiserver_findings(api)}")
+        report.error(f"rehearsal of {snap}: {'; '.join(found)}")
         raise typer.Exit(1)
 
 

@@ -42,7 +42,10 @@ EXAMPLES = {
     "certs": ["# Show the SAN diff of the reissued API server certificate, then write it",
               "snaprewrite certs /etc/kubernetes/pki --service-cidr 10.96.0.0/12=10.100.0.0/16 --dry-run"],
     "rehearse": ["# Restore the rewritten snapshot with real etcd and read it back",
-                 "snaprewrite rehearse backup.db --service-cidr 10.96.0.0/12=10.100.0.0/16"],
+                 "snaprewrite rehearse backup.db --service-cidr 10.96.0.0/12=10.100.0.0/16",
+                 "# Then let a real kube-apiserver judge it: repair events, decoding, a new Service's address",
+                 "snaprewrite rehearse backup.db --service-cidr 10.96.0.0/12=10.100.0.0/16 "
+                 "--kube-apiserver /usr/local/bin/kube-apiserver"],
 }
 
 

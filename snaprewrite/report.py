@@ -284,4 +284,52 @@ def rehearsal_table(r: dict) -> None:
         show_table(m)
     for f in r.get("forced", []):
         stdout.print(f"forced past the {f['rail']} rail: {f['message']}", markup=False)
-    stdout.print("ok: etcd served exactly what was planned" if r["ok"] else "FAILED: see mismatches")
+    if r.get("apiserver"):
+        apiserver_table(r["apiserver"])
+    stdout.print("ok: etcd served exactly what was planned" + (" and kube-apiserver found nothing" if r.get("apiserver")
+                                                                 else "") if r["ok"] else "FAILED: see above")
+
+
+def apiserver_findings(a: dict) -> str:
+    """apiserver_findings sums up what kube-apiserver found, on one line."""
+    if not a["started"]:
+        return f"did not start ({a['startError']})"
+    parts = [f"{n} {reason}" for reason, n in a["eventsByReason"].items()]
+    if a["allocatorLog"]:
+        parts.append(f"{len(a['allocatorLog'])} allocator log line(s)")
+    if a["resources"]["failed"]:
+        parts.append(f"{len(a['resources']['failed'])} resource list(s) failed")
+    if a["resources"]["undecodable"]:
+        parts.append(f"{len(a['resources']['undecodable'])} object(s) unreadable")
+    if a["patches"]["failed"]:
+        parts.append(f"{len(a['patches']['failed'])} PATCH(es) refused")
+    if not a["probe"].get("ok"):
+        parts.append("new Service address " + (a["probe"].get("error") or
+                                                f"{a['probe'].get('clusterIPs')} outside the range or taken"))
+    return ", ".join(parts) or "nothing"
+
+
+def apiserver_table(a: dict) -> None:
+    """apiserver_table renders the ``apiserver`` section of a rehearsal."""
+    t = Table(title=f"kube-apiserver on the restored store (service range {','.join(a['serviceCidrs'])}, "
+                    f"from the {a['serviceCidrsFrom']})", title_justify="left")
+    t.add_column("check")
+    t.add_column("result", overflow="fold")
+    probe = a["probe"]
+    rows = [("network namespace", "private" if a["networkNamespace"] else f"host ({a['networkNamespaceNote']})"),
+            ("started", f"{a['startSeconds']:.2f} s" if a["started"] else f"no: {a['startError']}"),
+            ("new events", ", ".join(f"{r} x{n}" for r, n in a["eventsByReason"].items()) or "none"),
+            ("allocator log lines", str(len(a["allocatorLog"]))),
+            ("resources listed", f"{a['resources']['listed']} ({a['resources']['objects']} objects, "
+                                 f"{len(a['resources']['failed'])} failed)"),
+            ("PATCH of changed objects", f"{a['patches']['accepted']}/{a['patches']['attempted']} accepted, "
+                                         f"{len(a['patches']['skipped'])} not served"),
+            ("new Service got", ", ".join(probe.get("clusterIPs", [])) or probe.get("error", "-"))]
+    for row in rows:
+        t.add_row(*row)
+    show_table(t)
+    for line in a["allocatorLog"][:MAX_ROWS_PER_KIND]:
+        stdout.print(f"  {line}")
+    for f in (a["resources"]["failed"][:MAX_ROWS_PER_KIND] + a["resources"]["undecodable"][:MAX_ROWS_PER_KIND]
+              + a["patches"]["failed"][:MAX_ROWS_PER_KIND]):
+        stdout.print(f"  {f.get('resource') or f.get('key')}: {f['status']} {f['error']}")

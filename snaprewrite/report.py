@@ -120,6 +120,26 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
             stdout.print(step, markup=False)
 
 
+def _one_line(v: str | None) -> str:
+    """_one_line writes a value on one line: absent as -, control characters escaped, long text cut."""
+    if v is None:
+        return "-"
+    text = json.dumps(v, ensure_ascii=False)[1:-1] if any(ch < " " for ch in v) else v
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def verify_lines(result: dict) -> None:
+    """verify_lines prints each differing key with every field's old and new value, then what a report lacks."""
+    write = sys.stdout.write
+    for d in result["differences"]:
+        write(f"{d['how']:8} {d['key']}" + (f" -> {d['newKey']}" if d.get("newKey") else "") + "\n")
+        for c in d["changes"]:
+            write(f"    {c['field']}: {_one_line(c['old'])} -> {_one_line(c['new'])}\n")
+    for u in result.get("uncovered", []):
+        write(f"NOT AS REPORTED: {u}\n")
+    write(f"{len(result['differences'])} key(s) differ\n")
+
+
 def manifest_edits(edits, written, dry_run: bool) -> None:
     """manifest_edits prints each manifest's unified diff, its notes, and the backups written."""
     for e in edits:

@@ -102,6 +102,7 @@ def run(req: Request, progress: Progress = None) -> Result:
             rep["bumpRevision"] = req.bump_revision
             rep["markCompacted"] = req.mark_compacted
         rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted))
+        _record_renames(rep, plan, req.mode)
         if req.dry_run:
             _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check), None)
             return Result(rep, None)
@@ -109,6 +110,22 @@ def run(req: Request, progress: Progress = None) -> Result:
                                  mode=req.mode)
         _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
         return Result(rep, written)
+
+
+def _record_renames(rep: dict, plan: planning.Plan, mode: applying.Mode) -> None:
+    """_record_renames adds to each rename's change where its record goes (``newRecord``), for ``verify``.
+
+    In place, a renamed record is placed by the etcd layer from the keys' histories; verify cannot
+    derive that from the mode alone. (``--as-new-revision`` renames always start at the new revision.)
+    """
+    if mode.as_new_revision:
+        return
+    placed = {e.changes[0].key: e.new_record() for e in plan.edits if e.new_key is not None and e.changes}
+    for c in rep["changes"]:
+        kv = placed.get(c["key"]) if c.get("newKey") else None
+        if kv is not None:
+            c["newRecord"] = {"createRevision": kv.create_revision, "modRevision": kv.mod_revision,
+                              "version": kv.version}
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool) -> str:
@@ -158,7 +175,7 @@ def read_report(report_path: str) -> dict:
         raise SnapshotError(f"{report_path}: cannot read the report ({e})") from None
     if not isinstance(rep, dict) or not isinstance(rep.get("changes"), list) or not all(
             isinstance(c, dict) and isinstance(c.get("key"), str) and isinstance(c.get("field"), str)
-            for c in rep["changes"]):
+            and isinstance(c.get("newKey", ""), str) for c in rep["changes"]):
         raise SnapshotError(f"{report_path}: not a snaprewrite rewrite report (no list of changes)")
     return rep
 
@@ -174,7 +191,8 @@ def verify(old: str, new: str, report_path: str | None, progress: Progress = Non
         rep = read_report(report_path)
         verifying.check_identity(rep, report_path, old)
     diffs = verifying.compare(old, new, progress, verifying.renames(rep) if rep else None)
-    out: dict = {"old": old, "new": new, "differences": [d.as_json() for d in diffs]}
+    out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new,
+                 "differences": [d.as_json() for d in diffs]}
     if rep is not None:
         lines = []
         recorded = rep.get("output")

@@ -113,17 +113,23 @@ def field_diff(a, b, path: str = "") -> list[str]:
 def _view(obj: dict) -> dict:
     """_view is the object as verify compares it: a RangeAllocation's bitmap as its ``bitmap.summary``."""
     if obj.get("kind") == "RangeAllocation" and isinstance(obj.get("data"), str):
+        try:
+            data = base64.b64decode(obj["data"], validate=True)
+        except ValueError:  # a JSON-stored object with a bitmap that is not base64: compared as text
+            return obj
         obj = dict(obj)
-        obj["data"] = bitmap.summary(str(obj.get("range", "")), base64.b64decode(obj["data"]))
+        obj["data"] = bitmap.summary(str(obj.get("range", "")), data)
     return obj
 
 
 def _yaml_fields(a: dict, b: dict, changes: list[FieldChange]) -> list[FieldChange]:
     """_yaml_fields splits a ConfigMap's changed data entries into the YAML scalars edited in place."""
+    da = a["data"] if isinstance(a.get("data"), dict) else {}
+    db = b["data"] if isinstance(b.get("data"), dict) else {}
     out = []
     for c in changes:
         key = c.field[len("data."):] if c.field.startswith("data.") else None
-        old, new = (a.get("data") or {}).get(key), (b.get("data") or {}).get(key)
+        old, new = da.get(key), db.get(key)
         edits = yamledit.scalar_changes(old, new) if isinstance(old, str) and isinstance(new, str) else None
         if edits:
             out.extend(FieldChange(label(key, e.path), e.old, e.new) for e in edits)
@@ -142,13 +148,15 @@ def value_changes(old: bytes, new: bytes) -> list[FieldChange]:
         return []
     try:
         a, b = decode.decode_value(old), decode.decode_value(new)
-    except DecodeError:
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            raise DecodeError("not an object")
+        secret = "Secret" in (a.get("kind"), b.get("kind"))
+        a, b = _view(a), _view(b)
+        changes = value_diff(a, b)
+        if a.get("kind") == "ConfigMap" and b.get("kind") == "ConfigMap":
+            changes = _yaml_fields(a, b, changes)
+    except (DecodeError, ValueError, RecursionError):  # not a Kubernetes object (or JSON too deep to walk)
         return [FieldChange("(value)", _opaque(old), _opaque(new))]
-    secret = "Secret" in (a.get("kind"), b.get("kind"))
-    a, b = _view(a), _view(b)
-    changes = value_diff(a, b)
-    if a.get("kind") == "ConfigMap" and b.get("kind") == "ConfigMap":
-        changes = _yaml_fields(a, b, changes)
     if secret:
         changes = [FieldChange(c.field, REDACTED, REDACTED) for c in changes]
     return changes or [FieldChange("(encoding)", _opaque(old), _opaque(new))]
@@ -244,11 +252,19 @@ def _show(v: str | None) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def _expected_meta(d: Difference, listed: bool, report: dict) -> KeyValue:
-    """_expected_meta is the record metadata the rewrite mode writes for one difference's new record."""
+def _expected_meta(d: Difference, listed: bool, report: dict, recorded: dict | None) -> KeyValue:
+    """_expected_meta is the record metadata the rewrite mode writes for one difference's new record.
+
+    ``recorded`` is the report's ``newRecord`` of the key (createRevision, modRevision, version), when
+    the rewrite recorded where it put the record (a rename in place may continue the new key's earlier
+    generation); otherwise the mode's rule applies.
+    """
     old = d.old_kv
     if not listed:
         return old
+    if recorded is not None:
+        return KeyValue(old.key, recorded.get("createRevision"), recorded.get("modRevision"),
+                        recorded.get("version"), b"", old.lease)
     if report.get("asNewRevision"):
         rev = report.get("newRevision")
         if d.how == "renamed":
@@ -265,9 +281,12 @@ def _mode(report: dict) -> str:
 
 def uncovered(diffs: list[Difference], report: dict) -> list[str]:
     """uncovered lists, one line each, what differs otherwise than the report says (empty: all accounted for)."""
+    recorded: dict[str, dict] = {}
     listed: dict[str, dict[str, tuple]] = {}
     for c in report.get("changes", []):
         listed.setdefault(c["key"], {})[c["field"]] = (c.get("old"), c.get("new"))
+        if isinstance(c.get("newRecord"), dict):
+            recorded[c["key"]] = c["newRecord"]
     matched: set[tuple[str, str]] = set()
     out = []
     for d in diffs:
@@ -276,12 +295,12 @@ def uncovered(diffs: list[Difference], report: dict) -> list[str]:
             out.append(f"{d.key}: {d.how}, not in the report")
             continue
         name = d.key if d.how == "changed" else f"{d.key} -> {d.new_key}"
-        want = _expected_meta(d, bool(entries), report)
+        want = _expected_meta(d, bool(entries), report, recorded.get(d.key))
         for n in META_FIELDS:
             got = getattr(d.new_kv, n)
             if got != getattr(want, n):
-                out.append(f"{name} ({n}): {getattr(d.old_kv, n)} -> {got}, expected {getattr(want, n)} "
-                           f"({_mode(report)})")
+                why = "the report's newRecord" if recorded.get(d.key) is not None else _mode(report)
+                out.append(f"{name} ({n}): {getattr(d.old_kv, n)} -> {got}, expected {getattr(want, n)} ({why})")
         for c in d.changes:
             if c.field.strip("()") in META_FIELDS:
                 continue

@@ -96,7 +96,7 @@ def made(real_snapshot, tmp_path_factory) -> dict:
 def test_matching_pair_passes_with_the_plan_and_with_the_rewrite_report(real_snapshot, made):
     for report in (made["plan"], made["report"]):
         result, _ = verify_json(real_snapshot, made["good"], report)
-        assert result["uncovered"] == []
+        assert result["uncovered"] == [] and result["snaprewriteVersion"] == __version__
     planned = {(c["key"], c["field"]): (c["old"], c["new"]) for c in json.loads(made["plan"].read_text())["changes"]}
     seen = {(d["key"], c["field"]): (c["old"], c["new"]) for d in result["differences"] for c in d["changes"]}
     assert seen == planned and len(planned) == 14
@@ -217,6 +217,15 @@ def test_ipaddress_renames_and_revision_modes(fixture_path, fixture_expected, tm
     ip = records["/registry/ipaddresses/192.168.0.1"]
     assert (f"/registry/ipaddresses/192.168.0.1 -> /registry/ipaddresses/172.24.0.1 (create_revision): "
             f"{ip['create_revision']} -> {ip['mod_revision']}, expected {new_rev} (--as-new-revision {new_rev})") in lines
+    # in place, the report records where each renamed record went; verify holds the output to it
+    report = json.loads(in_place.read_text())
+    moved = next(c for c in report["changes"] if c["key"] == "/registry/ipaddresses/192.168.0.1")
+    assert moved["newRecord"] == {"createRevision": ip["mod_revision"], "modRevision": ip["mod_revision"], "version": 1}
+    moved["newRecord"]["version"] = 2
+    (tmp_path / "placed.json").write_text(json.dumps(report))
+    lines = verify_json(src, out_in_place, tmp_path / "placed.json", code=1)[0]["uncovered"]
+    assert lines == [f"/registry/ipaddresses/192.168.0.1 -> /registry/ipaddresses/172.24.0.1 (version): {ip['version']} -> 1, "
+                     "expected 2 (the report's newRecord)"]
     # a rename the report does not make: the new key is added, the old one removed, neither listed
     report = json.loads(in_place.read_text())
     report["changes"] = [c for c in report["changes"] if c["key"] != "/registry/ipaddresses/192.168.5.5"]

@@ -120,21 +120,22 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
             stdout.print(step, markup=False)
 
 
-def _one_line(v: str | None) -> str:
-    """_one_line writes a value on one line: absent as -, control characters escaped, long text cut."""
+def _one_line(v: str | None, limit: int | None = 200) -> str:
+    """_one_line writes a value on one line: absent as -, what a terminal would not print escaped, long text cut."""
     if v is None:
         return "-"
-    text = json.dumps(v, ensure_ascii=False)[1:-1] if any(ch < " " for ch in v) else v
-    return text if len(text) <= 200 else text[:197] + "..."
+    text = v if v.isprintable() else json.dumps(v)[1:-1]
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
 
 
 def verify_lines(result: dict) -> None:
     """verify_lines prints each differing key with every field's old and new value, then what a report lacks."""
     write = sys.stdout.write
     for d in result["differences"]:
-        write(f"{d['how']:8} {d['key']}" + (f" -> {d['newKey']}" if d.get("newKey") else "") + "\n")
+        write(f"{d['how']:8} {_one_line(d['key'], None)}"
+              + (f" -> {_one_line(d['newKey'], None)}" if d.get("newKey") else "") + "\n")
         for c in d["changes"]:
-            write(f"    {c['field']}: {_one_line(c['old'])} -> {_one_line(c['new'])}\n")
+            write(f"    {_one_line(c['field'], None)}: {_one_line(c['old'])} -> {_one_line(c['new'])}\n")
     for u in result.get("uncovered", []):
         write(f"NOT AS REPORTED: {u}\n")
     write(f"{len(result['differences'])} key(s) differ\n")

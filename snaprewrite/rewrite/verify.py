@@ -244,12 +244,16 @@ def check_identity(report: dict, report_path: str, old_path: str) -> None:
                                 f"sha256 {ident['sha256']} ({ident.get('path')}), not {sha}")
 
 
+def one_line(text: str, limit: int | None = None) -> str:
+    """one_line escapes what a terminal would not print as one line of text (newlines, escape sequences)."""
+    if not text.isprintable():
+        text = json.dumps(text)[1:-1]
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _show(v: str | None) -> str:
     """_show writes a value on one line (absent as -, long text shortened)."""
-    if v is None:
-        return "-"
-    text = json.dumps(v, ensure_ascii=False)[1:-1] if any(ch in v for ch in "\n\r\t") else v
-    return text if len(text) <= 200 else text[:197] + "..."
+    return "-" if v is None else one_line(v, 200)
 
 
 def _expected_meta(d: Difference, listed: bool, report: dict, recorded: dict | None) -> KeyValue:
@@ -291,10 +295,10 @@ def uncovered(diffs: list[Difference], report: dict) -> list[str]:
     out = []
     for d in diffs:
         entries = listed.get(d.key, {})
+        name = one_line(d.key) if d.how != "renamed" else f"{one_line(d.key)} -> {one_line(d.new_key)}"
         if d.how in ("added", "removed"):
-            out.append(f"{d.key}: {d.how}, not in the report")
+            out.append(f"{name}: {d.how}, not in the report")
             continue
-        name = d.key if d.how == "changed" else f"{d.key} -> {d.new_key}"
         want = _expected_meta(d, bool(entries), report, recorded.get(d.key))
         for n in META_FIELDS:
             got = getattr(d.new_kv, n)
@@ -305,17 +309,17 @@ def uncovered(diffs: list[Difference], report: dict) -> list[str]:
             if c.field.strip("()") in META_FIELDS:
                 continue
             if c.field not in entries:
-                out.append(f"{name} {c.field}: {_show(c.old)} -> {_show(c.new)}, not in the report")
+                out.append(f"{name} {one_line(c.field)}: {_show(c.old)} -> {_show(c.new)}, not in the report")
                 continue
             matched.add((d.key, c.field))
             old, new = entries[c.field]
             if (old, new) != (c.old, c.new):
-                out.append(f"{name} {c.field}: {_show(c.old)} -> {_show(c.new)}, "
+                out.append(f"{name} {one_line(c.field)}: {_show(c.old)} -> {_show(c.new)}, "
                            f"the report says {_show(old)} -> {_show(new)}")
     for key, fields in listed.items():
         for f, (old, new) in fields.items():
             if (key, f) not in matched:
-                out.append(f"{key} {f}: the report says {_show(old)} -> {_show(new)}, "
+                out.append(f"{one_line(key)} {one_line(str(f))}: the report says {_show(old)} -> {_show(new)}, "
                            "but the new snapshot does not show that change")
     return out
 

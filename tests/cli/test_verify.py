@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from snaprewrite import __version__
 from snaprewrite.bbolt.writer import Transaction
 from snaprewrite.cli import app
-from snaprewrite.etcd import kv, mvcc
+from snaprewrite.etcd import kv, mvcc, revision
 from snaprewrite.etcd.output import write_streamed
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.k8s.decode import decode_value
@@ -287,3 +287,24 @@ def test_secret_differences_are_named_never_shown(real_snapshot, tmp_path):
     assert "data.token: (redacted) -> (redacted)" in out and not [n for n in needles if n in out]
     result, _ = verify_json(real_snapshot, bad)
     assert [(d["key"], d["fields"]) for d in result["differences"]] == [(key.decode(), ["data.token"])]
+
+
+def test_every_line_is_one_line_even_for_hostile_keys(fixture_path, tmp_path):
+    src, bad = fixture_path("k8s-etcd35.db"), tmp_path / "evil.db"
+    evil = b"/registry/evil\n\x1b[31mred\r"
+    with Snapshot(src) as snap:
+        main = mvcc.current_revision(snap) + 1
+
+        def build(sink):
+            tx = Transaction(snap.pages, sink=sink)
+            tx.put((b"key",), revision.encode(revision.Revision(main, 0)),
+                   kv.encode(kv.KeyValue(evil, main, main, 1, b"line one\nline two")))
+            return tx.commit()
+
+        write_streamed(snap, str(bad), build)
+    plan = tmp_path / "p.json"
+    cli("rewrite", src, "--dry-run", "--report", plan, *K8S_SERVICES, "-o", "json")
+    r = cli("verify", src, bad, "--report", plan, code=1)
+    assert "\x1b" not in r.stdout and "\r" not in r.stdout
+    assert "added    /registry/evil\\n\\u001b[31mred\\r\n" in r.stdout
+    assert "NOT AS REPORTED: /registry/evil\\n\\u001b[31mred\\r: added, not in the report\n" in r.stdout

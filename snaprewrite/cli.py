@@ -15,13 +15,15 @@ from typing import Annotated
 import typer
 
 from . import __version__, query, report
+from .clihelp import App, Group
 from .errors import SnapshotError, UsageError
 
 # Commands import the heavier layers they need (protobuf schemas, the rewrite, etcd runner) themselves,
 # so that `status` or `ls` on a big snapshot do not pay for them at start-up.
 
-app = typer.Typer(
+app = App(
     name="snaprewrite",
+    cls=Group,
     help="Inspect and rewrite etcd snapshots of Kubernetes clusters offline.",
     no_args_is_help=True,
     add_completion=False,
@@ -35,6 +37,12 @@ class TableOrJson(enum.StrEnum):
     json = "json"
 
 
+class StatusFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    fields = "fields"  # etcdutl snapshot status -w fields
+
+
 class TextOrJson(enum.StrEnum):
     text = "text"
     json = "json"
@@ -46,6 +54,7 @@ class GetFormat(enum.StrEnum):
     raw = "raw"
 
 
+OUTPUT_FLAGS = ("--output", "-o", "-w", "--write-out")  # -w/--write-out as etcdctl and etcdutl spell it
 SnapArg = Annotated[Path, typer.Argument(help="Snapshot file (etcdctl snapshot save) or raw member/snap/db.",
                                           show_default=False)]
 ShowSecretsOpt = Annotated[bool, typer.Option("--show-secrets", help="Print Secret data (redacted by default).")]
@@ -60,7 +69,7 @@ ReallocateOpt = Annotated[bool, typer.Option("--reallocate", help="Give objects 
 OnlyOpt = Annotated[str | None, typer.Option("--only", help="Comma-separated rules to run, e.g. services,nodes.")]
 SkipHashOpt = Annotated[bool, typer.Option("--skip-hash-check",
                                            help="Accept an input whose sha256 trailer does not match.")]
-TableOrJsonOpt = Annotated[TableOrJson, typer.Option("--output", "-o", help="Output format.")]
+TableOrJsonOpt = Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="Output format.")]
 
 
 def _print_version(value: bool) -> None:
@@ -82,7 +91,8 @@ def given_options(ctx: typer.Context) -> dict:
         source = ctx.get_parameter_source(p.name)
         if source is None or source.name not in ("COMMANDLINE", "ENVIRONMENT"):
             continue
-        name = max(p.opts, key=len) if p.param_type_name == "option" else p.name.upper()
+        name = next((o for o in p.opts if o.startswith("--")), p.opts[0]) if p.param_type_name == "option" \
+            else p.name.upper()
         value = ctx.params.get(p.name)
         if isinstance(value, (list, tuple)):
             out[name] = [str(v) for v in value]
@@ -127,14 +137,18 @@ def handles_errors(fn):
 @handles_errors
 def status(
     snap: SnapArg,
-    output: TableOrJsonOpt = TableOrJson.table,
+    output: Annotated[StatusFormat, typer.Option(*OUTPUT_FLAGS,
+                                                 help="Output format (fields: as etcdutl -w fields).")
+                      ] = StatusFormat.table,
     verify: Annotated[bool, typer.Option("--verify", help="Also check the sha256 trailer (adds hashOk).")] = False,
 ):
     """Summarise a snapshot: etcdutl's hash/revision/totalKey/totalSize, buckets, resources."""
     with report.progress("scanning", None) as advance:
         st = query.status(str(snap), verify, advance)
-    if output == TableOrJson.json:
+    if output == StatusFormat.json:
         report.print_json(st)
+    elif output == StatusFormat.fields:
+        report.status_fields(st)
     else:
         report.status_table(st)
     if verify and st.get("hashOk") is False:
@@ -147,7 +161,7 @@ def status(
 def ls_(
     snap: SnapArg,
     prefix: Annotated[str, typer.Argument(help="Only keys starting with this.")] = "",
-    output: Annotated[TextOrJson, typer.Option("--output", "-o", help="Output format.")] = TextOrJson.text,
+    output: Annotated[TextOrJson, typer.Option(*OUTPUT_FLAGS, help="Output format.")] = TextOrJson.text,
 ):
     """List the live keys at the latest revision, sorted."""
     with report.progress("scanning", None) as advance:
@@ -164,14 +178,14 @@ def get(
     snap: SnapArg,
     key: Annotated[str, typer.Argument(help="The etcd key, e.g. /registry/services/specs/default/kubernetes.")],
     revision: Annotated[int | None, typer.Option("--revision", help="Read as of this revision.", min=1)] = None,
-    output: Annotated[GetFormat, typer.Option("--output", "-o", help="yaml, json, or raw stored bytes.")] = GetFormat.yaml,
+    output: Annotated[GetFormat, typer.Option(*OUTPUT_FLAGS, help="yaml, json, or raw stored bytes.")] = GetFormat.yaml,
     show_secrets: ShowSecretsOpt = False,
 ):
     """Show one key's value as the Kubernetes API would (raw: the stored bytes)."""
     with report.progress("scanning", None) as advance:
         got = query.get(str(snap), key, revision, show_secrets, advance)
     if output == GetFormat.raw:
-        if got.record.kv.key.startswith(query.SECRET_PREFIXES) and not show_secrets:
+        if got.secret and not show_secrets:
             raise UsageError("refusing to print a Secret's stored bytes without --show-secrets")
         sys.stdout.buffer.write(got.record.kv.value)
         sys.stdout.buffer.flush()
@@ -239,7 +253,7 @@ def rewrite(
                                                "empty record at latest revision + N.")] = 0,
     mark_compacted: Annotated[bool, typer.Option("--mark-compacted", help="As etcd 3.6's restore flag: schedule a "
                                                  "compaction at the bumped revision (needs --bump-revision).")] = False,
-    output: Annotated[TableOrJson, typer.Option("--output", "-o", help="How to print the report.")] = TableOrJson.table,
+    output: Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="How to print the report.")] = TableOrJson.table,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
     from .rewrite import job as rewriting

@@ -19,7 +19,19 @@ from .etcd.fsck import fsck
 from .etcd.snapshot import Snapshot
 
 Progress = Callable[[int], None] | None
-SECRET_PREFIXES = (b"/registry/secrets/",)
+SECRET_PREFIXES = (b"/registry/secrets/", b"/kubernetes.io/secrets/")  # kube-apiserver's default; OpenShift's
+
+
+def is_secret_key(key: bytes) -> bool:
+    """is_secret_key tells whether a key names a Secret under any key prefix (``/PREFIX/secrets/NS/NAME``).
+
+    Decoded values are also recognised by their kind (``show_value``); the key is what is left for
+    values that do not decode (encrypted, damaged, foreign encodings).
+    """
+    if key.startswith(SECRET_PREFIXES):
+        return True
+    parts = key.split(b"/")
+    return len(parts) >= 5 and parts[-3] == b"secrets"
 
 
 def resource_of(key: bytes) -> str | None:
@@ -111,24 +123,25 @@ def show_value(key: bytes, value: bytes, show_secrets: bool = False) -> dict:
     if env.storage == "encrypted":
         return {"encrypted": {"provider": env.provider, "keyName": env.key_name}, "size": len(value)}
     if env.storage == "other":
-        if key.startswith(SECRET_PREFIXES) and not show_secrets:
+        if is_secret_key(key) and not show_secrets:
             return {"redacted": True, "size": len(value)}
         return {"base64": base64.b64encode(value).decode()}
     try:
         obj = k8sdecode.decode_value(value)
     except DecodeError as e:
         return {"undecodable": str(e), "size": len(value)}
-    if not show_secrets and (obj.get("kind") == "Secret" or key.startswith(SECRET_PREFIXES)):
+    if not show_secrets and (obj.get("kind") == "Secret" or is_secret_key(key)):
         obj = k8sdecode.redact_secret(obj)
     return obj
 
 
 @dataclass(frozen=True)
 class Got:
-    """The answer of ``get``: the record and the value as shown."""
+    """The answer of ``get``: the record, the value as shown, and whether it is a Secret (by key or kind)."""
 
     record: mvcc.Record
     shown: dict
+    secret: bool = False
 
 
 def get(path: str, key: str, revision: int | None = None, show_secrets: bool = False,
@@ -136,7 +149,9 @@ def get(path: str, key: str, revision: int | None = None, show_secrets: bool = F
     """get returns a key's record visible at ``revision`` (latest by default) and its shown value."""
     with Snapshot(path) as snap:
         rec = mvcc.get(snap, os.fsencode(key), revision, progress)
-        return Got(rec, show_value(rec.kv.key, rec.kv.value, show_secrets))
+        shown = show_value(rec.kv.key, rec.kv.value, show_secrets)
+        secret = is_secret_key(rec.kv.key) or shown.get("kind") == "Secret"  # redaction keeps the kind
+        return Got(rec, shown, secret)
 
 
 def record_json(rec: mvcc.Record, value: dict | None) -> dict:

@@ -2,19 +2,66 @@
 
 Everything the CLI prints goes through here: machine output to stdout, diagnostics to stderr.
 Nothing in the library below prints.
+
+No value is ever cut: piped into a file or a log, tables take the width their values need (COLUMNS
+does not apply); on a terminal too narrow for a table, its rows print as ``column: value`` lines, and
+cells that still do not fit wrap (``overflow="fold"``) instead of ending in "…".
+Large values (an allocator bitmap) are summarised in tables and complete in JSON.
 """
 
+import base64
 import contextlib
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Table as RichTable
 
-stdout = Console(highlight=False, soft_wrap=True)
+UNLIMITED = 1 << 20  # columns of a console that is not a terminal: wide enough for any value
+
+
+class FullConsole(Console):
+    """A rich Console that is as wide as its widest line when it does not write to a terminal."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        if not self.is_terminal:
+            return ConsoleDimensions(UNLIMITED, 25)
+        return Console.size.fget(self)
+
+    @size.setter
+    def size(self, new_size) -> None:
+        Console.size.fset(self, new_size)
+
+
+class Table(RichTable):
+    """A rich Table whose cells wrap rather than end in an ellipsis."""
+
+    def add_column(self, *args, **kwargs) -> None:
+        kwargs.setdefault("overflow", "fold")
+        super().add_column(*args, **kwargs)
+
+
+stdout = FullConsole(highlight=False, soft_wrap=True)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def show_table(t: Table) -> None:
+    """show_table prints a table; on a terminal too narrow for its values, as ``column: value`` lines per row."""
+    if not stdout.is_terminal or t.__rich_measure__(stdout, stdout.options).maximum <= stdout.width:
+        stdout.print(t)
+        return
+    if t.title:
+        stdout.print(str(t.title), markup=False)
+    names = [str(c.header) for c in t.columns]
+    cells = [list(c.cells) for c in t.columns]
+    for i in range(t.row_count):
+        for name, column in zip(names, cells, strict=True):
+            stdout.print(f"  {name}: {column[i]}", markup=False)
+        stdout.print()
 
 
 def print_json(data) -> None:
@@ -57,20 +104,39 @@ def status_table(st: dict) -> None:
         t.add_column("hashOk", justify="right")
         cells.append(st["hashOk"])
     t.add_row(*(str(c) for c in cells))
-    stdout.print(t)
+    show_table(t)
     b = Table(title="buckets")
     b.add_column("bucket")
     b.add_column("keys", justify="right")
     for name, n in st["buckets"].items():
         b.add_row(name, str(n))
-    stdout.print(b)
+    show_table(b)
     if st["resources"]:
         r = Table(title="resources (live keys)")
         r.add_column("resource")
         r.add_column("count", justify="right")
         for name, n in st["resources"].items():
             r.add_row(name, str(n))
-        stdout.print(r)
+        show_table(r)
+
+
+def status_fields(st: dict) -> None:
+    """status_fields prints ``"Name" : value`` lines: etcdutl's four (``-w fields``) first, then snaprewrite's."""
+    lines = [("Hash", st["hash"]), ("Revision", st["revision"]), ("Keys", st["totalKey"]), ("Size", st["totalSize"]),
+             ("Trailer", st["trailer"]), ("PageSize", st["pageSize"]), ("CompactRevision", st["compactRevision"]),
+             ("ConsistentIndex", st.get("consistentIndex", 0)), ("LiveKeys", st["liveKeys"])]
+    if "hashOk" in st:
+        lines.append(("HashOk", st["hashOk"]))
+    lines += [(f"Bucket {name}", n) for name, n in st["buckets"].items()]
+    lines += [(f"Resource {name}", n) for name, n in st["resources"].items()]
+    sys.stdout.write("".join(f'"{name}" : {_field(v)}\n' for name, v in lines))
+
+
+def _field(v) -> str:
+    """_field spells a value as Go's fmt.Println does: numbers bare, booleans true/false, strings bare."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return "" if v is None else str(v)
 
 
 def history_table(rows: list[dict]) -> None:
@@ -81,27 +147,51 @@ def history_table(rows: list[dict]) -> None:
     for row in rows:
         t.add_row(*(str(row[c]) for c in ("revision", "sub", "type", "createRevision", "modRevision",
                                              "version", "lease", "valueSize")))
-    stdout.print(t)
+    show_table(t)
 
 
 MAX_ROWS_PER_KIND = 50
+LARGE = 256  # characters: a base64 value longer than this is summarised in tables (JSON keeps it whole)
+BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def summarise(value, cidr: str | None = None) -> str:
+    """summarise shows a table cell: a large base64 value (an allocator bitmap) as its size and popcount.
+
+    ``cidr`` names the range a bitmap indexes (a RangeAllocation's ``range``), when known.
+    """
+    text = str(value)
+    if len(text) <= LARGE or not BASE64.fullmatch(text):
+        return text
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        return text
+    bits = int.from_bytes(raw, "big").bit_count()
+    where = f" in {cidr}" if cidr else ""
+    return f"bitmap: {bits} addresses allocated{where} ({len(raw)} bytes; whole value in -o json)"
 
 
 def rewrite_table(rep: dict, dry_run: bool) -> None:
     """rewrite_table renders a rewrite report: one table per kind (capped), warnings, totals."""
     by_kind: dict[str, list[dict]] = {}
+    ranges: dict[str, dict] = {}  # key -> its RangeAllocation's range change, to say what a bitmap indexes
     for c in rep["changes"]:
         by_kind.setdefault(c["kind"], []).append(c)
+        if c["field"] == "range":
+            ranges[c["key"]] = c
     for kind, changes in by_kind.items():
         objects = len({c["key"] for c in changes})
         t = Table(title=f"{kind}: {objects} object(s), {len(changes)} field(s)", title_justify="left")
         for col in ("object", "field", "old", "new"):
             t.add_column(col, overflow="fold")
         for c in changes[:MAX_ROWS_PER_KIND]:
-            t.add_row(f"{c['namespace']}/{c['name']}" if c["namespace"] else c["name"], c["field"], c["old"], c["new"])
+            r = ranges.get(c["key"], {})
+            t.add_row(f"{c['namespace']}/{c['name']}" if c["namespace"] else c["name"], c["field"],
+                      summarise(c["old"], r.get("old")), summarise(c["new"], r.get("new")))
         if len(changes) > MAX_ROWS_PER_KIND:
             t.add_row(f"... {len(changes) - MAX_ROWS_PER_KIND} more (see --report)", "", "", "")
-        stdout.print(t)
+        show_table(t)
     if rep["warnings"]:
         w = Table(title=f"warnings: {len(rep['warnings'])}", title_justify="left")
         w.add_column("key")
@@ -110,7 +200,7 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
             w.add_row(x["key"], x["message"])
         if len(rep["warnings"]) > MAX_ROWS_PER_KIND:
             w.add_row(f"... {len(rep['warnings']) - MAX_ROWS_PER_KIND} more (see --report)", "")
-        stdout.print(w)
+        show_table(w)
     s = rep["summary"]
     totals = ", ".join(f"{k} {v}" for k, v in s.items() if k != "byKind")
     stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")
@@ -167,12 +257,12 @@ def rehearsal_table(r: dict) -> None:
             ("mismatches", str(len(r["mismatches"])))]
     for step, value in rows:
         t.add_row(step, value)
-    stdout.print(t)
+    show_table(t)
     if r["mismatches"]:
         m = Table(title="mismatches", title_justify="left")
         for col in ("key", "what", "expected", "got"):
             m.add_column(col, overflow="fold")
         for x in r["mismatches"][:MAX_ROWS_PER_KIND]:
             m.add_row(x["key"], x["what"], str(x["expected"]), str(x["got"]))
-        stdout.print(m)
+        show_table(m)
     stdout.print("ok: etcd served exactly what was planned" if r["ok"] else "FAILED: see mismatches")

@@ -1,8 +1,10 @@
-"""The full check of a snapshot file: bbolt structure, sha256 trailer, and etcd's records in bucket ``key``.
+"""The full check of a snapshot file: bbolt structure, sha256 trailer, etcd's records in bucket ``key``
+and in every other bucket etcd parses when it restores or starts.
 
 Returns problems as one-line strings (empty: healthy). Structure as bbolt's ``tx.Check`` sees it
 (``bbolt.check``), then the trailer, then every record of bucket ``key``: a valid revision key, a
-decodable KeyValue, ``mod_revision`` equal to the key's main revision for puts, revisions increasing.
+decodable KeyValue, ``mod_revision`` equal to the key's main revision for puts, revisions increasing;
+then ``lease``, ``alarm``, ``members``, ``cluster``, ``auth*`` and ``meta`` (``etcd.startup``).
 """
 
 from collections.abc import Callable
@@ -11,7 +13,7 @@ from ..bbolt.check import check as check_pages
 from ..errors import SnapshotError
 from . import kv as kvcodec
 from . import revision as revcodec
-from . import schema
+from . import schema, startup
 from .snapshot import Snapshot
 
 MAX_PROBLEMS = 100
@@ -62,4 +64,11 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
         problems.append(str(e))
     if bad > MAX_PROBLEMS:
         problems.append(f"{bad - MAX_PROBLEMS} more bad records in bucket key")
+    try:
+        for p in startup.problems(snap):
+            if len(problems) >= MAX_PROBLEMS:
+                break
+            problems.append(p)
+    except SnapshotError as e:
+        problems.append(str(e))
     return problems

@@ -167,10 +167,37 @@ def decode_value(value: bytes) -> dict:
     raise DecodeError("not a kubernetes object")
 
 
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
 def redact_secret(obj: dict) -> dict:
-    """redact_secret returns a copy of a Secret with every ``data``/``stringData`` value replaced (keys kept)."""
+    """redact_secret returns a copy of a Secret with every ``data``/``stringData`` value replaced (keys kept).
+
+    ``kubectl apply`` keeps the whole manifest it applied, data included, in the annotation
+    ``kubectl.kubernetes.io/last-applied-configuration``: that JSON is redacted the same way (the rest of
+    it kept), and replaced whole when it does not parse as a JSON object.
+    """
     out = dict(obj)
     for key in ("data", "stringData"):
         if isinstance(obj.get(key), dict):
             out[key] = {k: REDACTED for k in obj[key]}
+        elif key in obj:
+            out[key] = REDACTED
+    meta = obj.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("annotations"), dict) and LAST_APPLIED in meta["annotations"]:
+        annotations = dict(meta["annotations"])
+        annotations[LAST_APPLIED] = _redact_applied(annotations[LAST_APPLIED])
+        out["metadata"] = {**meta, "annotations": annotations}
     return out
+
+
+def _redact_applied(text) -> str:
+    """_redact_applied redacts the Secret inside a last-applied-configuration annotation (kubectl's compact JSON)."""
+    try:
+        applied = json.loads(text)
+    except (TypeError, ValueError):
+        return REDACTED
+    if not isinstance(applied, dict):
+        return REDACTED
+    tail = "\n" if text.endswith("\n") else ""
+    return json.dumps(redact_secret(applied), separators=(",", ":"), ensure_ascii=False) + tail

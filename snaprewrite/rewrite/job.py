@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from .. import __version__
 from ..errors import ChecksumError, SnapshotError, UsageError
+from ..etcd import startup, writes
 from ..etcd.output import Written, open_temp
 from ..etcd.snapshot import Snapshot
 from . import apply as applying
@@ -92,6 +93,7 @@ def run(req: Request, progress: Progress = None) -> Result:
     if not req.dry_run:
         _check_target(req)
     with Snapshot(req.snapshot) as snap:
+        startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
         plan = planning.build(snap, opts, progress)
         rep = plan.report(None if req.dry_run else req.out)
         rep["dryRun"] = req.dry_run
@@ -102,7 +104,7 @@ def run(req: Request, progress: Progress = None) -> Result:
             rep["bumpRevision"] = req.bump_revision
             rep["markCompacted"] = req.mark_compacted
         rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted))
-        _record_renames(rep, plan, req.mode)
+        _record_renames(rep, snap, plan, req.mode)
         if req.dry_run:
             _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check), None)
             return Result(rep, None)
@@ -112,15 +114,20 @@ def run(req: Request, progress: Progress = None) -> Result:
         return Result(rep, written)
 
 
-def _record_renames(rep: dict, plan: planning.Plan, mode: applying.Mode) -> None:
-    """_record_renames adds to each rename's change where its record goes (``newRecord``), for ``verify``.
+def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, mode: applying.Mode) -> None:
+    """_record_renames adds to each rename's change the record its new key ends with (``newRecord``), for ``verify``.
 
-    In place, a renamed record is placed by the etcd layer from the keys' histories; verify cannot
-    derive that from the mode alone. (``--as-new-revision`` renames always start at the new revision.)
+    The etcd layer places a renamed record from the keys' histories (in place it may continue an earlier
+    generation of the new key); verify cannot derive that from the mode alone. The renames are placed
+    apart from the other edits: those keep their own revisions, so the placement is the same.
     """
-    if mode.as_new_revision:
+    renames = [e.write for e in plan.edits if e.new_key is not None]
+    if not renames:
         return
-    placed = {e.changes[0].key: e.new_record() for e in plan.edits if e.new_key is not None and e.changes}
+    batch = writes.new_revision(renames, plan.revision) if mode.as_new_revision else \
+        writes.in_place(snap, renames, plan.histories, plan.revision)
+    latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames))
+    placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for w in renames}
     for c in rep["changes"]:
         kv = placed.get(c["key"]) if c.get("newKey") else None
         if kv is not None:

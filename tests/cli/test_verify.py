@@ -7,9 +7,11 @@ bbolt writer. What the tampered file really holds is read back through real etcd
 """
 
 import base64
+import contextlib
 import hashlib
 import json
 import shutil
+import sys
 import tomllib
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from snaprewrite.etcd import kv, mvcc, revision
 from snaprewrite.etcd.output import write_streamed
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.k8s.decode import decode_value
-from snaprewrite.rehearsal.server import snapshot_status
+from snaprewrite.rehearsal.server import EtcdServer, restore, snapshot_save, snapshot_status
 
 runner = CliRunner()
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +70,14 @@ def tamper(src: Path, dst: Path, edits: dict) -> None:
             return tx.commit()
 
         write_streamed(snap, str(dst), build)
+
+
+@contextlib.contextmanager
+def restored_etcd_record(tools, snapshot, tmp_path, key: str):
+    """restored_etcd_record restores a snapshot with real etcd and yields what it serves for one key."""
+    with EtcdServer(tools, restore(tools, snapshot, tmp_path / "restored-record")) as server, \
+            server.client() as client:
+        yield client.get(key)
 
 
 def replace_once(old: bytes, new: bytes):
@@ -216,7 +226,13 @@ def test_ipaddress_renames_and_revision_modes(fixture_path, fixture_expected, tm
     lines = verify_json(src, out_in_place, as_new, code=1)[0]["uncovered"]
     ip = records["/registry/ipaddresses/192.168.0.1"]
     assert (f"/registry/ipaddresses/192.168.0.1 -> /registry/ipaddresses/172.24.0.1 (create_revision): "
-            f"{ip['create_revision']} -> {ip['mod_revision']}, expected {new_rev} (--as-new-revision {new_rev})") in lines
+            f"{ip['create_revision']} -> {ip['mod_revision']}, expected {new_rev} (the report's newRecord)") in lines
+    kubelet = records["/registry/configmaps/kube-system/kubelet-config"]["mod_revision"]
+    assert (f"/registry/configmaps/kube-system/kubelet-config (mod_revision): {kubelet} -> {kubelet}, "
+            f"expected {new_rev} (--as-new-revision {new_rev})") in lines
+    renamed = [c for c in json.loads(as_new.read_text())["changes"] if c.get("newKey")]
+    assert len(renamed) == 6 and all(c["newRecord"] == {"createRevision": new_rev, "modRevision": new_rev, "version": 1}
+                                     for c in renamed)
     # in place, the report records where each renamed record went; verify holds the output to it
     report = json.loads(in_place.read_text())
     moved = next(c for c in report["changes"] if c["key"] == "/registry/ipaddresses/192.168.0.1")
@@ -308,3 +324,37 @@ def test_every_line_is_one_line_even_for_hostile_keys(fixture_path, tmp_path):
     assert "\x1b" not in r.stdout and "\r" not in r.stdout
     assert "added    /registry/evil\\n\\u001b[31mred\\r\n" in r.stdout
     assert "NOT AS REPORTED: /registry/evil\\n\\u001b[31mred\\r: added, not in the report\n" in r.stdout
+
+
+def test_rollback_renames_pass_only_with_where_the_rewrite_put_them(etcd35, tmp_path):
+    """A -> B -> A in place: renaming an IPAddress back continues its earlier generation (etcd.writes' undo);
+    the report's newRecord says so, and without it the output would not match the mode's plain rule."""
+    sys.path.insert(0, str(REPO_ROOT / "fixtures"))
+    import generate
+    import kubeobjects as ko
+
+    dns = "/registry/ipaddresses/192.168.0.10"
+    a, b, back = tmp_path / "a.db", tmp_path / "b.db", tmp_path / "back.db"
+    with EtcdServer(etcd35) as server, server.client() as client:
+        r = generate.Recorder(client)
+        generate.build_k8s(r)
+        r.put(dns, ko.ip_address("192.168.0.10", "kube-system", "kube-dns", annotations={"v": "2"}))
+        r.put(dns, ko.ip_address("192.168.0.10", "kube-system", "kube-dns", annotations={"v": "3"}))
+        snapshot_save(server, a)
+    forward, backward = tmp_path / "ab.json", tmp_path / "ba.json"
+    cli("rewrite", a, "--out", b, "--report", forward, *K8S_SERVICES)
+    assert verify_json(a, b, forward)[0]["uncovered"] == []
+    cli("rewrite", b, "--dry-run", "--report", backward, "--service-cidr", "172.24.0.0/16=192.168.0.0/16", "-o", "json")
+    cli("rewrite", b, "--out", back, "--service-cidr", "172.24.0.0/16=192.168.0.0/16")
+    assert verify_json(a, back)[0]["differences"] == []  # the rollback is exact
+    assert verify_json(b, back, backward)[0]["uncovered"] == []
+    report = json.loads(backward.read_text())
+    undone = next(c for c in report["changes"] if c.get("newKey") == dns)
+    with restored_etcd_record(etcd35, a, tmp_path, dns) as rec:
+        assert undone["newRecord"] == {"createRevision": rec.create_revision, "modRevision": rec.mod_revision,
+                                       "version": rec.version} and rec.version == 3
+    for c in report["changes"]:
+        c.pop("newRecord", None)
+    (tmp_path / "plain.json").write_text(json.dumps(report))
+    lines = verify_json(b, back, tmp_path / "plain.json", code=1)[0]["uncovered"]
+    assert f"/registry/ipaddresses/172.24.0.10 -> {dns} (version): 1 -> 3, expected 1 (in place)" in lines

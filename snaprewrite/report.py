@@ -204,10 +204,18 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
     s = rep["summary"]
     totals = ", ".join(f"{k} {v}" for k, v in s.items() if k != "byKind")
     stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")
+    for f in rep.get("forced", []):
+        stdout.print(f"forced past the {f['rail']} rail: {f['message']}", markup=False)
+    if rep.get("doctor") is not None:
+        d = rep["doctor"]
+        stdout.print(f"doctor on the planned output ({', '.join(d['serviceRanges'])}): {d['errors']} error(s), "
+                     f"{d['warnings']} warning(s)", markup=False)
+        for f in d["findings"][:MAX_ROWS_PER_KIND]:
+            stdout.print(f"  {f['severity']} {f['reason']} {f['key']}: {f['message']}", markup=False)
     if rep.get("runbook"):
-        stdout.print("\nWhat remains on the hosts, in order:")
-        for step in rep["runbook"]:
-            stdout.print(step, markup=False)
+        # plain writes: the runbook's commands must reach the terminal byte for byte (no markup, emoji or wrap)
+        sys.stdout.write("\nWhat remains, in order (docs/runbook.md explains each step):\n")
+        sys.stdout.write("".join(step + "\n" for step in rep["runbook"]))
 
 
 def _one_line(v: str | None, limit: int | None = 200) -> str:
@@ -244,6 +252,36 @@ def manifest_edits(edits, written, dry_run: bool) -> None:
     sys.stdout.write(f"{'dry run: ' if dry_run else ''}{changed} manifest(s) to change, {len(written)} written\n")
 
 
+def cert_result(res, dry_run: bool) -> None:
+    """cert_result prints the SAN diff of a reissued API server certificate and the files written (never key bytes)."""
+    p = res.plan
+    out = [f"{p.directory}/apiserver.crt ({p.subject}), issuer {p.issuer}", "subjectAltName:"]
+    out += p.san_diff
+    out += [f"note: {n}" for n in p.notes]
+    for path, backup in res.written:
+        out.append(f"wrote {path}" + (f" (backup {backup})" if backup else ""))
+    key = "a new key" if res.new_key else "the existing key"
+    days = p.validity.total_seconds() / 86400
+    out.append(f"{'dry run: would reissue' if dry_run else 'reissued'} apiserver.crt for {p.new_ip} (was {p.old_ip}), "
+               f"valid {days:g} days from now, {key}, signed by ca.crt")
+    sys.stdout.write("".join(line + "\n" for line in out))
+
+
+def doctor_table(d: dict) -> None:
+    """doctor_table renders ``doctor``: the ranges checked against, then one row per finding."""
+    stdout.print(f"service ranges: {', '.join(d['serviceRanges']) or '-'}; pod ranges: {', '.join(d['podRanges']) or '-'}",
+                 markup=False)
+    if d["findings"]:
+        t = Table(title=f"findings: {d['errors']} error(s), {d['warnings']} warning(s)", title_justify="left")
+        for col in ("severity", "reason", "key", "message"):
+            t.add_column(col)
+        for f in d["findings"]:
+            t.add_row(f["severity"], f["reason"], f["key"], f["message"])
+        show_table(t)
+    else:
+        stdout.print("no findings: the control plane should have nothing to repair")
+
+
 def rehearsal_table(r: dict) -> None:
     """rehearsal_table renders a rehearsal: timings, what etcd served, what was compared, mismatches."""
     t = Table(title=f"rehearsal of {r['snapshot']} with etcd {r['etcdVersion']}", title_justify="left")
@@ -265,4 +303,6 @@ def rehearsal_table(r: dict) -> None:
         for x in r["mismatches"][:MAX_ROWS_PER_KIND]:
             m.add_row(x["key"], x["what"], str(x["expected"]), str(x["got"]))
         show_table(m)
+    for f in r.get("forced", []):
+        stdout.print(f"forced past the {f['rail']} rail: {f['message']}", markup=False)
     stdout.print("ok: etcd served exactly what was planned" if r["ok"] else "FAILED: see mismatches")

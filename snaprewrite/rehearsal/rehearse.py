@@ -91,6 +91,7 @@ class Rehearsal:
     mismatches: list[Mismatch] = field(default_factory=list)
     kept_in: str | None = None
     rewrite_summary: dict | None = None
+    forced: list[dict] = field(default_factory=list)  # rails overridden by --force-unsafe-mapping
 
     @property
     def verified(self) -> int:
@@ -125,6 +126,7 @@ class Rehearsal:
             "full": self.full,
             "keptIn": self.kept_in,
             "rewriteSummary": self.rewrite_summary,
+            **({"forced": self.forced} if self.forced else {}),
             "ok": self.ok,
             "mismatches": [m.as_json() for m in self.mismatches],
         }
@@ -303,7 +305,7 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
              excludes: Iterable[str] = (), reallocate: bool = False, only: str | None = None,
              skip_hash_check: bool = False, etcd: str | None = None, keep: str | os.PathLike | None = None,
              full: bool = False, sample_every: int | None = None, progress: Progress = None,
-             stage: Stage = None) -> Rehearsal:
+             stage: Stage = None, force_unsafe: bool = False) -> Rehearsal:
     """rehearse rewrites (with mappings), restores and starts a snapshot in a throwaway etcd and compares what it serves.
 
     ``progress(n)`` is advanced while records are scanned (as for ``rewrite``); ``stage(name)`` is called
@@ -322,7 +324,7 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
     result = Rehearsal(source, tools.version_str, rewriting, full, 1, kept_in=str(scratch) if keep else None)
     try:
         _run(source, tools, scratch, result, rewriting, service_cidrs, pod_cidrs, excludes, reallocate, only,
-             skip_hash_check, full, sample_every, progress, stage or (lambda _name: None))
+             skip_hash_check, full, sample_every, progress, stage or (lambda _name: None), force_unsafe)
     finally:
         if keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -332,17 +334,19 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
 def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewriting: bool,
          service_cidrs: list[str], pod_cidrs: list[str], excludes: list[str], reallocate: bool,
          only: str | None, skip_hash_check: bool, full: bool, sample_every: int | None,
-         progress: Progress, stage: Callable[[str], None]) -> None:
+         progress: Progress, stage: Callable[[str], None], force_unsafe: bool = False) -> None:
     """_run does the steps of ``rehearse`` inside the scratch dir, filling ``result``."""
     target, plan_keys, gone = source, set(), set()
     if rewriting:
         stage("rewrite")
         t0 = time.monotonic()
         req = job.Request(source, str(scratch / REWRITTEN_NAME), service_cidrs, pod_cidrs, excludes,
-                          reallocate=reallocate, only=only, skip_hash_check=skip_hash_check)
+                          reallocate=reallocate, only=only, skip_hash_check=skip_hash_check,
+                          force_unsafe=force_unsafe)
         done = job.run(req, progress)
         result.rewrite_seconds = time.monotonic() - t0
         result.rewrite_summary = done.report["summary"]
+        result.forced = done.report.get("forced", [])
         target = done.written.path if done.written else req.out
         plan_keys, gone = _plan_keys(done.report)
 

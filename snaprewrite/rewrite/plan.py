@@ -145,6 +145,7 @@ class Plan:
     histories: writes.Histories = field(default_factory=lambda: writes.Histories(()))  # of keys renames touch
     warnings: list[Warning] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    kept_ips: dict[str, list[str]] = field(default_factory=dict)  # ns/name -> cluster IPs of Services --exclude kept
 
     @property
     def changes(self) -> list[Change]:

@@ -33,6 +33,7 @@ def run(ctx: Context) -> None:
             ctx.excluded.add(obj.key)
             ctx.service_ips.extend(ips)  # kept where they are, still allocated
             ctx.kept_ips.update(ips)
+            ctx.plan.kept_ips[obj.ref()] = list(ips)
             continue
         slots.extend(Slot(obj, field, i, ip) for i, ip in enumerate(ips))
     assign(ctx, slots, ctx.options.service_map, subnets=False, what="service")

@@ -100,6 +100,12 @@ def test_rewrite_restored_by_etcd_and_served_by_the_api_server(provider, encrypt
             "/registry/configmaps/kube-system/kubeadm-config"} <= changed
     assert rep["summary"]["encryptedChanged"] == len(changed)
     assert m.config.read_text().split("secret: ")[1].split()[0] not in rep_path.read_text()
+    # verify holds each decrypted difference to the report's old and new values; without the config the
+    # ciphertexts differ as opaque values the report cannot account for
+    checked = json.loads(ok("verify", m.snapshot, out, "--report", rep_path, "--encryption-config", m.config, "-o", "json"))
+    assert checked["uncovered"] == [] and len(checked["differences"]) == len(changed)
+    r = cli("verify", m.snapshot, out, "--report", rep_path, "-o", "json")
+    assert r.exit_code == 1 and any("(value)" in line for line in json.loads(r.stdout)["uncovered"])
 
     # doctor reads the decrypted objects: it predicts a clean start under the new ranges (checked below)
     doctor = json.loads(ok("doctor", out, "-o", "json", "--encryption-config", m.config))
@@ -244,7 +250,8 @@ def test_verify_names_a_value_sealed_again_with_another_key(etcd35, tmp_path):
     assert same["differences"] == []
     assert json.loads(ok("verify", snaps["a"], snaps["b"], "-o", "json"))["differences"][0]["fields"] == ["(value)"]
     other = json.loads(ok("verify", snaps["a"], snaps["c"], "--encryption-config", cfg, "-o", "json"))
-    assert other["differences"] == [{"key": key.decode(), "how": "changed", "fields": ["(encryption)"]}]
+    assert other["differences"] == [{"key": key.decode(), "how": "changed", "fields": ["(encryption)"],
+                                     "changes": [{"field": "(encryption)", "old": "aesgcm/key1", "new": "aesgcm/key2"}]}]
 
 
 def test_doctor_reads_encrypted_objects_with_the_config(encrypted):

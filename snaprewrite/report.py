@@ -282,6 +282,8 @@ def rehearsal_table(r: dict) -> None:
     for step, value in rows:
         t.add_row(step, value)
     show_table(t)
+    if r.get("restoreCommand"):
+        stdout.print(f"restored with: {r['restoreCommand']}", markup=False, highlight=False, soft_wrap=True)
     if r["mismatches"]:
         m = Table(title="mismatches", title_justify="left")
         for col in ("key", "what", "expected", "got"):

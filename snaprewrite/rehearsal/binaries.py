@@ -191,11 +191,11 @@ def writer_version(snap) -> WrittenBy:
     has = {k: meta is not None and meta.get(k) is not None
            for k in (schema.STORAGE_VERSION, schema.CONF_STATE, schema.TERM)}
     if has[schema.STORAGE_VERSION]:
-        return WrittenBy((3, 6), "meta has storageVersion (etcd 3.6+)")
+        return WrittenBy((3, 6), "meta has storageVersion")
     found = [k.decode() for k in (schema.CONF_STATE, schema.TERM) if has[k]]
     if found:
-        return WrittenBy((3, 5), f"meta has {' and '.join(found)} (etcd 3.5+)")
-    return WrittenBy((3, 4), "meta has no term or confState (etcd 3.4)")
+        return WrittenBy((3, 5), f"meta has {' and '.join(found)}")
+    return WrittenBy((3, 4), "meta has neither term nor confState")
 
 
 def choose_etcd(spec: str | None, written_by: WrittenBy) -> tuple[EtcdTools, str]:

@@ -30,6 +30,7 @@ import ipaddress
 import math
 import os
 import re
+import shlex
 import shutil
 import tempfile
 import time
@@ -49,7 +50,7 @@ from .apiserver import find_kube_tool
 from .binaries import EtcdTools, choose_etcd, writer_version
 from .client import EtcdClient, KeyRecord
 from .netns import NetNamespace, isolated_network
-from .server import EtcdServer, EtcdServerError, restore
+from .server import EtcdServer, EtcdServerError, restore, restore_args
 
 Progress = Callable[[int], None] | None
 Stage = Callable[[str], None] | None
@@ -91,6 +92,7 @@ class Rehearsal:
     full: bool
     sample_every: int
     etcd_choice: str = ""  # why this etcd: "--etcd 3.4", or the marker of the version that wrote the snapshot
+    restore_command: str = ""  # the restore as run, with the real binary path (scratch paths as they were)
     layout: dict | None = None
     rewrite_seconds: float = 0.0
     restore_seconds: float = 0.0
@@ -127,6 +129,7 @@ class Rehearsal:
             "snapshot": self.snapshot,
             "etcdVersion": self.etcd_version,
             "etcdChoice": self.etcd_choice,
+            "restoreCommand": self.restore_command,
             "layout": self.layout,
             "rewritten": self.rewritten,
             "rewriteSeconds": round(self.rewrite_seconds, 3),
@@ -450,6 +453,8 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
     # A raw member/snap/db has no sha256 trailer to check; a rewritten file always has a fresh one.
     skip_hash = (skip_hash_check and not rewriting) or not has_trailer(os.path.getsize(target))
     t0 = time.monotonic()
+    result.restore_command = shlex.join(str(a) for a in restore_args(tools, target, scratch / DATA_DIR_NAME,
+                                                                     skip_hash))
     try:
         data_dir = restore(tools, target, scratch / DATA_DIR_NAME, skip_hash_check=skip_hash)
     except EtcdServerError as e:

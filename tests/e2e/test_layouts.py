@@ -202,6 +202,11 @@ def test_bad_zips_are_one_line_errors(tmp_path, fixture_path, tmpdir_env):
     bad.write_bytes(bytes(data))
     r = cli("status", bad, code=1)
     assert r.stderr.count("\n") == 1 and "bad.zip" in r.stderr
+    text = tmp_path / "notes.zip"
+    with zipfile.ZipFile(text, "w") as zf:
+        zf.writestr("notes.txt", "not a snapshot\n" * 100)
+    r = cli("status", text, code=1)
+    assert r.stderr.count("\n") == 1 and "notes.zip: size 1500 is neither whole pages" in r.stderr
     assert os.listdir(tmpdir_env) == []
 
 

@@ -66,6 +66,7 @@ lint: $(STAMP)
 fixtures: $(STAMP) etcd34
 	$(PY) fixtures/generate.py --out fixtures
 	$(PY) fixtures/apiserver.py --out fixtures
+	$(PY) fixtures/allkinds.py --out fixtures
 
 runbook-docs: $(STAMP)
 	$(PY) docs/runbook_blocks.py

@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from . import query, report
+from . import __version__, query, report
 from .clihelp import App, Group
 from .errors import SnapshotError, UsageError
 
@@ -82,6 +82,35 @@ ForceUnsafeOpt = Annotated[bool, typer.Option("--force-unsafe-mapping", help="Go
                                               "range overlapping a current or new range of the other kind or holding "
                                               "a node or API server address, an OLD the snapshot does not use, or "
                                               "OLD=NEW. The report lists each rail overridden under 'forced'.")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"snaprewrite {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _app(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                               help="Print snaprewrite's version and exit.")] = False):
+    """Inspect and rewrite etcd snapshots of Kubernetes clusters offline."""
+
+
+def given_options(ctx: typer.Context) -> dict:
+    """given_options is what the command line gave (defaults left out): {"SNAP": ..., "--out": ..., ...}."""
+    out: dict = {}
+    for p in ctx.command.params:
+        source = ctx.get_parameter_source(p.name)
+        if source is None or source.name not in ("COMMANDLINE", "ENVIRONMENT"):
+            continue
+        name = next((o for o in p.opts if o.startswith("--")), p.opts[0]) if p.param_type_name == "option" \
+            else p.name.upper()
+        value = ctx.params.get(p.name)
+        if isinstance(value, (list, tuple)):
+            out[name] = [str(v) for v in value]
+        else:
+            out[name] = value if value is None or isinstance(value, (bool, int)) else str(value)
+    return out
 
 
 def handles_errors(fn):
@@ -227,6 +256,7 @@ def history(
 @app.command()
 @handles_errors
 def rewrite(
+    ctx: typer.Context,
     snap: SnapArg,
     out: Annotated[Path | None, typer.Option("--out", help="The new snapshot to write.")] = None,
     service_cidr: ServiceCidrOpt = None,
@@ -259,7 +289,7 @@ def rewrite(
                                 exclude or [], reallocate, only, dry_run, force, skip_hash_check,
                                 as_new_revision, bump_revision, mark_compacted, force_unsafe,
                                 report=str(report_file) if report_file is not None else None,
-                                prefix=layout_prefix)
+                                prefix=layout_prefix, given=given_options(ctx))
     with report.progress("planning", None) as advance:
         result = rewriting.run(request, advance)
     for note in result.stale:
@@ -270,7 +300,7 @@ def rewrite(
         report.rewrite_table(result.report, dry_run)
         if result.written is not None:
             report.stdout.print(f"wrote {result.written.path} ({result.written.size} bytes, "
-                                f"sha256 {result.written.sha256[:16]}...)")
+                                f"sha256 {result.written.file_sha256}, trailer {result.written.sha256[:16]}...)")
 
 
 @app.command()
@@ -309,13 +339,9 @@ def verify(
     if output == TableOrJson.json:
         report.print_json(result)
     else:
-        for d in result["differences"]:
-            sys.stdout.write(f"{d['how']:8} {d['key']}  {', '.join(d['fields'])}\n")
-        for u in result.get("uncovered", []):
-            sys.stdout.write(f"NOT IN REPORT: {u}\n")
-        sys.stdout.write(f"{len(result['differences'])} key(s) differ\n")
+        report.verify_lines(result)
     if result.get("uncovered"):
-        report.error(f"{len(result['uncovered'])} difference(s) not listed in {report_file}")
+        report.error(f"{len(result['uncovered'])} difference(s) from what {report_file} says")
         raise typer.Exit(1)
 
 

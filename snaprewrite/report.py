@@ -224,6 +224,27 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
         sys.stdout.write("".join(step + "\n" for step in rep["runbook"]))
 
 
+def _one_line(v: str | None, limit: int | None = 200) -> str:
+    """_one_line writes a value on one line: absent as -, what a terminal would not print escaped, long text cut."""
+    if v is None:
+        return "-"
+    text = v if v.isprintable() else json.dumps(v)[1:-1]
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+
+
+def verify_lines(result: dict) -> None:
+    """verify_lines prints each differing key with every field's old and new value, then what a report lacks."""
+    write = sys.stdout.write
+    for d in result["differences"]:
+        write(f"{d['how']:8} {_one_line(d['key'], None)}"
+              + (f" -> {_one_line(d['newKey'], None)}" if d.get("newKey") else "") + "\n")
+        for c in d["changes"]:
+            write(f"    {_one_line(c['field'], None)}: {_one_line(c['old'])} -> {_one_line(c['new'])}\n")
+    for u in result.get("uncovered", []):
+        write(f"NOT AS REPORTED: {u}\n")
+    write(f"{len(result['differences'])} key(s) differ\n")
+
+
 def manifest_edits(edits, written, dry_run: bool) -> None:
     """manifest_edits prints each manifest's unified diff, its notes, and the backups written."""
     for e in edits:

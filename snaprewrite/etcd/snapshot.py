@@ -134,6 +134,30 @@ class Snapshot:
                 remaining -= n
         return h.digest()
 
+    def hashes(self) -> tuple[bytes, str]:
+        """hashes returns, in one read, the sha256 of the data (what the trailer must hold) and of the whole file.
+
+        The whole file's hash (trailer included) is the hex ``sha256sum`` prints: the file's identity.
+        """
+        data_len = self.identity.size - (TRAILER_SIZE if self.trailer else 0)
+        h = hashlib.sha256()
+        with open(self.path, "rb", buffering=0) as f:
+            buf = bytearray(HASH_CHUNK)
+            view = memoryview(buf)
+            remaining = data_len
+            while remaining > 0:
+                n = f.readinto(view[: min(HASH_CHUNK, remaining)])
+                if not n:
+                    raise NotSnapshotError(f"{self.path}: file shrank while reading")
+                h.update(view[:n])
+                remaining -= n
+            data = h.digest()
+            tail = f.read(TRAILER_SIZE + 1) if self.trailer else f.read(1)
+        if len(tail) != (TRAILER_SIZE if self.trailer else 0):
+            raise NotSnapshotError(f"{self.path}: file changed size while reading")
+        h.update(tail)
+        return data, h.hexdigest()
+
     def verify_trailer(self) -> bool | None:
         """verify_trailer returns True/False for a snapshot file, None for a raw database."""
         stored = self.stored_trailer()

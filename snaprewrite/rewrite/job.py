@@ -16,6 +16,7 @@ from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
 from ..etcd import startup, writes
 from ..etcd.output import Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
+from ..k8s import layout
 from . import apply as applying
 from . import doctor as doctoring
 from . import facts as clusterfacts
@@ -46,6 +47,7 @@ class Request:
     mark_compacted: bool = False
     force_unsafe: bool = False  # --force-unsafe-mapping: go through the rails (rails.py), recorded as "forced"
     report: str | None = None  # also write the report as JSON here (published with the snapshot)
+    prefix: str | None = None  # --prefix: the key root; None detects it (k8s.layout)
     given: dict | None = None  # the command line's options as given (the report's ``options``)
 
     @property
@@ -172,10 +174,12 @@ def run(req: Request, progress: Progress = None) -> Result:
             _writable("--out", req.out)
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
-            state = clusterfacts.State.scan(snap, progress)
+            lay = layout.detect(snap, req.prefix)
+            state = clusterfacts.State.scan(snap, progress, lay)
             refusals = refuse_unsafe(state, opts, req.force_unsafe)
-            plan = planning.build(snap, opts, progress)
+            plan = planning.build(snap, opts, progress, lay)
             rep = plan.report(None if req.dry_run else req.out)
+            rep["layout"] = lay.as_json()
             if refusals:
                 rep["forced"] = [r.as_json() for r in refusals]
             rep["doctor"] = planned_diagnosis(state, plan, opts)
@@ -265,18 +269,21 @@ def read_report(report_path: str) -> dict:
     return rep
 
 
-def verify(old: str, new: str, report_path: str | None, progress: Progress = None) -> dict:
+def verify(old: str, new: str, report_path: str | None, progress: Progress = None, prefix: str | None = None) -> dict:
     """verify compares two snapshots and, with a report, lists what differs otherwise than the report says.
 
     The report must have been made from ``old`` (its recorded size, sha256 and revision), else nothing
     is compared. A report of a written rewrite also names its output's sha256, which ``new`` must have.
+    Every key is compared whatever the layout; ``layout`` names the old snapshot's (``prefix``: ``--prefix``).
     """
+    with Snapshot(old) as snap:
+        lay = layout.detect(snap, prefix)
     rep = None
     if report_path is not None:
         rep = read_report(report_path)
         verifying.check_identity(rep, report_path, old)
     diffs = verifying.compare(old, new, progress, verifying.renames(rep) if rep else None)
-    out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new,
+    out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new, "layout": lay.as_json(),
                  "differences": [d.as_json() for d in diffs]}
     if rep is not None:
         lines = []

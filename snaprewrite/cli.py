@@ -78,6 +78,9 @@ TableOrJsonOpt = Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="Output
 EncryptionConfigOpt = Annotated[Path | None, typer.Option(
     "--encryption-config", metavar="FILE", help="The API server's EncryptionConfiguration "
     "(--encryption-provider-config): read and rewrite values encrypted at rest.")]
+LayoutPrefixOpt = Annotated[str | None, typer.Option("--prefix", metavar="PREFIX", help="The cluster's etcd key "
+                                                     "prefix (kube-apiserver --etcd-prefix; default: detected, "
+                                                     "/registry/ or OpenShift's /kubernetes.io/).")]
 ForceUnsafeOpt = Annotated[bool, typer.Option("--force-unsafe-mapping", help="Go through the safety rails: a new "
                                               "range overlapping a current or new range of the other kind or holding "
                                               "a node or API server address, an OLD the snapshot does not use, or "
@@ -167,10 +170,11 @@ def status(
                                                  help="Output format (fields: as etcdutl -w fields).")
                       ] = StatusFormat.table,
     verify: Annotated[bool, typer.Option("--verify", help="Also check the sha256 trailer (adds hashOk).")] = False,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
-    """Summarise a snapshot: etcdutl's hash/revision/totalKey/totalSize, buckets, resources."""
+    """Summarise a snapshot: etcdutl's hash/revision/totalKey/totalSize, buckets, resources, key layout."""
     with report.progress("scanning", None) as advance:
-        st = query.status(str(snap), verify, advance)
+        st = query.status(str(snap), verify, advance, layout_prefix)
     if output == StatusFormat.json:
         report.print_json(st)
     elif output == StatusFormat.fields:
@@ -186,12 +190,14 @@ def status(
 @handles_errors
 def ls_(
     snap: SnapArg,
-    prefix: Annotated[str, typer.Argument(help="Only keys starting with this.")] = "",
+    prefix: Annotated[str, typer.Argument(help="Only keys starting with this (without a leading /: below the "
+                                          "key prefix, e.g. services/specs/).")] = "",
     output: Annotated[TextOrJson, typer.Option(*OUTPUT_FLAGS, help="Output format.")] = TextOrJson.text,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """List the live keys at the latest revision, sorted."""
     with report.progress("scanning", None) as advance:
-        keys = query.ls(str(snap), prefix, advance)
+        keys = query.ls(str(snap), prefix, advance, layout_prefix)
     if output == TextOrJson.json:
         report.print_json(keys)
     else:
@@ -202,16 +208,18 @@ def ls_(
 @handles_errors
 def get(
     snap: SnapArg,
-    key: Annotated[str, typer.Argument(help="The etcd key, e.g. /registry/services/specs/default/kubernetes.")],
+    key: Annotated[str, typer.Argument(help="The etcd key, e.g. /registry/services/specs/default/kubernetes "
+                                       "(or services/specs/default/kubernetes: below the key prefix).")],
     revision: Annotated[int | None, typer.Option("--revision", help="Read as of this revision.", min=1)] = None,
     output: Annotated[GetFormat, typer.Option(*OUTPUT_FLAGS, help="yaml, json, or raw stored bytes.")] = GetFormat.yaml,
     show_secrets: ShowSecretsOpt = False,
     encryption_config: EncryptionConfigOpt = None,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """Show one key's value as the Kubernetes API would (raw: the stored bytes)."""
     crypt = _encryption(encryption_config)
     with report.progress("scanning", None) as advance:
-        got = query.get(str(snap), key, revision, show_secrets, advance, crypt)
+        got = query.get(str(snap), key, revision, show_secrets, advance, layout_prefix, crypt)
     if output == GetFormat.raw:
         if got.secret and not show_secrets:
             raise UsageError("refusing to print a Secret's stored bytes without --show-secrets")
@@ -229,7 +237,8 @@ def get(
 @handles_errors
 def dump(
     snap: SnapArg,
-    prefix: Annotated[str, typer.Option("--prefix", help="Only keys starting with this.")] = "",
+    prefix: Annotated[str, typer.Option("--prefix", help="Only keys starting with this (without a leading /: "
+                                        "below the detected key prefix).")] = "",
     show_secrets: ShowSecretsOpt = False,
     encryption_config: EncryptionConfigOpt = None,
 ):
@@ -250,11 +259,12 @@ def history(
     values: Annotated[bool, typer.Option("--values", help="Include each revision's decoded value.")] = False,
     show_secrets: ShowSecretsOpt = False,
     encryption_config: EncryptionConfigOpt = None,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """List every stored revision of one key, deletions included."""
     crypt = _encryption(encryption_config)
     with report.progress("scanning", None) as advance:
-        rows = query.history(str(snap), key, values, show_secrets, advance, crypt)
+        rows = query.history(str(snap), key, values, show_secrets, advance, layout_prefix, crypt)
     if not rows:
         report.error(f"key {key} has no stored revision")
         raise typer.Exit(1)
@@ -288,6 +298,7 @@ def rewrite(
     output: Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="How to print the report.")] = TableOrJson.table,
     force_unsafe: ForceUnsafeOpt = False,
     encryption_config: EncryptionConfigOpt = None,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
     from .rewrite import job as rewriting
@@ -301,7 +312,7 @@ def rewrite(
                                 as_new_revision, bump_revision, mark_compacted, force_unsafe,
                                 report=str(report_file) if report_file is not None else None,
                                 encryption_config=str(encryption_config) if encryption_config else None,
-                                given=given_options(ctx))
+                                prefix=layout_prefix, given=given_options(ctx))
     with report.progress("planning", None) as advance:
         result = rewriting.run(request, advance, report.warning)
     for note in result.stale:
@@ -341,13 +352,15 @@ def verify(
                                                      "differs that it does not list.")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
     encryption_config: EncryptionConfigOpt = None,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """Compare two snapshots key by key at their latest revisions and list what differs."""
     from .rewrite import job as rewriting
 
     with report.progress("comparing", None) as advance:
         result = rewriting.verify(str(old), str(new), str(report_file) if report_file else None, advance,
-                                  str(encryption_config) if encryption_config else None, report.warning)
+                                  layout_prefix, str(encryption_config) if encryption_config else None,
+                                  report.warning)
     if output == TableOrJson.json:
         report.print_json(result)
     else:
@@ -368,13 +381,14 @@ def doctor(
                                                        "(repeatable; default: the snapshot's).")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
     encryption_config: EncryptionConfigOpt = None,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """Predict the API server's ClusterIP repair events and the node IPAM checks offline; exit 1 on an error."""
     from .rewrite import doctor as doctoring
 
     crypt = _encryption(encryption_config)
     with report.progress("scanning", None) as advance:
-        result = doctoring.diagnose(str(snap), service_cidr, pod_cidr, advance, crypt)
+        result = doctoring.diagnose(str(snap), service_cidr, pod_cidr, advance, layout_prefix, crypt)
     if output == TableOrJson.json:
         report.print_json(result)
     else:
@@ -454,6 +468,7 @@ def rehearse(
     output: TableOrJsonOpt = TableOrJson.table,
     force_unsafe: ForceUnsafeOpt = False,
     encryption_config: EncryptionConfigOpt = None,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
     from .rehearsal import rehearse as rehearsal
@@ -465,6 +480,7 @@ def rehearse(
                                     full=full, sample_every=sample_every, progress=advance,
                                     force_unsafe=force_unsafe, kube_apiserver=kube_apiserver, settle=settle,
                                     service_cidr_flags=[service_cidr_flags] if service_cidr_flags else None,
+                                    prefix=layout_prefix,
                                     encryption_config=str(encryption_config) if encryption_config else None,
                                     warn=report.warning)
     data = result.as_json()

@@ -105,6 +105,10 @@ def status_table(st: dict) -> None:
         cells.append(st["hashOk"])
     t.add_row(*(str(c) for c in cells))
     show_table(t)
+    if "layout" in st:
+        lay = st["layout"]
+        stdout.print(f"layout: prefix {lay['prefix']} ({lay['source']}), "
+                     f"compressed: {lay['compressed'] or 'no'}", markup=False, highlight=False, soft_wrap=True)
     b = Table(title="buckets")
     b.add_column("bucket")
     b.add_column("keys", justify="right")
@@ -134,6 +138,8 @@ def status_fields(st: dict) -> None:
              ("ConsistentIndex", st.get("consistentIndex", 0)), ("LiveKeys", st["liveKeys"])]
     if "hashOk" in st:
         lines.append(("HashOk", st["hashOk"]))
+    if "layout" in st:
+        lines += [("Prefix", st["layout"]["prefix"]), ("Compressed", st["layout"]["compressed"] or "")]
     lines += [(f"Bucket {name}", n) for name, n in st["buckets"].items()]
     lines += [(f"Resource {name}", n) for name, n in st["resources"].items()]
     lines += [(f"Encrypted {e['provider']}/{e['keyName']}", e["values"]) for e in st.get("encrypted", [])]
@@ -303,6 +309,7 @@ def rehearsal_table(r: dict) -> None:
     t.add_column("step")
     t.add_column("result", justify="right")
     rows = [("rewrite", f"{r['rewriteSeconds']:.2f} s" if r["rewritten"] else "-"),
+            ("etcd", f"{r['etcdVersion']}" + (f" ({r['etcdChoice']})" if r.get("etcdChoice") else "")),
             ("restore", f"{r['restoreSeconds']:.2f} s"), ("start", f"{r['startSeconds']:.2f} s"),
             ("revision (expected)", f"{r['revision']} ({r['expectedRevision']})"),
             ("keys (expected)", f"{r['keys']} ({r['expectedKeys']})"),
@@ -311,6 +318,8 @@ def rehearsal_table(r: dict) -> None:
     for step, value in rows:
         t.add_row(step, value)
     show_table(t)
+    if r.get("restoreCommand"):
+        stdout.print(f"restored with: {r['restoreCommand']}", markup=False, highlight=False, soft_wrap=True)
     if r["mismatches"]:
         m = Table(title="mismatches", title_justify="left")
         for col in ("key", "what", "expected", "got"):

@@ -410,7 +410,7 @@ def _copy_prefix(snap: Snapshot, fd: int, copy_length: int, overwrites: list[tup
     os.lseek(fd, 0, os.SEEK_SET)
     in_len = snap.identity.size - (TRAILER_SIZE if snap.trailer else 0)
     end = max(copy_length, in_len if stored is not None else 0)
-    with open(snap.path, "rb", buffering=0) as src, ThreadPoolExecutor(1) as hashing, \
+    with open(snap.data_path, "rb", buffering=0) as src, ThreadPoolExecutor(1) as hashing, \
             ThreadPoolExecutor(1) as writing:
         bufs = [memoryview(bytearray(CHUNK)) for _ in range(RING)]
         pending: list[tuple] = [()] * RING  # per buffer: the jobs still reading it

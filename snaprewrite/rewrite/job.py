@@ -16,6 +16,7 @@ from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
 from ..etcd import startup, writes
 from ..etcd.output import Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
+from ..k8s import layout
 from . import apply as applying
 from . import doctor as doctoring
 from . import facts as clusterfacts
@@ -47,6 +48,7 @@ class Request:
     force_unsafe: bool = False  # --force-unsafe-mapping: go through the rails (rails.py), recorded as "forced"
     report: str | None = None  # also write the report as JSON here (published with the snapshot)
     encryption_config: str | None = None  # the API server's EncryptionConfiguration: encrypted objects are edited
+    prefix: str | None = None  # --prefix: the key root; None detects it (k8s.layout)
     given: dict | None = None  # the command line's options as given (the report's ``options``)
 
     @property
@@ -200,15 +202,17 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             _writable("--out", req.out)
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
-            state = clusterfacts.State.scan(snap, progress, opts.crypt)
+            lay = layout.detect(snap, req.prefix)
+            state = clusterfacts.State.scan(snap, progress, lay, opts.crypt)
             try:
                 refusals = refuse_unsafe(state, opts, req.force_unsafe)
             except SnapshotError:
                 if opts.crypt is None:
                     refuse_encrypted(state)  # the rails saw no addresses because they are encrypted: say that
                 raise
-            plan = planning.build(snap, opts, progress)
+            plan = planning.build(snap, opts, progress, lay)
             rep = plan.report(None if req.dry_run else req.out)
+            rep["layout"] = lay.as_json()
             if refusals:
                 rep["forced"] = [r.as_json() for r in refusals]
             rep["doctor"] = planned_diagnosis(state, plan, opts)
@@ -298,22 +302,25 @@ def read_report(report_path: str) -> dict:
     return rep
 
 
-def verify(old: str, new: str, report_path: str | None, progress: Progress = None,
+def verify(old: str, new: str, report_path: str | None, progress: Progress = None, prefix: str | None = None,
            encryption_config: str | None = None, warn: Callable[[str], None] | None = None) -> dict:
     """verify compares two snapshots and, with a report, lists what differs otherwise than the report says.
 
     The report must have been made from ``old`` (its recorded size, sha256 and revision), else nothing
     is compared. A report of a written rewrite also names its output's sha256, which ``new`` must have.
+    Every key is compared whatever the layout; ``layout`` names the old snapshot's (``prefix``: ``--prefix``).
     With ``encryption_config`` encrypted values are compared decrypted (a value sealed again with a fresh
     IV is the same value).
     """
     crypt = load_encryption(encryption_config, warn)
+    with Snapshot(old) as snap:
+        lay = layout.detect(snap, prefix)
     rep = None
     if report_path is not None:
         rep = read_report(report_path)
         verifying.check_identity(rep, report_path, old)
     diffs = verifying.compare(old, new, progress, verifying.renames(rep) if rep else None, crypt)
-    out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new,
+    out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new, "layout": lay.as_json(),
                  "differences": [d.as_json() for d in diffs]}
     if rep is not None:
         lines = []

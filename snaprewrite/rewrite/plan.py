@@ -18,6 +18,7 @@ from typing import Any
 from ..errors import PlanError
 from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
+from ..k8s.layout import Layout
 from .cidr import CidrMap
 
 Progress = Callable[[int], None] | None
@@ -172,6 +173,7 @@ class Plan:
     warnings: list[Warning] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kept_ips: dict[str, list[str]] = field(default_factory=dict)  # ns/name -> cluster IPs of Services --exclude kept
+    layout: Layout = field(default_factory=Layout)  # the key root the rules' keys were joined to
 
     @property
     def changes(self) -> list[Change]:
@@ -275,27 +277,35 @@ def _decrypting(visit: mvcc.Visit, crypt) -> mvcc.Visit:
     return observe
 
 
-def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
-    """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written)."""
+def build(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None) -> Plan:
+    """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written).
+
+    Rules name their keys relative to the key root (``services/specs/``); ``layout`` (default: detected
+    from the snapshot) joins the root here, once, and rules reach it as ``ctx.layout``.
+    """
+    from ..k8s.layout import detect
     from .rules import RULES  # the rules depend on this module's types
+
+    layout = layout or detect(snap)
 
     selected = [r for r in RULES if options.only is None or r.name in options.only]
     unknown = (options.only or frozenset()) - {r.name for r in RULES}
     if unknown:
         raise PlanError(f"unknown --only value(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(r.name for r in RULES)})")
-    prefixes = {p: r.kind for r in selected for p in r.prefixes}
+    prefixes = {layout.key(p): r.kind for r in selected for p in r.prefixes}
     # Rules that must see every record (not only their objects) observe the same single scan, and so
     # does the history of the keys a rename may leave or take (``etcd.writes`` places renames by it).
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
-    histories = writes.Histories(tuple(p for r in selected if getattr(r, "renames", False) for p in r.prefixes))
+    histories = writes.Histories(tuple(layout.key(p) for r in selected if getattr(r, "renames", False)
+                                       for p in r.prefixes))
     visit = _fan_out([o.visit for o in observers.values()])
     if visit is not None and options.crypt is not None:
         visit = _decrypting(visit, options.crypt)
     objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt)
-    plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories)
-    ctx = Context(options, plan, objects, snap, observed=observers)
+    plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories, layout=layout)
+    ctx = Context(options, plan, objects, snap, observed=observers, layout=layout)
     for rule in selected:
         rule.run(ctx)
     plan.edits.sort(key=lambda e: e.key)
@@ -316,3 +326,4 @@ class Context:
     service_ips: list[str] = field(default_factory=list)  # every live Service's cluster IPs after the move
     excluded: set[bytes] = field(default_factory=set)  # keys a rule left alone because of --exclude
     kept_ips: set[str] = field(default_factory=set)  # cluster IPs of excluded Services (they stay where they are)
+    layout: Layout = field(default_factory=Layout)  # the key root: ``layout.key(b"ranges/serviceips")``

@@ -1,5 +1,6 @@
 """Tests of in-place YAML scalar edits on kubeadm, kubelet and kube-proxy configuration texts."""
 
+import os
 import pathlib
 
 import pytest
@@ -182,7 +183,8 @@ def test_find_scalars_spans_and_invalid_yaml():
 
 # -- the real kubeadm 1.18 ConfigMaps ------------------------------------------------------------
 
-REAL = pathlib.Path("/work/shared/real/kubeadm-1.18-kube-router.snapshot.db")
+REAL = pathlib.Path(os.environ.get("SNAPREWRITE_REAL_SNAPSHOT") or pathlib.Path(__file__).resolve().parents[2].parent
+                    / "shared" / "real" / "kubeadm-1.18-kube-router.snapshot.db")  # ../shared/real beside the repo
 
 
 def _fields(b: bytes) -> list[tuple[int, bytes | int]]:

@@ -16,7 +16,7 @@ from .addresses import field_path, read_fields
 
 name = "configmaps"
 kind = "ConfigMap"
-prefixes = (b"/registry/configmaps/",)
+prefixes = (b"configmaps/",)  # relative to the layout root
 NAMESPACE = "kube-system"
 
 Transform = Callable[[str], str | None]

@@ -15,7 +15,7 @@ from .addresses import field_path, read_fields, rewrite_value
 
 name = "ranges"
 kind = "RangeAllocation"
-prefixes = (b"/registry/ranges/",)
+prefixes = (b"ranges/",)  # relative to the layout root
 
 
 def run(ctx: Context) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SnapshotError
 from . import envelope
+from .layout import KNOWN_ROOTS
 
 ENC_PREFIX = b"k8s:enc:"
 KMS_PREFIXES = {b"k8s:enc:kms:v1:": "v1", b"k8s:enc:kms:v2:": "v2"}
@@ -145,17 +146,22 @@ class Sealed:
 
 
 def _key_resource(etcd_key: bytes) -> str:
-    """_key_resource guesses the resource of a registry key as the config names it (``minions`` -> ``nodes``)."""
-    parts = etcd_key.decode("utf-8", "replace").split("/")
-    if len(parts) < 3 or parts[1] != "registry":
+    """_key_resource guesses the resource of a registry key as the config names it (``minions`` -> ``nodes``).
+
+    Keys under a known layout root (``/registry/``, OpenShift's ``/kubernetes.io/``) are read below it;
+    under another root the resource is unknown ("") and every resource list is tried in file order.
+    """
+    root = next((r for r in KNOWN_ROOTS if etcd_key.startswith(r)), None)
+    if root is None:
         return ""
-    res = parts[2]
-    if res == "services" and len(parts) > 3:
-        return "endpoints" if parts[3] == "endpoints" else "services"
+    parts = etcd_key[len(root):].decode("utf-8", "replace").split("/")
+    res = parts[0]
+    if res == "services" and len(parts) > 1:
+        return "endpoints" if parts[1] == "endpoints" else "services"
     if res == "minions":
         return "nodes"
-    if "." in res and len(parts) > 3:  # /registry/<group>/<resource>/...
-        return f"{parts[3]}.{res}"
+    if "." in res and len(parts) > 1:  # <root><group>/<resource>/...
+        return f"{parts[1]}.{res}"
     return res
 
 

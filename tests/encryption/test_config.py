@@ -142,3 +142,18 @@ def test_every_command_refuses_a_bad_config_before_writing(tmp_path, fixture_pat
     assert r.stderr.count("\n") == 1 and want in r.stderr and "(aescbc key 'key1')" in r.stderr
     assert secret not in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["enc.yaml"]
+
+
+def test_resource_lists_are_found_below_either_known_root():
+    """A key name used by two resource lists opens with the list of the key's resource, under /registry/ or /kubernetes.io/."""
+    sa, sb = secrets.token_bytes(32), secrets.token_bytes(32)
+    cfg = encryption.EncryptionConfig("cfg", [
+        encryption.ResourceEntry(("secrets",), (Key("aescbc", "key1", sa),)),
+        encryption.ResourceEntry(("nodes",), (Key("aescbc", "key1", sb),)),
+    ])
+    for root in (b"/registry/", b"/kubernetes.io/"):
+        key = root + b"minions/n1"
+        _, sealed = cfg.open(key, cfg.seal(key, PLAIN, Sealed(Key("aescbc", "key1", sb))))
+        assert sealed.key.secret == sb  # the nodes list first: the secrets list's key1 is never tried
+        assert encryption._key_resource(key) == "nodes"
+    assert encryption._key_resource(b"/custom/minions/n1") == ""

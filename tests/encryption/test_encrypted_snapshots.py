@@ -260,3 +260,42 @@ def test_doctor_reads_encrypted_objects_with_the_config(encrypted):
     assert (found["serviceRanges"], found["podRanges"], found["errors"]) == (["10.96.0.0/16"], ["10.244.0.0/16"], 0)
     r = cli("doctor", m.snapshot, "-o", "json")  # without it the objects do not decode: findings, exit 1
     assert r.exit_code == 1 and json.loads(r.stdout)["serviceRanges"] == []
+
+
+def test_openshift_prefix_values_are_bound_to_their_full_key(encrypted, kube_apiserver, tmp_path):
+    """AES-GCM values the API server wrote under --etcd-prefix=/kubernetes.io: read, rewritten and served there."""
+    from snaprewrite.k8s import encryption
+
+    m = encrypted("openshift")
+    root = m.root
+    assert root == "/kubernetes.io/" and m.served and set(m.served) <= set(m.stored)
+    for key in m.served:
+        assert key.startswith(root) and m.stored[key].startswith(b"k8s:enc:aesgcm:v1:key1:"), key
+    st = json.loads(ok("status", m.snapshot, "-o", "json"))
+    sealed = sum(v.startswith(b"k8s:enc:") for v in m.stored.values())
+    assert st["layout"]["prefix"] == root and st["encrypted"] == [{"provider": "aesgcm", "keyName": "key1", "values": sealed}]
+    for key, item in m.served.items():  # a key below the detected root, as the layout lets one name it
+        got = json.loads(ok("get", m.snapshot, key[len(root):], "-o", "json", "--show-secrets", "--encryption-config", m.config))
+        assert got == as_served(item), key
+    conf, _ = encryption.load(m.config)  # the full key is the authenticated data: under /registry/ it does not open
+    s1 = m.stored[root + "secrets/default/s1"]
+    assert conf.open((root + "secrets/default/s1").encode(), s1)[1] is not None
+    with pytest.raises(encryption.EncryptionError, match="wrong key"):
+        conf.open(b"/registry/secrets/default/s1", s1)
+
+    out, rep_path = tmp_path / "out.db", tmp_path / "report.json"
+    ok("rewrite", m.snapshot, "--out", out, *MAPPING, "--encryption-config", m.config, "--report", rep_path)
+    rep = json.loads(rep_path.read_text())
+    assert rep["layout"]["prefix"] == root
+    changed = {e["key"] for e in rep["encrypted"]}
+    assert {root + "services/specs/default/web", root + "minions/node-1", root + "ranges/serviceips"} <= changed
+    checked = json.loads(ok("verify", m.snapshot, out, "--report", rep_path, "--encryption-config", m.config, "-o", "json"))
+    assert checked["uncovered"] == [] and len(checked["differences"]) == len(changed)
+    # the real API server with --etcd-prefix and the same config serves the rewrite (rehearse restores it)
+    rehearsed = json.loads(ok("rehearse", m.snapshot, *MAPPING, "--encryption-config", m.config, "--full",
+                              "--kube-apiserver", kube_apiserver, "--settle", "1", "-o", "json"))
+    api = rehearsed["apiserver"]
+    assert rehearsed["ok"] is True and api["ok"] is True, rehearsed
+    assert rehearsed["layout"]["prefix"] == root and api["serviceCidrs"] == ["10.100.0.0/16"]
+    assert api["eventsByReason"] == {} and api["resources"]["undecodable"] == [] and api["resources"]["failed"] == []
+    assert api["patches"]["failed"] == []

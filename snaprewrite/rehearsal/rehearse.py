@@ -413,6 +413,8 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
         raise UsageError("--exclude, --reallocate and --only need --service-cidr or --pod-cidr")
     if encryption_config is not None and not rewriting and kube_apiserver is None:
         raise UsageError("--encryption-config needs --service-cidr/--pod-cidr or --kube-apiserver")
+    if encryption_config is not None:
+        job.load_encryption(encryption_config, warn)  # a bad config stops here, before any etcd runs; warn once
     api = api_options(kube_apiserver, service_cidr_flags, settle)
     try:
         with Snapshot(source) as snap:
@@ -433,7 +435,7 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
     try:
         _run(source, tools, scratch, result, rewriting, service_cidrs, pod_cidrs, excludes, reallocate, only,
              skip_hash_check, full, sample_every, progress, stage or (lambda _name: None), force_unsafe, api, lay,
-             encryption_config, warn)
+             encryption_config)
     finally:
         if keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -444,8 +446,7 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
          service_cidrs: list[str], pod_cidrs: list[str], excludes: list[str], reallocate: bool,
          only: str | None, skip_hash_check: bool, full: bool, sample_every: int | None,
          progress: Progress, stage: Callable[[str], None], force_unsafe: bool = False,
-         api: ApiOptions | None = None, lay: Layout | None = None, encryption_config: str | None = None,
-         warn: Callable[[str], None] | None = None) -> None:
+         api: ApiOptions | None = None, lay: Layout | None = None, encryption_config: str | None = None) -> None:
     """_run does the steps of ``rehearse`` inside the scratch dir, filling ``result``."""
     lay = lay or Layout()
     target, plan_keys, gone = source, set(), set()
@@ -461,7 +462,7 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
                           reallocate=reallocate, only=only, skip_hash_check=skip_hash_check,
                           force_unsafe=force_unsafe, prefix=lay.prefix if lay.source == "--prefix" else None,
                           encryption_config=encryption_config)
-        done = job.run(req, progress, warn)
+        done = job.run(req, progress)
         result.rewrite_seconds = time.monotonic() - t0
         result.rewrite_summary = done.report["summary"]
         result.forced = done.report.get("forced", [])

@@ -127,7 +127,7 @@ def test_each_resource_list_uses_its_own_key_of_the_same_name():
     ("not*base64%%", "secret is not valid base64"),
     (base64.b64encode(b"k" * 10).decode(), "secret is 10 bytes, aescbc needs 16, 24, 32"),
 ])
-@pytest.mark.parametrize("command", ["rewrite", "verify", "doctor", "history", "dump"])
+@pytest.mark.parametrize("command", ["rewrite", "rehearse", "verify", "doctor", "history", "dump"])
 def test_every_command_refuses_a_bad_config_before_writing(tmp_path, fixture_path, command, secret, want):
     """Each command that takes --encryption-config stops on a bad key in one line, writing no output."""
     snap = str(fixture_path("k8s-etcd35.db"))
@@ -135,6 +135,7 @@ def test_every_command_refuses_a_bad_config_before_writing(tmp_path, fixture_pat
     out, rep = tmp_path / "out.db", tmp_path / "report.json"
     args = {"rewrite": ["rewrite", snap, "--out", str(out), "--report", str(rep),
                         "--service-cidr", "10.96.0.0/12=10.100.0.0/16"],
+            "rehearse": ["rehearse", snap, "--service-cidr", "10.96.0.0/12=10.100.0.0/16"],
             "verify": ["verify", snap, snap], "doctor": ["doctor", snap],
             "history": ["history", snap, "/registry/ranges/serviceips", "--values"], "dump": ["dump", snap]}[command]
     r = runner.invoke(app, args + ["--encryption-config", path])

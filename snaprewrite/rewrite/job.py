@@ -11,11 +11,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .. import process
-from ..errors import PlanError, SnapshotError, UsageError
-from ..etcd import startup
+from .. import __version__, process
+from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
+from ..etcd import startup, writes
 from ..etcd.output import Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
+from ..k8s import layout
 from . import apply as applying
 from . import doctor as doctoring
 from . import facts as clusterfacts
@@ -46,6 +47,9 @@ class Request:
     mark_compacted: bool = False
     force_unsafe: bool = False  # --force-unsafe-mapping: go through the rails (rails.py), recorded as "forced"
     report: str | None = None  # also write the report as JSON here (published with the snapshot)
+    encryption_config: str | None = None  # the API server's EncryptionConfiguration: encrypted objects are edited
+    prefix: str | None = None  # --prefix: the key root; None detects it (k8s.layout)
+    given: dict | None = None  # the command line's options as given (the report's ``options``)
 
     @property
     def mode(self) -> applying.Mode:
@@ -66,14 +70,28 @@ def _cidr_map(specs: list[str]) -> CidrMap:
     return CidrMap.parse(specs) if specs else CidrMap(())
 
 
-def options(req: Request) -> planning.Options:
+def load_encryption(path: str | None, warn: Callable[[str], None] | None = None):
+    """load_encryption parses ``--encryption-config`` (None: no config), passing its warnings to ``warn``."""
+    if path is None:
+        return None
+    from ..k8s import encryption
+
+    config, warnings = encryption.load(path)
+    for w in warnings:
+        if warn is not None:
+            warn(w)
+    return config
+
+
+def options(req: Request, warn: Callable[[str], None] | None = None) -> planning.Options:
     """options validates the request's mappings and filters into plan Options."""
     only = frozenset(x.strip() for x in req.only.split(",") if x.strip()) if req.only else None
     for ex in req.excludes:
         if not ex or ex.count("/") > 1:
             raise UsageError(f"--exclude {ex!r}: want NAMESPACE/NAME (or NAME for a cluster-scoped object)")
     return planning.Options(_cidr_map(req.service_cidrs), _cidr_map(req.pod_cidrs),
-                            frozenset(req.excludes), req.reallocate, only)
+                            frozenset(req.excludes), req.reallocate, only,
+                            crypt=load_encryption(req.encryption_config, warn))
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -237,6 +255,19 @@ def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool
     return refusals
 
 
+def refuse_encrypted(state: clusterfacts.State) -> None:
+    """refuse_encrypted raises for the first value encrypted at rest among those the rewrite reads (no config given)."""
+    from ..k8s import encryption
+
+    for key in state.keys(b""):
+        value = state.value(key)
+        if value is not None and value.startswith(encryption.ENC_PREFIX):
+            encryption.refuse_kms(key, value)
+            provider, name = encryption.describe(value)
+            raise PlanError(f"{clusterfacts.key_text(key)}: value is encrypted at rest ({provider} v1, key {name!r}); "
+                            "give the API server's --encryption-config FILE to rewrite it")
+
+
 def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options) -> dict:
     """planned_diagnosis runs ``doctor`` on the state the plan leaves, for the input's declared ranges mapped.
 
@@ -249,9 +280,9 @@ def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: plan
                              doctoring.mapped_ranges(pod, opts.pod_map)).as_json()
 
 
-def run(req: Request, progress: Progress = None) -> Result:
+def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None) -> Result:
     """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot; then publishes the outputs."""
-    opts = options(req)
+    opts = options(req, warn)
     req.mode.validate()
     _check_paths(req)
     stale = [s.message() for _, path in _outputs(req) for s in sweep_stale(path)]
@@ -262,10 +293,17 @@ def run(req: Request, progress: Progress = None) -> Result:
             _writable("--out", req.out)
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
-            state = clusterfacts.State.scan(snap, progress)
-            refusals = refuse_unsafe(state, opts, req.force_unsafe)
-            plan = planning.build(snap, opts, progress)
+            lay = layout.detect(snap, req.prefix)
+            state = clusterfacts.State.scan(snap, progress, lay, opts.crypt)
+            try:
+                refusals = refuse_unsafe(state, opts, req.force_unsafe)
+            except SnapshotError:
+                if opts.crypt is None:
+                    refuse_encrypted(state)  # the rails saw no addresses because they are encrypted: say that
+                raise
+            plan = planning.build(snap, opts, progress, lay)
             rep = plan.report(None if req.dry_run else req.out)
+            rep["layout"] = lay.as_json()
             if refusals:
                 rep["forced"] = [r.as_json() for r in refusals]
             rep["doctor"] = planned_diagnosis(state, plan, opts)
@@ -279,16 +317,58 @@ def run(req: Request, progress: Progress = None) -> Result:
             rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted),
                                            flags=runbook.mode_flags(req.as_new_revision, req.bump_revision,
                                                                     req.mark_compacted))
+            _record_renames(rep, snap, plan, req.mode)
             if req.dry_run:
-                if not req.skip_hash_check:
-                    snap.require_trailer_ok()
+                _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check), None)
             else:
                 written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check,
                                          progress=progress, mode=req.mode, staging=staging)
+                _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
         if report_fd >= 0:
             _write_json(report_fd, rep)
         staging.publish()
     return Result(rep, written, stale)
+
+
+def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, mode: applying.Mode) -> None:
+    """_record_renames adds to each rename's change the record its new key ends with (``newRecord``), for ``verify``.
+
+    The etcd layer places a renamed record from the keys' histories (in place it may continue an earlier
+    generation of the new key); verify cannot derive that from the mode alone. The renames are placed
+    apart from the other edits: those keep their own revisions, so the placement is the same.
+    """
+    renames = [e.write for e in plan.edits if e.new_key is not None]
+    if not renames:
+        return
+    batch = writes.new_revision(renames, plan.revision) if mode.as_new_revision else \
+        writes.in_place(snap, renames, plan.histories, plan.revision)
+    latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames))
+    placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for w in renames}
+    for c in rep["changes"]:
+        kv = placed.get(c["key"]) if c.get("newKey") else None
+        if kv is not None:
+            c["newRecord"] = {"createRevision": kv.create_revision, "modRevision": kv.mod_revision,
+                              "version": kv.version}
+
+
+def _input_sha256(snap: Snapshot, skip_hash_check: bool) -> str:
+    """_input_sha256 hashes the whole input, checking its trailer on the same read unless told not to."""
+    data, whole = snap.hashes()
+    stored = snap.stored_trailer()
+    if not skip_hash_check and stored is not None and stored != data:
+        raise ChecksumError(f"{snap.path}: sha256 trailer", stored.hex(), data.hex())
+    return whole
+
+
+def _provenance(rep: dict, req: Request, snap: Snapshot, revision: int, input_sha256: str,
+                written: Written | None) -> None:
+    """_provenance records who made the report, from what, with which options, and what was written."""
+    rep["snaprewriteVersion"] = __version__
+    rep["options"] = dict(req.given) if req.given is not None else {}
+    rep["input"] = verifying.identity(snap, input_sha256, revision)
+    if written is not None:
+        rep["output"] = {"path": written.path, "size": written.size, "sha256": written.file_sha256,
+                         "trailerSha256": written.sha256}
 
 
 def write_report(rep: dict, path: str) -> None:
@@ -299,15 +379,48 @@ def write_report(rep: dict, path: str) -> None:
         staging.publish()
 
 
-def verify(old: str, new: str, report_path: str | None, progress: Progress = None) -> dict:
-    """verify compares two snapshots and, with a report, lists the differences it does not account for."""
-    diffs = verifying.compare(old, new, progress)
-    out: dict = {"old": old, "new": new, "differences": [d.as_json() for d in diffs]}
+def read_report(report_path: str) -> dict:
+    """read_report loads a rewrite report (SnapshotError if it cannot be read or is not one)."""
+    try:
+        with open(report_path) as f:
+            rep = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SnapshotError(f"{report_path}: cannot read the report ({e})") from None
+    if not isinstance(rep, dict) or not isinstance(rep.get("changes"), list) or not all(
+            isinstance(c, dict) and isinstance(c.get("key"), str) and isinstance(c.get("field"), str)
+            and isinstance(c.get("newKey", ""), str) for c in rep["changes"]):
+        raise SnapshotError(f"{report_path}: not a snaprewrite rewrite report (no list of changes)")
+    return rep
+
+
+def verify(old: str, new: str, report_path: str | None, progress: Progress = None, prefix: str | None = None,
+           encryption_config: str | None = None, warn: Callable[[str], None] | None = None) -> dict:
+    """verify compares two snapshots and, with a report, lists what differs otherwise than the report says.
+
+    The report must have been made from ``old`` (its recorded size, sha256 and revision), else nothing
+    is compared. A report of a written rewrite also names its output's sha256, which ``new`` must have.
+    Every key is compared whatever the layout; ``layout`` names the old snapshot's (``prefix``: ``--prefix``).
+    With ``encryption_config`` encrypted values are compared decrypted (a value sealed again with a fresh
+    IV is the same value).
+    """
+    crypt = load_encryption(encryption_config, warn)
+    with Snapshot(old) as snap:
+        lay = layout.detect(snap, prefix)
+    rep = None
     if report_path is not None:
-        try:
-            with open(report_path) as f:
-                rep = json.load(f)
-        except (OSError, ValueError) as e:
-            raise SnapshotError(f"{report_path}: cannot read the report ({e})") from None
-        out["uncovered"] = verifying.uncovered(diffs, rep)
+        rep = read_report(report_path)
+        verifying.check_identity(rep, report_path, old)
+    diffs = verifying.compare(old, new, progress, verifying.renames(rep) if rep else None, crypt)
+    out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new, "layout": lay.as_json(),
+                 "differences": [d.as_json() for d in diffs]}
+    if rep is not None:
+        lines = []
+        recorded = rep.get("output")
+        if isinstance(recorded, dict) and recorded.get("sha256"):
+            with Snapshot(new) as snap:
+                got = snap.hashes()[1]
+            if got != recorded["sha256"]:
+                lines.append(f"{new}: sha256 {got} is not the sha256 {recorded['sha256']} the report "
+                             f"recorded for its output {recorded.get('path')}")
+        out["uncovered"] = lines + verifying.uncovered(diffs, rep)
     return out

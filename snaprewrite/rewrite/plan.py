@@ -10,12 +10,15 @@ the plan is applied, by the etcd layer (``etcd.writes``), from the histories the
 for keys that may be renamed. A plan is never changed by applying it: it can be applied again.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import PlanError
 from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
+from ..k8s.layout import Layout
 from .cidr import CidrMap
 
 Progress = Callable[[int], None] | None
@@ -61,12 +64,22 @@ class Edit:
     write: writes.Write
     changes: tuple[Change, ...]
 
+    sealed_with: str | None = None  # the value was encrypted at rest and is again, with this provider/key
+
     @classmethod
     def of(cls, obj: "Object", new_value: bytes, changes: list[Change], new_key: bytes | None = None) -> "Edit":
-        """of makes the Edit of an object's latest record (the record's old value is not kept)."""
+        """of makes the Edit of an object's latest record; ``new_value`` is plaintext, sealed again if it was.
+
+        The record's old value is not kept. An object read decrypted (``Object.value``) is encrypted again
+        with the same provider and key and a fresh IV/nonce (AES-GCM binds it to the key it is written
+        under, the new one for a rename).
+        """
+        sealed = obj.cache.get("sealed")
+        if sealed is not None:
+            new_value = obj.crypt.seal(new_key if new_key is not None else obj.key, new_value, sealed)
         write = writes.Write.of(obj.key, obj.record, new_value, new_key)
         obj.forget()
-        return cls(write, tuple(changes))
+        return cls(write, tuple(changes), sealed.label if sealed is not None else None)
 
     @property
     def key(self) -> bytes:
@@ -96,6 +109,7 @@ class Object:
     name: str
     snap: Snapshot = field(repr=False)
     cache: dict = field(default_factory=dict, repr=False)  # what rules already read from the value
+    crypt: Any = field(default=None, repr=False)  # k8s.encryption.EncryptionConfig: values are read decrypted
 
     @property
     def record(self) -> mvcc.Record:
@@ -107,10 +121,22 @@ class Object:
     def forget(self) -> None:
         """forget drops the record read for a rule (fields read from it stay cached)."""
         self.cache.pop("record", None)
+        self.cache.pop("plain", None)
 
     @property
     def value(self) -> bytes:
-        return self.record.kv.value
+        """value is what rules read: the stored value, decrypted when it is encrypted and a config is given.
+
+        How it was sealed stays in the cache (``sealed``) so that ``Edit.of`` seals the edit the same way.
+        """
+        stored = self.record.kv.value
+        if self.crypt is None or not stored.startswith(b"k8s:enc:"):
+            return stored
+        plain = self.cache.get("plain")
+        if plain is None:
+            plain, self.cache["sealed"] = self.crypt.open(self.key, stored)
+            self.cache["plain"] = plain
+        return plain
 
     @property
     def key_text(self) -> str:
@@ -129,6 +155,7 @@ class Options:
     excludes: frozenset[str] = frozenset()
     reallocate: bool = False
     only: frozenset[str] | None = None  # rule names; None = every rule
+    crypt: Any = None  # k8s.encryption.EncryptionConfig (--encryption-config): encrypted values are edited
 
     def excluded(self, obj: Object) -> bool:
         """excluded tells whether ``--exclude`` names the object (``ns/name``, or ``name`` if cluster-scoped)."""
@@ -146,6 +173,7 @@ class Plan:
     warnings: list[Warning] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kept_ips: dict[str, list[str]] = field(default_factory=dict)  # ns/name -> cluster IPs of Services --exclude kept
+    layout: Layout = field(default_factory=Layout)  # the key root the rules' keys were joined to
 
     @property
     def changes(self) -> list[Change]:
@@ -164,8 +192,12 @@ class Plan:
         return dict(sorted(out.items()))
 
     def report(self, output: str | None) -> dict:
-        """report is the JSON of the plan, as ``rewrite --report`` writes it."""
-        return {
+        """report is the JSON of the plan, as ``rewrite --report`` writes it.
+
+        ``encrypted`` (present when some changed object was encrypted at rest) lists those objects and the
+        provider/key name each was sealed with again (never key material).
+        """
+        out = {
             "input": self.input,
             "output": output,
             "revision": self.revision,
@@ -180,6 +212,13 @@ class Plan:
                 "warnings": len(self.warnings),
             },
         }
+        sealed = [{"key": (e.new_key or e.key).decode("utf-8", "backslashreplace"),
+                   "provider": e.sealed_with.split("/", 1)[0], "keyName": e.sealed_with.split("/", 1)[1]}
+                  for e in self.edits if e.sealed_with]
+        if sealed:
+            out["encrypted"] = sealed
+            out["summary"]["encryptedChanged"] = len(sealed)
+        return out
 
 
 def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
@@ -191,7 +230,7 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
 
 def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
                  visit: mvcc.Visit = None, histories: writes.Histories | None = None,
-                 visit_page: mvcc.VisitPage = None) -> dict[str, list[Object]]:
+                 crypt: Any = None, visit_page: mvcc.VisitPage = None) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order.
 
     ``visit`` (per record) and ``visit_page`` (per leaf) see every record of the same pass and
@@ -204,7 +243,7 @@ def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress 
     for key in sorted(index):
         prefix = next(p for p in wanted if key.startswith(p))
         ns, name = split_key(key, prefix)
-        out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap))
+        out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap, crypt=crypt))
     return out
 
 
@@ -220,26 +259,59 @@ def _fan_out(visits: list) -> mvcc.Visit:
     return visit
 
 
-def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
-    """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written)."""
+def _decrypting(visit: mvcc.Visit, crypt) -> mvcc.Visit:
+    """_decrypting lets observers see encrypted records' plaintext (records it cannot open: as stored)."""
+    from ..errors import SnapshotError
+    from ..etcd import kv as kvcodec
+
+    find = re.compile(re.escape(b"k8s:enc:")).search  # values are memoryviews: no `in`
+
+    def observe(key: bytes, revkey, value) -> None:
+        if find(value) is not None:
+            stored = kvcodec.decode(value).value
+            try:
+                value = crypt.open(key, stored)[0]
+            except SnapshotError:  # an old revision under a retired key, a kms value: left to the rules
+                pass
+        visit(key, revkey, value)
+
+    return observe
+
+
+def build(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None) -> Plan:
+    """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written).
+
+    Rules name their keys relative to the key root (``services/specs/``); ``layout`` (default: detected
+    from the snapshot) joins the root here, once, and rules reach it as ``ctx.layout``.
+    """
+    from ..k8s.layout import detect
     from .rules import RULES  # the rules depend on this module's types
+
+    layout = layout or detect(snap)
 
     selected = [r for r in RULES if options.only is None or r.name in options.only]
     unknown = (options.only or frozenset()) - {r.name for r in RULES}
     if unknown:
         raise PlanError(f"unknown --only value(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(r.name for r in RULES)})")
-    prefixes = {p: r.kind for r in selected for p in r.prefixes}
+    prefixes = {layout.key(p): r.kind for r in selected for p in r.prefixes}
     # Rules that must see every record (not only their objects) observe the same single scan, and so
     # does the history of the keys a rename may leave or take (``etcd.writes`` places renames by it).
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
-    histories = writes.Histories(tuple(p for r in selected if getattr(r, "renames", False) for p in r.prefixes))
-    per_page = [o.visit_page for o in observers.values() if hasattr(o, "visit_page")]
-    per_record = [o.visit for o in observers.values() if not hasattr(o, "visit_page")]
-    objects = load_objects(snap, prefixes, progress, _fan_out(per_record), histories, _fan_out(per_page))
-    plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories)
-    ctx = Context(options, plan, objects, snap, observed=observers)
+    histories = writes.Histories(tuple(layout.key(p) for r in selected if getattr(r, "renames", False)
+                                       for p in r.prefixes))
+    if options.crypt is None:  # raw bytes are what observers look for: a leaf at a time where they can
+        per_page = [o.visit_page for o in observers.values() if hasattr(o, "visit_page")]
+        visit = _fan_out([o.visit for o in observers.values() if not hasattr(o, "visit_page")])
+    else:  # encrypted values hide their text from a search of the raw leaf: every record is opened first
+        per_page = []
+        visit = _fan_out([o.visit for o in observers.values()])
+        if visit is not None:
+            visit = _decrypting(visit, options.crypt)
+    objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt, _fan_out(per_page))
+    plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories, layout=layout)
+    ctx = Context(options, plan, objects, snap, observed=observers, layout=layout)
     for rule in selected:
         rule.run(ctx)
     plan.edits.sort(key=lambda e: e.key)
@@ -260,3 +332,4 @@ class Context:
     service_ips: list[str] = field(default_factory=list)  # every live Service's cluster IPs after the move
     excluded: set[bytes] = field(default_factory=set)  # keys a rule left alone because of --exclude
     kept_ips: set[str] = field(default_factory=set)  # cluster IPs of excluded Services (they stay where they are)
+    layout: Layout = field(default_factory=Layout)  # the key root: ``layout.key(b"ranges/serviceips")``

@@ -24,7 +24,7 @@ def test_resolve_path_maps_names_to_numbers_and_json_keys():
     with pytest.raises(DecodeError):
         registry.resolve_path("v1", "Service", ("spec", "clusterIP", "x"))
     with pytest.raises(DecodeError):
-        registry.resolve_path("apps/v1", "Deployment", ("spec",))
+        registry.resolve_path("shop.example.com/v1", "Widget", ("spec",))  # no schema
 
 
 def test_scan_spans_cover_the_message_exactly(real_values):

@@ -216,11 +216,44 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
     return holders
 
 
+_PARENT_REF_FIELDS = ("group", "resource", "namespace", "name")
+
+
 def _ipaddress_parent(state: State, key: bytes) -> tuple[dict, dict] | None:
+    """_ipaddress_parent is an IPAddress's (spec.parentRef, metadata.labels) as the API shows them, or None.
+
+    A protobuf IPAddress (all of them, as the API server writes them) is parsed by the protobuf runtime
+    for just these fields (56k of them took a tenth of a rewrite through the full decode); anything else
+    (JSON, another kind in the envelope, an encoding, bytes the runtime refuses) goes through ``decoded``.
+    """
+    got = _ipaddress_parent_fast(state.value(key))
+    if got is not None:
+        return got
     obj = decoded(state, key, [])
     if obj is None:
         return None
     return (obj.get("spec") or {}).get("parentRef") or {}, (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _ipaddress_parent_fast(value: bytes | None) -> tuple[dict, dict] | None:
+    """_ipaddress_parent_fast is ``_ipaddress_parent`` through the protobuf runtime, or None to take the decode."""
+    from ..k8s import registry
+    from ..k8s.proto import runtime_pb2
+
+    if value is None or bytes(value[:4]) != b"k8s\x00":
+        return None
+    try:
+        unknown = runtime_pb2.Unknown.FromString(bytes(value[4:]))
+        meta = unknown.typeMeta
+        cls = registry.message_class(meta.apiVersion, meta.kind) if meta.kind == "IPAddress" else None
+        if cls is None or unknown.contentEncoding or unknown.contentType:
+            return None
+        msg = cls.FromString(unknown.raw)
+        ref = msg.spec.parentRef
+        # the API omits empty strings (omitempty), as decode does
+        return {f: v for f in _PARENT_REF_FIELDS if (v := getattr(ref, f))}, dict(msg.metadata.labels)
+    except Exception:  # any parse surprise: the full decode decides (and names the problem)
+        return None
 
 
 def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, fam: str, cidr_nets: list, by_ref: dict) -> None:

@@ -294,14 +294,16 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
             lay = layout.detect(snap, req.prefix)
-            state = clusterfacts.State.scan(snap, progress, lay, opts.crypt)
+            # one pass over bucket key: the rules' objects and observers, and the cluster facts' keys
+            scanned = planning.scan(snap, opts, progress, lay, also=lay.keys(clusterfacts.PREFIXES))
+            state = clusterfacts.State.of_index(snap, scanned.also_index, lay, opts.crypt)
             try:
                 refusals = refuse_unsafe(state, opts, req.force_unsafe)
             except SnapshotError:
                 if opts.crypt is None:
                     refuse_encrypted(state)  # the rails saw no addresses because they are encrypted: say that
                 raise
-            plan = planning.build(snap, opts, progress, lay)
+            plan = planning.build(snap, opts, progress, lay, scanned)
             rep = plan.report(None if req.dry_run else req.out)
             rep["layout"] = lay.as_json()
             if refusals:

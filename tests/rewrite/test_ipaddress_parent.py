@@ -71,3 +71,27 @@ def test_every_variant_reads_the_same(value):
 def test_the_fast_read_answers_for_well_formed_values():
     answered = [doctor._ipaddress_parent_fast(v) is not None for v in variants()]
     assert sum(answered) == len(answered) - 2  # all but the broken one and the gzip one
+
+
+def test_ipaddress_checks_on_the_services_already_read_find_the_same(fixture_path):
+    """_check_ipaddress_objects given the Services _check_services read equals the one that reads them again."""
+    from snaprewrite.rewrite import facts
+
+    ip = b"/registry/ipaddresses/"
+    svc = b"/registry/services/specs/"
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        base = facts.State.scan(snap)
+        overlay = {
+            ip + b"192.168.99.99": base.value(ip + b"192.168.0.10"),  # names kube-dns, which does not hold it
+            svc + b"default/web": b"k8s\x00\x0a\x02broken",  # a Service that does not read
+            svc + b"default/dual": None,  # its IPAddresses leaked
+        }
+        state = facts.State(snap, base.index, overlay, layout=base.layout)
+        findings = []
+        for read in (None, {(s.namespace, s.name): s for s in facts.services(state, [])}):
+            dx = doctor.Diagnosis([], [])
+            doctor._check_ipaddress_objects(state, dx, read)
+            findings.append(dx.findings)
+    assert findings[0] == findings[1]
+    reasons = {f.reason for f in findings[0]}
+    assert {"IPAddressWrongReference", "IPAddressNotAllocated"} <= reasons, reasons

@@ -319,12 +319,15 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted),
                                            flags=runbook.mode_flags(req.as_new_revision, req.bump_revision,
                                                                     req.mark_compacted))
-            _record_renames(rep, snap, plan, req.mode)
+            # the records are placed once: the report's newRecord is read from the batch that is written
+            records = applying.batch(snap, plan, req.mode) if not req.dry_run or any(
+                e.new_key is not None for e in plan.edits) else None
+            _record_renames(rep, snap, plan, records)
             if req.dry_run:
                 _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check), None)
             else:
                 written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check,
-                                         progress=progress, mode=req.mode, staging=staging)
+                                         progress=progress, mode=req.mode, staging=staging, records=records)
                 _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
         if report_fd >= 0:
             _write_json(report_fd, rep)
@@ -332,18 +335,16 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
     return Result(rep, written, stale)
 
 
-def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, mode: applying.Mode) -> None:
+def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: writes.Batch | None) -> None:
     """_record_renames adds to each rename's change the record its new key ends with (``newRecord``), for ``verify``.
 
     The etcd layer places a renamed record from the keys' histories (in place it may continue an earlier
-    generation of the new key); verify cannot derive that from the mode alone. The renames are placed
-    apart from the other edits: those keep their own revisions, so the placement is the same.
+    generation of the new key); verify cannot derive that from the mode alone. ``batch`` is the plan's
+    records as ``apply`` writes them (``apply.batch``; None only when nothing is renamed).
     """
     renames = [e.write for e in plan.edits if e.new_key is not None]
     if not renames:
         return
-    batch = writes.new_revision(renames, plan.revision) if mode.as_new_revision else \
-        writes.in_place(snap, renames, plan.histories, plan.revision)
     latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames))
     placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for w in renames}
     for c in rep["changes"]:

@@ -6,9 +6,10 @@ and the plan built on it must be the plan ``build`` makes on its own (same edits
 
 import pytest
 
-from snaprewrite.etcd import mvcc
+from snaprewrite.etcd import mvcc, writes
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.k8s.layout import detect
+from snaprewrite.rewrite import apply as applying
 from snaprewrite.rewrite import facts
 from snaprewrite.rewrite import plan as planning
 from snaprewrite.rewrite.cidr import CidrMap
@@ -40,3 +41,22 @@ def test_the_shared_pass_gives_the_same_state_and_plan(fixture_path, name):
         assert [w.as_json() for w in plan.warnings] == [w.as_json() for w in plain.warnings]
         assert plan.revision == plain.revision
     assert sum(calls) == mvcc.scan_index(Snapshot(fixture_path(name)).key_bucket(), None)[2]  # one pass
+
+
+@pytest.mark.parametrize("mode", [applying.Mode(), applying.Mode(as_new_revision=True)])
+def test_records_placed_once_are_the_records_placed_apart(fixture_path, tmp_path, mode):
+    """rewrite places the batch once for the report's newRecord and the write: same records, same file."""
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        plan = planning.build(snap, options())
+        renames = [e.write for e in plan.edits if e.new_key is not None]
+        assert renames, "the fixture plan renames IPAddresses"
+        full = applying.batch(snap, plan, mode)
+        apart = writes.new_revision(renames, plan.revision) if mode.as_new_revision else \
+            writes.in_place(snap, renames, plan.histories, plan.revision)
+        keys = [w.new_key for w in renames]
+        assert writes.latest_records(snap, full, plan.histories, keys) == \
+            writes.latest_records(snap, apart, plan.histories, keys)
+        a = applying.apply(snap, plan, str(tmp_path / "a.db"), mode=mode, records=full)
+        b = applying.apply(snap, plan, str(tmp_path / "b.db"), mode=mode)
+    assert (tmp_path / "a.db").read_bytes() == (tmp_path / "b.db").read_bytes()
+    assert a.sha256 == b.sha256

@@ -63,6 +63,7 @@ lint: $(STAMP)
 
 fixtures: $(STAMP) etcd34
 	$(PY) fixtures/generate.py --out fixtures
+	$(PY) fixtures/apiserver.py --out fixtures
 
 proto: $(STAMP)
 	$(PY) -m pip install -q grpcio-tools

@@ -110,3 +110,14 @@ def restored_etcd(start_etcd, tmp_path):
         return start_etcd(tools, data_dir, **kwargs)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def kube_apiserver() -> Path:
+    """kube_apiserver is the v1.20.2 kube-apiserver (../shared/tools or $SNAPREWRITE_KUBE_APISERVER); skipped if absent."""
+    from snaprewrite.rehearsal.apiserver import KubeToolNotFoundError, find_kube_tool
+
+    try:
+        return find_kube_tool("kube-apiserver")
+    except KubeToolNotFoundError as e:
+        pytest.skip(f"no kube-apiserver: {e}")

@@ -9,5 +9,7 @@ job to know what etcd must serve). Everything here only ever talks to 127.0.0.1.
   binaries.py  find_etcd(spec) -> EtcdTools (etcd, etcdctl, etcdutl, version)
   server.py    EtcdServer (context manager), restore, snapshot_save, snapshot_status
   client.py    EtcdClient over etcd's v3 JSON gateway (put, get, range, delete, compact, txn, lease)
+  netns.py     isolated_network(): the calling thread (and what it starts) in a private loopback-only netns
+  apiserver.py find_kube_tool, KubeApiServer, control_plane(tools, service_cidrs, ...): kube-apiserver on etcd
   rehearse.py  rehearse(snapshot, ...) -> Rehearsal: rewrite, restore, start, read back, compare, clean up
 """

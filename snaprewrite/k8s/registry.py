@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from google.protobuf.descriptor import FieldDescriptor
 
 from ..errors import DecodeError
+from .proto import apps_v1_pb2 as apps_v1
 from .proto import coordination_v1_pb2 as coordination_v1
 from .proto import core_pb2 as core
 from .proto import discovery_v1_pb2 as discovery_v1
@@ -41,6 +42,8 @@ KINDS: dict[tuple[str, str], type] = {
     ("networking.k8s.io/v1", "ServiceCIDR"): networking_v1.ServiceCIDR,
     ("networking.k8s.io/v1beta1", "ServiceCIDR"): networking_v1.ServiceCIDR,  # same schema as v1
     ("networking.k8s.io/v1", "IPAddress"): networking_v1.IPAddress,
+    ("apps/v1", "DaemonSet"): apps_v1.DaemonSet,  # metadata and the pod template only (see apps_v1.proto)
+    ("apps/v1", "Deployment"): apps_v1.Deployment,
     ("networking.k8s.io/v1beta1", "IPAddress"): networking_v1.IPAddress,
 }
 

@@ -163,6 +163,7 @@ class Plan:
     tombstones: list[Tombstone] = field(default_factory=list)
     warnings: list[Warning] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    cni: dict[str, list[str]] = field(default_factory=dict)  # CNI found -> its pools (CIDRs), set by the CNI rules
 
     @property
     def changes(self) -> list[Change]:
@@ -243,7 +244,9 @@ def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
     if unknown:
         raise PlanError(f"unknown --only value(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(r.name for r in RULES)})")
-    prefixes = {p: r.kind for r in selected for p in r.prefixes}
+    prefixes: dict[bytes, str] = {}
+    for r in selected:  # ``prefixes`` is a tuple (all of the rule's kind) or a {prefix: kind} dict
+        prefixes.update(r.prefixes if isinstance(r.prefixes, dict) else dict.fromkeys(r.prefixes, r.kind))
     # Rules that must see every record (not only their objects) observe the same single scan.
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}

@@ -84,6 +84,9 @@ def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
         st = backend.stats(snap, progress, index)
         cs = mvcc.compact_state(snap)
         live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
+        from .rewrite import cnifind  # reads a handful of records named by the index
+
+        cni = cnifind.find(snap, index)
         del index
         out = {
             "hash": st.hash,
@@ -97,6 +100,7 @@ def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
             "liveKeys": len(live),
             "buckets": st.buckets,
             "resources": count_resources(live),
+            "cni": cni,
         }
         if verify:
             out["hashOk"] = snap.verify_trailer()

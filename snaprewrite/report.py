@@ -118,6 +118,13 @@ def status_table(st: dict) -> None:
         for name, n in st["resources"].items():
             r.add_row(name, str(n))
         show_table(r)
+    if st.get("cni"):
+        c = Table(title="cni")
+        c.add_column("cni")
+        c.add_column("pools")
+        for found in st["cni"]:
+            c.add_row(found["name"], ", ".join(found["pools"]))
+        show_table(c)
 
 
 def status_fields(st: dict) -> None:
@@ -129,6 +136,7 @@ def status_fields(st: dict) -> None:
         lines.append(("HashOk", st["hashOk"]))
     lines += [(f"Bucket {name}", n) for name, n in st["buckets"].items()]
     lines += [(f"Resource {name}", n) for name, n in st["resources"].items()]
+    lines += [(f"CNI {c['name']}", ",".join(c["pools"])) for c in st.get("cni", [])]
     sys.stdout.write("".join(f'"{name}" : {_field(v)}\n' for name, v in lines))
 
 

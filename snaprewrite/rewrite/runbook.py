@@ -7,6 +7,7 @@ concrete value it needs (new first service IP for the certificate, kube-dns's ne
 
 import ipaddress
 
+from .cnisteps import cni_steps
 from .plan import Options, Plan
 
 KUBERNETES_SVC = "/registry/services/specs/default/kubernetes"
@@ -55,6 +56,7 @@ def steps(plan: Plan, options: Options, output: str | None, bumped: bool) -> lis
         s.append("Restart kube-proxy (kubectl -n kube-system rollout restart daemonset kube-proxy) so it programs "
                  "the new service IPs and drops the old rules.")
     if pmap.mappings:
+        s.extend(cni_steps(plan.cni))
         s.append(f"Recreate the pods so they get addresses in {', '.join(str(m.new) for m in pmap)} and the new "
                  "DNS server: drain and uncordon node by node, or delete the pods of each namespace.")
     if any("CNI" in w.message for w in plan.warnings):

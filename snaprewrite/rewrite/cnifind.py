@@ -1,0 +1,80 @@
+"""Which CNI a snapshot's cluster runs, and its pools, from the few objects that say so (``status``'s ``cni``).
+
+Reads only the records named by an index of live keys the caller already has (``status`` builds one
+in its single pass): Calico IPPools (``spec.cidr``), Cilium's ``cilium-config`` cluster-pool CIDRs (or
+its CiliumNodes' pod CIDRs), flannel's ``kube-flannel-cfg`` net-conf ``Network``/``IPv6Network`` and
+its own etcd keys (``<prefix>/config``), kube-router's Node annotations when a kube-router DaemonSet
+is there. Result: ``[{"name": "calico", "pools": ["192.168.0.0/16"]}, ...]`` sorted by name.
+"""
+
+import json
+
+from ..errors import DecodeError
+from ..etcd import mvcc
+from ..etcd.snapshot import Snapshot
+
+CALICO_POOLS = b"/registry/crd.projectcalico.org/ippools/"
+CILIUM_NODES = b"/registry/cilium.io/ciliumnodes/"
+CONFIGMAPS = b"/registry/configmaps/"
+DAEMONSETS = b"/registry/daemonsets/"
+NODES = b"/registry/minions/"
+WANTED = (CALICO_POOLS, CILIUM_NODES, CONFIGMAPS, DAEMONSETS)
+
+
+def _object(snap: Snapshot, revkey: bytes) -> dict | None:
+    from ..k8s.decode import decode_value
+
+    try:
+        return decode_value(mvcc.record_at(snap, revkey).kv.value)
+    except DecodeError:
+        return None
+
+
+def _json(text) -> dict:
+    try:
+        doc = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def find(snap: Snapshot, index: dict[bytes, bytes]) -> list[dict]:
+    """find names the CNIs found through ``index`` (live key -> bbolt key of its last record) and their pools."""
+    from .rules.flannel import CONFIG_KEY, SUBNET_KEY
+
+    found: dict[str, list[str]] = {}
+    live = {k: rk for k, rk in index.items() if len(rk) == 17 and (k.startswith(WANTED) or not k.startswith(b"/registry/"))}
+    kube_router = False
+    for key in sorted(live):
+        if key.startswith(CALICO_POOLS):
+            obj = _object(snap, live[key]) or {}
+            found.setdefault("calico", []).append(str(obj.get("spec", {}).get("cidr", "")))
+        elif key.startswith(CILIUM_NODES):
+            found.setdefault("cilium", [])
+        elif key.startswith(CONFIGMAPS) and key.endswith((b"/cilium-config", b"/kube-flannel-cfg")):
+            data = (_object(snap, live[key]) or {}).get("data") or {}
+            if key.endswith(b"/cilium-config"):
+                found.setdefault("cilium", []).extend(
+                    c for k in ("cluster-pool-ipv4-cidr", "cluster-pool-ipv6-cidr") for c in data.get(k, "").split())
+            else:
+                net = _json(data.get("net-conf.json"))
+                found.setdefault("flannel", []).extend(net[k] for k in ("Network", "IPv6Network") if k in net)
+        elif key.startswith(DAEMONSETS) and key.endswith(b"/kube-router"):
+            kube_router = True
+        elif not key.startswith(b"/registry/") and CONFIG_KEY.match(key):
+            net = _json(bytes(mvcc.record_at(snap, live[key]).kv.value))
+            if "Network" in net:
+                found.setdefault("flannel", []).extend(net[k] for k in ("Network", "IPv6Network") if k in net)
+        elif not key.startswith(b"/registry/") and SUBNET_KEY.match(key):
+            found.setdefault("flannel", [])
+    if "cilium" in found and not found["cilium"]:
+        for key in sorted(k for k in live if k.startswith(CILIUM_NODES)):
+            obj = _object(snap, live[key]) or {}
+            found["cilium"].extend(obj.get("spec", {}).get("ipam", {}).get("podCIDRs", []))
+    if kube_router:
+        pools = found.setdefault("kube-router", [])
+        for key, rk in sorted(index.items()):
+            if key.startswith(NODES) and len(rk) == 17:
+                ann = ((_object(snap, rk) or {}).get("metadata") or {}).get("annotations") or {}
+                pools.extend(c for c in ann.get("kube-router.io/pod-cidr", "").split(",") if c)
+    return [{"name": name, "pools": list(dict.fromkeys(p for p in pools if p))} for name, pools in sorted(found.items())]

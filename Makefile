@@ -4,6 +4,7 @@
 #   make bench  the >= 1 GiB benchmark (snapshot built once, cached in $(BENCH_CACHE))
 #   make fuzz   a longer fuzzing run (FUZZ_SECONDS), crashers land in tests/corpus/
 #   make lint   ruff
+#   make runbook-docs  regenerate the runbook blocks of docs/runbook.md from what `rewrite` prints
 
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +17,7 @@ BENCH_CACHE ?= $(HOME)/.cache/snaprewrite-bench
 FUZZ_SECONDS ?= 300
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all demo test bench fuzz lint etcd34 fixtures proto clean
+.PHONY: all demo test bench fuzz lint etcd34 fixtures proto clean runbook-docs
 
 all: test
 
@@ -64,6 +65,9 @@ lint: $(STAMP)
 fixtures: $(STAMP) etcd34
 	$(PY) fixtures/generate.py --out fixtures
 	$(PY) fixtures/apiserver.py --out fixtures
+
+runbook-docs: $(STAMP)
+	$(PY) docs/runbook_blocks.py
 
 proto: $(STAMP)
 	$(PY) -m pip install -q grpcio-tools

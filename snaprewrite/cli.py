@@ -315,6 +315,28 @@ def manifests(
 
 @app.command()
 @handles_errors
+def certs(
+    pki_dir: Annotated[Path, typer.Argument(help="The PKI directory holding apiserver.crt/.key and ca.crt/.key, "
+                                            "e.g. /etc/kubernetes/pki.")],
+    service_cidr: Annotated[str, typer.Option("--service-cidr", metavar="OLD=NEW", help="The service range move: "
+                                              "OLD's first IP in the SANs becomes NEW's.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the SAN diff; write nothing.")] = False,
+    new_key: Annotated[bool, typer.Option("--new-key", help="Also replace apiserver.key with a new key of the "
+                                          "same type.")] = False,
+):
+    """Reissue the API server certificate with the new first service IP, signed by the cluster CA (no kubeadm)."""
+    from .hostfiles import certs as hostcerts
+
+    try:
+        result = hostcerts.run(pki_dir, service_cidr, dry_run=dry_run, new_key=new_key)
+    except hostcerts.ExternalCAError as e:
+        sys.stdout.write(e.alternative)
+        raise
+    report.cert_result(result, dry_run)
+
+
+@app.command()
+@handles_errors
 def rehearse(
     snap: SnapArg,
     service_cidr: ServiceCidrOpt = None,

@@ -37,6 +37,8 @@ EXAMPLES = {
                "snaprewrite verify backup.db migrated.db --report plan.json"],
     "manifests": ["# Show the diffs of the static pod manifests first",
                   "snaprewrite manifests /etc/kubernetes/manifests --service-cidr 10.96.0.0/12=10.100.0.0/16 --dry-run"],
+    "certs": ["# Show the SAN diff of the reissued API server certificate, then write it",
+              "snaprewrite certs /etc/kubernetes/pki --service-cidr 10.96.0.0/12=10.100.0.0/16 --dry-run"],
     "rehearse": ["# Restore the rewritten snapshot with real etcd and read it back",
                  "snaprewrite rehearse backup.db --service-cidr 10.96.0.0/12=10.100.0.0/16"],
 }

@@ -213,9 +213,9 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
     totals = ", ".join(f"{k} {v}" for k, v in s.items() if k != "byKind")
     stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")
     if rep.get("runbook"):
-        stdout.print("\nWhat remains on the hosts, in order:")
-        for step in rep["runbook"]:
-            stdout.print(step, markup=False)
+        # plain writes: the runbook's commands must reach the terminal byte for byte (no markup, emoji or wrap)
+        sys.stdout.write("\nWhat remains, in order (docs/runbook.md explains each step):\n")
+        sys.stdout.write("".join(step + "\n" for step in rep["runbook"]))
 
 
 def manifest_edits(edits, written, dry_run: bool) -> None:
@@ -229,6 +229,21 @@ def manifest_edits(edits, written, dry_run: bool) -> None:
         sys.stdout.write(f"wrote {path}" + (f" (backup {backup})" if backup else "") + "\n")
     changed = sum(1 for e in edits if e.changed)
     sys.stdout.write(f"{'dry run: ' if dry_run else ''}{changed} manifest(s) to change, {len(written)} written\n")
+
+
+def cert_result(res, dry_run: bool) -> None:
+    """cert_result prints the SAN diff of a reissued API server certificate and the files written (never key bytes)."""
+    p = res.plan
+    out = [f"{p.directory}/apiserver.crt ({p.subject}), issuer {p.issuer}", "subjectAltName:"]
+    out += p.san_diff
+    out += [f"note: {n}" for n in p.notes]
+    for path, backup in res.written:
+        out.append(f"wrote {path}" + (f" (backup {backup})" if backup else ""))
+    key = "a new key" if res.new_key else "the existing key"
+    days = p.validity.total_seconds() / 86400
+    out.append(f"{'dry run: would reissue' if dry_run else 'reissued'} apiserver.crt for {p.new_ip} (was {p.old_ip}), "
+               f"valid {days:g} days from now, {key}, signed by ca.crt")
+    sys.stdout.write("".join(line + "\n" for line in out))
 
 
 def rehearsal_table(r: dict) -> None:

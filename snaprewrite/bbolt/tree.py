@@ -173,7 +173,9 @@ class Bucket:
 
         bbolt writes a leaf's keys and values back to back after the element array (k1 v1 k2 v2 ...);
         when a page is laid out that way the first item is that whole run (so a checksum over every key
-        and value is one call per page), otherwise None.
+        and value is one call per page), otherwise None. Every element's key must start where the previous
+        element's value ended: a page whose elements point out of order yields None, never a run in
+        another order than the elements'.
         """
         esize = fmt.LEAF_ELEMENT_SIZE
         base = fmt.PAGE_HEADER_SIZE
@@ -188,17 +190,20 @@ class Bucket:
             t = _leaf_struct(count).unpack_from(buf, base)
             pairs = []
             off = base
+            first = at = base + count * esize  # where element i's key starts when the run is in order
+            contiguous = True
             for i in range(0, 4 * count, 4):
                 k = off + t[i + 1]
                 v = k + t[i + 2]
                 end = v + t[i + 3]
                 if end > size or t[i + 1] < esize:
                     raise CorruptError("leaf element points outside its page", pgid or None)
+                if k != at:
+                    contiguous = False  # checked element by element: a hash over the run must equal one per element
+                at = end
                 pairs.append((t[i], buf[k:v], buf[v:end]))
                 off += esize
-            first = base + count * esize
-            run_end = first + sum(t[2::4]) + sum(t[3::4])
-            contiguous = t[1] == count * esize and run_end == end
+            run_end = at
             yield (buf[first:run_end] if contiguous else None), pairs
 
     def __iter__(self) -> Iterator[LeafItem]:

@@ -85,26 +85,29 @@ def is_tombstone(revkey: bytes) -> bool:
 
 
 def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
-                 progress: Progress = None, visit: Visit = None) -> dict[bytes, bytes]:
+                 progress: Progress = None, visit: Visit = None, histories=None) -> dict[bytes, bytes]:
     """latest_index maps every user key (under ``prefix``, or any of several) to the bbolt key of its last record.
 
     A deleted key maps to its tombstone's 18-byte key (``is_tombstone``). One pass over bucket ``key``;
     only the user key of each record is decoded and revisions stay raw bytes (the hot loop).
     """
-    return scan_index(snap.key_bucket(), prefix, progress, visit=visit)[0]
+    return scan_index(snap.key_bucket(), prefix, progress, visit=visit, histories=histories)[0]
 
 
 def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress: Progress = None,
                crc: Callable[[bytes, int], int] | None = None, h: int = 0,
-               visit: Visit = None) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
+               visit: Visit = None, histories=None) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
     """scan_index is ``latest_index`` over a ``key`` bucket that can also fold every key and value into ``crc``.
 
     Returns (index, crc value, record count, last bbolt key): what ``etcdutl snapshot status`` needs
     from bucket ``key`` and the live keys, in the same single pass. ``prefix`` None indexes nothing;
     ``visit(user_key, revkey, value)`` sees every record with a value, in revision order (so other
-    readers of the whole bucket can share this pass).
+    readers of the whole bucket can share this pass). ``histories`` (an ``etcd.writes.Histories``)
+    gets the bbolt key of every record of the indexed keys under its prefixes, in revision order.
     """
     index: dict[bytes, bytes] = {}
+    hist_prefixes = histories.prefixes if histories is not None else ()
+    hist = histories.revkeys if histories is not None else None
     key_of = kvcodec.key_of
     n = 0
     k = None
@@ -128,7 +131,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 visit(user_key, k, v)
             if prefix is None or (prefix and not user_key.startswith(prefix)):
                 continue
-            index[user_key] = k.tobytes()
+            rk = index[user_key] = k.tobytes()
+            if hist_prefixes and user_key.startswith(hist_prefixes):
+                hist.setdefault(user_key, []).append(rk)
         if progress is not None:
             progress(len(pairs))
         n += len(pairs)
@@ -139,9 +144,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
 
 
 def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
-              progress: Progress = None, visit: Visit = None) -> dict[bytes, bytes]:
+              progress: Progress = None, visit: Visit = None, histories=None) -> dict[bytes, bytes]:
     """live_keys maps each user key alive at the latest revision to the bbolt key of its last put."""
-    return {k: rk for k, rk in latest_index(snap, prefix, progress, visit).items()
+    return {k: rk for k, rk in latest_index(snap, prefix, progress, visit, histories).items()
             if len(rk) != revcodec.MARKED_REV_BYTES_LEN}
 
 

@@ -164,17 +164,20 @@ def backup_path(path: str | os.PathLike, now: float | None = None) -> Path:
     return candidate
 
 
-def _write_new(path: Path, data: bytes, st: os.stat_result) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, st.st_mode & 0o7777)
+def _write_new(path: Path, data: bytes, st: os.stat_result | None, mode: int | None = None) -> None:
+    """_write_new creates ``path`` (it must not exist) with ``data``, fsynced, with ``st``'s owner and mode (or ``mode``)."""
+    mode = mode if mode is not None else (st.st_mode & 0o7777 if st is not None else 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view):]
-        os.fchmod(fd, st.st_mode & 0o7777)
-        try:
-            os.fchown(fd, st.st_uid, st.st_gid)
-        except PermissionError:
-            pass  # not root: the file is ours anyway
+        os.fchmod(fd, mode)
+        if st is not None:
+            try:
+                os.fchown(fd, st.st_uid, st.st_gid)
+            except PermissionError:
+                pass  # not root: the file is ours anyway
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -183,21 +186,29 @@ def _write_new(path: Path, data: bytes, st: os.stat_result) -> None:
     os.close(fd)
 
 
-def write_atomically(path: str | os.PathLike, text: str, *, backup: bool = True,
-                     now: float | None = None) -> Path | None:
+def write_atomically(path: str | os.PathLike, text: str | bytes, *, backup: bool = True,
+                     now: float | None = None, mode: int | None = None) -> Path | None:
     """write_atomically replaces a file's content (backup, temp file, fsync, rename), keeping mode and owner.
 
-    A symlink is followed: its target is replaced, the link stays. Returns the backup's path.
+    A symlink is followed: its target is replaced, the link stays. ``mode`` forces the mode of the new
+    file and of the backup (keys: 0600); with ``mode`` a missing file is created (no backup). Returns
+    the backup's path.
     """
     target = Path(os.path.realpath(path))
+    data = text.encode("utf-8") if isinstance(text, str) else text
     try:
-        st = os.stat(target)
+        try:
+            st = os.stat(target)
+        except FileNotFoundError:
+            if mode is None:
+                raise
+            st = None
         saved = None
-        if backup:
+        if backup and st is not None:
             saved = backup_path(target, now)
-            _write_new(saved, target.read_bytes(), st)
+            _write_new(saved, target.read_bytes(), st, mode)
         tmp = target.parent / f".{target.name}.snaprewrite-tmp-{os.getpid()}"
-        _write_new(tmp, text.encode("utf-8"), st)
+        _write_new(tmp, data, st, mode)
         os.replace(tmp, target)
         dfd = os.open(target.parent, os.O_RDONLY)
         try:

@@ -56,6 +56,7 @@ class FieldPath:
     proto: tuple[int, ...]
     json: tuple[str, ...]
     is_string: bool
+    repeated: tuple[bool, ...] = ()  # per step: a repeated field (every occurrence counts) or a singular one
 
 
 def message_class(api_version: str, kind: str) -> type | None:
@@ -75,6 +76,7 @@ def _resolve(api_version: str, kind: str, names: tuple[str, ...]) -> FieldPath:
         raise DecodeError(f"no schema for {kind} ({api_version})")
     desc = cls.DESCRIPTOR
     numbers = []
+    repeated = []
     field = None
     for i, name in enumerate(names):
         if desc is None:
@@ -83,7 +85,9 @@ def _resolve(api_version: str, kind: str, names: tuple[str, ...]) -> FieldPath:
         if field is None:
             raise DecodeError(f"{kind}: no field {'.'.join(names[: i + 1])}")
         numbers.append(field.number)
+        repeated.append(field.is_repeated)
         desc = field.message_type if field.type == FieldDescriptor.TYPE_MESSAGE else None
     if field is None:
         raise DecodeError(f"{kind}: empty field path")
-    return FieldPath(tuple(names), tuple(numbers), tuple(names), field.type == FieldDescriptor.TYPE_STRING)
+    return FieldPath(tuple(names), tuple(numbers), tuple(names), field.type == FieldDescriptor.TYPE_STRING,
+                     tuple(repeated))

@@ -14,6 +14,12 @@ JSON values (custom resources): the same edits are applied to the string tokens 
 (``("spec", "clusterIPs")``; arrays on the way are entered element by element). Only those tokens are
 rewritten (as ``json.dumps`` spells the new string); all other bytes are kept, nothing is re-serialized.
 
+Reading follows Go's decoder when the path says which steps are repeated (a ``registry.FieldPath``):
+a singular field stored more than once counts only by its last occurrence, and a singular message
+stored more than once is one message (Go merges them); so ``get_fields`` answers what kube-apiserver
+reads. ``set_fields`` counts every occurrence on the wire: a replacement list aligned with that answer
+has the wrong length for a field stored twice, and the edit is refused (``ValueError``).
+
 Edits are ``{path: replacement}``: a list aligned with ``get_fields(value, path)`` (``None`` keeps an
 entry; a ``bytes`` entry replaces a bytes field such as ``RangeAllocation.data``) or a function
 ``old -> new | None``. A list of the wrong length raises ``ValueError``.
@@ -124,13 +130,40 @@ def _walk(buf, start: int, end: int, path: tuple[int, ...]) -> Iterator[FieldSpa
             yield f
 
 
+def _walk_go(buf, start: int, end: int, path: tuple[int, ...], repeated: tuple[bool, ...],
+             inst: tuple[int, ...] = ()) -> Iterator[tuple[tuple[int, ...], FieldSpan]]:
+    """_walk_go is ``_walk`` that also names each occurrence's instance: the repeated elements on its way."""
+    head, rest = path[0], path[1:]
+    for f in scan(buf, start, end):
+        if f.number != head:
+            continue
+        if f.wire_type != WIRE_LEN:
+            raise DecodeError(f"field {f.number} at byte {f.tag_start} is not length-delimited")
+        here = inst + (f.tag_start,) if repeated[0] else inst
+        if rest:
+            yield from _walk_go(buf, f.value_start, f.value_end, rest, repeated[1:], here)
+        else:
+            yield here, f
+
+
+def _go_message_fields(message, path: tuple[int, ...], repeated: tuple[bool, ...]) -> list[str]:
+    """_go_message_fields is what Go reads at ``path``: a singular leaf's last occurrence per instance."""
+    if repeated[-1]:
+        return [_text(message, f) for _, f in _walk_go(message, 0, len(message), path, repeated)]
+    last: dict[tuple[int, ...], FieldSpan] = {}
+    for inst, f in _walk_go(message, 0, len(message), path, repeated):
+        last[inst] = f  # keeps the instance's first position, takes its last value
+    return [_text(message, f) for f in last.values()]
+
+
 class _Leaf:
     """A path end inside the edit trie: the replacement and how many occurrences were seen."""
 
-    def __init__(self, path, replacement):
+    def __init__(self, path, replacement, label: str | None = None):
         self.path = path
         self.replacement = replacement
         self.seen = 0
+        self.label = label or f"path {path}"
 
     def new_value(self, old: str) -> str | None:
         """new_value gives the replacement for the next occurrence (None keeps it)."""
@@ -145,10 +178,12 @@ class _Leaf:
     def check_count(self) -> None:
         """check_count rejects a replacement list whose length differs from the occurrences found."""
         if not callable(self.replacement) and self.seen != len(self.replacement):
-            raise ValueError(f"path {self.path}: {len(self.replacement)} replacements for {self.seen} values")
+            raise ValueError(f"{self.label}: {len(self.replacement)} replacements for {self.seen} values "
+                             "(a field stored more than once?)")
 
 
-def _build_trie(edits: Mapping[tuple[int, ...], object]) -> tuple[dict, list[_Leaf]]:
+def _build_trie(edits: Mapping[tuple[int, ...], object],
+                labels: Mapping[tuple[int, ...], str] | None = None) -> tuple[dict, list[_Leaf]]:
     """_build_trie turns ``{path: replacement}`` into nested dicts keyed by field number."""
     root: dict = {}
     leaves = []
@@ -162,7 +197,7 @@ def _build_trie(edits: Mapping[tuple[int, ...], object]) -> tuple[dict, list[_Le
                 raise ValueError(f"path {path} runs through the string field {n}")
         if path[-1] in node:
             raise ValueError(f"path {path} given twice or is a prefix of another path")
-        leaf = _Leaf(path, replacement)
+        leaf = _Leaf(path, replacement, (labels or {}).get(path))
         node[path[-1]] = leaf
         leaves.append(leaf)
     return root, leaves
@@ -238,7 +273,7 @@ def _collect(buf, start: int, end: int, node: dict, out: dict) -> None:
 
 def get_many(value: bytes, paths: Sequence) -> list[list[str]]:
     """get_many is ``get_fields`` for several paths at once, in one walk of a protobuf value."""
-    if bytes(value[:4]) != MAGIC:
+    if bytes(value[:4]) != MAGIC or any(_singular_steps(p) for p in paths):
         return [get_fields(value, p) for p in paths]
     full = [(UNKNOWN_RAW,) + _proto_path(p) for p in paths]
     root, _ = _build_trie({p: () for p in full})
@@ -247,9 +282,10 @@ def get_many(value: bytes, paths: Sequence) -> list[list[str]]:
     return [out[p] for p in full]
 
 
-def set_message_fields(message: bytes, edits: Mapping[tuple[int, ...], object]) -> bytes:
+def set_message_fields(message: bytes, edits: Mapping[tuple[int, ...], object],
+                       labels: Mapping[tuple[int, ...], str] | None = None) -> bytes:
     """set_message_fields applies ``{path: replacement}`` to a bare protobuf message (see module docstring)."""
-    root, leaves = _build_trie({tuple(p): r for p, r in edits.items()})
+    root, leaves = _build_trie({tuple(p): r for p, r in edits.items()}, labels)
     result = _rewrite(message, 0, len(message), root)
     for leaf in leaves:
         leaf.check_count()
@@ -373,6 +409,11 @@ def _json_path(path) -> tuple[str, ...]:
     return tuple(path.json) if hasattr(path, "json") else tuple(path)
 
 
+def _singular_steps(path) -> bool:
+    """_singular_steps tells whether a FieldPath names singular steps (read them as Go does)."""
+    return not all(getattr(path, "repeated", None) or (True,))
+
+
 def _is_json(value: bytes) -> bool:
     return bytes(value[:64]).lstrip()[:1] == b"{"
 
@@ -380,7 +421,10 @@ def _is_json(value: bytes) -> bool:
 def get_fields(value: bytes, path) -> list[str]:
     """get_fields returns the strings at ``path`` (FieldPath or tuple) in a stored protobuf or JSON value."""
     if bytes(value[:4]) == MAGIC:
-        return get_message_fields(memoryview(value)[4:], (UNKNOWN_RAW,) + _proto_path(path))
+        full = (UNKNOWN_RAW,) + _proto_path(path)
+        if _singular_steps(path):
+            return _go_message_fields(memoryview(value)[4:], full, (False,) + tuple(path.repeated))
+        return get_message_fields(memoryview(value)[4:], full)
     if _is_json(value):
         return get_json_fields(value, _json_path(path))
     raise DecodeError("value is neither a kubernetes protobuf envelope nor json")
@@ -391,7 +435,8 @@ def set_fields(value: bytes, edits: Mapping[object, object]) -> bytes:
     value = bytes(value)
     if value[:4] == MAGIC:
         inner = {(UNKNOWN_RAW,) + _proto_path(p): r for p, r in edits.items()}
-        return MAGIC + set_message_fields(memoryview(value)[4:], inner)
+        labels = {(UNKNOWN_RAW,) + _proto_path(p): ".".join(p.names) for p in edits if hasattr(p, "names")}
+        return MAGIC + set_message_fields(memoryview(value)[4:], inner, labels)
     if _is_json(value):
         return set_json_fields(value, {_json_path(p): r for p, r in edits.items()})
     raise DecodeError("value is neither a kubernetes protobuf envelope nor json")

@@ -101,7 +101,9 @@ def run(req: Request, progress: Progress = None) -> Result:
         if req.bump_revision:
             rep["bumpRevision"] = req.bump_revision
             rep["markCompacted"] = req.mark_compacted
-        rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted))
+        rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted),
+                                       flags=runbook.mode_flags(req.as_new_revision, req.bump_revision,
+                                                                req.mark_compacted))
         if req.dry_run:
             if not req.skip_hash_check:
                 snap.require_trailer_ok()

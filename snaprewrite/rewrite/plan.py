@@ -4,21 +4,17 @@
 each, and lets each rule (``rules/``) decide its edits. The plan is what the dry run prints and what
 ``apply`` turns into one bbolt transaction; its ``report()`` is the JSON contract of ``rewrite``.
 
-Edits are of two sorts:
-  * ``Edit``: the record at ``revision`` gets ``new_value`` (and, for a renamed object, ``new_key``);
-    create/mod revision and version stay as they were (in-place rewrite);
-  * ``Tombstone``: a deletion record for ``key`` at ``revision`` (used when a rename must end the old
-    key's life).
+An ``Edit`` is a decision: the object's latest record gets a new value (and, for a renamed object,
+a new key). Where its records go (revisions, tombstones, the new key's generation) is decided when
+the plan is applied, by the etcd layer (``etcd.writes``), from the histories the same scan gathered
+for keys that may be renamed. A plan is never changed by applying it: it can be applied again.
 """
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import PlanError
-from ..etcd import mvcc
-from ..etcd.kv import KeyValue
-from ..etcd.revision import Revision
+from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
 from .cidr import CidrMap
 
@@ -58,45 +54,31 @@ class Warning:
         return {"key": self.key, "message": self.message}
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Edit:
-    """The new value (and key, for a rename) of the record stored at ``revision``."""
+    """The decided new value (and key, for a rename) of one object's latest record, and the report's changes."""
 
-    key: bytes
-    revision: Revision
-    record: KeyValue
-    new_value: bytes
-    changes: list[Change]
-    new_key: bytes | None = None  # a rename: the record now belongs to this key (a new key's first version)
+    write: writes.Write
+    changes: tuple[Change, ...]
 
     @classmethod
     def of(cls, obj: "Object", new_value: bytes, changes: list[Change], new_key: bytes | None = None) -> "Edit":
-        """of makes the Edit of an object's latest record."""
-        rec = obj.record
+        """of makes the Edit of an object's latest record (the record's old value is not kept)."""
+        write = writes.Write.of(obj.key, obj.record, new_value, new_key)
         obj.forget()
-        return cls(obj.key, rec.revision, rec.kv, new_value, changes, new_key)
+        return cls(write, tuple(changes))
 
-    def __post_init__(self):
-        if self.record.value:  # the old value is not needed any more: keep the plan small
-            self.record = dataclasses.replace(self.record, value=b"")
+    @property
+    def key(self) -> bytes:
+        return self.write.key
 
-    def new_record(self) -> KeyValue:
-        """new_record is the KeyValue written in place of the old one (revisions and version kept).
+    @property
+    def new_key(self) -> bytes | None:
+        return self.write.new_key
 
-        A renamed record starts the new key's life: create_revision = its own revision, version 1.
-        """
-        r = self.record
-        if self.new_key is not None:
-            return KeyValue(self.new_key, r.mod_revision, r.mod_revision, 1, self.new_value, r.lease)
-        return KeyValue(r.key, r.create_revision, r.mod_revision, r.version, self.new_value, r.lease)
-
-
-@dataclass(frozen=True)
-class Tombstone:
-    """A deletion of ``key`` recorded at ``revision`` (a new record in bucket ``key``)."""
-
-    key: bytes
-    revision: Revision
+    @property
+    def new_value(self) -> bytes:
+        return self.write.value
 
 
 @dataclass(slots=True)
@@ -160,9 +142,10 @@ class Plan:
     input: str
     revision: int
     edits: list[Edit] = field(default_factory=list)
-    tombstones: list[Tombstone] = field(default_factory=list)
+    histories: writes.Histories = field(default_factory=lambda: writes.Histories(()))  # of keys renames touch
     warnings: list[Warning] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    kept_ips: dict[str, list[str]] = field(default_factory=dict)  # ns/name -> cluster IPs of Services --exclude kept
     cni: dict[str, list[str]] = field(default_factory=dict)  # CNI found -> its pools (CIDRs), set by the CNI rules
 
     @property
@@ -208,13 +191,14 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
 
 
 def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
-                 visit: mvcc.Visit = None) -> dict[str, list[Object]]:
+                 visit: mvcc.Visit = None, histories: writes.Histories | None = None) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order.
 
-    ``visit`` sees every record of the same pass (see ``mvcc.scan_index``).
+    ``visit`` sees every record of the same pass and ``histories`` gathers the record keys of the
+    keys under its prefixes (see ``mvcc.scan_index``).
     """
     wanted = tuple(prefixes) or None
-    index = mvcc.live_keys(snap, wanted, progress, visit) if wanted or visit else {}
+    index = mvcc.live_keys(snap, wanted, progress, visit, histories) if wanted or visit else {}
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
     for key in sorted(index):
         prefix = next(p for p in wanted if key.startswith(p))
@@ -235,6 +219,12 @@ def _fan_out(visits: list) -> mvcc.Visit:
     return visit
 
 
+def _rename_prefixes(rule) -> tuple[bytes, ...]:
+    """_rename_prefixes are the prefixes whose keys a rule may rename: ``renames`` = True (all its prefixes) or a tuple."""
+    renames = getattr(rule, "renames", False)
+    return tuple(renames) if isinstance(renames, tuple) else (tuple(rule.prefixes) if renames else ())
+
+
 def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
     """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written)."""
     from .rules import RULES  # the rules depend on this module's types
@@ -247,11 +237,13 @@ def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
     prefixes: dict[bytes, str] = {}
     for r in selected:  # ``prefixes`` is a tuple (all of the rule's kind) or a {prefix: kind} dict
         prefixes.update(r.prefixes if isinstance(r.prefixes, dict) else dict.fromkeys(r.prefixes, r.kind))
-    # Rules that must see every record (not only their objects) observe the same single scan.
+    # Rules that must see every record (not only their objects) observe the same single scan, and so
+    # does the history of the keys a rename may leave or take (``etcd.writes`` places renames by it).
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
-    objects = load_objects(snap, prefixes, progress, _fan_out([o.visit for o in observers.values()]))
-    plan = Plan(snap.path, mvcc.current_revision(snap))
+    histories = writes.Histories(tuple(p for r in selected for p in _rename_prefixes(r)))
+    objects = load_objects(snap, prefixes, progress, _fan_out([o.visit for o in observers.values()]), histories)
+    plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories)
     ctx = Context(options, plan, objects, snap, observed=observers)
     for rule in selected:
         rule.run(ctx)

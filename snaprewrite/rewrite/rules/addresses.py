@@ -92,6 +92,30 @@ def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[s
     return got
 
 
+def rewrite_value(obj: Object, edits: dict) -> bytes:
+    """rewrite_value applies field edits to the object's value, refusing (by key) one it cannot edit exactly."""
+    try:
+        return splice.set_fields(obj.value, edits)
+    except (DecodeError, ValueError) as e:
+        raise PlanError(f"{obj.key_text}: cannot rewrite ({e})") from None
+
+
+def check_mirror(obj: Object, list_field: str, values: list[str], mirror: str, mirror_values: list[str],
+                 cmap: CidrMap, subnets: bool) -> None:
+    """check_mirror refuses an object whose singular field (``clusterIP``) is not its list's first entry.
+
+    The API server keeps them equal; an object that breaks this would be half-moved (one field in the
+    new CIDR, the other in the old), so it is refused by name when any of its addresses would move.
+    """
+    if not values or mirror_values == values[:1]:
+        return
+    moving = cmap.map_subnet if subnets else cmap.map_ip
+    if any(moving(v) is not None for v in values + mirror_values):
+        shown = mirror_values[0] if mirror_values else "(unset)"
+        raise PlanError(f"{obj.key_text}: spec.{mirror} {shown} differs from spec.{list_field}[0] {values[0]}; "
+                        f"refusing to move an inconsistent {obj.kind} (fix it, or --exclude {obj.ref()})")
+
+
 def assign(ctx: Context, slots: list[Slot], cmap: CidrMap, *, subnets: bool, what: str) -> None:
     """assign sets ``new`` on every slot that moves, or raises PlanError listing misfits and clashes."""
     parse = parse_subnet if subnets else parse_ip
@@ -224,8 +248,4 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
                 edits[mirror_path] = [first.new]
                 changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",
                                       first.old, first.new))
-        try:
-            new_value = splice.set_fields(obj.value, edits)
-        except (DecodeError, ValueError) as e:
-            raise PlanError(f"{obj.key_text}: cannot rewrite ({e})") from None
-        ctx.plan.edits.append(Edit.of(obj, new_value, changes))
+        ctx.plan.edits.append(Edit.of(obj, rewrite_value(obj, edits), changes))

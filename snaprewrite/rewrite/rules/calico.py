@@ -33,7 +33,7 @@ POOLS, BLOCKS, AFFINITIES, HANDLES = (GROUP + r for r in (b"ippools/", b"ipamblo
                                                              b"ipamhandles/"))
 prefixes = {POOLS: "IPPool", BLOCKS: "IPAMBlock", AFFINITIES: "BlockAffinity", HANDLES: "IPAMHandle",
             cni.NODE_PREFIX: "Node"}
-renames = True  # IPAMBlock and BlockAffinity keys follow their CIDR
+renames = (BLOCKS, AFFINITIES)  # their keys follow their CIDR: the planner gathers these keys' histories
 NODE_ANNOTATIONS = ("projectcalico.org/IPv4IPIPTunnelAddr", "projectcalico.org/IPv4VXLANTunnelAddr",
                     "projectcalico.org/IPv6VXLANTunnelAddr", "projectcalico.org/IPv4WireguardInterfaceAddr",
                     "projectcalico.org/IPv6WireguardInterfaceAddr", "projectcalico.org/IPv4Address",

@@ -6,7 +6,7 @@
   Node's podCIDRs, the Calico rule its annotations): a later rule edits the value an earlier rule
   produced, and the object keeps one Edit holding every change.
 * ``rename``: the one place a CNI rule asks for an object's key to change (Calico blocks and
-  affinities, flannel subnet keys), with the same record semantics as IPAddress objects.
+  affinities, flannel subnet keys), with the same record semantics as IPAddress objects (``etcd.writes``).
 * ``edit_annotations`` and ``configmap_data`` / ``set_configmap_data``: byte-exact edits of
   annotations (protobuf or JSON objects) and of ConfigMap data entries.
 * ``edit_json``: string tokens of a custom resource stored as JSON, spliced in place (``jsonedit``).
@@ -104,17 +104,11 @@ def put_edit(ctx: Context, obj: Object, new_value: bytes, changes: list[Change])
 def rename(ctx: Context, obj: Object, new_value: bytes, changes: list[Change], new_key: bytes) -> None:
     """rename gives the object's latest record a new key (and value): the one call a CNI rule makes for it.
 
-    The record semantics are the IPAddress rule's: the record becomes the new key's first version and,
-    when the old key had earlier versions, a deletion of the old key is recorded beside it.
+    The records it takes are the etcd layer's (``etcd.writes``: the new key's generation, the old key's
+    deletion, an exact undo of an earlier rename), from the histories the planning scan gathered for
+    the rule's ``renames`` prefixes (flannel adds those of the keys it finds by shape).
     """
-    from ..plan import Tombstone
-    from .ipaddresses import free_sub
-
-    edit = Edit.of(obj, new_value, changes, new_key=new_key)
-    ctx.plan.edits.append(edit)
-    if edit.record.version > 1:
-        rev = edit.revision
-        ctx.plan.tombstones.append(Tombstone(obj.key, free_sub(ctx, rev.main, rev.sub)))
+    ctx.plan.edits.append(Edit.of(obj, new_value, changes, new_key=new_key))
 
 
 def check_renames(ctx: Context, live: set[bytes], moves: dict[bytes, bytes], what: str) -> None:

@@ -23,7 +23,7 @@ from . import cni
 name = "flannel"
 kind = "ConfigMap"
 prefixes = (cni.CONFIGMAP_PREFIX,)
-renames = True  # subnet keys follow their subnet
+renames = ()  # subnet keys follow their subnet; their histories come from this rule's observer (found by shape)
 CONFIG = "kube-flannel-cfg"
 NET_CONF = "net-conf.json"
 SUBNET_KEY = re.compile(rb"^(/.+)/subnets/(\d+\.\d+\.\d+\.\d+-\d+(?:&[0-9A-Fa-f:]+-\d+)?)$")
@@ -32,20 +32,24 @@ NETWORK_FIELDS = ("Network", "IPv6Network", "SubnetMin", "SubnetMax", "IPv6Subne
 
 
 class EtcdKeys:
-    """Observes the plan's scan: flannel-shaped keys outside /registry/ and the bbolt key of their last put."""
+    """Observes the plan's scan: flannel-shaped keys outside /registry/, the bbolt key of their last put and
+    of every record (the history a rename needs, as the planner gathers it for indexed keys)."""
 
     def __init__(self):
         self.keys: dict[bytes, bytes] = {}
+        self.history: dict[bytes, list[bytes]] = {}
 
     def visit(self, key: bytes, revkey: memoryview, value: memoryview) -> None:
         if key.startswith(b"/registry/") or not (key.endswith(b"/config") or b"/subnets/" in key):
             return
         if not (SUBNET_KEY.match(key) or CONFIG_KEY.match(key)):
             return
-        if len(revkey) != revcodec.REV_BYTES_LEN:
+        rk = bytes(revkey)
+        self.history.setdefault(key, []).append(rk)
+        if len(rk) != revcodec.REV_BYTES_LEN:
             self.keys.pop(key, None)
         else:
-            self.keys[key] = bytes(revkey)
+            self.keys[key] = rk
 
 
 def observer(options) -> EtcdKeys:
@@ -108,6 +112,8 @@ def run(ctx: Context) -> None:
         cni.set_configmap_data(ctx, obj, {NET_CONF: new_text}, changes)
     seen: EtcdKeys | None = ctx.observed.get(name)
     keys = seen.keys if seen is not None else {}
+    for key, revkeys in (seen.history.items() if seen is not None else ()):
+        ctx.plan.histories.revkeys.setdefault(key, revkeys)
     by_prefix: dict[bytes, dict] = {}
     for key in keys:
         m = SUBNET_KEY.match(key)

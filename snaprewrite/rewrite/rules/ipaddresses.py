@@ -1,36 +1,21 @@
 """IPAddress objects (networking.k8s.io, Kubernetes 1.31+): one per allocated service IP, named by the IP.
 
 A moved service IP renames its IPAddress: new key ``/registry/ipaddresses/<new ip>``, new
-``metadata.name``, same ``spec.parentRef``. In place, the record at the object's revision is given
-the new key and becomes that key's first version; if the old key had earlier versions, a deletion of
-the old key is recorded in the same main revision, so the old name cannot come back to life.
+``metadata.name``, same ``spec.parentRef``. This rule only decides the rename; the records it takes
+(the new key's generation, the old key's deletion, an exact undo of an earlier rename) are the etcd
+layer's (``etcd.writes``), which reads the histories the planning scan gathers for ``renames`` rules.
 """
 
 from ...errors import PlanError
-from ...etcd import revision as revcodec
-from ...etcd.revision import Revision
-from ...k8s import splice
-from ..plan import Change, Context, Edit, Tombstone, Warning
-from .addresses import field_path, read_fields
+from ..plan import Change, Context, Edit, Warning
+from .addresses import field_path, read_fields, rewrite_value
 
 name = "ipaddresses"
 kind = "IPAddress"
 prefixes = (b"/registry/ipaddresses/",)
 API = "networking.k8s.io/v1"
 PREFIX = prefixes[0]
-
-
-def free_sub(ctx: Context, main: int, after: int) -> Revision:
-    """free_sub finds a sub revision of ``main`` that bucket ``key`` does not use yet."""
-    bucket = ctx.snap.key_bucket()
-    taken = {t.revision for t in ctx.plan.tombstones}
-    sub = after + 1
-    while True:
-        rev = Revision(main, sub)
-        if rev not in taken and bucket.get(revcodec.encode(rev)) is None and \
-                bucket.get(revcodec.encode(rev, tombstone=True)) is None:
-            return rev
-        sub += 1
+renames = True  # keys under ``prefixes`` may change: the planner gathers their histories
 
 
 def run(ctx: Context) -> None:
@@ -52,12 +37,8 @@ def run(ctx: Context) -> None:
         names = read_fields(obj, API, ("metadata", "name"))
         if names != [obj.name]:
             raise PlanError(f"{obj.key_text}: metadata.name does not match the key")
-        value = splice.set_fields(obj.value, {field_path(obj, API, ("metadata", "name")): [new_ip]})
+        value = rewrite_value(obj, {field_path(obj, API, ("metadata", "name")): [new_ip]})
         new_key = PREFIX + new_ip.encode()
         change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
                         new_key=new_key.decode())
-        edit = Edit.of(obj, value, [change], new_key=new_key)
-        ctx.plan.edits.append(edit)
-        if edit.record.version > 1:
-            rev = edit.revision
-            ctx.plan.tombstones.append(Tombstone(obj.key, free_sub(ctx, rev.main, rev.sub)))
+        ctx.plan.edits.append(Edit.of(obj, value, [change], new_key=new_key))

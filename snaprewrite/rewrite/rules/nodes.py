@@ -5,7 +5,7 @@ Records the moves in ``ctx.moved_subnets``.
 """
 
 from ..plan import Context
-from .addresses import Slot, assign, object_edits, prefetch, read_fields
+from .addresses import Slot, assign, check_mirror, object_edits, prefetch, read_fields
 
 name = "nodes"
 kind = "Node"
@@ -21,9 +21,12 @@ def run(ctx: Context) -> None:
             continue
         prefetch(obj, "v1", ("spec", "podCIDRs"), ("spec", "podCIDR"))
         cidrs = read_fields(obj, "v1", ("spec", "podCIDRs"))
+        mirror = read_fields(obj, "v1", ("spec", "podCIDR"))
         field = "podCIDRs"
         if not cidrs:  # objects written before Kubernetes 1.16 only have podCIDR
-            cidrs, field = read_fields(obj, "v1", ("spec", "podCIDR")), "podCIDR"
+            cidrs, field = mirror, "podCIDR"
+        else:
+            check_mirror(obj, field, cidrs, "podCIDR", mirror, ctx.options.pod_map, subnets=True)
         slots.extend(Slot(obj, field, i, c) for i, c in enumerate(cidrs) if c)
     assign(ctx, slots, ctx.options.pod_map, subnets=True, what="pod")
     for s in slots:

@@ -8,9 +8,10 @@ allocator consistent with the Services (and its repair loop has nothing to fix).
 import base64
 import ipaddress
 
-from ...k8s import bitmap, decode, splice
+from ...errors import DecodeError, PlanError
+from ...k8s import bitmap, decode
 from ..plan import Change, Context, Edit, Warning
-from .addresses import field_path, read_fields
+from .addresses import field_path, read_fields, rewrite_value
 
 name = "ranges"
 kind = "RangeAllocation"
@@ -26,9 +27,11 @@ def run(ctx: Context) -> None:
             ctx.excluded.add(obj.key)
             continue
         old_range = (read_fields(obj, "v1", ("range",)) or [""])[0]
+        if not ctx.options.service_map.mappings:
+            continue
+        net = _network(obj.key_text, old_range)
         m = ctx.options.service_map.map_subnet(old_range)
         if m is None:
-            net = ipaddress.ip_network(old_range, strict=False) if old_range else None
             already = net is not None and any(m.version == net.version and net.subnet_of(m.new)
                                               for m in ctx.options.service_map)
             if net is not None and not already and ctx.options.service_map.for_version(net.version) is not None:
@@ -39,7 +42,10 @@ def run(ctx: Context) -> None:
         net = ipaddress.ip_network(new_range)
         held = sorted({ip for ip in ctx.service_ips if _in(ip, net)}, key=lambda ip: ipaddress.ip_address(ip))
         stored = decode.decode_value(obj.value).get("data")
-        old_bits = bitmap.decode(old_range, base64.b64decode(stored)) if stored else []
+        try:
+            old_bits = bitmap.decode(old_range, base64.b64decode(stored)) if stored else []
+        except DecodeError as e:
+            raise PlanError(f"{obj.key_text}: {e}") from None
         edits: dict = {field_path(obj, "v1", ("range",)): [new_range]}
         changes = [Change(obj.key_text, kind, obj.namespace, obj.name, "range", old_range, new_range)]
         if stored is not None:
@@ -50,8 +56,17 @@ def run(ctx: Context) -> None:
         elif held:
             ctx.plan.warnings.append(Warning(obj.key_text, "allocator has no bitmap field; the API server's repair "
                                              "loop will rebuild it"))
-        ctx.plan.edits.append(Edit.of(obj, splice.set_fields(obj.value, edits),
-                                   changes))
+        ctx.plan.edits.append(Edit.of(obj, rewrite_value(obj, edits), changes))
+
+
+def _network(key: str, text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    """_network parses a stored allocator range (None if empty), refusing one that is not a CIDR."""
+    if not text:
+        return None
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise PlanError(f"{key}: stored range {text!r} is not a CIDR") from None
 
 
 def _in(ip: str, net) -> bool:

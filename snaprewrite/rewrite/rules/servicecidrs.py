@@ -5,9 +5,8 @@ after the move it must name the new ranges, or the API server reports it inconsi
 """
 
 from ...errors import PlanError
-from ...k8s import splice
 from ..plan import Change, Context, Edit
-from .addresses import field_path, read_fields
+from .addresses import field_path, read_fields, rewrite_value
 
 name = "servicecidrs"
 kind = "ServiceCIDR"
@@ -34,5 +33,5 @@ def run(ctx: Context) -> None:
             new.append(m.new)
             changes.append(Change(obj.key_text, kind, "", obj.name, f"spec.cidrs[{i}]", c, m.new))
         if changes:
-            value = splice.set_fields(obj.value, {field_path(obj, API, ("spec", "cidrs")): new})
+            value = rewrite_value(obj, {field_path(obj, API, ("spec", "cidrs")): new})
             ctx.plan.edits.append(Edit.of(obj, value, changes))

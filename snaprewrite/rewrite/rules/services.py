@@ -6,7 +6,7 @@ follow (allocator bitmap, IPAddress objects, kubelet clusterDNS).
 """
 
 from ..plan import Context
-from .addresses import Slot, assign, object_edits, prefetch, read_fields
+from .addresses import Slot, assign, check_mirror, object_edits, prefetch, read_fields
 
 name = "services"
 kind = "Service"
@@ -21,15 +21,19 @@ def run(ctx: Context) -> None:
         if read_fields(obj, "v1", ("spec", "type")) == ["ExternalName"]:
             continue
         ips = read_fields(obj, "v1", ("spec", "clusterIPs"))
+        mirror = read_fields(obj, "v1", ("spec", "clusterIP"))
         field = "clusterIPs"
         if not ips:  # objects written before Kubernetes 1.20 only have clusterIP
-            ips, field = read_fields(obj, "v1", ("spec", "clusterIP")), "clusterIP"
+            ips, field = mirror, "clusterIP"
+        elif not ctx.options.excluded(obj):
+            check_mirror(obj, field, ips, "clusterIP", mirror, ctx.options.service_map, subnets=False)
         if not ips or ips[0] in ("", "None"):
             continue
         if ctx.options.excluded(obj):
             ctx.excluded.add(obj.key)
             ctx.service_ips.extend(ips)  # kept where they are, still allocated
             ctx.kept_ips.update(ips)
+            ctx.plan.kept_ips[obj.ref()] = list(ips)
             continue
         slots.extend(Slot(obj, field, i, ip) for i, ip in enumerate(ips))
     assign(ctx, slots, ctx.options.service_map, subnets=False, what="service")

@@ -1,0 +1,291 @@
+"""Writing MVCC records into bucket ``key``: put, delete, rename and bump, as etcd's store records them.
+
+Callers decide *what* changes (``Write``: this key's latest record gets this value, maybe under a new
+key); this module decides *where* the records go (revisions, sub-revisions, tombstones) and encodes
+them, following etcd's server/storage/mvcc (kvstore_txn.go writes a put as KeyValue{create_revision,
+mod_revision, version, value, lease} and a delete as a tombstone holding only the key; key_index.go
+reads each key's records as generations: puts with versions 1, 2, ... ended by a tombstone).
+
+Invariant kept in every mode: for every user key, its records in bucket ``key`` still form valid
+generations, and every record written for a key sorts after every record of that key it does not
+replace (so a restored etcd rebuilds each key's index exactly as intended).
+
+Two modes.
+
+**In place** (``in_place``): no new store revision. An edit replaces the value of the key's latest
+record, at the same revision; create/mod revision, version and lease are kept. A rename of key K
+(latest record at revision r) to key K' moves that record to K' and is one of three cases, checked in
+this order:
+
+  * *undo*: K''s last record is a tombstone T with T.main == r.main, the record P before it is a put
+    and every record of K' but T sorts before r: T was written by an earlier rename of K' to K (or K'
+    was deleted in the very transaction that wrote K). T is removed and the record continues P's
+    generation: create_revision of P, version of P + 1. When the record holds P's value and lease, it
+    is a copy of P (written by a relocated or ``--as-new-revision`` rename, which leave the old record
+    in place): it is removed too, so K' ends exactly at P. (A plain rename moved P's successor, whose
+    value differs from P's: kube-apiserver never writes an unchanged object again.)
+  * *plain*: K' has no record at or after r: the record at r becomes K''s first version (create_revision
+    = mod_revision = r.main, version 1). If K still has a put left (earlier versions), a tombstone of K
+    is written at the first free sub-revision after r, so K's generation ends there.
+  * *relocated*: K' has records after r (it was deleted after K's last write). The record at r stays
+    K's; a tombstone of K and then K''s first version are written at the first free sub-revisions after
+    K''s last record L (both in L.main), so both sort after everything of K and K'.
+
+Worked example (in place), the IPAddress of a Service moved from 10.96.0.10 to 172.24.0.10; a is the
+old key, b the new one, m.s a revision (main.sub):
+
+    A:       a: 5.0 put v1 (create 5)   7.0 put v2   9.0 put v3        b: (none)
+    A -> B:  a: 5.0 v1   7.0 v2   9.1 tombstone                         b: 9.0 put v1 (create 9)
+    B -> A:  b: its record at 9.0 goes back to a; a's last record is the tombstone 9.1 (main 9 = 9):
+             undo: 9.1 removed, 9.0 becomes a's v3 with create 5
+             a: 5.0 v1   7.0 v2   9.0 put v3 (create 5)                 b: (none)       == A
+
+So A -> B -> A in place gives back every key, revision, version and value, and the old key's history.
+The same holds after a relocated rename, and for an in-place rename back after an ``--as-new-revision``
+one, as long as the value comes back byte for byte (a dropped copy leaves P as it was); otherwise the
+object keeps one version more.
+
+**As a new revision** (``new_revision``): append-only, as one etcd transaction at revision latest + 1,
+sub-revisions in key order (a key's deletion before its put). An edit is a put with the key's
+create_revision and version + 1; a rename is a deletion of K and a put of K' starting a generation
+(create_revision = latest + 1, version 1). Nothing earlier changes, so A -> B -> A gives back every
+live key and value (and the create_revision of edited keys), not the revisions of renamed keys.
+
+**Bump** (``bump``): etcd 3.6's ``snapshot restore --bump-revision``: a record with an empty value at
+(last main + N, 0), belonging to no key; with ``--mark-compacted``, meta ``scheduledCompactRev`` =
+that revision. It moves the store revision only: every key's records are those of the mode above.
+"""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+
+from ..errors import SchemaError, UsageError
+from . import kv as kvcodec
+from . import revision as revcodec
+from . import schema
+from .kv import KeyValue
+from .mvcc import Record, record_at
+from .revision import Revision
+from .snapshot import Snapshot
+
+MAX_REVISION = (1 << 63) - 1  # etcd's revisions are int64
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """A decided change of one key: its latest record (``base``, value not kept) gets ``value``, under ``new_key`` if set."""
+
+    key: bytes
+    base: Record
+    value: bytes
+    new_key: bytes | None = None
+
+    @classmethod
+    def of(cls, key: bytes, latest: Record, value: bytes, new_key: bytes | None = None) -> "Write":
+        """of makes the Write of ``key``'s latest record (its old value is dropped: a plan holds many)."""
+        base = replace(latest, kv=replace(latest.kv, value=b"")) if latest.kv.value else latest
+        return cls(key, base, value, new_key)
+
+    @property
+    def revkey(self) -> bytes:
+        return revcodec.encode(self.base.revision)
+
+
+@dataclass
+class Histories:
+    """The bbolt keys of every record of the user keys under ``prefixes``, oldest first.
+
+    Filled by the planning scan (``mvcc.scan_index(..., histories=)``, for keys it indexes); renames
+    consult it to know what a key held before and after a record. Read-only once the scan is over.
+    """
+
+    prefixes: tuple[bytes, ...]
+    revkeys: dict[bytes, list[bytes]] = field(default_factory=dict)
+
+    def of(self, key: bytes) -> list[bytes]:
+        """of returns a copy of ``key``'s record keys (empty if it has none)."""
+        return list(self.revkeys.get(key, ()))
+
+
+Op = tuple[bytes, bytes | None]  # (bbolt key in bucket ``key``, encoded KeyValue; None deletes the record)
+
+
+@dataclass
+class Batch:
+    """The records a set of writes puts into (or removes from) bucket ``key``, and the store revision after."""
+
+    puts: dict[bytes, bytes] = field(default_factory=dict)
+    deletes: set[bytes] = field(default_factory=set)
+    revision: int = 0
+
+    def put(self, revkey: bytes, kv: KeyValue) -> None:
+        self.deletes.discard(revkey)
+        self.puts[revkey] = kvcodec.encode(kv)
+
+    def delete(self, revkey: bytes) -> None:
+        self.puts.pop(revkey, None)
+        self.deletes.add(revkey)
+
+    def ops(self) -> Iterator[Op]:
+        """ops yields every put and deletion in bbolt key order (the order a streamed transaction wants)."""
+        items: list[Op] = [(k, v) for k, v in self.puts.items()] + [(k, None) for k in self.deletes]
+        items.sort(key=lambda op: op[0])
+        return iter(items)
+
+
+def _is_tomb(revkey: bytes) -> bool:
+    return len(revkey) == revcodec.MARKED_REV_BYTES_LEN
+
+
+def _rev(revkey: bytes) -> Revision:
+    return revcodec.decode(revkey)[0]
+
+
+class _Subs:
+    """Free sub-revisions: not in the snapshot's bucket ``key`` (either form) and not taken by this batch."""
+
+    def __init__(self, snap: Snapshot, batch: Batch):
+        self.bucket = snap.key_bucket()
+        self.batch = batch
+
+    def taken(self, rev: Revision) -> bool:
+        for k in (revcodec.encode(rev), revcodec.encode(rev, tombstone=True)):
+            if k in self.batch.puts or (k not in self.batch.deletes and self.bucket.get(k) is not None):
+                return True
+        return False
+
+    def after(self, rev: Revision) -> Revision:
+        """after is the first free revision (rev.main, s) with s > rev.sub."""
+        sub = rev.sub + 1
+        while self.taken(Revision(rev.main, sub)):
+            sub += 1
+        if sub > MAX_REVISION:
+            raise SchemaError(f"no free sub-revision after {rev.main}/{rev.sub}")
+        return Revision(rev.main, sub)
+
+
+def _rename_order(renames: list[Write]) -> list[Write]:
+    """_rename_order puts a rename whose target is another rename's source after that one (chains a->b, b->c)."""
+    by_source = {w.key: w for w in renames}
+    done: set[bytes] = set()
+    out: list[Write] = []
+    for w in renames:
+        path: list[Write] = []
+        cur: Write | None = w
+        while cur is not None and cur.key not in done:
+            if cur in path:
+                raise SchemaError(f"renames form a cycle through {cur.key.decode('utf-8', 'replace')}")
+            path.append(cur)
+            cur = by_source.get(cur.new_key) if cur.new_key is not None else None
+        for p in reversed(path):
+            done.add(p.key)
+            out.append(p)
+    return out
+
+
+def _label(key: bytes) -> str:
+    return key.decode("utf-8", "backslashreplace")
+
+
+def in_place(snap: Snapshot, writes: Iterable[Write], histories: Histories, latest: int) -> Batch:
+    """in_place places every write at its own revision (see the module docstring); nothing is mutated."""
+    batch = Batch(revision=latest)
+    subs = _Subs(snap, batch)
+    renames = []
+    for w in writes:
+        if w.new_key is None:
+            r = w.base.kv
+            batch.put(w.revkey, KeyValue(r.key, r.create_revision, r.mod_revision, r.version, w.value, r.lease))
+        else:
+            renames.append(w)
+    hist: dict[bytes, list[bytes]] = {}
+
+    def history(key: bytes) -> list[bytes]:
+        if key not in hist:
+            hist[key] = histories.of(key)
+        return hist[key]
+
+    for w in _rename_order(renames):
+        _rename_in_place(snap, w, history(w.key), history(w.new_key), batch, subs)
+    return batch
+
+
+def _rename_in_place(snap: Snapshot, w: Write, src: list[bytes], dst: list[bytes], batch: Batch,
+                     subs: _Subs) -> None:
+    """_rename_in_place moves ``w``'s record from ``src`` (its key's record keys) to ``dst`` (the new key's)."""
+    rk, r, lease = w.revkey, w.base.revision, w.base.kv.lease
+    if not src or src[-1] != rk:
+        raise SchemaError(f"{_label(w.key)}: revision {r.main}/{r.sub} is not the key's latest record "
+                          "(or its history was not gathered)")
+    if dst and not _is_tomb(dst[-1]):
+        raise SchemaError(f"cannot rename {_label(w.key)} to {_label(w.new_key)}: that key exists")
+    last = dst[-1] if dst else None
+    if last is not None and _rev(last).main == r.main and len(dst) >= 2 and not _is_tomb(dst[-2]) \
+            and all(x < rk for x in dst[:-1]):
+        # undo: the new key's generation was ended by a rename in r's main revision
+        prev = record_at(snap, dst[-2]).kv
+        batch.delete(last)
+        if prev.value == w.value and prev.lease == lease:
+            # the record is a copy of P (a relocated or --as-new-revision rename): dropping it gives back P
+            batch.delete(rk)
+            dst.pop()
+        else:
+            batch.put(rk, KeyValue(w.new_key, prev.create_revision, r.main, prev.version + 1, w.value, lease))
+            dst[-1] = rk
+        _leave(w, src, r, batch, subs)
+    elif last is None or last < rk:  # plain: the record becomes the new key's first version
+        batch.put(rk, KeyValue(w.new_key, r.main, r.main, 1, w.value, lease))
+        dst.append(rk)
+        _leave(w, src, r, batch, subs)
+    else:  # relocated: the new key has records after r; the old record stays, both new records go after them
+        tomb = subs.after(_rev(last))
+        put = subs.after(tomb)
+        tomb_key, put_key = revcodec.encode(tomb, tombstone=True), revcodec.encode(put)
+        batch.put(tomb_key, KeyValue(w.key))
+        batch.put(put_key, KeyValue(w.new_key, put.main, put.main, 1, w.value, lease))
+        src.append(tomb_key)
+        dst.append(put_key)
+
+
+def _leave(w: Write, src: list[bytes], r: Revision, batch: Batch, subs: _Subs) -> None:
+    """_leave ends the old key's generation after its record at ``r`` moved away (if a put of it is left)."""
+    src.pop()
+    if src and not _is_tomb(src[-1]):
+        tomb = revcodec.encode(subs.after(r), tombstone=True)
+        batch.put(tomb, KeyValue(w.key))
+        src.append(tomb)
+
+
+def new_revision(writes: Iterable[Write], latest: int) -> Batch:
+    """new_revision records every write as one etcd transaction at revision ``latest`` + 1."""
+    main = latest + 1
+    ops: list[tuple[bytes, bool, KeyValue]] = []  # (user key, is deletion, record)
+    for w in writes:
+        r = w.base.kv
+        if w.new_key is not None:
+            ops.append((w.key, True, KeyValue(w.key)))
+            ops.append((w.new_key, False, KeyValue(w.new_key, main, main, 1, w.value, r.lease)))
+        else:
+            ops.append((w.key, False, KeyValue(w.key, r.create_revision, main, r.version + 1, w.value, r.lease)))
+    batch = Batch(revision=main if ops else latest)
+    for sub, (_key, tomb, rec) in enumerate(sorted(ops, key=lambda op: (op[0], not op[1]))):
+        batch.put(revcodec.encode(Revision(main, sub), tombstone=tomb), rec)
+    return batch
+
+
+def check_bump(last_main: int, n: int) -> None:
+    """check_bump refuses a bump that would leave etcd's int64 revision range."""
+    if n < 0 or n > MAX_REVISION:
+        raise UsageError(f"--bump-revision {n} is out of range (0..{MAX_REVISION})")
+    if last_main + n > MAX_REVISION:
+        raise UsageError(f"--bump-revision {n}: revision {last_main} + {n} exceeds etcd's maximum {MAX_REVISION}")
+
+
+def bump(last_main: int, n: int, mark_compacted: bool) -> list[tuple[bytes, bytes, bytes]]:
+    """bump returns (bucket, key, value) of etcd 3.6's bump marker at (last_main + n, 0) and its compaction mark."""
+    check_bump(last_main, n)
+    rev = revcodec.encode(Revision(last_main + n, 0))
+    out = [(schema.KEY, rev, b"")]
+    if mark_compacted:
+        out.append((schema.META, schema.SCHEDULED_COMPACT_REV, rev))
+    return out

@@ -1,0 +1,73 @@
+"""etcd.writes through the planner: a plan applies twice to the same bytes, and bump revisions stay in int64.
+
+The record placement itself (undo, plain, relocated renames) is proven through real etcd in
+tests/e2e/test_rollback.py.
+"""
+
+import pytest
+from typer.testing import CliRunner
+
+from snaprewrite.cli import app
+from snaprewrite.errors import SchemaError
+from snaprewrite.etcd import kv, mvcc, writes
+from snaprewrite.etcd.snapshot import Snapshot
+from snaprewrite.rewrite import apply as applying
+from snaprewrite.rewrite import plan as planning
+from snaprewrite.rewrite.cidr import CidrMap
+
+runner = CliRunner()
+MAP = ["--service-cidr", "192.168.0.0/16=172.24.0.0/16", "--service-cidr", "fd00:10:96::/112=fd00:20:96::/112"]
+
+
+def options() -> planning.Options:
+    return planning.Options(CidrMap.parse(["192.168.0.0/16=172.24.0.0/16", "fd00:10:96::/112=fd00:20:96::/112"]),
+                            CidrMap(()))
+
+
+@pytest.mark.parametrize("mode", [applying.Mode(), applying.Mode(as_new_revision=True),
+                                  applying.Mode(bump_revision=7, mark_compacted=True)])
+def test_a_plan_applies_twice_to_the_same_records(fixture_path, tmp_path, mode):
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        plan = planning.build(snap, options())
+        before = [(e.key, e.new_key, e.new_value, e.changes) for e in plan.edits]
+        assert any(e.new_key for e in plan.edits) and all(e.new_value for e in plan.edits)
+        applying.apply(snap, plan, str(tmp_path / "one.db"), mode=mode)
+        applying.apply(snap, plan, str(tmp_path / "two.db"), mode=mode)
+        assert [(e.key, e.new_key, e.new_value, e.changes) for e in plan.edits] == before
+    records = []
+    for name in ("one.db", "two.db"):
+        with Snapshot(tmp_path / name) as out:
+            records.append(list(mvcc.records(out)))
+    assert records[0] == records[1] and records[0]
+
+
+def test_rename_cycle_and_live_target_are_refused(fixture_path):
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        live = mvcc.live_keys(snap, b"/registry/ipaddresses/")
+        (a, ra), (b, rb) = sorted(live.items())[:2]
+        hist = writes.Histories((b"/registry/ipaddresses/",), {a: [ra], b: [rb]})
+        wa = writes.Write.of(a, mvcc.record_at(snap, ra), b"x", new_key=b)
+        wb = writes.Write.of(b, mvcc.record_at(snap, rb), b"y", new_key=a)
+        with pytest.raises(SchemaError, match="cycle"):
+            writes.in_place(snap, [wa, wb], hist, mvcc.current_revision(snap))
+        with pytest.raises(SchemaError, match="that key exists"):
+            writes.in_place(snap, [wa], hist, mvcc.current_revision(snap))
+        # a chain b -> c, a -> b is placed target first: b's record leaves before a's arrives
+        c = b"/registry/ipaddresses/203.0.113.1"
+        wb = writes.Write.of(b, mvcc.record_at(snap, rb), b"y", new_key=c)
+        batch = writes.in_place(snap, [wa, wb], hist, mvcc.current_revision(snap))
+        assert (kv.decode(batch.puts[ra]).key, kv.decode(batch.puts[rb]).key) == (b, c)
+        assert not batch.deletes and len(batch.puts) == 2  # single versions: no tombstone is needed
+
+
+@pytest.mark.parametrize("bump, message", [
+    ("18446744073709551615", "--bump-revision 18446744073709551615 is out of range (0..9223372036854775807)"),
+    ("9223372036854775807", "exceeds etcd's maximum 9223372036854775807"),
+])
+def test_bump_revision_out_of_int64_is_one_line(fixture_path, tmp_path, bump, message):
+    out = tmp_path / "o.db"
+    r = runner.invoke(app, ["rewrite", str(fixture_path("k8s-etcd35.db")), "--out", str(out), *MAP,
+                            "--bump-revision", bump])
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []

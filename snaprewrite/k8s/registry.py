@@ -42,9 +42,15 @@ KINDS: dict[tuple[str, str], type] = {
     ("networking.k8s.io/v1", "ServiceCIDR"): networking_v1.ServiceCIDR,
     ("networking.k8s.io/v1beta1", "ServiceCIDR"): networking_v1.ServiceCIDR,  # same schema as v1
     ("networking.k8s.io/v1", "IPAddress"): networking_v1.IPAddress,
-    ("apps/v1", "DaemonSet"): apps_v1.DaemonSet,  # metadata and the pod template only (see apps_v1.proto)
-    ("apps/v1", "Deployment"): apps_v1.Deployment,
     ("networking.k8s.io/v1beta1", "IPAddress"): networking_v1.IPAddress,
+}
+
+
+# Partial schemas: enough to name fields for in-place edits (splice walks the wire by number and keeps
+# every other field), too little to decode the whole object, so ``message_class`` does not return them.
+EDIT_ONLY: dict[tuple[str, str], type] = {
+    ("apps/v1", "DaemonSet"): apps_v1.DaemonSet,  # metadata and the pod template (see apps_v1.proto)
+    ("apps/v1", "Deployment"): apps_v1.Deployment,
 }
 
 
@@ -71,7 +77,7 @@ def resolve_path(api_version: str, kind: str, names: tuple[str, ...] | list[str]
 
 @functools.lru_cache(maxsize=1024)
 def _resolve(api_version: str, kind: str, names: tuple[str, ...]) -> FieldPath:
-    cls = message_class(api_version, kind)
+    cls = message_class(api_version, kind) or EDIT_ONLY.get((api_version, kind))
     if cls is None:
         raise DecodeError(f"no schema for {kind} ({api_version})")
     desc = cls.DESCRIPTOR

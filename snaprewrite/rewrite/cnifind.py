@@ -3,8 +3,8 @@
 Reads only the records named by an index of live keys the caller already has (``status`` builds one
 in its single pass): Calico IPPools (``spec.cidr``), Cilium's ``cilium-config`` cluster-pool CIDRs (or
 its CiliumNodes' pod CIDRs), flannel's ``kube-flannel-cfg`` net-conf ``Network``/``IPv6Network`` and
-its own etcd keys (``<prefix>/config``), kube-router's Node annotations when a kube-router DaemonSet
-is there. Result: ``[{"name": "calico", "pools": ["192.168.0.0/16"]}, ...]`` sorted by name.
+its own etcd keys (``<prefix>/config``), kube-router's Node annotations (else the Nodes' podCIDRs)
+when a kube-router DaemonSet is there. Result: ``[{"name": "calico", "pools": ["192.168.0.0/16"]}, ...]`` sorted by name.
 """
 
 import json
@@ -71,10 +71,12 @@ def find(snap: Snapshot, index: dict[bytes, bytes]) -> list[dict]:
         for key in sorted(k for k in live if k.startswith(CILIUM_NODES)):
             obj = _object(snap, live[key]) or {}
             found["cilium"].extend(obj.get("spec", {}).get("ipam", {}).get("podCIDRs", []))
-    if kube_router:
+    if kube_router:  # its pools: the nodes' kube-router.io/pod-cidr annotations, else their podCIDRs
         pools = found.setdefault("kube-router", [])
         for key, rk in sorted(index.items()):
             if key.startswith(NODES) and len(rk) == 17:
-                ann = ((_object(snap, rk) or {}).get("metadata") or {}).get("annotations") or {}
-                pools.extend(c for c in ann.get("kube-router.io/pod-cidr", "").split(",") if c)
+                node = _object(snap, rk) or {}
+                ann = (node.get("metadata") or {}).get("annotations") or {}
+                cidrs = [c for c in ann.get("kube-router.io/pod-cidr", "").split(",") if c]
+                pools.extend(cidrs or (node.get("spec") or {}).get("podCIDRs") or [])
     return [{"name": name, "pools": list(dict.fromkeys(p for p in pools if p))} for name, pools in sorted(found.items())]

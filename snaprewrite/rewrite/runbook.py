@@ -63,8 +63,8 @@ class Facts:
     kept_dns: tuple[tuple[str, str], ...]  # reduced downtime: kube-dns left in place, (its IP, where it goes later)
     cni_keys: tuple[str, ...]  # warning keys that name a CNI's own resources
     bumped: bool
-    mode: tuple[str, ...] = ()
-    cni_found: tuple[tuple[str, tuple[str, ...]], ...] = ()  # CNI -> its pools, as the CNI rules found them  # revision-mode options of rewrite only (--as-new-revision, --bump-revision, ...)
+    mode: tuple[str, ...] = ()  # revision-mode options of rewrite only (--as-new-revision, --bump-revision, ...)
+    cni_found: tuple[tuple[str, tuple[str, ...]], ...] = ()  # CNI -> its pools, as the CNI rules found them
 
     @property
     def cert_mapping(self) -> tuple[str, str] | None:

@@ -52,9 +52,9 @@ class EtcdKeys:
             self.keys[key] = rk
 
 
-def observer(options) -> EtcdKeys:
-    """observer finds flannel's etcd keys in the same scan that loads the rules' objects."""
-    return EtcdKeys()
+def observer(options) -> EtcdKeys | None:
+    """observer finds flannel's etcd keys in the same scan that loads the rules' objects (pod moves only)."""
+    return EtcdKeys() if options.pod_map.mappings else None
 
 
 def subnet_key_name(v4: str, v6: str | None = None) -> str:

@@ -141,13 +141,17 @@ def replace_strings(text: str, transform) -> tuple[str, list[tuple[JStr, str]]]:
 
 
 def label(path: tuple) -> str:
-    """label renders a token path the way the report names fields: ``spec.ipam.podCIDRs[0]``."""
+    """label renders a token path as ``verify`` names fields: keys joined by ".", indices as ``[i]``.
+
+    ``spec.ipam.podCIDRs[0]``; a path through managedFields' ``f:`` keys stops before the first of them
+    (``metadata.managedFields[0].fieldsV1``): a ":" in a field name means "inside the value" in reports.
+    """
     text = ""
     for p in path:
         if isinstance(p, int):
             text += f"[{p}]"
-        elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_-]*", p):
-            text += f".{p}" if text else p
-        else:
-            text += f"[{json.dumps(p)}]"
+            continue
+        if ":" in p:
+            break
+        text += f".{p}" if text else p
     return text

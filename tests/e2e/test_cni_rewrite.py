@@ -162,6 +162,8 @@ def test_cni_pod_cidr_rewrite_read_back_through_the_api(cni, tag, etcd35, etcd34
     out, back, rep = tmp_path / "out.db", tmp_path / "back.db", tmp_path / "report.json"
     report = rewrite(src, out, table, rep)
     rewrite(out, back, reverse)
+    r = runner.invoke(app, ["verify", str(src), str(out), "--report", str(rep)])
+    assert r.exit_code == 0, r.output  # every difference is one the report lists
 
     with restored_etcd(tools, src).client() as c:
         latest = c.revision()

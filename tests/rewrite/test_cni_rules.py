@@ -92,12 +92,22 @@ def test_only_selects_one_cni_rule(fixture_path):
     kinds = {c.kind for c in plan.changes}
     assert kinds == {"IPPool", "IPAMBlock", "BlockAffinity", "IPAMHandle", "Node"}
     assert {c.field for c in plan.changes if c.kind == "Node"} == \
-        {"metadata.annotations[projectcalico.org/IPv4IPIPTunnelAddr]"}  # the nodes rule did not run
+        {"metadata.annotations.projectcalico.org/IPv4IPIPTunnelAddr"}  # the nodes rule did not run
 
 
 def test_no_pod_mapping_moves_nothing_but_still_finds_the_cni(fixture_path):
     plan = plan_of(fixture_path("cni-cilium.db"))
     assert plan.edits == [] and plan.cni == {"cilium": ["10.0.0.0/16", "fd00::/104"]}
+
+
+def test_flannel_subnet_keys_move_both_halves_of_a_dual_stack_lease():
+    from snaprewrite.rewrite.rules import flannel
+
+    cmap = CidrMap.parse(["10.244.0.0/16=10.66.0.0/16", "fd00:10:244::/56=fd00:66::/56"])
+    assert flannel._move_subnet_name(cmap, "10.244.3.0-24&fd00:10:244:3::-64") == "10.66.3.0-24&fd00:66:0:3::-64"
+    assert flannel._move_subnet_name(cmap, "10.9.3.0-24") is None
+    assert flannel.SUBNET_KEY.match(b"/custom/net/subnets/10.244.3.0-24&fd00:10:244:3::-64")
+    assert not flannel.SUBNET_KEY.match(b"/registry/subnets/x")
 
 
 # -- status and runbook ---------------------------------------------------------------------------------

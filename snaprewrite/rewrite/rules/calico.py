@@ -17,7 +17,6 @@ Each block keeps its size and its offset in the pod CIDR (10.244.1.64/26 -> 10.5
 would not fit the new CIDR is an error naming it. Renames follow ``cni.rename``.
 """
 
-import dataclasses
 import ipaddress
 import json
 
@@ -64,8 +63,6 @@ def _edit(ctx: Context, obj: Object, text: str, transform, new_key: bytes | None
     new_text, done = cni.edit_json_text(text, obj.key_text, transform)
     changes = [cni.token_change(obj, ref, new) for ref, new in done]
     if new_key is not None:
-        changes = [dataclasses.replace(c, new_key=new_key.decode()) if c.field == "metadata.name" else c
-                   for c in changes]
         cni.rename(ctx, obj, new_text.encode("utf-8"), changes, new_key)
     elif changes:
         cni.put_edit(ctx, obj, new_text.encode("utf-8"), changes)

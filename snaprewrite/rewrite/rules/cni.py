@@ -12,6 +12,7 @@
 * ``edit_json``: string tokens of a custom resource stored as JSON, spliced in place (``jsonedit``).
 """
 
+import dataclasses
 import ipaddress
 from collections.abc import Callable
 
@@ -108,6 +109,8 @@ def rename(ctx: Context, obj: Object, new_value: bytes, changes: list[Change], n
     deletion, an exact undo of an earlier rename), from the histories the planning scan gathered for
     the rule's ``renames`` prefixes (flannel adds those of the keys it finds by shape).
     """
+    text = new_key.decode("utf-8", "backslashreplace")
+    changes = [dataclasses.replace(c, new_key=text) for c in changes]  # each change says where it lives now
     ctx.plan.edits.append(Edit.of(obj, new_value, changes, new_key=new_key))
 
 
@@ -148,7 +151,7 @@ def edit_annotations(ctx: Context, obj: Object, transform: Callable[[str, str], 
     moved = [(i, k, v, n) for i, k, v, n in moved if n is not None and n != v]
     if not moved:
         return []
-    changes = [Change(obj.key_text, obj.kind, obj.namespace, obj.name, f"metadata.annotations[{k}]", v, n)
+    changes = [Change(obj.key_text, obj.kind, obj.namespace, obj.name, f"metadata.annotations.{k}", v, n)
                for _, k, v, n in moved]
     value = current_value(ctx, obj)
     if _is_json(value):
@@ -228,11 +231,9 @@ def json_object(obj: Object, value: bytes | None = None) -> str:
 
 
 def token_change(obj: Object, ref: jsonedit.JStr, new: str) -> Change:
-    """token_change is the report entry of one moved JSON token (a key token is named ``<path>{key}``)."""
-    field = jsonedit.label(ref.path[:-1]) + "{key}" if ref.is_key else jsonedit.label(ref.path)
-    if ref.is_key and not ref.path[:-1]:
-        field = "{key}"
-    return Change(obj.key_text, obj.kind, obj.namespace, obj.name, field, ref.value, new)
+    """token_change is the report entry of one moved JSON token (a key token is named by its parent's path)."""
+    field = jsonedit.label(ref.path[:-1] if ref.is_key else ref.path)
+    return Change(obj.key_text, obj.kind, obj.namespace, obj.name, field or ".", ref.value, new)
 
 
 def moved_token(cmap: CidrMap, ref: jsonedit.JStr) -> str | None:

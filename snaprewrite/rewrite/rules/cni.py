@@ -76,25 +76,30 @@ def in_old(cmap: CidrMap, text: str) -> bool:
 
 
 def _edit_index(ctx: Context) -> dict[bytes, int]:
-    return {e.key: i for i, e in enumerate(ctx.plan.edits)}
+    """_edit_index maps keys to their Edit's position; plan.edits only grows while rules run (sorted after)."""
+    index, edits = ctx.edit_index, ctx.plan.edits
+    for i in range(index.get(b"", 0), len(edits)):
+        index[edits[i].key] = i
+    index[b""] = len(edits)  # how many edits are indexed (no etcd key is empty)
+    return index
 
 
 def current_value(ctx: Context, obj: Object) -> bytes:
     """current_value is the object's value as the plan leaves it so far (an earlier rule's edit, or stored)."""
-    for e in ctx.plan.edits:
-        if e.key == obj.key:
-            if e.new_key is not None:
-                raise PlanError(f"{obj.key_text}: renamed by another rule; refusing a second edit")
-            return e.new_value
-    return obj.value
+    i = _edit_index(ctx).get(obj.key)
+    if i is None:
+        return obj.value
+    e = ctx.plan.edits[i]
+    if e.new_key is not None:
+        raise PlanError(f"{obj.key_text}: renamed by another rule; refusing a second edit")
+    return e.new_value
 
 
 def put_edit(ctx: Context, obj: Object, new_value: bytes, changes: list[Change]) -> None:
     """put_edit records ``new_value`` (computed from ``current_value``) and its changes as the object's one Edit."""
     if not changes:
         return
-    index = _edit_index(ctx)
-    i = index.get(obj.key)
+    i = _edit_index(ctx).get(obj.key)
     if i is None:
         ctx.plan.edits.append(Edit.of(obj, new_value, changes))
         return

@@ -104,7 +104,10 @@ def _conflist(ctx: Context, obj: Object) -> None:
     skip = OWN_CONFIGS.get(obj.name)
     if skip == ():
         return
-    data = cni.configmap_data(obj)
+    try:
+        data = cni.configmap_data(obj)
+    except PlanError:
+        return  # encrypted or undecodable: no conflist can be seen (nor edited) in it
     new_data, changes = {}, []
     for key, text in data.items():
         if (skip and key in skip) or not text.lstrip().startswith("{") or '"ipam"' not in text:

@@ -71,6 +71,9 @@ def test_calico_pool_outside_the_mapping_keeps_its_blocks(fixture_path):
     assert not any("172-30" in k or "legacy" in k for k in keys)
     assert any(w.key.endswith("/ippools/legacy-pool") and "172.30.0.0/16" in w.message for w in plan.warnings)
     assert plan.cni == {"calico": ["192.168.0.0/16", "172.30.0.0/16"]}
+    pods = next(w for w in plan.warnings if w.key == "/registry/pods/")  # what stays, every key named
+    assert "recreated" in pods.message and "..." not in pods.message
+    assert pods.message.count("/registry/pods/default/web-") == 7
     renamed = {c.key: c.new_key for c in plan.changes if c.new_key}
     assert renamed["/registry/crd.projectcalico.org/ipamblocks/192-168-43-128-26"] == \
         "/registry/crd.projectcalico.org/ipamblocks/10-60-43-128-26"

@@ -21,7 +21,7 @@ from ...k8s import envelope, splice
 from .. import jsonedit
 from ..cidr import CidrMap, parse_subnet
 from ..plan import Change, Context, Edit, Object
-from .addresses import field_path, read_fields
+from .addresses import field_path, prefetch, read_fields
 
 NODE_PREFIX = b"/registry/minions/"
 CONFIGMAP_PREFIX = b"/registry/configmaps/"
@@ -143,6 +143,7 @@ def annotations(obj: Object, api_version: str = "v1") -> list[tuple[str, str]]:
         import json
 
         return list(json.loads(obj.value).get("metadata", {}).get("annotations", {}).items())
+    prefetch(obj, api_version, ("metadata", "annotations", "key"), ("metadata", "annotations", "value"))
     keys = read_fields(obj, api_version, ("metadata", "annotations", "key"))
     values = read_fields(obj, api_version, ("metadata", "annotations", "value"))
     return list(zip(keys, values))

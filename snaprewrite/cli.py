@@ -1,9 +1,14 @@
 """The ``snaprewrite`` command line: parse arguments, call one library function, print through ``report``.
 
 Exit codes: 0 success, 1 bad input or missing key (one line on stderr, no traceback), 2 usage,
-130 interrupted. An unexpected exception is a bug: one "internal error" line, and the traceback with
-SNAPREWRITE_DEBUG=1.
+128 + n interrupted by signal n (130 SIGINT, 143 SIGTERM, 129 SIGHUP; temp files removed). An
+unexpected exception is a bug: one "internal error" line, and the traceback with SNAPREWRITE_DEBUG=1.
 """
+
+from . import process
+
+if __name__ == "__main__":  # python -m snaprewrite.cli: signals handled from here on, imports included
+    process.install()
 
 import enum
 import functools
@@ -56,7 +61,7 @@ class GetFormat(enum.StrEnum):
 
 OUTPUT_FLAGS = ("--output", "-o", "-w", "--write-out")  # -w/--write-out as etcdctl and etcdutl spell it
 SnapArg = Annotated[Path, typer.Argument(help="Snapshot file (etcdctl snapshot save) or raw member/snap/db.",
-                                          show_default=False)]
+                                          show_default=False, readable=False)]  # unreadable: one line, exit 1
 ShowSecretsOpt = Annotated[bool, typer.Option("--show-secrets", help="Print Secret data (redacted by default).")]
 ServiceCidrOpt = Annotated[list[str] | None, typer.Option("--service-cidr", metavar="OLD=NEW",
                                                           help="Move service IPs from OLD to NEW (repeatable).")]
@@ -70,6 +75,10 @@ OnlyOpt = Annotated[str | None, typer.Option("--only", help="Comma-separated rul
 SkipHashOpt = Annotated[bool, typer.Option("--skip-hash-check",
                                            help="Accept an input whose sha256 trailer does not match.")]
 TableOrJsonOpt = Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="Output format.")]
+ForceUnsafeOpt = Annotated[bool, typer.Option("--force-unsafe-mapping", help="Go through the safety rails: a new "
+                                              "range overlapping a current or new range of the other kind or holding "
+                                              "a node or API server address, an OLD the snapshot does not use, or "
+                                              "OLD=NEW. The report lists each rail overridden under 'forced'.")]
 
 
 def handles_errors(fn):
@@ -78,7 +87,8 @@ def handles_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with process.armed():
+                return fn(*args, **kwargs)
         except UsageError as e:
             report.error(str(e))
             raise typer.Exit(2) from None
@@ -90,9 +100,10 @@ def handles_errors(fn):
                 raise typer.Exit(0) from None
             report.error(f"{type(e).__name__}: {e}")
             raise typer.Exit(1) from None
-        except KeyboardInterrupt:
-            report.error("interrupted")
-            raise typer.Exit(130) from None
+        except KeyboardInterrupt as e:  # SIGINT, or process.Interrupted for SIGTERM/SIGHUP: cleanups have run
+            name, code = (e.name, e.exit_code) if isinstance(e, process.Interrupted) else ("SIGINT", 130)
+            report.error(f"interrupted by {name}")
+            raise typer.Exit(code) from None
         except Exception as e:  # a bug, not bad input: still one line, the traceback on request
             if isinstance(e, (typer.Exit, typer.Abort)) or type(e).__module__.startswith(("click", "typer")):
                 raise  # the command's own exit code, or a usage error for typer to print
@@ -224,6 +235,7 @@ def rewrite(
     mark_compacted: Annotated[bool, typer.Option("--mark-compacted", help="As etcd 3.6's restore flag: schedule a "
                                                  "compaction at the bumped revision (needs --bump-revision).")] = False,
     output: Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="How to print the report.")] = TableOrJson.table,
+    force_unsafe: ForceUnsafeOpt = False,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
     from .rewrite import job as rewriting
@@ -234,11 +246,12 @@ def rewrite(
         raise UsageError("--out is required (or use --dry-run)")
     request = rewriting.Request(str(snap), str(out) if out else None, service_cidr or [], pod_cidr or [],
                                 exclude or [], reallocate, only, dry_run, force, skip_hash_check,
-                                as_new_revision, bump_revision, mark_compacted)
+                                as_new_revision, bump_revision, mark_compacted, force_unsafe,
+                                report=str(report_file) if report_file is not None else None)
     with report.progress("planning", None) as advance:
         result = rewriting.run(request, advance)
-    if report_file is not None:
-        rewriting.write_report(result.report, str(report_file))
+    for note in result.stale:
+        report.warning(note)
     if output == TableOrJson.json:
         report.print_json(result.report)
     else:
@@ -268,8 +281,8 @@ def check(
 @app.command()
 @handles_errors
 def verify(
-    old: Annotated[Path, typer.Argument(help="The original snapshot.")],
-    new: Annotated[Path, typer.Argument(help="The rewritten snapshot.")],
+    old: Annotated[Path, typer.Argument(help="The original snapshot.", readable=False)],
+    new: Annotated[Path, typer.Argument(help="The rewritten snapshot.", readable=False)],
     report_file: Annotated[Path | None, typer.Option("--report", help="A rewrite report: fail if anything "
                                                      "differs that it does not list.")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
@@ -289,6 +302,31 @@ def verify(
         sys.stdout.write(f"{len(result['differences'])} key(s) differ\n")
     if result.get("uncovered"):
         report.error(f"{len(result['uncovered'])} difference(s) not listed in {report_file}")
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def doctor(
+    snap: SnapArg,
+    service_cidr: Annotated[list[str] | None, typer.Option("--service-cidr", metavar="CIDR", help="A service range "
+                                                           "the API server will run with (repeatable; default: the "
+                                                           "ranges the snapshot declares).")] = None,
+    pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="CIDR", help="A cluster pod range "
+                                                       "(repeatable; default: the snapshot's).")] = None,
+    output: TableOrJsonOpt = TableOrJson.table,
+):
+    """Predict the API server's ClusterIP repair events and the node IPAM checks offline; exit 1 on an error."""
+    from .rewrite import doctor as doctoring
+
+    with report.progress("scanning", None) as advance:
+        result = doctoring.diagnose(str(snap), service_cidr, pod_cidr, advance)
+    if output == TableOrJson.json:
+        report.print_json(result)
+    else:
+        report.doctor_table(result)
+    if result["errors"]:
+        report.error(f"{snap}: {result['errors']} error finding(s)")
         raise typer.Exit(1)
 
 
@@ -352,7 +390,15 @@ def rehearse(
     full: Annotated[bool, typer.Option("--full", help="Compare every key, not a sample.")] = False,
     sample_every: Annotated[int | None, typer.Option("--sample-every", min=1, help="Compare every Nth unplanned "
                                                      "key (default: about 1000 keys).")] = None,
+    kube_apiserver: Annotated[Path | None, typer.Option("--kube-apiserver", metavar="PATH", help="Then start this "
+                                                        "kube-apiserver on the restored etcd and report what it finds.")] = None,
+    service_cidr_flags: Annotated[str | None, typer.Option("--service-cidr-flags", metavar="CIDR[,CIDR]", help="The "
+                                                           "API server's --service-cluster-ip-range (default: the "
+                                                           "rewritten snapshot's allocator ranges).")] = None,
+    settle: Annotated[float, typer.Option("--settle", metavar="SECONDS", min=0, help="How long the API server's "
+                                          "repair loops run before the checks.")] = 5.0,
     output: TableOrJsonOpt = TableOrJson.table,
+    force_unsafe: ForceUnsafeOpt = False,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
     from .rehearsal import rehearse as rehearsal
@@ -361,19 +407,27 @@ def rehearse(
         result = rehearsal.rehearse(str(snap), service_cidrs=service_cidr or [], pod_cidrs=pod_cidr or [],
                                     excludes=exclude or [], reallocate=reallocate, only=only,
                                     skip_hash_check=skip_hash_check, etcd=etcd, keep=str(keep) if keep else None,
-                                    full=full, sample_every=sample_every, progress=advance)
+                                    full=full, sample_every=sample_every, progress=advance,
+                                    force_unsafe=force_unsafe, kube_apiserver=kube_apiserver, settle=settle,
+                                    service_cidr_flags=[service_cidr_flags] if service_cidr_flags else None)
     data = result.as_json()
     if output == TableOrJson.json:
         report.print_json(data)
     else:
         report.rehearsal_table(data)
     if not result.ok:
-        report.error(f"rehearsal of {snap}: {len(data['mismatches'])} mismatch(es)")
+        api = data["apiserver"]
+        found = [f"{len(data['mismatches'])} mismatch(es)"] if data["mismatches"] else []
+        if api and not api["ok"]:
+            found.append(f"kube-apiserver: {report.apiserver_findings(api)}")
+        report.error(f"rehearsal of {snap}: {'; '.join(found)}")
         raise typer.Exit(1)
 
 
 def main() -> None:
-    """main is the console-script entry point."""
+    """main is the console-script entry point: signals handled, the command run under a supervisor."""
+    process.install()
+    process.supervise()
     app()
 
 

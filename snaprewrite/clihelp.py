@@ -19,7 +19,7 @@ import typer
 from typer import _click as click
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-from . import report
+from . import process, report
 
 # One example per command, shown under "Examples:" (a docstring's own "Examples:" section is shown too).
 EXAMPLES = {
@@ -35,12 +35,17 @@ EXAMPLES = {
     "check": ["# Structure, trailer and every record etcd parses", "snaprewrite check backup.db"],
     "verify": ["# Fail if the rewrite changed anything the plan does not list",
                "snaprewrite verify backup.db migrated.db --report plan.json"],
+    "doctor": ["# What the API server's repair loop will say, for the ranges the snapshot declares or new ones",
+               "snaprewrite doctor migrated.db --service-cidr 10.100.0.0/16"],
     "manifests": ["# Show the diffs of the static pod manifests first",
                   "snaprewrite manifests /etc/kubernetes/manifests --service-cidr 10.96.0.0/12=10.100.0.0/16 --dry-run"],
     "certs": ["# Show the SAN diff of the reissued API server certificate, then write it",
               "snaprewrite certs /etc/kubernetes/pki --service-cidr 10.96.0.0/12=10.100.0.0/16 --dry-run"],
     "rehearse": ["# Restore the rewritten snapshot with real etcd and read it back",
-                 "snaprewrite rehearse backup.db --service-cidr 10.96.0.0/12=10.100.0.0/16"],
+                 "snaprewrite rehearse backup.db --service-cidr 10.96.0.0/12=10.100.0.0/16",
+                 "# Then let a real kube-apiserver judge it: repair events, decoding, a new Service's address",
+                 "snaprewrite rehearse backup.db --service-cidr 10.96.0.0/12=10.100.0.0/16 "
+                 "--kube-apiserver /usr/local/bin/kube-apiserver"],
 }
 
 
@@ -163,9 +168,10 @@ class Group(TyperGroup):
         except click.exceptions.ClickException as e:
             report.error(usage_message(e))
             sys.exit(2 if isinstance(e, click.exceptions.UsageError) else 1)
-        except (typer.Abort, KeyboardInterrupt):
-            report.error("interrupted")
-            sys.exit(130)
+        except (typer.Abort, KeyboardInterrupt) as e:
+            name, code = (e.name, e.exit_code) if isinstance(e, process.Interrupted) else ("SIGINT", 130)
+            report.error(f"interrupted by {name}")
+            sys.exit(code)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -212,6 +212,14 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
     s = rep["summary"]
     totals = ", ".join(f"{k} {v}" for k, v in s.items() if k != "byKind")
     stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")
+    for f in rep.get("forced", []):
+        stdout.print(f"forced past the {f['rail']} rail: {f['message']}", markup=False)
+    if rep.get("doctor") is not None:
+        d = rep["doctor"]
+        stdout.print(f"doctor on the planned output ({', '.join(d['serviceRanges'])}): {d['errors']} error(s), "
+                     f"{d['warnings']} warning(s)", markup=False)
+        for f in d["findings"][:MAX_ROWS_PER_KIND]:
+            stdout.print(f"  {f['severity']} {f['reason']} {f['key']}: {f['message']}", markup=False)
     if rep.get("runbook"):
         # plain writes: the runbook's commands must reach the terminal byte for byte (no markup, emoji or wrap)
         sys.stdout.write("\nWhat remains, in order (docs/runbook.md explains each step):\n")
@@ -246,6 +254,21 @@ def cert_result(res, dry_run: bool) -> None:
     sys.stdout.write("".join(line + "\n" for line in out))
 
 
+def doctor_table(d: dict) -> None:
+    """doctor_table renders ``doctor``: the ranges checked against, then one row per finding."""
+    stdout.print(f"service ranges: {', '.join(d['serviceRanges']) or '-'}; pod ranges: {', '.join(d['podRanges']) or '-'}",
+                 markup=False)
+    if d["findings"]:
+        t = Table(title=f"findings: {d['errors']} error(s), {d['warnings']} warning(s)", title_justify="left")
+        for col in ("severity", "reason", "key", "message"):
+            t.add_column(col)
+        for f in d["findings"]:
+            t.add_row(f["severity"], f["reason"], f["key"], f["message"])
+        show_table(t)
+    else:
+        stdout.print("no findings: the control plane should have nothing to repair")
+
+
 def rehearsal_table(r: dict) -> None:
     """rehearsal_table renders a rehearsal: timings, what etcd served, what was compared, mismatches."""
     t = Table(title=f"rehearsal of {r['snapshot']} with etcd {r['etcdVersion']}", title_justify="left")
@@ -267,4 +290,54 @@ def rehearsal_table(r: dict) -> None:
         for x in r["mismatches"][:MAX_ROWS_PER_KIND]:
             m.add_row(x["key"], x["what"], str(x["expected"]), str(x["got"]))
         show_table(m)
-    stdout.print("ok: etcd served exactly what was planned" if r["ok"] else "FAILED: see mismatches")
+    for f in r.get("forced", []):
+        stdout.print(f"forced past the {f['rail']} rail: {f['message']}", markup=False)
+    if r.get("apiserver"):
+        apiserver_table(r["apiserver"])
+    stdout.print("ok: etcd served exactly what was planned" + (" and kube-apiserver found nothing" if r.get("apiserver")
+                                                                 else "") if r["ok"] else "FAILED: see above")
+
+
+def apiserver_findings(a: dict) -> str:
+    """apiserver_findings sums up what kube-apiserver found, on one line."""
+    if not a["started"]:
+        return f"did not start ({a['startError']})"
+    parts = [f"{n} {reason}" for reason, n in a["eventsByReason"].items()]
+    if a["allocatorLog"]:
+        parts.append(f"{len(a['allocatorLog'])} allocator log line(s)")
+    if a["resources"]["failed"]:
+        parts.append(f"{len(a['resources']['failed'])} resource list(s) failed")
+    if a["resources"]["undecodable"]:
+        parts.append(f"{len(a['resources']['undecodable'])} object(s) unreadable")
+    if a["patches"]["failed"]:
+        parts.append(f"{len(a['patches']['failed'])} PATCH(es) refused")
+    if not a["probe"].get("ok"):
+        parts.append("new Service address " + (a["probe"].get("error") or
+                                                f"{a['probe'].get('clusterIPs')} outside the range or taken"))
+    return ", ".join(parts) or "nothing"
+
+
+def apiserver_table(a: dict) -> None:
+    """apiserver_table renders the ``apiserver`` section of a rehearsal."""
+    t = Table(title=f"kube-apiserver on the restored store (service range {','.join(a['serviceCidrs'])}, "
+                    f"from the {a['serviceCidrsFrom']})", title_justify="left")
+    t.add_column("check")
+    t.add_column("result", overflow="fold")
+    probe = a["probe"]
+    rows = [("network namespace", "private" if a["networkNamespace"] else f"host ({a['networkNamespaceNote']})"),
+            ("started", f"{a['startSeconds']:.2f} s" if a["started"] else f"no: {a['startError']}"),
+            ("new events", ", ".join(f"{r} x{n}" for r, n in a["eventsByReason"].items()) or "none"),
+            ("allocator log lines", str(len(a["allocatorLog"]))),
+            ("resources listed", f"{a['resources']['listed']} ({a['resources']['objects']} objects, "
+                                 f"{len(a['resources']['failed'])} failed)"),
+            ("PATCH of changed objects", f"{a['patches']['accepted']}/{a['patches']['attempted']} accepted, "
+                                         f"{len(a['patches']['skipped'])} not served"),
+            ("new Service got", ", ".join(probe.get("clusterIPs", [])) or probe.get("error", "-"))]
+    for row in rows:
+        t.add_row(*row)
+    show_table(t)
+    for line in a["allocatorLog"][:MAX_ROWS_PER_KIND]:
+        stdout.print(f"  {line}")
+    for f in (a["resources"]["failed"][:MAX_ROWS_PER_KIND] + a["resources"]["undecodable"][:MAX_ROWS_PER_KIND]
+              + a["patches"]["failed"][:MAX_ROWS_PER_KIND]):
+        stdout.print(f"  {f.get('resource') or f.get('key')}: {f['status']} {f['error']}")

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from construct import ConstructError
 
+from .. import process
 from ..errors import ChecksumError, CorruptError, NotSnapshotError
 from . import format as fmt
 
@@ -107,6 +108,7 @@ class PageFile:
             if self.length == 0:
                 raise NotSnapshotError("empty file")
             self._mm = mmap.mmap(self._fd, st.st_size, access=mmap.ACCESS_READ)
+            process.announce("read", self.path, st.st_size)  # a truncation faults (SIGBUS): the supervisor names it
         except BaseException:
             os.close(self._fd)
             raise

@@ -7,17 +7,30 @@ is final, so none is held in memory). Then the input is read once, in chunks; ea
 own sha256 (to verify its trailer) and for the output's, and written: three streams in order on two
 cores (hashlib and os.write release the GIL), the reads running a few chunks ahead. The appended
 pages are read back (from the page cache) into the output's hash, the trailer follows; the file is
-fsynced while the check reads it, then renamed over the target. On any error the temp file is removed
-and the target left as it was. The input is opened read-only and never written.
+fsynced while the check reads it, then published at the target. On any error (or SIGINT/SIGTERM/SIGHUP)
+the temp file is removed and the target left as it was. The input is opened read-only and never written.
+
+Publishing (``Staging``): a run's outputs (the snapshot, its JSON report) wait in temp files until all
+are complete, then go into place together. A target that must not be replaced is published by
+link-then-unlink, so one that appeared meanwhile (another run) makes the publish fail instead of being
+silently replaced; ``replace`` renames over it. Temp files are named ``.<target>.<pid>.<random>.tmp``
+and flock'ed while open: after a SIGKILL, ``sweep_stale`` removes those whose pid is gone and whose lock
+is free, and names any other.
 """
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from .. import process
 from ..bbolt.writer import PageSink, Patch
 from ..errors import ChecksumError, CorruptError, SnapshotError
 from .snapshot import TRAILER_SIZE, Snapshot
@@ -36,12 +49,217 @@ class Written:
     input_hash_ok: bool | None  # None: the input had no trailer (raw db) or it was not checked
 
 
+_RANDOM = r"[a-z0-9_]{8}"  # tempfile.mkstemp's random part
+_OURS = re.compile(rf"(\d+)\.{_RANDOM}")  # after ".<target>.": "<pid>.<random>"
+_OLD_STYLE = re.compile(_RANDOM)  # temp files of versions before the pid was in the name
+
+
 def open_temp(target: str) -> tuple[int, str]:
-    """open_temp creates an exclusive 0600 temp file in the target's directory."""
+    """open_temp creates an exclusive 0600 temp file ``.<target>.<pid>.<random>.tmp`` beside the target, flock'ed while open."""
     d = os.path.dirname(os.path.abspath(target)) or "."
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=d)
-    os.fchmod(fd, 0o600)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.{os.getpid()}.", suffix=".tmp", dir=d)
+    try:
+        os.fchmod(fd, 0o600)
+        with contextlib.suppress(OSError):  # no lock support (some network filesystems): the pid still tells
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    process.announce("temp", tmp)
     return fd, tmp
+
+
+@dataclass(frozen=True)
+class StaleTemp:
+    """A temp file an earlier run into the same target left behind: removed, or only named (``why``)."""
+
+    path: str
+    removed: bool
+    why: str
+
+    def message(self) -> str:
+        if self.removed:
+            return f"removed {self.path}: temp file of an interrupted run ({self.why})"
+        return f"found {self.path}: {self.why}; remove it by hand once no snaprewrite writes there"
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, another user's
+    return True
+
+
+def sweep_stale(target: str) -> list[StaleTemp]:
+    """sweep_stale removes temp files beside ``target`` that are provably a dead run's own, and names the others.
+
+    Provably: the name has this version's form with a pid, no process has that pid, and nobody holds
+    the file's lock (a live writer in another pid namespace still does).
+    """
+    d = os.path.dirname(os.path.abspath(target)) or "."
+    prefix = f".{os.path.basename(target)}."
+    try:
+        names = sorted(n for n in os.listdir(d) if n.startswith(prefix) and n.endswith(".tmp"))
+    except OSError:
+        return []
+    found: list[StaleTemp] = []
+    for name in names:
+        path = os.path.join(d, name)
+        middle = name[len(prefix) : -len(".tmp")]
+        ours = _OURS.fullmatch(middle)
+        if ours is None:
+            if _OLD_STYLE.fullmatch(middle):
+                found.append(StaleTemp(path, False, "a temp file without a writer's pid (an older snaprewrite?)"))
+            continue  # another target's temp file (".<target>.<more>...")
+        pid = int(ours.group(1))
+        if pid == os.getpid():
+            continue
+        if _running(pid):
+            found.append(StaleTemp(path, False, f"its writer, pid {pid}, is still running"))
+            continue
+        with process.deferred():
+            found.append(_remove_if_unlocked(path, pid))
+    return [f for f in found if f.why]
+
+
+def _remove_if_unlocked(path: str, pid: int) -> StaleTemp:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return StaleTemp(path, False, "")  # another sweep got it
+    except OSError as e:
+        return StaleTemp(path, False, f"cannot open it ({e.strerror})")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return StaleTemp(path, False, "not a regular file")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return StaleTemp(path, False, f"locked by a running process (pid {pid} in another namespace?)")
+        except OSError:
+            pass  # no lock support: the pid is gone
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            return StaleTemp(path, False, "")
+        except OSError as e:
+            return StaleTemp(path, False, f"cannot remove it ({e.strerror})")
+        return StaleTemp(path, True, f"pid {pid} is no longer running")
+    finally:
+        os.close(fd)
+
+
+class TargetExistsError(SnapshotError):
+    """Is raised when an output that must not be replaced appeared while this run was writing it."""
+
+
+_NO_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.ENOSYS, errno.EXDEV}
+
+
+def _publish_new(tmp: str, target: str) -> None:
+    """_publish_new puts ``tmp`` at ``target`` only if no file is there (link, then unlink the temp name)."""
+    try:
+        os.link(tmp, target, follow_symlinks=False)
+    except FileExistsError:
+        raise TargetExistsError(f"{target} was created by another process while this run wrote {tmp}: "
+                                f"left as it is (replace it with --force)") from None
+    except OSError as e:
+        if e.errno not in _NO_LINKS:
+            raise
+        # no hard links here: claim the name exclusively, then rename over the claim
+        try:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise TargetExistsError(f"{target} was created by another process while this run wrote {tmp}: "
+                                    f"left as it is (replace it with --force)") from None
+        os.replace(tmp, target)
+        return
+    os.unlink(tmp)
+
+
+@dataclass
+class _Staged:
+    fd: int
+    tmp: str
+    target: str
+    replace: bool
+    published: bool = False
+
+
+class Staging:
+    """Staging keeps one run's outputs in locked temp files and publishes them all, or none.
+
+    ``create`` makes the temp file beside a target (``replace``: may replace an existing target;
+    default: the staging's own). ``publish`` puts them in place, those that must not replace first
+    (link, which fails on a target that appeared meanwhile), and takes those back if a later one
+    fails. Leaving the ``with`` block removes every temp file that was not published.
+    """
+
+    def __init__(self, replace: bool = True):
+        self.replace = replace
+        self._items: list[_Staged] = []
+
+    def create(self, target: str, replace: bool | None = None) -> tuple[int, str]:
+        """create returns (fd, path) of a new temp file for ``target``; the staging owns the fd."""
+        with process.deferred():  # a signal now would find the file made but not yet listed for cleanup
+            fd, tmp = open_temp(target)
+            self._items.append(_Staged(fd, tmp, target, self.replace if replace is None else replace))
+        return fd, tmp
+
+    def publish(self) -> None:
+        """publish moves every temp file to its target and syncs the directories."""
+        done: list[_Staged] = []
+        try:
+            for item in sorted(self._items, key=lambda i: i.replace):
+                if item.replace:
+                    os.replace(item.tmp, item.target)
+                else:
+                    _publish_new(item.tmp, item.target)
+                item.published = True
+                done.append(item)
+        except BaseException:
+            with process.deferred():
+                for item in done:  # take back what was new (a replaced file cannot come back)
+                    if not item.replace and _same_inode(item.target, item.fd):
+                        with contextlib.suppress(OSError):
+                            os.unlink(item.target)
+            raise
+        for d in sorted({os.path.dirname(os.path.abspath(i.target)) or "." for i in self._items}):
+            dfd = os.open(d, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+        self.discard()
+
+    def discard(self) -> None:
+        """discard closes every temp file and removes those not published (signals wait until it is done)."""
+        with process.deferred():
+            for item in self._items:
+                if item.fd >= 0:
+                    os.close(item.fd)
+                    item.fd = -1
+                if not item.published:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(item.tmp)
+            self._items.clear()
+
+    def __enter__(self) -> "Staging":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.discard()
+
+
+def _same_inode(path: str, fd: int) -> bool:
+    try:
+        return os.stat(path, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+    except OSError:
+        return False
 
 
 def _write_all(fd: int, data) -> None:
@@ -89,12 +307,14 @@ class FileSink:
 
 def write_patched(snap: Snapshot, copy_length: int, overwrites: list[tuple[int, bytes]], append: bytes,
                   target: str, verify_input: bool = True, progress: Callable[[int], None] | None = None,
-                  before_rename: Callable[[str], None] | None = None) -> Written:
+                  before_rename: Callable[[str], None] | None = None, staging: "Staging | None" = None) -> Written:
     """write_patched writes ``input[:copy_length]`` with ``overwrites`` applied, then ``append`` and a trailer.
 
     With ``verify_input`` the input's own trailer is checked on the same read; a mismatch aborts the
     write (ChecksumError). ``before_rename(tmp_path)`` may inspect the finished temp file (a structural
-    check) and raise to abort. The input file is opened read-only and never written.
+    check) and raise to abort. With ``staging`` the finished file waits there to be published with the
+    run's other outputs; without, it is published at once (replacing ``target``). The input file is
+    opened read-only and never written.
     """
 
     def fill(fd: int) -> tuple[int, list[tuple[int, bytes]], int]:
@@ -102,12 +322,12 @@ def write_patched(snap: Snapshot, copy_length: int, overwrites: list[tuple[int, 
             _pwrite_all(fd, append, copy_length)
         return copy_length, overwrites, len(append)
 
-    return _write(snap, target, fill, verify_input, progress, before_rename)
+    return _write(snap, target, fill, verify_input, progress, before_rename, staging)
 
 
 def write_streamed(snap: Snapshot, target: str, build: Callable[[PageSink], Patch], verify_input: bool = True,
                    progress: Callable[[int], None] | None = None,
-                   before_rename: Callable[[str], None] | None = None) -> Written:
+                   before_rename: Callable[[str], None] | None = None, staging: "Staging | None" = None) -> Written:
     """write_streamed runs ``build(sink)`` (a bbolt transaction committing into ``sink``), then writes the snapshot.
 
     The sink puts each new page straight into the temp output file; the returned ``Patch`` gives the
@@ -124,7 +344,7 @@ def write_streamed(snap: Snapshot, target: str, build: Callable[[PageSink], Patc
             raise CorruptError(f"internal: pages written up to offset {sink.end}, patch ends at {patch.new_length}")
         return patch.copy_length, list(patch.overwrites), patch.append_length
 
-    return _write(snap, target, fill, verify_input, progress, before_rename)
+    return _write(snap, target, fill, verify_input, progress, before_rename, staging)
 
 
 def _refuse_input(snap: Snapshot, target: str) -> None:
@@ -135,12 +355,14 @@ def _refuse_input(snap: Snapshot, target: str) -> None:
 
 def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tuple[int, bytes]], int]],
            verify_input: bool, progress: Callable[[int], None] | None,
-           before_rename: Callable[[str], None] | None) -> Written:
-    """_write is the common body: temp file, ``fill`` (the new pages), prefix copy and hashes, trailer, check, rename."""
+           before_rename: Callable[[str], None] | None, staging: "Staging | None") -> Written:
+    """_write is the common body: temp file, ``fill`` (the new pages), prefix copy and hashes, trailer, check, publish."""
     _refuse_input(snap, target)
     stored = snap.stored_trailer() if verify_input else None
-    fd, tmp = open_temp(target)
+    own = staging is None
+    stage = Staging() if own else staging
     try:
+        fd, tmp = stage.create(target)
         copy_length, overwrites, append_length = fill(fd)
         for o, b in overwrites:
             if o < 0 or o + len(b) > copy_length:
@@ -160,25 +382,13 @@ def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tu
                     before_rename(tmp)
             finally:
                 synced.result()
-        os.close(fd)
-        fd = -1
         snap.check_unchanged()
-        os.replace(tmp, target)
-        tmp = None
-        dfd = os.open(os.path.dirname(os.path.abspath(target)) or ".", os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        if own:
+            stage.publish()
         return Written(target, size + TRAILER_SIZE, digest.hex(), None if stored is None else True)
     finally:
-        if fd >= 0:
-            os.close(fd)
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
+        if own:
+            stage.discard()
 
 
 def _copy_prefix(snap: Snapshot, fd: int, copy_length: int, overwrites: list[tuple[int, bytes]],
@@ -205,7 +415,7 @@ def _copy_prefix(snap: Snapshot, fd: int, copy_length: int, overwrites: list[tup
                 job.result()  # the buffer is reused: its hash and write must be done with it
             n = src.readinto(bufs[slot][: min(CHUNK, end - off)])
             if not n:
-                raise SnapshotError(f"{snap.path}: file shrank while reading")
+                raise snap.changed()
             chunk = bufs[slot][:n]
             jobs = [hashing.submit(h_in.update, chunk)] if stored is not None else []
             if off < copy_length:

@@ -7,6 +7,7 @@ file has ``size % 512 == 32``; a raw ``member/snap/db`` has ``size % 512 == 0`` 
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 
 from ..bbolt.pages import PageFile
@@ -43,13 +44,17 @@ class Snapshot:
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         try:
-            self.identity = Identity.of(self.path)
+            st = os.stat(self.path)
         except FileNotFoundError:
             raise NotSnapshotError(f"{self.path}: no such file") from None
-        except IsADirectoryError:
-            raise NotSnapshotError(f"{self.path}: is a directory") from None
-        if os.path.isdir(self.path):
+        except OSError as e:
+            raise NotSnapshotError(f"{self.path}: cannot read it: {e.strerror}") from None
+        if stat.S_ISDIR(st.st_mode):
             raise NotSnapshotError(f"{self.path}: is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            raise NotSnapshotError(f"{self.path}: not a regular file (a pipe, socket or device): "
+                                   f"copy the snapshot to a file first")
+        self.identity = Identity(st.st_size, st.st_mtime_ns, st.st_ino)
         size = self.identity.size
         if size == 0:
             raise NotSnapshotError(f"{self.path}: empty file")
@@ -58,7 +63,10 @@ class Snapshot:
             # bbolt files are whole pages (>= 512 bytes each); a snapshot adds exactly 32 bytes.
             raise NotSnapshotError(f"{self.path}: size {size} is neither whole pages nor pages plus a 32-byte "
                                    f"sha256 trailer: truncated or not a snapshot")
-        self.pages = PageFile(self.path, size - TRAILER_SIZE if self.trailer else size)
+        try:
+            self.pages = PageFile(self.path, size - TRAILER_SIZE if self.trailer else size)
+        except PermissionError as e:
+            raise NotSnapshotError(f"{self.path}: cannot read it: {e.strerror}") from None
         if self.trailer and self.pages.meta.pgid * self.pages.page_size != size - TRAILER_SIZE:
             # bbolt's WriteTo writes exactly pgid pages; anything else is a truncated or padded file.
             self.pages.close()
@@ -91,7 +99,7 @@ class Snapshot:
             while remaining > 0:
                 n = f.readinto(view[: min(HASH_CHUNK, remaining)])
                 if not n:
-                    raise NotSnapshotError(f"{self.path}: file shrank while reading")
+                    raise self.changed()
                 h.update(view[:n])
                 remaining -= n
         return h.digest()
@@ -114,9 +122,23 @@ class Snapshot:
 
     def check_unchanged(self) -> None:
         """check_unchanged refuses a file that changed since it was opened (another writer)."""
-        now = Identity.of(self.path)
-        if now != self.identity:
-            raise NotSnapshotError(f"{self.path}: file changed while reading (size or mtime differ)")
+        if Identity.of(self.path) != self.identity:
+            raise self.changed()
+
+    def changed(self) -> NotSnapshotError:
+        """changed is the error for an input another process changed while it was read, naming both states."""
+        was = self.identity
+        try:
+            now = Identity.of(self.path)
+        except OSError:
+            return NotSnapshotError(f"{self.path}: input changed while reading: it was {was.size} bytes and is gone")
+        if now.size != was.size:
+            how = f"it was {was.size} bytes and is now {now.size}"
+        elif now.ino != was.ino:
+            how = f"inode {was.ino} was replaced by {now.ino}"
+        else:
+            how = f"same size, modified at {now.mtime_ns} ns instead of {was.mtime_ns}"
+        return NotSnapshotError(f"{self.path}: input changed while reading: {how}")
 
     def bucket(self, name: bytes) -> Bucket | None:
         """bucket opens one of etcd's top-level buckets, or None."""

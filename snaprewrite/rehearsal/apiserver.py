@@ -6,7 +6,7 @@ the repository root or the current directory (the test tool set, see /work/share
 
 ``KubeApiServer`` starts one kube-apiserver against an etcd client URL with everything it needs made
 up in a scratch dir: a random admin token (``tokens.csv``, group system:masters), a self-generated
-serving certificate (``--cert-dir``), an RSA service-account key (openssl), the given
+serving certificate (``--cert-dir``), an RSA service-account key (cryptography or openssl), the given
 ``--service-cluster-ip-range`` and optionally an encryption provider config and extra flags. It binds
 127.0.0.1 on a free port, admission webhooks are off, authorization is AlwaysAllow, the endpoint
 reconciler is off. ``start`` waits for ``/readyz`` with the token; ``stop`` sends SIGTERM then
@@ -105,11 +105,26 @@ def _openssl(args: list[str], what: str) -> None:
 
 
 def make_sa_key(directory: Path) -> tuple[Path, Path]:
-    """make_sa_key writes a fresh RSA key pair (sa.key 0600, sa.pub) for service-account tokens."""
+    """make_sa_key writes a fresh RSA key pair (sa.key 0600, sa.pub) for service-account tokens.
+
+    With the ``cryptography`` package (a core dependency since ``certs``) in process, else with openssl.
+    """
     key, pub = directory / "sa.key", directory / "sa.pub"
-    _openssl(["genrsa", "-out", str(key), "2048"], "service-account key")
-    os.chmod(key, 0o600)
-    _openssl(["rsa", "-in", str(key), "-pubout", "-out", str(pub)], "service-account public key")
+    try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+    except ImportError:
+        _openssl(["genrsa", "-out", str(key), "2048"], "service-account key")
+        os.chmod(key, 0o600)
+        _openssl(["rsa", "-in", str(key), "-pubout", "-out", str(pub)], "service-account public key")
+        return key, pub
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                      serialization.NoEncryption()))
+    pub.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                      serialization.PublicFormat.SubjectPublicKeyInfo))
     return key, pub
 
 
@@ -128,7 +143,7 @@ class KubeApiServer:
     """A running kube-apiserver on 127.0.0.1 for one etcd; use it as a context manager.
 
     Attributes once started: ``url``, ``port``, ``token``, ``ca_file`` (the self-signed serving chain),
-    ``log_path``, ``workdir``, ``start_seconds``.
+    ``log_path``, ``workdir``, ``start_seconds``; after stop, ``final_log`` is what the server logged.
     """
 
     def __init__(self, binary: str | os.PathLike, etcd_url: str, service_cidrs: Iterable[str], *,
@@ -154,6 +169,7 @@ class KubeApiServer:
         self.start_seconds = 0.0
         self._log_file = None
         self._api_client = None
+        self.final_log = ""
 
     @property
     def url(self) -> str:
@@ -367,6 +383,7 @@ class KubeApiServer:
         finally:
             _live.discard(self)
             if self.workdir is not None:
+                self.final_log = self.log_text()
                 shutil.rmtree(self.workdir, ignore_errors=True)
                 self.workdir = None
 

@@ -11,6 +11,12 @@ also on errors and KeyboardInterrupt:
      against the rewritten file and a deterministic sample of the others (every Nth live key plus all
      keys under the registry prefixes a rewrite touches; all keys with ``full``) against the source.
 
+With ``kube_apiserver`` a fourth step follows (``apicheck``): kube-apiserver starts on the restored
+etcd with the service range(s) the migrated cluster will run with (``service_cidr_flags``, default the
+ranges of the rewritten snapshot's RangeAllocations), and its repair events, allocator log lines, LIST
+and PATCH answers and a fresh Service's address are reported under ``apiserver``. etcd and the API
+server then share a private network namespace (``netns``) when the platform allows it.
+
 Expectations are read offline with ``snaprewrite.etcd``. etcd 3.5.1 and 3.4.23 both keep the MVCC
 revision on restore (measured): the restored store answers ``mvcc.current_revision`` (the last main
 revision of bucket ``key``, or the compaction revision if later) and the snapshot's live key count.
@@ -18,7 +24,9 @@ Mismatches name the key and field; values are shown as length and sha256 prefix,
 This module sits on top of both sides (the reader layers and the etcd runner); nothing imports it but the CLI.
 """
 
+import contextlib
 import hashlib
+import ipaddress
 import math
 import os
 import re
@@ -33,9 +41,13 @@ from ..errors import NotSnapshotError, SnapshotError, UsageError
 from ..etcd import mvcc
 from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot, has_trailer
+from ..k8s.decode import decode_value
 from ..rewrite import job
+from . import apicheck
+from .apiserver import find_kube_tool
 from .binaries import EtcdTools, find_etcd
 from .client import EtcdClient, KeyRecord
+from .netns import NetNamespace, isolated_network
 from .server import EtcdServer, EtcdServerError, restore
 
 Progress = Callable[[int], None] | None
@@ -91,6 +103,9 @@ class Rehearsal:
     mismatches: list[Mismatch] = field(default_factory=list)
     kept_in: str | None = None
     rewrite_summary: dict | None = None
+    apiserver: apicheck.ApiCheck | None = None
+    apiserver_seconds: float = 0.0
+    forced: list[dict] = field(default_factory=list)  # rails overridden by --force-unsafe-mapping
 
     @property
     def verified(self) -> int:
@@ -99,8 +114,8 @@ class Rehearsal:
 
     @property
     def ok(self) -> bool:
-        """ok tells whether everything matched (the CLI exits 0 only then)."""
-        return not self.mismatches
+        """ok tells whether everything matched and the API server (if asked) found nothing (the CLI exits 0 only then)."""
+        return not self.mismatches and (self.apiserver is None or self.apiserver.ok)
 
     def as_json(self) -> dict:
         """as_json is the JSON report of ``rehearse --output json``."""
@@ -125,8 +140,11 @@ class Rehearsal:
             "full": self.full,
             "keptIn": self.kept_in,
             "rewriteSummary": self.rewrite_summary,
+            **({"forced": self.forced} if self.forced else {}),
             "ok": self.ok,
             "mismatches": [m.as_json() for m in self.mismatches],
+            "apiserverSeconds": round(self.apiserver_seconds, 3),
+            "apiserver": self.apiserver.as_json() if self.apiserver is not None else None,
         }
 
 
@@ -299,16 +317,74 @@ def _scratch(keep: str | os.PathLike | None) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class ApiOptions:
+    """How ``rehearse`` runs kube-apiserver: the binary, the service ranges (None: from the snapshot), settle time."""
+
+    binary: Path
+    service_cidrs: tuple[str, ...] | None = None
+    settle: float = 5.0
+
+
+def api_options(kube_apiserver: str | os.PathLike | None, service_cidr_flags: Iterable[str] | None,
+                settle: float) -> ApiOptions | None:
+    """api_options checks the API server options up front (nothing runs before they are known good)."""
+    flags = [c.strip() for item in (service_cidr_flags or []) for c in item.split(",") if c.strip()]
+    if kube_apiserver is None:
+        if flags:
+            raise UsageError("--service-cidr-flags needs --kube-apiserver")
+        return None
+    if settle < 0:
+        raise UsageError(f"--settle {settle} must not be negative")
+    for f in flags:
+        if not _is_cidr(f):
+            raise UsageError(f"--service-cidr-flags {f} is not a CIDR")
+    if len(flags) > 2 or len({ipaddress.ip_network(f).version for f in flags}) < len(flags):
+        raise UsageError(f"--service-cidr-flags {','.join(flags)}: give one range, or one IPv4 and one IPv6 range")
+    return ApiOptions(find_kube_tool("kube-apiserver", kube_apiserver), tuple(flags) or None, settle)
+
+
+def _is_cidr(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=True)
+        return "/" in text
+    except ValueError:
+        return False
+
+
+RANGE_KEYS = (b"/registry/ranges/serviceips", b"/registry/ranges/secondaryserviceips")
+
+
+def snapshot_service_ranges(path: str | os.PathLike) -> list[str]:
+    """snapshot_service_ranges reads the service range(s) a snapshot's ClusterIP allocators hold (primary first)."""
+    with Snapshot(path) as snap:
+        index = mvcc.live_keys(snap, b"/registry/ranges/")
+        out = []
+        for key in RANGE_KEYS:
+            if key in index:
+                try:
+                    rng = decode_value(mvcc.record_at(snap, index[key]).kv.value).get("range")
+                except SnapshotError:
+                    rng = None
+                if rng:
+                    out.append(rng)
+    if not out:
+        raise UsageError(f"{os.fspath(path)} holds no service IP allocator range: give --service-cidr-flags")
+    return out
+
+
 def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), pod_cidrs: Iterable[str] = (),
              excludes: Iterable[str] = (), reallocate: bool = False, only: str | None = None,
              skip_hash_check: bool = False, etcd: str | None = None, keep: str | os.PathLike | None = None,
              full: bool = False, sample_every: int | None = None, progress: Progress = None,
-             stage: Stage = None) -> Rehearsal:
+             stage: Stage = None, force_unsafe: bool = False, kube_apiserver: str | os.PathLike | None = None,
+             service_cidr_flags: Iterable[str] | None = None, settle: float = 5.0) -> Rehearsal:
     """rehearse rewrites (with mappings), restores and starts a snapshot in a throwaway etcd and compares what it serves.
 
     ``progress(n)`` is advanced while records are scanned (as for ``rewrite``); ``stage(name)`` is called
-    as each step begins: "rewrite", "restore", "expect", "start", "verify", "stop". Returns the result
-    (mismatches included); raises SnapshotError when a step fails (e.g. "restore failed: ...").
+    as each step begins: "rewrite", "restore", "expect", "start", "verify", "apiserver", "stop". Returns
+    the result (mismatches and API server findings included); raises SnapshotError when a step fails
+    (e.g. "restore failed: ...").
     """
     source = os.fspath(snapshot)
     if not os.path.isfile(source):
@@ -317,12 +393,13 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
     rewriting = bool(service_cidrs or pod_cidrs)
     if not rewriting and (excludes or reallocate or only):
         raise UsageError("--exclude, --reallocate and --only need --service-cidr or --pod-cidr")
+    api = api_options(kube_apiserver, service_cidr_flags, settle)
     tools: EtcdTools = find_etcd(etcd)
     scratch = _scratch(keep)
     result = Rehearsal(source, tools.version_str, rewriting, full, 1, kept_in=str(scratch) if keep else None)
     try:
         _run(source, tools, scratch, result, rewriting, service_cidrs, pod_cidrs, excludes, reallocate, only,
-             skip_hash_check, full, sample_every, progress, stage or (lambda _name: None))
+             skip_hash_check, full, sample_every, progress, stage or (lambda _name: None), force_unsafe, api)
     finally:
         if keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -332,17 +409,20 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
 def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewriting: bool,
          service_cidrs: list[str], pod_cidrs: list[str], excludes: list[str], reallocate: bool,
          only: str | None, skip_hash_check: bool, full: bool, sample_every: int | None,
-         progress: Progress, stage: Callable[[str], None]) -> None:
+         progress: Progress, stage: Callable[[str], None], force_unsafe: bool = False,
+         api: ApiOptions | None = None) -> None:
     """_run does the steps of ``rehearse`` inside the scratch dir, filling ``result``."""
     target, plan_keys, gone = source, set(), set()
     if rewriting:
         stage("rewrite")
         t0 = time.monotonic()
         req = job.Request(source, str(scratch / REWRITTEN_NAME), service_cidrs, pod_cidrs, excludes,
-                          reallocate=reallocate, only=only, skip_hash_check=skip_hash_check)
+                          reallocate=reallocate, only=only, skip_hash_check=skip_hash_check,
+                          force_unsafe=force_unsafe)
         done = job.run(req, progress)
         result.rewrite_seconds = time.monotonic() - t0
         result.rewrite_summary = done.report["summary"]
+        result.forced = done.report.get("forced", [])
         target = done.written.path if done.written else req.out
         plan_keys, gone = _plan_keys(done.report)
 
@@ -363,16 +443,29 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
         source, os.fspath(target), plan_keys, gone, full, sample_every, progress)
     result.expected_revision, result.expected_keys = expected.revision, expected.count
     result.mismatches.extend(problems)
+    if api is not None:
+        cidrs_from = "flags" if api.service_cidrs else "snapshot"
+        api_cidrs = list(api.service_cidrs or snapshot_service_ranges(target))
     result.expect_seconds = time.monotonic() - t0
 
-    stage("start")
-    server = EtcdServer(tools, data_dir, log_path=scratch / LOG_NAME)
-    t0 = time.monotonic()
-    with server:
-        result.start_seconds = time.monotonic() - t0
-        stage("verify")
+    net = isolated_network() if api is not None else contextlib.nullcontext(NetNamespace(False, "no API server"))
+    with net as ns:
+        stage("start")
+        server = EtcdServer(tools, data_dir, log_path=scratch / LOG_NAME)
         t0 = time.monotonic()
-        with server.client() as client:
-            _verify(client, expected, sampled, full, result)
-        result.verify_seconds = time.monotonic() - t0
-        stage("stop")
+        with server:
+            result.start_seconds = time.monotonic() - t0
+            stage("verify")
+            t0 = time.monotonic()
+            with server.client() as client:
+                _verify(client, expected, sampled, full, result)
+            result.verify_seconds = time.monotonic() - t0
+            if api is not None:
+                stage("apiserver")
+                t0 = time.monotonic()
+                result.apiserver = apicheck.run(
+                    api.binary, server, api_cidrs, cidrs_from, sorted(k.decode("utf-8", "surrogateescape")
+                                                                      for k in plan_keys),
+                    expected.revision, api.settle, scratch, ns.isolated, ns.reason)
+                result.apiserver_seconds = time.monotonic() - t0
+            stage("stop")

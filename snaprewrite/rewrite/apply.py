@@ -19,7 +19,7 @@ from ..bbolt.writer import PageSink, Patch, Transaction
 from ..errors import CorruptError, UsageError
 from ..etcd import revision, schema, writes
 from ..etcd.fsck import fsck
-from ..etcd.output import Written, write_streamed
+from ..etcd.output import Staging, Written, write_streamed
 from ..etcd.snapshot import Snapshot
 from .plan import Plan
 
@@ -62,8 +62,8 @@ def batch(snap: Snapshot, plan: Plan, mode: Mode) -> writes.Batch:
 
 
 def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
-          progress: Callable[[int], None] | None = None, mode: Mode = Mode()) -> Written:
-    """apply writes ``plan`` over ``snap`` into ``target`` (atomically) and returns what was written."""
+          progress: Callable[[int], None] | None = None, mode: Mode = Mode(), staging: Staging | None = None) -> Written:
+    """apply writes ``plan`` over ``snap`` into ``target`` (atomically; with ``staging``, left there to publish)."""
     mode.validate()
     records = batch(snap, plan, mode)
     extra: list[tuple[bytes, bytes, bytes]] = []
@@ -87,4 +87,4 @@ def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
         return patch
 
     return write_streamed(snap, target, build, verify_input=verify_input, progress=progress,
-                          before_rename=verify_file)
+                          before_rename=verify_file, staging=staging)

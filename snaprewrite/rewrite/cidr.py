@@ -10,8 +10,8 @@ Validation policy (``CidrMap.parse``):
 - both sides must be network addresses (``10.96.0.0/12``, not ``10.96.0.1/12``): a host part is
   rejected rather than silently masked, since it usually means a typo in the migration command;
 - both sides must be of the same family; an ``OLD`` equal to ``NEW`` is allowed and maps to itself;
-- two old CIDRs (or two new CIDRs) that overlap are an error: a mapping must be a function and
-  its reverse too.
+- two old CIDRs (or two new CIDRs) that overlap are a usage error (exit 2): a mapping must be a
+  function and its reverse too. Overlaps with the snapshot's ranges are ``rails``' business.
 
 Text forms are Kubernetes': Go prints IPv6 compressed per RFC 5952 (``fd00:10:96::a``), as does
 ``ipaddress``. Values that are not IP literals (``"None"`` of headless Services, ``""``) are not in
@@ -108,7 +108,7 @@ class CidrMap:
             nets = sorted((getattr(m, side) for m in self.mappings), key=lambda n: (n.version, n))
             for a, b in zip(nets, nets[1:]):
                 if a.version == b.version and a.overlaps(b):
-                    raise PlanError(f"{side} cidrs {a} and {b} overlap")
+                    raise UsageError(f"{side} cidrs {a} and {b} overlap")
 
     @classmethod
     def parse(cls, specs: str | Iterable[str], *, one_per_family: bool = False) -> "CidrMap":

@@ -1,21 +1,26 @@
 """The ``rewrite`` and ``verify`` jobs end to end: options -> plan -> report -> new snapshot.
 
-Safety rules live here: the output must not be the input, an existing output needs ``force``, the
-input's trailer is verified on the same read that copies it, and nothing is written on a dry run.
+Safety rules live here: every output path (``--out``, ``--report``) is checked before any work (not the
+input, not each other, not a directory, writable), an existing output needs ``force``, the input's
+trailer is verified on the same read that copies it, and nothing but the report is written on a dry
+run. The outputs wait in temp files and are published together once all are complete (``Staging``).
 """
 
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..errors import SnapshotError, UsageError
+from .. import process
+from ..errors import PlanError, SnapshotError, UsageError
 from ..etcd import startup
-from ..etcd.output import Written, open_temp
+from ..etcd.output import Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
 from . import apply as applying
+from . import doctor as doctoring
+from . import facts as clusterfacts
 from . import plan as planning
-from . import runbook
+from . import rails, runbook
 from . import verify as verifying
 from .cidr import CidrMap
 
@@ -39,6 +44,8 @@ class Request:
     as_new_revision: bool = False
     bump_revision: int = 0
     mark_compacted: bool = False
+    force_unsafe: bool = False  # --force-unsafe-mapping: go through the rails (rails.py), recorded as "forced"
+    report: str | None = None  # also write the report as JSON here (published with the snapshot)
 
     @property
     def mode(self) -> applying.Mode:
@@ -51,6 +58,7 @@ class Result:
 
     report: dict
     written: Written | None
+    stale: list[str] = field(default_factory=list)  # temp files of interrupted runs, removed or found
 
 
 def _cidr_map(specs: list[str]) -> CidrMap:
@@ -68,67 +76,136 @@ def options(req: Request) -> planning.Options:
                             frozenset(req.excludes), req.reallocate, only)
 
 
-def _check_target(req: Request) -> None:
-    """_check_target refuses writing over the input, or over an existing file without force."""
-    if req.out is None:
-        return
-    if os.path.abspath(req.out) == os.path.abspath(req.snapshot) or (
-            os.path.exists(req.out) and os.path.samefile(req.out, req.snapshot)):
-        raise UsageError("--out is the input snapshot: refusing to overwrite the input")
-    if os.path.isdir(req.out):
-        raise UsageError(f"--out {req.out} is a directory")
-    if os.path.exists(req.out) and not req.force:
+def _same_file(a: str, b: str) -> bool:
+    """_same_file tells whether two paths name one file: the same inode if both exist, else the same resolved path."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _outputs(req: Request) -> list[tuple[str, str]]:
+    """_outputs lists the files the request writes, as (option, path)."""
+    outs = [("--out", req.out)] if req.out is not None and not req.dry_run else []
+    return outs + ([("--report", req.report)] if req.report is not None else [])
+
+
+def _check_paths(req: Request) -> None:
+    """_check_paths refuses, before any work, outputs over the input or each other, in no directory, or existing without force."""
+    outs = _outputs(req)
+    for flag, path in outs:
+        if _same_file(path, req.snapshot):
+            raise UsageError(f"{flag} {path} is the input snapshot {req.snapshot}: refusing to overwrite the input")
+        if os.path.isdir(path):
+            raise UsageError(f"{flag} {path} is a directory")
+        parent = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(parent):
+            raise UsageError(f"{flag} {path}: directory {parent} does not exist")
+    if len(outs) == 2 and _same_file(req.out, req.report):
+        raise UsageError(f"--report {req.report} and --out {req.out} are the same file: give the report another name")
+    if req.out is not None and not req.dry_run and os.path.lexists(req.out) and not req.force:
         raise UsageError(f"--out {req.out} exists (use --force to replace it)")
-    parent = os.path.dirname(os.path.abspath(req.out))
-    if not os.path.isdir(parent):
-        raise UsageError(f"--out {req.out}: directory {parent} does not exist")
+
+
+def _writable(flag: str, path: str, staging: Staging | None = None) -> int:
+    """_writable proves ``path``'s directory takes a new file: the temp file is created (kept in ``staging``, else removed)."""
+    try:
+        if staging is not None:
+            return staging.create(path, replace=True)[0]
+        with process.deferred():
+            fd, tmp = open_temp(path)
+            os.close(fd)
+            os.unlink(tmp)
+        return -1
+    except OSError as e:
+        raise SnapshotError(f"{flag} {path}: cannot write in {os.path.dirname(os.path.abspath(path))}: "
+                            f"{e.strerror}") from None
+
+
+def _write_json(fd: int, rep: dict) -> None:
+    view = memoryview((json.dumps(rep, indent=2) + "\n").encode())
+    while view:
+        view = view[os.write(fd, view):]
+    os.fsync(fd)
+
+
+def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool) -> list[rails.Refusal]:
+    """refuse_unsafe raises on the first rail the mappings break (UsageError or PlanError), unless ``force``.
+
+    Returns the refusals that ``force`` overrode (empty when the request is safe).
+    """
+    found = clusterfacts.discover(state)
+    refusals = rails.check(found, opts.service_map, opts.pod_map,
+                           lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips])
+    if refusals and not force:
+        first = refusals[0]
+        more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
+        raise (UsageError if first.usage else PlanError)(f"{first.message}{more}; {rails.FORCE_FLAG} overrides")
+    return refusals
+
+
+def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options) -> dict:
+    """planned_diagnosis runs ``doctor`` on the state the plan leaves, for the input's declared ranges mapped.
+
+    Must run before the plan is applied (applying releases the new values).
+    """
+    before = clusterfacts.discover(state)
+    service, pod = doctoring.default_ranges(before)
+    after = state.with_plan(plan)
+    return doctoring.examine(after, clusterfacts.discover(after), doctoring.mapped_ranges(service, opts.service_map),
+                             doctoring.mapped_ranges(pod, opts.pod_map)).as_json()
 
 
 def run(req: Request, progress: Progress = None) -> Result:
-    """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot."""
+    """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot; then publishes the outputs."""
     opts = options(req)
     req.mode.validate()
-    if not req.dry_run:
-        _check_target(req)
-    with Snapshot(req.snapshot) as snap:
-        startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
-        plan = planning.build(snap, opts, progress)
-        rep = plan.report(None if req.dry_run else req.out)
-        rep["dryRun"] = req.dry_run
-        rep["asNewRevision"] = req.as_new_revision
-        if req.as_new_revision and plan.edits:
-            rep["newRevision"] = plan.revision + 1
-        if req.bump_revision:
-            rep["bumpRevision"] = req.bump_revision
-            rep["markCompacted"] = req.mark_compacted
-        rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted),
-                                       flags=runbook.mode_flags(req.as_new_revision, req.bump_revision,
-                                                                req.mark_compacted))
-        if req.dry_run:
-            if not req.skip_hash_check:
-                snap.require_trailer_ok()
-            return Result(rep, None)
-        written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check, progress=progress,
-                                 mode=req.mode)
-        return Result(rep, written)
+    _check_paths(req)
+    stale = [s.message() for _, path in _outputs(req) for s in sweep_stale(path)]
+    written = None
+    with Staging(replace=req.force) as staging:
+        report_fd = _writable("--report", req.report, staging) if req.report is not None else -1
+        if req.out is not None and not req.dry_run:
+            _writable("--out", req.out)
+        with Snapshot(req.snapshot) as snap:
+            startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
+            state = clusterfacts.State.scan(snap, progress)
+            refusals = refuse_unsafe(state, opts, req.force_unsafe)
+            plan = planning.build(snap, opts, progress)
+            rep = plan.report(None if req.dry_run else req.out)
+            if refusals:
+                rep["forced"] = [r.as_json() for r in refusals]
+            rep["doctor"] = planned_diagnosis(state, plan, opts)
+            rep["dryRun"] = req.dry_run
+            rep["asNewRevision"] = req.as_new_revision
+            if req.as_new_revision and plan.edits:
+                rep["newRevision"] = plan.revision + 1
+            if req.bump_revision:
+                rep["bumpRevision"] = req.bump_revision
+                rep["markCompacted"] = req.mark_compacted
+            rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted),
+                                           flags=runbook.mode_flags(req.as_new_revision, req.bump_revision,
+                                                                    req.mark_compacted))
+            if req.dry_run:
+                if not req.skip_hash_check:
+                    snap.require_trailer_ok()
+            else:
+                written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check,
+                                         progress=progress, mode=req.mode, staging=staging)
+        if report_fd >= 0:
+            _write_json(report_fd, rep)
+        staging.publish()
+    return Result(rep, written, stale)
 
 
 def write_report(rep: dict, path: str) -> None:
     """write_report writes the JSON report atomically (mode 0600: it names every object that changed)."""
-    fd, tmp = open_temp(path)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(rep, f, indent=2)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with Staging() as staging:
+        fd, _ = staging.create(path)
+        _write_json(fd, rep)
+        staging.publish()
 
 
 def verify(old: str, new: str, report_path: str | None, progress: Progress = None) -> dict:

@@ -20,7 +20,7 @@ from snaprewrite.k8s import bitmap
 from snaprewrite.k8s.decode import decode_value
 
 runner = CliRunner()
-SERVICES = {"10.96.0.0/12": "172.16.0.0/12", "fd00:10:96::/112": "fd00:20:96::/112"}
+SERVICES = {"10.96.0.0/12": "10.128.0.0/12", "fd00:10:96::/112": "fd00:20:96::/112"}
 PODS = {"10.244.0.0/16": "10.55.0.0/16", "fd00:10:244::/56": "fd00:55:244::/56"}
 MAPS = [a for old, new in SERVICES.items() for a in ("--service-cidr", f"{old}={new}")] + \
        [a for old, new in PODS.items() for a in ("--pod-cidr", f"{old}={new}")]
@@ -65,7 +65,7 @@ def expected_object(key: str, served: dict) -> dict:
     data = obj.get("data", {})
     if key == "/registry/configmaps/kube-system/kubeadm-config":
         text = data["ClusterConfiguration"]
-        for old, new in (("10.96.0.0/12,fd00:10:96::/112", "172.16.0.0/12,fd00:20:96::/112"),
+        for old, new in (("10.96.0.0/12,fd00:10:96::/112", "10.128.0.0/12,fd00:20:96::/112"),
                          ("10.244.0.0/16,fd00:10:244::/56", "10.55.0.0/16,fd00:55:244::/56")):
             text = text.replace(old, new)
         data["ClusterConfiguration"] = text
@@ -119,7 +119,7 @@ def test_apiserver_fixture_rewrite_restores_as_the_api_served_it_moved(tag, etcd
                    for ip in expected_object("/registry/services/specs/", o)["spec"].get("clusterIPs", [])
                    if ip != "None"}
     held = set()
-    for name, rng in (("serviceips", "172.16.0.0/12"), ("secondaryserviceips", "fd00:20:96::/112")):
+    for name, rng in (("serviceips", "10.128.0.0/12"), ("secondaryserviceips", "fd00:20:96::/112")):
         alloc = decode_value(got[f"/registry/ranges/{name}"].value)
         assert alloc["range"] == rng
         held |= set(bitmap.decode(alloc["range"], base64.b64decode(alloc["data"])))

@@ -165,9 +165,15 @@ def test_round_trip_and_rerun_are_byte_identical(real_snapshot, tmp_path):
         "--pod-cidr", "10.66.0.0/16=10.5.0.0/16")
     result = json.loads(cli("verify", real_snapshot, b2a, "-o", "json").stdout)
     assert result["differences"] == []
+    # a rerun on the rewritten file: refused (its OLD ranges are gone), and a no-op when forced
+    r = cli("rewrite", a2b, "--out", again, "--service-cidr", "10.96.0.0/12=172.30.0.0/16",
+            "--pod-cidr", "10.5.0.0/16=10.66.0.0/16", code=1)
+    assert "old service cidr 10.96.0.0/12 matches nothing" in r.stderr and "172.30.0.0/16" in r.stderr
+    assert not again.exists()
     rep = json.loads(cli("rewrite", a2b, "--out", again, "--service-cidr", "10.96.0.0/12=172.30.0.0/16",
-                         "--pod-cidr", "10.5.0.0/16=10.66.0.0/16", "-o", "json").stdout)
+                         "--pod-cidr", "10.5.0.0/16=10.66.0.0/16", "--force-unsafe-mapping", "-o", "json").stdout)
     assert rep["changes"] == []
+    assert {f["rail"] for f in rep["forced"]} == {"unmatched-old"} and len(rep["forced"]) == 2
     assert all("still hold old addresses" in w["message"] for w in rep["warnings"])  # pods, endpoints
     assert json.loads(cli("verify", a2b, again, "-o", "json").stdout)["differences"] == []
 

@@ -55,7 +55,7 @@ def test_latest_and_history_agree(real_snapshot):
         assert cs.finished == 11246
 
 
-@pytest.mark.parametrize("name", ["basic-etcd35", "basic-etcd34", "k8s-etcd35", "tiny-etcd34"])
+@pytest.mark.parametrize("name", ["basic-etcd35", "basic-etcd34", "k8s-etcd35", "tiny-etcd34", "apiserver-etcd34"])
 def test_fast_and_plain_decoders_agree(name, fixture_path, real_snapshot):
     for path in (fixture_path(name + ".db"), real_snapshot):
         with Snapshot(path) as snap:

@@ -23,7 +23,7 @@ def string_paths(cls, depth: int = 3, prefix: tuple = ()) -> list[tuple[str, ...
     return out
 
 
-@pytest.mark.parametrize("name", ["k8s-etcd35", "k8s-etcd34", "real"])
+@pytest.mark.parametrize("name", ["k8s-etcd35", "k8s-etcd34", "apiserver-etcd35", "apiserver-etcd34", "real"])
 def test_fast_reader_agrees_with_splice(name, fixture_path, real_snapshot):
     path = real_snapshot if name == "real" else fixture_path(name + ".db")
     checked = 0

@@ -16,6 +16,8 @@ from snaprewrite.rehearsal.binaries import EtcdNotFoundError
 from snaprewrite.rehearsal.server import EtcdServer, error_line
 
 REAL_MAPS = {"service_cidrs": ["10.96.0.0/12=172.30.0.0/16"], "pod_cidrs": ["10.5.0.0/16=10.66.0.0/16"]}
+APISERVER_MAPS = {"service_cidrs": ["10.96.0.0/12=10.128.0.0/12", "fd00:10:96::/112=fd00:20:96::/112"],
+                  "pod_cidrs": ["10.244.0.0/16=10.55.0.0/16", "fd00:10:244::/56=fd00:55:244::/56"]}
 K8S_MAPS = {"service_cidrs": ["192.168.0.0/16=172.24.0.0/16", "fd00:10:96::/112=fd00:20:96::/112"],
             "pod_cidrs": ["10.244.0.0/16=10.55.0.0/16", "fd00:10:244::/56=fd00:55:244::/56"]}
 
@@ -130,6 +132,14 @@ def test_k8s_fixture_with_its_mapping(etcd_tools, fixture_path, scratch_root):
         out = check_clean(rh.rehearse(src, etcd=etcd_tools.version_str, full=True, **K8S_MAPS), src, scratch_root)
         assert out["full"] and out["rewriteSummary"]["servicesChanged"] >= 6
         assert out["rewriteSummary"]["nodesChanged"] >= 3 and out["planned"] > 9
+
+
+def test_apiserver_fixture_with_its_mapping(etcd_tools, fixture_path, scratch_root):
+    """The snapshot the real kube-apiserver wrote (fixtures/apiserver.py), migrated, read back key by key."""
+    src = fixture_path(f"apiserver-{etcd_tools.tag}.db")
+    out = check_clean(rh.rehearse(src, etcd=etcd_tools.version_str, full=True, **APISERVER_MAPS), src, scratch_root)
+    assert out["rewriteSummary"]["servicesChanged"] == 8 and out["rewriteSummary"]["nodesChanged"] == 3
+    assert out["planned"] == out["rewriteSummary"]["objectsChanged"] == 16
 
 
 def test_sample_every_nth_plus_cidr_objects(etcd35, real_snapshot, scratch_root):

@@ -35,9 +35,9 @@ def test_parse_rejects(spec, fragment):
 
 
 def test_overlapping_old_or_new_cidrs_are_an_error():
-    with pytest.raises(PlanError, match="old cidrs 10.0.0.0/8 and 10.96.0.0/12 overlap"):
+    with pytest.raises(UsageError, match="old cidrs 10.0.0.0/8 and 10.96.0.0/12 overlap"):
         CidrMap.parse("10.96.0.0/12=172.24.0.0/16,10.0.0.0/8=192.168.0.0/16")
-    with pytest.raises(PlanError, match="new cidrs"):
+    with pytest.raises(UsageError, match="new cidrs"):
         CidrMap.parse("10.96.0.0/16=172.24.0.0/16,10.97.0.0/16=172.24.0.0/20")
 
 

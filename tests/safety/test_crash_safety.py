@@ -1,9 +1,10 @@
 """rewrite under SIGKILL, a full disk and a concurrent writer: the input is never touched and the output path
 holds either nothing or a complete, checked snapshot.
 
-What a killed process leaves: it cannot clean up, so a hidden ``.<out>.<random>.tmp`` beside the output
-may remain after SIGKILL (never at the output path itself; remove such files by hand). Every other
-failure (full disk, changed input, bad input) removes its temp file before exiting 1.
+What a killed process leaves: it cannot clean up, so a hidden ``.<out>.<pid>.<random>.tmp`` beside the
+output may remain after SIGKILL (never at the output path itself; the next run into that folder removes
+it: test_signals.py). Every other failure (full disk, changed input, bad input) removes its temp file
+before exiting 1.
 """
 
 import hashlib

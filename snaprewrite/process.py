@@ -1,0 +1,201 @@
+"""The process around a command: SIGINT, SIGTERM and SIGHUP end a run cleanly; a supervisor reports crashes.
+
+Signals. ``install`` (called before the command line's heavy imports) makes SIGINT, SIGTERM and SIGHUP
+(a stopped unit, a dropped ssh connection) end the run the same way: while a command runs (``armed``)
+the handler raises ``Interrupted`` (a ``KeyboardInterrupt``), so every ``finally`` removes its temp
+files and the CLI prints one line and exits 128 + the signal number; outside a command (start-up
+imports, argument parsing) there is nothing to clean up and it prints the line and exits at once.
+Only the first signal counts: repeats while cleaning up are ignored, and ``deferred`` holds a signal
+back until a cleanup step is finished.
+
+Supervisor. A truncated input makes reads of its mapping fault (SIGBUS), which no Python handler can
+recover from. ``supervise`` forks: the child runs the command, the parent waits for it, passes
+SIGINT/SIGTERM/SIGHUP on, and when the child dies of a signal it prints one line naming the file
+that changed ("input changed while reading": files in use are ``announce``d to it through a pipe) and
+removes the temp files the child left. The child dies with the parent (PR_SET_PDEATHSIG).
+
+Limit: the first milliseconds of the interpreter (before ``site`` is imported and any snaprewrite code
+runs) belong to Python: a SIGINT there is Python's own KeyboardInterrupt report. From the first line of
+``snaprewrite.cli`` (``python -m``) or ``snaprewrite.__main__`` (the console script) on, it is ours.
+
+Like ``errors``, this module imports nothing from snaprewrite: every layer may use it.
+"""
+
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Iterator
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+PREFIX = "snaprewrite: error: "
+
+
+class Interrupted(KeyboardInterrupt):
+    """Is raised in a running command by SIGINT, SIGTERM or SIGHUP."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+class _State:
+    armed = False  # a command is running: raise so that cleanups run
+    exiting = False  # the first signal was acted on: ignore the rest
+    deferred = 0  # inside a cleanup step: hold the signal back
+    pending: int | None = None
+    child = 0  # supervisor: the pid the signals are passed to
+    notes_fd = -1  # supervised child: where announcements go
+
+
+_state = _State()
+
+
+def _handler(signum: int, frame) -> None:
+    if _state.child:
+        try:
+            os.kill(_state.child, signum)
+        except ProcessLookupError:
+            pass
+        return
+    if _state.exiting:
+        return
+    if _state.deferred:
+        _state.pending = signum
+        return
+    _state.exiting = True
+    if _state.armed:
+        raise Interrupted(signum)
+    sys.stderr.write(f"{PREFIX}interrupted by {signal.Signals(signum).name}\n")
+    sys.stderr.flush()
+    raise SystemExit(128 + signum)
+
+
+def install() -> None:
+    """install routes SIGINT, SIGTERM and SIGHUP to the handler (main thread only; call it first)."""
+    for s in SIGNALS:
+        signal.signal(s, _handler)
+
+
+@contextlib.contextmanager
+def armed() -> Iterator[None]:
+    """armed marks a running command: a signal raises ``Interrupted`` inside it instead of exiting at once."""
+    before = _state.armed
+    _state.armed = True
+    try:
+        yield
+    finally:
+        _state.armed = before
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """deferred holds a signal back while a cleanup step runs, and acts on it when the step is done."""
+    _state.deferred += 1
+    try:
+        yield
+    finally:
+        _state.deferred -= 1
+        if not _state.deferred and _state.pending is not None:
+            signum, _state.pending = _state.pending, None
+            _handler(signum, None)
+
+
+def announce(kind: str, path: str, size: int = 0) -> None:
+    """announce tells a supervisor about a file in use: ``read`` (mapped input, its size) or ``temp`` (to remove after a crash)."""
+    if _state.notes_fd < 0:
+        return
+    line = f"{kind}\t{size}\t{os.path.abspath(path)}\n".encode("utf-8", "surrogateescape")
+    try:
+        os.write(_state.notes_fd, line)
+    except OSError:
+        _state.notes_fd = -1
+
+
+def _die_with_parent(parent: int) -> None:
+    """_die_with_parent asks Linux to SIGKILL this process when its parent dies (a SIGKILLed supervisor)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # the parent died before the request
+        os._exit(128 + signal.SIGKILL)
+
+
+def supervise() -> None:
+    """supervise forks; it returns in the child (which runs the command) and never returns in the parent."""
+    if not hasattr(os, "fork") or os.environ.get("SNAPREWRITE_NO_SUPERVISOR"):
+        return
+    parent = os.getpid()
+    r, w = os.pipe()  # non-inheritable: programs the child starts (etcd) do not hold it open
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        pid = os.fork()
+    except OSError:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        os.close(r)
+        os.close(w)
+        return
+    if pid == 0:
+        os.close(r)
+        _state.notes_fd = w
+        _die_with_parent(parent)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        return
+    os.close(w)
+    _state.child = pid
+    signal.pthread_sigmask(signal.SIG_SETMASK, old)
+    notes = bytearray()
+    while chunk := os.read(r, 1 << 16):  # EOF: the child exited
+        notes += chunk
+    os.close(r)
+    _, status = os.waitpid(pid, 0)
+    os._exit(_verdict(status, notes.decode("utf-8", "surrogateescape")))
+
+
+def _verdict(status: int, notes: str) -> int:
+    """_verdict turns the child's wait status into the exit code; a death by signal gets its one line here."""
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    signum = os.WTERMSIG(status)
+    reads: list[tuple[str, int]] = []
+    temps: set[str] = set()
+    for line in notes.splitlines():
+        kind, size, path = line.split("\t", 2)
+        if kind == "read":
+            reads.append((path, int(size)))
+        elif kind == "temp":
+            temps.add(path)
+            with contextlib.suppress(OSError):
+                os.unlink(path)  # the dead child's own temp file (or a name it already published)
+    reads = [(p, s) for p, s in reads if p not in temps]  # the output, mapped for its check
+    name = signal.Signals(signum).name
+    if signum == signal.SIGBUS:
+        message = f"killed by SIGBUS: a file being read was truncated ({', '.join(p for p, _ in reads) or 'unknown'})"
+        for path, size in reads:
+            try:
+                now = os.stat(path).st_size
+            except OSError:
+                now = -1
+            if now != size:
+                state = "is gone" if now < 0 else f"is now {now}"
+                message = f"{path}: input changed while reading: it was {size} bytes and {state} (SIGBUS)"
+                break
+        code = 1
+    else:
+        message = f"killed by {name}" + (" (out of memory?)" if signum == signal.SIGKILL else "")
+        code = 128 + signum
+    sys.stderr.write(PREFIX + message + "\n")
+    sys.stderr.flush()
+    return code

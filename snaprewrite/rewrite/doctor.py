@@ -1,0 +1,378 @@
+"""``doctor``: what the control plane will say about a snapshot's cluster state, predicted offline.
+
+For the service and pod ranges the control plane will run with (default: those the snapshot declares,
+see ``default_ranges``), the checks replay kube-apiserver's ClusterIP repair loops and the node IPAM
+controller's start-up, and word their findings as those components do:
+
+* allocator bitmap (``pkg/registry/core/service/ipallocator/controller/repair.go`` of 1.20, per family):
+  Services are walked in key order; an IP that is no IP or of an unconfigured family is
+  ``ClusterIPNotValid``; outside the range (or its network/broadcast address) ``ClusterIPOutOfRange``;
+  already taken by an earlier Service ``ClusterIPAlreadyAllocated``; not set in the stored bitmap
+  ``ClusterIPNotAllocated``. Bits no Service claims are logged "may have leaked" (``ClusterIPLeaked``
+  here: a log line, no event, so a warning). A stored ``range`` other than the service CIDR is
+  ``MismatchedNetwork`` (ipallocator's "the provided network does not match the current range").
+* IPAddress objects (1.27+ stores, ``repairip.go``): a Service IP without its IPAddress is
+  ``ClusterIPNotAllocated``; one naming another Service ``ClusterIPAlreadyAllocated`` (that Service holds
+  the IP too) or a "wrong reference" ``ClusterIPNotAllocated``; an IPAddress whose Service is gone is
+  ``IPAddressNotAllocated`` ("appears to have leaked"), one whose Service does not hold it
+  ``IPAddressWrongReference``.
+* the default ServiceCIDR ``kubernetes`` must list the configured ranges
+  (``KubernetesDefaultServiceCIDRInconsistent``).
+* Node pod CIDRs: outside every cluster CIDR of its family ``CIDRNotAvailable`` (the node IPAM
+  controller's reason when it cannot place a Node); overlapping another Node's ``PodCIDROverlap``; a mask
+  other than ``--node-cidr-mask-size`` (kubeadm-config, default 24 / 64) ``PodCIDRMaskSize`` (warning).
+
+Values the checks cannot read are ``Undecodable`` errors naming the key. Severity ``error`` means the
+control plane will act (repair events, refusals); the CLI exits 1 when there is one.
+"""
+
+import base64
+import ipaddress
+from dataclasses import dataclass, field
+
+from ..errors import DecodeError, UsageError
+from ..etcd.snapshot import Snapshot
+from ..k8s import bitmap
+from .cidr import CidrMap, parse_subnet
+from .facts import (
+    ALLOCATORS,
+    IPADDRESSES,
+    SERVICECIDRS,
+    Fact,
+    Facts,
+    Progress,
+    State,
+    decoded,
+    discover,
+    key_text,
+    networks,
+    services,
+    split_csv,
+)
+
+ERROR, WARNING = "error", "warning"
+DEFAULT_MASK = {4: 24, 6: 64}
+SERVICE_PRIORITY = (b"/registry/configmaps/", b"/registry/servicecidrs/kubernetes", b"/registry/ranges/")
+MANAGED_BY = "ipallocator.k8s.io"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the control plane will complain about: the key, severity, its reason, and its words."""
+
+    key: str
+    severity: str
+    reason: str
+    message: str
+
+    def as_json(self) -> dict:
+        return {"key": self.key, "severity": self.severity, "reason": self.reason, "message": self.message}
+
+
+@dataclass
+class Diagnosis:
+    """The ranges checked against and every finding, in the order the checks ran."""
+
+    service_ranges: list[str]
+    pod_ranges: list[str]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.severity == ERROR)
+
+    def add(self, key: str, severity: str, reason: str, message: str) -> None:
+        self.findings.append(Finding(key, severity, reason, message))
+
+    def as_json(self) -> dict:
+        return {"serviceRanges": self.service_ranges, "podRanges": self.pod_ranges,
+                "errors": self.errors, "warnings": len(self.findings) - self.errors,
+                "findings": [f.as_json() for f in self.findings]}
+
+
+def _first_per_family(items: list[Fact]) -> list[str]:
+    out: dict[int, str] = {}
+    for net, _f in networks(items):
+        out.setdefault(net.version, str(net))
+    return list(out.values())
+
+
+def default_ranges(found: Facts) -> tuple[list[str], list[str]]:
+    """default_ranges is (service ranges, pod ranges) the snapshot declares, one per family, primary first.
+
+    Service: kubeadm-config (apiServer's flag, then networking.serviceSubnet), then the ServiceCIDR
+    ``kubernetes``, then the allocators. Pod: controllerManager's cluster-cidr, podSubnet, kube-proxy.
+    """
+    def rank(f: Fact) -> int:
+        return next((i for i, p in enumerate(SERVICE_PRIORITY) if f.key.encode().startswith(p)), len(SERVICE_PRIORITY))
+
+    return _first_per_family(sorted(found.service_ranges, key=rank)), _first_per_family(found.pod_ranges)
+
+
+def mapped_ranges(ranges: list[str], cmap: CidrMap) -> list[str]:
+    """mapped_ranges is each range after a mapping (ranges no mapping covers stay)."""
+    out = []
+    for r in ranges:
+        m = cmap.map_subnet(r)
+        out.append(m.new if m is not None and m.fits else r)
+    return out
+
+
+def _family(version: int) -> str:
+    return f"IPv{version}"
+
+
+def _canonical(ip: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(ip))
+    except ValueError:
+        return None
+
+
+class _Bitmaps:
+    """The stored allocator of each family and the rebuilt one, as repair.go keeps them."""
+
+    def __init__(self, state: State, ranges: dict[int, str], primary: int | None, dx: Diagnosis, legacy: bool):
+        self.stored: dict[int, set[str]] = {}
+        self.key: dict[int, str] = {}
+        self.rebuilt: dict[int, set[str]] = {v: set() for v in ranges}
+        for version, rng in ranges.items():
+            key = ALLOCATORS[0] if version == primary else ALLOCATORS[1]
+            self.key[version] = key_text(key)
+            if not state.has(key):
+                if legacy:  # the apiserver starts from an empty snapshot: every IP is "not allocated"
+                    self.stored[version] = set()
+                continue
+            obj = decoded(state, key, [])
+            if obj is None:
+                dx.add(key_text(key), ERROR, "Undecodable", f"{key_text(key)}: the allocator does not decode")
+                continue
+            stored_range = obj.get("range") or rng
+            try:
+                ips = bitmap.decode(stored_range, base64.b64decode(obj.get("data") or ""))
+            except (DecodeError, ValueError) as e:
+                dx.add(key_text(key), ERROR, "Undecodable", f"unable to rebuild allocator from snapshots for "
+                                                           f"family:{_family(version)} with error:{e}")
+                continue
+            if ipaddress.ip_network(stored_range, strict=False) != ipaddress.ip_network(rng):
+                dx.add(key_text(key), ERROR, "MismatchedNetwork",
+                       f"allocator range {stored_range} is not the service CIDR {rng}: the provided network does "
+                       "not match the current range")
+            self.stored[version] = {_canonical(ip) for ip in ips}
+
+
+def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int, str], primary: int | None,
+                    legacy: bool, ipaddress_mode: bool) -> dict[str, tuple[str, str]]:
+    """_check_services walks every Service's cluster IPs; returns ip -> (namespace, name) of its first holder."""
+    bitmaps = _Bitmaps(state, ranges, primary, dx, legacy)
+    problems: list[str] = []
+    holders: dict[str, tuple[str, str]] = {}
+    all_services = list(services(state, problems))
+    by_ref = {(s.namespace, s.name): s for s in all_services}
+    cidr_nets = [n for n, _ in networks(f for f in found.service_ranges if f.key.startswith(key_text(SERVICECIDRS)))]
+    for svc in all_services:
+        if svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None"):
+            continue
+        for raw in svc.ips:
+            ip = _canonical(raw)
+            if ip is None:
+                dx.add(svc.key, ERROR, "ClusterIPNotValid", f"Cluster IP {raw} is not a valid IP; please recreate "
+                                                           "service")
+                continue
+            version = ipaddress.ip_address(ip).version
+            fam = _family(version)
+            holders.setdefault(ip, (svc.namespace, svc.name))
+            rng = ranges.get(version)
+            if rng is None:
+                dx.add(svc.key, ERROR, "ClusterIPNotValid", f"Cluster IP {ip}({fam}) is of ip family that is no "
+                                                           "longer configured on cluster; please recreate service")
+                continue
+            if version in bitmaps.stored:
+                if bitmap.offset_of(rng, ip) is None:
+                    dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]:{ip} is not within the "
+                                                                 f"service CIDR {rng}; please recreate service")
+                elif ip in bitmaps.rebuilt[version]:
+                    dx.add(svc.key, ERROR, "ClusterIPAlreadyAllocated", f"Cluster IP [{fam}]:{ip} was assigned to "
+                                                                       "multiple services; please recreate service")
+                else:
+                    bitmaps.rebuilt[version].add(ip)
+                    if ip in bitmaps.stored[version]:
+                        bitmaps.stored[version].discard(ip)
+                    else:
+                        dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]:{ip} is not allocated; "
+                                                                       "repairing")
+            elif not ipaddress_mode and ipaddress.ip_address(ip) not in ipaddress.ip_network(rng):
+                dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]:{ip} is not within the service "
+                                                             f"CIDR {rng}; please recreate service")
+            if ipaddress_mode:
+                _check_ipaddress(state, dx, svc, ip, fam, cidr_nets or [ipaddress.ip_network(rng)], by_ref)
+    for version, left in bitmaps.stored.items():
+        for ip in sorted(left, key=ipaddress.ip_address):
+            dx.add(bitmaps.key[version], WARNING, "ClusterIPLeaked",
+                   f"the cluster IP {ip} may have leaked: flagging for later clean up")
+    for p in problems:
+        dx.add(p.split(":", 1)[0], ERROR, "Undecodable", p)
+    return holders
+
+
+def _ipaddress_parent(state: State, key: bytes) -> tuple[dict, dict] | None:
+    obj = decoded(state, key, [])
+    if obj is None:
+        return None
+    return (obj.get("spec") or {}).get("parentRef") or {}, (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, fam: str, cidr_nets: list, by_ref: dict) -> None:
+    """_check_ipaddress replays repairip.go's Service -> IPAddress checks for one cluster IP."""
+    if not any(ipaddress.ip_address(ip) in n for n in cidr_nets if n.version == ipaddress.ip_address(ip).version):
+        dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]: {ip} is not within any configured "
+                                                     "Service CIDR; please recreate service")
+        return
+    key = IPADDRESSES + ip.encode()
+    if not state.has(key):
+        dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]: {ip} is not allocated; repairing")
+        return
+    got = _ipaddress_parent(state, key)
+    if got is None:
+        dx.add(key_text(key), ERROR, "Undecodable", f"{key_text(key)}: the IPAddress does not decode")
+        return
+    ref, _labels = got
+    wrong = f"the ClusterIP [{fam}]: {ip} for Service {svc.namespace}/{svc.name} has a wrong reference; repairing"
+    if ref.get("group") or ref.get("resource") != "services":
+        dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
+    elif (ref.get("namespace", ""), ref.get("name", "")) != (svc.namespace, svc.name):
+        other = by_ref.get((ref.get("namespace", ""), ref.get("name", "")))
+        if other is not None and ip in {_canonical(x) for x in other.ips}:
+            dx.add(svc.key, ERROR, "ClusterIPAlreadyAllocated", f"Cluster IP [{fam}]:{ip} was assigned to multiple "
+                                                               "services; please recreate service")
+        else:
+            dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
+
+
+def _check_ipaddress_objects(state: State, dx: Diagnosis) -> None:
+    """_check_ipaddress_objects replays repairip.go's IPAddress -> Service checks (syncIPAddress)."""
+    from .facts import SERVICES, read_strings
+
+    for key in state.keys(IPADDRESSES):
+        name = key_text(key[len(IPADDRESSES):])
+        got = _ipaddress_parent(state, key)
+        if got is None:
+            dx.add(key_text(key), ERROR, "Undecodable", f"{key_text(key)}: the IPAddress does not decode")
+            continue
+        ref, labels = got
+        if labels.get("ipaddress.kubernetes.io/managed-by") != MANAGED_BY:
+            continue
+        if ref.get("group") or ref.get("resource") != "services":
+            dx.add(key_text(key), WARNING, "IPAddressNotAllocated", f"IPAddress {name} appears to have been modified, "
+                                                                   "not referencing a Service: cleaning up")
+            continue
+        ns, svc_name = ref.get("namespace", ""), ref.get("name", "")
+        svc_key = SERVICES + f"{ns}/{svc_name}".encode()
+        if not state.has(svc_key):
+            dx.add(key_text(key), WARNING, "IPAddressNotAllocated", f"IPAddress: {name} for Service {ns}/{svc_name} "
+                                                                   "appears to have leaked: cleaning up")
+            continue
+        try:
+            ips, single = read_strings(state.value(svc_key), "Service", [("spec", "clusterIPs"), ("spec", "clusterIP")])
+        except (DecodeError, ValueError):
+            continue  # the Service loop reports it
+        if name not in {_canonical(x) for x in (ips or single)}:
+            dx.add(key_text(key), ERROR, "IPAddressWrongReference", f"IPAddress: {name} for Service {ns}/{svc_name} "
+                                                                   "has a wrong reference; cleaning up")
+
+
+def _check_default_servicecidr(state: State, dx: Diagnosis, ranges: list[str]) -> None:
+    key = SERVICECIDRS + b"kubernetes"
+    obj = decoded(state, key, [])
+    if obj is None:
+        return
+    cidrs = ((obj.get("spec") or {}).get("cidrs")) or []
+    normal = []
+    for c in cidrs:
+        try:
+            normal.append(str(ipaddress.ip_network(c, strict=False)))
+        except ValueError:
+            normal.append(c)
+    if normal != ranges:
+        dx.add(key_text(key), ERROR, "KubernetesDefaultServiceCIDRInconsistent",
+               f"The default ServiceCIDR {cidrs} does not match the flag configurations {ranges}")
+
+
+def _check_nodes(found: Facts, dx: Diagnosis, pod_ranges: list[str]) -> None:
+    clusters = [ipaddress.ip_network(r) for r in pod_ranges]
+    placed: list[tuple[object, Fact]] = []
+    for f in found.node_pod_cidrs:
+        net = f.network()
+        if net is None:
+            dx.add(f.key, ERROR, "CIDRNotAvailable", f"Node {f.name} {f.field} {f.value} is not a cidr")
+            continue
+        same = [c for c in clusters if c.version == net.version]
+        if same and not any(net.subnet_of(c) for c in same):
+            dx.add(f.key, ERROR, "CIDRNotAvailable", f"Node {f.name} {f.field} {net} is out the range of cluster cidr "
+                                                     f"{', '.join(map(str, same))}")
+        mask_fact = found.node_mask_sizes.get(net.version)
+        try:
+            mask = int(mask_fact.value) if mask_fact is not None else DEFAULT_MASK[net.version]
+        except ValueError:
+            mask = DEFAULT_MASK[net.version]
+        if same and net.prefixlen != mask:
+            dx.add(f.key, WARNING, "PodCIDRMaskSize", f"Node {f.name} {f.field} {net} is a /{net.prefixlen}; the node "
+                                                      f"cidr mask size is {mask}")
+        placed.append((net, f))
+    placed.sort(key=lambda p: (p[0].version, int(p[0].network_address), p[0].prefixlen))
+    for (a, fa), (b, fb) in zip(placed, placed[1:]):
+        if a.version == b.version and a.overlaps(b) and fa.key != fb.key:
+            dx.add(fb.key, ERROR, "PodCIDROverlap", f"Node {fb.name} {fb.field} {b} overlaps Node {fa.name}'s {a}")
+
+
+def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
+            pod_ranges: list[str] | None = None) -> Diagnosis:
+    """examine runs every check of the module docstring on ``state`` for the given (or declared) ranges."""
+    declared_service, declared_pod = default_ranges(found)
+    svc = [str(ipaddress.ip_network(r)) for r in service_ranges] if service_ranges else declared_service
+    pod = [str(ipaddress.ip_network(r)) for r in pod_ranges] if pod_ranges else declared_pod
+    dx = Diagnosis(svc, pod)
+    for p in found.problems:
+        dx.add(p.split(":", 1)[0], ERROR, "Undecodable", p)
+    by_family: dict[int, str] = {}
+    for r in svc:
+        by_family.setdefault(ipaddress.ip_network(r).version, r)
+    primary = ipaddress.ip_network(svc[0]).version if svc else None
+    ipaddress_mode = bool(state.keys(SERVICECIDRS) or state.keys(IPADDRESSES))
+    legacy = bool(any(state.has(k) for k in ALLOCATORS) or not ipaddress_mode)
+    _check_services(state, found, dx, by_family, primary, legacy, ipaddress_mode)
+    if ipaddress_mode:
+        _check_ipaddress_objects(state, dx)
+    _check_default_servicecidr(state, dx, svc)
+    _check_nodes(found, dx, pod)
+    return dx
+
+
+def parse_ranges(specs: list[str] | None, flag: str) -> list[str] | None:
+    """parse_ranges validates repeated (or comma-separated) CIDR options; None when none were given."""
+    if not specs:
+        return None
+    out = []
+    for spec in specs:
+        for part in split_csv(spec):
+            net = parse_subnet(part)
+            if net is None:
+                raise UsageError(f"{flag} {part!r} is not a cidr network (want e.g. 10.96.0.0/12)")
+            out.append(str(net))
+    versions = [ipaddress.ip_network(r).version for r in out]
+    if len(set(versions)) != len(versions):
+        raise UsageError(f"{flag}: more than one range of one ip family ({', '.join(out)})")
+    return out
+
+
+def diagnose(path: str, service_cidrs: list[str] | None = None, pod_cidrs: list[str] | None = None,
+             progress: Progress = None) -> dict:
+    """diagnose opens a snapshot and returns ``examine``'s report as JSON (``doctor``'s output)."""
+    svc = parse_ranges(service_cidrs, "--service-cidr")
+    pod = parse_ranges(pod_cidrs, "--pod-cidr")
+    with Snapshot(path) as snap:
+        state = State.scan(snap, progress)
+        found = discover(state)
+        out = {"snapshot": path, **examine(state, found, svc, pod).as_json()}
+        snap.check_unchanged()
+        return out

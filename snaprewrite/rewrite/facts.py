@@ -1,0 +1,364 @@
+"""What a snapshot says about its cluster's networks: service and pod ranges, node and API server addresses.
+
+Each fact carries the etcd key and field it was read from, so a refusal or a finding can name its source:
+
+* service ranges: the allocators' RangeAllocation ``range`` (``/registry/ranges/serviceips``,
+  ``secondaryserviceips``), ServiceCIDR ``spec.cidrs`` (1.27+), kubeadm-config's ClusterConfiguration
+  ``networking.serviceSubnet`` and the ``service-cluster-ip-range`` extraArgs of apiServer/controllerManager;
+* pod ranges: kubeadm-config ``networking.podSubnet`` and controllerManager ``cluster-cidr``, kube-proxy's
+  ``clusterCIDR``; every Node's ``spec.podCIDRs`` (or ``podCIDR``) separately, as ``node_pod_cidrs``;
+* node addresses: every Node's ``status.addresses`` of type InternalIP;
+* API server addresses: ``/registry/masterleases/<ip>`` (the key names the IP), the Endpoints of
+  ``default/kubernetes`` and kubeadm's ClusterStatus ``apiEndpoints.*.advertiseAddress``.
+
+``State`` is the set of latest live values these readers (and ``doctor``) look at, read in one scan of
+bucket ``key``; ``State.with_plan`` shows the same keys as a rewrite plan would leave them. Values are
+read with the project's decoders (``k8s.fields``, ``k8s.decode``, ``yamledit.find_scalars``); values that
+do not decode become ``problems`` (one line naming the key), never exceptions.
+"""
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ..errors import DecodeError, PlanError
+from ..etcd import mvcc
+from ..etcd.snapshot import Snapshot
+from ..k8s import decode, envelope, fields, registry
+from .yamledit import EACH, Match, find_scalars
+
+Progress = Callable[[int], None] | None
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+SERVICES = b"/registry/services/specs/"
+NODES = b"/registry/minions/"
+RANGES = b"/registry/ranges/"
+SERVICECIDRS = b"/registry/servicecidrs/"
+IPADDRESSES = b"/registry/ipaddresses/"
+MASTERLEASES = b"/registry/masterleases/"
+KUBE_SYSTEM_CONFIGMAPS = b"/registry/configmaps/kube-system/"
+KUBERNETES_ENDPOINTS = b"/registry/services/endpoints/default/kubernetes"
+PREFIXES = (SERVICES, NODES, RANGES, SERVICECIDRS, IPADDRESSES, MASTERLEASES, KUBE_SYSTEM_CONFIGMAPS,
+            KUBERNETES_ENDPOINTS)
+ALLOCATORS = (b"/registry/ranges/serviceips", b"/registry/ranges/secondaryserviceips")
+KUBEADM_CONFIG = KUBE_SYSTEM_CONFIGMAPS + b"kubeadm-config"
+KUBE_PROXY = KUBE_SYSTEM_CONFIGMAPS + b"kube-proxy"
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One value (a CIDR or an IP) the snapshot declares, and where: etcd key, field, and an object name."""
+
+    value: str
+    key: str
+    field: str
+    name: str = ""
+
+    @property
+    def source(self) -> str:
+        return f"{self.key} {self.field}"
+
+    def network(self) -> Network | None:
+        """network is the value as a network (host bits masked), None if it is no CIDR."""
+        if "/" not in self.value:
+            return None
+        try:
+            return ipaddress.ip_network(self.value, strict=False)
+        except ValueError:
+            return None
+
+    def address(self):
+        """address is the value as an IP address, None if it is no IP literal."""
+        try:
+            return ipaddress.ip_address(self.value)
+        except ValueError:
+            return None
+
+    def as_json(self) -> dict:
+        out = {"value": self.value, "key": self.key, "field": self.field}
+        if self.name:
+            out["name"] = self.name
+        return out
+
+
+@dataclass
+class Facts:
+    """What the snapshot declares about its networks (see the module docstring); lists are in key order."""
+
+    service_ranges: list[Fact] = field(default_factory=list)
+    pod_ranges: list[Fact] = field(default_factory=list)
+    node_pod_cidrs: list[Fact] = field(default_factory=list)
+    node_ips: list[Fact] = field(default_factory=list)
+    apiserver_ips: list[Fact] = field(default_factory=list)
+    node_mask_sizes: dict[int, Fact] = field(default_factory=dict)  # IP version -> node-cidr-mask-size flag
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "serviceRanges": [f.as_json() for f in self.service_ranges],
+            "podRanges": [f.as_json() for f in self.pod_ranges],
+            "nodePodCIDRs": [f.as_json() for f in self.node_pod_cidrs],
+            "nodeIPs": [f.as_json() for f in self.node_ips],
+            "apiserverIPs": [f.as_json() for f in self.apiserver_ips],
+            "problems": list(self.problems),
+        }
+
+
+class State:
+    """The latest live value of every key under ``PREFIXES``: from a snapshot, optionally overlaid by a plan.
+
+    ``overlay`` maps a key to its value after the plan (None: deleted by it); other keys read the snapshot.
+    """
+
+    def __init__(self, snap: Snapshot, index: dict[bytes, bytes], overlay: dict[bytes, bytes | None] | None = None):
+        self.snap = snap
+        self.index = index
+        self.overlay = overlay or {}
+        live = set(index) | {k for k, v in self.overlay.items() if v is not None}
+        self._keys = sorted(k for k in live if self.overlay.get(k, b"") is not None)
+
+    @classmethod
+    def scan(cls, snap: Snapshot, progress: Progress = None) -> "State":
+        """scan indexes the keys under PREFIXES in one pass over bucket ``key``."""
+        index = mvcc.live_keys(snap, PREFIXES, progress)
+        index = {k: v for k, v in index.items()
+                 if not k.startswith(KUBERNETES_ENDPOINTS) or k == KUBERNETES_ENDPOINTS}
+        return cls(snap, index)
+
+    def with_plan(self, plan) -> "State":
+        """with_plan is this state as a rewrite ``plan`` (rewrite.plan.Plan) leaves it: new values, and renamed
+        objects gone from their old key and live under the new one."""
+        overlay: dict[bytes, bytes | None] = dict(self.overlay)
+        for e in plan.edits:
+            if self.index.get(e.key) != e.write.revkey:
+                continue  # not the live record: the plan does not change what is live
+            if e.new_key is not None:
+                overlay.setdefault(e.key, None)
+                if e.new_key.startswith(PREFIXES):
+                    overlay[e.new_key] = e.new_value
+            else:
+                overlay[e.key] = e.new_value
+        return State(self.snap, self.index, overlay)
+
+    def keys(self, prefix: bytes) -> list[bytes]:
+        """keys lists the live keys under ``prefix``, sorted."""
+        return [k for k in self._keys if k.startswith(prefix)]
+
+    def has(self, key: bytes) -> bool:
+        if key in self.overlay:
+            return self.overlay[key] is not None
+        return key in self.index
+
+    def value(self, key: bytes) -> bytes | None:
+        """value is the key's latest value (None if it is not live)."""
+        if key in self.overlay:
+            return self.overlay[key]
+        revkey = self.index.get(key)
+        if revkey is None:
+            return None
+        return mvcc.record_at(self.snap, revkey).kv.value
+
+
+def key_text(key: bytes) -> str:
+    return key.decode("utf-8", "backslashreplace")
+
+
+def read_strings(value: bytes, kind: str, paths: list[tuple[str, ...]], api_version: str = "v1") -> list[list[str]]:
+    """read_strings reads string fields of a stored object by API names (protobuf or JSON); DecodeError if it cannot.
+
+    Core kinds (apiVersion v1: Service, Node, Endpoints) are only ever stored as v1, so their protobuf values
+    skip the envelope parse (half the cost of a read over 50,000 Services).
+    """
+    if api_version == "v1" and bytes(value[:4]) == fields.MAGIC:
+        return fields.read(value, "v1", kind, [registry.resolve_path("v1", kind, p) for p in paths])
+    env = envelope.parse(value)
+    if env.storage == envelope.ENCRYPTED:
+        raise DecodeError(f"value is encrypted ({env.provider})")
+    if env.storage not in (envelope.PROTOBUF, envelope.JSON):
+        raise DecodeError("not a kubernetes object")
+    api, k = env.api_version or api_version, env.kind or kind
+    resolved = [registry.resolve_path(api, k, p) for p in paths]
+    return fields.read(value, api, k, resolved)
+
+
+def decoded(state: State, key: bytes, problems: list[str]) -> dict | None:
+    """decoded is a key's value as the API shows it, or None (with a problem noted) if it does not decode."""
+    value = state.value(key)
+    if value is None:
+        return None
+    try:
+        return decode.decode_value(value)
+    except (DecodeError, ValueError) as e:
+        problems.append(f"{key_text(key)}: cannot decode ({e})")
+        return None
+
+
+def split_csv(value: str) -> list[str]:
+    return [p.strip() for p in value.split(",") if p.strip()]
+
+
+def _yaml_facts(text: str, path: tuple, key: str, label: str) -> list[Fact]:
+    """_yaml_facts reads the (comma-separated) values at a YAML path of a ConfigMap's data entry."""
+    out = []
+    for ref in find_scalars(text, path):
+        shown = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in ref.path).lstrip(".")
+        for i, item in enumerate(split_csv(str(ref.value))):
+            out.append(Fact(item, key, f"{label}:{shown}" + (f"[{i}]" if "," in str(ref.value) else "")))
+    return out
+
+
+def _arg(component: str, flag: str) -> list[tuple]:
+    """_arg selects a component flag in kubeadm's extraArgs, map form (v1beta3) or list form (v1beta4)."""
+    return [(component, "extraArgs", flag), (component, "extraArgs", Match("name", flag), "value")]
+
+
+def _kubeadm(state: State, facts: Facts) -> None:
+    obj = decoded(state, KUBEADM_CONFIG, facts.problems)
+    if obj is None:
+        return
+    key = key_text(KUBEADM_CONFIG)
+    data = obj.get("data") or {}
+    cluster = data.get("ClusterConfiguration")
+    if isinstance(cluster, str):
+        label = "data.ClusterConfiguration"
+        try:
+            for p in _arg("apiServer", "service-cluster-ip-range") + [("networking", "serviceSubnet")]:
+                facts.service_ranges.extend(_yaml_facts(cluster, p, key, label))
+            for p in _arg("controllerManager", "cluster-cidr") + [("networking", "podSubnet")]:
+                facts.pod_ranges.extend(_yaml_facts(cluster, p, key, label))
+            for version, flag in ((4, "node-cidr-mask-size-ipv4"), (6, "node-cidr-mask-size-ipv6"),
+                                  (4, "node-cidr-mask-size")):
+                for p in _arg("controllerManager", flag):
+                    for f in _yaml_facts(cluster, p, key, label):
+                        facts.node_mask_sizes.setdefault(version, f)
+        except (DecodeError, PlanError) as e:
+            facts.problems.append(f"{key}: {label} is not readable yaml ({e})")
+    status = data.get("ClusterStatus")
+    if isinstance(status, str):
+        try:
+            facts.apiserver_ips.extend(_yaml_facts(status, ("apiEndpoints", EACH, "advertiseAddress"), key,
+                                                   "data.ClusterStatus"))
+        except (DecodeError, PlanError) as e:
+            facts.problems.append(f"{key}: data.ClusterStatus is not readable yaml ({e})")
+
+
+def _kube_proxy(state: State, facts: Facts) -> None:
+    obj = decoded(state, KUBE_PROXY, facts.problems)
+    conf = ((obj or {}).get("data") or {}).get("config.conf")
+    if isinstance(conf, str):
+        try:
+            facts.pod_ranges.extend(_yaml_facts(conf, ("clusterCIDR",), key_text(KUBE_PROXY), "data.config.conf"))
+        except (DecodeError, PlanError) as e:
+            facts.problems.append(f"{key_text(KUBE_PROXY)}: data.config.conf is not readable yaml ({e})")
+
+
+def _allocators(state: State, facts: Facts) -> None:
+    for key in ALLOCATORS:
+        obj = decoded(state, key, facts.problems)
+        if obj is not None and obj.get("range"):
+            facts.service_ranges.append(Fact(obj["range"], key_text(key), "range"))
+
+
+def _service_cidrs(state: State, facts: Facts) -> None:
+    for key in state.keys(SERVICECIDRS):
+        obj = decoded(state, key, facts.problems)
+        name = key_text(key[len(SERVICECIDRS):])
+        for i, c in enumerate(((obj or {}).get("spec") or {}).get("cidrs") or []):
+            facts.service_ranges.append(Fact(c, key_text(key), f"spec.cidrs[{i}]", name))
+
+
+NODE_PATHS = [("spec", "podCIDRs"), ("spec", "podCIDR"), ("status", "addresses", "type"),
+              ("status", "addresses", "address")]
+
+
+def node_fields(value: bytes) -> tuple[str, list[str], list[tuple[str, str]]]:
+    """node_fields returns a Node's pod CIDR field name and values (podCIDRs, or podCIDR before 1.16) and
+    its (type, address) pairs."""
+    cidrs, single, types, addrs = read_strings(value, "Node", NODE_PATHS)
+    if len(types) != len(addrs):  # an address without a type (or the reverse): pair them from the decoded object
+        obj = decode.decode_value(value)
+        pairs = [(a.get("type", ""), a.get("address", "")) for a in (obj.get("status") or {}).get("addresses") or []]
+    else:
+        pairs = list(zip(types, addrs))
+    return ("spec.podCIDRs", cidrs, pairs) if cidrs else ("spec.podCIDR", single, pairs)
+
+
+def _nodes(state: State, facts: Facts) -> None:
+    for key in state.keys(NODES):
+        name = key_text(key[len(NODES):])
+        try:
+            field_name, cidrs, pairs = node_fields(state.value(key))
+        except (DecodeError, ValueError) as e:
+            facts.problems.append(f"{key_text(key)}: cannot read the Node ({e})")
+            continue
+        for i, c in enumerate(cidrs):
+            if c:
+                facts.node_pod_cidrs.append(Fact(c, key_text(key), field_name if field_name.endswith("CIDR")
+                                                else f"{field_name}[{i}]", name))
+        for i, (atype, addr) in enumerate(pairs):
+            if atype == "InternalIP" and addr:
+                facts.node_ips.append(Fact(addr, key_text(key), f"status.addresses[{i}]", name))
+
+
+def _apiserver(state: State, facts: Facts) -> None:
+    for key in state.keys(MASTERLEASES):
+        facts.apiserver_ips.append(Fact(key_text(key[len(MASTERLEASES):]), key_text(key), "key"))
+    for key in state.keys(MASTERLEASES) + ([KUBERNETES_ENDPOINTS] if state.has(KUBERNETES_ENDPOINTS) else []):
+        try:
+            ips = read_strings(state.value(key), "Endpoints", [("subsets", "addresses", "ip")])[0]
+        except (DecodeError, ValueError) as e:
+            facts.problems.append(f"{key_text(key)}: cannot read the Endpoints ({e})")
+            continue
+        for i, ip in enumerate(ips):
+            facts.apiserver_ips.append(Fact(ip, key_text(key), f"subsets.addresses[{i}].ip"))
+
+
+def discover(state: State) -> Facts:
+    """discover reads every fact of the module docstring from ``state``."""
+    facts = Facts()
+    _allocators(state, facts)
+    _service_cidrs(state, facts)
+    _kubeadm(state, facts)
+    _kube_proxy(state, facts)
+    _nodes(state, facts)
+    _apiserver(state, facts)
+    return facts
+
+
+@dataclass(frozen=True)
+class ServiceIPs:
+    """One Service's cluster IPs as stored (``spec.clusterIPs``, or ``spec.clusterIP`` before 1.20)."""
+
+    key: str
+    namespace: str
+    name: str
+    type: str
+    ips: tuple[str, ...]
+
+
+def services(state: State, problems: list[str]) -> Iterable[ServiceIPs]:
+    """services yields every live Service with its type and cluster IPs, in key order."""
+    paths = [("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP")]
+    for key in state.keys(SERVICES):
+        try:
+            stype, ips, single = read_strings(state.value(key), "Service", paths)
+        except (DecodeError, ValueError) as e:
+            problems.append(f"{key_text(key)}: cannot read the Service ({e})")
+            continue
+        ns, _, name = key_text(key[len(SERVICES):]).partition("/")
+        yield ServiceIPs(key_text(key), ns, name, (stype or ["ClusterIP"])[0], tuple(ips or single))
+
+
+def networks(items: Iterable[Fact]) -> list[tuple[Network, Fact]]:
+    """networks pairs each fact that is a CIDR with its network, dropping the others."""
+    return [(n, f) for f in items if (n := f.network()) is not None]
+
+
+def ranges_by_family(items: Iterable[Fact]) -> dict[int, list[tuple[Network, Fact]]]:
+    """ranges_by_family groups CIDR facts per IP version, distinct networks in first-seen order."""
+    out: dict[int, list[tuple[Network, Fact]]] = {}
+    for net, f in networks(items):
+        seen = out.setdefault(net.version, [])
+        if all(net != n for n, _ in seen):
+            seen.append((net, f))
+    return out

@@ -1,0 +1,146 @@
+"""Refusals of unsafe mappings: pure checks of the operator's ``OLD=NEW`` options against the snapshot's facts.
+
+``check(facts, service_map, pod_map)`` returns every rail a request breaks, in this order:
+
+* ``identity``: a mapping whose NEW equals its OLD (nothing to do);
+* ``new-overlap`` (usage, exit 2): a new service range overlapping a new pod range (two new ranges of one
+  kind that overlap are refused earlier, by ``CidrMap``);
+* ``overlap``: a new service range overlapping a pod range the cluster uses now (kubeadm podSubnet,
+  controller-manager cluster-cidr, kube-proxy clusterCIDR, a Node's podCIDR), or a new pod range
+  overlapping a service range it uses now (allocator range, ServiceCIDR, kubeadm serviceSubnet):
+  during the move, old pods and old Services still hold those addresses;
+* ``host-address``: a new range containing a Node's InternalIP or an API server address;
+* ``unmatched-old``: an OLD range that is not a range the snapshot declares for that kind (nor, when it
+  declares none of that family, holds any object's address), naming the range the cluster uses.
+
+``--force-unsafe-mapping`` turns every refusal into a ``forced`` entry of the report. kubeadm refuses
+overlapping service and pod subnets the same way (``validation.ValidateNetworking``).
+"""
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from .cidr import CidrMap, Mapping
+from .facts import Fact, Facts, networks, ranges_by_family
+
+FORCE_FLAG = "--force-unsafe-mapping"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One rail a request breaks: its name, one line naming both values, and whether it is a usage error."""
+
+    rail: str
+    message: str
+    usage: bool = False
+
+    def as_json(self) -> dict:
+        return {"rail": self.rail, "message": self.message}
+
+
+def _flag(kind: str) -> str:
+    return "--service-cidr" if kind == "service" else "--pod-cidr"
+
+
+def _identity(kind: str, cmap: CidrMap) -> list[Refusal]:
+    return [Refusal("identity", f"nothing to do: {_flag(kind)} {m} maps {m.old} to itself")
+            for m in cmap if m.is_noop]
+
+
+def _new_overlap(service_map: CidrMap, pod_map: CidrMap) -> list[Refusal]:
+    out = []
+    for s in service_map:
+        for p in pod_map:
+            if s.version == p.version and s.new.overlaps(p.new):
+                out.append(Refusal("new-overlap", f"new service cidr {s.new} overlaps new pod cidr {p.new}",
+                                   usage=True))
+    return out
+
+
+def _first_overlap(net, items: Iterable[Fact]) -> Fact | None:
+    return next((f for n, f in networks(items) if n.version == net.version and n.overlaps(net)), None)
+
+
+def _overlap(facts: Facts, service_map: CidrMap, pod_map: CidrMap) -> list[Refusal]:
+    out = []
+    current_pods = facts.pod_ranges + facts.node_pod_cidrs
+    for m in service_map:
+        hit = _first_overlap(m.new, current_pods)
+        if hit is not None:
+            out.append(Refusal("overlap", f"new service cidr {m.new} overlaps the pod cidr {hit.value} the cluster "
+                                          f"uses ({hit.source})"))
+    for m in pod_map:
+        hit = _first_overlap(m.new, facts.service_ranges)
+        if hit is not None:
+            out.append(Refusal("overlap", f"new pod cidr {m.new} overlaps the service cidr {hit.value} the cluster "
+                                          f"uses ({hit.source})"))
+    return out
+
+
+def _host_address(facts: Facts, service_map: CidrMap, pod_map: CidrMap) -> list[Refusal]:
+    out = []
+    for kind, cmap in (("service", service_map), ("pod", pod_map)):
+        for m in cmap:
+            for what, items in (("node", facts.node_ips), ("API server", facts.apiserver_ips)):
+                hit = next((f for f in items if (a := f.address()) is not None and a.version == m.version
+                            and a in m.new), None)
+                if hit is not None:
+                    who = f"{what} {hit.name}'s address" if hit.name else f"{what} address"
+                    out.append(Refusal("host-address", f"new {kind} cidr {m.new} contains {who} {hit.value} "
+                                                       f"({hit.source})"))
+                    break
+    return out
+
+
+def _unmatched(kind: str, m: Mapping, declared: list[Fact], holds: Callable[[Mapping], bool]) -> Refusal | None:
+    same_family = [(n, f) for n, f in networks(declared) if n.version == m.version]
+    if any(n == m.old for n, _ in same_family):
+        return None
+    if not same_family:
+        if holds(m):
+            return None
+        return Refusal("unmatched-old", f"old {kind} cidr {m.old} matches nothing in the snapshot: it declares no "
+                                        f"ipv{m.version} {kind} range and no {kind} address lies in {m.old}")
+    uses = ", ".join(f"{n} ({f.source})" for n, f in ranges_by_family(declared)[m.version])
+    return Refusal("unmatched-old", f"old {kind} cidr {m.old} matches nothing in the snapshot: the cluster uses "
+                                    f"{uses}")
+
+
+def check(facts: Facts, service_map: CidrMap, pod_map: CidrMap,
+          service_ips: Callable[[], Iterable[str]] = lambda: ()) -> list[Refusal]:
+    """check lists every rail the mappings break (see the module docstring); usage-level refusals first.
+
+    ``service_ips`` is called only when the snapshot declares no service range of a mapped family.
+    """
+    out = _identity("service", service_map) + _identity("pod", pod_map)
+    out += _new_overlap(service_map, pod_map)
+    out += _overlap(facts, service_map, pod_map)
+    out += _host_address(facts, service_map, pod_map)
+    cached: list[str] = []
+
+    def holds_service(m: Mapping) -> bool:
+        if not cached:
+            cached.extend(service_ips())
+        return any(_in(ip, m.old) for ip in cached)
+
+    def holds_pod(m: Mapping) -> bool:
+        return any(n.version == m.version and n.subnet_of(m.old) for n, _ in networks(facts.node_pod_cidrs))
+
+    for m in service_map:
+        r = _unmatched("service", m, facts.service_ranges, holds_service)
+        if r is not None:
+            out.append(r)
+    for m in pod_map:
+        r = _unmatched("pod", m, facts.pod_ranges, holds_pod)
+        if r is not None:
+            out.append(r)
+    return sorted(out, key=lambda r: not r.usage)
+
+
+def _in(ip: str, net) -> bool:
+    try:
+        a = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    return a.version == net.version and a in net

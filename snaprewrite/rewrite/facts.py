@@ -38,8 +38,10 @@ IPADDRESSES = b"/registry/ipaddresses/"
 MASTERLEASES = b"/registry/masterleases/"
 KUBE_SYSTEM_CONFIGMAPS = b"/registry/configmaps/kube-system/"
 KUBERNETES_ENDPOINTS = b"/registry/services/endpoints/default/kubernetes"
+CNI_PREFIXES = (b"/registry/crd.projectcalico.org/", b"/registry/cilium.io/ciliumnodes/", b"/registry/configmaps/",
+                b"/coreos.com/network/")  # what doctor's CNI checks read (rewrite/cnicheck.py)
 PREFIXES = (SERVICES, NODES, RANGES, SERVICECIDRS, IPADDRESSES, MASTERLEASES, KUBE_SYSTEM_CONFIGMAPS,
-            KUBERNETES_ENDPOINTS)
+            KUBERNETES_ENDPOINTS) + CNI_PREFIXES
 ALLOCATORS = (b"/registry/ranges/serviceips", b"/registry/ranges/secondaryserviceips")
 KUBEADM_CONFIG = KUBE_SYSTEM_CONFIGMAPS + b"kubeadm-config"
 KUBE_PROXY = KUBE_SYSTEM_CONFIGMAPS + b"kube-proxy"

@@ -145,3 +145,12 @@ def test_runbook_cni_step_names_the_host_work_of_the_cni_found():
     assert "CNI pools" not in start  # nothing left to apply through the API: the snapshot holds them
     generic = runbook.build(dataclasses.replace(facts, cni_found=()))
     assert "kube-flannel-cfg" in "\n".join(generic[keys.index("cni")].lines)
+
+
+def test_rails_take_a_cni_pool_as_the_clusters_pod_range(fixture_path):
+    # Cilium cluster-pool: Nodes carry no podCIDR and kubeadm declares none; the pool is what the cluster uses
+    src = str(fixture_path("cni-cilium.db"))
+    r = runner.invoke(app, ["rewrite", src, "--dry-run", "--pod-cidr", "10.0.0.0/16=10.80.0.0/16"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["rewrite", src, "--dry-run", "--pod-cidr", "10.1.0.0/16=10.80.0.0/16"])
+    assert r.exit_code == 1 and "old pod cidr 10.1.0.0/16 matches nothing" in r.stderr

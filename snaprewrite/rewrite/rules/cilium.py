@@ -13,6 +13,8 @@
 CiliumEndpoints keep the pods' old addresses: Cilium rebuilds them when the pods are recreated.
 """
 
+import json
+
 from ..plan import Change, Context
 from . import cni
 
@@ -64,8 +66,6 @@ def run(ctx: Context) -> None:
                                           data[k], new))
         cni.set_configmap_data(ctx, obj, new_data, changes)
     if not pools:  # no cilium-config: the nodes' own pod CIDRs are what is known
-        import json
-
         pools.extend(sorted({c for o in ctx.objects.get("CiliumNode", [])
                              for c in json.loads(cni.json_object(o)).get("spec", {}).get("ipam", {}).get("podCIDRs", [])}))
     if not cmap.mappings:

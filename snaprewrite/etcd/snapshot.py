@@ -3,6 +3,8 @@
 ``etcdctl snapshot save`` writes bbolt's consistent copy of the backend, then the sha256 of those
 bytes (32 bytes). Since the bbolt part is a whole number of pages (at least 512 bytes each), such a
 file has ``size % 512 == 32``; a raw ``member/snap/db`` has ``size % 512 == 0`` and no trailer.
+A k3s/rke2 compressed snapshot (a zip holding one such file, see ``compressed``) is read through a
+temp copy: ``path`` stays the file the user named, ``data_path`` is the file read.
 """
 
 import hashlib
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from ..bbolt.pages import PageFile
 from ..bbolt.tree import Bucket
 from ..errors import ChecksumError, NotSnapshotError, SchemaError
-from . import schema
+from . import compressed, schema
 
 TRAILER_SIZE = 32
 HASH_CHUNK = 8 << 20
@@ -39,10 +41,34 @@ class Identity:
 
 
 class Snapshot:
-    """An etcd backend file opened read-only: the bbolt pages, the trailer if any, the root buckets."""
+    """An etcd backend file opened read-only: the bbolt pages, the trailer if any, the root buckets.
+
+    ``compressed`` is ``"zip"`` for a compressed snapshot (then ``data_path`` is its temp copy, removed
+    by ``close``) and None otherwise (``data_path == path``). ``identity`` is the data file's,
+    ``source_identity`` the named file's (what ``check_unchanged`` compares).
+    """
 
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
+        self.data_path = self.path
+        self.compressed: str | None = None
+        self._temp: tuple[int, str] | None = None
+        self._stat_source()
+        self.source_identity = self.identity
+        if self.identity.size and compressed.kind_of(self.path) == compressed.ZIP:
+            self._temp = compressed.extract(self.path)
+            self.compressed = compressed.ZIP
+            self.data_path = self._temp[1]
+            try:
+                self.identity = Identity.of(self._temp[0])
+                self._open()
+            except BaseException:
+                self._drop_temp()
+                raise
+        else:
+            self._open()
+
+    def _stat_source(self) -> None:
         try:
             st = os.stat(self.path)
         except FileNotFoundError:
@@ -55,6 +81,10 @@ class Snapshot:
             raise NotSnapshotError(f"{self.path}: not a regular file (a pipe, socket or device): "
                                    f"copy the snapshot to a file first")
         self.identity = Identity(st.st_size, st.st_mtime_ns, st.st_ino)
+        if st.st_size == 0:
+            raise NotSnapshotError(f"{self.path}: empty file")
+
+    def _open(self) -> None:
         size = self.identity.size
         if size == 0:
             raise NotSnapshotError(f"{self.path}: empty file")
@@ -64,7 +94,7 @@ class Snapshot:
             raise NotSnapshotError(f"{self.path}: size {size} is neither whole pages nor pages plus a 32-byte "
                                    f"sha256 trailer: truncated or not a snapshot")
         try:
-            self.pages = PageFile(self.path, size - TRAILER_SIZE if self.trailer else size)
+            self.pages = PageFile(self.data_path, size - TRAILER_SIZE if self.trailer else size)
         except PermissionError as e:
             raise NotSnapshotError(f"{self.path}: cannot read it: {e.strerror}") from None
         if self.trailer and self.pages.meta.pgid * self.pages.page_size != size - TRAILER_SIZE:
@@ -85,7 +115,7 @@ class Snapshot:
         """stored_trailer returns the 32 trailer bytes, or None for a raw database."""
         if not self.trailer:
             return None
-        with open(self.path, "rb") as f:
+        with open(self.data_path, "rb") as f:
             f.seek(self.identity.size - TRAILER_SIZE)
             return f.read(TRAILER_SIZE)
 
@@ -93,7 +123,7 @@ class Snapshot:
         """compute_sha256 hashes the file up to its trailer (reads in chunks, not through the mapping)."""
         h = hashlib.sha256()
         remaining = self.identity.size - TRAILER_SIZE
-        with open(self.path, "rb", buffering=0) as f:
+        with open(self.data_path, "rb", buffering=0) as f:
             buf = bytearray(HASH_CHUNK)
             view = memoryview(buf)
             while remaining > 0:
@@ -103,6 +133,30 @@ class Snapshot:
                 h.update(view[:n])
                 remaining -= n
         return h.digest()
+
+    def hashes(self) -> tuple[bytes, str]:
+        """hashes returns, in one read, the sha256 of the data (what the trailer must hold) and of the whole file.
+
+        The whole file's hash (trailer included) is the hex ``sha256sum`` prints: the file's identity.
+        """
+        data_len = self.identity.size - (TRAILER_SIZE if self.trailer else 0)
+        h = hashlib.sha256()
+        with open(self.path, "rb", buffering=0) as f:
+            buf = bytearray(HASH_CHUNK)
+            view = memoryview(buf)
+            remaining = data_len
+            while remaining > 0:
+                n = f.readinto(view[: min(HASH_CHUNK, remaining)])
+                if not n:
+                    raise NotSnapshotError(f"{self.path}: file shrank while reading")
+                h.update(view[:n])
+                remaining -= n
+            data = h.digest()
+            tail = f.read(TRAILER_SIZE + 1) if self.trailer else f.read(1)
+        if len(tail) != (TRAILER_SIZE if self.trailer else 0):
+            raise NotSnapshotError(f"{self.path}: file changed size while reading")
+        h.update(tail)
+        return data, h.hexdigest()
 
     def verify_trailer(self) -> bool | None:
         """verify_trailer returns True/False for a snapshot file, None for a raw database."""
@@ -122,12 +176,12 @@ class Snapshot:
 
     def check_unchanged(self) -> None:
         """check_unchanged refuses a file that changed since it was opened (another writer)."""
-        if Identity.of(self.path) != self.identity:
+        if Identity.of(self.path) != self.source_identity:
             raise self.changed()
 
     def changed(self) -> NotSnapshotError:
         """changed is the error for an input another process changed while it was read, naming both states."""
-        was = self.identity
+        was = self.source_identity
         try:
             now = Identity.of(self.path)
         except OSError:
@@ -154,8 +208,17 @@ class Snapshot:
         return self._key_bucket
 
     def close(self) -> None:
-        """close releases the mapping."""
-        self.pages.close()
+        """close releases the mapping (and removes the temp copy of a compressed snapshot)."""
+        try:
+            if hasattr(self, "pages"):
+                self.pages.close()
+        finally:
+            self._drop_temp()
+
+    def _drop_temp(self) -> None:
+        if self._temp is not None:
+            temp, self._temp = self._temp, None
+            compressed.discard(*temp)
 
     def __enter__(self) -> "Snapshot":
         return self

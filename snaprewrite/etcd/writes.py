@@ -256,6 +256,30 @@ def _leave(w: Write, src: list[bytes], r: Revision, batch: Batch, subs: _Subs) -
         src.append(tomb)
 
 
+def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Iterable[bytes]
+                   ) -> dict[bytes, KeyValue | None]:
+    """latest_records is each key's latest record once ``batch`` is applied (None: no record, or a deletion).
+
+    ``histories`` must hold the keys' records in the snapshot (as the planning scan gathered them).
+    """
+    keys = set(keys)
+    added: dict[bytes, list[bytes]] = {}
+    for revkey, value in batch.puts.items():
+        key = kvcodec.key_of(value)
+        if key in keys:
+            added.setdefault(key, []).append(revkey)
+    out: dict[bytes, KeyValue | None] = {}
+    for key in keys:
+        revkeys = [k for k in histories.of(key) if k not in batch.deletes] + added.get(key, [])
+        last = max(revkeys) if revkeys else None  # bbolt key order is revision order
+        if last is None or _is_tomb(last):
+            out[key] = None
+            continue
+        value = batch.puts.get(last)
+        out[key] = kvcodec.decode(value if value is not None else snap.key_bucket().get(last))
+    return out
+
+
 def new_revision(writes: Iterable[Write], latest: int) -> Batch:
     """new_revision records every write as one etcd transaction at revision ``latest`` + 1."""
     main = latest + 1

@@ -19,6 +19,7 @@ same form with offset = port - first port; ``decode_offsets`` / ``encode_offsets
 """
 
 import functools
+import hashlib
 import ipaddress
 from collections.abc import Iterable
 
@@ -124,3 +125,14 @@ def encode(range_cidr: str, ips: Iterable[str]) -> bytes:
             raise PlanError(f"ip {ip} is not an allocatable address of service range {range_cidr}")
         offsets.append(k)
     return encode_offsets(offsets)
+
+
+def summary(range_text: str, data: bytes) -> str:
+    """summary names a bitmap by what it holds and its exact bytes: ``2 addresses allocated in R, sha256 H``.
+
+    The rewrite report gives the allocator's ``data`` change in this form (old and new), and ``verify``
+    renders the stored bitmaps the same way, so a bitmap with other bytes than planned cannot pass.
+    """
+    data = bytes(data)
+    return (f"{len(decode_offsets(data))} addresses allocated in {range_text}, "
+            f"sha256 {hashlib.sha256(data).hexdigest()}")

@@ -1,4 +1,4 @@
-"""The kinds snaprewrite knows: (apiVersion, kind) -> protobuf message class, and field paths by name.
+"""The kinds snaprewrite knows (every built-in kind, from ``schema``'s tables), and field paths by name.
 
 A *field path* names a field the way the API does, from the object's top level, e.g. for a Service
 ``("spec", "clusterIPs")``. ``resolve_path`` turns it into a :class:`FieldPath` carrying both spellings:
@@ -17,41 +17,7 @@ from dataclasses import dataclass
 from google.protobuf.descriptor import FieldDescriptor
 
 from ..errors import DecodeError
-from .proto import apps_v1_pb2 as apps_v1
-from .proto import coordination_v1_pb2 as coordination_v1
-from .proto import core_pb2 as core
-from .proto import discovery_v1_pb2 as discovery_v1
-from .proto import discovery_v1beta1_pb2 as discovery_v1beta1
-from .proto import networking_v1_pb2 as networking_v1
-
-KINDS: dict[tuple[str, str], type] = {
-    ("v1", "Service"): core.Service,
-    ("v1", "Node"): core.Node,
-    ("v1", "ConfigMap"): core.ConfigMap,
-    ("v1", "Secret"): core.Secret,
-    ("v1", "Namespace"): core.Namespace,
-    ("v1", "Endpoints"): core.Endpoints,
-    ("v1", "RangeAllocation"): core.RangeAllocation,
-    ("v1", "Pod"): core.Pod,
-    ("v1", "Event"): core.Event,
-    ("v1", "ServiceAccount"): core.ServiceAccount,
-    ("discovery.k8s.io/v1", "EndpointSlice"): discovery_v1.EndpointSlice,
-    ("discovery.k8s.io/v1beta1", "EndpointSlice"): discovery_v1beta1.EndpointSlice,
-    ("coordination.k8s.io/v1", "Lease"): coordination_v1.Lease,
-    ("coordination.k8s.io/v1beta1", "Lease"): coordination_v1.Lease,  # same fields 1-5 as v1
-    ("networking.k8s.io/v1", "ServiceCIDR"): networking_v1.ServiceCIDR,
-    ("networking.k8s.io/v1beta1", "ServiceCIDR"): networking_v1.ServiceCIDR,  # same schema as v1
-    ("networking.k8s.io/v1", "IPAddress"): networking_v1.IPAddress,
-    ("networking.k8s.io/v1beta1", "IPAddress"): networking_v1.IPAddress,
-}
-
-
-# Partial schemas: enough to name fields for in-place edits (splice walks the wire by number and keeps
-# every other field), too little to decode the whole object, so ``message_class`` does not return them.
-EDIT_ONLY: dict[tuple[str, str], type] = {
-    ("apps/v1", "DaemonSet"): apps_v1.DaemonSet,  # metadata and the pod template (see apps_v1.proto)
-    ("apps/v1", "Deployment"): apps_v1.Deployment,
-}
+from . import schema
 
 
 @dataclass(frozen=True)
@@ -67,7 +33,7 @@ class FieldPath:
 
 def message_class(api_version: str, kind: str) -> type | None:
     """message_class returns the protobuf class stored for (apiVersion, kind), or None if unknown."""
-    return KINDS.get((api_version, kind))
+    return schema.message_class(api_version, kind)
 
 
 def resolve_path(api_version: str, kind: str, names: tuple[str, ...] | list[str]) -> FieldPath:
@@ -77,7 +43,7 @@ def resolve_path(api_version: str, kind: str, names: tuple[str, ...] | list[str]
 
 @functools.lru_cache(maxsize=1024)
 def _resolve(api_version: str, kind: str, names: tuple[str, ...]) -> FieldPath:
-    cls = message_class(api_version, kind) or EDIT_ONLY.get((api_version, kind))
+    cls = message_class(api_version, kind)
     if cls is None:
         raise DecodeError(f"no schema for {kind} ({api_version})")
     desc = cls.DESCRIPTOR

@@ -165,9 +165,11 @@ def discover(client) -> list[Served]:
     return out
 
 
-def resource_for_key(key: str, served: list[Served]) -> tuple[Served, str | None, str] | None:
-    """resource_for_key maps an etcd key under /registry/ to (resource, namespace, name), or None if not served."""
-    parts = key.split("/")[2:]
+def resource_for_key(key: str, served: list[Served], root: str = "/registry/") -> tuple[Served, str | None, str] | None:
+    """resource_for_key maps an etcd key under ``root`` to (resource, namespace, name), or None if not served."""
+    if not key.startswith(root):
+        return None
+    parts = key[len(root):].split("/")
     if len(parts) < 2:
         return None
     if tuple(parts[:2]) in _SPECIAL_KEYS:
@@ -200,20 +202,21 @@ def allocator_lines(log: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def key_prefixes(res: Served) -> list[bytes]:
-    """key_prefixes are where kube-apiserver may store a resource: /registry/<resource>/ or /registry/<group>/<resource>/."""
+def key_prefixes(res: Served, root: str = "/registry/") -> list[bytes]:
+    """key_prefixes are where kube-apiserver may store a resource: <root><resource>/ or <root><group>/<resource>/."""
     inverse = {v[0]: "/".join(k) for k, v in _SPECIAL_KEYS.items()} | {v: k for k, v in _RENAMED.items()}
     if res.group == "":
-        return [f"/registry/{inverse.get(res.name, res.name)}/".encode()]
-    return [f"/registry/{res.name}/".encode(), f"/registry/{res.group}/{res.name}/".encode()]
+        return [f"{root}{inverse.get(res.name, res.name)}/".encode()]
+    return [f"{root}{res.name}/".encode(), f"{root}{res.group}/{res.name}/".encode()]
 
 
-def _find_undecodable(client, etcd: EtcdServer, res: Served, served: list[Served], result: ApiCheck) -> None:
+def _find_undecodable(client, etcd: EtcdServer, res: Served, served: list[Served], result: ApiCheck,
+                      root: str = "/registry/") -> None:
     """_find_undecodable GETs each object of a resource whose LIST failed, to name the ones the server cannot read."""
     with etcd.client() as c:
-        keys = [r.key.decode("utf-8", "surrogateescape") for p in key_prefixes(res) for r in c.range(p, keys_only=True)]
+        keys = [r.key.decode("utf-8", "surrogateescape") for p in key_prefixes(res, root) for r in c.range(p, keys_only=True)]
     for key in keys:
-        target = resource_for_key(key, served)
+        target = resource_for_key(key, served, root)
         if target is None or target[0] != res:
             continue
         status, answer = _call(client, "GET", res.path(target[1], target[2]))
@@ -232,22 +235,23 @@ def _pages(client, path: str) -> Iterator[tuple[int, object]]:
             return
 
 
-def _list_all(client, etcd: EtcdServer, served: list[Served], result: ApiCheck) -> None:
+def _list_all(client, etcd: EtcdServer, served: list[Served], result: ApiCheck, root: str = "/registry/") -> None:
     for s in served:
         for status, answer in _pages(client, s.path(None)):
             if status != 200:
                 result.list_failures.append({"resource": f"{s.name}.{s.group_version}", "status": status,
                                              "error": _message(answer)})
-                _find_undecodable(client, etcd, s, served, result)
+                _find_undecodable(client, etcd, s, served, result, root)
                 break
             result.objects_listed += len(answer.get("items", []))
         result.resources_listed += 1
 
 
-def _patch_changed(client, served: list[Served], keys: list[str], stamp: str, result: ApiCheck) -> None:
+def _patch_changed(client, served: list[Served], keys: list[str], stamp: str, result: ApiCheck,
+                   root: str = "/registry/") -> None:
     body = {"metadata": {"annotations": {ANNOTATION: stamp}}}
     for key in keys:
-        target = resource_for_key(key, served)
+        target = resource_for_key(key, served, root)
         if target is None:
             result.patch_skipped.append({"key": key, "reason": "not served by this kube-apiserver"})
             continue
@@ -304,10 +308,10 @@ def _json_or_text(body):
         return body
 
 
-def baseline_events(etcd: EtcdServer) -> int:
+def baseline_events(etcd: EtcdServer, root: str = "/registry/") -> int:
     """baseline_events counts the Events the restored store already holds (they are not findings)."""
     with etcd.client() as c:
-        return c.count(b"/registry/events/")
+        return c.count(f"{root}events/".encode())
 
 
 def _new_events(client, since_revision: int, result: ApiCheck) -> None:
@@ -328,11 +332,17 @@ def _new_events(client, since_revision: int, result: ApiCheck) -> None:
 
 def run(binary: str | Path, etcd: EtcdServer, service_cidrs: list[str], cidrs_from: str, changed_keys: list[str],
         since_revision: int, settle: float, workdir: Path, isolated: bool, isolation_note: str = "",
-        extra_args: list[str] | None = None) -> ApiCheck:
-    """run starts kube-apiserver on ``etcd`` and collects its verdict (see the module docstring); always stops it."""
+        extra_args: list[str] | None = None, root: str = "/registry/") -> ApiCheck:
+    """run starts kube-apiserver on ``etcd`` and collects its verdict (see the module docstring); always stops it.
+
+    ``root`` is the snapshot's key root: another than ``/registry/`` is passed as ``--etcd-prefix``.
+    """
     result = ApiCheck(str(binary), list(service_cidrs), cidrs_from, settle, isolated, isolation_note)
-    result.baseline_events = baseline_events(etcd)
-    api = KubeApiServer(binary, etcd.client_url, service_cidrs, workdir=workdir, extra_args=extra_args or [])
+    result.baseline_events = baseline_events(etcd, root)
+    extra = list(extra_args or [])
+    if root != "/registry/":
+        extra.append(f"--etcd-prefix={root.rstrip('/')}")
+    api = KubeApiServer(binary, etcd.client_url, service_cidrs, workdir=workdir, extra_args=extra)
     try:
         try:
             api.start()
@@ -347,8 +357,8 @@ def run(binary: str | Path, etcd: EtcdServer, service_cidrs: list[str], cidrs_fr
         _new_events(client, since_revision, result)
         result.allocator_log = allocator_lines(api.log_text())
         served = discover(client)
-        _list_all(client, etcd, served, result)
-        _patch_changed(client, served, sorted(changed_keys), f"patched-{int(time.time())}", result)
+        _list_all(client, etcd, served, result, root)
+        _patch_changed(client, served, sorted(changed_keys), f"patched-{int(time.time())}", result, root)
         _probe(client, service_cidrs, result)
         result.check_seconds = time.monotonic() - t0
     finally:

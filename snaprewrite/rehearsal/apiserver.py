@@ -2,7 +2,7 @@
 
 ``find_kube_tool("kube-apiserver" | "kubectl", path)`` finds the binaries: the given path, else
 ``SNAPREWRITE_KUBE_APISERVER`` / ``SNAPREWRITE_KUBECTL``, else ``../shared/tools/<name>`` relative to
-the repository root or the current directory (the test tool set, see /work/shared/tools/README.md).
+the repository root or the current directory (the test tool set, see ../shared/tools/README.md beside the repository).
 
 ``KubeApiServer`` starts one kube-apiserver against an etcd client URL with everything it needs made
 up in a scratch dir: a random admin token (``tokens.csv``, group system:masters), a self-generated

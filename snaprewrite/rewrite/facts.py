@@ -25,24 +25,28 @@ from ..errors import DecodeError, PlanError
 from ..etcd import mvcc
 from ..etcd.snapshot import Snapshot
 from ..k8s import decode, envelope, fields, registry
+from ..k8s.layout import Layout, detect
 from .yamledit import EACH, Match, find_scalars
 
 Progress = Callable[[int], None] | None
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-SERVICES = b"/registry/services/specs/"
-NODES = b"/registry/minions/"
-RANGES = b"/registry/ranges/"
-SERVICECIDRS = b"/registry/servicecidrs/"
-IPADDRESSES = b"/registry/ipaddresses/"
-MASTERLEASES = b"/registry/masterleases/"
-KUBE_SYSTEM_CONFIGMAPS = b"/registry/configmaps/kube-system/"
-KUBERNETES_ENDPOINTS = b"/registry/services/endpoints/default/kubernetes"
-CNI_PREFIXES = (b"/registry/crd.projectcalico.org/", b"/registry/cilium.io/ciliumnodes/", b"/registry/configmaps/",
-                b"/coreos.com/network/")  # what doctor's CNI checks read (rewrite/cnicheck.py)
+# Key paths relative to the layout root (``/registry/``, OpenShift's ``/kubernetes.io/``): ``State`` joins it.
+SERVICES = b"services/specs/"
+NODES = b"minions/"
+RANGES = b"ranges/"
+SERVICECIDRS = b"servicecidrs/"
+IPADDRESSES = b"ipaddresses/"
+MASTERLEASES = b"masterleases/"
+KUBE_SYSTEM_CONFIGMAPS = b"configmaps/kube-system/"
+KUBERNETES_ENDPOINTS = b"services/endpoints/default/kubernetes"
+# What doctor's CNI checks read (rewrite/cnicheck.py): relative to the root, and flannel's own etcd keys,
+# which its subnet manager writes outside the Kubernetes tree (absolute, whatever the layout).
+CNI_PREFIXES = (b"crd.projectcalico.org/", b"cilium.io/ciliumnodes/", b"configmaps/")
+CNI_ABSOLUTE = (b"/coreos.com/network/",)
 PREFIXES = (SERVICES, NODES, RANGES, SERVICECIDRS, IPADDRESSES, MASTERLEASES, KUBE_SYSTEM_CONFIGMAPS,
             KUBERNETES_ENDPOINTS) + CNI_PREFIXES
-ALLOCATORS = (b"/registry/ranges/serviceips", b"/registry/ranges/secondaryserviceips")
+ALLOCATORS = (b"ranges/serviceips", b"ranges/secondaryserviceips")
 KUBEADM_CONFIG = KUBE_SYSTEM_CONFIGMAPS + b"kubeadm-config"
 KUBE_PROXY = KUBE_SYSTEM_CONFIGMAPS + b"kube-proxy"
 
@@ -94,6 +98,7 @@ class Facts:
     apiserver_ips: list[Fact] = field(default_factory=list)
     node_mask_sizes: dict[int, Fact] = field(default_factory=dict)  # IP version -> node-cidr-mask-size flag
     problems: list[str] = field(default_factory=list)
+    root: bytes = b"/registry/"  # the layout root of the keys the facts name
 
     def as_json(self) -> dict:
         return {
@@ -106,26 +111,40 @@ class Facts:
         }
 
 
+def indexed(layout: Layout) -> tuple[bytes, ...]:
+    """indexed are the absolute key prefixes ``State`` holds under ``layout``: PREFIXES joined to its root, and CNI_ABSOLUTE."""
+    return layout.keys(PREFIXES) + CNI_ABSOLUTE
+
+
 class State:
     """The latest live value of every key under ``PREFIXES``: from a snapshot, optionally overlaid by a plan.
 
     ``overlay`` maps a key to its value after the plan (None: deleted by it); other keys read the snapshot.
+    Keys are absolute; ``keys``, ``has`` and ``value`` also take a key path relative to the layout root
+    (no leading ``/``: ``ranges/serviceips``) and join ``layout``'s root (``key``).
     """
 
-    def __init__(self, snap: Snapshot, index: dict[bytes, bytes], overlay: dict[bytes, bytes | None] | None = None):
+    def __init__(self, snap: Snapshot, index: dict[bytes, bytes], overlay: dict[bytes, bytes | None] | None = None,
+                 layout: Layout | None = None):
         self.snap = snap
         self.index = index
         self.overlay = overlay or {}
+        self.layout = layout or Layout()
         live = set(index) | {k for k, v in self.overlay.items() if v is not None}
         self._keys = sorted(k for k in live if self.overlay.get(k, b"") is not None)
 
     @classmethod
-    def scan(cls, snap: Snapshot, progress: Progress = None) -> "State":
-        """scan indexes the keys under PREFIXES in one pass over bucket ``key``."""
-        index = mvcc.live_keys(snap, PREFIXES, progress)
-        index = {k: v for k, v in index.items()
-                 if not k.startswith(KUBERNETES_ENDPOINTS) or k == KUBERNETES_ENDPOINTS}
-        return cls(snap, index)
+    def scan(cls, snap: Snapshot, progress: Progress = None, layout: Layout | None = None) -> "State":
+        """scan indexes the keys under PREFIXES (below ``layout``'s root, detected if None) in one pass."""
+        layout = layout or detect(snap)
+        endpoints = layout.key(KUBERNETES_ENDPOINTS)
+        index = mvcc.live_keys(snap, indexed(layout), progress)
+        index = {k: v for k, v in index.items() if not k.startswith(endpoints) or k == endpoints}
+        return cls(snap, index, layout=layout)
+
+    def key(self, key: bytes) -> bytes:
+        """key is ``key`` itself when absolute, else joined to the layout root."""
+        return key if key.startswith(b"/") else self.layout.key(key)
 
     def with_plan(self, plan) -> "State":
         """with_plan is this state as a rewrite ``plan`` (rewrite.plan.Plan) leaves it: new values, and renamed
@@ -136,23 +155,26 @@ class State:
                 continue  # not the live record: the plan does not change what is live
             if e.new_key is not None:
                 overlay.setdefault(e.key, None)
-                if e.new_key.startswith(PREFIXES):
+                if e.new_key.startswith(indexed(self.layout)):
                     overlay[e.new_key] = e.new_value
             else:
                 overlay[e.key] = e.new_value
-        return State(self.snap, self.index, overlay)
+        return State(self.snap, self.index, overlay, self.layout)
 
     def keys(self, prefix: bytes) -> list[bytes]:
         """keys lists the live keys under ``prefix``, sorted."""
+        prefix = self.key(prefix)
         return [k for k in self._keys if k.startswith(prefix)]
 
     def has(self, key: bytes) -> bool:
+        key = self.key(key)
         if key in self.overlay:
             return self.overlay[key] is not None
         return key in self.index
 
     def value(self, key: bytes) -> bytes | None:
         """value is the key's latest value (None if it is not live)."""
+        key = self.key(key)
         if key in self.overlay:
             return self.overlay[key]
         revkey = self.index.get(key)
@@ -185,6 +207,7 @@ def read_strings(value: bytes, kind: str, paths: list[tuple[str, ...]], api_vers
 
 def decoded(state: State, key: bytes, problems: list[str]) -> dict | None:
     """decoded is a key's value as the API shows it, or None (with a problem noted) if it does not decode."""
+    key = state.key(key)
     value = state.value(key)
     if value is None:
         return None
@@ -218,7 +241,7 @@ def _kubeadm(state: State, facts: Facts) -> None:
     obj = decoded(state, KUBEADM_CONFIG, facts.problems)
     if obj is None:
         return
-    key = key_text(KUBEADM_CONFIG)
+    key = key_text(state.key(KUBEADM_CONFIG))
     data = obj.get("data") or {}
     cluster = data.get("ClusterConfiguration")
     if isinstance(cluster, str):
@@ -249,22 +272,23 @@ def _kube_proxy(state: State, facts: Facts) -> None:
     conf = ((obj or {}).get("data") or {}).get("config.conf")
     if isinstance(conf, str):
         try:
-            facts.pod_ranges.extend(_yaml_facts(conf, ("clusterCIDR",), key_text(KUBE_PROXY), "data.config.conf"))
+            facts.pod_ranges.extend(_yaml_facts(conf, ("clusterCIDR",), key_text(state.key(KUBE_PROXY)),
+                                                "data.config.conf"))
         except (DecodeError, PlanError) as e:
-            facts.problems.append(f"{key_text(KUBE_PROXY)}: data.config.conf is not readable yaml ({e})")
+            facts.problems.append(f"{key_text(state.key(KUBE_PROXY))}: data.config.conf is not readable yaml ({e})")
 
 
 def _allocators(state: State, facts: Facts) -> None:
     for key in ALLOCATORS:
         obj = decoded(state, key, facts.problems)
         if obj is not None and obj.get("range"):
-            facts.service_ranges.append(Fact(obj["range"], key_text(key), "range"))
+            facts.service_ranges.append(Fact(obj["range"], key_text(state.key(key)), "range"))
 
 
 def _service_cidrs(state: State, facts: Facts) -> None:
     for key in state.keys(SERVICECIDRS):
         obj = decoded(state, key, facts.problems)
-        name = key_text(key[len(SERVICECIDRS):])
+        name = key_text(key[len(state.key(SERVICECIDRS)):])
         for i, c in enumerate(((obj or {}).get("spec") or {}).get("cidrs") or []):
             facts.service_ranges.append(Fact(c, key_text(key), f"spec.cidrs[{i}]", name))
 
@@ -287,7 +311,7 @@ def node_fields(value: bytes) -> tuple[str, list[str], list[tuple[str, str]]]:
 
 def _nodes(state: State, facts: Facts) -> None:
     for key in state.keys(NODES):
-        name = key_text(key[len(NODES):])
+        name = key_text(key[len(state.key(NODES)):])
         try:
             field_name, cidrs, pairs = node_fields(state.value(key))
         except (DecodeError, ValueError) as e:
@@ -304,8 +328,9 @@ def _nodes(state: State, facts: Facts) -> None:
 
 def _apiserver(state: State, facts: Facts) -> None:
     for key in state.keys(MASTERLEASES):
-        facts.apiserver_ips.append(Fact(key_text(key[len(MASTERLEASES):]), key_text(key), "key"))
-    for key in state.keys(MASTERLEASES) + ([KUBERNETES_ENDPOINTS] if state.has(KUBERNETES_ENDPOINTS) else []):
+        facts.apiserver_ips.append(Fact(key_text(key[len(state.key(MASTERLEASES)):]), key_text(key), "key"))
+    endpoints = state.key(KUBERNETES_ENDPOINTS)
+    for key in state.keys(MASTERLEASES) + ([endpoints] if state.has(endpoints) else []):
         try:
             ips = read_strings(state.value(key), "Endpoints", [("subsets", "addresses", "ip")])[0]
         except (DecodeError, ValueError) as e:
@@ -317,7 +342,7 @@ def _apiserver(state: State, facts: Facts) -> None:
 
 def discover(state: State) -> Facts:
     """discover reads every fact of the module docstring from ``state``."""
-    facts = Facts()
+    facts = Facts(root=state.layout.root)
     _allocators(state, facts)
     _service_cidrs(state, facts)
     _kubeadm(state, facts)
@@ -347,7 +372,7 @@ def services(state: State, problems: list[str]) -> Iterable[ServiceIPs]:
         except (DecodeError, ValueError) as e:
             problems.append(f"{key_text(key)}: cannot read the Service ({e})")
             continue
-        ns, _, name = key_text(key[len(SERVICES):]).partition("/")
+        ns, _, name = key_text(key[len(state.key(SERVICES)):]).partition("/")
         yield ServiceIPs(key_text(key), ns, name, (stype or ["ClusterIP"])[0], tuple(ips or single))
 
 

@@ -11,11 +11,12 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .. import process
-from ..errors import PlanError, SnapshotError, UsageError
-from ..etcd import startup
+from .. import __version__, process
+from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
+from ..etcd import startup, writes
 from ..etcd.output import Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
+from ..k8s import layout
 from . import apply as applying
 from . import cnifind, rails, runbook
 from . import doctor as doctoring
@@ -46,6 +47,8 @@ class Request:
     mark_compacted: bool = False
     force_unsafe: bool = False  # --force-unsafe-mapping: go through the rails (rails.py), recorded as "forced"
     report: str | None = None  # also write the report as JSON here (published with the snapshot)
+    prefix: str | None = None  # --prefix: the key root; None detects it (k8s.layout)
+    given: dict | None = None  # the command line's options as given (the report's ``options``)
 
     @property
     def mode(self) -> applying.Mode:
@@ -139,7 +142,7 @@ def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool
     found = clusterfacts.discover(state)
     refusals = rails.check(found, opts.service_map, opts.pod_map,
                            lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips],
-                           lambda: [p for c in cnifind.find(state.snap, state.index) for p in c["pools"]])
+                           lambda: [p for c in cnifind.find(state.snap, state.index, state.layout.root) for p in c["pools"]])
     if refusals and not force:
         first = refusals[0]
         more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
@@ -172,10 +175,12 @@ def run(req: Request, progress: Progress = None) -> Result:
             _writable("--out", req.out)
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
-            state = clusterfacts.State.scan(snap, progress)
+            lay = layout.detect(snap, req.prefix)
+            state = clusterfacts.State.scan(snap, progress, lay)
             refusals = refuse_unsafe(state, opts, req.force_unsafe)
-            plan = planning.build(snap, opts, progress)
+            plan = planning.build(snap, opts, progress, lay)
             rep = plan.report(None if req.dry_run else req.out)
+            rep["layout"] = lay.as_json()
             if refusals:
                 rep["forced"] = [r.as_json() for r in refusals]
             rep["doctor"] = planned_diagnosis(state, plan, opts)
@@ -189,16 +194,58 @@ def run(req: Request, progress: Progress = None) -> Result:
             rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted),
                                            flags=runbook.mode_flags(req.as_new_revision, req.bump_revision,
                                                                     req.mark_compacted))
+            _record_renames(rep, snap, plan, req.mode)
             if req.dry_run:
-                if not req.skip_hash_check:
-                    snap.require_trailer_ok()
+                _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check), None)
             else:
                 written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check,
                                          progress=progress, mode=req.mode, staging=staging)
+                _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
         if report_fd >= 0:
             _write_json(report_fd, rep)
         staging.publish()
     return Result(rep, written, stale)
+
+
+def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, mode: applying.Mode) -> None:
+    """_record_renames adds to each rename's change the record its new key ends with (``newRecord``), for ``verify``.
+
+    The etcd layer places a renamed record from the keys' histories (in place it may continue an earlier
+    generation of the new key); verify cannot derive that from the mode alone. The renames are placed
+    apart from the other edits: those keep their own revisions, so the placement is the same.
+    """
+    renames = [e.write for e in plan.edits if e.new_key is not None]
+    if not renames:
+        return
+    batch = writes.new_revision(renames, plan.revision) if mode.as_new_revision else \
+        writes.in_place(snap, renames, plan.histories, plan.revision)
+    latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames))
+    placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for w in renames}
+    for c in rep["changes"]:
+        kv = placed.get(c["key"]) if c.get("newKey") else None
+        if kv is not None:
+            c["newRecord"] = {"createRevision": kv.create_revision, "modRevision": kv.mod_revision,
+                              "version": kv.version}
+
+
+def _input_sha256(snap: Snapshot, skip_hash_check: bool) -> str:
+    """_input_sha256 hashes the whole input, checking its trailer on the same read unless told not to."""
+    data, whole = snap.hashes()
+    stored = snap.stored_trailer()
+    if not skip_hash_check and stored is not None and stored != data:
+        raise ChecksumError(f"{snap.path}: sha256 trailer", stored.hex(), data.hex())
+    return whole
+
+
+def _provenance(rep: dict, req: Request, snap: Snapshot, revision: int, input_sha256: str,
+                written: Written | None) -> None:
+    """_provenance records who made the report, from what, with which options, and what was written."""
+    rep["snaprewriteVersion"] = __version__
+    rep["options"] = dict(req.given) if req.given is not None else {}
+    rep["input"] = verifying.identity(snap, input_sha256, revision)
+    if written is not None:
+        rep["output"] = {"path": written.path, "size": written.size, "sha256": written.file_sha256,
+                         "trailerSha256": written.sha256}
 
 
 def write_report(rep: dict, path: str) -> None:
@@ -209,15 +256,44 @@ def write_report(rep: dict, path: str) -> None:
         staging.publish()
 
 
-def verify(old: str, new: str, report_path: str | None, progress: Progress = None) -> dict:
-    """verify compares two snapshots and, with a report, lists the differences it does not account for."""
-    diffs = verifying.compare(old, new, progress)
-    out: dict = {"old": old, "new": new, "differences": [d.as_json() for d in diffs]}
+def read_report(report_path: str) -> dict:
+    """read_report loads a rewrite report (SnapshotError if it cannot be read or is not one)."""
+    try:
+        with open(report_path) as f:
+            rep = json.load(f)
+    except (OSError, ValueError) as e:
+        raise SnapshotError(f"{report_path}: cannot read the report ({e})") from None
+    if not isinstance(rep, dict) or not isinstance(rep.get("changes"), list) or not all(
+            isinstance(c, dict) and isinstance(c.get("key"), str) and isinstance(c.get("field"), str)
+            and isinstance(c.get("newKey", ""), str) for c in rep["changes"]):
+        raise SnapshotError(f"{report_path}: not a snaprewrite rewrite report (no list of changes)")
+    return rep
+
+
+def verify(old: str, new: str, report_path: str | None, progress: Progress = None, prefix: str | None = None) -> dict:
+    """verify compares two snapshots and, with a report, lists what differs otherwise than the report says.
+
+    The report must have been made from ``old`` (its recorded size, sha256 and revision), else nothing
+    is compared. A report of a written rewrite also names its output's sha256, which ``new`` must have.
+    Every key is compared whatever the layout; ``layout`` names the old snapshot's (``prefix``: ``--prefix``).
+    """
+    with Snapshot(old) as snap:
+        lay = layout.detect(snap, prefix)
+    rep = None
     if report_path is not None:
-        try:
-            with open(report_path) as f:
-                rep = json.load(f)
-        except (OSError, ValueError) as e:
-            raise SnapshotError(f"{report_path}: cannot read the report ({e})") from None
-        out["uncovered"] = verifying.uncovered(diffs, rep)
+        rep = read_report(report_path)
+        verifying.check_identity(rep, report_path, old)
+    diffs = verifying.compare(old, new, progress, verifying.renames(rep) if rep else None)
+    out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new, "layout": lay.as_json(),
+                 "differences": [d.as_json() for d in diffs]}
+    if rep is not None:
+        lines = []
+        recorded = rep.get("output")
+        if isinstance(recorded, dict) and recorded.get("sha256"):
+            with Snapshot(new) as snap:
+                got = snap.hashes()[1]
+            if got != recorded["sha256"]:
+                lines.append(f"{new}: sha256 {got} is not the sha256 {recorded['sha256']} the report "
+                             f"recorded for its output {recorded.get('path')}")
+        out["uncovered"] = lines + verifying.uncovered(diffs, rep)
     return out

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from ..errors import PlanError
 from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
+from ..k8s.layout import Layout
 from .cidr import CidrMap
 
 Progress = Callable[[int], None] | None
@@ -147,6 +148,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     kept_ips: dict[str, list[str]] = field(default_factory=dict)  # ns/name -> cluster IPs of Services --exclude kept
     cni: dict[str, list[str]] = field(default_factory=dict)  # CNI found -> its pools (CIDRs), set by the CNI rules
+    layout: Layout = field(default_factory=Layout)  # the key root the rules' keys were joined to
 
     @property
     def changes(self) -> list[Change]:
@@ -219,15 +221,32 @@ def _fan_out(visits: list) -> mvcc.Visit:
     return visit
 
 
-def _rename_prefixes(rule) -> tuple[bytes, ...]:
+def _rule_prefixes(rule, layout: Layout) -> dict[bytes, str]:
+    """_rule_prefixes maps a rule's key prefixes, joined to the layout root, to the kinds it loads under them.
+
+    ``prefixes`` is a tuple (all of the rule's ``kind``) or a {prefix: kind} dict, relative to the root.
+    """
+    given = rule.prefixes if isinstance(rule.prefixes, dict) else dict.fromkeys(rule.prefixes, rule.kind)
+    return {layout.key(p): kind for p, kind in given.items()}
+
+
+def _rename_prefixes(rule, layout: Layout) -> tuple[bytes, ...]:
     """_rename_prefixes are the prefixes whose keys a rule may rename: ``renames`` = True (all its prefixes) or a tuple."""
     renames = getattr(rule, "renames", False)
-    return tuple(renames) if isinstance(renames, tuple) else (tuple(rule.prefixes) if renames else ())
+    rels = tuple(renames) if isinstance(renames, tuple) else (tuple(rule.prefixes) if renames else ())
+    return layout.keys(rels)
 
 
-def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
-    """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written)."""
+def build(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None) -> Plan:
+    """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written).
+
+    Rules name their keys relative to the key root (``services/specs/``); ``layout`` (default: detected
+    from the snapshot) joins the root here, once, and rules reach it as ``ctx.layout``.
+    """
+    from ..k8s.layout import detect
     from .rules import RULES  # the rules depend on this module's types
+
+    layout = layout or detect(snap)
 
     selected = [r for r in RULES if options.only is None or r.name in options.only]
     unknown = (options.only or frozenset()) - {r.name for r in RULES}
@@ -235,16 +254,16 @@ def build(snap: Snapshot, options: Options, progress: Progress = None) -> Plan:
         raise PlanError(f"unknown --only value(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(r.name for r in RULES)})")
     prefixes: dict[bytes, str] = {}
-    for r in selected:  # ``prefixes`` is a tuple (all of the rule's kind) or a {prefix: kind} dict
-        prefixes.update(r.prefixes if isinstance(r.prefixes, dict) else dict.fromkeys(r.prefixes, r.kind))
+    for r in selected:
+        prefixes.update(_rule_prefixes(r, layout))
     # Rules that must see every record (not only their objects) observe the same single scan, and so
     # does the history of the keys a rename may leave or take (``etcd.writes`` places renames by it).
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
-    histories = writes.Histories(tuple(p for r in selected for p in _rename_prefixes(r)))
+    histories = writes.Histories(tuple(p for r in selected for p in _rename_prefixes(r, layout)))
     objects = load_objects(snap, prefixes, progress, _fan_out([o.visit for o in observers.values()]), histories)
-    plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories)
-    ctx = Context(options, plan, objects, snap, observed=observers)
+    plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories, layout=layout)
+    ctx = Context(options, plan, objects, snap, observed=observers, layout=layout)
     for rule in selected:
         rule.run(ctx)
     plan.edits.sort(key=lambda e: e.key)
@@ -266,3 +285,4 @@ class Context:
     excluded: set[bytes] = field(default_factory=set)  # keys a rule left alone because of --exclude
     kept_ips: set[str] = field(default_factory=set)  # cluster IPs of excluded Services (they stay where they are)
     edit_index: dict[bytes, int] = field(default_factory=dict)  # key -> position in plan.edits (rules.cni keeps it)
+    layout: Layout = field(default_factory=Layout)  # the key root: ``layout.key(b"ranges/serviceips")``

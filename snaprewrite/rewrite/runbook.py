@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from .cnisteps import cni_steps
 from .plan import Options, Plan
 
-KUBERNETES_SVC = "/registry/services/specs/default/kubernetes"
-KUBE_DNS_SVC = "/registry/services/specs/kube-system/kube-dns"
+KUBERNETES_SVC = b"services/specs/default/kubernetes"  # relative to the layout root
+KUBE_DNS_SVC = b"services/specs/kube-system/kube-dns"
 KUBE_DNS = "kube-system/kube-dns"
 
 # kubeadm's layout, the names every command below uses
@@ -77,8 +77,9 @@ class Facts:
         return next(((o, n) for o, n in self.service if ip in ipaddress.ip_network(o)), None)
 
 
-def _primary_ip_change(plan: Plan, key: str):
+def _primary_ip_change(plan: Plan, rel: bytes):
     """_primary_ip_change is the change of a Service's primary cluster IP (the one kubeadm's certificate names)."""
+    key = plan.layout.key(rel).decode("utf-8", "backslashreplace")
     return next((c for c in plan.changes if c.key == key and c.field in ("spec.clusterIP", "spec.clusterIPs[0]")), None)
 
 
@@ -104,6 +105,8 @@ def facts(plan: Plan, options: Options, bumped: bool, flags: Sequence[str] = ())
         typed.append("--reallocate")
     if options.only is not None:
         typed.append(f"--only {','.join(sorted(options.only))}")
+    if plan.layout.source == "--prefix":
+        typed.append(f"--prefix {plan.layout.prefix}")
     api = _primary_ip_change(plan, KUBERNETES_SVC)
     dns = [(c.old, c.new) for c in plan.changes if c.field.startswith("data.kubelet:clusterDNS")]
     svc_dns = _primary_ip_change(plan, KUBE_DNS_SVC)

@@ -1,122 +1,336 @@
-"""Comparing two snapshots key by key at their latest revisions, and checking the differences against a report.
+"""Comparing two snapshots key by key at their latest revisions, and checking each difference's values against a report.
 
-Every live key of either snapshot is compared: present in both with identical bytes and revisions,
-or listed as a difference. For Kubernetes objects the differing fields are named the way the
-rewrite report names them (``spec.clusterIPs[0]``, ``data.kubelet``), so ``covered`` can tell
-whether the report accounts for every difference.
+Every live key of either snapshot is compared: present in both with identical records, or listed as
+a difference with each differing field's old and new value. Fields are named and their values
+written the way the rewrite report writes its changes, so the two can be compared value for value:
+  * object fields by path (``spec.clusterIPs[0]``), scalars as text, anything else as JSON;
+  * a ConfigMap data entry holding YAML by the scalars that changed inside it
+    (``data.kubelet:clusterDNS[0]``), provided the new text is exactly the old one with those scalars
+    rewritten in place; any other change of the text is the whole entry's change;
+  * a RangeAllocation's bitmap ``data`` by ``bitmap.summary`` (count, range and sha256 of the bytes);
+  * the record's own fields as ``(create_revision)``, ``(mod_revision)``, ``(version)``, ``(lease)``;
+  * a value that is not a Kubernetes object (or encrypted) as ``(value)``: its size and sha256;
+  * a renamed key whose value does not change (flannel's subnet leases) may be listed as ``(key)``,
+    old key -> new key.
+Secret values are never shown.
+
+``uncovered`` then holds the differences against the report: every changed field must be listed
+with the same old and new value, every listed change must be there, a renamed key (the report's
+``newKey``) must hold the old object under its new name, and revisions and versions must be exactly
+what the rewrite mode writes (in place: unchanged; ``--as-new-revision``: the new revision).
 """
 
+import base64
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ..errors import DecodeError
+from ..errors import DecodeError, SnapshotError
 from ..etcd import mvcc
+from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot
-from ..k8s import decode
+from ..k8s import bitmap, decode
+from . import yamledit
+from .rules.configmaps import label
 
 Progress = Callable[[int], None] | None
+META_FIELDS = ("create_revision", "mod_revision", "version", "lease")
+REDACTED = "(redacted)"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One differing field: its name and old and new values as text (None: the field is absent)."""
+
+    field: str
+    old: str | None
+    new: str | None
+
+    def as_json(self) -> dict:
+        return {"field": self.field, "old": self.old, "new": self.new}
 
 
 @dataclass
 class Difference:
-    """One key that differs: how (``changed``, ``added``, ``removed``) and which fields."""
+    """One key that differs: how (``changed``, ``renamed``, ``added``, ``removed``) and its field changes.
+
+    A ``renamed`` difference pairs the old key with the report's ``newKey`` (``new_key``).
+    """
 
     key: str
     how: str
-    fields: list[str] = field(default_factory=list)
+    changes: list[FieldChange] = field(default_factory=list)
+    new_key: str | None = None
+    old_kv: KeyValue | None = field(default=None, repr=False)  # the records' metadata (value dropped)
+    new_kv: KeyValue | None = field(default=None, repr=False)
+
+    @property
+    def fields(self) -> list[str]:
+        return [c.field for c in self.changes]
 
     def as_json(self) -> dict:
-        return {"key": self.key, "how": self.how, "fields": self.fields}
+        out = {"key": self.key, "how": self.how, "fields": self.fields,
+               "changes": [c.as_json() for c in self.changes]}
+        if self.new_key is not None:
+            out["newKey"] = self.new_key
+        return out
 
 
-def field_diff(a, b, path: str = "") -> list[str]:
-    """field_diff lists the paths where two decoded objects differ (``spec.clusterIPs[0]``)."""
+def _text(v) -> str | None:
+    """_text writes a decoded value the way the report does: strings as they are, the rest as JSON."""
+    if v is None or isinstance(v, str):
+        return v
+    return json.dumps(v, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def value_diff(a, b, path: str = "") -> list[FieldChange]:
+    """value_diff lists where two decoded objects differ (``spec.clusterIPs[0]``), with both values."""
     if type(a) is not type(b):
-        return [path or "."]
+        return [FieldChange(path or ".", _text(a), _text(b))]
     if isinstance(a, dict):
         out = []
         for k in list(a) + [k for k in b if k not in a]:
             sub = f"{path}.{k}" if path else str(k)
             if k not in a or k not in b:
-                out.append(sub)
+                out.append(FieldChange(sub, _text(a.get(k)), _text(b.get(k))))
             else:
-                out.extend(field_diff(a[k], b[k], sub))
+                out.extend(value_diff(a[k], b[k], sub))
         return out
     if isinstance(a, list):
         if len(a) != len(b):
-            return [path]
+            return [FieldChange(path or ".", _text(a), _text(b))]
         out = []
         for i, (x, y) in enumerate(zip(a, b)):
-            out.extend(field_diff(x, y, f"{path}[{i}]"))
+            out.extend(value_diff(x, y, f"{path}[{i}]"))
         return out
-    return [] if a == b else [path or "."]
+    return [] if a == b else [FieldChange(path or ".", _text(a), _text(b))]
 
 
-def _fields(old: mvcc.Record, new: mvcc.Record) -> list[str]:
-    out = []
-    for name in ("create_revision", "mod_revision", "version", "lease"):
-        if getattr(old.kv, name) != getattr(new.kv, name):
-            out.append(f"({name})")
-    if old.kv.value != new.kv.value:
+def field_diff(a, b, path: str = "") -> list[str]:
+    """field_diff lists the paths where two decoded objects differ (``spec.clusterIPs[0]``)."""
+    return [c.field for c in value_diff(a, b, path)]
+
+
+def _view(obj: dict) -> dict:
+    """_view is the object as verify compares it: a RangeAllocation's bitmap as its ``bitmap.summary``."""
+    if obj.get("kind") == "RangeAllocation" and isinstance(obj.get("data"), str):
         try:
-            diff = field_diff(decode.decode_value(old.kv.value), decode.decode_value(new.kv.value))
-            out.extend(diff or ["(encoding)"])
-        except DecodeError:
-            out.append("(value)")
+            data = base64.b64decode(obj["data"], validate=True)
+        except ValueError:  # a JSON-stored object with a bitmap that is not base64: compared as text
+            return obj
+        obj = dict(obj)
+        obj["data"] = bitmap.summary(str(obj.get("range", "")), data)
+    return obj
+
+
+def _yaml_fields(a: dict, b: dict, changes: list[FieldChange]) -> list[FieldChange]:
+    """_yaml_fields splits a ConfigMap's changed data entries into the YAML scalars edited in place."""
+    da = a["data"] if isinstance(a.get("data"), dict) else {}
+    db = b["data"] if isinstance(b.get("data"), dict) else {}
+    out = []
+    for c in changes:
+        key = c.field[len("data."):] if c.field.startswith("data.") else None
+        old, new = da.get(key), db.get(key)
+        edits = yamledit.scalar_changes(old, new) if isinstance(old, str) and isinstance(new, str) else None
+        if edits:
+            out.extend(FieldChange(label(key, e.path), e.old, e.new) for e in edits)
+        else:
+            out.append(c)
     return out
 
 
-def compare(old_path: str, new_path: str, progress: Progress = None) -> list[Difference]:
-    """compare returns every key whose latest live record differs between two snapshots, in key order."""
+def _opaque(value: bytes) -> str:
+    return f"{len(value)} bytes, sha256 {hashlib.sha256(value).hexdigest()}"
+
+
+def value_changes(old: bytes, new: bytes) -> list[FieldChange]:
+    """value_changes lists the field changes between two stored values (see the module docstring)."""
+    if old == new:
+        return []
+    try:
+        a, b = decode.decode_value(old), decode.decode_value(new)
+        if not isinstance(a, dict) or not isinstance(b, dict):
+            raise DecodeError("not an object")
+        secret = "Secret" in (a.get("kind"), b.get("kind"))
+        a, b = _view(a), _view(b)
+        changes = value_diff(a, b)
+        if a.get("kind") == "ConfigMap" and b.get("kind") == "ConfigMap":
+            changes = _yaml_fields(a, b, changes)
+    except (DecodeError, ValueError, RecursionError):  # not a Kubernetes object (or JSON too deep to walk)
+        return [FieldChange("(value)", _opaque(old), _opaque(new))]
+    if secret:
+        changes = [FieldChange(c.field, REDACTED, REDACTED) for c in changes]
+    return changes or [FieldChange("(encoding)", _opaque(old), _opaque(new))]
+
+
+def _meta(a: KeyValue, b: KeyValue) -> list[FieldChange]:
+    return [FieldChange(f"({n})", str(getattr(a, n)), str(getattr(b, n)))
+            for n in META_FIELDS if getattr(a, n) != getattr(b, n)]
+
+
+def _whole(kv: KeyValue, new: bool) -> list[FieldChange]:
+    """_whole lists a key that only one side holds: its record fields and value, the other side absent."""
+    values = [(f"({n})", str(getattr(kv, n))) for n in META_FIELDS] + [("(value)", _opaque(kv.value))]
+    return [FieldChange(f, None, v) if new else FieldChange(f, v, None) for f, v in values]
+
+
+def _bare(kv: KeyValue) -> KeyValue:
+    return KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, b"", kv.lease)
+
+
+def compare(old_path: str, new_path: str, progress: Progress = None,
+            renames: dict[bytes, bytes] | None = None) -> list[Difference]:
+    """compare returns every key whose latest live record differs between two snapshots, in key order.
+
+    ``renames`` (old key -> new key, from a report) pairs a key of the old snapshot with another key
+    of the new one; without it keys are paired by name.
+    """
+    renames = renames or {}
+    renamed_from = {new: old for old, new in renames.items()}
     with Snapshot(old_path) as a, Snapshot(new_path) as b:
         la = mvcc.live_keys(a, progress=progress)
         lb = mvcc.live_keys(b, progress=progress)
-        out = []
-        for key in sorted(set(la) | set(lb)):
+        out: list[tuple[bytes, Difference]] = []
+        used: set[bytes] = set()
+        for key in lb:
+            src = renamed_from.get(key, None if key in renames else key)
             text = key.decode("utf-8", "backslashreplace")
-            if key not in lb:
-                out.append(Difference(text, "removed"))
-            elif key not in la:
-                out.append(Difference(text, "added"))
+            if src is None or src not in la:
+                rb = mvcc.record_at(b, lb[key]).kv
+                out.append((key, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb))))
+                continue
+            used.add(src)
+            ra, rb = mvcc.record_at(a, la[src]).kv, mvcc.record_at(b, lb[key]).kv
+            if src != key:
+                diff = Difference(src.decode("utf-8", "backslashreplace"), "renamed", new_key=text)
+            elif ra != rb:
+                diff = Difference(text, "changed")
             else:
-                ra, rb = mvcc.record_at(a, la[key]), mvcc.record_at(b, lb[key])
-                if ra.kv != rb.kv:
-                    out.append(Difference(text, "changed", _fields(ra, rb)))
-        return out
+                continue
+            diff.changes = _meta(ra, rb) + value_changes(ra.value, rb.value)
+            diff.old_kv, diff.new_kv = _bare(ra), _bare(rb)
+            out.append((src, diff))
+        for key in la:
+            if key not in used:
+                ra = mvcc.record_at(a, la[key]).kv
+                out.append((key, Difference(key.decode("utf-8", "backslashreplace"), "removed", _whole(ra, new=False),
+                                            old_kv=_bare(ra))))
+    return [d for _, d in sorted(out, key=lambda x: (x[0], x[1].how))]
 
 
-def _covers(listed: str, diff: str) -> bool:
-    """_covers tells whether a report field accounts for a differing path (same, or one contains the other)."""
-    base = listed.split(":", 1)[0]
-    return diff in (listed, base) or diff.startswith((base + ".", base + "[")) or \
-        base.startswith((diff + ".", diff + "["))
+def identity(snap: Snapshot, sha256: str, revision: int | None = None) -> dict:
+    """identity is the report's ``input``: what names one snapshot file exactly."""
+    out = {"path": snap.path, "size": snap.identity.size, "sha256": sha256}
+    trailer = snap.stored_trailer()
+    if trailer is not None:
+        out["trailerSha256"] = trailer.hex()
+    out["revision"] = mvcc.current_revision(snap) if revision is None else revision
+    return out
+
+
+def check_identity(report: dict, report_path: str, old_path: str) -> None:
+    """check_identity raises SnapshotError unless the report was made from the snapshot at ``old_path``."""
+    ident = report.get("input")
+    if not isinstance(ident, dict) or not isinstance(ident.get("sha256"), str):
+        raise SnapshotError(f"{report_path}: the report does not record its input's size and sha256 "
+                            "(made by an older snaprewrite): make it again with rewrite --dry-run --report")
+    with Snapshot(old_path) as snap:
+        size = snap.identity.size
+        if ident.get("size") != size:
+            raise SnapshotError(f"{report_path} was made from another snapshot than {old_path}: "
+                                f"{ident.get('path')} of {ident.get('size')} bytes, not {size} bytes")
+        _, sha = snap.hashes()
+        if ident["sha256"] != sha:
+            raise SnapshotError(f"{report_path} was made from another snapshot than {old_path}: "
+                                f"sha256 {ident['sha256']} ({ident.get('path')}), not {sha}")
+
+
+def one_line(text: str, limit: int | None = None) -> str:
+    """one_line escapes what a terminal would not print as one line of text (newlines, escape sequences)."""
+    if not text.isprintable():
+        text = json.dumps(text)[1:-1]
+    return text if limit is None or len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _show(v: str | None) -> str:
+    """_show writes a value on one line (absent as -, long text shortened)."""
+    return "-" if v is None else one_line(v, 200)
+
+
+def _expected_meta(d: Difference, listed: bool, report: dict, recorded: dict | None) -> KeyValue:
+    """_expected_meta is the record metadata the rewrite mode writes for one difference's new record.
+
+    ``recorded`` is the report's ``newRecord`` of the key (createRevision, modRevision, version), when
+    the rewrite recorded where it put the record (a rename in place may continue the new key's earlier
+    generation); otherwise the mode's rule applies.
+    """
+    old = d.old_kv
+    if not listed:
+        return old
+    if recorded is not None:
+        return KeyValue(old.key, recorded.get("createRevision"), recorded.get("modRevision"),
+                        recorded.get("version"), b"", old.lease)
+    if report.get("asNewRevision"):
+        rev = report.get("newRevision")
+        if d.how == "renamed":
+            return KeyValue(old.key, rev, rev, 1, b"", old.lease)
+        return KeyValue(old.key, old.create_revision, rev, old.version + 1, b"", old.lease)
+    if d.how == "renamed":  # in place: the record becomes the new key's first version
+        return KeyValue(old.key, old.mod_revision, old.mod_revision, 1, b"", old.lease)
+    return old
+
+
+def _mode(report: dict) -> str:
+    return f"--as-new-revision {report.get('newRevision')}" if report.get("asNewRevision") else "in place"
 
 
 def uncovered(diffs: list[Difference], report: dict) -> list[str]:
-    """uncovered lists the differences that the rewrite report does not account for."""
-    by_key: dict[str, list[str]] = {}
-    renamed_to: set[str] = set()
+    """uncovered lists, one line each, what differs otherwise than the report says (empty: all accounted for)."""
+    recorded: dict[str, dict] = {}
+    listed: dict[str, dict[str, tuple]] = {}
     for c in report.get("changes", []):
-        by_key.setdefault(c["key"], []).append(c["field"])
-        if c.get("newKey"):
-            renamed_to.add(c["newKey"])
-            by_key.setdefault(c["newKey"], []).append(c["field"])
-    allowed_meta = {"(mod_revision)", "(version)"} if report.get("asNewRevision") else set()
+        listed.setdefault(c["key"], {})[c["field"]] = (c.get("old"), c.get("new"))
+        if isinstance(c.get("newRecord"), dict):
+            recorded[c["key"]] = c["newRecord"]
+    matched: set[tuple[str, str]] = set()
     out = []
     for d in diffs:
-        listed = by_key.get(d.key)
-        if d.how == "added" and (d.key in renamed_to or listed):
+        entries = listed.get(d.key, {})
+        name = one_line(d.key) if d.how != "renamed" else f"{one_line(d.key)} -> {one_line(d.new_key)}"
+        if d.how in ("added", "removed"):
+            out.append(f"{name}: {d.how}, not in the report")
             continue
-        if d.how == "removed" and listed:
-            continue
-        if listed is None:
-            out.append(f"{d.key}: {d.how} but not in the report")
-            continue
-        for f in d.fields:
-            if f in allowed_meta or f in ("metadata.name",) and "metadata.name" in listed:
+        if d.how == "renamed" and "(key)" in entries:  # a rename the report names as the key's own change
+            matched.add((d.key, "(key)"))
+            if entries["(key)"] != (d.key, d.new_key):
+                old, new = entries["(key)"]
+                out.append(f"{name}: the report says {_show(old)} -> {_show(new)}")
+        want = _expected_meta(d, bool(entries), report, recorded.get(d.key))
+        for n in META_FIELDS:
+            got = getattr(d.new_kv, n)
+            if got != getattr(want, n):
+                why = "the report's newRecord" if recorded.get(d.key) is not None else _mode(report)
+                out.append(f"{name} ({n}): {getattr(d.old_kv, n)} -> {got}, expected {getattr(want, n)} ({why})")
+        for c in d.changes:
+            if c.field.strip("()") in META_FIELDS:
                 continue
-            if f in ("raw", "(value)"):  # a value with no (full) schema: the report's fields of the key cover it
+            if c.field not in entries:
+                out.append(f"{name} {one_line(c.field)}: {_show(c.old)} -> {_show(c.new)}, not in the report")
                 continue
-            if not any(_covers(x, f) for x in listed):
-                out.append(f"{d.key}: field {f} differs but is not in the report")
+            matched.add((d.key, c.field))
+            old, new = entries[c.field]
+            if (old, new) != (c.old, c.new):
+                out.append(f"{name} {one_line(c.field)}: {_show(c.old)} -> {_show(c.new)}, "
+                           f"the report says {_show(old)} -> {_show(new)}")
+    for key, fields in listed.items():
+        for f, (old, new) in fields.items():
+            if (key, f) not in matched:
+                out.append(f"{one_line(key)} {one_line(str(f))}: the report says {_show(old)} -> {_show(new)}, "
+                           "but the new snapshot does not show that change")
     return out
+
+
+def renames(report: dict) -> dict[bytes, bytes]:
+    """renames maps each key the report renames to its ``newKey``."""
+    return {c["key"].encode(): c["newKey"].encode() for c in report.get("changes", []) if c.get("newKey")}

@@ -222,3 +222,47 @@ def replace_scalar(text: str, path: Path, transform: Callable[[str], str | None]
                    ) -> tuple[str, list[Change]]:
     """replace_scalar applies ``transform`` to the scalars one path selects (see replace_scalars)."""
     return replace_scalars(text, [(path, transform)])
+
+
+def path_text(path: tuple) -> str:
+    """path_text writes a concrete path the way reports name it: ``networking.serviceSubnet``, ``clusterDNS[0]``."""
+    text = ""
+    for p in path:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text
+
+
+def scalar_changes(old: str, new: str) -> list[Change] | None:
+    """scalar_changes returns the scalar edits that turn ``old`` into exactly ``new`` (as ``splice`` writes them).
+
+    None when the texts differ in any other way: another structure, a changed key or tag, or any
+    character outside the edited scalars (a comment, spacing, quoting ``splice`` would not write).
+    """
+    try:
+        a, b = _compose_all(old), _compose_all(new)
+    except DecodeError:
+        return None
+    if len(a) != len(b):
+        return None
+    edits: dict[int, tuple[ScalarRef, str]] = {}
+    for doc_a, doc_b in zip(a, b):
+        xs, ys = list(_scalars(doc_a)), list(_scalars(doc_b))
+        if len(xs) != len(ys):
+            return None
+        for (pa, ta, va, mark), (pb, tb, vb, _) in zip(xs, ys):
+            if pa != pb or ta != tb or (va != vb and (not pa or pa[-1] == "?key")):
+                return None
+            if va != vb:
+                ref = next((r for r in find_scalars(old, pa) if r.mark == mark), None)
+                if ref is None:
+                    return None
+                edits.setdefault(ref.start, (ref, vb))
+    if not edits:
+        return None if old != new else []
+    chosen = [edits[k] for k in sorted(edits)]
+    try:
+        if splice(old, chosen) != new:
+            return None
+    except PlanError:
+        return None
+    return [Change(ref.path, ref.value, value) for ref, value in chosen]

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from snaprewrite.errors import DecodeError, PlanError
 from snaprewrite.k8s import bitmap
 
-REAL = pathlib.Path("/work/shared/real/kubeadm-1.18-kube-router.snapshot.db")
+REAL = pathlib.Path(os.environ.get("SNAPREWRITE_REAL_SNAPSHOT") or pathlib.Path(__file__).resolve().parents[2].parent
+                    / "shared" / "real" / "kubeadm-1.18-kube-router.snapshot.db")  # ../shared/real beside the repo
 
 
 # -- a minimal protobuf reader, independent of the package's own decoders -----------------------

@@ -10,15 +10,30 @@ from kubernetes.client import ApiClient
 
 from snaprewrite.errors import DecodeError
 from snaprewrite.k8s import decode, encode, envelope, registry
-from snaprewrite.k8s.proto import core_pb2
+from snaprewrite.k8s.proto import coordination_v1_pb2, core_pb2, discovery_v1beta1_pb2
 
 MODELS = {"Service": "V1Service", "Node": "V1Node", "ConfigMap": "V1ConfigMap", "Endpoints": "V1Endpoints",
           "Pod": "V1Pod", "Namespace": "V1Namespace", "Lease": "V1Lease", "Event": "CoreV1Event",
-          "Secret": "V1Secret", "ServiceAccount": "V1ServiceAccount"}
+          "Secret": "V1Secret", "ServiceAccount": "V1ServiceAccount",
+          **{k: "V1" + k for k in ("Deployment", "DaemonSet", "ReplicaSet", "ControllerRevision", "ClusterRole",
+                                   "ClusterRoleBinding", "Role", "RoleBinding", "PriorityClass")}}
+# (CSINode is left out: a node without CSI drivers is served with "drivers": null, no omitempty in Go, which
+# the client's model refuses; tests/k8s/test_allkinds.py compares CSINodes with kubectl's own answer)
 PREFIXES = {b"/registry/services/": "Service", b"/registry/minions/": "Node", b"/registry/configmaps/": "ConfigMap",
             b"/registry/services/endpoints/": "Endpoints", b"/registry/pods/": "Pod", b"/registry/namespaces/": "Namespace",
             b"/registry/leases/": "Lease", b"/registry/events/": "Event", b"/registry/endpointslices/": "EndpointSlice",
             b"/registry/ranges/": "RangeAllocation", b"/registry/masterleases/": "Endpoints"}
+
+
+# encode.py (the fixtures' encoder) builds these kinds with the hand-written classes of snaprewrite/k8s/proto/,
+# for which its presence rules (POINTER_FIELDS, FIELD_SINCE) are written
+ENCODER_CLASSES = {
+    **{("v1", k): getattr(core_pb2, k) for k in ("Service", "Node", "ConfigMap", "Secret", "Namespace", "Endpoints",
+                                                 "RangeAllocation", "Pod", "Event", "ServiceAccount")},
+    ("discovery.k8s.io/v1beta1", "EndpointSlice"): discovery_v1beta1_pb2.EndpointSlice,
+    ("coordination.k8s.io/v1beta1", "Lease"): coordination_v1_pb2.Lease,
+    ("coordination.k8s.io/v1", "Lease"): coordination_v1_pb2.Lease,
+}
 
 
 def _typed(real_values):
@@ -106,7 +121,7 @@ def test_api_fields_of_well_known_objects(real_values):
         assert node["status"]["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10250}}
         assert isinstance(node["status"]["capacity"]["cpu"], str)
     ra = decode.decode_value(real_values[b"/registry/ranges/serviceips"])
-    assert ra["range"] == "10.96.0.0/12" and ra["metadata"] == {}
+    assert ra["range"] == "10.96.0.0/12" and ra["metadata"] == {"creationTimestamp": None}  # Go: a zero Time is null
     lease = decode.decode_value(real_values[b"/registry/leases/kube-node-lease/node1"])
     assert lease["apiVersion"] == "coordination.k8s.io/v1beta1"
     assert lease["spec"]["renewTime"].endswith("Z") and len(lease["spec"]["renewTime"]) == 27  # microseconds
@@ -120,7 +135,9 @@ def test_real_values_reencode_byte_for_byte(real_values):
     """A message rebuilt from only its meaningful fields and encoded like the apiserver equals the stored bytes."""
     count = 0
     for key, value, env in _typed(real_values):
-        cls = registry.message_class(env.api_version, env.kind)
+        cls = ENCODER_CLASSES.get((env.api_version, env.kind))
+        if cls is None:
+            continue
         msg = cls.FromString(env.raw(value))
         assert msg.SerializeToString(deterministic=True) == env.raw(value), key
         lean = cls()
@@ -153,14 +170,19 @@ def _copy_meaningful(src, dst) -> None:
             setattr(dst, field.name, value)
 
 
-def test_unknown_kind_gives_raw_and_unknown_fields_do_not_break():
+def test_unknown_kind_gives_numbered_fields_and_unknown_fields_do_not_break():
     value = b"k8s\x00" + b"\x0a\x17\x0a\x07apps/v1\x12\x0cStatefulSets" + b"\x12\x02\x0a\x00\x1a\x00\x22\x00"
-    assert decode.decode_value(value) == {"apiVersion": "apps/v1", "kind": "StatefulSets", "raw": "CgA="}
+    assert decode.decode_value(value) == {"apiVersion": "apps/v1", "kind": "StatefulSets", "metadata": {}}
+    # ObjectMeta{name: w}, 2: {1: "abc", 2: 5, 2: 6}, 3: 7, 4: bytes that are no message and no text
+    raw = b"\x0a\x03\x0a\x01w" + b"\x12\x09\x0a\x03abc\x10\x05\x10\x06" + b"\x18\x07" + b"\x22\x02\xff\x07"
+    assert decode.decode_object("example.com/v1", "Gadget", raw) == {
+        "apiVersion": "example.com/v1", "kind": "Gadget", "metadata": {"name": "w"},
+        "2": {"1": "abc", "2": [5, 6]}, "3": 7, "4": {"base64": "/wc="}}
     cm = core_pb2.ConfigMap()
     cm.metadata.name = "x"
     raw = cm.SerializeToString() + b"\xa8\x1f\x05" + b"\xb2\x1f\x03abc"  # fields 501 (varint) and 502 (bytes)
     assert decode.decode_object("v1", "ConfigMap", raw) == {"apiVersion": "v1", "kind": "ConfigMap",
-                                                             "metadata": {"name": "x"}}
+                                                             "metadata": {"name": "x"}, "501": 5, "502": "abc"}
 
 
 def test_encrypted_and_foreign_values_raise():

@@ -5,7 +5,7 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from snaprewrite.etcd import mvcc
 from snaprewrite.etcd.snapshot import Snapshot
-from snaprewrite.k8s import envelope, fields, registry, splice
+from snaprewrite.k8s import envelope, fields, registry, schema, splice
 
 
 def string_paths(cls, depth: int = 3, prefix: tuple = ()) -> list[tuple[str, ...]]:
@@ -18,7 +18,7 @@ def string_paths(cls, depth: int = 3, prefix: tuple = ()) -> list[tuple[str, ...
         elif fd.type == FieldDescriptor.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry:
             continue  # maps: the fast path leaves them to splice (see test_fallbacks_keep_splice_answers)
         elif fd.type == FieldDescriptor.TYPE_MESSAGE and depth > 1:
-            sub = fd.message_type._concrete_class
+            sub = schema.message_class_by_name(fd.message_type.full_name)
             out.extend(string_paths(sub, depth - 1, path))
     return out
 

@@ -76,7 +76,7 @@ def assert_clean(out: dict, ranges: list[str], patched_at_least: int) -> dict:
     assert a["resources"]["failed"] == a["resources"]["undecodable"] == []
     assert a["resources"]["listed"] >= 40 and a["resources"]["objects"] > 0
     assert a["patches"]["failed"] == [] and a["patches"]["accepted"] >= patched_at_least
-    assert {s["key"] for s in a["patches"]["skipped"]} <= {k.decode() for k in rh.RANGE_KEYS}
+    assert {s["key"] for s in a["patches"]["skipped"]} <= {out["layout"]["prefix"] + k.decode() for k in rh.RANGE_KEYS}
     nets = [ipaddress.ip_network(r) for r in ranges]
     probe = a["probe"]
     assert len(probe["clusterIPs"]) == len(ranges) and probe["collisions"] == {}
@@ -112,7 +112,7 @@ def test_fixture_migrated(fixture_path, kube_apiserver, etcd35, scratch_root):
     out = run(fixture_path("apiserver-etcd35.db"), kube_apiserver, etcd35, **FIXTURE_MAPS)
     a = assert_clean(out, ["10.128.0.0/12", "fd00:20:96::/112"], 8 + 3 + 3)
     # every changed Service, Node and ConfigMap was PATCHed; RangeAllocation is no API resource
-    assert sorted(s["key"] for s in a["patches"]["skipped"]) == sorted(k.decode() for k in rh.RANGE_KEYS)
+    assert sorted(s["key"] for s in a["patches"]["skipped"]) == sorted("/registry/" + k.decode() for k in rh.RANGE_KEYS)
     assert a["patches"]["accepted"] == out["rewriteSummary"]["objectsChanged"] - 2
 
 
@@ -246,3 +246,26 @@ def test_a_server_that_does_not_start_is_a_finding(kube_apiserver, etcd35, scrat
     a = check.as_json()
     assert not a["started"] and not a["ok"] and "exited with code" in a["startError"]
     assert "did not start" in report.apiserver_findings(a)
+
+
+def test_openshift_layout_migrated(real_snapshot, kube_apiserver, etcd35, scratch_root, tmp_path):
+    """The real snapshot's live objects under /kubernetes.io/ (OpenShift's layout, put with real etcd): rewritten,
+    restored, and served by kube-apiserver started with --etcd-prefix=/kubernetes.io: clean, and patched at the new keys."""
+    from snaprewrite.etcd import mvcc
+    from snaprewrite.etcd.snapshot import Snapshot
+    from snaprewrite.rehearsal.server import EtcdServer, snapshot_save
+
+    with Snapshot(real_snapshot) as snap:
+        live = {k: mvcc.record_at(snap, rk).kv.value for k, rk in sorted(mvcc.live_keys(snap).items())}
+    path = tmp_path / "openshift.db"
+    with EtcdServer(etcd35) as server, server.client() as client:
+        for k, v in live.items():
+            client.put(b"/kubernetes.io/" + k[len(b"/registry/"):] if k.startswith(b"/registry/") else k, v)
+        snapshot_save(server, path)
+    out = run(path, kube_apiserver, etcd35, **REAL_MAPS)
+    assert out["layout"]["prefix"] == "/kubernetes.io/"
+    a = assert_clean(out, ["172.24.0.0/16"], 5)
+    assert [s["key"] for s in a["patches"]["skipped"]] == ["/kubernetes.io/ranges/serviceips"]
+    assert a["patches"]["accepted"] == out["rewriteSummary"]["objectsChanged"] - 1
+    # resources and Events were read through the prefix: the snapshot's own Events are its baseline
+    assert a["baselineEvents"] > 0 and a["resources"]["objects"] > 300

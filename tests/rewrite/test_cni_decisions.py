@@ -165,8 +165,13 @@ def test_calico_handles_move_their_block_keys_and_managed_fields_keys_without_a_
     assert json.loads(want)["spec"]["block"] == {"10.60.136.64/26": 1, "10.60.136.128/26": 1}
     # the block's own managedFields name f:cidr (a field), not a CIDR: it stays
     assert '"f:cidr"' in got[f"{CALICO}ipamblocks/192-168-136-64-26"][1]
-    fields = {c.field for c in ctx.plan.changes if c.key == key}
-    assert fields == {"spec.block", "metadata.managedFields[0].fieldsV1"}  # key tokens named by their parent
+    # a moved key is reported as verify sees it: that field gone, another one there, with the same value
+    mf = "metadata.managedFields[0].fieldsV1.f:spec.f:block.f:"
+    assert {(c.field, c.old, c.new) for c in ctx.plan.changes if c.key == key} == {
+        ("spec.block.192.168.136.64/26", "1", None), ("spec.block.10.60.136.64/26", None, "1"),
+        ("spec.block.192.168.136.128/26", "1", None), ("spec.block.10.60.136.128/26", None, "1"),
+        (mf + "192.168.136.64/26", "{}", None), (mf + "10.60.136.64/26", None, "{}"),
+        (mf + "192.168.136.128/26", "{}", None), (mf + "10.60.136.128/26", None, "{}")}
 
 
 def test_calico_affinity_of_a_node_whose_name_looks_like_a_cidr_keeps_the_node_part():

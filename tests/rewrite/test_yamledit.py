@@ -1,5 +1,6 @@
 """Tests of in-place YAML scalar edits on kubeadm, kubelet and kube-proxy configuration texts."""
 
+import os
 import pathlib
 
 import pytest
@@ -182,7 +183,8 @@ def test_find_scalars_spans_and_invalid_yaml():
 
 # -- the real kubeadm 1.18 ConfigMaps ------------------------------------------------------------
 
-REAL = pathlib.Path("/work/shared/real/kubeadm-1.18-kube-router.snapshot.db")
+REAL = pathlib.Path(os.environ.get("SNAPREWRITE_REAL_SNAPSHOT") or pathlib.Path(__file__).resolve().parents[2].parent
+                    / "shared" / "real" / "kubeadm-1.18-kube-router.snapshot.db")  # ../shared/real beside the repo
 
 
 def _fields(b: bytes) -> list[tuple[int, bytes | int]]:
@@ -249,3 +251,19 @@ def test_ipv6_in_a_flow_sequence_is_quoted_when_plain_is_unsafe():
     new, _ = replace_scalar("clusterDNS: [fd00:10:96::a]\n", ("clusterDNS", EACH), SVC.rewrite_ip)
     assert yaml.safe_load(new) == {"clusterDNS": ["fd00:20::a"]}
     assert new in ("clusterDNS: [fd00:20::a]\n", 'clusterDNS: ["fd00:20::a"]\n')
+
+
+def test_scalar_changes_recovers_exactly_the_in_place_edits():
+    from snaprewrite.rewrite.yamledit import path_text, scalar_changes
+
+    new, done = replace_scalars(V1BETA3, [(("apiServer", "extraArgs", "service-cluster-ip-range"), svc)])
+    assert done and scalar_changes(V1BETA3, new) == done
+    assert [path_text(c.path) for c in done] == ["apiServer.extraArgs.service-cluster-ip-range"]
+    assert scalar_changes(V1BETA3, V1BETA3) == []
+    # anything else that differs: a comment, quoting of an unchanged value, a key, the structure
+    assert scalar_changes(V1BETA3, new.replace("# the first service IP", "# the first service ip")) is None
+    assert scalar_changes(V1BETA3, new.replace('"172.24', "'172.24").replace('/108"', "/108'")) is None
+    assert scalar_changes(V1BETA3, new.replace("certSANs:", "certSANz:")) is None
+    assert scalar_changes(V1BETA3, new + "extra: 1\n") is None
+    assert scalar_changes("a: [x, y]\n", "a: [x, z]\n") == [Change(("a", 1), "y", "z")]
+    assert path_text(("clusterDNS", 0)) == "clusterDNS[0]"

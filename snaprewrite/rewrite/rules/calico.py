@@ -27,7 +27,7 @@ from . import cni
 
 name = "calico"
 kind = "IPPool"
-GROUP = b"/registry/crd.projectcalico.org/"
+GROUP = b"crd.projectcalico.org/"  # relative to the layout root
 POOLS, BLOCKS, AFFINITIES, HANDLES = (GROUP + r for r in (b"ippools/", b"ipamblocks/", b"blockaffinities/",
                                                              b"ipamhandles/"))
 prefixes = {POOLS: "IPPool", BLOCKS: "IPAMBlock", AFFINITIES: "BlockAffinity", HANDLES: "IPAMHandle",
@@ -61,7 +61,7 @@ def _net(text: str):
 
 def _edit(ctx: Context, obj: Object, text: str, transform, new_key: bytes | None = None) -> None:
     new_text, done = cni.edit_json_text(text, obj.key_text, transform)
-    changes = [cni.token_change(obj, ref, new) for ref, new in done]
+    changes = cni.token_changes(obj, text, done)
     if new_key is not None:
         cni.rename(ctx, obj, new_text.encode("utf-8"), changes, new_key)
     elif changes:
@@ -153,7 +153,7 @@ def run(ctx: Context) -> None:
         new_name = cidr_name(blocks[cidr])
         new_key = None
         if obj.name == cidr_name(cidr):
-            new_key = BLOCKS + new_name.encode()
+            new_key = ctx.layout.key(BLOCKS + new_name.encode())
             renames[obj.key] = new_key
 
         def block_tf(ref, new_name=new_name, new_key=new_key):
@@ -172,7 +172,7 @@ def run(ctx: Context) -> None:
         suffix = "-" + cidr_name(cidr)
         if obj.name.endswith(suffix):
             new_name = obj.name[: -len(suffix)] + "-" + cidr_name(blocks[cidr])
-            new_key = AFFINITIES + new_name.encode()
+            new_key = ctx.layout.key(AFFINITIES + new_name.encode())
             renames[obj.key] = new_key
         else:
             new_name = obj.name
@@ -187,7 +187,7 @@ def run(ctx: Context) -> None:
         planned.append((obj, text, affinity_tf, new_key))
     for what, prefix in (("IPAMBlock", BLOCKS), ("BlockAffinity", AFFINITIES)):
         live = {o.key for o in ctx.objects.get(what, [])}
-        cni.check_renames(ctx, live, {k: v for k, v in renames.items() if k.startswith(prefix)}, what)
+        cni.check_renames(ctx, live, {k: v for k, v in renames.items() if k.startswith(ctx.layout.key(prefix))}, what)
     for obj in ctx.objects.get("IPAMHandle", []):
         planned.append((obj, cni.json_object(obj), moved, None))
     for obj, text, transform, new_key in planned:

@@ -1,6 +1,6 @@
 """Cilium's cluster-pool IPAM state moved with the pod CIDR.
 
-* CiliumNode (``/registry/cilium.io/ciliumnodes/<node>``, cilium.io/v2, stored as JSON):
+* CiliumNode (``<root>cilium.io/ciliumnodes/<node>``, cilium.io/v2, stored as JSON):
   ``spec.ipam.podCIDRs[i]`` and every other address of the node's own pod range it holds (the
   ``CiliumInternalIP`` of ``spec.addresses``, ``spec.health.ipv4``/``ipv6``, ``spec.ingress``,
   IPs that key ``spec.ipam.pool``), each at its offset in the new pod CIDR.
@@ -20,7 +20,7 @@ from . import cni
 
 name = "cilium"
 kind = "CiliumNode"
-NODES = b"/registry/cilium.io/ciliumnodes/"
+NODES = b"cilium.io/ciliumnodes/"  # relative to the layout root
 prefixes = {NODES: "CiliumNode", cni.CONFIGMAP_PREFIX: "ConfigMap", cni.NODE_PREFIX: "Node"}
 CONFIG = "cilium-config"
 CONFIG_KEYS = ("cluster-pool-ipv4-cidr", "cluster-pool-ipv6-cidr", "ipv4-native-routing-cidr",
@@ -78,7 +78,7 @@ def run(ctx: Context) -> None:
         new_text, done = cni.edit_json_text(
             text, obj.key_text,
             lambda ref: cni.moved_token(cmap, ref) if ref.path[:1] == ("spec",) or ref.is_key else None)
-        cni.put_edit(ctx, obj, new_text.encode("utf-8"), [cni.token_change(obj, r, n) for r, n in done])
+        cni.put_edit(ctx, obj, new_text.encode("utf-8"), cni.token_changes(obj, text, done))
 
     def node_tf(key: str, value: str) -> str | None:
         return cni.move_text(cmap, value) if key in ANNOTATIONS else None

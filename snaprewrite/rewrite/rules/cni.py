@@ -24,8 +24,8 @@ from ..cidr import CidrMap, parse_subnet
 from ..plan import Change, Context, Edit, Object
 from .addresses import field_path, prefetch, read_fields
 
-NODE_PREFIX = b"/registry/minions/"
-CONFIGMAP_PREFIX = b"/registry/configmaps/"
+NODE_PREFIX = b"minions/"  # relative to the layout root, as every rule's prefixes
+CONFIGMAP_PREFIX = b"configmaps/"
 
 
 def move_text(cmap: CidrMap, text: str) -> str | None:
@@ -233,10 +233,40 @@ def json_object(obj: Object, value: bytes | None = None) -> str:
     return bytes(value).decode("utf-8")
 
 
-def token_change(obj: Object, ref: jsonedit.JStr, new: str) -> Change:
-    """token_change is the report entry of one moved JSON token (a key token is named by its parent's path)."""
-    field = jsonedit.label(ref.path[:-1] if ref.is_key else ref.path)
-    return Change(obj.key_text, obj.kind, obj.namespace, obj.name, field or ".", ref.value, new)
+def field_name(path: tuple) -> str:
+    """field_name names a field of a decoded object as ``verify`` does: keys joined by ".", indices as ``[i]``."""
+    text = ""
+    for p in path:
+        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
+    return text or "."
+
+
+def _shown(v) -> str:
+    """_shown writes a decoded value as the report and ``verify`` do: a string as it is, the rest as JSON."""
+    return v if isinstance(v, str) else json.dumps(v, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def token_changes(obj: Object, text: str, done: list[tuple[jsonedit.JStr, str]]) -> list[Change]:
+    """token_changes are the report entries of moved JSON tokens of ``text`` (the object's JSON before the edit).
+
+    A moved value is one change (``spec.cidr``: old -> new). A moved object key (an IPAMHandle's
+    ``spec.block`` key, a managedFields ``f:<cidr>`` key) is, as ``verify`` sees it, a field removed and
+    another added: ``spec.block.10.244.1.0/26`` 1 -> absent, ``spec.block.10.55.1.0/26`` absent -> 1.
+    """
+    doc = json.loads(text) if any(ref.is_key for ref, _ in done) else None
+    out = []
+    for ref, new in done:
+        if not ref.is_key:
+            out.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, field_name(ref.path), ref.value, new))
+            continue
+        value = doc
+        for p in ref.path:
+            value = value[p]
+        shown = _shown(value)
+        out.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, field_name(ref.path), shown, None))
+        out.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name, field_name(ref.path[:-1] + (new,)),
+                          None, shown))
+    return out
 
 
 def moved_token(cmap: CidrMap, ref: jsonedit.JStr) -> str | None:

@@ -13,8 +13,7 @@ runbook says to restart the CNI agents anyway.
 """
 
 from ...errors import DecodeError, PlanError
-from ...k8s import envelope, splice
-from ...k8s.proto import apps_v1_pb2
+from ...k8s import envelope, registry, splice
 from .. import jsonedit
 from ..cidr import CidrMap
 from ..plan import Change, Context, Object
@@ -23,10 +22,9 @@ from .addresses import field_path
 
 name = "cniconfig"
 kind = "DaemonSet"
-prefixes = {b"/registry/daemonsets/": "DaemonSet", b"/registry/deployments/": "Deployment",
+prefixes = {b"daemonsets/": "DaemonSet", b"deployments/": "Deployment",  # relative to the layout root
             cni.CONFIGMAP_PREFIX: "ConfigMap"}
 API = "apps/v1"
-MESSAGES = {"DaemonSet": apps_v1_pb2.DaemonSet, "Deployment": apps_v1_pb2.Deployment}
 IPAM_FIELDS = ("subnet", "rangeStart", "rangeEnd", "gateway")
 POOL_LISTS = ("ipv4_pools", "ipv6_pools")
 OWN_CONFIGS = {"kube-flannel-cfg": ("net-conf.json",), "cilium-config": ()}  # the CNI rules' own entries
@@ -55,7 +53,7 @@ def _workload(ctx: Context, obj: Object) -> None:
     env = envelope.parse(value)
     if env.storage != envelope.PROTOBUF or (env.api_version, env.kind) != (API, obj.kind):
         return
-    msg = MESSAGES[obj.kind]()
+    msg = registry.message_class(API, obj.kind)()
     try:
         msg.ParseFromString(env.raw(value))
     except Exception as e:  # noqa: BLE001 - protobuf raises its own DecodeError types
@@ -65,26 +63,26 @@ def _workload(ctx: Context, obj: Object) -> None:
     for group in ("containers", "initContainers"):
         containers = getattr(msg.spec.template.spec, group)
         values: list[str | None] = []
-        for c in containers:
-            for e in c.env:
+        for ci, c in enumerate(containers):
+            for ei, e in enumerate(c.env):
                 if not e.HasField("value"):
                     continue
                 new = _exact(cmap, e.value)
                 values.append(new)
                 if new is not None:
                     changes.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name,
-                                          f"spec.template.spec.{group}[{c.name}].env[{e.name}]", e.value, new))
+                                          f"spec.template.spec.{group}[{ci}].env[{ei}].value", e.value, new))
         if any(v is not None for v in values):
             edits[field_path(obj, API, ("spec", "template", "spec", group, "env", "value"))] = values
         for list_name in ("command", "args"):
             items: list[str | None] = []
-            for c in containers:
+            for ci, c in enumerate(containers):
                 for i, a in enumerate(getattr(c, list_name)):
                     new = _arg(cmap, a)
                     items.append(new)
                     if new is not None:
                         changes.append(Change(obj.key_text, obj.kind, obj.namespace, obj.name,
-                                              f"spec.template.spec.{group}[{c.name}].{list_name}[{i}]", a, new))
+                                              f"spec.template.spec.{group}[{ci}].{list_name}[{i}]", a, new))
             if any(v is not None for v in items):
                 edits[field_path(obj, API, ("spec", "template", "spec", group, list_name))] = items
     if not edits:

@@ -11,12 +11,12 @@ from ...errors import DecodeError, PlanError
 from ...k8s import envelope, splice
 from ..cidr import each_csv_item
 from ..plan import Change, Context, Edit, Object
-from ..yamledit import EACH, Match, replace_scalars
+from ..yamledit import EACH, Match, path_text, replace_scalars
 from .addresses import field_path, read_fields
 
 name = "configmaps"
 kind = "ConfigMap"
-prefixes = (b"/registry/configmaps/",)
+prefixes = (b"configmaps/",)  # relative to the layout root
 NAMESPACE = "kube-system"
 
 Transform = Callable[[str], str | None]
@@ -54,11 +54,9 @@ def _edits_for(ctx: Context, obj: Object) -> list[tuple[str, list[tuple[tuple, T
     return []
 
 
-def _label(data_key: str, path: tuple) -> str:
-    text = ""
-    for p in path:
-        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
-    return f"data.{data_key}:{text}"
+def label(data_key: str, path: tuple) -> str:
+    """label names a scalar inside a data entry as the report does: ``data.kubelet:clusterDNS[0]``."""
+    return f"data.{data_key}:{path_text(path)}"
 
 
 def _data(obj: Object, data_key: str) -> tuple[object, list[str | None], int]:
@@ -96,7 +94,7 @@ def run(ctx: Context) -> None:
                 continue
             replacement[index] = new_text
             edits[path] = replacement
-            changes.extend(Change(obj.key_text, kind, obj.namespace, obj.name, _label(data_key, c.path), c.old, c.new)
+            changes.extend(Change(obj.key_text, kind, obj.namespace, obj.name, label(data_key, c.path), c.old, c.new)
                            for c in done)
         if edits:
             try:

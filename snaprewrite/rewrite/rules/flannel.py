@@ -17,6 +17,7 @@ import json
 import re
 
 from ...etcd import revision as revcodec
+from ...k8s.layout import KNOWN_ROOTS
 from ..plan import Change, Context, Object, Warning
 from . import cni
 
@@ -32,15 +33,18 @@ NETWORK_FIELDS = ("Network", "IPv6Network", "SubnetMin", "SubnetMax", "IPv6Subne
 
 
 class EtcdKeys:
-    """Observes the plan's scan: flannel-shaped keys outside /registry/, the bbolt key of their last put and
-    of every record (the history a rename needs, as the planner gathers it for indexed keys)."""
+    """Observes the plan's scan: flannel-shaped keys outside the known Kubernetes roots, the bbolt key of their
+    last put and of every record (the history a rename needs, as the planner gathers it for indexed keys).
+
+    flannel's keys are absolute (``--etcd-prefix``), never below the layout root; ``run`` also drops any
+    found under the root of a ``--prefix`` layout."""
 
     def __init__(self):
         self.keys: dict[bytes, bytes] = {}
         self.history: dict[bytes, list[bytes]] = {}
 
     def visit(self, key: bytes, revkey: memoryview, value: memoryview) -> None:
-        if key.startswith(b"/registry/") or not (key.endswith(b"/config") or b"/subnets/" in key):
+        if key.startswith(KNOWN_ROOTS) or not (key.endswith(b"/config") or b"/subnets/" in key):
             return
         if not (SUBNET_KEY.match(key) or CONFIG_KEY.match(key)):
             return
@@ -111,7 +115,7 @@ def run(ctx: Context) -> None:
                           ref.value, new) for ref, new in done]
         cni.set_configmap_data(ctx, obj, {NET_CONF: new_text}, changes)
     seen: EtcdKeys | None = ctx.observed.get(name)
-    keys = seen.keys if seen is not None else {}
+    keys = {k: rk for k, rk in (seen.keys if seen is not None else {}).items() if not k.startswith(ctx.layout.root)}
     for key, revkeys in (seen.history.items() if seen is not None else ()):
         ctx.plan.histories.revkeys.setdefault(key, revkeys)
     by_prefix: dict[bytes, dict] = {}
@@ -150,7 +154,7 @@ def run(ctx: Context) -> None:
         cni.check_renames(ctx, set(found["subnets"]), moves, "flannel subnet")
         for key, new_key in sorted(moves.items()):
             obj = objs[key]
-            change = Change(obj.key_text, obj.kind, "", obj.key_text, "key", key.decode(), new_key.decode(),
+            change = Change(obj.key_text, obj.kind, "", obj.key_text, "(key)", key.decode(), new_key.decode(),
                             new_key=new_key.decode())
             cni.rename(ctx, obj, bytes(obj.value), [change], new_key)
     if pools:

@@ -1,6 +1,6 @@
 """IPAddress objects (networking.k8s.io, Kubernetes 1.31+): one per allocated service IP, named by the IP.
 
-A moved service IP renames its IPAddress: new key ``/registry/ipaddresses/<new ip>``, new
+A moved service IP renames its IPAddress: new key ``<root>ipaddresses/<new ip>``, new
 ``metadata.name``, same ``spec.parentRef``. This rule only decides the rename; the records it takes
 (the new key's generation, the old key's deletion, an exact undo of an earlier rename) are the etcd
 layer's (``etcd.writes``), which reads the histories the planning scan gathers for ``renames`` rules.
@@ -12,7 +12,7 @@ from .addresses import field_path, read_fields, rewrite_value
 
 name = "ipaddresses"
 kind = "IPAddress"
-prefixes = (b"/registry/ipaddresses/",)
+prefixes = (b"ipaddresses/",)  # relative to the layout root
 API = "networking.k8s.io/v1"
 PREFIX = prefixes[0]
 renames = True  # keys under ``prefixes`` may change: the planner gathers their histories
@@ -38,7 +38,7 @@ def run(ctx: Context) -> None:
         if names != [obj.name]:
             raise PlanError(f"{obj.key_text}: metadata.name does not match the key")
         value = rewrite_value(obj, {field_path(obj, API, ("metadata", "name")): [new_ip]})
-        new_key = PREFIX + new_ip.encode()
+        new_key = ctx.layout.key(PREFIX + new_ip.encode())
         change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
                         new_key=new_key.decode())
         ctx.plan.edits.append(Edit.of(obj, value, [change], new_key=new_key))

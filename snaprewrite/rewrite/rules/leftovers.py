@@ -1,9 +1,9 @@
 """What still mentions the old CIDRs after every rule: counted per resource, each with the reason it stays.
 
 Scans every live value the plan does not change for IPv4/IPv6 addresses and CIDRs inside an old
-service or pod CIDR, and adds one warning per resource (``/registry/pods/``: 12 objects ...). Pod
-IPs, endpoints and events are expected to keep old addresses until the cluster refreshes them. The
-CNI rules move the CNIs' own pools; what a CNI rebuilds from the pods (CiliumEndpoints, Calico
+service or pod CIDR, and adds one warning per resource (``/registry/pods/``: 12 objects ...; keys under the
+layout root). Pod IPs, endpoints and events are expected to keep old addresses until the cluster refreshes
+them. The CNI rules move the CNIs' own pools; what a CNI rebuilds from the pods (CiliumEndpoints, Calico
 WorkloadEndpoints) is listed with that reason. Every key is named: the report never elides one.
 """
 
@@ -37,17 +37,22 @@ REASONS = {
 CNI_HINT = "a CNI's own IP pool or config: update it with the CNI's tools"
 
 
-def _resource(key: bytes) -> tuple[str, str]:
-    """_resource returns (resource name, its key prefix) of a registry key."""
-    parts = key.decode("utf-8", "replace").split("/")
-    if len(parts) > 3 and parts[2] == "services":
-        res = "endpoints" if parts[3] == "endpoints" else "services"
-        return res, "/".join(parts[:4]) + "/"
-    if len(parts) > 4 and "." in parts[2]:  # /registry/<group>/<resource>/...: a custom resource
-        return f"{parts[3]}.{parts[2]}", "/".join(parts[:4]) + "/"
-    if len(parts) > 2:
-        return parts[2], "/".join(parts[:3]) + "/"
-    return parts[-1], key.decode("utf-8", "replace")
+def _resource(key: bytes, root: bytes) -> tuple[str, str]:
+    """_resource returns (resource name, its key prefix) of a key under the layout ``root``."""
+    text = key.decode("utf-8", "replace")
+    if not key.startswith(root):  # another tree (/calico/, /openshift.io/): its second component names it
+        parts = text.split("/")
+        return (parts[2], "/".join(parts[:3]) + "/") if len(parts) > 2 else (parts[-1], text)
+    base = root.decode("utf-8", "replace")
+    parts = text[len(base):].split("/")
+    if len(parts) > 1 and parts[0] == "services":
+        res = "endpoints" if parts[1] == "endpoints" else "services"
+        return res, base + "/".join(parts[:2]) + "/"
+    if len(parts) > 2 and "." in parts[0]:  # <root><group>/<resource>/...: a custom resource
+        return f"{parts[1]}.{parts[0]}", base + "/".join(parts[:2]) + "/"
+    if len(parts) > 1:
+        return parts[0], base + parts[0] + "/"
+    return parts[-1], text
 
 
 class Mentions:
@@ -87,7 +92,7 @@ def run(ctx: Context) -> None:
     mentions = [k for k in seen.keys if k not in changed]
     hits: dict[tuple[str, str], list[str]] = {}
     for key in sorted(mentions):
-        group = ("excluded", "(--exclude)") if key in ctx.excluded else _resource(key)
+        group = ("excluded", "(--exclude)") if key in ctx.excluded else _resource(key, ctx.layout.root)
         hits.setdefault(group, []).append(key.decode("utf-8", "backslashreplace"))
     for (res, prefix), keys in sorted(hits.items()):
         reason = REASONS.get(res, CNI_HINT if "." in res else "not rewritten by snaprewrite; review it")

@@ -9,7 +9,7 @@ from .addresses import Slot, assign, check_mirror, object_edits, prefetch, read_
 
 name = "nodes"
 kind = "Node"
-prefixes = (b"/registry/minions/",)
+prefixes = (b"minions/",)  # relative to the layout root
 
 
 def run(ctx: Context) -> None:

@@ -15,7 +15,7 @@ from .addresses import field_path, read_fields, rewrite_value
 
 name = "ranges"
 kind = "RangeAllocation"
-prefixes = (b"/registry/ranges/",)
+prefixes = (b"ranges/",)  # relative to the layout root
 
 
 def run(ctx: Context) -> None:
@@ -42,17 +42,17 @@ def run(ctx: Context) -> None:
         net = ipaddress.ip_network(new_range)
         held = sorted({ip for ip in ctx.service_ips if _in(ip, net)}, key=lambda ip: ipaddress.ip_address(ip))
         stored = decode.decode_value(obj.value).get("data")
-        try:
-            old_bits = bitmap.decode(old_range, base64.b64decode(stored)) if stored else []
-        except DecodeError as e:
-            raise PlanError(f"{obj.key_text}: {e}") from None
         edits: dict = {field_path(obj, "v1", ("range",)): [new_range]}
         changes = [Change(obj.key_text, kind, obj.namespace, obj.name, "range", old_range, new_range)]
         if stored is not None:
-            edits[field_path(obj, "v1", ("data",))] = [bitmap.encode(new_range, held)]
+            old_bytes, new_bytes = base64.b64decode(stored), bitmap.encode(new_range, held)
+            try:
+                bitmap.decode(old_range, old_bytes)  # refuses a stored bitmap that does not fit its range
+            except DecodeError as e:
+                raise PlanError(f"{obj.key_text}: {e}") from None
+            edits[field_path(obj, "v1", ("data",))] = [new_bytes]
             changes.append(Change(obj.key_text, kind, obj.namespace, obj.name, "data",
-                                  f"{len(old_bits)} addresses allocated in {old_range}",
-                                  f"{len(held)} addresses allocated in {new_range}"))
+                                  bitmap.summary(old_range, old_bytes), bitmap.summary(new_range, new_bytes)))
         elif held:
             ctx.plan.warnings.append(Warning(obj.key_text, "allocator has no bitmap field; the API server's repair "
                                              "loop will rebuild it"))

@@ -10,7 +10,7 @@ from .addresses import field_path, read_fields, rewrite_value
 
 name = "servicecidrs"
 kind = "ServiceCIDR"
-prefixes = (b"/registry/servicecidrs/",)
+prefixes = (b"servicecidrs/",)  # relative to the layout root
 API = "networking.k8s.io/v1"
 
 

@@ -10,7 +10,7 @@ from .addresses import Slot, assign, check_mirror, object_edits, prefetch, read_
 
 name = "services"
 kind = "Service"
-prefixes = (b"/registry/services/specs/",)
+prefixes = (b"services/specs/",)  # relative to the layout root
 
 
 def run(ctx: Context) -> None:

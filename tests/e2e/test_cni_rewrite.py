@@ -245,3 +245,50 @@ def test_cni_pod_cidr_rewrite_read_back_through_the_api(cni, tag, etcd35, etcd34
         for o in served.values():
             ann = o["metadata"]["annotations"]
             assert ann["kube-router.io/pod-cidr"] == ann["kube-router.io/pod-cidrs"] == o["spec"]["podCIDR"]
+
+
+@pytest.mark.parametrize("cni", ["calico", "flannel"])
+def test_cni_rules_follow_the_layout_root_and_flannel_keys_stay_absolute(cni, etcd35, fixture_path, restored_etcd,
+                                                                         tmp_path):
+    """The CNI fixture's live records under /kubernetes.io/ (OpenShift's root), put into real etcd 3.5 and saved:
+    the rewrite moves the same objects as under /registry/, renamed Calico keys stay below the root, and
+    flannel's /coreos.com/ keys (its own tree, never below a Kubernetes root) move where they are."""
+    from snaprewrite.etcd import mvcc
+    from snaprewrite.etcd.snapshot import Snapshot
+    from snaprewrite.rehearsal.server import EtcdServer, snapshot_save
+
+    root = "/kubernetes.io/"
+    src = fixture_path(f"cni-{cni}.db")
+    table = json.loads(fixture_path(f"cni-{cni}.expected.json").read_text())["pod_cidrs"]
+    with Snapshot(str(src)) as snap:
+        live = {k: mvcc.record_at(snap, rk).kv.value for k, rk in sorted(mvcc.live_keys(snap).items())}
+    copy_db = tmp_path / "openshift.db"
+    with EtcdServer(etcd35) as server, server.client() as c:
+        for k, v in live.items():
+            c.put(root.encode() + k[len(b"/registry/"):] if k.startswith(b"/registry/") else k, v)
+        snapshot_save(server, copy_db)
+
+    def unplaced(rep: dict, prefix: str) -> dict:  # where renamed records land depends on each file's history
+        text = json.dumps({p: rep[p] for p in ("changes", "warnings")}).replace(prefix, "/registry/")
+        doc = json.loads(text)
+        for c in doc["changes"]:
+            c.pop("newRecord", None)
+        return doc
+
+    plain = rewrite(src, tmp_path / "plain.db", table, tmp_path / "plain.json")
+    os_rep = rewrite(copy_db, tmp_path / "out.db", table, tmp_path / "out.json")
+    assert os_rep["layout"]["prefix"] == root
+    assert unplaced(os_rep, root) == unplaced(plain, "/registry/")
+    st = runner.invoke(app, ["status", str(tmp_path / "out.db"), "-o", "json"])
+    assert json.loads(st.stdout)["cni"] == json.loads(runner.invoke(
+        app, ["status", str(tmp_path / "plain.db"), "-o", "json"]).stdout)["cni"]
+    assert runner.invoke(app, ["doctor", str(tmp_path / "out.db"), "-o", "json"]).exit_code == 0
+    with restored_etcd(etcd35, tmp_path / "out.db").client() as c:
+        keys = {r.key.decode() for r in c.range()}
+    assert not any(k.startswith("/registry/") for k in keys)
+    if cni == "calico":
+        assert root + "crd.projectcalico.org/ipamblocks/10-60-136-64-26" in keys
+        assert root + "crd.projectcalico.org/ipamblocks/192-168-136-64-26" not in keys
+    else:
+        assert sorted(k for k in keys if k.startswith("/coreos.com/")) == ["/coreos.com/network/config"] + \
+            [f"/coreos.com/network/subnets/10.66.{n}.0-24" for n in (10, 11, 12)]

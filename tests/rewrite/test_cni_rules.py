@@ -154,3 +154,17 @@ def test_rails_take_a_cni_pool_as_the_clusters_pod_range(fixture_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["rewrite", src, "--dry-run", "--pod-cidr", "10.1.0.0/16=10.80.0.0/16"])
     assert r.exit_code == 1 and "old pod cidr 10.1.0.0/16 matches nothing" in r.stderr
+
+
+def test_workload_settings_move_only_where_they_equal_an_old_pod_cidr(fixture_path):
+    # cilium-operator holds the pools as args and env; env[0] (valueFrom) and args[0] (a path) have no CIDR
+    plan = plan_of(fixture_path("cni-cilium.db"), "10.0.0.0/16=10.80.0.0/16", "fd00::/104=fd00:80::/104",
+                   only={"cniconfig"})
+    key = "/registry/deployments/kube-system/cilium-operator"
+    base = "spec.template.spec.containers[0]."  # named by index, as verify and the API show the fields
+    assert {(c.key, c.field, c.old, c.new) for c in plan.changes} == {
+        (key, base + "env[1].value", "10.0.0.0/16", "10.80.0.0/16"),
+        (key, base + "args[1]", "--cluster-pool-ipv4-cidr=10.0.0.0/16", "--cluster-pool-ipv4-cidr=10.80.0.0/16"),
+        (key, base + "args[2]", "--cluster-pool-ipv6-cidr=fd00::/104", "--cluster-pool-ipv6-cidr=fd00:80::/104")}
+    # a mapping of a range that merely contains the pool is no exact match: nothing in the workloads moves
+    assert plan_of(fixture_path("cni-cilium.db"), "10.0.0.0/8=11.0.0.0/8", only={"cniconfig"}).changes == []

@@ -135,8 +135,13 @@ def test_openshift_rewrite_moves_the_same_objects_and_restores(openshift, fixtur
     def modulo_prefix(doc):
         return json.loads(json.dumps(doc).replace(OS_ROOT, "/registry/"))
 
+    def placement_free(doc):  # newRecord is where a rename lands: revisions of that fixture's own history
+        if isinstance(doc, list):
+            return [placement_free(d) for d in doc]
+        return {k: v for k, v in doc.items() if k != "newRecord"} if isinstance(doc, dict) else doc
+
     for part in ("changes", "warnings", "summary"):
-        assert modulo_prefix(rep[part]) == plain[part], part
+        assert placement_free(modulo_prefix(rep[part])) == placement_free(plain[part]), part
     assert {f["reason"] for f in rep["doctor"]["findings"]} == {f["reason"] for f in plain["doctor"]["findings"]}
     server = restored_etcd(etcd35, out)
     with server.client() as c:

@@ -31,8 +31,8 @@ class Change:
     namespace: str
     name: str
     field: str
-    old: str
-    new: str
+    old: str | None  # None: the field is absent before (a moved JSON object key's new field) or after
+    new: str | None
 
     new_key: str | None = None  # set on the metadata.name change of a renamed object
 

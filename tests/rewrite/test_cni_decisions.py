@@ -400,3 +400,26 @@ def test_move_text(text, want):
 def test_move_text_refuses_an_address_that_does_not_fit_the_new_range():
     with pytest.raises(PlanError, match="192.168.200.0/26 does not fit"):
         cni.move_text(CidrMap.parse(["192.168.0.0/16=10.60.0.0/17"]), "192.168.200.0/26")
+
+
+def test_flannel_etcd_keys_under_a_custom_prefix_are_found_by_shape_and_renamed():
+    prefix = "/mycluster/flannel/network"
+    items = [(f"{prefix}/config", '{"Network":"10.244.0.0/16","SubnetLen":24,"Backend":{"Type":"vxlan"}}'),
+             (f"{prefix}/subnets/10.244.3.0-24", '{"PublicIP":"172.18.1.3","BackendType":"vxlan"}'),
+             (f"{prefix}/subnets/10.244.4.0-24", '{"PublicIP":"172.18.1.4","BackendType":"vxlan"}'),
+             ("/registry/minions/subnets/10.244.9.0-24", "{}"),  # below the Kubernetes root: not flannel's
+             ("/other/app/config", '{"listen":"10.244.0.1"}')]  # a /config key without flannel's shape
+    ctx = context(["10.244.0.0/16=10.66.0.0/16"], {"FlannelKey": items})
+    seen = flannel.observer(ctx.options)
+    for obj in ctx.objects.pop("FlannelKey"):
+        seen.visit(obj.key, memoryview(obj.revkey), memoryview(b""))
+    ctx.observed[flannel.name] = seen
+    flannel.run(ctx)
+    got = edits(ctx)
+    assert got[f"{prefix}/config"] == (None, items[0][1].replace("10.244.0.0/16", "10.66.0.0/16"))
+    for n in (3, 4):  # a lease keeps its value (node addresses) and moves its key
+        assert got[f"{prefix}/subnets/10.244.{n}.0-24"] == (f"{prefix}/subnets/10.66.{n}.0-24", items[n - 2][1])
+    assert set(got) == {f"{prefix}/config", f"{prefix}/subnets/10.244.3.0-24", f"{prefix}/subnets/10.244.4.0-24"}
+    assert {(c.field, c.old, c.new) for c in ctx.plan.changes if c.new_key} == {
+        ("(key)", f"{prefix}/subnets/10.244.{n}.0-24", f"{prefix}/subnets/10.66.{n}.0-24") for n in (3, 4)}
+    assert ctx.plan.cni == {"flannel": ["10.244.0.0/16"]}

@@ -25,7 +25,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import ssl
 import subprocess
 import tempfile
@@ -39,7 +38,7 @@ from typing import Self
 from ..errors import SnapshotError, UsageError
 from .binaries import EtcdTools
 from .netns import NetNamespace, isolated_network
-from .server import LOOPBACK, EtcdServer, _log_tail, _with_pdeathsig, free_port
+from .server import LOOPBACK, EtcdServer, _log_tail, _with_pdeathsig, free_port, terminate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENV_VARS = {"kube-apiserver": "SNAPREWRITE_KUBE_APISERVER", "kubectl": "SNAPREWRITE_KUBECTL"}
@@ -355,19 +354,7 @@ class KubeApiServer:
 
     def _reap(self, term_timeout: float = 15.0) -> None:
         proc, self.proc = self.proc, None
-        if proc is not None:
-            try:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=term_timeout)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait(timeout=30)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+        terminate(proc, term_timeout)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

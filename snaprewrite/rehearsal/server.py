@@ -38,6 +38,24 @@ LOOPBACK = "127.0.0.1"
 _live: "weakref.WeakSet[EtcdServer]" = weakref.WeakSet()
 
 
+
+def terminate(proc: subprocess.Popen | None, term_timeout: float = 15.0) -> None:
+    """terminate stops a child we started: SIGTERM, SIGKILL after term_timeout, and always reaps it."""
+    if proc is None:
+        return
+    try:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=term_timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
 class EtcdServerError(SnapshotError):
     """Is raised when etcd does not start, does not become healthy, or an etcd command fails."""
 
@@ -209,19 +227,7 @@ class EtcdServer:
     def _reap(self, term_timeout: float = 15.0) -> None:
         """_reap stops the etcd process if running: SIGTERM, then SIGKILL after a bound; always waits."""
         proc, self.proc = self.proc, None
-        if proc is not None:
-            try:
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGTERM)
-                    try:
-                        proc.wait(timeout=term_timeout)
-                    except subprocess.TimeoutExpired:
-                        proc.kill()
-                        proc.wait(timeout=30)
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
+        terminate(proc, term_timeout)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None

@@ -75,6 +75,9 @@ OnlyOpt = Annotated[str | None, typer.Option("--only", help="Comma-separated rul
 SkipHashOpt = Annotated[bool, typer.Option("--skip-hash-check",
                                            help="Accept an input whose sha256 trailer does not match.")]
 TableOrJsonOpt = Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="Output format.")]
+EncryptionConfigOpt = Annotated[Path | None, typer.Option(
+    "--encryption-config", metavar="FILE", help="The API server's EncryptionConfiguration "
+    "(--encryption-provider-config): read and rewrite values encrypted at rest.")]
 LayoutPrefixOpt = Annotated[str | None, typer.Option("--prefix", metavar="PREFIX", help="The cluster's etcd key "
                                                      "prefix (kube-apiserver --etcd-prefix; default: detected, "
                                                      "/registry/ or OpenShift's /kubernetes.io/).")]
@@ -82,6 +85,18 @@ ForceUnsafeOpt = Annotated[bool, typer.Option("--force-unsafe-mapping", help="Go
                                               "range overlapping a current or new range of the other kind or holding "
                                               "a node or API server address, an OLD the snapshot does not use, or "
                                               "OLD=NEW. The report lists each rail overridden under 'forced'.")]
+
+
+def _encryption(path: Path | None):
+    """_encryption loads --encryption-config (None without one), warning when others can read the keys."""
+    if path is None:
+        return None
+    from .k8s import encryption
+
+    config, warnings = encryption.load(path)
+    for w in warnings:
+        report.warning(w)
+    return config
 
 
 def _print_version(value: bool) -> None:
@@ -198,11 +213,13 @@ def get(
     revision: Annotated[int | None, typer.Option("--revision", help="Read as of this revision.", min=1)] = None,
     output: Annotated[GetFormat, typer.Option(*OUTPUT_FLAGS, help="yaml, json, or raw stored bytes.")] = GetFormat.yaml,
     show_secrets: ShowSecretsOpt = False,
+    encryption_config: EncryptionConfigOpt = None,
     layout_prefix: LayoutPrefixOpt = None,
 ):
     """Show one key's value as the Kubernetes API would (raw: the stored bytes)."""
+    crypt = _encryption(encryption_config)
     with report.progress("scanning", None) as advance:
-        got = query.get(str(snap), key, revision, show_secrets, advance, layout_prefix)
+        got = query.get(str(snap), key, revision, show_secrets, advance, layout_prefix, crypt)
     if output == GetFormat.raw:
         if got.secret and not show_secrets:
             raise UsageError("refusing to print a Secret's stored bytes without --show-secrets")
@@ -223,11 +240,13 @@ def dump(
     prefix: Annotated[str, typer.Option("--prefix", help="Only keys starting with this (without a leading /: "
                                         "below the detected key prefix).")] = "",
     show_secrets: ShowSecretsOpt = False,
+    encryption_config: EncryptionConfigOpt = None,
 ):
     """Print every live key as a JSON line: key, revisions, version, lease, decoded value."""
+    crypt = _encryption(encryption_config)
     with report.progress("scanning", None) as advance:
         write = sys.stdout.write
-        for rec in query.dump(str(snap), prefix, show_secrets, advance):
+        for rec in query.dump(str(snap), prefix, show_secrets, advance, crypt):
             write(query.to_json_line(rec) + "\n")
 
 
@@ -239,11 +258,13 @@ def history(
     output: TableOrJsonOpt = TableOrJson.table,
     values: Annotated[bool, typer.Option("--values", help="Include each revision's decoded value.")] = False,
     show_secrets: ShowSecretsOpt = False,
+    encryption_config: EncryptionConfigOpt = None,
     layout_prefix: LayoutPrefixOpt = None,
 ):
     """List every stored revision of one key, deletions included."""
+    crypt = _encryption(encryption_config)
     with report.progress("scanning", None) as advance:
-        rows = query.history(str(snap), key, values, show_secrets, advance, layout_prefix)
+        rows = query.history(str(snap), key, values, show_secrets, advance, layout_prefix, crypt)
     if not rows:
         report.error(f"key {key} has no stored revision")
         raise typer.Exit(1)
@@ -276,6 +297,7 @@ def rewrite(
                                                  "compaction at the bumped revision (needs --bump-revision).")] = False,
     output: Annotated[TableOrJson, typer.Option(*OUTPUT_FLAGS, help="How to print the report.")] = TableOrJson.table,
     force_unsafe: ForceUnsafeOpt = False,
+    encryption_config: EncryptionConfigOpt = None,
     layout_prefix: LayoutPrefixOpt = None,
 ):
     """Move Services and Nodes to new CIDRs and write a new snapshot (or only report, with --dry-run)."""
@@ -289,9 +311,10 @@ def rewrite(
                                 exclude or [], reallocate, only, dry_run, force, skip_hash_check,
                                 as_new_revision, bump_revision, mark_compacted, force_unsafe,
                                 report=str(report_file) if report_file is not None else None,
+                                encryption_config=str(encryption_config) if encryption_config else None,
                                 prefix=layout_prefix, given=given_options(ctx))
     with report.progress("planning", None) as advance:
-        result = rewriting.run(request, advance)
+        result = rewriting.run(request, advance, report.warning)
     for note in result.stale:
         report.warning(note)
     if output == TableOrJson.json:
@@ -328,6 +351,7 @@ def verify(
     report_file: Annotated[Path | None, typer.Option("--report", help="A rewrite report: fail if anything "
                                                      "differs that it does not list.")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
+    encryption_config: EncryptionConfigOpt = None,
     layout_prefix: LayoutPrefixOpt = None,
 ):
     """Compare two snapshots key by key at their latest revisions and list what differs."""
@@ -335,7 +359,8 @@ def verify(
 
     with report.progress("comparing", None) as advance:
         result = rewriting.verify(str(old), str(new), str(report_file) if report_file else None, advance,
-                                  layout_prefix)
+                                  layout_prefix, str(encryption_config) if encryption_config else None,
+                                  report.warning)
     if output == TableOrJson.json:
         report.print_json(result)
     else:
@@ -355,13 +380,15 @@ def doctor(
     pod_cidr: Annotated[list[str] | None, typer.Option("--pod-cidr", metavar="CIDR", help="A cluster pod range "
                                                        "(repeatable; default: the snapshot's).")] = None,
     output: TableOrJsonOpt = TableOrJson.table,
+    encryption_config: EncryptionConfigOpt = None,
     layout_prefix: LayoutPrefixOpt = None,
 ):
     """Predict the API server's ClusterIP repair events and the node IPAM checks offline; exit 1 on an error."""
     from .rewrite import doctor as doctoring
 
+    crypt = _encryption(encryption_config)
     with report.progress("scanning", None) as advance:
-        result = doctoring.diagnose(str(snap), service_cidr, pod_cidr, advance, layout_prefix)
+        result = doctoring.diagnose(str(snap), service_cidr, pod_cidr, advance, layout_prefix, crypt)
     if output == TableOrJson.json:
         report.print_json(result)
     else:
@@ -440,6 +467,7 @@ def rehearse(
                                           "repair loops run before the checks.")] = 5.0,
     output: TableOrJsonOpt = TableOrJson.table,
     force_unsafe: ForceUnsafeOpt = False,
+    encryption_config: EncryptionConfigOpt = None,
     layout_prefix: LayoutPrefixOpt = None,
 ):
     """Restore a snapshot (rewritten first, with mapping options) with real etcd on 127.0.0.1 and read it back."""
@@ -452,7 +480,9 @@ def rehearse(
                                     full=full, sample_every=sample_every, progress=advance,
                                     force_unsafe=force_unsafe, kube_apiserver=kube_apiserver, settle=settle,
                                     service_cidr_flags=[service_cidr_flags] if service_cidr_flags else None,
-                                    prefix=layout_prefix)
+                                    prefix=layout_prefix,
+                                    encryption_config=str(encryption_config) if encryption_config else None,
+                                    warn=report.warning)
     data = result.as_json()
     if output == TableOrJson.json:
         report.print_json(data)

@@ -1,7 +1,8 @@
 """Read-side queries over a snapshot: status, ls, get, dump, history, returning plain data for the CLI.
 
 Values are shown as the Kubernetes API shows them where they are Kubernetes objects, as
-``{"encrypted": {...}}`` when encrypted at rest, and as ``{"base64": ...}`` otherwise. Secret data is
+``{"encrypted": {...}}`` when encrypted at rest (decrypted instead when the caller passes the API
+server's EncryptionConfiguration as ``crypt``), and as ``{"base64": ...}`` otherwise. Secret data is
 redacted unless the caller asks for it.
 """
 
@@ -75,20 +76,46 @@ def count_resources(keys: list[bytes], root: bytes = b"/registry/") -> dict[str,
     return dict(sorted(out.items()))
 
 
+class _Sealed:
+    """Observes the status scan: which records hold an encrypted value, and with which provider/key name."""
+
+    def __init__(self):
+        self.at: dict[bytes, tuple[str, str]] = {}
+
+    def visit(self, _key: bytes, revkey, value) -> None:
+        from .etcd import kv as kvcodec
+        from .k8s import encryption
+
+        stored = kvcodec.decode(value).value
+        if stored.startswith(encryption.ENC_PREFIX):
+            self.at[revkey.tobytes()] = encryption.describe(stored)
+
+    def counts(self, live_revkeys) -> list[dict]:
+        """counts is the number of live values per (provider, key name), most first."""
+        c = Counter(self.at[rk] for rk in live_revkeys if rk in self.at)
+        return [{"provider": p, "keyName": n, "values": v} for (p, n), v in sorted(c.items(), key=lambda x: (-x[1], x[0]))]
+
+
 def status(path: str, verify: bool = False, progress: Progress = None, prefix: str | None = None) -> dict:
-    """status reports what ``etcdutl snapshot status`` does, plus trailer, page size, compaction, counts, layout."""
+    """status reports what ``etcdutl snapshot status`` does, plus trailer, page size, compaction, counts, layout.
+
+    ``encrypted`` counts live values encrypted at rest by provider and key name (read from their
+    prefixes: no config needed).
+    """
     from .k8s import layout as k8slayout
 
     with Snapshot(path) as snap:
         snap.key_bucket()  # an etcd backend has one: refuse anything else before counting
         lay = k8slayout.detect(snap, prefix)
         index: dict[bytes, bytes] = {}
-        st = backend.stats(snap, progress, index)
+        sealed = _Sealed()
+        st = backend.stats(snap, progress, index, visit=sealed.visit, marker=b"k8s:enc:")
         cs = mvcc.compact_state(snap)
         live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
         from .rewrite import cnifind  # reads a handful of records named by the index
 
         cni = cnifind.find(snap, index, lay.root)
+        encrypted = sealed.counts(rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN)
         del index
         out = {
             "hash": st.hash,
@@ -104,6 +131,7 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
             "resources": count_resources(live, lay.root),
             "layout": lay.as_json(),
             "cni": cni,
+            "encrypted": encrypted,
         }
         if verify:
             out["hashOk"] = snap.verify_trailer()
@@ -128,11 +156,17 @@ def ls(path: str, prefix: str = "", progress: Progress = None, root: str | None 
         return sorted(k.decode("utf-8", "backslashreplace") for k in keys)
 
 
-def show_value(key: bytes, value: bytes, show_secrets: bool = False) -> dict:
-    """show_value turns a stored value into what a reader should see (decoded, redacted, or base64)."""
+def show_value(key: bytes, value: bytes, show_secrets: bool = False, crypt=None) -> dict:
+    """show_value turns a stored value into what a reader should see (decoded, redacted, or base64).
+
+    With ``crypt`` (``k8s.encryption.EncryptionConfig``) an encrypted value is decrypted first; one it
+    cannot open raises EncryptionError (unknown key name, wrong key, kms).
+    """
     from .k8s import decode as k8sdecode  # protobuf schemas load only for commands that show values
     from .k8s import envelope
 
+    if crypt is not None:
+        value = crypt.open(key, value)[0]
     try:
         env = envelope.parse(value)
     except DecodeError as e:
@@ -162,11 +196,11 @@ class Got:
 
 
 def get(path: str, key: str, revision: int | None = None, show_secrets: bool = False,
-        progress: Progress = None, root: str | None = None) -> Got:
+        progress: Progress = None, root: str | None = None, crypt=None) -> Got:
     """get returns a key's record visible at ``revision`` (latest by default) and its shown value."""
     with Snapshot(path) as snap:
         rec = mvcc.get(snap, key_arg(snap, key, root), revision, progress)
-        shown = show_value(rec.kv.key, rec.kv.value, show_secrets)
+        shown = show_value(rec.kv.key, rec.kv.value, show_secrets, crypt)
         secret = is_secret_key(rec.kv.key) or shown.get("kind") == "Secret"  # redaction keeps the kind
         return Got(rec, shown, secret)
 
@@ -185,17 +219,26 @@ def record_json(rec: mvcc.Record, value: dict | None) -> dict:
     return out
 
 
-def dump(path: str, prefix: str = "", show_secrets: bool = False, progress: Progress = None) -> Iterator[dict]:
-    """dump yields one JSON-ready dict per live key under ``prefix``, in key order."""
+def dump(path: str, prefix: str = "", show_secrets: bool = False, progress: Progress = None,
+         crypt=None) -> Iterator[dict]:
+    """dump yields one JSON-ready dict per live key under ``prefix``, in key order.
+
+    With ``crypt`` every encrypted value is opened once before the first line is yielded, so a value
+    it cannot open stops the dump with no partial output.
+    """
     with Snapshot(path) as snap:
         live = mvcc.live_keys(snap, key_arg(snap, prefix), progress)
-        for key in sorted(live):
+        keys = sorted(live)
+        if crypt is not None:
+            for key in keys:
+                crypt.open(key, mvcc.record_at(snap, live[key]).kv.value)
+        for key in keys:
             rec = mvcc.record_at(snap, live[key])
-            yield record_json(rec, show_value(key, rec.kv.value, show_secrets))
+            yield record_json(rec, show_value(key, rec.kv.value, show_secrets, crypt))
 
 
 def history(path: str, key: str, values: bool = False, show_secrets: bool = False,
-            progress: Progress = None, root: str | None = None) -> list[dict]:
+            progress: Progress = None, root: str | None = None, crypt=None) -> list[dict]:
     """history lists every stored record of ``key``, deletions included, oldest first."""
     with Snapshot(path) as snap:
         out = []
@@ -204,7 +247,7 @@ def history(path: str, key: str, values: bool = False, show_secrets: bool = Fals
                    "type": "DELETE" if rec.tombstone else "PUT", **record_json(rec, None),
                    "valueSize": len(rec.kv.value)}
             if values and not rec.tombstone:
-                row["value"] = show_value(rec.kv.key, rec.kv.value, show_secrets)
+                row["value"] = show_value(rec.kv.key, rec.kv.value, show_secrets, crypt)
             out.append(row)
         return out
 

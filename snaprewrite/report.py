@@ -129,6 +129,13 @@ def status_table(st: dict) -> None:
         for found in st["cni"]:
             c.add_row(found["name"], ", ".join(found["pools"]))
         show_table(c)
+    if st.get("encrypted"):
+        e = Table(title="encrypted at rest (live values)")
+        for col in ("provider", "key name", "values"):
+            e.add_column(col, justify="right" if col == "values" else "left")
+        for row in st["encrypted"]:
+            e.add_row(row["provider"], row["keyName"], str(row["values"]))
+        show_table(e)
 
 
 def status_fields(st: dict) -> None:
@@ -143,6 +150,7 @@ def status_fields(st: dict) -> None:
     lines += [(f"Bucket {name}", n) for name, n in st["buckets"].items()]
     lines += [(f"Resource {name}", n) for name, n in st["resources"].items()]
     lines += [(f"CNI {c['name']}", ",".join(c["pools"])) for c in st.get("cni", [])]
+    lines += [(f"Encrypted {e['provider']}/{e['keyName']}", e["values"]) for e in st.get("encrypted", [])]
     sys.stdout.write("".join(f'"{name}" : {_field(v)}\n' for name, v in lines))
 
 
@@ -215,6 +223,13 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
         if len(rep["warnings"]) > MAX_ROWS_PER_KIND:
             w.add_row(f"... {len(rep['warnings']) - MAX_ROWS_PER_KIND} more (see --report)", "")
         show_table(w)
+    if rep.get("encrypted"):
+        keys: dict[str, int] = {}
+        for e in rep["encrypted"]:
+            label = f"{e['provider']}/{e['keyName']}"
+            keys[label] = keys.get(label, 0) + 1
+        stdout.print("encrypted at rest, sealed again with the key each was read with: "
+                     + ", ".join(f"{k} {n}" for k, n in keys.items()), markup=False)
     s = rep["summary"]
     totals = ", ".join(f"{k} {v}" for k, v in s.items() if k != "byKind")
     stdout.print(f"{'dry run: ' if dry_run else ''}{totals}")

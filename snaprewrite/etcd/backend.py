@@ -26,11 +26,13 @@ class BackendStats:
 
 
 def stats(snap: Snapshot, progress: Callable[[int], None] | None = None,
-          index: dict[bytes, bytes] | None = None) -> BackendStats:
+          index: dict[bytes, bytes] | None = None, visit: mvcc.Visit = None,
+          marker: bytes | None = None) -> BackendStats:
     """stats walks every bucket once, computing the etcdutl hash, counts and revision.
 
     With ``index`` (a dict), bucket ``key``'s pass also fills it like ``mvcc.latest_index``, so a
-    status needs one pass over the file, not two.
+    status needs one pass over the file, not two; ``visit``/``marker`` are passed to that pass
+    (``mvcc.scan_index``).
     """
     st = BackendStats(total_size=snap.data_size)
     h = 0
@@ -38,7 +40,7 @@ def stats(snap: Snapshot, progress: Callable[[int], None] | None = None,
     for name, bucket in snap.root.buckets():
         h = crc(name, h)
         if name == schema.KEY and index is not None:
-            found, h, n, last_key = mvcc.scan_index(bucket, b"", progress, crc, h)
+            found, h, n, last_key = mvcc.scan_index(bucket, b"", progress, crc, h, visit=visit, marker=marker)
             index.update(found)
         else:
             n = 0

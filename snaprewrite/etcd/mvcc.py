@@ -12,6 +12,7 @@ Compaction (``meta`` bucket: ``scheduledCompactRev``/``finishedCompactRev``) rem
 than the compact revision, keeping each key's latest record at or before it unless that is a tombstone.
 """
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -96,19 +97,23 @@ def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
 
 def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress: Progress = None,
                crc: Callable[[bytes, int], int] | None = None, h: int = 0,
-               visit: Visit = None, histories=None) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
+               visit: Visit = None, histories=None,
+               marker: bytes | None = None) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
     """scan_index is ``latest_index`` over a ``key`` bucket that can also fold every key and value into ``crc``.
 
     Returns (index, crc value, record count, last bbolt key): what ``etcdutl snapshot status`` needs
     from bucket ``key`` and the live keys, in the same single pass. ``prefix`` None indexes nothing;
     ``visit(user_key, revkey, value)`` sees every record with a value, in revision order (so other
     readers of the whole bucket can share this pass). ``histories`` (an ``etcd.writes.Histories``)
-    gets the bbolt key of every record of the indexed keys under its prefixes, in revision order.
+    gets the bbolt key of every record of the indexed keys under its prefixes, in revision order. With
+    ``marker``, ``visit`` sees only the records whose bytes contain it (leaf runs without it are skipped
+    with one search).
     """
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
     hist = histories.revkeys if histories is not None else None
     key_of = kvcodec.key_of
+    find = re.compile(re.escape(marker)).search if marker else None  # searches memoryviews without a copy
     n = 0
     k = None
     for run, pairs in bucket.leaf_runs():
@@ -118,6 +123,7 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             else:
                 for _f, k, v in pairs:
                     h = crc(v, crc(k, h))
+        look = visit is not None and (find is None or run is None or find(run) is not None)
         for _f, k, v in pairs:
             size = len(v)
             if size > 1 and v[0] == 0x0A:  # field 1 (the key) first, as etcd writes it
@@ -127,7 +133,7 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 user_key = key_of(v)
             else:
                 continue  # etcd 3.6's revision-bump marker
-            if visit is not None:
+            if look and (find is None or find(v) is not None):
                 visit(user_key, k, v)
             if prefix is None or (prefix and not user_key.startswith(prefix)):
                 continue

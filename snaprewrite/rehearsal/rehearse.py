@@ -366,8 +366,11 @@ def _is_cidr(text: str) -> bool:
 RANGE_KEYS = (b"ranges/serviceips", b"ranges/secondaryserviceips")  # relative to the layout root
 
 
-def snapshot_service_ranges(path: str | os.PathLike, lay: Layout | None = None) -> list[str]:
-    """snapshot_service_ranges reads the service range(s) a snapshot's ClusterIP allocators hold (primary first)."""
+def snapshot_service_ranges(path: str | os.PathLike, lay: Layout | None = None, crypt=None) -> list[str]:
+    """snapshot_service_ranges reads the service range(s) a snapshot's ClusterIP allocators hold (primary first).
+
+    The API server encrypts the allocators with the services' key: ``crypt`` (``k8s.encryption``) opens them.
+    """
     with Snapshot(path) as snap:
         lay = lay or detect(snap)
         index = mvcc.live_keys(snap, lay.key(b"ranges/"))
@@ -375,7 +378,8 @@ def snapshot_service_ranges(path: str | os.PathLike, lay: Layout | None = None) 
         for key in lay.keys(RANGE_KEYS):
             if key in index:
                 try:
-                    rng = decode_value(mvcc.record_at(snap, index[key]).kv.value).get("range")
+                    value = mvcc.record_at(snap, index[key]).kv.value
+                    rng = decode_value(crypt.open(key, value)[0] if crypt else value).get("range")
                 except SnapshotError:
                     rng = None
                 if rng:
@@ -391,7 +395,8 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
              full: bool = False, sample_every: int | None = None, progress: Progress = None,
              stage: Stage = None, force_unsafe: bool = False, kube_apiserver: str | os.PathLike | None = None,
              service_cidr_flags: Iterable[str] | None = None, settle: float = 5.0,
-             prefix: str | None = None) -> Rehearsal:
+             prefix: str | None = None, encryption_config: str | None = None,
+             warn: Callable[[str], None] | None = None) -> Rehearsal:
     """rehearse rewrites (with mappings), restores and starts a snapshot in a throwaway etcd and compares what it serves.
 
     ``progress(n)`` is advanced while records are scanned (as for ``rewrite``); ``stage(name)`` is called
@@ -406,6 +411,10 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
     rewriting = bool(service_cidrs or pod_cidrs)
     if not rewriting and (excludes or reallocate or only):
         raise UsageError("--exclude, --reallocate and --only need --service-cidr or --pod-cidr")
+    if encryption_config is not None and not rewriting and kube_apiserver is None:
+        raise UsageError("--encryption-config needs --service-cidr/--pod-cidr or --kube-apiserver")
+    if encryption_config is not None:
+        job.load_encryption(encryption_config, warn)  # a bad config stops here, before any etcd runs; warn once
     api = api_options(kube_apiserver, service_cidr_flags, settle)
     try:
         with Snapshot(source) as snap:
@@ -425,7 +434,8 @@ def rehearse(snapshot: str | os.PathLike, *, service_cidrs: Iterable[str] = (), 
                        kept_in=str(scratch) if keep else None)
     try:
         _run(source, tools, scratch, result, rewriting, service_cidrs, pod_cidrs, excludes, reallocate, only,
-             skip_hash_check, full, sample_every, progress, stage or (lambda _name: None), force_unsafe, api, lay)
+             skip_hash_check, full, sample_every, progress, stage or (lambda _name: None), force_unsafe, api, lay,
+             encryption_config)
     finally:
         if keep is None:
             shutil.rmtree(scratch, ignore_errors=True)
@@ -436,7 +446,7 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
          service_cidrs: list[str], pod_cidrs: list[str], excludes: list[str], reallocate: bool,
          only: str | None, skip_hash_check: bool, full: bool, sample_every: int | None,
          progress: Progress, stage: Callable[[str], None], force_unsafe: bool = False,
-         api: ApiOptions | None = None, lay: Layout | None = None) -> None:
+         api: ApiOptions | None = None, lay: Layout | None = None, encryption_config: str | None = None) -> None:
     """_run does the steps of ``rehearse`` inside the scratch dir, filling ``result``."""
     lay = lay or Layout()
     target, plan_keys, gone = source, set(), set()
@@ -450,7 +460,8 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
         t0 = time.monotonic()
         req = job.Request(source, str(scratch / REWRITTEN_NAME), service_cidrs, pod_cidrs, excludes,
                           reallocate=reallocate, only=only, skip_hash_check=skip_hash_check,
-                          force_unsafe=force_unsafe, prefix=lay.prefix if lay.source == "--prefix" else None)
+                          force_unsafe=force_unsafe, prefix=lay.prefix if lay.source == "--prefix" else None,
+                          encryption_config=encryption_config)
         done = job.run(req, progress)
         result.rewrite_seconds = time.monotonic() - t0
         result.rewrite_summary = done.report["summary"]
@@ -479,7 +490,8 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
     result.mismatches.extend(problems)
     if api is not None:
         cidrs_from = "flags" if api.service_cidrs else "snapshot"
-        api_cidrs = list(api.service_cidrs or snapshot_service_ranges(target, lay))
+        api_cidrs = list(api.service_cidrs or snapshot_service_ranges(
+            target, lay, job.load_encryption(encryption_config) if encryption_config else None))
     result.expect_seconds = time.monotonic() - t0
 
     net = isolated_network() if api is not None else contextlib.nullcontext(NetNamespace(False, "no API server"))
@@ -500,6 +512,8 @@ def _run(source: str, tools: EtcdTools, scratch: Path, result: Rehearsal, rewrit
                 result.apiserver = apicheck.run(
                     api.binary, server, api_cidrs, cidrs_from, sorted(k.decode("utf-8", "surrogateescape")
                                                                       for k in plan_keys),
-                    expected.revision, api.settle, scratch, ns.isolated, ns.reason, root=lay.prefix)
+                    expected.revision, api.settle, scratch, ns.isolated, ns.reason,
+                    [f"--encryption-provider-config={os.path.abspath(encryption_config)}"] if encryption_config else None,
+                    root=lay.prefix)
                 result.apiserver_seconds = time.monotonic() - t0
             stage("stop")

@@ -371,14 +371,17 @@ def parse_ranges(specs: list[str] | None, flag: str) -> list[str] | None:
 
 
 def diagnose(path: str, service_cidrs: list[str] | None = None, pod_cidrs: list[str] | None = None,
-             progress: Progress = None, prefix: str | None = None) -> dict:
-    """diagnose opens a snapshot and returns ``examine``'s report as JSON (``doctor``'s output)."""
+             progress: Progress = None, prefix: str | None = None, crypt=None) -> dict:
+    """diagnose opens a snapshot and returns ``examine``'s report as JSON (``doctor``'s output).
+
+    ``crypt`` (``k8s.encryption.EncryptionConfig``, from ``--encryption-config``) reads values encrypted at rest.
+    """
     from ..k8s.layout import detect
 
     svc = parse_ranges(service_cidrs, "--service-cidr")
     pod = parse_ranges(pod_cidrs, "--pod-cidr")
     with Snapshot(path) as snap:
-        state = State.scan(snap, progress, detect(snap, prefix))
+        state = State.scan(snap, progress, detect(snap, prefix), crypt)
         found = discover(state)
         out = {"snapshot": path, **examine(state, found, svc, pod).as_json()}
         snap.check_unchanged()

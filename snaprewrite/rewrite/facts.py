@@ -122,25 +122,28 @@ class State:
     ``overlay`` maps a key to its value after the plan (None: deleted by it); other keys read the snapshot.
     Keys are absolute; ``keys``, ``has`` and ``value`` also take a key path relative to the layout root
     (no leading ``/``: ``ranges/serviceips``) and join ``layout``'s root (``key``).
+    With ``crypt`` (``k8s.encryption.EncryptionConfig``) values encrypted at rest are read decrypted (one
+    it cannot open raises EncryptionError); without it they stay encrypted and count as problems.
     """
 
     def __init__(self, snap: Snapshot, index: dict[bytes, bytes], overlay: dict[bytes, bytes | None] | None = None,
-                 layout: Layout | None = None):
+                 layout: Layout | None = None, crypt=None):
         self.snap = snap
         self.index = index
         self.overlay = overlay or {}
         self.layout = layout or Layout()
+        self.crypt = crypt
         live = set(index) | {k for k, v in self.overlay.items() if v is not None}
         self._keys = sorted(k for k in live if self.overlay.get(k, b"") is not None)
 
     @classmethod
-    def scan(cls, snap: Snapshot, progress: Progress = None, layout: Layout | None = None) -> "State":
+    def scan(cls, snap: Snapshot, progress: Progress = None, layout: Layout | None = None, crypt=None) -> "State":
         """scan indexes the keys under PREFIXES (below ``layout``'s root, detected if None) in one pass."""
         layout = layout or detect(snap)
         endpoints = layout.key(KUBERNETES_ENDPOINTS)
         index = mvcc.live_keys(snap, indexed(layout), progress)
         index = {k: v for k, v in index.items() if not k.startswith(endpoints) or k == endpoints}
-        return cls(snap, index, layout=layout)
+        return cls(snap, index, layout=layout, crypt=crypt)
 
     def key(self, key: bytes) -> bytes:
         """key is ``key`` itself when absolute, else joined to the layout root."""
@@ -159,7 +162,7 @@ class State:
                     overlay[e.new_key] = e.new_value
             else:
                 overlay[e.key] = e.new_value
-        return State(self.snap, self.index, overlay, self.layout)
+        return State(self.snap, self.index, overlay, self.layout, self.crypt)
 
     def keys(self, prefix: bytes) -> list[bytes]:
         """keys lists the live keys under ``prefix``, sorted."""
@@ -176,11 +179,15 @@ class State:
         """value is the key's latest value (None if it is not live)."""
         key = self.key(key)
         if key in self.overlay:
-            return self.overlay[key]
-        revkey = self.index.get(key)
-        if revkey is None:
-            return None
-        return mvcc.record_at(self.snap, revkey).kv.value
+            value = self.overlay[key]
+        else:
+            revkey = self.index.get(key)
+            if revkey is None:
+                return None
+            value = mvcc.record_at(self.snap, revkey).kv.value
+        if self.crypt is not None and value is not None:
+            value = self.crypt.open(key, value)[0]  # a renamed value was sealed for its new key: key is that
+        return value
 
 
 def key_text(key: bytes) -> str:

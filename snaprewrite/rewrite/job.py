@@ -47,6 +47,7 @@ class Request:
     mark_compacted: bool = False
     force_unsafe: bool = False  # --force-unsafe-mapping: go through the rails (rails.py), recorded as "forced"
     report: str | None = None  # also write the report as JSON here (published with the snapshot)
+    encryption_config: str | None = None  # the API server's EncryptionConfiguration: encrypted objects are edited
     prefix: str | None = None  # --prefix: the key root; None detects it (k8s.layout)
     given: dict | None = None  # the command line's options as given (the report's ``options``)
 
@@ -69,14 +70,28 @@ def _cidr_map(specs: list[str]) -> CidrMap:
     return CidrMap.parse(specs) if specs else CidrMap(())
 
 
-def options(req: Request) -> planning.Options:
+def load_encryption(path: str | None, warn: Callable[[str], None] | None = None):
+    """load_encryption parses ``--encryption-config`` (None: no config), passing its warnings to ``warn``."""
+    if path is None:
+        return None
+    from ..k8s import encryption
+
+    config, warnings = encryption.load(path)
+    for w in warnings:
+        if warn is not None:
+            warn(w)
+    return config
+
+
+def options(req: Request, warn: Callable[[str], None] | None = None) -> planning.Options:
     """options validates the request's mappings and filters into plan Options."""
     only = frozenset(x.strip() for x in req.only.split(",") if x.strip()) if req.only else None
     for ex in req.excludes:
         if not ex or ex.count("/") > 1:
             raise UsageError(f"--exclude {ex!r}: want NAMESPACE/NAME (or NAME for a cluster-scoped object)")
     return planning.Options(_cidr_map(req.service_cidrs), _cidr_map(req.pod_cidrs),
-                            frozenset(req.excludes), req.reallocate, only)
+                            frozenset(req.excludes), req.reallocate, only,
+                            crypt=load_encryption(req.encryption_config, warn))
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -150,6 +165,19 @@ def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool
     return refusals
 
 
+def refuse_encrypted(state: clusterfacts.State) -> None:
+    """refuse_encrypted raises for the first value encrypted at rest among those the rewrite reads (no config given)."""
+    from ..k8s import encryption
+
+    for key in state.keys(b""):
+        value = state.value(key)
+        if value is not None and value.startswith(encryption.ENC_PREFIX):
+            encryption.refuse_kms(key, value)
+            provider, name = encryption.describe(value)
+            raise PlanError(f"{clusterfacts.key_text(key)}: value is encrypted at rest ({provider} v1, key {name!r}); "
+                            "give the API server's --encryption-config FILE to rewrite it")
+
+
 def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options) -> dict:
     """planned_diagnosis runs ``doctor`` on the state the plan leaves, for the input's declared ranges mapped.
 
@@ -162,9 +190,9 @@ def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: plan
                              doctoring.mapped_ranges(pod, opts.pod_map)).as_json()
 
 
-def run(req: Request, progress: Progress = None) -> Result:
+def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None) -> Result:
     """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot; then publishes the outputs."""
-    opts = options(req)
+    opts = options(req, warn)
     req.mode.validate()
     _check_paths(req)
     stale = [s.message() for _, path in _outputs(req) for s in sweep_stale(path)]
@@ -176,8 +204,13 @@ def run(req: Request, progress: Progress = None) -> Result:
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
             lay = layout.detect(snap, req.prefix)
-            state = clusterfacts.State.scan(snap, progress, lay)
-            refusals = refuse_unsafe(state, opts, req.force_unsafe)
+            state = clusterfacts.State.scan(snap, progress, lay, opts.crypt)
+            try:
+                refusals = refuse_unsafe(state, opts, req.force_unsafe)
+            except SnapshotError:
+                if opts.crypt is None:
+                    refuse_encrypted(state)  # the rails saw no addresses because they are encrypted: say that
+                raise
             plan = planning.build(snap, opts, progress, lay)
             rep = plan.report(None if req.dry_run else req.out)
             rep["layout"] = lay.as_json()
@@ -270,20 +303,24 @@ def read_report(report_path: str) -> dict:
     return rep
 
 
-def verify(old: str, new: str, report_path: str | None, progress: Progress = None, prefix: str | None = None) -> dict:
+def verify(old: str, new: str, report_path: str | None, progress: Progress = None, prefix: str | None = None,
+           encryption_config: str | None = None, warn: Callable[[str], None] | None = None) -> dict:
     """verify compares two snapshots and, with a report, lists what differs otherwise than the report says.
 
     The report must have been made from ``old`` (its recorded size, sha256 and revision), else nothing
     is compared. A report of a written rewrite also names its output's sha256, which ``new`` must have.
     Every key is compared whatever the layout; ``layout`` names the old snapshot's (``prefix``: ``--prefix``).
+    With ``encryption_config`` encrypted values are compared decrypted (a value sealed again with a fresh
+    IV is the same value).
     """
+    crypt = load_encryption(encryption_config, warn)
     with Snapshot(old) as snap:
         lay = layout.detect(snap, prefix)
     rep = None
     if report_path is not None:
         rep = read_report(report_path)
         verifying.check_identity(rep, report_path, old)
-    diffs = verifying.compare(old, new, progress, verifying.renames(rep) if rep else None)
+    diffs = verifying.compare(old, new, progress, verifying.renames(rep) if rep else None, crypt)
     out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new, "layout": lay.as_json(),
                  "differences": [d.as_json() for d in diffs]}
     if rep is not None:

@@ -10,8 +10,10 @@ the plan is applied, by the etcd layer (``etcd.writes``), from the histories the
 for keys that may be renamed. A plan is never changed by applying it: it can be applied again.
 """
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import PlanError
 from ..etcd import mvcc, writes
@@ -62,12 +64,22 @@ class Edit:
     write: writes.Write
     changes: tuple[Change, ...]
 
+    sealed_with: str | None = None  # the value was encrypted at rest and is again, with this provider/key
+
     @classmethod
     def of(cls, obj: "Object", new_value: bytes, changes: list[Change], new_key: bytes | None = None) -> "Edit":
-        """of makes the Edit of an object's latest record (the record's old value is not kept)."""
+        """of makes the Edit of an object's latest record; ``new_value`` is plaintext, sealed again if it was.
+
+        The record's old value is not kept. An object read decrypted (``Object.value``) is encrypted again
+        with the same provider and key and a fresh IV/nonce (AES-GCM binds it to the key it is written
+        under, the new one for a rename).
+        """
+        sealed = obj.cache.get("sealed")
+        if sealed is not None:
+            new_value = obj.crypt.seal(new_key if new_key is not None else obj.key, new_value, sealed)
         write = writes.Write.of(obj.key, obj.record, new_value, new_key)
         obj.forget()
-        return cls(write, tuple(changes))
+        return cls(write, tuple(changes), sealed.label if sealed is not None else None)
 
     @property
     def key(self) -> bytes:
@@ -97,6 +109,7 @@ class Object:
     name: str
     snap: Snapshot = field(repr=False)
     cache: dict = field(default_factory=dict, repr=False)  # what rules already read from the value
+    crypt: Any = field(default=None, repr=False)  # k8s.encryption.EncryptionConfig: values are read decrypted
 
     @property
     def record(self) -> mvcc.Record:
@@ -108,10 +121,22 @@ class Object:
     def forget(self) -> None:
         """forget drops the record read for a rule (fields read from it stay cached)."""
         self.cache.pop("record", None)
+        self.cache.pop("plain", None)
 
     @property
     def value(self) -> bytes:
-        return self.record.kv.value
+        """value is what rules read: the stored value, decrypted when it is encrypted and a config is given.
+
+        How it was sealed stays in the cache (``sealed``) so that ``Edit.of`` seals the edit the same way.
+        """
+        stored = self.record.kv.value
+        if self.crypt is None or not stored.startswith(b"k8s:enc:"):
+            return stored
+        plain = self.cache.get("plain")
+        if plain is None:
+            plain, self.cache["sealed"] = self.crypt.open(self.key, stored)
+            self.cache["plain"] = plain
+        return plain
 
     @property
     def key_text(self) -> str:
@@ -130,6 +155,7 @@ class Options:
     excludes: frozenset[str] = frozenset()
     reallocate: bool = False
     only: frozenset[str] | None = None  # rule names; None = every rule
+    crypt: Any = None  # k8s.encryption.EncryptionConfig (--encryption-config): encrypted values are edited
 
     def excluded(self, obj: Object) -> bool:
         """excluded tells whether ``--exclude`` names the object (``ns/name``, or ``name`` if cluster-scoped)."""
@@ -167,8 +193,12 @@ class Plan:
         return dict(sorted(out.items()))
 
     def report(self, output: str | None) -> dict:
-        """report is the JSON of the plan, as ``rewrite --report`` writes it."""
-        return {
+        """report is the JSON of the plan, as ``rewrite --report`` writes it.
+
+        ``encrypted`` (present when some changed object was encrypted at rest) lists those objects and the
+        provider/key name each was sealed with again (never key material).
+        """
+        out = {
             "input": self.input,
             "output": output,
             "revision": self.revision,
@@ -183,6 +213,13 @@ class Plan:
                 "warnings": len(self.warnings),
             },
         }
+        sealed = [{"key": (e.new_key or e.key).decode("utf-8", "backslashreplace"),
+                   "provider": e.sealed_with.split("/", 1)[0], "keyName": e.sealed_with.split("/", 1)[1]}
+                  for e in self.edits if e.sealed_with]
+        if sealed:
+            out["encrypted"] = sealed
+            out["summary"]["encryptedChanged"] = len(sealed)
+        return out
 
 
 def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
@@ -193,7 +230,8 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
 
 
 def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
-                 visit: mvcc.Visit = None, histories: writes.Histories | None = None) -> dict[str, list[Object]]:
+                 visit: mvcc.Visit = None, histories: writes.Histories | None = None,
+                 crypt: Any = None) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order.
 
     ``visit`` sees every record of the same pass and ``histories`` gathers the record keys of the
@@ -205,7 +243,7 @@ def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress 
     for key in sorted(index):
         prefix = next(p for p in wanted if key.startswith(p))
         ns, name = split_key(key, prefix)
-        out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap))
+        out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap, crypt=crypt))
     return out
 
 
@@ -237,6 +275,25 @@ def _rename_prefixes(rule, layout: Layout) -> tuple[bytes, ...]:
     return layout.keys(rels)
 
 
+def _decrypting(visit: mvcc.Visit, crypt) -> mvcc.Visit:
+    """_decrypting lets observers see encrypted records' plaintext (records it cannot open: as stored)."""
+    from ..errors import SnapshotError
+    from ..etcd import kv as kvcodec
+
+    find = re.compile(re.escape(b"k8s:enc:")).search  # values are memoryviews: no `in`
+
+    def observe(key: bytes, revkey, value) -> None:
+        if find(value) is not None:
+            stored = kvcodec.decode(value).value
+            try:
+                value = crypt.open(key, stored)[0]
+            except SnapshotError:  # an old revision under a retired key, a kms value: left to the rules
+                pass
+        visit(key, revkey, value)
+
+    return observe
+
+
 def build(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None) -> Plan:
     """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written).
 
@@ -261,7 +318,10 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
     histories = writes.Histories(tuple(p for r in selected for p in _rename_prefixes(r, layout)))
-    objects = load_objects(snap, prefixes, progress, _fan_out([o.visit for o in observers.values()]), histories)
+    visit = _fan_out([o.visit for o in observers.values()])
+    if visit is not None and options.crypt is not None:
+        visit = _decrypting(visit, options.crypt)
+    objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt)
     plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories, layout=layout)
     ctx = Context(options, plan, objects, snap, observed=observers, layout=layout)
     for rule in selected:

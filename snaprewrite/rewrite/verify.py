@@ -11,7 +11,10 @@ written the way the rewrite report writes its changes, so the two can be compare
   * the record's own fields as ``(create_revision)``, ``(mod_revision)``, ``(version)``, ``(lease)``;
   * a value that is not a Kubernetes object (or encrypted) as ``(value)``: its size and sha256;
   * a renamed key whose value does not change (flannel's subnet leases) may be listed as ``(key)``,
-    old key -> new key.
+    old key -> new key;
+  * with the API server's EncryptionConfiguration (``crypt``), encrypted values are compared decrypted
+    (sealed again with a fresh IV/nonce is no difference), and a value sealed with another provider/key
+    than before (or no longer, or newly, encrypted) as ``(encryption)`` with both ``provider/key`` names.
 Secret values are never shown.
 
 ``uncovered`` then holds the differences against the report: every changed field must be listed
@@ -179,12 +182,27 @@ def _bare(kv: KeyValue) -> KeyValue:
     return KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, b"", kv.lease)
 
 
+def sealed_changes(a: KeyValue, b: KeyValue, crypt=None) -> list[FieldChange]:
+    """sealed_changes is ``value_changes`` of two records' values, decrypted first with ``crypt`` if given.
+
+    ``crypt`` is a ``k8s.encryption.EncryptionConfig``; each value opens under its own etcd key (AES-GCM
+    binds it there). A value it cannot open raises EncryptionError (one line, never the bytes).
+    """
+    va, vb = a.value, b.value
+    if crypt is None or va == vb:
+        return value_changes(va, vb)
+    (va, sa), (vb, sb) = crypt.open(a.key, va), crypt.open(b.key, vb)
+    la, lb = (sa.label if sa else "identity"), (sb.label if sb else "identity")
+    return ([FieldChange("(encryption)", la, lb)] if la != lb else []) + value_changes(va, vb)
+
+
 def compare(old_path: str, new_path: str, progress: Progress = None,
-            renames: dict[bytes, bytes] | None = None) -> list[Difference]:
+            renames: dict[bytes, bytes] | None = None, crypt=None) -> list[Difference]:
     """compare returns every key whose latest live record differs between two snapshots, in key order.
 
     ``renames`` (old key -> new key, from a report) pairs a key of the old snapshot with another key
-    of the new one; without it keys are paired by name.
+    of the new one; without it keys are paired by name. With ``crypt`` (``k8s.encryption.EncryptionConfig``)
+    encrypted values are compared as plaintext (``sealed_changes``).
     """
     renames = renames or {}
     renamed_from = {new: old for old, new in renames.items()}
@@ -208,7 +226,9 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
                 diff = Difference(text, "changed")
             else:
                 continue
-            diff.changes = _meta(ra, rb) + value_changes(ra.value, rb.value)
+            diff.changes = _meta(ra, rb) + sealed_changes(ra, rb, crypt)
+            if diff.how == "changed" and not diff.changes:
+                continue  # the same plaintext sealed again with the same key (a fresh IV/nonce)
             diff.old_kv, diff.new_kv = _bare(ra), _bare(rb)
             out.append((src, diff))
         for key in la:

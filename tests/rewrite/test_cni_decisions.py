@@ -423,3 +423,36 @@ def test_flannel_etcd_keys_under_a_custom_prefix_are_found_by_shape_and_renamed(
     assert {(c.field, c.old, c.new) for c in ctx.plan.changes if c.new_key} == {
         ("(key)", f"{prefix}/subnets/10.244.{n}.0-24", f"{prefix}/subnets/10.66.{n}.0-24") for n in (3, 4)}
     assert ctx.plan.cni == {"flannel": ["10.244.0.0/16"]}
+
+
+class FakeSealed:
+    label = "fake/key1"
+
+
+class FakeCrypt:
+    """Stands in for an EncryptionConfig: a sealed value is ``k8s:enc:fake:v1:key1:`` + the plaintext reversed."""
+
+    PREFIX = b"k8s:enc:fake:v1:key1:"
+
+    def open(self, etcd_key: bytes, value: bytes):
+        assert value.startswith(self.PREFIX), value[:30]
+        return bytes(value[len(self.PREFIX):])[::-1], FakeSealed()
+
+    def seal(self, etcd_key: bytes, plaintext: bytes, sealed) -> bytes:
+        return self.PREFIX + plaintext[::-1]
+
+
+def test_two_rules_editing_one_encrypted_node_edit_its_plaintext_and_seal_it_again():
+    crypt = FakeCrypt()
+    key, plain = node("node-1", {"kube-router.io/pod-cidr": "10.0.1.0/24", "io.cilium.network.ipv4-pod-cidr": "10.0.1.0/24"})
+    ctx = context(["10.0.0.0/16=10.80.0.0/16"], {"Node": [(key, crypt.seal(b"", plain.encode(), None).decode("latin-1"))],
+                                                 "ConfigMap": [("/registry/configmaps/kube-system/cilium-config",
+                                                                CILIUM_CONFIG)]})
+    for obj in ctx.objects["Node"]:
+        obj.crypt = crypt
+    kuberouter.run(ctx)
+    cilium.run(ctx)  # edits the value kuberouter's edit left: its plaintext, not the sealed bytes
+    edit = next(e for e in ctx.plan.edits if e.key == key.encode())
+    assert edit.sealed_with == "fake/key1" and edit.new_value.startswith(FakeCrypt.PREFIX)
+    assert crypt.open(edit.key, edit.new_value)[0].decode() == plain.replace('"10.0.1.0/24"', '"10.80.1.0/24"')
+    assert len(edit.changes) == 2

@@ -156,8 +156,8 @@ def test_input_appended_to_by_a_thread_while_a_read_command_scans(tmp_path, monk
     snap = copy_of(K8S_SNAPSHOT, tmp_path)
     real_stats = backend.stats
 
-    def stats_then_append(s, progress=None, index=None):
-        st = real_stats(s, progress, index)
+    def stats_then_append(s, progress=None, index=None, **kw):
+        st = real_stats(s, progress, index, **kw)
         with open(snap, "ab") as f:
             f.write(b"\0" * 512)
         return st

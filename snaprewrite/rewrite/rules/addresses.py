@@ -12,7 +12,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ...errors import DecodeError, PlanError
-from ...k8s import envelope, fields, registry, splice
+from ...k8s import encryption, envelope, fields, registry, splice
 from ..cidr import CidrMap, Mapped, Reallocator, parse_ip, parse_subnet
 from ..plan import Change, Context, Edit, Object, Warning
 
@@ -49,8 +49,10 @@ def _envelope(obj: Object) -> envelope.Envelope:
         except DecodeError as e:
             raise PlanError(f"{obj.key_text}: cannot decode the stored value ({e}); refusing to rewrite") from None
         if env.storage == envelope.ENCRYPTED:
-            raise PlanError(f"{obj.key_text}: value is encrypted ({env.provider}, key {env.key_name}); snaprewrite "
-                            f"cannot rewrite encrypted objects (use --exclude {obj.ref()} to leave it)")
+            encryption.refuse_kms(obj.key, obj.value)
+            raise PlanError(f"{obj.key_text}: value is encrypted at rest ({env.provider} {env.provider_version}, "
+                            f"key {env.key_name!r}); give the API server's --encryption-config FILE to rewrite "
+                            f"it, or --exclude {obj.ref()} to leave it")
         if env.storage not in (envelope.PROTOBUF, envelope.JSON):
             raise PlanError(f"{obj.key_text}: not a kubernetes object; refusing to rewrite")
         obj.cache["envelope"] = env

@@ -93,6 +93,8 @@ def current_value(ctx: Context, obj: Object) -> bytes:
     e = ctx.plan.edits[i]
     if e.new_key is not None:
         raise PlanError(f"{obj.key_text}: renamed by another rule; refusing a second edit")
+    if e.sealed_with is not None:  # the earlier edit was encrypted again (Edit.of): edit its plaintext
+        return obj.crypt.open(obj.key, e.new_value)[0]
     return e.new_value
 
 

@@ -18,10 +18,10 @@ from ..etcd.output import Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
 from ..k8s import layout
 from . import apply as applying
+from . import cnifind, rails, runbook
 from . import doctor as doctoring
 from . import facts as clusterfacts
 from . import plan as planning
-from . import rails, runbook
 from . import verify as verifying
 from .cidr import CidrMap
 
@@ -156,7 +156,8 @@ def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool
     """
     found = clusterfacts.discover(state)
     refusals = rails.check(found, opts.service_map, opts.pod_map,
-                           lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips])
+                           lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips],
+                           lambda: [p for c in cnifind.find(state.snap, state.index, state.layout.root) for p in c["pools"]])
     if refusals and not force:
         first = refusals[0]
         more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""

@@ -112,6 +112,9 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
         st = backend.stats(snap, progress, index, visit=sealed.visit, marker=b"k8s:enc:")
         cs = mvcc.compact_state(snap)
         live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
+        from .rewrite import cnifind  # reads a handful of records named by the index
+
+        cni = cnifind.find(snap, index, lay.root)
         encrypted = sealed.counts(rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN)
         del index
         out = {
@@ -127,6 +130,7 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
             "buckets": st.buckets,
             "resources": count_resources(live, lay.root),
             "layout": lay.as_json(),
+            "cni": cni,
             "encrypted": encrypted,
         }
         if verify:

@@ -122,6 +122,13 @@ def status_table(st: dict) -> None:
         for name, n in st["resources"].items():
             r.add_row(name, str(n))
         show_table(r)
+    if st.get("cni"):
+        c = Table(title="cni")
+        c.add_column("cni")
+        c.add_column("pools")
+        for found in st["cni"]:
+            c.add_row(found["name"], ", ".join(found["pools"]))
+        show_table(c)
     if st.get("encrypted"):
         e = Table(title="encrypted at rest (live values)")
         for col in ("provider", "key name", "values"):
@@ -142,6 +149,7 @@ def status_fields(st: dict) -> None:
         lines += [("Prefix", st["layout"]["prefix"]), ("Compressed", st["layout"]["compressed"] or "")]
     lines += [(f"Bucket {name}", n) for name, n in st["buckets"].items()]
     lines += [(f"Resource {name}", n) for name, n in st["resources"].items()]
+    lines += [(f"CNI {c['name']}", ",".join(c["pools"])) for c in st.get("cni", [])]
     lines += [(f"Encrypted {e['provider']}/{e['keyName']}", e["values"]) for e in st.get("encrypted", [])]
     sys.stdout.write("".join(f'"{name}" : {_field(v)}\n' for name, v in lines))
 

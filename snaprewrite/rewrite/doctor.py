@@ -22,6 +22,8 @@ controller's start-up, and word their findings as those components do:
   controller's reason when it cannot place a Node); overlapping another Node's ``PodCIDROverlap``; a mask
   other than ``--node-cidr-mask-size`` (kubeadm-config, default 24 / 64) ``PodCIDRMaskSize`` (warning).
 
+The CNIs' own state (Calico IPAM, CiliumNodes, flannel, kube-router) is checked by ``cnicheck``.
+
 Values the checks cannot read are ``Undecodable`` errors naming the key. Severity ``error`` means the
 control plane will act (repair events, refusals); the CLI exits 1 when there is one.
 """
@@ -33,6 +35,7 @@ from dataclasses import dataclass, field
 from ..errors import DecodeError, UsageError
 from ..etcd.snapshot import Snapshot
 from ..k8s import bitmap
+from . import cnicheck
 from .cidr import CidrMap, parse_subnet
 from .facts import (
     ALLOCATORS,
@@ -398,6 +401,7 @@ def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
         _check_ipaddress_objects(state, dx, read)
     _check_default_servicecidr(state, dx, svc)
     _check_nodes(found, dx, pod)
+    cnicheck.check(state, dx)  # the CNIs' own state: pools, blocks, leases, annotations
     return dx
 
 

@@ -40,8 +40,12 @@ IPADDRESSES = b"ipaddresses/"
 MASTERLEASES = b"masterleases/"
 KUBE_SYSTEM_CONFIGMAPS = b"configmaps/kube-system/"
 KUBERNETES_ENDPOINTS = b"services/endpoints/default/kubernetes"
+# What doctor's CNI checks read (rewrite/cnicheck.py): relative to the root, and flannel's own etcd keys,
+# which its subnet manager writes outside the Kubernetes tree (absolute, whatever the layout).
+CNI_PREFIXES = (b"crd.projectcalico.org/", b"cilium.io/ciliumnodes/", b"configmaps/")
+CNI_ABSOLUTE = (b"/coreos.com/network/",)
 PREFIXES = (SERVICES, NODES, RANGES, SERVICECIDRS, IPADDRESSES, MASTERLEASES, KUBE_SYSTEM_CONFIGMAPS,
-            KUBERNETES_ENDPOINTS)
+            KUBERNETES_ENDPOINTS) + CNI_PREFIXES
 ALLOCATORS = (b"ranges/serviceips", b"ranges/secondaryserviceips")
 KUBEADM_CONFIG = KUBE_SYSTEM_CONFIGMAPS + b"kubeadm-config"
 KUBE_PROXY = KUBE_SYSTEM_CONFIGMAPS + b"kube-proxy"
@@ -107,6 +111,11 @@ class Facts:
         }
 
 
+def indexed(layout: Layout) -> tuple[bytes, ...]:
+    """indexed are the absolute key prefixes ``State`` holds under ``layout``: PREFIXES joined to its root, and CNI_ABSOLUTE."""
+    return layout.keys(PREFIXES) + CNI_ABSOLUTE
+
+
 class State:
     """The latest live value of every key under ``PREFIXES``: from a snapshot, optionally overlaid by a plan.
 
@@ -131,12 +140,11 @@ class State:
     def scan(cls, snap: Snapshot, progress: Progress = None, layout: Layout | None = None, crypt=None) -> "State":
         """scan indexes the keys under PREFIXES (below ``layout``'s root, detected if None) in one pass."""
         layout = layout or detect(snap)
-        return cls.of_index(snap, mvcc.live_keys(snap, layout.keys(PREFIXES), progress, hint_leaves=True),
-                            layout, crypt)
+        return cls.of_index(snap, mvcc.live_keys(snap, indexed(layout), progress, hint_leaves=True), layout, crypt)
 
     @classmethod
     def of_index(cls, snap: Snapshot, index: dict[bytes, bytes], layout: Layout, crypt=None) -> "State":
-        """of_index is ``scan``'s State from the live keys under ``layout.keys(PREFIXES)`` indexed by another pass."""
+        """of_index is ``scan``'s State from the live keys under ``indexed(layout)`` indexed by another pass."""
         endpoints = layout.key(KUBERNETES_ENDPOINTS)
         index = {k: v for k, v in index.items() if not k.startswith(endpoints) or k == endpoints}
         return cls(snap, index, layout=layout, crypt=crypt)
@@ -154,7 +162,7 @@ class State:
                 continue  # not the live record: the plan does not change what is live
             if e.new_key is not None:
                 overlay.setdefault(e.key, None)
-                if e.new_key.startswith(self.layout.keys(PREFIXES)):
+                if e.new_key.startswith(indexed(self.layout)):
                     overlay[e.new_key] = e.new_value
             else:
                 overlay[e.key] = e.new_value

@@ -18,10 +18,10 @@ from ..etcd.output import Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
 from ..k8s import layout
 from . import apply as applying
+from . import cnifind, rails, runbook
 from . import doctor as doctoring
 from . import facts as clusterfacts
 from . import plan as planning
-from . import rails, runbook
 from . import verify as verifying
 from .cidr import CidrMap
 
@@ -247,7 +247,8 @@ def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool
     """
     found = clusterfacts.discover(state)
     refusals = rails.check(found, opts.service_map, opts.pod_map,
-                           lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips])
+                           lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips],
+                           lambda: [p for c in cnifind.find(state.snap, state.index, state.layout.root) for p in c["pools"]])
     if refusals and not force:
         first = refusals[0]
         more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
@@ -295,7 +296,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
             lay = layout.detect(snap, req.prefix)
             # one pass over bucket key: the rules' objects and observers, and the cluster facts' keys
-            scanned = planning.scan(snap, opts, progress, lay, also=lay.keys(clusterfacts.PREFIXES))
+            scanned = planning.scan(snap, opts, progress, lay, also=clusterfacts.indexed(lay))
             state = clusterfacts.State.of_index(snap, scanned.also_index, lay, opts.crypt)
             try:
                 refusals = refuse_unsafe(state, opts, req.force_unsafe)

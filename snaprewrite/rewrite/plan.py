@@ -33,8 +33,8 @@ class Change:
     namespace: str
     name: str
     field: str
-    old: str
-    new: str
+    old: str | None  # None: the field is absent before (a moved JSON object key's new field) or after
+    new: str | None
 
     new_key: str | None = None  # set on the metadata.name change of a renamed object
 
@@ -173,6 +173,7 @@ class Plan:
     warnings: list[Warning] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     kept_ips: dict[str, list[str]] = field(default_factory=dict)  # ns/name -> cluster IPs of Services --exclude kept
+    cni: dict[str, list[str]] = field(default_factory=dict)  # CNI found -> its pools (CIDRs), set by the CNI rules
     layout: Layout = field(default_factory=Layout)  # the key root the rules' keys were joined to
 
     @property
@@ -266,6 +267,22 @@ def _fan_out(visits: list) -> mvcc.Visit:
     return visit
 
 
+def _rule_prefixes(rule, layout: Layout) -> dict[bytes, str]:
+    """_rule_prefixes maps a rule's key prefixes, joined to the layout root, to the kinds it loads under them.
+
+    ``prefixes`` is a tuple (all of the rule's ``kind``) or a {prefix: kind} dict, relative to the root.
+    """
+    given = rule.prefixes if isinstance(rule.prefixes, dict) else dict.fromkeys(rule.prefixes, rule.kind)
+    return {layout.key(p): kind for p, kind in given.items()}
+
+
+def _rename_prefixes(rule, layout: Layout) -> tuple[bytes, ...]:
+    """_rename_prefixes are the prefixes whose keys a rule may rename: ``renames`` = True (all its prefixes) or a tuple."""
+    renames = getattr(rule, "renames", False)
+    rels = tuple(renames) if isinstance(renames, tuple) else (tuple(rule.prefixes) if renames else ())
+    return layout.keys(rels)
+
+
 def _decrypting(visit: mvcc.Visit, crypt) -> mvcc.Visit:
     """_decrypting lets observers see encrypted records' plaintext (records it cannot open: as stored)."""
     from ..errors import SnapshotError
@@ -331,13 +348,14 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
     if unknown:
         raise PlanError(f"unknown --only value(s): {', '.join(sorted(unknown))} "
                         f"(known: {', '.join(r.name for r in RULES)})")
-    prefixes = {layout.key(p): r.kind for r in selected for p in r.prefixes}
+    prefixes: dict[bytes, str] = {}
+    for r in selected:
+        prefixes.update(_rule_prefixes(r, layout))
     # Rules that must see every record (not only their objects) observe the same single scan, and so
     # does the history of the keys a rename may leave or take (``etcd.writes`` places renames by it).
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
-    histories = writes.Histories(tuple(layout.key(p) for r in selected if getattr(r, "renames", False)
-                                       for p in r.prefixes))
+    histories = writes.Histories(tuple(p for r in selected for p in _rename_prefixes(r, layout)))
     if options.crypt is None:  # raw bytes are what observers look for: a leaf at a time where they can
         per_page = [o.visit_page for o in observers.values() if hasattr(o, "visit_page")]
         visit = _fan_out([o.visit for o in observers.values() if not hasattr(o, "visit_page")])
@@ -366,4 +384,5 @@ class Context:
     service_ips: list[str] = field(default_factory=list)  # every live Service's cluster IPs after the move
     excluded: set[bytes] = field(default_factory=set)  # keys a rule left alone because of --exclude
     kept_ips: set[str] = field(default_factory=set)  # cluster IPs of excluded Services (they stay where they are)
+    edit_index: dict[bytes, int] = field(default_factory=dict)  # key -> position in plan.edits (rules.cni keeps it)
     layout: Layout = field(default_factory=Layout)  # the key root: ``layout.key(b"ranges/serviceips")``

@@ -21,7 +21,7 @@ import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .cidr import CidrMap, Mapping
+from .cidr import CidrMap, Mapping, parse_subnet
 from .facts import Fact, Facts, networks, ranges_by_family
 
 FORCE_FLAG = "--force-unsafe-mapping"
@@ -108,10 +108,13 @@ def _unmatched(kind: str, m: Mapping, declared: list[Fact], holds: Callable[[Map
 
 
 def check(facts: Facts, service_map: CidrMap, pod_map: CidrMap,
-          service_ips: Callable[[], Iterable[str]] = lambda: ()) -> list[Refusal]:
+          service_ips: Callable[[], Iterable[str]] = lambda: (),
+          cni_pools: Callable[[], Iterable[str]] = lambda: ()) -> list[Refusal]:
     """check lists every rail the mappings break (see the module docstring); usage-level refusals first.
 
-    ``service_ips`` is called only when the snapshot declares no service range of a mapped family.
+    ``service_ips`` is called only when the snapshot declares no service range of a mapped family;
+    ``cni_pools`` (the CNI's own pools: Calico IPPools, Cilium's cluster pool, flannel's Network) only
+    for a pod mapping: an old pod CIDR that holds one of them matches the cluster's pod range.
     """
     out = _identity("service", service_map) + _identity("pod", pod_map)
     out += _new_overlap(service_map, pod_map)
@@ -131,7 +134,16 @@ def check(facts: Facts, service_map: CidrMap, pod_map: CidrMap,
         r = _unmatched("service", m, facts.service_ranges, holds_service)
         if r is not None:
             out.append(r)
+    pools: list = []
+
+    def cni_pool_inside(m: Mapping) -> bool:
+        if not pools:
+            pools.extend(n for n in (parse_subnet(p) for p in cni_pools()) if n is not None)
+        return any(n.version == m.version and n.subnet_of(m.old) for n in pools)
+
     for m in pod_map:
+        if cni_pool_inside(m):
+            continue
         r = _unmatched("pod", m, facts.pod_ranges, holds_pod)
         if r is not None:
             out.append(r)

@@ -17,6 +17,7 @@ pod move restarts kube-proxy because its ``clusterCIDR`` changed.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .cnisteps import cni_steps
 from .plan import Options, Plan
 
 KUBERNETES_SVC = b"services/specs/default/kubernetes"  # relative to the layout root
@@ -63,6 +64,7 @@ class Facts:
     cni_keys: tuple[str, ...]  # warning keys that name a CNI's own resources
     bumped: bool
     mode: tuple[str, ...] = ()  # revision-mode options of rewrite only (--as-new-revision, --bump-revision, ...)
+    cni_found: tuple[tuple[str, tuple[str, ...]], ...] = ()  # CNI -> its pools, as the CNI rules found them
 
     @property
     def cert_mapping(self) -> tuple[str, str] | None:
@@ -117,7 +119,8 @@ def facts(plan: Plan, options: Options, bumped: bool, flags: Sequence[str] = ())
             kept.append((ip, new))
     cni = tuple(w.key for w in plan.warnings if "CNI" in w.message)
     return Facts(plan.input, service, pod, tuple(typed), (api.old, api.new) if api else None,
-                 tuple(dict.fromkeys(dns)), tuple(kept), cni, bumped, tuple(flags))
+                 tuple(dict.fromkeys(dns)), tuple(kept), cni, bumped, tuple(flags),
+                 cni_found=tuple((name, tuple(pools)) for name, pools in sorted(plan.cni.items())))
 
 
 def _sed(pairs: Sequence[tuple[str, str]], path: str) -> str:
@@ -214,25 +217,30 @@ def build(f: Facts) -> list[Step]:
             "restarts after the control plane is up.",
         )))
         cni_warned = (f"The dry run warned about: {', '.join(f.cni_keys)}.",) if f.cni_keys else ()
-        s.append(Step("cni", "CNI configuration, before any pod is recreated", (
-            f"Node podCIDRs move to {news}. A CNI that follows them (kube-router, flannel with --kube-subnet-mgr, "
-            "Calico with host-local usePodCidr) only needs the restart below. A CNI with its own pool gets "
-            f"{news} now, or new pods get addresses in {olds}:",
-            "- flannel: \"Network\" in ConfigMap kube-flannel-cfg (net-conf.json); on every node "
-            "`ip link delete cni0` so the bridge is rebuilt;",
-            f"- Calico: a new IPPool {news}, the old one disabled (calicoctl patch ippool default-ipv4-ippool "
-            "-p '{\"spec\":{\"disabled\":true}}');",
-            f"- Cilium cluster-pool: clusterPoolIPv4PodCIDRList {news} in its config.",
-            "Host files change now; pools stored in the cluster change in the next step, after the API server "
-            "is up and before the scheduler places any pod.",
-        ) + cni_warned))
+        if f.cni_found:  # the CNI rules moved its pools in the snapshot: only the hosts are left
+            s.append(Step("cni", "CNI agents and host state, before any pod is recreated", (
+                f"The rewritten snapshot already holds the CNI's pools in {news} (see the report's changes). "
+                "On the hosts:", *(f"- {line}" for line in cni_steps(dict(f.cni_found)))) + cni_warned))
+        else:
+            s.append(Step("cni", "CNI configuration, before any pod is recreated", (
+                f"Node podCIDRs move to {news}. A CNI that follows them (kube-router, flannel with --kube-subnet-mgr, "
+                "Calico with host-local usePodCidr) only needs the restart below. A CNI with its own pool gets "
+                f"{news} now, or new pods get addresses in {olds}:",
+                "- flannel: \"Network\" in ConfigMap kube-flannel-cfg (net-conf.json); on every node "
+                "`ip link delete cni0` so the bridge is rebuilt;",
+                f"- Calico: a new IPPool {news}, the old one disabled (calicoctl patch ippool default-ipv4-ippool "
+                "-p '{\"spec\":{\"disabled\":true}}');",
+                f"- Cilium cluster-pool: clusterPoolIPv4PodCIDRList {news} in its config.",
+                "Host files change now; pools stored in the cluster change in the next step, after the API server "
+                "is up and before the scheduler places any pod.",
+            ) + cni_warned))
     apiserver_checks = [
         f"$ mv {STOPPED_DIR}/kube-apiserver.yaml {MANIFESTS}/   # every control-plane node",
         "$ kubectl get --raw /readyz",
     ]
     if f.api is not None:
         apiserver_checks.append(f"$ kubectl get svc kubernetes   # CLUSTER-IP {f.api[1]}")
-    if f.pod:
+    if f.pod and not f.cni_found:
         apiserver_checks.append("Apply the CNI pools of the previous step now (the scheduler is still stopped).")
     rest = [c for c in WRITERS if c != "kube-apiserver"]
     start_tail = [

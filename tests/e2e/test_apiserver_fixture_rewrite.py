@@ -60,6 +60,8 @@ def expected_object(key: str, served: dict) -> dict:
     if key.startswith("/registry/minions/") and "podCIDRs" in spec:
         spec["podCIDRs"] = [move_net(c, PODS) for c in spec["podCIDRs"]]
         spec["podCIDR"] = spec["podCIDRs"][0]
+    if key.startswith("/registry/crd.projectcalico.org/ippools/"):  # the calico rule moves the pool
+        spec["cidr"] = move_net(spec["cidr"], PODS)
     data = obj.get("data", {})
     if key == "/registry/configmaps/kube-system/kubeadm-config":
         text = data["ClusterConfiguration"]

@@ -116,7 +116,7 @@ def test_k8s_fixture_rewrite_restores_with_new_addresses(tag, etcd35, etcd34, fi
         for cidr in obj.get("spec", {}).get("podCIDRs", []):
             assert cidr.startswith(("10.55.", "fd00:55:244:")), (text, cidr)
     kinds = {c["kind"] for c in report["changes"]}
-    assert kinds == {"Service", "Node", "RangeAllocation", "ServiceCIDR", "IPAddress", "ConfigMap"}
+    assert kinds == {"Service", "Node", "RangeAllocation", "ServiceCIDR", "IPAddress", "ConfigMap", "IPPool"}
     # no key still refers to the old CIDRs unless a warning of the report says why
     explained = tuple(w["key"] for w in report["warnings"])
     old = ("192.168.", "fd00:10:96:", "10.244.", "fd00:10:244:")

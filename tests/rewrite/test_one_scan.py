@@ -29,7 +29,7 @@ def test_the_shared_pass_gives_the_same_state_and_plan(fixture_path, name):
     with Snapshot(fixture_path(name)) as snap:
         lay = detect(snap)
         calls = []
-        scanned = planning.scan(snap, options(), lambda n: calls.append(n), lay, also=lay.keys(facts.PREFIXES))
+        scanned = planning.scan(snap, options(), lambda n: calls.append(n), lay, also=facts.indexed(lay))
         shared = facts.State.of_index(snap, scanned.also_index, lay)
         plan = planning.build(snap, options(), None, lay, scanned)
     with Snapshot(fixture_path(name)) as snap:

@@ -8,6 +8,21 @@ earlier ones recorded in the context: services fill ``moved_ips`` and ``service_
 allocator bitmap, the IPAddress objects and kubelet's clusterDNS.
 """
 
-from . import configmaps, ipaddresses, leftovers, nodes, ranges, servicecidrs, services
+from . import (
+         calico,
+         cilium,
+         cniconfig,
+         configmaps,
+         flannel,
+         ipaddresses,
+         kuberouter,
+         leftovers,
+         nodes,
+         ranges,
+         servicecidrs,
+         services,
+)
 
-RULES = (services, nodes, ranges, servicecidrs, ipaddresses, configmaps, leftovers)
+# The CNI rules (calico ... kuberouter) run after nodes: they edit Nodes the nodes rule may have edited.
+RULES = (services, nodes, ranges, servicecidrs, ipaddresses, configmaps, calico, cilium, flannel, kuberouter,
+         cniconfig, leftovers)

@@ -1,9 +1,10 @@
 """What still mentions the old CIDRs after every rule: counted per resource, each with the reason it stays.
 
 Scans every live value the plan does not change for IPv4/IPv6 addresses and CIDRs inside an old
-service or pod CIDR, and adds one warning per resource (``/registry/pods/``: 12 objects ...; keys under the layout root). Pod
-IPs, endpoints and events are expected to keep old addresses until the cluster refreshes them; a
-CNI's own pools (Calico IPPools, flannel's net-conf) need the operator's hand.
+service or pod CIDR, and adds one warning per resource (``/registry/pods/``: 12 objects ...; keys under the
+layout root). Pod IPs, endpoints and events are expected to keep old addresses until the cluster refreshes
+them. The CNI rules move the CNIs' own pools; what a CNI rebuilds from the pods (CiliumEndpoints, Calico
+WorkloadEndpoints) is listed with that reason. Every key is named: the report never elides one.
 """
 
 import ipaddress
@@ -26,6 +27,12 @@ REASONS = {
     "services": "a Service field other than clusterIP(s) (externalIPs, loadBalancerIP?)",
     "ipaddresses": "an IPAddress with no moved Service",
     "excluded": "left as they are, as --exclude asked",
+    "ciliumendpoints.cilium.io": "pod addresses: Cilium recreates its endpoints with the pods",
+    "workloadendpoints.crd.projectcalico.org": "pod addresses: Calico recreates them with the pods",
+    "ipamblocks.crd.projectcalico.org": "blocks of an IPPool the pod CIDR mapping does not cover",
+    "blockaffinities.crd.projectcalico.org": "affinities of blocks of an IPPool the mapping does not cover",
+    "ipamhandles.crd.projectcalico.org": "handles of blocks of an IPPool the mapping does not cover",
+    "ippools.crd.projectcalico.org": "an IPPool the pod CIDR mapping does not cover",
 }
 CNI_HINT = "a CNI's own IP pool or config: update it with the CNI's tools"
 
@@ -41,6 +48,8 @@ def _resource(key: bytes, root: bytes) -> tuple[str, str]:
     if len(parts) > 1 and parts[0] == "services":
         res = "endpoints" if parts[1] == "endpoints" else "services"
         return res, base + "/".join(parts[:2]) + "/"
+    if len(parts) > 2 and "." in parts[0]:  # <root><group>/<resource>/...: a custom resource
+        return f"{parts[1]}.{parts[0]}", base + "/".join(parts[:2]) + "/"
     if len(parts) > 1:
         return parts[0], base + parts[0] + "/"
     return parts[-1], text
@@ -101,9 +110,8 @@ def run(ctx: Context) -> None:
         hits.setdefault(group, []).append(key.decode("utf-8", "backslashreplace"))
     for (res, prefix), keys in sorted(hits.items()):
         reason = REASONS.get(res, CNI_HINT if "." in res else "not rewritten by snaprewrite; review it")
-        sample = ", ".join(keys[:3]) + (", ..." if len(keys) > 3 else "")
         ctx.plan.warnings.append(Warning(prefix, f"{len(keys)} object(s) still hold old addresses "
-                                         f"({reason}): {sample}"))
+                                         f"({reason}): {', '.join(keys)}"))
 
 
 class AddressFinder:

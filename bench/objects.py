@@ -73,8 +73,11 @@ def endpoints(ns: str, name: str, pod_ips: list[tuple[str, str]], i: int) -> tup
     return f"/registry/services/endpoints/{ns}/{name}", encode_object(ep, "v1", "Endpoints")
 
 
-def node(i: int, pod_cidr: str, beat: int) -> tuple[str, bytes]:
-    """node is a worker Node with podCIDR/podCIDRs and a full status (~15 KB); beat moves its heartbeat times."""
+def node(i: int, pod_cidr: str, beat: int, pod_cidr6: str = "") -> tuple[str, bytes]:
+    """node is a worker Node with podCIDR/podCIDRs and a full status (~15 KB); beat moves its heartbeat times.
+
+    With pod_cidr6 the Node is dual-stack: podCIDRs lists both ranges (IPv4 first) and it has an IPv6 InternalIP.
+    """
     name = f"node-{i:05d}"
     n = core_pb2.Node()
     _meta(n.metadata, name, "", i, {
@@ -84,6 +87,8 @@ def node(i: int, pod_cidr: str, beat: int) -> tuple[str, bytes]:
     n.metadata.annotations["volumes.kubernetes.io/controller-managed-attach-detach"] = "true"
     n.spec.podCIDR = pod_cidr
     n.spec.podCIDRs.append(pod_cidr)
+    if pod_cidr6:
+        n.spec.podCIDRs.append(pod_cidr6)
     n.spec.providerID = f"aws:///zone-{i % 3}/i-{hashlib.md5(name.encode()).hexdigest()[:17]}"
     st = n.status
     for k, v in (("cpu", "8"), ("memory", "32386520Ki"), ("pods", "110"), ("ephemeral-storage", "101445540Ki")):
@@ -100,7 +105,8 @@ def node(i: int, pod_cidr: str, beat: int) -> tuple[str, bytes]:
         c.lastHeartbeatTime.seconds = beat_time
         c.lastTransitionTime.seconds = EPOCH + i
     host = ipaddress.IPv4Address("192.168.0.0") + 10 + i
-    for atype, addr in (("InternalIP", str(host)), ("Hostname", name),
+    host6 = [("InternalIP", f"fd00:192:168::{10 + i:x}")] if pod_cidr6 else []
+    for atype, addr in (("InternalIP", str(host)), *host6, ("Hostname", name),
                         ("InternalDNS", f"ip-{str(host).replace('.', '-')}.ec2.internal")):
         a = st.addresses.add()
         a.type, a.address = atype, addr

@@ -8,4 +8,21 @@ Layers, bottom up (data flows one way, up):
   report.py / cli.py  presentation
 """
 
+import importlib.util
+import sys
+
 __version__ = "0.1.0"
+
+
+def lazy_module(name: str):
+    """lazy_module returns module ``name``, executed on its first attribute access (``snaprewrite --help``
+    and the light commands do not pay for the layers they never touch)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module

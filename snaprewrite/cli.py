@@ -19,9 +19,12 @@ from typing import Annotated
 
 import typer
 
-from . import __version__, query, report
+from . import __version__, lazy_module
 from .clihelp import App, Group
 from .errors import SnapshotError, UsageError
+
+query = lazy_module("snaprewrite.query")  # the etcd layers: loaded when a command first reads a snapshot
+report = lazy_module("snaprewrite.report")  # rich: loaded when something is printed through it
 
 # Commands import the heavier layers they need (protobuf schemas, the rewrite, etcd runner) themselves,
 # so that `status` or `ls` on a big snapshot do not pay for them at start-up.

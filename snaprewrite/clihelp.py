@@ -19,7 +19,9 @@ import typer
 from typer import _click as click
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
-from . import process, report
+from . import lazy_module, process
+
+report = lazy_module("snaprewrite.report")  # only its error line is used here
 
 # One example per command, shown under "Examples:" (a docstring's own "Examples:" section is shown too).
 EXAMPLES = {

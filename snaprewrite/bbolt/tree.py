@@ -101,6 +101,9 @@ class Bucket:
         self.inline = inline
         self.name = name
         self._branches: dict[int, tuple[list[bytes], list[int]]] = {}
+        # key -> pgid of the leaf a scan saw it in (``etcd.mvcc.scan_index`` fills it for the keys it
+        # indexes): ``get_item`` searches that leaf first instead of descending from the root.
+        self.leaf_hints: dict[bytes, int] = {}
         if root == 0 and inline is None:
             raise CorruptError(f"bucket {name!r}: inline bucket without a page image")
 
@@ -171,6 +174,14 @@ class Bucket:
     def leaf_runs(self) -> Iterator[tuple[memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
         """leaf_runs yields, per leaf in key order, its (flags, key, value) triples and their contiguous bytes.
 
+        See ``leaf_runs_at`` (the same, with each leaf's pgid).
+        """
+        for _pgid, run, pairs in self.leaf_runs_at():
+            yield run, pairs
+
+    def leaf_runs_at(self) -> Iterator[tuple[int, memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
+        """leaf_runs_at yields, per leaf in key order, (pgid, contiguous run or None, (flags, key, value) triples).
+
         bbolt writes a leaf's keys and values back to back after the element array (k1 v1 k2 v2 ...);
         when a page is laid out that way the first item is that whole run (so a checksum over every key
         and value is one call per page), otherwise None. Every element's key must start where the previous
@@ -185,7 +196,7 @@ class Bucket:
             if base + count * esize > size:
                 raise CorruptError(f"{count} leaf elements do not fit in the page", pgid or None)
             if not count:
-                yield None, []
+                yield pgid, None, []
                 continue
             t = _leaf_struct(count).unpack_from(buf, base)
             pairs = []
@@ -204,7 +215,7 @@ class Bucket:
                 pairs.append((t[i], buf[k:v], buf[v:end]))
                 off += esize
             run_end = at
-            yield (buf[first:run_end] if contiguous else None), pairs
+            yield pgid, (buf[first:run_end] if contiguous else None), pairs
 
     def __iter__(self) -> Iterator[LeafItem]:
         return self.items()
@@ -240,8 +251,24 @@ class Bucket:
         raise CorruptError("tree deeper than any real bbolt file (cycle?)", pgid)
 
     def get_item(self, key: bytes) -> LeafItem | None:
-        """get_item returns the element stored under ``key``, or None."""
+        """get_item returns the element stored under ``key``, or None.
+
+        A key in ``leaf_hints`` is looked up in that leaf first; a hint that does not hold the key (or is
+        not a leaf) falls back to the descent from the root, so a hint can make a lookup faster, never
+        change its answer.
+        """
+        pgid = self.leaf_hints.get(key)
+        if pgid is not None:
+            h, buf = self.node(pgid)
+            if h.flags == fmt.LEAF_PAGE:
+                it = self._search_leaf(pgid, h, buf, key)
+                if it is not None:
+                    return it
         _, pgid, h, buf = self.find_leaf(key)
+        return self._search_leaf(pgid, h, buf, key)
+
+    def _search_leaf(self, pgid: int, h: PageHeaderInfo, buf: memoryview, key: bytes) -> LeafItem | None:
+        """_search_leaf binary-searches one leaf page for ``key`` (None if it is not there)."""
         count = h.count
         if fmt.PAGE_HEADER_SIZE + count * fmt.LEAF_ELEMENT_SIZE > len(buf):
             raise CorruptError(f"{count} leaf elements do not fit in the page", pgid or None)

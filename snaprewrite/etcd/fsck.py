@@ -36,7 +36,7 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
         return ["no 'key' bucket: not an etcd backend"]
     bad = 0
     n = 0
-    decode = kvcodec.decode_fast
+    mod_revision_of = kvcodec.mod_revision_of
     try:
         for _run, pairs in key_bucket.leaf_runs():
             n += len(pairs)
@@ -53,9 +53,9 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
                         main = rev.main
                     if not v and not tomb:
                         continue  # etcd 3.6's revision-bump marker
-                    rec = decode(v)
-                    if not tomb and rec.mod_revision != main:
-                        raise SnapshotError(f"record at revision {main}: mod_revision {rec.mod_revision}")
+                    mod = mod_revision_of(v)
+                    if not tomb and mod != main:
+                        raise SnapshotError(f"record at revision {main}: mod_revision {mod}")
                 except SnapshotError as e:
                     bad += 1
                     if len(problems) < MAX_PROBLEMS:

@@ -25,6 +25,9 @@ from .snapshot import Snapshot
 
 Progress = Callable[[int], None] | None
 Visit = Callable[[bytes, memoryview, memoryview], None] | None
+# visit_page(run, records): one leaf's records (user key, bbolt key, value), those with a value, in order,
+# and the leaf's contiguous key/value bytes (``bbolt.tree.Bucket.leaf_runs``; None when not laid out so)
+VisitPage = Callable[[memoryview | None, list[tuple[bytes, memoryview, memoryview]]], None] | None
 PROGRESS_STEP = 4096  # records between progress callbacks (scan_index relies on it being 4096)
 
 
@@ -86,28 +89,33 @@ def is_tombstone(revkey: bytes) -> bool:
 
 
 def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
-                 progress: Progress = None, visit: Visit = None, histories=None) -> dict[bytes, bytes]:
+                 progress: Progress = None, visit: Visit = None, histories=None,
+                 visit_page: VisitPage = None, hint_leaves: bool = False) -> dict[bytes, bytes]:
     """latest_index maps every user key (under ``prefix``, or any of several) to the bbolt key of its last record.
 
     A deleted key maps to its tombstone's 18-byte key (``is_tombstone``). One pass over bucket ``key``;
     only the user key of each record is decoded and revisions stay raw bytes (the hot loop).
     """
-    return scan_index(snap.key_bucket(), prefix, progress, visit=visit, histories=histories)[0]
+    return scan_index(snap.key_bucket(), prefix, progress, visit=visit, histories=histories,
+                      visit_page=visit_page, hint_leaves=hint_leaves)[0]
 
 
 def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress: Progress = None,
                crc: Callable[[bytes, int], int] | None = None, h: int = 0,
                visit: Visit = None, histories=None,
+               visit_page: VisitPage = None, hint_leaves: bool = False,
                marker: bytes | None = None) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
     """scan_index is ``latest_index`` over a ``key`` bucket that can also fold every key and value into ``crc``.
 
     Returns (index, crc value, record count, last bbolt key): what ``etcdutl snapshot status`` needs
     from bucket ``key`` and the live keys, in the same single pass. ``prefix`` None indexes nothing;
     ``visit(user_key, revkey, value)`` sees every record with a value, in revision order (so other
-    readers of the whole bucket can share this pass). ``histories`` (an ``etcd.writes.Histories``)
+    readers of the whole bucket can share this pass); ``visit_page(run, records)`` sees them a leaf at a
+    time with the leaf's raw bytes, so a reader can search a whole page at once. ``histories`` (an ``etcd.writes.Histories``)
     gets the bbolt key of every record of the indexed keys under its prefixes, in revision order. With
     ``marker``, ``visit`` sees only the records whose bytes contain it (leaf runs without it are skipped
-    with one search).
+    with one search). ``hint_leaves`` notes in ``bucket.leaf_hints`` the leaf of each indexed key's latest
+    record, so reading those records later (``record_at``) skips the descent from the root.
     """
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
@@ -116,7 +124,11 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     find = re.compile(re.escape(marker)).search if marker else None  # searches memoryviews without a copy
     n = 0
     k = None
-    for run, pairs in bucket.leaf_runs():
+    recs: list | None = None
+    hints = bucket.leaf_hints if hint_leaves else None
+    for pgid, run, pairs in bucket.leaf_runs_at():
+        if visit_page is not None:
+            recs = []
         if crc is not None:
             if run is not None:
                 h = crc(run, h)
@@ -135,11 +147,22 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 continue  # etcd 3.6's revision-bump marker
             if look and (find is None or find(v) is not None):
                 visit(user_key, k, v)
+            if recs is not None:
+                recs.append((user_key, k, v))
             if prefix is None or (prefix and not user_key.startswith(prefix)):
                 continue
-            rk = index[user_key] = k.tobytes()
+            if hints is None:
+                rk = index[user_key] = k.tobytes()
+            else:
+                old = index.get(user_key)
+                if old is not None:
+                    hints.pop(old, None)
+                rk = index[user_key] = k.tobytes()
+                hints[rk] = pgid
             if hist_prefixes and user_key.startswith(hist_prefixes):
                 hist.setdefault(user_key, []).append(rk)
+        if recs is not None:
+            visit_page(run, recs)
         if progress is not None:
             progress(len(pairs))
         n += len(pairs)
@@ -150,9 +173,13 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
 
 
 def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
-              progress: Progress = None, visit: Visit = None, histories=None) -> dict[bytes, bytes]:
-    """live_keys maps each user key alive at the latest revision to the bbolt key of its last put."""
-    return {k: rk for k, rk in latest_index(snap, prefix, progress, visit, histories).items()
+              progress: Progress = None, visit: Visit = None, histories=None,
+              visit_page: VisitPage = None, hint_leaves: bool = False) -> dict[bytes, bytes]:
+    """live_keys maps each user key alive at the latest revision to the bbolt key of its last put.
+
+    ``hint_leaves``: see ``scan_index`` (for callers that go on to read those keys' records).
+    """
+    return {k: rk for k, rk in latest_index(snap, prefix, progress, visit, histories, visit_page, hint_leaves).items()
             if len(rk) != revcodec.MARKED_REV_BYTES_LEN}
 
 

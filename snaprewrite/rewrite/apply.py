@@ -62,10 +62,15 @@ def batch(snap: Snapshot, plan: Plan, mode: Mode) -> writes.Batch:
 
 
 def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
-          progress: Callable[[int], None] | None = None, mode: Mode = Mode(), staging: Staging | None = None) -> Written:
-    """apply writes ``plan`` over ``snap`` into ``target`` (atomically; with ``staging``, left there to publish)."""
+          progress: Callable[[int], None] | None = None, mode: Mode = Mode(), staging: Staging | None = None,
+          records: writes.Batch | None = None) -> Written:
+    """apply writes ``plan`` over ``snap`` into ``target`` (atomically; with ``staging``, left there to publish).
+
+    ``records``: ``batch(snap, plan, mode)`` if the caller already placed it (it is not changed here).
+    """
     mode.validate()
-    records = batch(snap, plan, mode)
+    if records is None:
+        records = batch(snap, plan, mode)
     extra: list[tuple[bytes, bytes, bytes]] = []
     if mode.bump_revision:
         last = snap.key_bucket().last_key()

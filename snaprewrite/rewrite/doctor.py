@@ -166,13 +166,19 @@ class _Bitmaps:
 
 
 def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int, str], primary: int | None,
-                    legacy: bool, ipaddress_mode: bool) -> dict[str, tuple[str, str]]:
-    """_check_services walks every Service's cluster IPs; returns ip -> (namespace, name) of its first holder."""
+                    legacy: bool, ipaddress_mode: bool,
+                    read: dict | None = None) -> dict[str, tuple[str, str]]:
+    """_check_services walks every Service's cluster IPs; returns ip -> (namespace, name) of its first holder.
+
+    ``read`` (if given) receives every Service read, by (namespace, name), for the IPAddress checks.
+    """
     bitmaps = _Bitmaps(state, ranges, primary, dx, legacy)
     problems: list[str] = []
     holders: dict[str, tuple[str, str]] = {}
     all_services = list(services(state, problems))
     by_ref = {(s.namespace, s.name): s for s in all_services}
+    if read is not None:
+        read.update(by_ref)
     cidr_nets = [n for n, _ in networks(f for f in found.service_ranges if f.key.startswith(key_text(state.key(SERVICECIDRS))))]
     for svc in all_services:
         if svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None"):
@@ -219,11 +225,44 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
     return holders
 
 
+_PARENT_REF_FIELDS = ("group", "resource", "namespace", "name")
+
+
 def _ipaddress_parent(state: State, key: bytes) -> tuple[dict, dict] | None:
+    """_ipaddress_parent is an IPAddress's (spec.parentRef, metadata.labels) as the API shows them, or None.
+
+    A protobuf IPAddress (all of them, as the API server writes them) is parsed by the protobuf runtime
+    for just these fields (56k of them took a tenth of a rewrite through the full decode); anything else
+    (JSON, another kind in the envelope, an encoding, bytes the runtime refuses) goes through ``decoded``.
+    """
+    got = _ipaddress_parent_fast(state.value(key))
+    if got is not None:
+        return got
     obj = decoded(state, key, [])
     if obj is None:
         return None
     return (obj.get("spec") or {}).get("parentRef") or {}, (obj.get("metadata") or {}).get("labels") or {}
+
+
+def _ipaddress_parent_fast(value: bytes | None) -> tuple[dict, dict] | None:
+    """_ipaddress_parent_fast is ``_ipaddress_parent`` through the protobuf runtime, or None to take the decode."""
+    from ..k8s import registry
+    from ..k8s.proto import runtime_pb2
+
+    if value is None or bytes(value[:4]) != b"k8s\x00":
+        return None
+    try:
+        unknown = runtime_pb2.Unknown.FromString(bytes(value[4:]))
+        meta = unknown.typeMeta
+        cls = registry.message_class(meta.apiVersion, meta.kind) if meta.kind == "IPAddress" else None
+        if cls is None or unknown.contentEncoding or unknown.contentType:
+            return None
+        msg = cls.FromString(unknown.raw)
+        ref = msg.spec.parentRef
+        # the API omits empty strings (omitempty), as decode does
+        return {f: v for f in _PARENT_REF_FIELDS if (v := getattr(ref, f))}, dict(msg.metadata.labels)
+    except Exception:  # any parse surprise: the full decode decides (and names the problem)
+        return None
 
 
 def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, fam: str, cidr_nets: list, by_ref: dict) -> None:
@@ -253,8 +292,12 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, fam: str, cidr_n
             dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
 
 
-def _check_ipaddress_objects(state: State, dx: Diagnosis) -> None:
-    """_check_ipaddress_objects replays repairip.go's IPAddress -> Service checks (syncIPAddress)."""
+def _check_ipaddress_objects(state: State, dx: Diagnosis, read: dict | None = None) -> None:
+    """_check_ipaddress_objects replays repairip.go's IPAddress -> Service checks (syncIPAddress).
+
+    ``read``: the Services ``_check_services`` read, by (namespace, name), so none is read twice (a
+    Service missing from it did not read: the Service loop reports it).
+    """
     from .facts import SERVICES, read_strings
 
     for key in state.keys(IPADDRESSES):
@@ -276,11 +319,19 @@ def _check_ipaddress_objects(state: State, dx: Diagnosis) -> None:
             dx.add(key_text(key), WARNING, "IPAddressNotAllocated", f"IPAddress: {name} for Service {ns}/{svc_name} "
                                                                    "appears to have leaked: cleaning up")
             continue
-        try:
-            ips, single = read_strings(state.value(svc_key), "Service", [("spec", "clusterIPs"), ("spec", "clusterIP")])
-        except (DecodeError, ValueError):
-            continue  # the Service loop reports it
-        if name not in {_canonical(x) for x in (ips or single)}:
+        if read is not None:
+            svc = read.get((ns, svc_name))
+            if svc is None:
+                continue  # the Service loop reports it
+            held = svc.ips
+        else:
+            try:
+                ips, single = read_strings(state.value(svc_key), "Service",
+                                           [("spec", "clusterIPs"), ("spec", "clusterIP")])
+            except (DecodeError, ValueError):
+                continue  # the Service loop reports it
+            held = ips or single
+        if name not in {_canonical(x) for x in held}:
             dx.add(key_text(key), ERROR, "IPAddressWrongReference", f"IPAddress: {name} for Service {ns}/{svc_name} "
                                                                    "has a wrong reference; cleaning up")
 
@@ -344,9 +395,10 @@ def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
     primary = ipaddress.ip_network(svc[0]).version if svc else None
     ipaddress_mode = bool(state.keys(SERVICECIDRS) or state.keys(IPADDRESSES))
     legacy = bool(any(state.has(k) for k in ALLOCATORS) or not ipaddress_mode)
-    _check_services(state, found, dx, by_family, primary, legacy, ipaddress_mode)
+    read: dict = {}
+    _check_services(state, found, dx, by_family, primary, legacy, ipaddress_mode, read)
     if ipaddress_mode:
-        _check_ipaddress_objects(state, dx)
+        _check_ipaddress_objects(state, dx, read)
     _check_default_servicecidr(state, dx, svc)
     _check_nodes(found, dx, pod)
     cnicheck.check(state, dx)  # the CNIs' own state: pools, blocks, leases, annotations

@@ -140,8 +140,12 @@ class State:
     def scan(cls, snap: Snapshot, progress: Progress = None, layout: Layout | None = None, crypt=None) -> "State":
         """scan indexes the keys under PREFIXES (below ``layout``'s root, detected if None) in one pass."""
         layout = layout or detect(snap)
+        return cls.of_index(snap, mvcc.live_keys(snap, indexed(layout), progress, hint_leaves=True), layout, crypt)
+
+    @classmethod
+    def of_index(cls, snap: Snapshot, index: dict[bytes, bytes], layout: Layout, crypt=None) -> "State":
+        """of_index is ``scan``'s State from the live keys under ``indexed(layout)`` indexed by another pass."""
         endpoints = layout.key(KUBERNETES_ENDPOINTS)
-        index = mvcc.live_keys(snap, indexed(layout), progress)
         index = {k: v for k, v in index.items() if not k.startswith(endpoints) or k == endpoints}
         return cls(snap, index, layout=layout, crypt=crypt)
 

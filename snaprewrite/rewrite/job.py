@@ -142,11 +142,102 @@ def _writable(flag: str, path: str, staging: Staging | None = None) -> int:
                             f"{e.strerror}") from None
 
 
+class _NotPlain(Exception):
+    """A value the indented writer leaves to ``json.dumps`` (floats, non-string keys, other types)."""
+
+
+_ENC = json.encoder.encode_basestring_ascii  # what json.dumps uses for strings (ensure_ascii), in C
+
+
+def _emit(o, depth: int, out: list[str], flush: Callable[[], None] | None = None) -> None:
+    """_emit appends ``o`` as ``json.dumps(o, indent=2)`` renders it at ``depth`` (plain JSON types only).
+
+    ``flush`` (if given) is called between list elements once ``out`` holds many pieces, to write them out.
+    """
+    if isinstance(o, str):
+        out.append(_ENC(o))
+    elif o is None:
+        out.append("null")
+    elif o is True:
+        out.append("true")
+    elif o is False:
+        out.append("false")
+    elif type(o) is int:
+        out.append(int.__repr__(o))
+    elif isinstance(o, dict):
+        if not o:
+            out.append("{}")
+            return
+        ind = "\n" + "  " * (depth + 1)
+        if all(type(k) is str and type(v) is str for k, v in o.items()):  # a change or warning: one join
+            out.append("{" + ",".join([f"{ind}{_ENC(k)}: {_ENC(v)}" for k, v in o.items()]) + "\n" + "  " * depth + "}")
+            return
+        sep = "{"
+        for k, v in o.items():
+            if type(k) is not str:
+                raise _NotPlain
+            out.append(f"{sep}{ind}{_ENC(k)}: ")
+            sep = ","
+            _emit(v, depth + 1, out, flush)
+        out.append("\n" + "  " * depth + "}")
+    elif isinstance(o, list):
+        if not o:
+            out.append("[]")
+            return
+        ind = "\n" + "  " * (depth + 1)
+        sep = "["
+        for v in o:
+            out.append(sep + ind)
+            sep = ","
+            _emit(v, depth + 1, out, flush)
+            if flush is not None and len(out) >= _FLUSH_PIECES:
+                flush()
+        out.append("\n" + "  " * depth + "]")
+    else:
+        raise _NotPlain
+
+
+def dumps_report(rep: dict) -> str:
+    """dumps_report is ``json.dumps(rep, indent=2)``, the same text, a few times faster on 100k changes.
+
+    json's indented encoding runs in Python, a generator per value; a report's changes are flat dicts of
+    strings, written here with one join each through json's own C string encoder. Anything else
+    (floats, non-string keys, other types) is left to ``json.dumps``.
+    """
+    out: list[str] = []
+    try:
+        _emit(rep, 0, out)
+    except _NotPlain:
+        return json.dumps(rep, indent=2)
+    return "".join(out)
+
+
 def _write_json(fd: int, rep: dict) -> None:
-    view = memoryview((json.dumps(rep, indent=2) + "\n").encode())
-    while view:
-        view = view[os.write(fd, view):]
+    """_write_json writes ``dumps_report(rep)`` and a newline to ``fd`` a few thousand pieces at a time.
+
+    The text of 160k changes is never held whole (twice, as str and bytes) at the end of a run, when the
+    process is at its largest.
+    """
+    out: list[str] = []
+
+    def flush() -> None:
+        view = memoryview("".join(out).encode())
+        out.clear()
+        while view:
+            view = view[os.write(fd, view):]
+
+    try:
+        _emit(rep, 0, out, flush)
+    except _NotPlain:
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        out[:] = [json.dumps(rep, indent=2)]
+    out.append("\n")
+    flush()
     os.fsync(fd)
+
+
+_FLUSH_PIECES = 4096
 
 
 def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool) -> list[rails.Refusal]:
@@ -204,14 +295,17 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
             lay = layout.detect(snap, req.prefix)
-            state = clusterfacts.State.scan(snap, progress, lay, opts.crypt)
+            # one pass over bucket key: the rules' objects and observers, and the cluster facts' keys
+            scanned = planning.scan(snap, opts, progress, lay, also=clusterfacts.indexed(lay))
+            state = clusterfacts.State.of_index(snap, scanned.also_index, lay, opts.crypt)
             try:
                 refusals = refuse_unsafe(state, opts, req.force_unsafe)
             except SnapshotError:
                 if opts.crypt is None:
                     refuse_encrypted(state)  # the rails saw no addresses because they are encrypted: say that
                 raise
-            plan = planning.build(snap, opts, progress, lay)
+            plan = planning.build(snap, opts, progress, lay, scanned)
+            del scanned  # the rules' objects (and what they cached) are not needed past planning: free them
             rep = plan.report(None if req.dry_run else req.out)
             rep["layout"] = lay.as_json()
             if refusals:
@@ -227,12 +321,15 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             rep["runbook"] = runbook.steps(plan, opts, req.out, bool(req.bump_revision and req.mark_compacted),
                                            flags=runbook.mode_flags(req.as_new_revision, req.bump_revision,
                                                                     req.mark_compacted))
-            _record_renames(rep, snap, plan, req.mode)
+            # the records are placed once: the report's newRecord is read from the batch that is written
+            records = applying.batch(snap, plan, req.mode) if not req.dry_run or any(
+                e.new_key is not None for e in plan.edits) else None
+            _record_renames(rep, snap, plan, records)
             if req.dry_run:
                 _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check), None)
             else:
                 written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check,
-                                         progress=progress, mode=req.mode, staging=staging)
+                                         progress=progress, mode=req.mode, staging=staging, records=records)
                 _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
         if report_fd >= 0:
             _write_json(report_fd, rep)
@@ -240,18 +337,16 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
     return Result(rep, written, stale)
 
 
-def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, mode: applying.Mode) -> None:
+def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: writes.Batch | None) -> None:
     """_record_renames adds to each rename's change the record its new key ends with (``newRecord``), for ``verify``.
 
     The etcd layer places a renamed record from the keys' histories (in place it may continue an earlier
-    generation of the new key); verify cannot derive that from the mode alone. The renames are placed
-    apart from the other edits: those keep their own revisions, so the placement is the same.
+    generation of the new key); verify cannot derive that from the mode alone. ``batch`` is the plan's
+    records as ``apply`` writes them (``apply.batch``; None only when nothing is renamed).
     """
     renames = [e.write for e in plan.edits if e.new_key is not None]
     if not renames:
         return
-    batch = writes.new_revision(renames, plan.revision) if mode.as_new_revision else \
-        writes.in_place(snap, renames, plan.histories, plan.revision)
     latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames))
     placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for w in renames}
     for c in rep["changes"]:

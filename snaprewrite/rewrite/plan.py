@@ -231,17 +231,25 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
 
 def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
                  visit: mvcc.Visit = None, histories: writes.Histories | None = None,
-                 crypt: Any = None) -> dict[str, list[Object]]:
+                 crypt: Any = None, visit_page: mvcc.VisitPage = None,
+                 also: tuple[bytes, ...] = (), also_index: dict[bytes, bytes] | None = None) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order.
 
-    ``visit`` sees every record of the same pass and ``histories`` gathers the record keys of the
-    keys under its prefixes (see ``mvcc.scan_index``).
+    ``visit`` (per record) and ``visit_page`` (per leaf) see every record of the same pass and
+    ``histories`` gathers the record keys of the keys under its prefixes (see ``mvcc.scan_index``).
+    The live keys under the prefixes ``also`` (indexed by the same pass) go to ``also_index``.
     """
     wanted = tuple(prefixes) or None
-    index = mvcc.live_keys(snap, wanted, progress, visit, histories) if wanted or visit else {}
+    indexed = tuple(dict.fromkeys((wanted or ()) + tuple(also))) or None
+    scan = indexed or visit or visit_page
+    index = mvcc.live_keys(snap, indexed, progress, visit, histories, visit_page, hint_leaves=True) if scan else {}
+    if also_index is not None:
+        also_index.update((k, v) for k, v in index.items() if k.startswith(also))
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
     for key in sorted(index):
-        prefix = next(p for p in wanted if key.startswith(p))
+        prefix = next((p for p in wanted or () if key.startswith(p)), None)
+        if prefix is None:
+            continue  # only under ``also``
         ns, name = split_key(key, prefix)
         out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap, crypt=crypt))
     return out
@@ -294,11 +302,41 @@ def _decrypting(visit: mvcc.Visit, crypt) -> mvcc.Visit:
     return observe
 
 
-def build(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None) -> Plan:
+@dataclass
+class Scanned:
+    """What the planning pass over bucket ``key`` found (``scan``), for ``build`` to run the rules on."""
+
+    layout: Layout
+    selected: list
+    observers: dict
+    histories: writes.Histories
+    objects: dict[str, list[Object]]
+    also_index: dict[bytes, bytes]  # live keys under ``scan``'s ``also`` prefixes -> bbolt key of their last put
+
+
+def build(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None,
+          scanned: Scanned | None = None) -> Plan:
     """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written).
 
     Rules name their keys relative to the key root (``services/specs/``); ``layout`` (default: detected
-    from the snapshot) joins the root here, once, and rules reach it as ``ctx.layout``.
+    from the snapshot) joins the root here, once, and rules reach it as ``ctx.layout``. ``scanned``: the
+    pass ``scan`` already made for these options (its ``also`` index serves another reader).
+    """
+    sc = scanned if scanned is not None else scan(snap, options, progress, layout)
+    plan = Plan(snap.path, mvcc.current_revision(snap), histories=sc.histories, layout=sc.layout)
+    ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
+    for rule in sc.selected:
+        rule.run(ctx)
+    plan.edits.sort(key=lambda e: e.key)
+    return plan
+
+
+def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None,
+         also: tuple[bytes, ...] = ()) -> Scanned:
+    """scan is the one pass over bucket ``key`` that planning needs; it also indexes the live keys under ``also``.
+
+    The observers see each record once and the rules' objects are found; ``rewrite`` indexes the
+    cluster facts' keys (``facts.State``) in this same pass instead of a second one.
     """
     from ..k8s.layout import detect
     from .rules import RULES  # the rules depend on this module's types
@@ -318,16 +356,18 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
     histories = writes.Histories(tuple(p for r in selected for p in _rename_prefixes(r, layout)))
-    visit = _fan_out([o.visit for o in observers.values()])
-    if visit is not None and options.crypt is not None:
-        visit = _decrypting(visit, options.crypt)
-    objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt)
-    plan = Plan(snap.path, mvcc.current_revision(snap), histories=histories, layout=layout)
-    ctx = Context(options, plan, objects, snap, observed=observers, layout=layout)
-    for rule in selected:
-        rule.run(ctx)
-    plan.edits.sort(key=lambda e: e.key)
-    return plan
+    if options.crypt is None:  # raw bytes are what observers look for: a leaf at a time where they can
+        per_page = [o.visit_page for o in observers.values() if hasattr(o, "visit_page")]
+        visit = _fan_out([o.visit for o in observers.values() if not hasattr(o, "visit_page")])
+    else:  # encrypted values hide their text from a search of the raw leaf: every record is opened first
+        per_page = []
+        visit = _fan_out([o.visit for o in observers.values()])
+        if visit is not None:
+            visit = _decrypting(visit, options.crypt)
+    also_index: dict[bytes, bytes] = {}
+    objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt, _fan_out(per_page),
+                           tuple(also), also_index)
+    return Scanned(layout, selected, observers, histories, objects, also_index)
 
 
 @dataclass

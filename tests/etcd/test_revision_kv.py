@@ -61,9 +61,12 @@ def test_fast_and_plain_decoders_agree(name, fixture_path, real_snapshot):
         with Snapshot(path) as snap:
             for _flags, _k, v in snap.key_bucket().iter_raw():
                 assert kv.decode_fast(v) == kv.decode(v)
+                assert kv.mod_revision_of(v) == kv.decode(v).mod_revision  # the file check's fast path
 
 
 @pytest.mark.parametrize("bad", [b"\x0a\x05abc", b"\x0a\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", b"\x10"])
 def test_fast_decoder_rejects_broken_records(bad):
     with pytest.raises(DecodeError):
         kv.decode_fast(bad)
+    with pytest.raises(DecodeError):
+        kv.mod_revision_of(memoryview(bad))

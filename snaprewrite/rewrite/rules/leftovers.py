@@ -72,6 +72,20 @@ class Mentions:
         else:
             self.keys[key] = None
 
+    def visit_page(self, run: memoryview | None, records: list) -> None:
+        """visit_page is ``visit`` for one leaf's records: a leaf whose bytes hold no candidate is settled at once.
+
+        Every value is a slice of ``run``, so a value with an address in it makes the run match too.
+        """
+        if run is not None and not self.finder.candidate(run):
+            pop = self.keys.pop
+            for key, _revkey, _value in records:
+                pop(key, None)
+            return
+        visit = self.visit
+        for key, revkey, value in records:
+            visit(key, revkey, value)
+
 
 def _old_nets(options) -> list:
     return [m.old for cm in (options.service_map, options.pod_map) for m in cm if not m.is_noop]
@@ -113,6 +127,7 @@ class AddressFinder:
         self.v6 = [n for n in nets if n.version == 6]
         self.re4 = self._v4_pattern([n for n in nets if n.version == 4])
         self.re6 = self._v6_pattern(self.v6)
+        self.pre6 = self._v6_prefilter(self.v6)
 
     @staticmethod
     def _v4_pattern(nets: list) -> re.Pattern | None:
@@ -133,9 +148,27 @@ class AddressFinder:
         if not nets:
             return None
         heads = {f"{int(n.network_address) >> 112:x}:" for n in nets if n.prefixlen >= 16}
-        if len(heads) != len(nets):
+        if any(n.prefixlen < 16 for n in nets):  # two networks may share a first hextet (one head)
             return re.compile(rb"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]+")
         return re.compile(rb"(?i)(?:" + "|".join(sorted(heads)).encode() + rb")[0-9A-Fa-f:]*")
+
+    @staticmethod
+    def _v6_prefilter(nets: list) -> re.Pattern | None:
+        """_v6_prefilter is a case-free literal every IPv6 candidate holds (``00:`` for ``fd00:``), or None.
+
+        The IPv6 pattern is case-insensitive, which the regex engine cannot search by literal prefix;
+        digits and colons have no case, so their longest run in the one common head is searched first.
+        """
+        heads = {f"{int(n.network_address) >> 112:x}:" for n in nets}
+        if len(heads) != 1 or any(n.prefixlen < 16 for n in nets):
+            return None
+        runs = re.findall(r"[0-9:]+", heads.pop())
+        return re.compile(re.escape(max(runs, key=len)).encode()) if runs else None
+
+    def candidate(self, data) -> bool:
+        """candidate tells whether ``data`` holds anything ``mentions`` would look at (False: it mentions none)."""
+        return bool(self.re4 is not None and self.re4.search(data)
+                    or self.re6 is not None and (self.pre6 or self.re6).search(data))
 
     def mentions(self, value) -> bool:
         """mentions tells whether ``value`` holds an address inside one of the networks."""
@@ -150,7 +183,7 @@ class AddressFinder:
                 x = int(parts[0]) << 24 | int(parts[1]) << 16 | int(parts[2]) << 8 | int(parts[3])
                 if any(lo <= x <= hi for lo, hi in self.v4):
                     return True
-        if self.re6 is not None:
+        if self.re6 is not None and (self.pre6 is None or self.pre6.search(value)):
             for m in self.re6.finditer(value):
                 start = m.start()
                 if start and value[start - 1] in b"0123456789abcdefABCDEF:":

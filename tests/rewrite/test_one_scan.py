@@ -1,0 +1,62 @@
+"""rewrite reads bucket key once: the cluster facts' keys are indexed by the planning pass itself.
+
+The shared pass (``plan.scan(..., also=PREFIXES)``) must give the State a separate ``State.scan`` gives,
+and the plan built on it must be the plan ``build`` makes on its own (same edits, bytes and warnings).
+"""
+
+import pytest
+
+from snaprewrite.etcd import mvcc, writes
+from snaprewrite.etcd.snapshot import Snapshot
+from snaprewrite.k8s.layout import detect
+from snaprewrite.rewrite import apply as applying
+from snaprewrite.rewrite import facts
+from snaprewrite.rewrite import plan as planning
+from snaprewrite.rewrite.cidr import CidrMap
+
+
+def options() -> planning.Options:
+    return planning.Options(CidrMap.parse(["10.96.0.0/12=172.16.0.0/12", "fd00:10:96::/112=fd00:20:96::/112"]),
+                            CidrMap.parse(["10.244.0.0/16=10.32.0.0/16"]))
+
+
+def edits(plan: planning.Plan) -> list:
+    return [(e.key, e.new_key, bytes(e.new_value) if e.new_value is not None else None, e.changes) for e in plan.edits]
+
+
+@pytest.mark.parametrize("name", ["k8s-etcd35.db", "k8s-etcd34.db", "apiserver-etcd35.db"])
+def test_the_shared_pass_gives_the_same_state_and_plan(fixture_path, name):
+    with Snapshot(fixture_path(name)) as snap:
+        lay = detect(snap)
+        calls = []
+        scanned = planning.scan(snap, options(), lambda n: calls.append(n), lay, also=facts.indexed(lay))
+        shared = facts.State.of_index(snap, scanned.also_index, lay)
+        plan = planning.build(snap, options(), None, lay, scanned)
+    with Snapshot(fixture_path(name)) as snap:
+        alone = facts.State.scan(snap, None, detect(snap))
+        plain = planning.build(snap, options(), None, detect(snap))
+        assert shared.index == alone.index and shared.index
+        assert shared.keys(b"") == alone.keys(b"")
+        assert edits(plan) == edits(plain) and plan.edits
+        assert [w.as_json() for w in plan.warnings] == [w.as_json() for w in plain.warnings]
+        assert plan.revision == plain.revision
+    assert sum(calls) == mvcc.scan_index(Snapshot(fixture_path(name)).key_bucket(), None)[2]  # one pass
+
+
+@pytest.mark.parametrize("mode", [applying.Mode(), applying.Mode(as_new_revision=True)])
+def test_records_placed_once_are_the_records_placed_apart(fixture_path, tmp_path, mode):
+    """rewrite places the batch once for the report's newRecord and the write: same records, same file."""
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        plan = planning.build(snap, options())
+        renames = [e.write for e in plan.edits if e.new_key is not None]
+        assert renames, "the fixture plan renames IPAddresses"
+        full = applying.batch(snap, plan, mode)
+        apart = writes.new_revision(renames, plan.revision) if mode.as_new_revision else \
+            writes.in_place(snap, renames, plan.histories, plan.revision)
+        keys = [w.new_key for w in renames]
+        assert writes.latest_records(snap, full, plan.histories, keys) == \
+            writes.latest_records(snap, apart, plan.histories, keys)
+        a = applying.apply(snap, plan, str(tmp_path / "a.db"), mode=mode, records=full)
+        b = applying.apply(snap, plan, str(tmp_path / "b.db"), mode=mode)
+    assert (tmp_path / "a.db").read_bytes() == (tmp_path / "b.db").read_bytes()
+    assert a.sha256 == b.sha256

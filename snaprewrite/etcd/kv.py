@@ -17,6 +17,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError as ProtoDecodeError
 
 from ..errors import DecodeError
+from ..wire import put_varint, read_varint
 
 
 @dataclass(frozen=True)
@@ -29,21 +30,6 @@ class KeyValue:
     version: int = 0
     value: bytes = b""
     lease: int = 0
-
-
-def _varint(buf, pos: int, end: int) -> tuple[int, int]:
-    """_varint reads a base-128 varint at ``pos`` (at most 10 bytes, inside ``end``)."""
-    result = 0
-    shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise DecodeError("KeyValue: truncated or overlong varint")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
 
 
 def _signed(v: int) -> int:
@@ -59,7 +45,7 @@ def key_of(buf: bytes | memoryview) -> bytes:
             if 2 + ln > n:
                 raise DecodeError("KeyValue: key runs past the record")
             return bytes(buf[2 : 2 + ln])
-        ln, pos = _varint(buf, 1, n)
+        ln, pos = read_varint(buf, 1, n)
         if pos + ln > n:
             raise DecodeError("KeyValue: key runs past the record")
         return bytes(buf[pos : pos + ln])
@@ -71,14 +57,14 @@ def decode(buf: bytes | memoryview) -> KeyValue:
     fields = {1: b"", 2: 0, 3: 0, 4: 0, 5: b"", 6: 0}
     pos, end = 0, len(buf)
     while pos < end:
-        tag, pos = _varint(buf, pos, end)
+        tag, pos = read_varint(buf, pos, end)
         num, wt = tag >> 3, tag & 7
         if wt == 0:
-            v, pos = _varint(buf, pos, end)
+            v, pos = read_varint(buf, pos, end)
             if num in (2, 3, 4, 6):
                 fields[num] = _signed(v)
         elif wt == 2:
-            ln, pos = _varint(buf, pos, end)
+            ln, pos = read_varint(buf, pos, end)
             if pos + ln > end:
                 raise DecodeError(f"KeyValue: field {num} runs past the record")
             if num in (1, 5):
@@ -95,13 +81,6 @@ def decode(buf: bytes | memoryview) -> KeyValue:
     return KeyValue(fields[1], fields[2], fields[3], fields[4], fields[5], fields[6])
 
 
-def _put_varint(out: bytearray, v: int) -> None:
-    v &= 0xFFFFFFFFFFFFFFFF
-    while v >= 0x80:
-        out.append((v & 0x7F) | 0x80)
-        v >>= 7
-    out.append(v)
-
 
 def encode(kv: KeyValue) -> bytes:
     """encode serialises a KeyValue as etcd does (field order, zero values omitted)."""
@@ -110,12 +89,12 @@ def encode(kv: KeyValue) -> bytes:
                    (5, kv.value), (6, kv.lease)):
         if isinstance(v, bytes):
             if v:
-                _put_varint(out, num << 3 | 2)
-                _put_varint(out, len(v))
+                put_varint(out, num << 3 | 2)
+                put_varint(out, len(v))
                 out += v
         elif v:
-            _put_varint(out, num << 3)
-            _put_varint(out, v)
+            put_varint(out, num << 3)
+            put_varint(out, v)
     return bytes(out)
 
 

@@ -28,7 +28,8 @@ import json
 import re
 from collections.abc import Iterator
 
-from ..errors import SnapshotError
+from ..errors import DecodeError, SnapshotError
+from ..wire import read_varint
 from . import revision as revcodec
 from . import schema
 from .snapshot import Snapshot
@@ -52,18 +53,10 @@ class WireError(ValueError):
 
 
 def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result, shift = 0, 0
-    while True:
-        if shift >= 64:
-            raise WireError(f"varint overflows 64 bits at byte {pos}")
-        if pos >= len(buf):
-            raise WireError("truncated varint")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
+    try:
+        return read_varint(buf, pos, len(buf))
+    except DecodeError as e:
+        raise WireError(str(e)) from None
 
 
 def _length(buf: bytes, pos: int) -> tuple[int, int]:

@@ -12,6 +12,9 @@ kind) is rendered by ``meta`` as ``metadata`` when it parses, the other fields n
 import base64
 from collections.abc import Callable
 
+from ..errors import DecodeError
+from ..wire import read_varint
+
 MAX_DEPTH = 32
 
 
@@ -20,16 +23,10 @@ class _NotMessage(Exception):
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(data) or shift > 63:
-            raise _NotMessage
-        b = data[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, pos
-        shift += 7
+    try:
+        return read_varint(data, pos, len(data))
+    except DecodeError:
+        raise _NotMessage from None
 
 
 def _fields(data: bytes) -> list[tuple[int, int, object]]:

@@ -31,11 +31,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from ..errors import DecodeError
+from ..wire import MAX_VARINT_BYTES, encode_varint, read_varint  # noqa: F401 (splice.encode_varint is API)
 
 WIRE_VARINT, WIRE_I64, WIRE_LEN, WIRE_I32 = 0, 1, 2, 5
 MAGIC = b"k8s\x00"
 UNKNOWN_RAW = 2  # runtime.Unknown.raw
-MAX_VARINT_BYTES = 10
 
 
 class FieldSpan(NamedTuple):
@@ -51,28 +51,6 @@ class FieldSpan(NamedTuple):
     value_start: int
     value_end: int
     len_start: int
-
-
-def read_varint(buf, pos: int, end: int) -> tuple[int, int]:
-    """read_varint decodes a base-128 varint at ``pos`` (at most 10 bytes, never past ``end``)."""
-    result = shift = 0
-    for i in range(pos, min(end, pos + MAX_VARINT_BYTES)):
-        b = buf[i]
-        result |= (b & 0x7F) << shift
-        if b < 0x80:
-            return result, i + 1
-        shift += 7
-    raise DecodeError(f"truncated or overlong varint at byte {pos}")
-
-
-def encode_varint(n: int) -> bytes:
-    """encode_varint encodes a non-negative integer as a minimal base-128 varint."""
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def scan(buf, start: int = 0, end: int | None = None) -> Iterator[FieldSpan]:

@@ -42,6 +42,10 @@ class KeyNotFoundError(SnapshotError):
     """Is raised when a key does not exist (or is deleted) at the requested revision."""
 
 
+class WriteError(SnapshotError):
+    """Is raised when a bbolt write is refused as bbolt refuses it (empty or oversized key, value where a bucket is)."""
+
+
 class PlanError(SnapshotError):
     """Is raised when a rewrite cannot be planned (target CIDR too small, conflicting mappings)."""
 

@@ -11,7 +11,7 @@ import struct
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
-from ..errors import CorruptError, PlanError
+from ..errors import CorruptError, WriteError
 from . import format as fmt
 
 if TYPE_CHECKING:
@@ -322,7 +322,7 @@ class Node:
         inodes = self.inodes
         count = len(inodes)
         if count >= fmt.COUNT_OVERFLOW:
-            raise PlanError(f"node of {count} elements exceeds a page's element count")
+            raise WriteError(f"node of {count} elements exceeds a page's element count")
         es = self.element_size()
         off = fmt.PAGE_HEADER_SIZE + es * count  # where the first key goes
         fields: list[int] = []

@@ -31,7 +31,7 @@ from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import BinaryIO, Protocol
 
-from ..errors import CorruptError, KeyNotFoundError, PlanError
+from ..errors import CorruptError, KeyNotFoundError, WriteError
 from . import format as fmt
 from .freelist import build_freelist, freelist_pages, read_freelist
 from .node import Inode, Node, leaf_inodes
@@ -352,7 +352,7 @@ class Transaction:
     def _bucket(self, path: tuple[bytes, ...]) -> _Bucket:
         """_bucket opens the bucket at ``path`` (cached for the transaction)."""
         if not path:
-            raise PlanError("the root bucket holds only buckets: give a bucket path")
+            raise WriteError("the root bucket holds only buckets: give a bucket path")
         b = self.root
         for depth, name in enumerate(path):
             child = b.buckets.get(name)
@@ -379,16 +379,16 @@ class Transaction:
         self._check_open()
         key, value = bytes(key), bytes(value)
         if not key:
-            raise PlanError("empty key")
+            raise WriteError("empty key")
         if len(key) > MAX_KEY_SIZE:
-            raise PlanError(f"key of {len(key)} bytes exceeds bbolt's {MAX_KEY_SIZE}")
+            raise WriteError(f"key of {len(key)} bytes exceeds bbolt's {MAX_KEY_SIZE}")
         if len(value) > MAX_VALUE_SIZE:
-            raise PlanError(f"value of {len(value)} bytes exceeds bbolt's limit")
+            raise WriteError(f"value of {len(value)} bytes exceeds bbolt's limit")
         b = self._bucket(tuple(bucket_path))
         inodes, i, node = b.leaf_for_put(key)
         if i < len(inodes) and inodes[i].key == key:
             if inodes[i].flags & fmt.BUCKET_LEAF_FLAG:
-                raise PlanError(f"key in bucket {b._label()} is a sub-bucket, not a value")
+                raise WriteError(f"key in bucket {b._label()} is a sub-bucket, not a value")
             ino = inodes[i]
             ino.flags, ino.value, ino.pgid = 0, value, 0
         else:
@@ -403,7 +403,7 @@ class Transaction:
         if not (i < len(inodes) and inodes[i].key == key):
             return
         if inodes[i].flags & fmt.BUCKET_LEAF_FLAG:
-            raise PlanError(f"key in bucket {b._label()} is a sub-bucket, not a value")
+            raise WriteError(f"key in bucket {b._label()} is a sub-bucket, not a value")
         _, _, node = b.seek(key, True)
         node.delete(key)
 
@@ -412,20 +412,20 @@ class Transaction:
         self._check_open()
         path = tuple(bytes(n) for n in bucket_path)
         if not path or not path[-1]:
-            raise PlanError("empty bucket name")
+            raise WriteError("empty bucket name")
         if len(path[-1]) > MAX_KEY_SIZE:
-            raise PlanError(f"bucket name of {len(path[-1])} bytes exceeds bbolt's {MAX_KEY_SIZE}")
+            raise WriteError(f"bucket name of {len(path[-1])} bytes exceeds bbolt's {MAX_KEY_SIZE}")
         parent = self._bucket(path[:-1]) if len(path) > 1 else self.root
         name = path[-1]
         if parent.get(name) is not None:
-            raise PlanError(f"key {_path_label(path)} already exists")
+            raise WriteError(f"key {_path_label(path)} already exists")
         _, _, node = parent.seek(name, True)
         empty_leaf = fmt.PAGE_HEADER.pack(0, fmt.LEAF_PAGE, 0, 0)
         node.put(name, name, fmt.BUCKET_HEADER.pack(0, 0) + empty_leaf, 0, fmt.BUCKET_LEAF_FLAG)
 
     def _check_open(self) -> None:
         if self._committed:
-            raise PlanError("transaction already committed")
+            raise WriteError("transaction already committed")
 
     def commit(self) -> Patch:
         """commit rebalances, spills, writes the freelist (if synced) and the next meta, and returns the ``Patch``."""
@@ -506,6 +506,6 @@ def apply_patch(src_path: str | os.PathLike, patch: Patch, dst_file: BinaryIO | 
             dst_file.write(piece)
             written += len(buf)
     if patch.append is None:
-        raise PlanError("patch pages went to a sink: nothing to append here")
+        raise WriteError("patch pages went to a sink: nothing to append here")
     dst_file.write(patch.append)
     return written + len(patch.append)

@@ -12,7 +12,7 @@ from snaprewrite.bbolt.freelist import read_freelist
 from snaprewrite.bbolt.pages import PageFile
 from snaprewrite.bbolt.tree import Bucket
 from snaprewrite.bbolt.writer import Transaction, apply_patch
-from snaprewrite.errors import KeyNotFoundError, PlanError
+from snaprewrite.errors import KeyNotFoundError, WriteError
 
 KEY = (b"key",)
 
@@ -245,17 +245,17 @@ def test_api_errors(source_db):
         tx = Transaction(pf)
         with pytest.raises(KeyNotFoundError):
             tx.put((b"no-such-bucket",), b"k", b"v")
-        with pytest.raises(PlanError):
+        with pytest.raises(WriteError):
             tx.put((b"key",), b"", b"v")
-        with pytest.raises(PlanError):
+        with pytest.raises(WriteError):
             tx.put((), b"k", b"v")
-        with pytest.raises(PlanError):
+        with pytest.raises(WriteError):
             tx.create_bucket((b"key",))
         tx.delete(KEY, b"absent")  # absent keys are ignored, like bbolt
         tx.put(KEY, rev(10**9), b"v")
         assert tx.get(KEY, rev(10**9)) == b"v"
         tx.commit()
-        with pytest.raises(PlanError):
+        with pytest.raises(WriteError):
             tx.commit()
 
 

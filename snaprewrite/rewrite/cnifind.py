@@ -12,14 +12,14 @@ import json
 from ..errors import DecodeError
 from ..etcd import mvcc
 from ..etcd.snapshot import Snapshot
+from ..k8s.layout import DEFAULT_ROOT
+from .facts import NODES
 
-DEFAULT_ROOT = b"/registry/"
 # Relative to the layout root (``/registry/``, ``/kubernetes.io/``, a --prefix); flannel's keys lie outside it.
 CALICO_POOLS = b"crd.projectcalico.org/ippools/"
 CILIUM_NODES = b"cilium.io/ciliumnodes/"
 CONFIGMAPS = b"configmaps/"
 DAEMONSETS = b"daemonsets/"
-NODES = b"minions/"
 
 def _object(snap: Snapshot, revkey: bytes) -> dict | None:
     from ..k8s.decode import decode_value

@@ -233,15 +233,6 @@ def _new_private_key(old):
     raise SnapshotError(f"cannot make a new key like the old one ({type(old).__name__})")
 
 
-def _general_name(text: str) -> x509.GeneralName:
-    kind, _, value = text.partition(":")
-    if kind == "DNS":
-        return x509.DNSName(value)
-    if kind == "IP Address":
-        return x509.IPAddress(ipaddress.ip_address(value))
-    raise AssertionError(text)  # only reached for names _name rendered from the old certificate
-
-
 def issue(p: CertPlan, key, ca_key, now: datetime.datetime | None = None) -> x509.Certificate:
     """issue signs the new certificate for ``key``'s public half with the CA key."""
     now = (now or datetime.datetime.now(datetime.UTC)).replace(microsecond=0)

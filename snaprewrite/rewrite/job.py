@@ -6,6 +6,7 @@ trailer is verified on the same read that copies it, and nothing but the report 
 run. The outputs wait in temp files and are published together once all are complete (``Staging``).
 """
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
@@ -272,13 +273,42 @@ def refuse_encrypted(state: clusterfacts.State) -> None:
 def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options) -> dict:
     """planned_diagnosis runs ``doctor`` on the state the plan leaves, for the input's declared ranges mapped.
 
-    Must run before the plan is applied (applying releases the new values).
+    Reads the plan's new values (``diagnose`` runs it in a child that has them as they were at the fork).
     """
     before = clusterfacts.discover(state)
     service, pod = doctoring.default_ranges(before)
     after = state.with_plan(plan)
     return doctoring.examine(after, clusterfacts.discover(after), doctoring.mapped_ranges(service, opts.service_map),
                              doctoring.mapped_ranges(pod, opts.pod_map)).as_json()
+
+
+class _Done:
+    """A result computed at once (``diagnose`` where there is no fork)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def __enter__(self) -> "_Done":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def diagnose(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options):
+    """diagnose starts ``planned_diagnosis`` in a forked child (the second core) while the caller writes.
+
+    Its ``result()`` is what ``planned_diagnosis`` returns, or raises the same error (a SnapshotError
+    with the same message); a child that dies raises a SnapshotError. Leaving its ``with`` block kills
+    the child if it still runs. Where there is no fork it is computed here, at once.
+    """
+    if not hasattr(os, "fork") or os.environ.get("SNAPREWRITE_NO_FORK"):
+        return _Done(planned_diagnosis(state, plan, opts))
+    return process.fork_call(lambda: planned_diagnosis(state, plan, opts), "doctor on the planned output",
+                             passes=(SnapshotError,), died=SnapshotError)
 
 
 def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None) -> Result:
@@ -288,7 +318,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
     _check_paths(req)
     stale = [s.message() for _, path in _outputs(req) for s in sweep_stale(path)]
     written = None
-    with Staging(replace=req.force) as staging:
+    with Staging(replace=req.force) as staging, contextlib.ExitStack() as stack:
         report_fd = _writable("--report", req.report, staging) if req.report is not None else -1
         if req.out is not None and not req.dry_run:
             _writable("--out", req.out)
@@ -310,7 +340,8 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             rep["layout"] = lay.as_json()
             if refusals:
                 rep["forced"] = [r.as_json() for r in refusals]
-            rep["doctor"] = planned_diagnosis(state, plan, opts)
+            rep["doctor"] = None  # the key keeps its place; the doctor runs on the second core meanwhile
+            diagnosis = stack.enter_context(diagnose(state, plan, opts))
             rep["dryRun"] = req.dry_run
             rep["asNewRevision"] = req.as_new_revision
             if req.as_new_revision and plan.edits:
@@ -331,6 +362,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                 written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check,
                                          progress=progress, mode=req.mode, staging=staging, records=records)
                 _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
+            rep["doctor"] = diagnosis.result()
         if report_fd >= 0:
             _write_json(report_fd, rep)
         staging.publish()

@@ -17,6 +17,7 @@ from . import schema, startup
 from .snapshot import Snapshot
 
 MAX_PROBLEMS = 100
+RELEASE_EVERY = 16  # leaves read between releases of the mapping's resident pages (each fault maps a large folio)
 
 
 def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], None] | None = None) -> list[str]:
@@ -38,7 +39,9 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
     n = 0
     mod_revision_of = kvcodec.mod_revision_of
     try:
-        for _run, pairs in key_bucket.leaf_runs():
+        for leaves, (_run, pairs) in enumerate(key_bucket.leaf_runs(), 1):
+            if leaves % RELEASE_EVERY == 0:
+                snap.pages.release()  # the leaves are scattered (new ones at the end): a byte window keeps too many
             n += len(pairs)
             if progress is not None:
                 progress(len(pairs))

@@ -301,7 +301,8 @@ def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException
     """fork_call starts ``fn()`` in a forked child; the returned ``ForkedCall`` gives its result (see there).
 
     ``what`` names the work in messages. The parent's objects are shared copy-on-write; ``gc.freeze``
-    keeps the child's collector from touching (and so copying) them. Call it while no other thread runs.
+    keeps the child's collector from touching (and so copying) them. Only the calling thread exists in the
+    child: call it while no other thread holds a lock the child needs (one blocked in ``os.fsync`` is fine).
     """
     r, w = os.pipe()
     parent = os.getpid()

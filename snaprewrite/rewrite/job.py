@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from .. import __version__, process
 from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
 from ..etcd import startup, writes
-from ..etcd.output import Staging, Written, open_temp, sweep_stale
+from ..etcd.output import Prefill, Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
 from ..k8s import layout
 from . import apply as applying
@@ -325,6 +325,9 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
             lay = layout.detect(snap, req.prefix)
+            prefill = None
+            if req.out is not None and not req.dry_run:  # the input's copy and hash take the second core meanwhile
+                prefill = stack.enter_context(Prefill(snap, req.out, staging, verify_input=not req.skip_hash_check))
             # one pass over bucket key: the rules' objects and observers, and the cluster facts' keys
             scanned = planning.scan(snap, opts, progress, lay, also=clusterfacts.indexed(lay))
             state = clusterfacts.State.of_index(snap, scanned.also_index, lay, opts.crypt)
@@ -360,7 +363,8 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                 _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check), None)
             else:
                 written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check,
-                                         progress=progress, mode=req.mode, staging=staging, records=records)
+                                         progress=progress, mode=req.mode, staging=staging, records=records,
+                                         prefill=prefill)
                 _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
             rep["doctor"] = diagnosis.result()
         if report_fd >= 0:

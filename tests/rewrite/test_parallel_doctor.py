@@ -1,4 +1,5 @@
-"""The doctor on the planned output runs in a forked child while the snapshot is written (``job.diagnose``).
+"""The doctor on the planned output runs in a forked child while the snapshot is written (``job.diagnose``),
+and the input is copied while the plan is made (``etcd.output.Prefill``).
 
 The forked path must give the serial ``planned_diagnosis`` result exactly, and whatever goes wrong in the
 child (an error, a crash, a death by signal) must stop the run with one line and leave nothing behind:
@@ -60,6 +61,20 @@ def test_a_rewrite_writes_the_same_files_with_and_without_the_fork(tmp_path, mon
     assert (a / "out.db").read_bytes() == (b / "out.db").read_bytes()
     text = (b / "r.json").read_text().replace(str(b), str(a))
     assert (a / "r.json").read_text() == text
+
+
+def test_a_rewrite_writes_the_same_files_with_and_without_the_prefill(tmp_path, monkeypatch):
+    import contextlib
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    ra = job.run(request(a))
+    monkeypatch.setattr(job, "Prefill", lambda *args, **kw: contextlib.nullcontext())  # the plain copy
+    rb = job.run(request(b))
+    assert (a / "out.db").read_bytes() == (b / "out.db").read_bytes()
+    assert (a / "r.json").read_text() == (b / "r.json").read_text().replace(str(b), str(a))
+    assert ra.written.input_sha256 == rb.written.input_sha256 and ra.written.input_hash_ok is True
 
 
 def left_behind(folder: Path) -> list[str]:

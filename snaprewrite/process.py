@@ -33,6 +33,7 @@ import os
 import signal
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -309,7 +310,9 @@ def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException
     gc.freeze()
     old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     try:
-        pid = os.fork()
+        with warnings.catch_warnings():  # 3.12+ warns of fork with threads: ours only wait in system calls
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
     except BaseException:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
         gc.unfreeze()

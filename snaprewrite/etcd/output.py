@@ -7,8 +7,11 @@ is final, so none is held in memory). Then the input is read once, in chunks; ea
 own sha256 (to verify its trailer) and for the output's, and written: three streams in order on two
 cores (hashlib and os.write release the GIL), the reads running a few chunks ahead. The appended
 pages are read back (from the page cache) into the output's hash, the trailer follows; the file is
-fsynced while the check reads it, then published at the target. On any error (or SIGINT/SIGTERM/SIGHUP)
-the temp file is removed and the target left as it was. The input is opened read-only and never written.
+fsynced while the check reads it, then published at the target. ``rewrite`` starts the copy earlier
+(``Prefill``: the kept data is the input's first old-pgid pages, known before any transaction), in a
+thread while it plans; the output is then hashed back while the check runs. On any error (or
+SIGINT/SIGTERM/SIGHUP) the temp file is removed and the target left as it was. The input is opened
+read-only and never written.
 
 Publishing (``Staging``): a run's outputs (the snapshot, its JSON report) wait in temp files until all
 are complete, then go into place together. A target that must not be replaced is published by

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .. import __version__, process
@@ -325,9 +326,11 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
             lay = layout.detect(snap, req.prefix)
-            prefill = None
-            if req.out is not None and not req.dry_run:  # the input's copy and hash take the second core meanwhile
+            prefill = hashing = None  # the input's copy and hash take the second core while the plan is made
+            if req.out is not None and not req.dry_run:
                 prefill = stack.enter_context(Prefill(snap, req.out, staging, verify_input=not req.skip_hash_check))
+            elif req.dry_run:
+                hashing = stack.enter_context(ThreadPoolExecutor(1)).submit(snap.hashes)
             # one pass over bucket key: the rules' objects and observers, and the cluster facts' keys
             scanned = planning.scan(snap, opts, progress, lay, also=clusterfacts.indexed(lay))
             state = clusterfacts.State.of_index(snap, scanned.also_index, lay, opts.crypt)
@@ -360,7 +363,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                 e.new_key is not None for e in plan.edits) else None
             _record_renames(rep, snap, plan, records)
             if req.dry_run:
-                _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check), None)
+                _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check, hashing), None)
             else:
                 written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check,
                                          progress=progress, mode=req.mode, staging=staging, records=records,
@@ -392,9 +395,12 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
                               "version": kv.version}
 
 
-def _input_sha256(snap: Snapshot, skip_hash_check: bool) -> str:
-    """_input_sha256 hashes the whole input, checking its trailer on the same read unless told not to."""
-    data, whole = snap.hashes()
+def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:
+    """_input_sha256 hashes the whole input, checking its trailer on the same read unless told not to.
+
+    ``hashing``: ``snap.hashes()`` already running in a thread (its result is used, its error raised).
+    """
+    data, whole = hashing.result() if hashing is not None else snap.hashes()
     stored = snap.stored_trailer()
     if not skip_hash_check and stored is not None and stored != data:
         raise ChecksumError(f"{snap.path}: sha256 trailer", stored.hex(), data.hex())

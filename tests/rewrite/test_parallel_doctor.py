@@ -147,3 +147,27 @@ def test_errors_cross_with_their_class_and_message():
         process.fork_call(fail, "test", passes=(SnapshotError,)).result()
     assert str(e.value) == "x: sha256 trailer mismatch: expected aa, got bb"
     assert process.fork_call(lambda: {"a": [1, "b", None]}, "test").result() == {"a": [1, "b", None]}
+
+
+def test_a_dry_run_hashes_the_input_while_it_plans_with_the_same_report(tmp_path, monkeypatch):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    ra = job.run(job.Request(str(SNAP), None, SERVICE, POD, [], dry_run=True, report=str(a / "r.json")))
+    real = job._input_sha256
+    monkeypatch.setattr(job, "_input_sha256", lambda snap, skip, hashing=None: real(snap, skip))  # plain
+    rb = job.run(job.Request(str(SNAP), None, SERVICE, POD, [], dry_run=True, report=str(b / "r.json")))
+    assert ra.report["input"] == rb.report["input"]
+    assert (a / "r.json").read_text() == (b / "r.json").read_text().replace(str(b), str(a))
+
+
+def test_a_dry_run_still_refuses_a_bad_input_trailer(tmp_path):
+    bad = tmp_path / "bad.db"
+    data = bytearray(SNAP.read_bytes())
+    data[-1] ^= 1
+    bad.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(ChecksumError, match="sha256 trailer mismatch"):
+        job.run(job.Request(str(bad), None, SERVICE, POD, [], dry_run=True, report=str(out / "r.json")))
+    assert left_behind(out) == []

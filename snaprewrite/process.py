@@ -215,7 +215,7 @@ class ForkedCall:
     """ForkedCall is a function running in a forked child; ``result`` waits for its JSON-able return value.
 
     An exception of a class in ``passes`` (or a subclass) is raised again in the parent: the same class,
-    the same message (built without its ``__init__``: only the message crosses). A child that dies (a
+    the same message and plain attributes (built without its ``__init__``). A child that dies (a
     signal) or ends without an answer raises ``died`` with one line naming it; any other exception in
     the child raises ``ChildFailed`` carrying the child's traceback (a bug keeps its traceback).
     """
@@ -251,6 +251,7 @@ class ForkedCall:
                 if f"{sub.__module__}.{sub.__qualname__}" == answer.get("type"):
                     exc = sub.__new__(sub)
                     BaseException.__init__(exc, answer.get("message", ""))
+                    exc.__dict__.update(answer.get("attrs") or {})  # CorruptError.pgid, ChecksumError.expected, ...
                     raise exc
         raise ChildFailed(f"{self.what}: its process failed:\n{answer.get('traceback', '')}")
 
@@ -293,8 +294,9 @@ def _answer(fn: Callable[[], Any]) -> bytes:
     try:
         return json.dumps({"ok": fn()}).encode()
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+        attrs = {k: v for k, v in vars(e).items() if isinstance(v, (str, int, float, bool, type(None)))}
         return json.dumps({"type": f"{type(e).__module__}.{type(e).__qualname__}", "message": str(e),
-                           "traceback": traceback.format_exc()}).encode()
+                           "attrs": attrs, "traceback": traceback.format_exc()}).encode()
 
 
 def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException], ...] = (),

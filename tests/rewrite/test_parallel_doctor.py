@@ -146,6 +146,14 @@ def test_errors_cross_with_their_class_and_message():
     with pytest.raises(ChecksumError) as e:
         process.fork_call(fail, "test", passes=(SnapshotError,)).result()
     assert str(e.value) == "x: sha256 trailer mismatch: expected aa, got bb"
+    assert (e.value.expected, e.value.got) == ("aa", "bb")
+
+    def corrupt():
+        raise CorruptError("bad page", 7)
+
+    with pytest.raises(CorruptError) as c:
+        process.fork_call(corrupt, "test", passes=(SnapshotError,)).result()
+    assert (str(c.value), c.value.pgid) == ("page 7: bad page", 7)
     assert process.fork_call(lambda: {"a": [1, "b", None]}, "test").result() == {"a": [1, "b", None]}
 
 

@@ -342,12 +342,12 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                 raise
             plan = planning.build(snap, opts, progress, lay, scanned)
             del scanned  # the rules' objects (and what they cached) are not needed past planning: free them
+            diagnosis = stack.enter_context(diagnose(state, plan, opts))  # before the report: a smaller child
             rep = plan.report(None if req.dry_run else req.out)
             rep["layout"] = lay.as_json()
             if refusals:
                 rep["forced"] = [r.as_json() for r in refusals]
             rep["doctor"] = None  # the key keeps its place; the doctor runs on the second core meanwhile
-            diagnosis = stack.enter_context(diagnose(state, plan, opts))
             rep["dryRun"] = req.dry_run
             rep["asNewRevision"] = req.as_new_revision
             if req.as_new_revision and plan.edits:

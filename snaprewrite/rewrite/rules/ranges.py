@@ -10,6 +10,7 @@ import ipaddress
 
 from ...errors import DecodeError, PlanError
 from ...k8s import bitmap, decode
+from ..cidr import parse_ip
 from ..plan import Change, Context, Edit, Warning
 from .addresses import field_path, read_fields, rewrite_value
 
@@ -40,7 +41,7 @@ def run(ctx: Context) -> None:
             continue
         new_range = bitmap.range_spec(str(m.mapping.new))
         net = ipaddress.ip_network(new_range)
-        held = sorted({ip for ip in ctx.service_ips if _in(ip, net)}, key=lambda ip: ipaddress.ip_address(ip))
+        held = sorted({ip for ip in ctx.service_ips if _in(ip, net)}, key=parse_ip)
         stored = decode.decode_value(obj.value).get("data")
         edits: dict = {field_path(obj, "v1", ("range",)): [new_range]}
         changes = [Change(obj.key_text, kind, obj.namespace, obj.name, "range", old_range, new_range)]
@@ -70,7 +71,5 @@ def _network(key: str, text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Netwo
 
 
 def _in(ip: str, net) -> bool:
-    try:
-        return ipaddress.ip_address(ip) in net
-    except ValueError:
-        return False
+    addr = parse_ip(ip)
+    return addr is not None and addr in net

@@ -102,7 +102,7 @@ def _walk_go(buf, start: int, end: int, path: tuple[int, ...], repeated: tuple[b
     (the walk stops there; what it appended came before it in a depth-first walk over ``scan``).
     """
     head, rest = path[0], path[1:]
-    picks, err = _select(buf, start, end, {head: True})
+    picks, err = select(buf, start, end, {head: True})
     for _, _, tag_start, len_start, value_start, value_end in picks:
         here = inst + (tag_start,) if repeated[0] else inst
         if rest:
@@ -178,13 +178,14 @@ def _build_trie(edits: Mapping[tuple[int, ...], object],
     return root, leaves
 
 
-def _select(buf, start: int, end: int, node: dict) -> tuple[list, DecodeError | None]:
+def select(buf, start: int, end: int, node: dict, strict: bool = True) -> tuple[list, DecodeError | None]:
     """_select scans the message ``buf[start:end]`` once and returns the fields the trie ``node`` names.
 
     Each pick is ``(child, number, tag_start, len_start, value_start, value_end)``, in wire order. The scan checks
     every field as ``scan`` does (in the same order, with the same messages); the first problem ends it
     and is returned, not raised, so that callers raise it after handling the picks before it, just where
-    a walk over ``scan`` would have. A named field that is not length-delimited is such a problem too.
+    a walk over ``scan`` would have. A named field that is not length-delimited is such a problem too
+    (unless not ``strict``: then it is skipped like any other).
     """
     picks: list = []
     get = node.get
@@ -223,9 +224,10 @@ def _select(buf, start: int, end: int, node: dict) -> tuple[list, DecodeError | 
                 raise DecodeError(f"unsupported wire type {wire} at byte {pos}")
             child = get(number)
             if child is not None:
-                if wire != WIRE_LEN:
+                if wire == WIRE_LEN:
+                    picks.append((child, number, pos, after, vstart, vend))
+                elif strict:
                     raise DecodeError(f"field {number} at byte {pos} is not length-delimited")
-                picks.append((child, number, pos, after, vstart, vend))
             pos = vend
     except DecodeError as e:
         return picks, e
@@ -254,7 +256,7 @@ _ONE_BYTE = [bytes((i,)) for i in range(0x80)]
 
 def _rewrite(buf, start: int, end: int, node: dict) -> bytes | None:
     """_rewrite returns the message ``buf[start:end]`` with the trie's edits applied, or None if unchanged."""
-    picks, err = _select(buf, start, end, node)
+    picks, err = select(buf, start, end, node)
     parts: list = []
     cursor = start
     for child, number, tag_start, len_start, value_start, value_end in picks:
@@ -294,7 +296,7 @@ def get_message_fields(message: bytes, path: Sequence[int]) -> list[str]:
 
 def _collect(buf, start: int, end: int, node: dict, out: dict) -> None:
     """_collect walks the message once, appending the strings of every path in the trie ``node`` to ``out``."""
-    picks, err = _select(buf, start, end, node)
+    picks, err = select(buf, start, end, node)
     for child, number, tag_start, len_start, value_start, value_end in picks:
         if type(child) is _Leaf:
             out[child.path].append(_text(buf, FieldSpan(number, WIRE_LEN, tag_start, value_start, value_end,

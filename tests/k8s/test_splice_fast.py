@@ -1,6 +1,6 @@
-"""splice's one-pass field selection (``_select``) answers exactly like walking the ``scan`` generator.
+"""splice's one-pass field selection (``select``) answers exactly like walking the ``scan`` generator.
 
-The plain walk below is the pre-``_select`` implementation, kept here as the oracle: on hostile messages
+The plain walk below is the pre-``select`` implementation, kept here as the oracle: on hostile messages
 (unknown fields, duplicates, wrong wire types, truncations, zero-length messages) the fast reader and
 writer must give the same strings, the same bytes, or the same DecodeError/ValueError message. On real
 objects the splice edit must also be what the protobuf runtime reads back after setting the field itself.
@@ -19,7 +19,7 @@ from snaprewrite.k8s import envelope, registry, splice
 from snaprewrite.k8s.proto import runtime_pb2
 from snaprewrite.wire import encode_varint
 
-# ---- the plain path: generators over splice.scan (the implementation _select replaced)
+# ---- the plain path: generators over splice.scan (the implementation select replaced)
 
 
 def _plain_walk_go(buf, start, end, path, repeated, inst=()) -> Iterator:
@@ -204,3 +204,53 @@ def test_edits_of_real_objects_match_the_protobuf_runtime(name, fixture_path, re
             assert splice.get_fields(new, name_path) == [expected.metadata.name]
             checked += 1
     assert checked >= 30
+
+
+# ---- envelope.parse on select: the same Envelope or error as the walk over scan it replaced
+
+
+def plain_envelope(value: bytes):
+    api_version = kind = raw = None
+    encoding = ctype = ""
+    try:
+        for f in splice.scan(value, 4, len(value)):
+            if f.wire_type != splice.WIRE_LEN:
+                continue
+            if f.number == 1:
+                for t in splice.scan(value, f.value_start, f.value_end):
+                    if t.wire_type == splice.WIRE_LEN and t.number in (1, 2):
+                        text = value[t.value_start : t.value_end].decode("utf-8")
+                        api_version, kind = (text, kind) if t.number == 1 else (api_version, text)
+            elif f.number == 2:
+                raw = (f.value_start, f.value_end - f.value_start)
+            elif f.number == 3:
+                encoding = value[f.value_start : f.value_end].decode("utf-8")
+            elif f.number == 4:
+                ctype = value[f.value_start : f.value_end].decode("utf-8")
+    except UnicodeDecodeError:
+        raise DecodeError("broken kubernetes envelope: type name is not utf-8") from None
+    except DecodeError as e:
+        raise DecodeError(f"broken kubernetes envelope: {e}") from None
+    if raw is None or not kind or not api_version:
+        raise DecodeError("broken kubernetes envelope: missing typeMeta or raw")
+    return envelope.Envelope(envelope.PROTOBUF, api_version, kind, raw_offset=raw[0], raw_length=raw[1],
+                             content_encoding=encoding, content_type=ctype)
+
+
+_type_meta = st.lists(st.builds(_field, st.sampled_from([1, 2, 3]), st.sampled_from([0, 2, 2, 5]),
+                                st.sampled_from([b"v1", b"Service", b"", b"\xff"])), max_size=4).map(b"".join)
+_valid_type_meta = st.just(_field(1, 2, _field(1, 2, b"v1") + _field(2, 2, b"Service")))
+_unknown = st.lists(st.one_of(
+    _valid_type_meta, _valid_type_meta, st.builds(lambda body: _field(1, 2, body), _type_meta),
+    st.builds(_field, st.sampled_from([1, 2, 3, 4, 5]), st.sampled_from([0, 1, 2, 2, 2, 5]), _strings),
+    st.builds(lambda body: _field(2, 2, body), _message(1)),
+), max_size=6).map(b"".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_unknown, st.tuples(_unknown, st.integers(0, 300)).map(lambda t: t[0][: t[1]]),
+                 st.tuples(_unknown, st.integers(0, 300), st.integers(0, 255)).map(
+                     lambda t: t[0][: t[1]] + bytes([t[2]]) + t[0][t[1] + 1 :] if t[1] < len(t[0]) else t[0])))
+def test_envelope_equals_the_scan_walk(body):
+    value = b"k8s\x00" + body
+    assert outcome(envelope.parse, value) == outcome(plain_envelope, value)

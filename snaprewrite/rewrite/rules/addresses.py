@@ -65,8 +65,12 @@ def field_path(obj: Object, api_version: str, names: tuple[str, ...]) -> registr
     return registry.resolve_path(env.api_version or api_version, env.kind or obj.kind, names)
 
 
-def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...]) -> None:
-    """prefetch reads several field paths of an object in one walk of its value, into its cache."""
+def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...], keep: bool = False) -> None:
+    """prefetch reads several field paths of an object in one walk of its value, into its cache.
+
+    The record read for it is forgotten, unless ``keep``: the caller is about to edit the object (and
+    calls ``forget`` itself if it does not).
+    """
     wanted = [p for p in paths if p not in obj.cache]
     if not wanted:
         return
@@ -77,7 +81,8 @@ def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...]) -> None:
     except DecodeError as e:
         raise PlanError(f"{obj.key_text}: cannot read its fields ({e}); refusing to rewrite") from None
     obj.cache.update(zip(wanted, got))
-    obj.forget()
+    if not keep:
+        obj.forget()
 
 
 def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[str]:

@@ -192,9 +192,11 @@ def select(buf, start: int, end: int, node: dict, strict: bool = True) -> tuple[
     pos = start
     try:
         while pos < end:
-            key = buf[pos]
+            key = buf[pos]  # one- and two-byte varints (tags of fields 1-2047, lengths < 16 KiB) inline
             if key < 0x80:
                 after = pos + 1
+            elif pos + 1 < end and buf[pos + 1] < 0x80:
+                key, after = key & 0x7F | buf[pos + 1] << 7, pos + 2
             else:
                 key, after = read_varint(buf, pos, end)
             number, wire = key >> 3, key & 7
@@ -204,6 +206,9 @@ def select(buf, start: int, end: int, node: dict, strict: bool = True) -> tuple[
                 if after < end and buf[after] < 0x80:
                     vstart = after + 1
                     vend = vstart + buf[after]
+                elif after + 1 < end and buf[after + 1] < 0x80:
+                    vstart = after + 2
+                    vend = vstart + (buf[after] & 0x7F | buf[after + 1] << 7)
                 else:
                     length, vstart = read_varint(buf, after, end)
                     vend = vstart + length

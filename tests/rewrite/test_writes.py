@@ -71,3 +71,17 @@ def test_bump_revision_out_of_int64_is_one_line(fixture_path, tmp_path, bump, me
     assert r.exit_code == 2, (r.stdout, r.stderr)
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_write_of_keeps_every_field_but_the_value(fixture_path):
+    """Write.of builds the value-less record by hand: it must equal dataclasses.replace on every field."""
+    from dataclasses import fields, replace
+
+    assert [f.name for f in fields(kv.KeyValue)] == ["key", "create_revision", "mod_revision", "version", "value",
+                                                    "lease"]
+    assert [f.name for f in fields(mvcc.Record)] == ["revision", "tombstone", "kv"]
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        for key, revkey in sorted(mvcc.live_keys(snap).items())[:50]:
+            rec = mvcc.record_at(snap, revkey)
+            w = writes.Write.of(key, rec, b"new")
+            assert w.base == replace(rec, kv=replace(rec.kv, value=b"")) and w.value == b"new", key

@@ -107,6 +107,26 @@ def rewrite_value(obj: Object, edits: dict) -> bytes:
         raise PlanError(f"{obj.key_text}: cannot rewrite ({e})") from None
 
 
+def replace_single(obj: Object, path: registry.FieldPath, old: str, new: str) -> bytes | None:
+    """replace_single is the value with the one string stored at ``path``, ``old``, set to ``new``, in one walk.
+
+    None unless the value holds exactly one occurrence of ``path`` and it reads ``old``: then
+    ``read_fields`` reads ``[old]`` too and ``rewrite_value(obj, {path: [new]})`` gives these bytes, so a
+    caller that falls back to those on None decides as if it had called them (they also name the error).
+    """
+    seen: list = []
+
+    def swap(text: str) -> str:
+        seen.append(text)
+        return new
+
+    try:
+        out = splice.set_fields(obj.value, {path: swap})
+    except (DecodeError, ValueError):
+        return None
+    return out if seen == [old] else None
+
+
 def check_mirror(obj: Object, list_field: str, values: list[str], mirror: str, mirror_values: list[str],
                  cmap: CidrMap, subnets: bool) -> None:
     """check_mirror refuses an object whose singular field (``clusterIP``) is not its list's first entry.

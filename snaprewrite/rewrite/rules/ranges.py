@@ -44,7 +44,7 @@ def run(ctx: Context) -> None:
         net = ipaddress.ip_network(new_range)
         if not addrs:
             addrs.update((ip, parse_ip(ip)) for ip in ctx.service_ips)
-        held = sorted({ip for ip in ctx.service_ips if _in(addrs[ip], net)}, key=addrs.__getitem__)
+        held = sorted({ip for ip in ctx.service_ips if _in(addrs[ip], net)}, key=lambda ip: int(addrs[ip]))  # one family
         stored = decode.decode_value(obj.value).get("data")
         edits: dict = {field_path(obj, "v1", ("range",)): [new_range]}
         changes = [Change(obj.key_text, kind, obj.namespace, obj.name, "range", old_range, new_range)]

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import DecodeError, SnapshotError
-from ..etcd import mvcc
+from ..etcd import diffwalk, mvcc
 from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot
 from ..k8s import bitmap, decode
@@ -203,39 +203,69 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
     ``renames`` (old key -> new key, from a report) pairs a key of the old snapshot with another key
     of the new one; without it keys are paired by name. With ``crypt`` (``k8s.encryption.EncryptionConfig``)
     encrypted values are compared as plaintext (``sealed_changes``).
+
+    Only keys with a record that is not byte for byte the same in both ``key`` buckets can differ
+    (``etcd.diffwalk``), so only those (and the report's renamed keys) are looked up and decoded; the
+    answer is ``compare_plain``'s, which reads every live key of both (tests hold them equal).
     """
+    renames = renames or {}
+    renamed_from = {new: old for old, new in renames.items()}
+    with Snapshot(old_path) as a, Snapshot(new_path) as b:
+        ka, kb = a.key_bucket(), b.key_bucket()
+        keys = diffwalk.differing_keys(ka, kb, progress)
+        keys.update(renames)
+        keys.update(renamed_from)
+        la = _live(diffwalk.latest_of(ka, keys, progress))
+        lb = _live(diffwalk.latest_of(kb, keys, progress))
+        del keys
+        return _differences(a, b, la, lb, renames, renamed_from, crypt)
+
+
+def _live(index: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    return {k: rk for k, rk in index.items() if not mvcc.is_tombstone(rk)}
+
+
+def compare_plain(old_path: str, new_path: str, progress: Progress = None,
+                  renames: dict[bytes, bytes] | None = None, crypt=None) -> list[Difference]:
+    """compare_plain is ``compare`` reading and comparing every live key of both snapshots (the reference)."""
     renames = renames or {}
     renamed_from = {new: old for old, new in renames.items()}
     with Snapshot(old_path) as a, Snapshot(new_path) as b:
         la = mvcc.live_keys(a, progress=progress)
         lb = mvcc.live_keys(b, progress=progress)
-        out: list[tuple[bytes, Difference]] = []
-        used: set[bytes] = set()
-        for key in lb:
-            src = renamed_from.get(key, None if key in renames else key)
-            text = key.decode("utf-8", "backslashreplace")
-            if src is None or src not in la:
-                rb = mvcc.record_at(b, lb[key]).kv
-                out.append((key, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb))))
-                continue
-            used.add(src)
-            ra, rb = mvcc.record_at(a, la[src]).kv, mvcc.record_at(b, lb[key]).kv
-            if src != key:
-                diff = Difference(src.decode("utf-8", "backslashreplace"), "renamed", new_key=text)
-            elif ra != rb:
-                diff = Difference(text, "changed")
-            else:
-                continue
-            diff.changes = _meta(ra, rb) + sealed_changes(ra, rb, crypt)
-            if diff.how == "changed" and not diff.changes:
-                continue  # the same plaintext sealed again with the same key (a fresh IV/nonce)
-            diff.old_kv, diff.new_kv = _bare(ra), _bare(rb)
-            out.append((src, diff))
-        for key in la:
-            if key not in used:
-                ra = mvcc.record_at(a, la[key]).kv
-                out.append((key, Difference(key.decode("utf-8", "backslashreplace"), "removed", _whole(ra, new=False),
-                                            old_kv=_bare(ra))))
+        return _differences(a, b, la, lb, renames, renamed_from, crypt)
+
+
+def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[bytes, bytes],
+                 renames: dict[bytes, bytes], renamed_from: dict[bytes, bytes], crypt) -> list[Difference]:
+    """_differences pairs the live keys ``la`` of ``a`` with ``lb`` of ``b`` (user key -> bbolt key) and lists how they differ."""
+    out: list[tuple[bytes, Difference]] = []
+    used: set[bytes] = set()
+    for key in lb:
+        src = renamed_from.get(key, None if key in renames else key)
+        text = key.decode("utf-8", "backslashreplace")
+        if src is None or src not in la:
+            rb = mvcc.record_at(b, lb[key]).kv
+            out.append((key, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb))))
+            continue
+        used.add(src)
+        ra, rb = mvcc.record_at(a, la[src]).kv, mvcc.record_at(b, lb[key]).kv
+        if src != key:
+            diff = Difference(src.decode("utf-8", "backslashreplace"), "renamed", new_key=text)
+        elif ra != rb:
+            diff = Difference(text, "changed")
+        else:
+            continue
+        diff.changes = _meta(ra, rb) + sealed_changes(ra, rb, crypt)
+        if diff.how == "changed" and not diff.changes:
+            continue  # the same plaintext sealed again with the same key (a fresh IV/nonce)
+        diff.old_kv, diff.new_kv = _bare(ra), _bare(rb)
+        out.append((src, diff))
+    for key in la:
+        if key not in used:
+            ra = mvcc.record_at(a, la[key]).kv
+            out.append((key, Difference(key.decode("utf-8", "backslashreplace"), "removed", _whole(ra, new=False),
+                                        old_kv=_bare(ra))))
     return [d for _, d in sorted(out, key=lambda x: (x[0], x[1].how))]
 
 

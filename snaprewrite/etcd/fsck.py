@@ -8,6 +8,7 @@ then ``lease``, ``alarm``, ``members``, ``cluster``, ``auth*`` and ``meta`` (``e
 """
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from ..bbolt.check import check as check_pages
 from ..errors import SnapshotError
@@ -17,13 +18,27 @@ from . import schema, startup
 from .snapshot import Snapshot
 
 MAX_PROBLEMS = 100
+RELEASE_EVERY = 32  # leaves of bucket key read between releases of the mapping's resident pages
 
 
 def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], None] | None = None) -> list[str]:
-    """fsck returns every problem found in ``snap`` (at most MAX_PROBLEMS, then a count)."""
-    problems = list(check_pages(snap.pages, MAX_PROBLEMS))
+    """fsck returns every problem found in ``snap`` (at most MAX_PROBLEMS, then a count).
+
+    The trailer's sha256 is computed in a thread while the pages are checked (hashing and file reads
+    release the GIL, so both cores work).
+    """
+    hashing = None
     if verify_trailer and snap.trailer:
-        stored, got = snap.stored_trailer(), snap.compute_sha256()
+        hashing = ThreadPoolExecutor(1, thread_name_prefix="fsck-sha256")
+        digest = hashing.submit(snap.compute_sha256)
+    try:
+        problems = list(check_pages(snap.pages, MAX_PROBLEMS))
+        got = digest.result() if hashing is not None else None
+    finally:
+        if hashing is not None:
+            hashing.shutdown(wait=True, cancel_futures=True)
+    if got is not None:
+        stored = snap.stored_trailer()
         if stored != got:
             problems.append(f"sha256 trailer mismatch: stored {stored.hex()}, data hashes to {got.hex()}")
     if problems:
@@ -38,7 +53,9 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
     n = 0
     mod_revision_of = kvcodec.mod_revision_of
     try:
-        for _run, pairs in key_bucket.leaf_runs():
+        for leaves, (_run, pairs) in enumerate(key_bucket.leaf_runs(), 1):
+            if leaves % RELEASE_EVERY == 0:
+                snap.pages.release()  # the leaves of a rewritten file are far apart: each fault maps a window
             n += len(pairs)
             if progress is not None:
                 progress(len(pairs))

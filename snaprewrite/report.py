@@ -65,8 +65,28 @@ def show_table(t: Table) -> None:
 
 
 def print_json(data) -> None:
-    """print_json writes indented JSON to stdout (plain text, no markup)."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """print_json writes indented JSON to stdout (plain text, no markup), a piece at a time.
+
+    The text is ``json.dumps(data, indent=2, ensure_ascii=False)``'s; objects with an ``as_json`` method
+    (verify's differences) are converted one at a time as they are written, so a long result is never
+    held twice (as objects and as dicts) nor as one string.
+    """
+    enc = json.JSONEncoder(indent=2, ensure_ascii=False, default=_as_json)
+    write = sys.stdout.write
+    buf: list[str] = []
+    for chunk in enc.iterencode(data):
+        buf.append(chunk)
+        if len(buf) >= 8192:
+            write("".join(buf))
+            buf.clear()
+    buf.append("\n")
+    write("".join(buf))
+
+
+def _as_json(obj):
+    if hasattr(obj, "as_json"):
+        return obj.as_json()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
 def error(message: str) -> None:
@@ -259,6 +279,8 @@ def verify_lines(result: dict) -> None:
     """verify_lines prints each differing key with every field's old and new value, then what a report lacks."""
     write = sys.stdout.write
     for d in result["differences"]:
+        if not isinstance(d, dict):
+            d = d.as_json()
         write(f"{d['how']:8} {_one_line(d['key'], None)}"
               + (f" -> {_one_line(d['newKey'], None)}" if d.get("newKey") else "") + "\n")
         for c in d["changes"]:

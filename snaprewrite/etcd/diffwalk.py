@@ -23,7 +23,7 @@ from . import kv as kvcodec
 from . import revision as revcodec
 
 Progress = Callable[[int], None] | None
-RELEASE_EVERY = 32  # leaves walked between releases of a mapping's resident pages
+RELEASE_EVERY = 16  # leaves walked between releases of a mapping's resident pages
 
 
 def _user_key(v) -> bytes | None:
@@ -127,17 +127,19 @@ def differing_keys(a: Bucket, b: Bucket, progress: Progress = None) -> set[bytes
             progress(1)
 
 
-def latest_of(bucket: Bucket, keys: set[bytes] | frozenset[bytes], progress: Progress = None) -> dict[bytes, bytes]:
+def latest_of(bucket: Bucket, keys: dict[bytes, bytes] | set[bytes], progress: Progress = None) -> dict[bytes, bytes]:
     """latest_of maps each of ``keys`` that has a record in ``bucket`` to the bbolt key of its last one.
 
     Like ``mvcc.latest_index`` restricted to ``keys``: a deleted key maps to its tombstone's 18-byte key,
-    dict order is the order of each key's first record. The leaf of each latest record is noted in
+    dict order is the order of each key's first record. With ``keys`` a dict mapping each key to itself,
+    the index's keys are those objects (so two indexes over the same keys share them). The leaf of each latest record is noted in
     ``bucket.leaf_hints`` so reading it afterwards (``mvcc.record_at``) skips the descent from the root.
     """
     index: dict[bytes, bytes] = {}
     hints = bucket.leaf_hints
     pf = bucket.pf
     key_of = kvcodec.key_of
+    canonical = keys if isinstance(keys, dict) else None
     n = 0
     for pgid, _run, pairs in bucket.leaf_runs_at():
         n += 1
@@ -153,6 +155,8 @@ def latest_of(bucket: Bucket, keys: set[bytes] | frozenset[bytes], progress: Pro
             else:
                 continue
             if user_key in keys:
+                if canonical is not None:
+                    user_key = canonical[user_key]
                 old = index.get(user_key)
                 if old is not None:
                     hints.pop(old, None)

@@ -26,8 +26,15 @@ what the rewrite mode writes (in place: unchanged; ``--as-new-revision``: the ne
 import base64
 import hashlib
 import json
+import multiprocessing
+import os
+import signal
+import sys
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import DecodeError, SnapshotError
 from ..etcd import diffwalk, mvcc
@@ -40,9 +47,11 @@ from .rules.configmaps import label
 Progress = Callable[[int], None] | None
 META_FIELDS = ("create_revision", "mod_revision", "version", "lease")
 REDACTED = "(redacted)"
+PARALLEL_MIN = 4096  # live keys compared before worker processes are worth starting (below: this process)
+BATCH = 256  # value pairs per task sent to a worker
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     """One differing field: its name and old and new values as text (None: the field is absent)."""
 
@@ -54,7 +63,7 @@ class FieldChange:
         return {"field": self.field, "old": self.old, "new": self.new}
 
 
-@dataclass
+@dataclass(slots=True)
 class Difference:
     """One key that differs: how (``changed``, ``renamed``, ``added``, ``removed``) and its field changes.
 
@@ -65,8 +74,8 @@ class Difference:
     how: str
     changes: list[FieldChange] = field(default_factory=list)
     new_key: str | None = None
-    old_kv: KeyValue | None = field(default=None, repr=False)  # the records' metadata (value dropped)
-    new_kv: KeyValue | None = field(default=None, repr=False)
+    old_kv: "Meta | None" = field(default=None, repr=False)  # the records' metadata (value dropped)
+    new_kv: "Meta | None" = field(default=None, repr=False)
 
     @property
     def fields(self) -> list[str]:
@@ -88,26 +97,41 @@ def _text(v) -> str | None:
 
 
 def value_diff(a, b, path: str = "") -> list[FieldChange]:
-    """value_diff lists where two decoded objects differ (``spec.clusterIPs[0]``), with both values."""
+    """value_diff lists where two decoded objects differ (``spec.clusterIPs[0]``), with both values.
+
+    A dict or list equal to the other side with the same text (``repr``: same types, same key order)
+    holds no difference and is not walked (``value_diff_plain`` walks it; tests hold them equal).
+    """
+    return _value_diff(a, b, path, True)
+
+
+def value_diff_plain(a, b, path: str = "") -> list[FieldChange]:
+    """value_diff_plain is ``value_diff`` walking every dict and list, equal or not (the reference)."""
+    return _value_diff(a, b, path, False)
+
+
+def _value_diff(a, b, path: str, skip_equal: bool) -> list[FieldChange]:
     if type(a) is not type(b):
         return [FieldChange(path or ".", _text(a), _text(b))]
+    if isinstance(a, (dict, list)) and skip_equal and a == b and repr(a) == repr(b):
+        return []  # == alone would take 1 for 1.0 or True; NaN is never equal, so it is walked
     if isinstance(a, dict):
         out = []
         for k in list(a) + [k for k in b if k not in a]:
             sub = f"{path}.{k}" if path else str(k)
             if k not in a or k not in b:
-                out.append(FieldChange(sub, _text(a.get(k)), _text(b.get(k))))
+                out.append(FieldChange(sys.intern(sub), _text(a.get(k)), _text(b.get(k))))
             else:
-                out.extend(value_diff(a[k], b[k], sub))
+                out.extend(_value_diff(a[k], b[k], sub, skip_equal))
         return out
     if isinstance(a, list):
         if len(a) != len(b):
             return [FieldChange(path or ".", _text(a), _text(b))]
         out = []
         for i, (x, y) in enumerate(zip(a, b)):
-            out.extend(value_diff(x, y, f"{path}[{i}]"))
+            out.extend(_value_diff(x, y, f"{path}[{i}]", skip_equal))
         return out
-    return [] if a == b else [FieldChange(path or ".", _text(a), _text(b))]
+    return [] if a == b else [FieldChange(sys.intern(path or "."), _text(a), _text(b))]
 
 
 def field_diff(a, b, path: str = "") -> list[str]:
@@ -178,8 +202,19 @@ def _whole(kv: KeyValue, new: bool) -> list[FieldChange]:
     return [FieldChange(f, None, v) if new else FieldChange(f, v, None) for f, v in values]
 
 
-def _bare(kv: KeyValue) -> KeyValue:
-    return KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, b"", kv.lease)
+class Meta(NamedTuple):
+    """A record's metadata without its value (what a Difference keeps of each side: a tuple, there are many)."""
+
+    key: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int
+
+
+def _bare(kv: KeyValue, key: bytes | None = None) -> Meta:
+    """_bare is a record's metadata; ``key`` (equal to ``kv.key``) lets many Differences share one bytes object."""
+    return Meta(kv.key if key is None else key, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
 
 
 def sealed_changes(a: KeyValue, b: KeyValue, crypt=None) -> list[FieldChange]:
@@ -188,16 +223,87 @@ def sealed_changes(a: KeyValue, b: KeyValue, crypt=None) -> list[FieldChange]:
     ``crypt`` is a ``k8s.encryption.EncryptionConfig``; each value opens under its own etcd key (AES-GCM
     binds it there). A value it cannot open raises EncryptionError (one line, never the bytes).
     """
+    head, va, vb = _opened(a, b, crypt)
+    return head + value_changes(va, vb)
+
+
+def _opened(a: KeyValue, b: KeyValue, crypt) -> tuple[list[FieldChange], bytes, bytes]:
+    """_opened is the ``(encryption)`` change of two records (if any) and their values, decrypted with ``crypt``."""
     va, vb = a.value, b.value
     if crypt is None or va == vb:
-        return value_changes(va, vb)
+        return [], va, vb
     (va, sa), (vb, sb) = crypt.open(a.key, va), crypt.open(b.key, vb)
     la, lb = (sa.label if sa else "identity"), (sb.label if sb else "identity")
-    return ([FieldChange("(encryption)", la, lb)] if la != lb else []) + value_changes(va, vb)
+    return ([FieldChange("(encryption)", la, lb)] if la != lb else []), va, vb
+
+
+def _changes_of(pairs: list[tuple[bytes, bytes]]) -> list[list[tuple]]:
+    """_changes_of is ``value_changes`` of each pair as plain tuples: the work a worker process does."""
+    return [[(c.field, c.old, c.new) for c in value_changes(va, vb)] for va, vb in pairs]
+
+
+def _quiet_worker() -> None:
+    """_quiet_worker makes a worker leave signals to the command (it ends the pool; no worker prints)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+class _Changes:
+    """_Changes computes the value changes of many record pairs, in worker processes when there are many.
+
+    Decoding two values into objects and walking them is pure Python (it holds the GIL): with ``workers``
+    > 1, pairs go to that many processes in batches of ``BATCH``, a bounded number in flight (memory stays
+    flat), and each difference is finished, in the order pairs were added, by ``done(item, changes)``.
+    With ``workers`` <= 1 each pair is done at once, in this process. Either way the same ``value_changes``.
+    """
+
+    def __init__(self, workers: int, done: Callable[[object, list[FieldChange]], None]):
+        self.done = done
+        self.workers = workers
+        self.pool = None
+        if workers > 1:
+            ctx = multiprocessing.get_context("forkserver")  # this process may run threads (hashing): no fork
+            ctx.set_forkserver_preload([__name__])
+            self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_quiet_worker)
+        self.batch: list[tuple[object, tuple[bytes, bytes]]] = []
+        self.inflight: deque = deque()
+
+    def add(self, item, va: bytes, vb: bytes) -> None:
+        if self.pool is None:
+            self.done(item, value_changes(va, vb))
+            return
+        self.batch.append((item, (va, vb)))
+        if len(self.batch) >= BATCH:
+            self._submit()
+
+    def _submit(self) -> None:
+        items = [it for it, _ in self.batch]
+        self.inflight.append((items, self.pool.submit(_changes_of, [p for _, p in self.batch])))
+        self.batch = []
+        while len(self.inflight) > 2 * self.workers:
+            self._collect()
+
+    def _collect(self) -> None:
+        items, fut = self.inflight.popleft()
+        for it, changes in zip(items, fut.result(), strict=True):
+            self.done(it, [FieldChange(*c) for c in changes])
+
+    def finish(self) -> None:
+        """finish waits for every pair added (and ends the workers)."""
+        if self.pool is None:
+            return
+        try:
+            if self.batch:
+                self._submit()
+            while self.inflight:
+                self._collect()
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
 
 
 def compare(old_path: str, new_path: str, progress: Progress = None,
-            renames: dict[bytes, bytes] | None = None, crypt=None) -> list[Difference]:
+            renames: dict[bytes, bytes] | None = None, crypt=None, workers: int | None = None) -> list[Difference]:
     """compare returns every key whose latest live record differs between two snapshots, in key order.
 
     ``renames`` (old key -> new key, from a report) pairs a key of the old snapshot with another key
@@ -207,22 +313,26 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
     Only keys with a record that is not byte for byte the same in both ``key`` buckets can differ
     (``etcd.diffwalk``), so only those (and the report's renamed keys) are looked up and decoded; the
     answer is ``compare_plain``'s, which reads every live key of both (tests hold them equal).
+    ``workers``: processes that decode the differing values (None: as many as the cores when there are many).
     """
     renames = renames or {}
     renamed_from = {new: old for old, new in renames.items()}
     with Snapshot(old_path) as a, Snapshot(new_path) as b:
         ka, kb = a.key_bucket(), b.key_bucket()
-        keys = diffwalk.differing_keys(ka, kb, progress)
-        keys.update(renames)
-        keys.update(renamed_from)
+        keys = {k: k for k in diffwalk.differing_keys(ka, kb, progress)}
+        keys.update((k, k) for k in renames)
+        keys.update((k, k) for k in renamed_from)
         la = _live(diffwalk.latest_of(ka, keys, progress))
         lb = _live(diffwalk.latest_of(kb, keys, progress))
         del keys
-        return _differences(a, b, la, lb, renames, renamed_from, crypt)
+        return _differences(a, b, la, lb, renames, renamed_from, crypt, workers)
 
 
 def _live(index: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    return {k: rk for k, rk in index.items() if not mvcc.is_tombstone(rk)}
+    """_live drops the deleted keys (latest record a tombstone) from ``index``, in place, and returns it."""
+    for k in [k for k, rk in index.items() if mvcc.is_tombstone(rk)]:
+        del index[k]
+    return index
 
 
 def compare_plain(old_path: str, new_path: str, progress: Progress = None,
@@ -236,36 +346,58 @@ def compare_plain(old_path: str, new_path: str, progress: Progress = None,
         return _differences(a, b, la, lb, renames, renamed_from, crypt)
 
 
+def _workers(pairs: int) -> int:
+    """_workers is how many worker processes decode ``pairs`` value pairs (0: none, this process does)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return min(cpus, 4) if pairs >= PARALLEL_MIN and cpus > 1 else 0
+
+
 def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[bytes, bytes],
-                 renames: dict[bytes, bytes], renamed_from: dict[bytes, bytes], crypt) -> list[Difference]:
-    """_differences pairs the live keys ``la`` of ``a`` with ``lb`` of ``b`` (user key -> bbolt key) and lists how they differ."""
+                 renames: dict[bytes, bytes], renamed_from: dict[bytes, bytes], crypt,
+                 workers: int | None = None) -> list[Difference]:
+    """_differences pairs the live keys ``la`` of ``a`` with ``lb`` of ``b`` (user key -> bbolt key) and lists how they differ.
+
+    Values are decoded and compared by ``_Changes`` (``workers`` processes; None: by the number of keys).
+    """
     out: list[tuple[bytes, Difference]] = []
     used: set[bytes] = set()
-    for key in lb:
-        src = renamed_from.get(key, None if key in renames else key)
-        text = key.decode("utf-8", "backslashreplace")
-        if src is None or src not in la:
-            rb = mvcc.record_at(b, lb[key]).kv
-            out.append((key, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb))))
-            continue
-        used.add(src)
-        ra, rb = mvcc.record_at(a, la[src]).kv, mvcc.record_at(b, lb[key]).kv
-        if src != key:
-            diff = Difference(src.decode("utf-8", "backslashreplace"), "renamed", new_key=text)
-        elif ra != rb:
-            diff = Difference(text, "changed")
-        else:
-            continue
-        diff.changes = _meta(ra, rb) + sealed_changes(ra, rb, crypt)
+
+    def done(item, changes: list[FieldChange]) -> None:
+        src, diff, head = item
+        diff.changes = head + changes
         if diff.how == "changed" and not diff.changes:
-            continue  # the same plaintext sealed again with the same key (a fresh IV/nonce)
-        diff.old_kv, diff.new_kv = _bare(ra), _bare(rb)
+            return  # the same plaintext sealed again with the same key (a fresh IV/nonce)
         out.append((src, diff))
+
+    pending = _Changes(_workers(len(lb)) if workers is None else workers, done)
+    try:
+        for key in lb:
+            src = renamed_from.get(key, None if key in renames else key)
+            text = key.decode("utf-8", "backslashreplace")
+            if src is None or src not in la:
+                rb = mvcc.record_at(b, lb[key]).kv
+                out.append((key, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb, key))))
+                continue
+            used.add(src)
+            ra, rb = mvcc.record_at(a, la[src]).kv, mvcc.record_at(b, lb[key]).kv
+            if src != key:
+                diff = Difference(src.decode("utf-8", "backslashreplace"), "renamed", new_key=text)
+            elif ra != rb:
+                diff = Difference(text, "changed")
+            else:
+                continue
+            diff.old_kv, diff.new_kv = _bare(ra, src), _bare(rb, key)
+            head, va, vb = _opened(ra, rb, crypt)
+            pending.add((src, diff, _meta(ra, rb) + head), va, vb)
+        pending.finish()
+    finally:
+        if pending.pool is not None:
+            pending.pool.shutdown(wait=False, cancel_futures=True)
     for key in la:
         if key not in used:
             ra = mvcc.record_at(a, la[key]).kv
             out.append((key, Difference(key.decode("utf-8", "backslashreplace"), "removed", _whole(ra, new=False),
-                                        old_kv=_bare(ra))))
+                                        old_kv=_bare(ra, key))))
     return [d for _, d in sorted(out, key=lambda x: (x[0], x[1].how))]
 
 
@@ -279,21 +411,36 @@ def identity(snap: Snapshot, sha256: str, revision: int | None = None) -> dict:
     return out
 
 
-def check_identity(report: dict, report_path: str, old_path: str) -> None:
-    """check_identity raises SnapshotError unless the report was made from the snapshot at ``old_path``."""
+def check_identity(report: dict, report_path: str, old_path: str, sha256: str | None = None) -> None:
+    """check_identity raises SnapshotError unless the report was made from the snapshot at ``old_path``.
+
+    ``sha256`` is the old file's whole-file sha256 when the caller computed it already (``check_size``
+    first, then the hash alongside other work); otherwise it is computed here.
+    """
+    ident = check_size(report, report_path, old_path)
+    if sha256 is None:
+        with Snapshot(old_path) as snap:
+            _, sha256 = snap.hashes()
+    if ident["sha256"] != sha256:
+        raise SnapshotError(f"{report_path} was made from another snapshot than {old_path}: "
+                            f"sha256 {ident['sha256']} ({ident.get('path')}), not {sha256}")
+
+
+def check_size(report: dict, report_path: str, old_path: str) -> dict:
+    """check_size is the cheap half of ``check_identity``: the report names an input of ``old_path``'s size.
+
+    Returns the report's ``input``.
+    """
     ident = report.get("input")
     if not isinstance(ident, dict) or not isinstance(ident.get("sha256"), str):
         raise SnapshotError(f"{report_path}: the report does not record its input's size and sha256 "
                             "(made by an older snaprewrite): make it again with rewrite --dry-run --report")
     with Snapshot(old_path) as snap:
         size = snap.identity.size
-        if ident.get("size") != size:
-            raise SnapshotError(f"{report_path} was made from another snapshot than {old_path}: "
-                                f"{ident.get('path')} of {ident.get('size')} bytes, not {size} bytes")
-        _, sha = snap.hashes()
-        if ident["sha256"] != sha:
-            raise SnapshotError(f"{report_path} was made from another snapshot than {old_path}: "
-                                f"sha256 {ident['sha256']} ({ident.get('path')}), not {sha}")
+    if ident.get("size") != size:
+        raise SnapshotError(f"{report_path} was made from another snapshot than {old_path}: "
+                            f"{ident.get('path')} of {ident.get('size')} bytes, not {size} bytes")
+    return ident
 
 
 def one_line(text: str, limit: int | None = None) -> str:
@@ -308,7 +455,70 @@ def _show(v: str | None) -> str:
     return "-" if v is None else one_line(v, 200)
 
 
-def _expected_meta(d: Difference, listed: bool, report: dict, recorded: dict | None) -> KeyValue:
+class Listed(NamedTuple):
+    """One entry of a report's ``changes``: key, field, old and new value, ``newKey``, ``newRecord``."""
+
+    key: str
+    field: str
+    old: str | None
+    new: str | None
+    new_key: str | None
+    new_record: tuple | None  # (createRevision, modRevision, version), each as the report gives it
+
+
+def listed_or_dict(d: dict):
+    """listed_or_dict is a ``json.load`` object hook: a report's change entry becomes a ``Listed``, any other object stays.
+
+    A change entry has a string ``key`` and ``field`` (and ``newKey``, if any, a string).
+    """
+    key, fld, new_key = d.get("key"), d.get("field"), d.get("newKey")
+    if isinstance(key, str) and isinstance(fld, str) and ("newKey" not in d or isinstance(new_key, str)):
+        rec = d.get("newRecord")
+        if isinstance(rec, dict):
+            rec = (rec.get("createRevision"), rec.get("modRevision"), rec.get("version"))
+        else:
+            rec = None
+        # many entries share a key and most share a field name: one string object each
+        return Listed(sys.intern(key), sys.intern(fld), d.get("old"), d.get("new"), new_key, rec)
+    return d
+
+
+def _listed(report: dict):
+    """_listed yields the report's change entries as ``Listed`` (parsed with ``listed_or_dict`` or not)."""
+    for c in report.get("changes", []):
+        yield c if isinstance(c, Listed) else listed_or_dict(c)
+
+
+@dataclass(slots=True)
+class Expected:
+    """What a rewrite report says the new snapshot holds: the part of the report ``uncovered`` reads.
+
+    ``listed``: key -> its entries in report order; ``recorded``: key -> its ``newRecord`` (``Listed.new_record``);
+    the report's mode.
+    Kept instead of the report itself (whose other parts verify does not need) while snapshots are compared.
+    """
+
+    listed: dict[str, list[Listed]]
+    recorded: dict[str, tuple]
+    as_new_revision: bool
+    new_revision: int | None
+
+    @classmethod
+    def of(cls, report: dict) -> "Expected":
+        listed: dict[str, list[Listed]] = {}
+        recorded: dict[str, tuple] = {}
+        for c in _listed(report):
+            listed.setdefault(c.key, []).append(c)
+            if c.new_record is not None:
+                recorded[c.key] = c.new_record
+        return cls(listed, recorded, bool(report.get("asNewRevision")), report.get("newRevision"))
+
+    def entries(self, key: str) -> dict[str, tuple]:
+        """entries maps each field the report lists for ``key`` to its (old, new) (the last entry of a field wins)."""
+        return {c.field: (c.old, c.new) for c in self.listed.get(key, ())}
+
+
+def _expected_meta(d: Difference, listed: bool, report: Expected, recorded: tuple | None) -> KeyValue:
     """_expected_meta is the record metadata the rewrite mode writes for one difference's new record.
 
     ``recorded`` is the report's ``newRecord`` of the key (createRevision, modRevision, version), when
@@ -319,10 +529,9 @@ def _expected_meta(d: Difference, listed: bool, report: dict, recorded: dict | N
     if not listed:
         return old
     if recorded is not None:
-        return KeyValue(old.key, recorded.get("createRevision"), recorded.get("modRevision"),
-                        recorded.get("version"), b"", old.lease)
-    if report.get("asNewRevision"):
-        rev = report.get("newRevision")
+        return KeyValue(old.key, recorded[0], recorded[1], recorded[2], b"", old.lease)
+    if report.as_new_revision:
+        rev = report.new_revision
         if d.how == "renamed":
             return KeyValue(old.key, rev, rev, 1, b"", old.lease)
         return KeyValue(old.key, old.create_revision, rev, old.version + 1, b"", old.lease)
@@ -331,22 +540,22 @@ def _expected_meta(d: Difference, listed: bool, report: dict, recorded: dict | N
     return old
 
 
-def _mode(report: dict) -> str:
-    return f"--as-new-revision {report.get('newRevision')}" if report.get("asNewRevision") else "in place"
+def _mode(report: Expected) -> str:
+    return f"--as-new-revision {report.new_revision}" if report.as_new_revision else "in place"
 
 
-def uncovered(diffs: list[Difference], report: dict) -> list[str]:
-    """uncovered lists, one line each, what differs otherwise than the report says (empty: all accounted for)."""
-    recorded: dict[str, dict] = {}
-    listed: dict[str, dict[str, tuple]] = {}
-    for c in report.get("changes", []):
-        listed.setdefault(c["key"], {})[c["field"]] = (c.get("old"), c.get("new"))
-        if isinstance(c.get("newRecord"), dict):
-            recorded[c["key"]] = c["newRecord"]
+def uncovered(diffs: list[Difference], report: "dict | Expected") -> list[str]:
+    """uncovered lists, one line each, what differs otherwise than the report says (empty: all accounted for).
+
+    ``report`` is the rewrite report, or its ``Expected`` part.
+    """
+    if isinstance(report, dict):
+        report = Expected.of(report)
+    recorded, listed = report.recorded, report.listed
     matched: set[tuple[str, str]] = set()
     out = []
     for d in diffs:
-        entries = listed.get(d.key, {})
+        entries = report.entries(d.key)
         name = one_line(d.key) if d.how != "renamed" else f"{one_line(d.key)} -> {one_line(d.new_key)}"
         if d.how in ("added", "removed"):
             out.append(f"{name}: {d.how}, not in the report")
@@ -373,8 +582,8 @@ def uncovered(diffs: list[Difference], report: dict) -> list[str]:
             if (old, new) != (c.old, c.new):
                 out.append(f"{name} {one_line(c.field)}: {_show(c.old)} -> {_show(c.new)}, "
                            f"the report says {_show(old)} -> {_show(new)}")
-    for key, fields in listed.items():
-        for f, (old, new) in fields.items():
+    for key in listed:
+        for f, (old, new) in report.entries(key).items():
             if (key, f) not in matched:
                 out.append(f"{one_line(key)} {one_line(str(f))}: the report says {_show(old)} -> {_show(new)}, "
                            "but the new snapshot does not show that change")
@@ -383,4 +592,4 @@ def uncovered(diffs: list[Difference], report: dict) -> list[str]:
 
 def renames(report: dict) -> dict[bytes, bytes]:
     """renames maps each key the report renames to its ``newKey``."""
-    return {c["key"].encode(): c["newKey"].encode() for c in report.get("changes", []) if c.get("newKey")}
+    return {c.key.encode(): c.new_key.encode() for c in _listed(report) if c.new_key}

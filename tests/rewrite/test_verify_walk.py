@@ -33,10 +33,13 @@ def cli(*args):
     assert r.exit_code == 0, (r.stdout, r.stderr)
 
 
-def both(old, new, report=None) -> list[dict]:
-    """both runs the fast and the plain comparison and returns their (equal) answer as JSON."""
+def both(old, new, report=None, workers: int = 0) -> list[dict]:
+    """both runs the fast and the plain comparison and returns their (equal) answer as JSON.
+
+    ``workers`` > 1: the fast one decodes the differing values in that many worker processes.
+    """
     renames = verify.renames(json.loads(Path(report).read_text())) if report else None
-    fast = [d.as_json() for d in verify.compare(str(old), str(new), renames=renames)]
+    fast = [d.as_json() for d in verify.compare(str(old), str(new), renames=renames, workers=workers)]
     plain = [d.as_json() for d in verify.compare_plain(str(old), str(new), renames=renames)]
     assert fast == plain
     return fast
@@ -64,6 +67,11 @@ def test_rewrites_compare_the_same_fast_and_plain(outputs, real_snapshot):
     assert both(outputs["in_place"], src) != []
     assert both(real_snapshot, outputs["real"]) != []
     assert both(outputs["real"], outputs["other"]) != []
+    # the same with the values decoded in worker processes (batches of 2: several in flight)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(verify, "BATCH", 2)
+        assert both(real_snapshot, outputs["real"], workers=2) != []
+        assert both(src, outputs["in_place"], outputs["report"], workers=2) == renamed
     assert both(src, src) == []
 
 
@@ -163,3 +171,57 @@ def test_same_file_is_one_walk_of_whole_pages(real_snapshot, tmp_path):
         assert diffwalk.differing_keys(a.key_bucket(), b.key_bucket(), seen.append) == set()
         records = sum(h.count for _p, h, _b in a.key_bucket().leaf_pages())
     assert sum(seen) == records and len(seen) < records  # whole leaves skipped, not record by record
+
+
+TRICKY = [
+    ({"a": 1, "b": {"c": [1, 2]}}, {"a": 1.0, "b": {"c": [1, 2]}}),  # equal by ==, not the same type
+    ({"s": {"x": True}}, {"s": {"x": 1}}),
+    ({"n": [float("nan")]}, {"n": [float("nan")]}),  # never equal to itself
+    ({"o": {"a": 1, "b": 2}}, {"o": {"b": 2, "a": 1}}),  # same content, other key order
+    ({"l": [{"a": [1, {"b": None}]}, 3]}, {"l": [{"a": [1, {"b": 0}]}, 3]}),
+    ({"m": {"k": "v"}, "z": 1}, {"m": {"k": "v"}, "z": 2}),
+    ([1, [2, 2.0]], [1, [2, 2]]),
+]
+
+
+def test_value_diff_skipping_equal_parts_is_the_plain_walk(real_snapshot):
+    """Skipping equal dicts and lists (same ``repr``) lists the same changes as walking them, on tricky values
+    and on every pair of successive versions of each object of the real snapshot."""
+    for a, b in TRICKY:
+        assert verify.value_diff(a, b) == verify.value_diff_plain(a, b)
+        assert verify.value_diff(b, a) == verify.value_diff_plain(b, a)
+    assert verify.value_diff_plain(*TRICKY[0]) != []  # the cases do differ where == says equal
+    versions: dict[bytes, list] = {}
+    with Snapshot(real_snapshot) as s:
+        for r in mvcc.records(s):
+            if not r.tombstone:
+                versions.setdefault(r.kv.key, []).append(r.kv.value)
+    pairs = 0
+    for values in versions.values():
+        for old, new in zip(values, values[1:]):
+            try:
+                a, b = decode_value(old), decode_value(new)
+            except Exception:  # noqa: BLE001 - not a Kubernetes object: nothing to walk
+                continue
+            assert verify.value_diff(a, b) == verify.value_diff_plain(a, b)
+            pairs += 1
+    assert pairs > 50
+
+
+def test_report_read_twice_must_be_the_same_file(outputs, tmp_path):
+    """verify reads the report before and after comparing: a report that changed in between is refused."""
+    from snaprewrite.errors import SnapshotError
+    from snaprewrite.rewrite import job
+
+    rep, digest = job.read_report(str(outputs["report"]))
+    assert all(isinstance(c, verify.Listed) for c in rep["changes"]) and len(rep["changes"]) > 6
+    assert verify.Expected.of(rep).listed == verify.Expected.of(json.loads(outputs["report"].read_text())).listed
+    changed = tmp_path / "changed.json"
+    changed.write_text(outputs["report"].read_text().replace("172.24.", "172.25."))
+    with pytest.raises(SnapshotError, match="changed while verify ran"):
+        job.read_report(str(changed), digest)
+    bad = json.loads(outputs["report"].read_text())
+    bad["changes"][0]["newKey"] = None  # not a string: not a report entry
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(SnapshotError, match="not a snaprewrite rewrite report"):
+        job.read_report(str(tmp_path / "bad.json"))

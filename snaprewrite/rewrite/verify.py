@@ -26,13 +26,8 @@ what the rewrite mode writes (in place: unchanged; ``--as-new-revision``: the ne
 import base64
 import hashlib
 import json
-import multiprocessing
-import os
-import signal
 import sys
-from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -41,14 +36,13 @@ from ..etcd import diffwalk, mvcc
 from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot
 from ..k8s import bitmap, decode
-from . import yamledit
+from . import parallel, yamledit
 from .rules.configmaps import label
 
 Progress = Callable[[int], None] | None
 META_FIELDS = ("create_revision", "mod_revision", "version", "lease")
 REDACTED = "(redacted)"
 PARALLEL_MIN = 4096  # live keys compared before worker processes are worth starting (below: this process)
-BATCH = 256  # value pairs per task sent to a worker
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,69 +231,9 @@ def _opened(a: KeyValue, b: KeyValue, crypt) -> tuple[list[FieldChange], bytes, 
     return ([FieldChange("(encryption)", la, lb)] if la != lb else []), va, vb
 
 
-def _changes_of(pairs: list[tuple[bytes, bytes]]) -> list[list[tuple]]:
-    """_changes_of is ``value_changes`` of each pair as plain tuples: the work a worker process does."""
-    return [[(c.field, c.old, c.new) for c in value_changes(va, vb)] for va, vb in pairs]
-
-
-def _quiet_worker() -> None:
-    """_quiet_worker makes a worker leave signals to the command (it ends the pool; no worker prints)."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-
-
-class _Changes:
-    """_Changes computes the value changes of many record pairs, in worker processes when there are many.
-
-    Decoding two values into objects and walking them is pure Python (it holds the GIL): with ``workers``
-    > 1, pairs go to that many processes in batches of ``BATCH``, a bounded number in flight (memory stays
-    flat), and each difference is finished, in the order pairs were added, by ``done(item, changes)``.
-    With ``workers`` <= 1 each pair is done at once, in this process. Either way the same ``value_changes``.
-    """
-
-    def __init__(self, workers: int, done: Callable[[object, list[FieldChange]], None]):
-        self.done = done
-        self.workers = workers
-        self.pool = None
-        if workers > 1:
-            ctx = multiprocessing.get_context("forkserver")  # this process may run threads (hashing): no fork
-            ctx.set_forkserver_preload([__name__])
-            self.pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_quiet_worker)
-        self.batch: list[tuple[object, tuple[bytes, bytes]]] = []
-        self.inflight: deque = deque()
-
-    def add(self, item, va: bytes, vb: bytes) -> None:
-        if self.pool is None:
-            self.done(item, value_changes(va, vb))
-            return
-        self.batch.append((item, (va, vb)))
-        if len(self.batch) >= BATCH:
-            self._submit()
-
-    def _submit(self) -> None:
-        items = [it for it, _ in self.batch]
-        self.inflight.append((items, self.pool.submit(_changes_of, [p for _, p in self.batch])))
-        self.batch = []
-        while len(self.inflight) > 2 * self.workers:
-            self._collect()
-
-    def _collect(self) -> None:
-        items, fut = self.inflight.popleft()
-        for it, changes in zip(items, fut.result(), strict=True):
-            self.done(it, [FieldChange(*c) for c in changes])
-
-    def finish(self) -> None:
-        """finish waits for every pair added (and ends the workers)."""
-        if self.pool is None:
-            return
-        try:
-            if self.batch:
-                self._submit()
-            while self.inflight:
-                self._collect()
-        finally:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+def _changes_of(pairs: list[tuple[bytes, bytes]]) -> list[list[FieldChange]]:
+    """_changes_of is ``value_changes`` of each pair (what a worker process does with a batch)."""
+    return [value_changes(va, vb) for va, vb in pairs]
 
 
 def compare(old_path: str, new_path: str, progress: Progress = None,
@@ -346,10 +280,10 @@ def compare_plain(old_path: str, new_path: str, progress: Progress = None,
         return _differences(a, b, la, lb, renames, renamed_from, crypt)
 
 
-def _workers(pairs: int) -> int:
-    """_workers is how many worker processes decode ``pairs`` value pairs (0: none, this process does)."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return min(cpus, 4) if pairs >= PARALLEL_MIN and cpus > 1 else 0
+def _workers(keys: int) -> int:
+    """_workers is how many worker processes decode values when ``keys`` keys are compared (0: this process)."""
+    n = parallel.cpus()
+    return min(n, 4) if keys >= PARALLEL_MIN and n > 1 else 0
 
 
 def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[bytes, bytes],
@@ -357,7 +291,7 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
                  workers: int | None = None) -> list[Difference]:
     """_differences pairs the live keys ``la`` of ``a`` with ``lb`` of ``b`` (user key -> bbolt key) and lists how they differ.
 
-    Values are decoded and compared by ``_Changes`` (``workers`` processes; None: by the number of keys).
+    Values are decoded and compared by ``_changes_of`` (in ``workers`` processes; None: by the number of keys).
     """
     out: list[tuple[bytes, Difference]] = []
     used: set[bytes] = set()
@@ -369,8 +303,8 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
             return  # the same plaintext sealed again with the same key (a fresh IV/nonce)
         out.append((src, diff))
 
-    pending = _Changes(_workers(len(lb)) if workers is None else workers, done)
-    try:
+    with parallel.OrderedPool(_workers(len(lb)) if workers is None else workers, _changes_of, done,
+                              preload=__name__) as pending:
         for key in lb:
             src = renamed_from.get(key, None if key in renames else key)
             text = key.decode("utf-8", "backslashreplace")
@@ -388,11 +322,8 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
                 continue
             diff.old_kv, diff.new_kv = _bare(ra, src), _bare(rb, key)
             head, va, vb = _opened(ra, rb, crypt)
-            pending.add((src, diff, _meta(ra, rb) + head), va, vb)
+            pending.add((src, diff, _meta(ra, rb) + head), (va, vb))
         pending.finish()
-    finally:
-        if pending.pool is not None:
-            pending.pool.shutdown(wait=False, cancel_futures=True)
     for key in la:
         if key not in used:
             ra = mvcc.record_at(a, la[key]).kv

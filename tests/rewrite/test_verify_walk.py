@@ -20,7 +20,7 @@ from snaprewrite.cli import app
 from snaprewrite.etcd import diffwalk, kv, mvcc
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.k8s.decode import decode_value
-from snaprewrite.rewrite import verify
+from snaprewrite.rewrite import parallel, verify
 
 runner = CliRunner()
 K8S_SERVICES = ["--service-cidr", "192.168.0.0/16=172.24.0.0/16"]
@@ -69,7 +69,7 @@ def test_rewrites_compare_the_same_fast_and_plain(outputs, real_snapshot):
     assert both(outputs["real"], outputs["other"]) != []
     # the same with the values decoded in worker processes (batches of 2: several in flight)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(verify, "BATCH", 2)
+        mp.setattr(parallel, "BATCH", 2)
         assert both(real_snapshot, outputs["real"], workers=2) != []
         assert both(src, outputs["in_place"], outputs["report"], workers=2) == renamed
     assert both(src, src) == []
@@ -225,3 +225,14 @@ def test_report_read_twice_must_be_the_same_file(outputs, tmp_path):
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(SnapshotError, match="not a snaprewrite rewrite report"):
         job.read_report(str(tmp_path / "bad.json"))
+
+
+def test_streamed_json_is_the_text_json_dumps_writes(outputs, capsys):
+    """report.print_json converts each Difference as it writes: the text is json.dumps' of the converted dicts."""
+    from snaprewrite import report
+
+    diffs = verify.compare(str(outputs["src"]), str(outputs["in_place"]))
+    data = {"a": 1, "differences": diffs, "uncovered": ["x \u00e9", "y"], "empty": [], "none": None}
+    report.print_json(data)
+    want = json.dumps(dict(data, differences=[d.as_json() for d in diffs]), indent=2, ensure_ascii=False) + "\n"
+    assert capsys.readouterr().out == want and len(diffs) > 6

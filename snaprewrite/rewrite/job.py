@@ -6,7 +6,6 @@ trailer is verified on the same read that copies it, and nothing but the report 
 run. The outputs wait in temp files and are published together once all are complete (``Staging``).
 """
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -386,19 +385,15 @@ def write_report(rep: dict, path: str) -> None:
         staging.publish()
 
 
-def read_report(report_path: str, sha256: bytes | None = None) -> tuple[dict, bytes]:
-    """read_report loads a rewrite report (SnapshotError if it cannot be read or is not one) and its sha256.
+def read_report(report_path: str) -> dict:
+    """read_report loads a rewrite report (SnapshotError if it cannot be read or is not one).
 
     Each entry of ``changes`` becomes a ``verify.Listed`` tuple as it is parsed (a report of a big
-    rewrite holds hundreds of thousands: tuples, not dicts, and never both at once). With ``sha256``
-    (of an earlier read) the file must still hold the same bytes.
+    rewrite holds hundreds of thousands: tuples, not dicts, and never both at once).
     """
     try:
         with open(report_path, "rb") as f:
             raw = f.read()
-        digest = hashlib.sha256(raw).digest()
-        if sha256 is not None and digest != sha256:
-            raise SnapshotError(f"{report_path}: the report changed while verify ran")
         text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # what json.loads(bytes) does
         del raw  # never the bytes and the text and the objects at once
         rep = json.loads(text, object_hook=verifying.listed_or_dict)
@@ -407,7 +402,7 @@ def read_report(report_path: str, sha256: bytes | None = None) -> tuple[dict, by
     if not isinstance(rep, dict) or not isinstance(rep.get("changes"), list) or not all(
             isinstance(c, verifying.Listed) for c in rep["changes"]):
         raise SnapshotError(f"{report_path}: not a snaprewrite rewrite report (no list of changes)")
-    return rep, digest
+    return rep
 
 
 def verify(old: str, new: str, report_path: str | None, progress: Progress = None, prefix: str | None = None,
@@ -426,16 +421,16 @@ def verify(old: str, new: str, report_path: str | None, progress: Progress = Non
     crypt = load_encryption(encryption_config, warn)
     with Snapshot(old) as snap:
         lay = layout.detect(snap, prefix)
-    ident = digest = renames = recorded = None
+    ident = packed = renames = recorded = None
     if report_path is not None:
-        # Read twice: its renames (and identity) now, what it lists once the snapshots are compared, so
-        # the two biggest things verify holds (the report's changes, the differences) are never held together.
-        rep, digest = read_report(report_path)
+        rep = read_report(report_path)
         verifying.check_size(rep, report_path, old)
         ident = {"input": rep.get("input")}
         renames, recorded = verifying.renames(rep), rep.get("output")
         if not (isinstance(recorded, dict) and recorded.get("sha256")):
             recorded = None
+        # what it lists waits compressed: the report's changes and the differences are never both objects
+        packed = verifying.Packed(rep)
         del rep
     # Both files are hashed in threads while the snapshots are compared (sha256 and reads release the GIL);
     # a report of another snapshot of the same size is refused once its hash is known.
@@ -443,16 +438,15 @@ def verify(old: str, new: str, report_path: str | None, progress: Progress = Non
         old_sha = pool.submit(_whole_sha256, old) if ident is not None else None
         new_sha = pool.submit(_whole_sha256, new) if recorded is not None else None
         try:
-            diffs = verifying.compare(old, new, progress, renames, crypt)
+            diffs = verifying.compare(old, new, progress, renames, crypt, workers=None)
         finally:
             if old_sha is not None:
                 verifying.check_identity(ident, report_path, old, sha256=old_sha.result())
     out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new, "layout": lay.as_json(),
                  "differences": diffs}
-    if report_path is not None:
-        rep, _ = read_report(report_path, digest)
-        expected = verifying.Expected.of(rep)
-        del rep
+    if packed is not None:
+        expected = packed.unpack()
+        del packed
         lines = []
         if recorded is not None:
             got = new_sha.result()

@@ -26,7 +26,9 @@ what the rewrite mode writes (in place: unchanged; ``--as-new-revision``: the ne
 import base64
 import hashlib
 import json
+import marshal
 import sys
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -42,6 +44,7 @@ from .rules.configmaps import label
 Progress = Callable[[int], None] | None
 META_FIELDS = ("create_revision", "mod_revision", "version", "lease")
 REDACTED = "(redacted)"
+RELEASE_EVERY = 16  # keys read between releases of both mappings' resident pages (each fault maps a window)
 PARALLEL_MIN = 4096  # live keys compared before worker processes are worth starting (below: this process)
 
 
@@ -237,7 +240,7 @@ def _changes_of(pairs: list[tuple[bytes, bytes]]) -> list[list[FieldChange]]:
 
 
 def compare(old_path: str, new_path: str, progress: Progress = None,
-            renames: dict[bytes, bytes] | None = None, crypt=None, workers: int | None = None) -> list[Difference]:
+            renames: dict[bytes, bytes] | None = None, crypt=None, workers: int | None = 0) -> list[Difference]:
     """compare returns every key whose latest live record differs between two snapshots, in key order.
 
     ``renames`` (old key -> new key, from a report) pairs a key of the old snapshot with another key
@@ -247,7 +250,9 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
     Only keys with a record that is not byte for byte the same in both ``key`` buckets can differ
     (``etcd.diffwalk``), so only those (and the report's renamed keys) are looked up and decoded; the
     answer is ``compare_plain``'s, which reads every live key of both (tests hold them equal).
-    ``workers``: processes that decode the differing values (None: as many as the cores when there are many).
+    ``workers``: processes that decode the differing values (0: none, this process; None: as many as the
+    cores when there are many keys). Worker processes import the main module as multiprocessing does, so
+    only a program whose main module is guarded (the CLI, ``python -m``) should ask for them.
     """
     renames = renames or {}
     renamed_from = {new: old for old, new in renames.items()}
@@ -305,7 +310,10 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
 
     with parallel.OrderedPool(_workers(len(lb)) if workers is None else workers, _changes_of, done,
                               preload=__name__) as pending:
-        for key in lb:
+        for n, key in enumerate(lb, 1):
+            if n % RELEASE_EVERY == 0:  # records read in revision order jump between distant leaves
+                a.pages.release()
+                b.pages.release()
             src = renamed_from.get(key, None if key in renames else key)
             text = key.decode("utf-8", "backslashreplace")
             if src is None or src not in la:
@@ -447,6 +455,40 @@ class Expected:
     def entries(self, key: str) -> dict[str, tuple]:
         """entries maps each field the report lists for ``key`` to its (old, new) (the last entry of a field wins)."""
         return {c.field: (c.old, c.new) for c in self.listed.get(key, ())}
+
+
+class Packed:
+    """Packed is a report's ``Expected`` compressed: marshal'ed chunks of its entries, zlib level 1.
+
+    A big rewrite's report lists hundreds of thousands of changes; verify needs them only after the
+    snapshots are compared, so they wait as a few MB of bytes instead of a hundred MB of objects.
+    """
+
+    CHUNK = 16384  # entries per compressed chunk (unpacking holds one chunk's bytes at a time)
+
+    def __init__(self, report: dict):
+        self.as_new_revision, self.new_revision = bool(report.get("asNewRevision")), report.get("newRevision")
+        self.chunks: list[bytes] = []
+        batch: list[tuple] = []
+        for c in _listed(report):
+            batch.append(tuple(c))
+            if len(batch) >= self.CHUNK:
+                self.chunks.append(zlib.compress(marshal.dumps(batch), 1))
+                batch = []
+        if batch:
+            self.chunks.append(zlib.compress(marshal.dumps(batch), 1))
+
+    def unpack(self) -> Expected:
+        """unpack is ``Expected.of`` the report this was packed from."""
+        listed: dict[str, list[Listed]] = {}
+        recorded: dict[str, tuple] = {}
+        for chunk in self.chunks:
+            for t in marshal.loads(zlib.decompress(chunk)):
+                c = Listed(sys.intern(t[0]), sys.intern(t[1]), *t[2:])
+                listed.setdefault(c.key, []).append(c)
+                if c.new_record is not None:
+                    recorded[c.key] = c.new_record
+        return Expected(listed, recorded, self.as_new_revision, self.new_revision)
 
 
 def _expected_meta(d: Difference, listed: bool, report: Expected, recorded: tuple | None) -> KeyValue:

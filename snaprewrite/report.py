@@ -20,6 +20,8 @@ from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from . import jsontext
+
 UNLIMITED = 1 << 20  # columns of a console that is not a terminal: wide enough for any value
 
 
@@ -65,93 +67,12 @@ def show_table(t: Table) -> None:
 
 
 def print_json(data) -> None:
-    """print_json writes indented JSON to stdout (plain text, no markup), a piece at a time.
+    """print_json writes ``json.dumps(data, indent=2, ensure_ascii=False)``'s text to stdout, a piece at a time.
 
-    The text is ``json.dumps(data, indent=2, ensure_ascii=False)``'s. A top-level dict is written key by
-    key and its lists item by item; objects with an ``as_json`` method (verify's differences) are
-    converted one at a time as they are written, so a long result is never held twice (as objects and as
-    dicts) nor as one string. Strings, None, bools, ints, lists and str-keyed dicts are written by
-    ``_fast`` (the C string encoder, one call per value); anything else by ``json.dumps`` itself.
+    Objects with an ``as_json`` method (verify's differences) are converted one at a time as they are
+    written, so a long result is never held twice (as objects and as dicts) nor as one string.
     """
-    write = sys.stdout.write
-    if not isinstance(data, dict) or not data or not all(isinstance(k, str) for k in data):
-        write(_value(_plain(data), 0) + "\n")
-        return
-    write("{")
-    sep = "\n  "
-    for k, v in data.items():
-        write(f"{sep}{_encode_str(k)}: ")
-        sep = ",\n  "
-        if isinstance(v, list) and v:
-            write("[")
-            buf, isep = [], "\n    "
-            for item in v:
-                buf.append(isep + _value(_plain(item), 2))
-                isep = ",\n    "
-                if len(buf) >= 256:
-                    write("".join(buf))
-                    buf.clear()
-            buf.append("\n  ]")
-            write("".join(buf))
-        else:
-            write(_value(_plain(v), 1))
-    write("\n}\n")
-
-
-_encode_str = json.encoder.encode_basestring  # ensure_ascii=False: the C encoder when available
-
-
-class _Slow(Exception):
-    """_Slow: a value ``_fast`` does not write exactly as json.dumps would (floats, non-str keys, ...)."""
-
-
-def _plain(obj):
-    return obj.as_json() if hasattr(obj, "as_json") else obj
-
-
-def _value(v, level: int) -> str:
-    """_value is ``v`` as json.dumps(indent=2) writes it nested ``level`` deep."""
-    try:
-        return _fast(v, level)
-    except _Slow:
-        return json.dumps(v, indent=2, ensure_ascii=False, default=_as_json).replace("\n", "\n" + "  " * level)
-
-
-def _fast(v, level: int) -> str:
-    if isinstance(v, str):
-        return _encode_str(v)
-    if v is None:
-        return "null"
-    if v is True:
-        return "true"
-    if v is False:
-        return "false"
-    if type(v) is int:
-        return int.__repr__(v)
-    if type(v) is list:
-        if not v:
-            return "[]"
-        pad = "\n" + "  " * (level + 1)
-        return "[" + pad + ("," + pad).join([_fast(x, level + 1) for x in v]) + "\n" + "  " * level + "]"
-    if type(v) is dict:
-        if not v:
-            return "{}"
-        pad = "\n" + "  " * (level + 1)
-        parts = []
-        for k, x in v.items():
-            if type(k) is not str:
-                raise _Slow
-            parts.append(_encode_str(k) + ": " + _fast(_plain(x), level + 1))
-        return "{" + pad + ("," + pad).join(parts) + "\n" + "  " * level + "}"
-    if hasattr(v, "as_json"):
-        return _fast(v.as_json(), level)
-    raise _Slow
-
-
-def _as_json(obj):
-    if hasattr(obj, "as_json"):
-        return obj.as_json()
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+    jsontext.write(data, sys.stdout.write, ensure_ascii=False)
 
 
 def error(message: str) -> None:

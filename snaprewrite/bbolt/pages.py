@@ -21,6 +21,7 @@ from ..errors import ChecksumError, CorruptError, NotSnapshotError
 from . import format as fmt
 
 RELEASE_WINDOW = 8 << 20
+_HEADER = fmt.PAGE_HEADER.unpack_from
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,15 @@ class PageFile:
 
     def page(self, pgid: int) -> tuple[PageHeaderInfo, memoryview]:
         """page returns the header and the whole page image (overflow pages included) of ``pgid``."""
+        off, size, flags, count = self.span(pgid)
+        return PageHeaderInfo(pgid, flags, count, size // self.page_size - 1), self.data[off : off + size]
+
+    def span(self, pgid: int) -> tuple[int, int, int, int]:
+        """span locates page ``pgid`` in ``data`` (overflow pages included): (offset, size, flags, count).
+
+        The checks of ``page`` without building a view (the scan's per-page step): the id is below the
+        high-water mark, the header names it, the page and its overflow lie inside the data.
+        """
         hwm = self.meta.pgid
         if not 0 <= pgid < hwm:
             raise CorruptError(f"page id out of range (high-water mark {hwm})", pgid)
@@ -181,10 +191,9 @@ class PageFile:
         off = pgid * ps
         if off + ps > self.length:
             raise CorruptError("page past the end of the file", pgid)
-        h = PageHeaderInfo._make(fmt.PAGE_HEADER.unpack_from(self.data, off))
-        if h.id != pgid:
-            raise CorruptError(f"page header claims id {h.id}", pgid)
-        overflow = h.overflow
+        pid, flags, count, overflow = _HEADER(self.data, off)
+        if pid != pgid:
+            raise CorruptError(f"page header claims id {pid}", pgid)
         if overflow:
             if pgid + overflow >= hwm:
                 raise CorruptError(f"overflow of {overflow} pages runs past the high-water mark", pgid)
@@ -196,7 +205,7 @@ class PageFile:
         self._touched += size
         if self._touched >= RELEASE_WINDOW:
             self.touched(0)
-        return h, self.data[off : off + size]
+        return off, size, flags, count
 
     def raw(self, offset: int, size: int) -> memoryview:
         """raw returns ``size`` bytes of the data at ``offset`` (bounded by the data length)."""

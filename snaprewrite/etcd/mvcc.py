@@ -13,8 +13,11 @@ than the compact revision, keeping each key's latest record at or before it unle
 """
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import accumulate, compress, repeat
+from operator import add, le, sub
 
 from ..errors import KeyNotFoundError, SchemaError
 from . import kv as kvcodec
@@ -120,56 +123,104 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
     hist = histories.revkeys if histories is not None else None
-    key_of = kvcodec.key_of
     find = re.compile(re.escape(marker)).search if marker else None  # searches memoryviews without a copy
-    n = 0
-    k = None
-    recs: list | None = None
     hints = bucket.leaf_hints if hint_leaves else None
-    for pgid, run, pairs in bucket.leaf_runs_at():
-        if visit_page is not None:
-            recs = []
-        if crc is not None:
-            if run is not None:
-                h = crc(run, h)
-            else:
-                for _f, k, v in pairs:
-                    h = crc(v, crc(k, h))
-        look = visit is not None and (find is None or run is None or find(run) is not None)
-        for _f, k, v in pairs:
-            size = len(v)
-            if size > 1 and v[0] == 0x0A:  # field 1 (the key) first, as etcd writes it
-                ln = v[1]
-                user_key = v[2 : 2 + ln].tobytes() if ln < 0x80 and 2 + ln <= size else key_of(v)
-            elif size:
-                user_key = key_of(v)
-            else:
-                continue  # etcd 3.6's revision-bump marker
-            if look and (find is None or find(v) is not None):
-                visit(user_key, k, v)
-            if recs is not None:
-                recs.append((user_key, k, v))
-            if prefix is None or (prefix and not user_key.startswith(prefix)):
-                continue
-            if hints is None:
-                rk = index[user_key] = k.tobytes()
-            else:
-                old = index.get(user_key)
+    startswith = bytes.startswith
+    per_record = hints is not None or bool(hist_prefixes)
+    per_page = visit is not None or visit_page is not None or crc is not None
+    n = 0
+    last: bytes | None = None
+    for b in bucket.leaf_batches():
+        raw, view, ks, vs, ends = b.raw, b.view, b.ks, b.vs, b.ends
+        count = len(ks)
+        n += count
+        if count:
+            last = raw[ks[-1] : vs[-1]]
+            ukeys = user_keys(raw, view, vs, ends)
+            complete = None not in ukeys  # etcd 3.6's revision-bump markers have no value, and no user key
+        else:
+            ukeys, complete = [], True
+        if per_page:
+            i = 0
+            for run, c in zip(b.runs(), b.counts):
+                j = i + c
+                run = view[run[0] : run[1]] if run is not None else None
+                if crc is not None:
+                    if run is not None:
+                        h = crc(run, h)
+                    else:
+                        for k, v, e in zip(ks[i:j], vs[i:j], ends[i:j]):
+                            h = crc(view[v:e], crc(view[k:v], h))
+                if visit is not None and (find is None or run is None or find(run) is not None):
+                    for x in range(i, j):
+                        u = ukeys[x]
+                        if u is not None and (find is None or find(view[vs[x] : ends[x]]) is not None):
+                            visit(u, view[ks[x] : vs[x]], view[vs[x] : ends[x]])
+                if visit_page is not None:
+                    visit_page(run, [(ukeys[x], view[ks[x] : vs[x]], view[vs[x] : ends[x]])
+                                     for x in range(i, j) if ukeys[x] is not None])
+                if progress is not None:
+                    progress(c)
+                i = j
+        elif progress is not None:
+            progress(count)
+        if prefix is None or not count:
+            continue
+        if complete and not prefix and not per_record:  # every record, nothing else to note
+            index.update(zip(ukeys, map(raw.__getitem__, map(slice, ks, vs))))
+            continue
+        if not prefix:
+            sel = [x for x in range(count) if ukeys[x] is not None]
+        elif complete:
+            sel = list(compress(range(count), map(startswith, ukeys, repeat(prefix))))
+        else:
+            sel = [x for x in range(count) if ukeys[x] is not None and ukeys[x].startswith(prefix)]
+        if not sel:
+            continue
+        if hints is not None:
+            bounds = list(accumulate(b.counts))
+        for x in sel:
+            u = ukeys[x]
+            rk = raw[ks[x] : vs[x]]
+            if hints is not None:
+                old = index.get(u)
                 if old is not None:
                     hints.pop(old, None)
-                rk = index[user_key] = k.tobytes()
-                hints[rk] = pgid
-            if hist_prefixes and user_key.startswith(hist_prefixes):
-                hist.setdefault(user_key, []).append(rk)
-        if recs is not None:
-            visit_page(run, recs)
-        if progress is not None:
-            progress(len(pairs))
-        n += len(pairs)
-    for revkey in index.values():
-        if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
-            revcodec.decode(revkey)  # raises SchemaError naming the bad key
-    return index, h, n, (k.tobytes() if k is not None else None)
+                hints[rk] = b.pgids[bisect_right(bounds, x)]
+            index[u] = rk
+            if hist_prefixes and startswith(u, hist_prefixes):
+                hist.setdefault(u, []).append(rk)
+    if not set(map(len, index.values())) <= {revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN}:
+        for revkey in index.values():
+            if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
+                revcodec.decode(revkey)  # raises SchemaError naming the bad key
+    return index, h, n, last
+
+
+def user_keys(raw, view: memoryview, vs: list[int], ends: list[int]) -> list[bytes | None]:
+    """user_keys returns the user key (KeyValue field 1) of each record of a leaf, None for an empty value.
+
+    ``raw``/``view`` and the value offsets come from ``bbolt.tree.Bucket.leaf_spans``. etcd writes the key
+    first with a one-byte length (keys under 128 bytes): a leaf where every value starts so is read with
+    whole-array operations; any other leaf goes record by record through ``kv.key_of`` (the reference).
+    ``tests/etcd/test_scan_fast.py`` checks both give the same keys.
+    """
+    if min(map(sub, ends, vs)) >= 2:
+        count = len(vs)
+        if bytes(map(raw.__getitem__, vs)).count(0x0A) == count:
+            lens = bytes(map(raw.__getitem__, map(add, vs, repeat(1))))
+            if max(lens) < 0x80:
+                starts = list(map(add, vs, repeat(2)))
+                stops = list(map(add, starts, lens))
+                if all(map(le, stops, ends)):
+                    return list(map(raw.__getitem__, map(slice, starts, stops)))
+    return user_keys_plain(view, vs, ends)
+
+
+def user_keys_plain(view: memoryview, vs: list[int], ends: list[int]) -> list[bytes | None]:
+    """user_keys_plain is ``user_keys`` record by record (the plain path the fast one must equal)."""
+    key_of = kvcodec.key_of
+    return [key_of(view[v:e]) if e > v else None for v, e in zip(vs, ends)]
 
 
 def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",

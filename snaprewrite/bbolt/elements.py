@@ -124,4 +124,4 @@ def leaf_batch(buf, offs: list[int], sizes: list[int], counts) -> tuple | None:
     ends = list(map(add, vs, t[3::4]))
     if not all(map(le, ends, chain.from_iterable(map(repeat, limits, counts)))):
         return None
-    return t[0::4], ks, vs, ends, firsts
+    return tuple(t[0::4]), ks, vs, ends, firsts

@@ -11,7 +11,7 @@ Only ``read_leaf`` / ``read_branch`` turn page bytes into records; everything ab
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import repeat
+from itertools import accumulate, repeat
 from operator import add, mul
 from typing import NamedTuple
 
@@ -77,16 +77,29 @@ class LeafBatch(NamedTuple):
 
     def runs(self) -> list[tuple[int, int] | None]:
         """runs gives, per page, the (start, end) of its keys and values when they lie back to back after its
-        element array in element order (k1 v1 k2 v2 ..., as bbolt writes a leaf), else None."""
-        ks, ends = self.ks, self.ends
-        out: list[tuple[int, int] | None] = []
-        i = 0
+        element array in element order (k1 v1 k2 v2 ..., as bbolt writes a leaf), else None (also for an
+        empty page).
+
+        All pages laid out so (the rule) is one list comparison: each key starts where the previous
+        element's value ends, or at its page's ``first`` for a page's first element.
+        """
+        ks, ends, counts, firsts = self.ks, self.ends, self.counts, self.firsts
+        stops = list(accumulate(counts))
+        if ks:
+            expect = [0, *ends[:-1]]
+            for stop, count, first in zip(stops, counts, firsts):
+                if count:
+                    expect[stop - count] = first
+            if expect == ks:
+                return [(first, ends[stop - 1]) if count else None
+                        for stop, count, first in zip(stops, counts, firsts)]
         contiguous = elements.contiguous
-        for count, first in zip(self.counts, self.firsts):
-            j = i + count
-            out.append((first, ends[j - 1]) if count and contiguous(ks[i:j], ends[i:j], first) else None)
-            i = j
-        return out
+        return [(first, ends[stop - 1]) if count and contiguous(ks[stop - count : stop], ends[stop - count : stop], first)
+                else None for stop, count, first in zip(stops, counts, firsts)]
+
+    def span(self) -> tuple[int, int]:
+        """span is a (start, end) of ``raw`` holding every key and value of the batch ((0, 0) when it has none)."""
+        return (min(self.ks), max(self.ends)) if self.ks else (0, 0)
 
 
 class Bucket:

@@ -39,9 +39,11 @@ def stats(snap: Snapshot, progress: Callable[[int], None] | None = None,
     crc = crc32c.crc32c
     for name, bucket in snap.root.buckets():
         h = crc(name, h)
-        if name == schema.KEY and index is not None:
-            found, h, n, last_key = mvcc.scan_index(bucket, b"", progress, crc, h, visit=visit, marker=marker)
-            index.update(found)
+        if name == schema.KEY:
+            found, h, n, last_key = mvcc.scan_index(bucket, b"" if index is not None else None, progress, crc, h,
+                                                    visit=visit, marker=marker)
+            if index is not None:
+                index.update(found)
         else:
             n = 0
             last_key = None

@@ -12,7 +12,6 @@ Compaction (``meta`` bucket: ``scheduledCompactRev``/``finishedCompactRev``) rem
 than the compact revision, keeping each key's latest record at or before it unless that is a tombstone.
 """
 
-import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -123,11 +122,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
     hist = histories.revkeys if histories is not None else None
-    find = re.compile(re.escape(marker)).search if marker else None  # searches memoryviews without a copy
     hints = bucket.leaf_hints if hint_leaves else None
     startswith = bytes.startswith
     per_record = hints is not None or bool(hist_prefixes)
-    per_page = visit is not None or visit_page is not None or crc is not None
     n = 0
     last: bytes | None = None
     for b in bucket.leaf_batches():
@@ -136,33 +133,32 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
         n += count
         if count:
             last = raw[ks[-1] : vs[-1]]
+            if prefix is None and visit is None and visit_page is None:
+                if progress is not None:
+                    progress(count)
+                if crc is not None:
+                    h = _fold(crc, h, b)
+                continue
             ukeys = user_keys(raw, view, vs, ends)
             complete = None not in ukeys  # etcd 3.6's revision-bump markers have no value, and no user key
         else:
             ukeys, complete = [], True
-        if per_page:
+        runs = b.runs() if crc is not None or visit_page is not None else None
+        if crc is not None:
+            h = _fold(crc, h, b, runs)
+        if visit is not None and count and (marker is None or _may_hold(raw, marker, b.span(), ks, ends)):
+            for x, u in enumerate(ukeys):
+                if u is not None and (marker is None or raw.find(marker, vs[x], ends[x]) >= 0):
+                    visit(u, view[ks[x] : vs[x]], view[vs[x] : ends[x]])
+        if visit_page is not None:
             i = 0
-            for run, c in zip(b.runs(), b.counts):
+            for run, c in zip(runs, b.counts):
                 j = i + c
-                run = view[run[0] : run[1]] if run is not None else None
-                if crc is not None:
-                    if run is not None:
-                        h = crc(run, h)
-                    else:
-                        for k, v, e in zip(ks[i:j], vs[i:j], ends[i:j]):
-                            h = crc(view[v:e], crc(view[k:v], h))
-                if visit is not None and (find is None or run is None or find(run) is not None):
-                    for x in range(i, j):
-                        u = ukeys[x]
-                        if u is not None and (find is None or find(view[vs[x] : ends[x]]) is not None):
-                            visit(u, view[ks[x] : vs[x]], view[vs[x] : ends[x]])
-                if visit_page is not None:
-                    visit_page(run, [(ukeys[x], view[ks[x] : vs[x]], view[vs[x] : ends[x]])
-                                     for x in range(i, j) if ukeys[x] is not None])
-                if progress is not None:
-                    progress(c)
+                visit_page(view[run[0] : run[1]] if run is not None else None,
+                           [(ukeys[x], view[ks[x] : vs[x]], view[vs[x] : ends[x]]) for x in range(i, j)
+                            if ukeys[x] is not None])
                 i = j
-        elif progress is not None:
+        if progress is not None:
             progress(count)
         if prefix is None or not count:
             continue
@@ -195,6 +191,35 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
                 revcodec.decode(revkey)  # raises SchemaError naming the bad key
     return index, h, n, last
+
+
+def _fold(crc: Callable[[bytes, int], int], h: int, b, runs: list | None = None) -> int:
+    """_fold folds every key and value of a batch of leaves into ``crc``, in element order.
+
+    A leaf laid out back to back is one call over its run; any other leaf goes element by element.
+    """
+    view, ks, vs, ends = b.view, b.ks, b.vs, b.ends
+    i = 0
+    for run, c in zip(runs if runs is not None else b.runs(), b.counts):
+        if run is not None:
+            h = crc(view[run[0] : run[1]], h)
+        else:
+            for k, v, e in zip(ks[i : i + c], vs[i : i + c], ends[i : i + c]):
+                h = crc(view[v:e], crc(view[k:v], h))
+        i += c
+    return h
+
+
+def _may_hold(raw, marker: bytes, span: tuple[int, int], ks: list[int], ends: list[int]) -> bool:
+    """_may_hold is False when no record of a batch can hold ``marker``: one search of the bytes around them.
+
+    A batch's leaves are usually neighbours in the file; when they lie far apart the span is not searched
+    (True: each record is searched instead).
+    """
+    lo, hi = span
+    if hi - lo > 2 * (sum(ends) - sum(ks)) + (64 << 10):
+        return True
+    return raw.find(marker, lo, hi) >= 0
 
 
 def user_keys(raw, view: memoryview, vs: list[int], ends: list[int]) -> list[bytes | None]:

@@ -129,3 +129,12 @@ def test_index_holds_every_user_key_once():
     with Snapshot(FIXTURES / "k8s-etcd35.db") as snap:
         index = mvcc.latest_index(snap)
         assert set(index) == {kvcodec.key_of(v) for _f, _k, v in snap.key_bucket().iter_raw() if len(v)}
+
+
+def test_crc_only_scan_equals_the_reference(real_snapshot):
+    for path in paths(real_snapshot):
+        with Snapshot(path) as snap:
+            b = snap.key_bucket()
+            want = reference(b, None, crc32c.crc32c)
+            index, h, n, last = mvcc.scan_index(b, None, None, crc32c.crc32c, 0)
+            assert (index, h, n, last) == ({}, want[1], want[2], want[3]), path.name

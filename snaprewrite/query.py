@@ -107,9 +107,7 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
     with Snapshot(path) as snap:
         snap.key_bucket()  # an etcd backend has one: refuse anything else before counting
         lay = k8slayout.detect(snap, prefix)
-        index: dict[bytes, bytes] = {}
-        sealed = _Sealed()
-        st = backend.stats(snap, progress, index, visit=sealed.visit, marker=b"k8s:enc:")
+        st, index, sealed = backend.stats_and_index(snap, progress, _Sealed(), marker=b"k8s:enc:")
         cs = mvcc.compact_state(snap)
         live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
         from .rewrite import cnifind  # reads a handful of records named by the index

@@ -107,12 +107,15 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
     with Snapshot(path) as snap:
         snap.key_bucket()  # an etcd backend has one: refuse anything else before counting
         lay = k8slayout.detect(snap, prefix)
-        st, index, sealed = backend.stats_and_index(snap, progress, _Sealed(), marker=b"k8s:enc:")
-        cs = mvcc.compact_state(snap)
-        live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
-        from .rewrite import cnifind  # reads a handful of records named by the index
+        with backend.StatsJob(snap, _Sealed(), marker=b"k8s:enc:") as job:  # the bucket hashes, on the other core
+            index = mvcc.scan_index(snap.key_bucket(), b"", progress)[0]
+            live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
+            from .rewrite import cnifind  # reads a handful of records named by the index
 
-        cni = cnifind.find(snap, index, lay.root)
+            cni = cnifind.find(snap, index, lay.root)
+            resources = count_resources(live, lay.root)
+            st, sealed = job.result()
+        cs = mvcc.compact_state(snap)
         encrypted = sealed.counts(rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN)
         del index
         out = {
@@ -126,7 +129,7 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
             "consistentIndex": cs.consistent_index,
             "liveKeys": len(live),
             "buckets": st.buckets,
-            "resources": count_resources(live, lay.root),
+            "resources": resources,
             "layout": lay.as_json(),
             "cni": cni,
             "encrypted": encrypted,

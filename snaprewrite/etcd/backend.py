@@ -63,68 +63,127 @@ def stats(snap: Snapshot, progress: Callable[[int], None] | None = None,
     return st
 
 
-def stats_and_index(snap: Snapshot, progress: Callable[[int], None] | None = None, observer=None,
-                    marker: bytes | None = None) -> tuple[BackendStats, dict[bytes, bytes], object]:
-    """stats_and_index is ``stats`` with an index of bucket ``key`` (``mvcc.latest_index``), on two cores.
+class StatsJob:
+    """``stats`` computed by a forked child while this process does other work (a status's key index).
 
-    A forked child computes ``stats`` (every bucket's CRC and counts, ``observer.visit`` on the records
-    holding ``marker``) while this process builds the index; the child sends the numbers and the
-    observer back (pickled). Returns (stats, index, observer): the same as ``stats(snap, progress, index,
-    observer.visit, marker)`` in one process, which is what runs where ``fork`` is missing. A failure in
-    the child is raised here with its type and one-line message (preferred to one of the index pass:
-    its walk is the sequential pass's).
+    ``with StatsJob(snap, observer, marker) as job: ...; st, observer = job.result()``: the child runs
+    ``stats(snap, None, None, observer.visit, marker)`` and sends the numbers and the observer back
+    (pickled). Where ``fork`` is missing, ``result`` runs ``stats`` here. A failure in the child is
+    raised by ``result`` with its type and one-line message; when the work in between fails with a
+    ``SnapshotError``, the child's own error is raised instead if it has one (its walk is the one a single
+    pass makes first). Any other exception (a signal) stops the child.
     """
-    visit = observer.visit if observer is not None else None
-    if not hasattr(os, "fork"):
-        index: dict[bytes, bytes] = {}
-        return stats(snap, progress, index, visit, marker), index, observer
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+
+    def __init__(self, snap: Snapshot, observer=None, marker: bytes | None = None):
+        self.snap, self.observer, self.marker = snap, observer, marker
+        self.pid = 0
+        self._r = -1
+        self._out = None
+        if not hasattr(os, "fork"):
+            return
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child's coverage is not collected
+            self._child(r, w)
+        os.close(w)
+        self.pid, self._r = pid, r
+
+    def _child(self, r: int, w: int) -> None:  # pragma: no cover - runs in the child
         code = 0
         try:
             os.close(r)
+            visit = self.observer.visit if self.observer is not None else None
             try:
-                out = ("ok", stats(snap, None, None, visit, marker), observer)
+                out = ("ok", stats(self.snap, None, None, visit, self.marker), self.observer)
             except SnapshotError as e:
-                out = ("error", type(e), str(e))
+                out = ("error", type(e), str(e), vars(e))
             with os.fdopen(w, "wb") as f:
                 pickle.dump(out, f)
         except BaseException:  # noqa: BLE001 - a signal or a broken pipe: the parent reports it
             code = 1
         finally:
             os._exit(code)
-    os.close(w)
-    try:
+
+    def _collect(self) -> tuple:
+        if self._out is not None:
+            return self._out
+        if not self.pid:
+            visit = self.observer.visit if self.observer is not None else None
+            try:
+                self._out = ("ok", stats(self.snap, None, None, visit, self.marker), self.observer)
+            except SnapshotError as e:
+                self._out = ("error", type(e), str(e), vars(e))
+            return self._out
         try:
-            index = mvcc.scan_index(snap.key_bucket(), b"", progress)[0]
-            failed = None
-        except SnapshotError as e:
-            index, failed = {}, e
-        with os.fdopen(r, "rb") as f:
-            r = -1
-            data = f.read()
-    except BaseException:
-        os.kill(pid, signal.SIGKILL)
-        raise
-    finally:
-        if r >= 0:
-            os.close(r)
-        _, status = os.waitpid(pid, 0)
-    if not data:
-        if failed is not None:
-            raise failed
+            with os.fdopen(self._r, "rb") as f:
+                self._r = -1
+                data = f.read()
+        finally:
+            _, status = os.waitpid(self.pid, 0)
+            self.pid = 0
+        if data:
+            self._out = pickle.loads(data)
+            return self._out
         try:
-            snap.check_unchanged()
+            self.snap.check_unchanged()
         except SnapshotError:
-            raise snap.changed() from None
+            changed = self.snap.changed()
+            self._out = ("error", type(changed), str(changed), vars(changed))
+            return self._out
         how = f"by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"with exit code {os.WEXITSTATUS(status)}"
-        raise SnapshotError(f"{snap.path}: the worker computing the bucket hashes stopped {how}")
-    out = pickle.loads(data)
-    if out[0] == "error":
-        e = out[1].__new__(out[1])
-        Exception.__init__(e, out[2])
-        raise e
-    if failed is not None:
-        raise failed
-    return out[1], index, out[2]
+        self._out = ("error", SnapshotError, f"{self.snap.path}: the worker computing the bucket hashes stopped {how}", {})
+        return self._out
+
+    def result(self) -> tuple[BackendStats, object]:
+        """result waits for the child and returns (stats, observer as the child left it)."""
+        out = self._collect()
+        if out[0] == "error":
+            raise _rebuild(*out[1:])
+        return out[1], out[2]
+
+    def __enter__(self) -> "StatsJob":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if exc is None:
+            self.close()
+            return
+        if isinstance(exc, SnapshotError) and self.pid:
+            out = self._collect()
+            if out[0] == "error":
+                raise _rebuild(*out[1:]) from None
+        self.close()
+
+    def close(self) -> None:
+        """close stops the child if it still runs."""
+        if self.pid:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - already gone
+                pass
+            os.waitpid(self.pid, 0)
+            self.pid = 0
+        if self._r >= 0:
+            os.close(self._r)
+            self._r = -1
+
+
+def _rebuild(kind: type, message: str, attrs: dict) -> SnapshotError:
+    """_rebuild is an exception of the child's type, message and attributes (constructors differ in arguments)."""
+    e = kind.__new__(kind)
+    Exception.__init__(e, message)
+    e.__dict__.update(attrs)
+    return e
+
+
+def stats_and_index(snap: Snapshot, progress: Callable[[int], None] | None = None, observer=None,
+                    marker: bytes | None = None) -> tuple[BackendStats, dict[bytes, bytes], object]:
+    """stats_and_index is ``stats`` with an index of bucket ``key`` (``mvcc.latest_index``), on two cores.
+
+    Returns (stats, index, observer): what ``stats(snap, progress, index, observer.visit, marker)`` gives
+    in one process; the stats come from a ``StatsJob`` while this process builds the index.
+    """
+    with StatsJob(snap, observer, marker) as job:
+        index = mvcc.scan_index(snap.key_bucket(), b"", progress)[0]
+        st, observer = job.result()
+    return st, index, observer

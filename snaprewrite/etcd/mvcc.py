@@ -151,12 +151,13 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 if u is not None and (marker is None or raw.find(marker, vs[x], ends[x]) >= 0):
                     visit(u, view[ks[x] : vs[x]], view[vs[x] : ends[x]])
         if visit_page is not None:
+            recs = list(zip(ukeys, map(view.__getitem__, map(slice, ks, vs)),
+                            map(view.__getitem__, map(slice, vs, ends))))
             i = 0
             for run, c in zip(runs, b.counts):
                 j = i + c
                 visit_page(view[run[0] : run[1]] if run is not None else None,
-                           [(ukeys[x], view[ks[x] : vs[x]], view[vs[x] : ends[x]]) for x in range(i, j)
-                            if ukeys[x] is not None])
+                           recs[i:j] if complete else [r for r in recs[i:j] if r[0] is not None])
                 i = j
         if progress is not None:
             progress(count)

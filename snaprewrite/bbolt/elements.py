@@ -25,6 +25,7 @@ from . import format as fmt
 _HS = fmt.PAGE_HEADER_SIZE
 _LES = fmt.LEAF_ELEMENT_SIZE
 _BES = fmt.BRANCH_ELEMENT_SIZE
+_LEAF = fmt.LEAF_ELEMENT.unpack_from
 
 
 @functools.lru_cache(maxsize=1024)
@@ -125,3 +126,20 @@ def leaf_batch(buf, offs: list[int], sizes: list[int], counts) -> tuple | None:
     if not all(map(le, ends, chain.from_iterable(map(repeat, limits, counts)))):
         return None
     return tuple(t[0::4]), ks, vs, ends, firsts
+
+
+def leaf_element(buf, off: int, size: int, count: int, i: int, pgid: int | None = None) -> tuple[int, int, int, int]:
+    """leaf_element decodes element ``i`` of a leaf alone (a binary search reads a few): (flags, k, v, end).
+
+    The checks of ``leaf_spans`` for that element (and for the array as a whole).
+    """
+    base = off + _HS
+    if base + count * _LES > off + size:
+        raise CorruptError(f"{count} leaf elements do not fit in the page", pgid)
+    e = base + i * _LES
+    flags, pos, ksize, vsize = _LEAF(buf, e)
+    k = e + pos
+    end = k + ksize + vsize
+    if pos < _LES or end > off + size:
+        raise CorruptError("leaf element points outside its page", pgid)
+    return flags, k, k + ksize, end

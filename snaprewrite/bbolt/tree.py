@@ -380,14 +380,18 @@ class Bucket:
         return self._search_leaf(pgid, h, buf, key)
 
     def _search_leaf(self, pgid: int, h: PageHeaderInfo, buf: memoryview, key: bytes) -> LeafItem | None:
-        """_search_leaf binary-searches one leaf page for ``key`` (None if it is not there)."""
-        flags, ks, vs, ends, _first = elements.leaf_spans(buf, 0, len(buf), h.count, pgid or None)
-        lo, hi = 0, len(ks)
+        """_search_leaf binary-searches one leaf page for ``key`` (None if it is not there), reading only the
+        elements the search visits (``elements.leaf_element``)."""
+        count = h.count
+        size = len(buf)
+        element = elements.leaf_element
+        lo, hi = 0, count
         while lo < hi:
             mid = (lo + hi) // 2
-            here = buf[ks[mid] : vs[mid]]
+            flags, k, v, end = element(buf, 0, size, count, mid, pgid or None)
+            here = buf[k:v]
             if here == key:
-                return LeafItem(flags[mid], here, buf[vs[mid] : ends[mid]])
+                return LeafItem(flags, here, buf[v:end])
             if here.tobytes() < key:
                 lo = mid + 1
             else:

@@ -142,6 +142,11 @@ def test_damaged_pages_fail_alike_page_by_page_and_in_a_batch():
         if flags == fmt.LEAF_PAGE:
             want = outcome(plain_leaf, data, ps, len(buf), count, pgid)
             assert outcome(elements.leaf_spans, data, ps, len(buf), count, pgid) == want
+            each = [outcome(elements.leaf_element, data, ps, len(buf), count, i, pgid) for i in range(min(count, 300))]
+            if want[0] != "error":
+                assert each == [tuple(col[i] for col in want[:4]) for i in range(len(each))]
+            elif count <= 300:
+                assert want in each  # the element a search would read raises the same error
             good = leaves[trial % len(leaves)]
             both = bytes(ps) + bytes(buf) + bytes(good[1])
             batch = elements.leaf_batch(both, [ps, ps + len(buf)], [len(buf), len(good[1])], (count, good[3]))

@@ -12,6 +12,8 @@ touched page bring its neighbours in: the window is small for that reason; a rel
 import mmap
 import os
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add, mul
 from typing import NamedTuple
 
 from construct import ConstructError
@@ -206,6 +208,33 @@ class PageFile:
         if self._touched >= RELEASE_WINDOW:
             self.touched(0)
         return off, size, flags, count
+
+    def spans(self, pgids: tuple[int, ...], flags: int) -> tuple[list[int], list[int], tuple[int, ...]] | None:
+        """spans is ``span`` for many pages of one type at once: (offsets, sizes, counts), or None.
+
+        None when any page fails one of ``span``'s checks or is not of type ``flags`` (the caller then
+        reads them one by one with ``span``, which raises naming the first bad page). Checked with
+        whole-array operations: a branch of bucket ``key`` has a hundred small leaves.
+        """
+        hwm, ps, length = self.meta.pgid, self.page_size, self.length
+        if not pgids or min(pgids) < 0 or max(pgids) >= hwm:
+            return None
+        offs = list(map(mul, pgids, repeat(ps)))
+        if max(offs) + ps > length:
+            return None
+        ids, kinds, counts, overflows = zip(*map(_HEADER, repeat(self.data), offs))
+        if ids != tuple(pgids) or kinds.count(flags) != len(kinds):
+            return None
+        if any(overflows):
+            if max(map(add, pgids, overflows)) >= hwm:
+                return None
+            sizes = list(map(mul, map(add, overflows, repeat(1)), repeat(ps)))
+            if max(map(add, offs, sizes)) > length:
+                return None
+        else:
+            sizes = [ps] * len(offs)
+        self.touched(sum(sizes))
+        return offs, sizes, counts
 
     def raw(self, offset: int, size: int) -> memoryview:
         """raw returns ``size`` bytes of the data at ``offset`` (bounded by the data length)."""

@@ -11,8 +11,7 @@ Only ``read_leaf`` / ``read_branch`` turn page bytes into records; everything ab
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import accumulate, repeat
-from operator import add, mul
+from itertools import accumulate
 from typing import NamedTuple
 
 from ..errors import CorruptError
@@ -20,7 +19,6 @@ from . import elements
 from . import format as fmt
 from .pages import PageFile, PageHeaderInfo
 
-_HEADER = fmt.PAGE_HEADER.unpack_from
 MAX_DEPTH = 64  # a B+tree of 2^64 keys is far shallower; deeper means a cycle
 BRANCH_CACHE = 4096  # branch pages kept decoded per bucket (a 1 GiB key bucket has about 1,500)
 
@@ -249,29 +247,16 @@ class Bucket:
         every element inside its page (``PageFile.span``'s and ``elements.leaf_spans``' checks, at once).
         """
         pf = self.pf
-        ps = pf.page_size
-        if min(children) < 2 or max(children) >= pf.meta.pgid or len(set(children)) != len(children) \
-                or not seen.isdisjoint(children):
+        if min(children) < 2 or len(set(children)) != len(children) or not seen.isdisjoint(children):
             return None
+        located = pf.spans(children, fmt.LEAF_PAGE)
+        if located is None:
+            return None
+        offs, sizes, counts = located
         raw = pf.data.obj
-        offs = list(map(mul, children, repeat(ps)))
-        if max(offs) + ps > pf.length:
-            return None
-        ids, flags, counts, overflows = zip(*map(_HEADER, repeat(raw), offs))
-        if ids != children or flags.count(fmt.LEAF_PAGE) != len(flags):
-            return None
-        if any(overflows):
-            if max(map(add, children, overflows)) >= pf.meta.pgid:
-                return None
-            sizes = list(map(mul, map(add, overflows, repeat(1)), repeat(ps)))
-            if max(map(add, offs, sizes)) > pf.length:
-                return None
-        else:
-            sizes = [ps] * len(offs)
         decoded = elements.leaf_batch(raw, offs, sizes, counts)
         if decoded is None:
             return None
-        pf.touched(sum(sizes))
         flags, ks, vs, ends, firsts = decoded
         return LeafBatch(raw, pf.data, children, counts, firsts, flags, ks, vs, ends)
 

@@ -8,6 +8,7 @@ name and then every key followed by its value; ``totalKey`` counts the key/value
 import os
 import pickle
 import signal
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -94,9 +95,11 @@ class StatsJob:
             os.close(r)
             visit = self.observer.visit if self.observer is not None else None
             try:
-                out = ("ok", stats(self.snap, None, None, visit, self.marker), self.observer)
+                out = ("ok", stats(self.snap, None, None, visit=visit, marker=self.marker), self.observer)
             except SnapshotError as e:
                 out = ("error", type(e), str(e), vars(e))
+            except Exception:  # noqa: BLE001 - a bug: its traceback goes to the parent, which raises it
+                out = ("crash", traceback.format_exc())
             with os.fdopen(w, "wb") as f:
                 pickle.dump(out, f)
         except BaseException:  # noqa: BLE001 - a signal or a broken pipe: the parent reports it
@@ -110,7 +113,7 @@ class StatsJob:
         if not self.pid:
             visit = self.observer.visit if self.observer is not None else None
             try:
-                self._out = ("ok", stats(self.snap, None, None, visit, self.marker), self.observer)
+                self._out = ("ok", stats(self.snap, None, None, visit=visit, marker=self.marker), self.observer)
             except SnapshotError as e:
                 self._out = ("error", type(e), str(e), vars(e))
             return self._out
@@ -124,6 +127,10 @@ class StatsJob:
         if data:
             self._out = pickle.loads(data)
             return self._out
+        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGBUS:  # pragma: no cover - the input shrank
+            # what one process reading the mapping would have met: die the same way (the supervisor names the file)
+            signal.signal(signal.SIGBUS, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGBUS)
         try:
             self.snap.check_unchanged()
         except SnapshotError:
@@ -139,6 +146,8 @@ class StatsJob:
         out = self._collect()
         if out[0] == "error":
             raise _rebuild(*out[1:])
+        if out[0] == "crash":
+            raise RuntimeError(f"the stats worker failed:\n{out[1]}")
         return out[1], out[2]
 
     def __enter__(self) -> "StatsJob":

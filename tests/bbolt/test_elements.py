@@ -260,3 +260,29 @@ def test_damaged_trees_fail_alike(tmp_path, seed):
 def pf_hwm(path) -> int:
     with open_db(path) as pf:
         return pf.meta.pgid
+
+
+def test_spans_equal_span_page_by_page(tmp_path):
+    """PageFile.spans (many pages at once) gives what span gives page by page, or None when span would raise
+    or a page is of another type; then the page walk names the page."""
+    src = FIXTURES / "k8s-etcd35.db"
+    with open_db(src) as pf:
+        leaves = tuple(p for p, _o, _s, flags, _c in pages_of(pf) if flags == fmt.LEAF_PAGE)
+        branches = tuple(p for p, _o, _s, flags, _c in pages_of(pf) if flags == fmt.BRANCH_PAGE)
+        offs, sizes, counts = pf.spans(leaves, fmt.LEAF_PAGE)
+        assert [(o, s, fmt.LEAF_PAGE, c) for o, s, c in zip(offs, sizes, counts)] == [pf.span(p) for p in leaves]
+        assert pf.spans(leaves + branches[:1], fmt.LEAF_PAGE) is None  # a branch among them
+        assert pf.spans(leaves + (pf.meta.pgid,), fmt.LEAF_PAGE) is None  # past the high-water mark
+        with pytest.raises(CorruptError, match="out of range"):
+            pf.span(pf.meta.pgid)
+    dst = tmp_path / "d.db"
+    shutil.copyfile(src, dst)
+    data = bytearray(dst.read_bytes())
+    with open_db(src) as pf:
+        ps = pf.page_size
+    data[leaves[1] * ps : leaves[1] * ps + 8] = (leaves[1] + 1).to_bytes(8, "little")  # header names another page
+    dst.write_bytes(bytes(data))
+    with open_db(dst) as pf:
+        assert pf.spans(leaves, fmt.LEAF_PAGE) is None
+        with pytest.raises(CorruptError, match=f"page {leaves[1]}: page header claims id"):
+            pf.span(leaves[1])

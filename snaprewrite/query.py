@@ -107,17 +107,18 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
     with Snapshot(path) as snap:
         snap.key_bucket()  # an etcd backend has one: refuse anything else before counting
         lay = k8slayout.detect(snap, prefix)
-        with backend.StatsJob(snap, _Sealed(), marker=b"k8s:enc:") as job:  # the bucket hashes, on the other core
-            index = mvcc.scan_index(snap.key_bucket(), b"", progress)[0]
+        with backend.StatsJob(snap, _Sealed(), marker=b"k8s:enc:") as job:  # the bucket hashes, on a free core
+            index = job.index(progress)
             live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
             from .rewrite import cnifind  # reads a handful of records named by the index
 
             cni = cnifind.find(snap, index, lay.root)
+            live_revkeys = [rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN]
+            del index
             resources = count_resources(live, lay.root)
             st, sealed = job.result()
         cs = mvcc.compact_state(snap)
-        encrypted = sealed.counts(rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN)
-        del index
+        encrypted = sealed.counts(live_revkeys)
         out = {
             "hash": st.hash,
             "revision": st.revision,

@@ -67,20 +67,21 @@ def stats(snap: Snapshot, progress: Callable[[int], None] | None = None,
 class StatsJob:
     """``stats`` computed by a forked child while this process does other work (a status's key index).
 
-    ``with StatsJob(snap, observer, marker) as job: ...; st, observer = job.result()``: the child runs
-    ``stats(snap, None, None, observer.visit, marker)`` and sends the numbers and the observer back
-    (pickled). Where ``fork`` is missing, ``result`` runs ``stats`` here. A failure in the child is
+    ``with StatsJob(snap, observer, marker) as job: index = job.index(); ...; st, observer = job.result()``:
+    the child runs ``stats(snap, None, None, observer.visit, marker)`` and sends the numbers and the
+    observer back (pickled). Without a free core (``free_core``; ``fork`` forces the choice) or without
+    ``fork``, no child: ``index`` makes the one pass that computes both, as ``stats`` with an index does. A failure in the child is
     raised by ``result`` with its type and one-line message; when the work in between fails with a
     ``SnapshotError``, the child's own error is raised instead if it has one (its walk is the one a single
     pass makes first). Any other exception (a signal) stops the child.
     """
 
-    def __init__(self, snap: Snapshot, observer=None, marker: bytes | None = None):
+    def __init__(self, snap: Snapshot, observer=None, marker: bytes | None = None, fork: bool | None = None):
         self.snap, self.observer, self.marker = snap, observer, marker
         self.pid = 0
         self._r = -1
         self._out = None
-        if not hasattr(os, "fork"):
+        if not hasattr(os, "fork") or not (free_core() if fork is None else fork):
             return
         r, w = os.pipe()
         pid = os.fork()
@@ -88,6 +89,20 @@ class StatsJob:
             self._child(r, w)
         os.close(w)
         self.pid, self._r = pid, r
+
+    def index(self, progress: Callable[[int], None] | None = None) -> dict[bytes, bytes]:
+        """index is bucket ``key``'s ``mvcc.latest_index``: built here while the child hashes, or (no child)
+        in the same single pass as the stats, which ``result`` then returns."""
+        if self.pid:
+            return mvcc.scan_index(self.snap.key_bucket(), b"", progress)[0]
+        index: dict[bytes, bytes] = {}
+        visit = self.observer.visit if self.observer is not None else None
+        try:
+            self._out = ("ok", stats(self.snap, progress, index, visit=visit, marker=self.marker), self.observer)
+        except SnapshotError as e:
+            self._out = ("error", type(e), str(e), vars(e))
+            raise
+        return index
 
     def _child(self, r: int, w: int) -> None:  # pragma: no cover - runs in the child
         code = 0
@@ -177,6 +192,18 @@ class StatsJob:
             self._r = -1
 
 
+def free_core() -> bool:
+    """free_core tells whether the machine has a core to spare for a second process (1-minute load average).
+
+    Two processes do more work in total than one pass (both walk bucket ``key``): worth it only when
+    the second one does not wait for a core.
+    """
+    try:
+        return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
+    except OSError:  # pragma: no cover - no load average on this platform
+        return False
+
+
 def _rebuild(kind: type, message: str, attrs: dict) -> SnapshotError:
     """_rebuild is an exception of the child's type, message and attributes (constructors differ in arguments)."""
     e = kind.__new__(kind)
@@ -186,13 +213,13 @@ def _rebuild(kind: type, message: str, attrs: dict) -> SnapshotError:
 
 
 def stats_and_index(snap: Snapshot, progress: Callable[[int], None] | None = None, observer=None,
-                    marker: bytes | None = None) -> tuple[BackendStats, dict[bytes, bytes], object]:
-    """stats_and_index is ``stats`` with an index of bucket ``key`` (``mvcc.latest_index``), on two cores.
+                    marker: bytes | None = None, fork: bool | None = None) -> tuple[BackendStats, dict[bytes, bytes], object]:
+    """stats_and_index is ``stats`` with an index of bucket ``key`` (``mvcc.latest_index``), on two cores when free.
 
     Returns (stats, index, observer): what ``stats(snap, progress, index, observer.visit, marker)`` gives
-    in one process; the stats come from a ``StatsJob`` while this process builds the index.
+    in one process (see ``StatsJob``).
     """
-    with StatsJob(snap, observer, marker) as job:
-        index = mvcc.scan_index(snap.key_bucket(), b"", progress)[0]
+    with StatsJob(snap, observer, marker, fork) as job:
+        index = job.index(progress)
         st, observer = job.result()
     return st, index, observer

@@ -147,9 +147,15 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
         if crc is not None:
             h = _fold(crc, h, b, runs)
         if visit is not None and count and (marker is None or _may_hold(raw, marker, b.span(), ks, ends)):
-            for x, u in enumerate(ukeys):
-                if u is not None and (marker is None or raw.find(marker, vs[x], ends[x]) >= 0):
-                    visit(u, view[ks[x] : vs[x]], view[vs[x] : ends[x]])
+            i = 0
+            for run, c in zip(runs if runs is not None else b.runs(), b.counts):
+                j = i + c
+                if marker is None or run is None or raw.find(marker, run[0], run[1]) >= 0:  # a leaf at a time
+                    for x in range(i, j):
+                        u = ukeys[x]
+                        if u is not None and (marker is None or raw.find(marker, vs[x], ends[x]) >= 0):
+                            visit(u, view[ks[x] : vs[x]], view[vs[x] : ends[x]])
+                i = j
         if visit_page is not None:
             recs = list(zip(ukeys, map(view.__getitem__, map(slice, ks, vs)),
                             map(view.__getitem__, map(slice, vs, ends))))

@@ -35,9 +35,9 @@ def one_pass(path, marker):
         return st, index, seen.records
 
 
-def two_cores(path, marker):
+def two_cores(path, marker, fork=True):
     with Snapshot(path) as snap:
-        st, index, seen = backend.stats_and_index(snap, None, Seen(), marker)
+        st, index, seen = backend.stats_and_index(snap, None, Seen(), marker, fork)
         return st, index, seen.records
 
 
@@ -47,6 +47,7 @@ def test_parallel_equals_one_pass(name, real_snapshot):
     for marker in (b"kube-system", None):
         want = one_pass(path, marker)
         assert two_cores(path, marker) == want
+        assert two_cores(path, marker, fork=False) == want  # no free core: one pass
         assert want[0].total_key and want[1] and want[2]
 
 
@@ -88,3 +89,4 @@ def test_damaged_key_bucket_same_error(tmp_path, damage):
     assert want is not None and "\n" not in want[1]
     assert damage == "record" or f"page {pgid}" in want[1]
     assert outcome(two_cores, dst) == want
+    assert outcome(lambda p, m: two_cores(p, m, fork=False), dst) == want

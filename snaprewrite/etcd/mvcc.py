@@ -12,10 +12,9 @@ Compaction (``meta`` bucket: ``scheduledCompactRev``/``finishedCompactRev``) rem
 than the compact revision, keeping each key's latest record at or before it unless that is a tombstone.
 """
 
-from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import accumulate, compress, repeat
+from itertools import chain, compress, repeat
 from operator import add, le, sub
 
 from ..errors import KeyNotFoundError, SchemaError
@@ -180,8 +179,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             sel = [x for x in range(count) if ukeys[x] is not None and ukeys[x].startswith(prefix)]
         if not sel:
             continue
-        if hints is not None:
-            bounds = list(accumulate(b.counts))
+        if hints is not None:  # each element's leaf
+            leaf_of = list(chain.from_iterable(map(repeat, b.pgids, b.counts)))
         for x in sel:
             u = ukeys[x]
             rk = raw[ks[x] : vs[x]]
@@ -189,7 +188,7 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 old = index.get(u)
                 if old is not None:
                     hints.pop(old, None)
-                hints[rk] = b.pgids[bisect_right(bounds, x)]
+                hints[rk] = leaf_of[x]
             index[u] = rk
             if hist_prefixes and startswith(u, hist_prefixes):
                 hist.setdefault(u, []).append(rk)

@@ -14,6 +14,11 @@ SIGINT/SIGTERM/SIGHUP on, and when the child dies of a signal it prints one line
 that changed ("input changed while reading": files in use are ``announce``d to it through a pipe) and
 removes the temp files the child left. The child dies with the parent (PR_SET_PDEATHSIG).
 
+Forked work. ``fork_call`` runs a function in a forked child (the second core, for work that holds the
+GIL) and reads its JSON result back through a pipe. The child never runs its parent's cleanups (it
+leaves by ``os._exit``), dies on SIGINT/SIGTERM/SIGHUP and with its parent, and owns no temp file; the
+parent kills and reaps it when it stops waiting (``ForkedCall.close``, on any error or signal).
+
 Limit: the first milliseconds of the interpreter (before ``site`` is imported and any snaprewrite code
 runs) belong to Python: a SIGINT there is Python's own KeyboardInterrupt report. From the first line of
 ``snaprewrite.cli`` (``python -m``) or ``snaprewrite.__main__`` (the console script) on, it is ours.
@@ -22,10 +27,15 @@ Like ``errors``, this module imports nothing from snaprewrite: every layer may u
 """
 
 import contextlib
+import gc
+import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
+import traceback
+import warnings
+from collections.abc import Callable, Iterator
+from typing import Any
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 PREFIX = "snaprewrite: error: "
@@ -199,3 +209,139 @@ def _verdict(status: int, notes: str) -> int:
     sys.stderr.write(PREFIX + message + "\n")
     sys.stderr.flush()
     return code
+
+
+class ForkedCall:
+    """ForkedCall is a function running in a forked child; ``result`` waits for its JSON-able return value.
+
+    An exception of a class in ``passes`` (or a subclass) is raised again in the parent: the same class,
+    the same message and plain attributes (built without its ``__init__``). A child that dies (a
+    signal) or ends without an answer raises ``died`` with one line naming it; any other exception in
+    the child raises ``ChildFailed`` carrying the child's traceback (a bug keeps its traceback).
+    """
+
+    def __init__(self, pid: int, fd: int, what: str, passes: tuple[type[BaseException], ...],
+                 died: type[BaseException]):
+        self.pid = pid
+        self.fd = fd
+        self.what = what
+        self.passes = passes
+        self.died = died
+
+    def result(self) -> Any:
+        """result waits for the child and returns what its function returned (or raises what it raised)."""
+        data = bytearray()
+        try:
+            while chunk := os.read(self.fd, 1 << 20):
+                data += chunk
+        finally:
+            status = self.close()
+        if status is not None and os.WIFSIGNALED(status):
+            raise self.died(f"{self.what}: its process was killed by {signal.Signals(os.WTERMSIG(status)).name}")
+        try:
+            answer = json.loads(data)
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise self.died(f"{self.what}: its process ended without an answer")
+        if "ok" in answer:
+            return answer["ok"]
+        for cls in self.passes:
+            for sub in (cls, *_subclasses(cls)):
+                if f"{sub.__module__}.{sub.__qualname__}" == answer.get("type"):
+                    exc = sub.__new__(sub)
+                    BaseException.__init__(exc, answer.get("message", ""))
+                    exc.__dict__.update(answer.get("attrs") or {})  # CorruptError.pgid, ChecksumError.expected, ...
+                    raise exc
+        raise ChildFailed(f"{self.what}: its process failed:\n{answer.get('traceback', '')}")
+
+    def close(self) -> int | None:
+        """close kills the child if it still runs and reaps it; returns its wait status (None if reaped before)."""
+        with deferred():
+            if self.fd >= 0:
+                os.close(self.fd)
+                self.fd = -1
+            if not self.pid:
+                return None
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid == 0:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.pid, signal.SIGKILL)
+                _, status = os.waitpid(self.pid, 0)
+            self.pid = 0
+            return status
+
+    def __enter__(self) -> "ForkedCall":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ChildFailed(RuntimeError):
+    """Is raised when a forked child's function raised an exception its caller does not pass on (a bug)."""
+
+
+def _subclasses(cls: type) -> list[type]:
+    out = []
+    for sub in cls.__subclasses__():
+        out += [sub, *_subclasses(sub)]
+    return out
+
+
+def _answer(fn: Callable[[], Any]) -> bytes:
+    """_answer is the child's JSON answer: {"ok": result} or the exception's type, message and traceback."""
+    try:
+        return json.dumps({"ok": fn()}).encode()
+    except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
+        attrs = {k: v for k, v in vars(e).items() if isinstance(v, (str, int, float, bool, type(None)))}
+        return json.dumps({"type": f"{type(e).__module__}.{type(e).__qualname__}", "message": str(e),
+                           "attrs": attrs, "traceback": traceback.format_exc()}).encode()
+
+
+def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException], ...] = (),
+              died: type[BaseException] = RuntimeError) -> ForkedCall:
+    """fork_call starts ``fn()`` in a forked child; the returned ``ForkedCall`` gives its result (see there).
+
+    ``what`` names the work in messages. The parent's objects are shared copy-on-write; ``gc.freeze``
+    keeps the child's collector from touching (and so copying) them. Only the calling thread exists in the
+    child: call it while no other thread holds a lock the child needs (one blocked in ``os.fsync`` is fine).
+    """
+    r, w = os.pipe()
+    parent = os.getpid()
+    gc.freeze()
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    try:
+        with warnings.catch_warnings():  # 3.12+ warns of fork with threads: ours only wait in system calls
+            warnings.simplefilter("ignore", DeprecationWarning)
+            pid = os.fork()
+    except BaseException:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        gc.unfreeze()
+        os.close(r)
+        os.close(w)
+        raise
+    if pid == 0:  # the child: leaves only through os._exit, never through its parent's cleanups
+        try:
+            os.close(r)
+            if _state.notes_fd >= 0:
+                os.close(_state.notes_fd)  # the supervisor reads it to EOF: only the command process holds it
+                _state.notes_fd = -1
+            for s in SIGNALS:
+                signal.signal(s, signal.SIG_DFL)
+            _die_with_parent(parent)
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            data = memoryview(_answer(fn))
+            while data:
+                data = data[os.write(w, data):]
+        finally:
+            os._exit(0)
+    call = ForkedCall(pid, r, what, passes, died)
+    try:
+        os.close(w)
+        gc.unfreeze()
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a signal held back now raises here: the child goes too
+    except BaseException:
+        call.close()
+        raise
+    return call

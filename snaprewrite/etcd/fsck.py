@@ -7,8 +7,10 @@ decodable KeyValue, ``mod_revision`` equal to the key's main revision for puts, 
 then ``lease``, ``alarm``, ``members``, ``cluster``, ``auth*`` and ``meta`` (``etcd.startup``).
 """
 
+import os
 from collections.abc import Callable
 
+from .. import process
 from ..bbolt.check import check as check_pages
 from ..errors import SnapshotError
 from . import kv as kvcodec
@@ -17,17 +19,47 @@ from . import schema, startup
 from .snapshot import Snapshot
 
 MAX_PROBLEMS = 100
+RELEASE_EVERY = 16  # leaves read between releases of the mapping's resident pages (each fault maps a large folio)
 
 
-def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], None] | None = None) -> list[str]:
-    """fsck returns every problem found in ``snap`` (at most MAX_PROBLEMS, then a count)."""
-    problems = list(check_pages(snap.pages, MAX_PROBLEMS))
+def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], None] | None = None,
+         parallel: bool = False) -> list[str]:
+    """fsck returns every problem found in ``snap`` (at most MAX_PROBLEMS, then a count).
+
+    The structure is checked first; only a sound structure has its records checked. With ``parallel``
+    the structure check runs in a forked child while this process checks the records: the answer is
+    the serial one (structure problems, else the records' and the other buckets' problems; an error
+    the structure check raises is raised), the records' findings are dropped when the structure fails.
+    """
+    if not parallel or not hasattr(os, "fork"):
+        problems = list(check_pages(snap.pages, MAX_PROBLEMS)) + _trailer(snap, verify_trailer)
+        return problems or _records(snap, progress)
+    with process.fork_call(lambda: list(check_pages(snap.pages, MAX_PROBLEMS)), "structure check",
+                           passes=(SnapshotError,), died=SnapshotError) as structure:
+        try:
+            records: list[str] | BaseException = _records(snap, progress)
+        except Exception as e:  # on a broken structure the serial check never reads the records: the structure speaks
+            records = e
+        problems = structure.result() + _trailer(snap, verify_trailer)
+    if problems:
+        return problems
+    if isinstance(records, BaseException):
+        raise records
+    return records
+
+
+def _trailer(snap: Snapshot, verify_trailer: bool) -> list[str]:
+    """_trailer is the sha256 trailer's problem (if asked, and the file has one)."""
     if verify_trailer and snap.trailer:
         stored, got = snap.stored_trailer(), snap.compute_sha256()
         if stored != got:
-            problems.append(f"sha256 trailer mismatch: stored {stored.hex()}, data hashes to {got.hex()}")
-    if problems:
-        return problems
+            return [f"sha256 trailer mismatch: stored {stored.hex()}, data hashes to {got.hex()}"]
+    return []
+
+
+def _records(snap: Snapshot, progress: Callable[[int], None] | None) -> list[str]:
+    """_records checks every record of bucket ``key`` and then the buckets etcd parses at start-up."""
+    problems: list[str] = []
     try:
         key_bucket = snap.root.bucket(schema.KEY)
     except SnapshotError as e:
@@ -38,7 +70,9 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
     n = 0
     mod_revision_of = kvcodec.mod_revision_of
     try:
-        for _run, pairs in key_bucket.leaf_runs():
+        for leaves, (_run, pairs) in enumerate(key_bucket.leaf_runs(), 1):
+            if leaves % RELEASE_EVERY == 0:
+                snap.pages.release()  # the leaves are scattered (new ones at the end): a byte window keeps too many
             n += len(pairs)
             if progress is not None:
                 progress(len(pairs))

@@ -7,8 +7,11 @@ is final, so none is held in memory). Then the input is read once, in chunks; ea
 own sha256 (to verify its trailer) and for the output's, and written: three streams in order on two
 cores (hashlib and os.write release the GIL), the reads running a few chunks ahead. The appended
 pages are read back (from the page cache) into the output's hash, the trailer follows; the file is
-fsynced while the check reads it, then published at the target. On any error (or SIGINT/SIGTERM/SIGHUP)
-the temp file is removed and the target left as it was. The input is opened read-only and never written.
+fsynced while the check reads it, then published at the target. ``rewrite`` starts the copy earlier
+(``Prefill``: the kept data is the input's first old-pgid pages, known before any transaction), in a
+thread while it plans; the output is then hashed back while the check runs. On any error (or
+SIGINT/SIGTERM/SIGHUP) the temp file is removed and the target left as it was. The input is opened
+read-only and never written.
 
 Publishing (``Staging``): a run's outputs (the snapshot, its JSON report) wait in temp files until all
 are complete, then go into place together. A target that must not be replaced is published by
@@ -26,6 +29,7 @@ import os
 import re
 import stat
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -307,6 +311,76 @@ class FileSink:
         return out
 
 
+class Prefill:
+    """Prefill copies the input's kept data into a staged temp file for ``target`` and hashes the input, in a thread.
+
+    Started before planning (the copy and the hash release the GIL: they take the second core while the
+    plan is computed), handed to ``write_streamed``, which waits for it (``finish``), patches the meta
+    page over the copy and hashes the output back from the page cache. The kept data is
+    ``old pgid * page_size`` bytes (``bbolt.writer.Patch``'s invariant): known before any transaction.
+    With ``verify_input`` the whole input is hashed for its trailer (``finish`` raises ChecksumError on a
+    mismatch). ``stop`` ends the thread early; it must be stopped or finished before the temp file closes.
+    """
+
+    def __init__(self, snap: Snapshot, target: str, staging: "Staging", verify_input: bool = True):
+        _refuse_input(snap, target)
+        self.snap = snap
+        self.copy_length = snap.pages.meta.pgid * snap.pages.page_size
+        self.stored = snap.stored_trailer() if verify_input else None
+        self.verify_input = verify_input
+        self.fd, self.tmp = staging.create(target)
+        self.h_in = hashlib.sha256()
+        self._stop = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="snaprewrite-prefill", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        snap, fd, copy_length, stored = self.snap, self.fd, self.copy_length, self.stored
+        in_len = snap.identity.size - (TRAILER_SIZE if snap.trailer else 0)
+        end = max(copy_length, in_len if stored is not None else 0)
+        try:
+            with open(snap.data_path, "rb", buffering=0) as src:
+                buf = memoryview(bytearray(CHUNK))
+                off = 0
+                while off < end and not self._stop:
+                    n = src.readinto(buf[: min(CHUNK, end - off)])
+                    if not n:
+                        raise snap.changed()
+                    if stored is not None:
+                        self.h_in.update(buf[:n])
+                    if off < copy_length:
+                        _pwrite_all(fd, buf[: min(n, copy_length - off)], off)
+                    off += n
+        except BaseException as e:  # noqa: BLE001 - raised again by finish()
+            self._error = e
+
+    def finish(self, copy_length: int) -> "hashlib._Hash":
+        """finish waits for the copy and returns the input's data hash, checked against its trailer."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        if self._stop:
+            raise CorruptError("internal: the prefill was stopped")
+        if copy_length != self.copy_length:
+            raise CorruptError(f"internal: patch keeps {copy_length} bytes, the prefill copied {self.copy_length}")
+        if self.stored is not None and self.h_in.digest() != self.stored:
+            raise ChecksumError(f"{self.snap.path}: sha256 trailer", self.stored.hex(), self.h_in.hexdigest())
+        return self.h_in
+
+    def stop(self) -> None:
+        """stop ends the copy (at the next chunk) and waits for the thread."""
+        self._stop = True
+        self._thread.join()
+
+    def __enter__(self) -> "Prefill":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._thread.is_alive():
+            self.stop()
+
+
 def write_patched(snap: Snapshot, copy_length: int, overwrites: list[tuple[int, bytes]], append: bytes,
                   target: str, verify_input: bool = True, progress: Callable[[int], None] | None = None,
                   before_rename: Callable[[str], None] | None = None, staging: "Staging | None" = None) -> Written:
@@ -329,11 +403,14 @@ def write_patched(snap: Snapshot, copy_length: int, overwrites: list[tuple[int, 
 
 def write_streamed(snap: Snapshot, target: str, build: Callable[[PageSink], Patch], verify_input: bool = True,
                    progress: Callable[[int], None] | None = None,
-                   before_rename: Callable[[str], None] | None = None, staging: "Staging | None" = None) -> Written:
+                   before_rename: Callable[[str], None] | None = None, staging: "Staging | None" = None,
+                   prefill: Prefill | None = None) -> Written:
     """write_streamed runs ``build(sink)`` (a bbolt transaction committing into ``sink``), then writes the snapshot.
 
     The sink puts each new page straight into the temp output file; the returned ``Patch`` gives the
-    kept prefix, its meta overwrite and the appended length. Otherwise as ``write_patched``.
+    kept prefix, its meta overwrite and the appended length. Otherwise as ``write_patched``. With
+    ``prefill`` (started on ``staging`` with the same ``verify_input``) the kept data is already copied
+    and the input hashed: the file is the same, byte for byte.
     """
 
     def fill(fd: int) -> tuple[int, list[tuple[int, bytes]], int]:
@@ -346,7 +423,9 @@ def write_streamed(snap: Snapshot, target: str, build: Callable[[PageSink], Patc
             raise CorruptError(f"internal: pages written up to offset {sink.end}, patch ends at {patch.new_length}")
         return patch.copy_length, list(patch.overwrites), patch.append_length
 
-    return _write(snap, target, fill, verify_input, progress, before_rename, staging)
+    if prefill is not None and (staging is None or prefill.verify_input != verify_input):
+        raise CorruptError("internal: a prefill needs the staging it was started on and the same verify_input")
+    return _write(snap, target, fill, verify_input, progress, before_rename, staging, prefill)
 
 
 def _refuse_input(snap: Snapshot, target: str) -> None:
@@ -357,36 +436,49 @@ def _refuse_input(snap: Snapshot, target: str) -> None:
 
 def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tuple[int, bytes]], int]],
            verify_input: bool, progress: Callable[[int], None] | None,
-           before_rename: Callable[[str], None] | None, staging: "Staging | None") -> Written:
+           before_rename: Callable[[str], None] | None, staging: "Staging | None",
+           prefill: Prefill | None = None) -> Written:
     """_write is the common body: temp file, ``fill`` (the new pages), prefix copy and hashes, trailer, check, publish."""
     _refuse_input(snap, target)
     stored = snap.stored_trailer() if verify_input else None
     own = staging is None
     stage = Staging() if own else staging
     try:
-        fd, tmp = stage.create(target)
+        fd, tmp = (prefill.fd, prefill.tmp) if prefill is not None else stage.create(target)
         copy_length, overwrites, append_length = fill(fd)
         for o, b in overwrites:
             if o < 0 or o + len(b) > copy_length:
                 raise CorruptError(f"patch overwrite at offset {o} falls outside the kept data")
-        h_out, h_in = _copy_prefix(snap, fd, copy_length, overwrites, stored, progress)
-        _hash_back(fd, h_out, copy_length, append_length)
         size = copy_length + append_length
-        digest = h_out.digest()
-        h_out.update(digest)  # now the whole output's hash; h_in (data hash) likewise takes the input's trailer
+        if prefill is None:
+            h_out, h_in = _copy_prefix(snap, fd, copy_length, overwrites, stored, progress)
+            _hash_back(fd, h_out, copy_length, append_length)
+            digest = _add_trailer(fd, h_out, size)
+            with ThreadPoolExecutor(1) as pool:  # the check reads the page cache while it goes to disk
+                synced = pool.submit(os.fsync, fd)
+                try:
+                    if before_rename is not None:
+                        before_rename(tmp)
+                finally:
+                    synced.result()
+        else:  # the kept data is there: patch it; the check runs while the output is hashed back and synced
+            h_in = prefill.finish(copy_length)
+            stored = prefill.stored
+            for o, b in overwrites:
+                _pwrite_all(fd, b, o)
+            h_out = hashlib.sha256()
+            with ThreadPoolExecutor(2) as pool:
+                jobs = [pool.submit(_hash_back, fd, h_out, 0, size), pool.submit(os.fsync, fd)]
+                try:
+                    if before_rename is not None:
+                        before_rename(tmp)  # the data without its trailer: exactly the pages the trailer will cover
+                finally:
+                    for job in jobs:
+                        job.result()
+            digest = _add_trailer(fd, h_out, size)
+            os.fsync(fd)
         if stored is not None:
-            h_in.update(stored)
-        os.lseek(fd, size, os.SEEK_SET)
-        _write_all(fd, digest)
-        if os.fstat(fd).st_size != size + TRAILER_SIZE:
-            raise CorruptError(f"internal: output is {os.fstat(fd).st_size} bytes, expected {size + TRAILER_SIZE}")
-        with ThreadPoolExecutor(1) as pool:  # the check reads the page cache while it goes to disk
-            synced = pool.submit(os.fsync, fd)
-            try:
-                if before_rename is not None:
-                    before_rename(tmp)
-            finally:
-                synced.result()
+            h_in.update(stored)  # the input's whole-file hash, as h_out is the output's
         snap.check_unchanged()
         if own:
             stage.publish()
@@ -395,6 +487,17 @@ def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tu
     finally:
         if own:
             stage.discard()
+
+
+def _add_trailer(fd: int, h_out: "hashlib._Hash", size: int) -> bytes:
+    """_add_trailer writes the data's sha256 (``h_out`` so far) at ``size``; ``h_out`` then hashes the whole file."""
+    digest = h_out.digest()
+    h_out.update(digest)
+    os.lseek(fd, size, os.SEEK_SET)
+    _write_all(fd, digest)
+    if os.fstat(fd).st_size != size + TRAILER_SIZE:
+        raise CorruptError(f"internal: output is {os.fstat(fd).st_size} bytes, expected {size + TRAILER_SIZE}")
+    return digest
 
 
 def _copy_prefix(snap: Snapshot, fd: int, copy_length: int, overwrites: list[tuple[int, bytes]],

@@ -112,25 +112,32 @@ Op = tuple[bytes, bytes | None]  # (bbolt key in bucket ``key``, encoded KeyValu
 
 @dataclass
 class Batch:
-    """The records a set of writes puts into (or removes from) bucket ``key``, and the store revision after."""
+    """The records a set of writes puts into (or removes from) bucket ``key``, and the store revision after.
 
-    puts: dict[bytes, bytes] = field(default_factory=dict)
+    ``puts`` keeps each record as a KeyValue (its value is the Write's own bytes, not a copy) and ``ops``
+    encodes them one at a time as the transaction takes them: the batch never holds a second copy of
+    every new value.
+    """
+
+    puts: dict[bytes, KeyValue] = field(default_factory=dict)
     deletes: set[bytes] = field(default_factory=set)
     revision: int = 0
 
     def put(self, revkey: bytes, kv: KeyValue) -> None:
         self.deletes.discard(revkey)
-        self.puts[revkey] = kvcodec.encode(kv)
+        self.puts[revkey] = kv
 
     def delete(self, revkey: bytes) -> None:
         self.puts.pop(revkey, None)
         self.deletes.add(revkey)
 
     def ops(self) -> Iterator[Op]:
-        """ops yields every put and deletion in bbolt key order (the order a streamed transaction wants)."""
-        items: list[Op] = [(k, v) for k, v in self.puts.items()] + [(k, None) for k in self.deletes]
-        items.sort(key=lambda op: op[0])
-        return iter(items)
+        """ops yields every put (encoded) and deletion in bbolt key order (the order a streamed transaction wants)."""
+        puts = self.puts
+        encode = kvcodec.encode
+        for k in sorted([*puts, *self.deletes]):
+            kv = puts.get(k)
+            yield k, (None if kv is None else encode(kv))
 
 
 def _is_tomb(revkey: bytes) -> bool:
@@ -264,8 +271,8 @@ def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Ite
     """
     keys = set(keys)
     added: dict[bytes, list[bytes]] = {}
-    for revkey, value in batch.puts.items():
-        key = kvcodec.key_of(value)
+    for revkey, kv in batch.puts.items():
+        key = kv.key
         if key in keys:
             added.setdefault(key, []).append(revkey)
     out: dict[bytes, KeyValue | None] = {}
@@ -275,8 +282,8 @@ def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Ite
         if last is None or _is_tomb(last):
             out[key] = None
             continue
-        value = batch.puts.get(last)
-        out[key] = kvcodec.decode(value if value is not None else snap.key_bucket().get(last))
+        kv = batch.puts.get(last)
+        out[key] = kv if kv is not None else kvcodec.decode(snap.key_bucket().get(last))
     return out
 
 

@@ -19,7 +19,7 @@ from ..bbolt.writer import PageSink, Patch, Transaction
 from ..errors import CorruptError, UsageError
 from ..etcd import revision, schema, writes
 from ..etcd.fsck import fsck
-from ..etcd.output import Staging, Written, write_streamed
+from ..etcd.output import Prefill, Staging, Written, write_streamed
 from ..etcd.snapshot import Snapshot
 from .plan import Plan
 
@@ -48,7 +48,7 @@ def verify_file(path: str) -> None:
     input already had broken: etcd would refuse to start on them, so such an output is not written.
     """
     with Snapshot(path) as out:
-        problems = fsck(out, verify_trailer=False)
+        problems = fsck(out, verify_trailer=False, parallel=True)  # structure and records on two cores
     if problems:
         raise CorruptError(f"output failed the check: {problems[0]} ({len(problems)} problems)")
 
@@ -63,10 +63,11 @@ def batch(snap: Snapshot, plan: Plan, mode: Mode) -> writes.Batch:
 
 def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
           progress: Callable[[int], None] | None = None, mode: Mode = Mode(), staging: Staging | None = None,
-          records: writes.Batch | None = None) -> Written:
+          records: writes.Batch | None = None, prefill: Prefill | None = None) -> Written:
     """apply writes ``plan`` over ``snap`` into ``target`` (atomically; with ``staging``, left there to publish).
 
     ``records``: ``batch(snap, plan, mode)`` if the caller already placed it (it is not changed here).
+    ``prefill``: the input's copy started on ``staging`` before planning (``etcd.output.Prefill``).
     """
     mode.validate()
     if records is None:
@@ -92,4 +93,4 @@ def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
         return patch
 
     return write_streamed(snap, target, build, verify_input=verify_input, progress=progress,
-                          before_rename=verify_file, staging=staging)
+                          before_rename=verify_file, staging=staging, prefill=prefill)

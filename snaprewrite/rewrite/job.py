@@ -6,15 +6,17 @@ trailer is verified on the same read that copies it, and nothing but the report 
 run. The outputs wait in temp files and are published together once all are complete (``Staging``).
 """
 
+import contextlib
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from .. import __version__, process
 from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
 from ..etcd import startup, writes
-from ..etcd.output import Staging, Written, open_temp, sweep_stale
+from ..etcd.output import Prefill, Staging, Written, open_temp, sweep_stale
 from ..etcd.snapshot import Snapshot
 from ..k8s import layout
 from . import apply as applying
@@ -272,13 +274,42 @@ def refuse_encrypted(state: clusterfacts.State) -> None:
 def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options) -> dict:
     """planned_diagnosis runs ``doctor`` on the state the plan leaves, for the input's declared ranges mapped.
 
-    Must run before the plan is applied (applying releases the new values).
+    Reads the plan's new values (``diagnose`` runs it in a child that has them as they were at the fork).
     """
     before = clusterfacts.discover(state)
     service, pod = doctoring.default_ranges(before)
     after = state.with_plan(plan)
     return doctoring.examine(after, clusterfacts.discover(after), doctoring.mapped_ranges(service, opts.service_map),
                              doctoring.mapped_ranges(pod, opts.pod_map)).as_json()
+
+
+class _Done:
+    """A result computed at once (``diagnose`` where there is no fork)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def __enter__(self) -> "_Done":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def diagnose(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options):
+    """diagnose starts ``planned_diagnosis`` in a forked child (the second core) while the caller writes.
+
+    Its ``result()`` is what ``planned_diagnosis`` returns, or raises the same error (a SnapshotError
+    with the same message); a child that dies raises a SnapshotError. Leaving its ``with`` block kills
+    the child if it still runs. Where there is no fork it is computed here, at once.
+    """
+    if not hasattr(os, "fork") or os.environ.get("SNAPREWRITE_NO_FORK"):
+        return _Done(planned_diagnosis(state, plan, opts))
+    return process.fork_call(lambda: planned_diagnosis(state, plan, opts), "doctor on the planned output",
+                             passes=(SnapshotError,), died=SnapshotError)
 
 
 def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None) -> Result:
@@ -288,13 +319,18 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
     _check_paths(req)
     stale = [s.message() for _, path in _outputs(req) for s in sweep_stale(path)]
     written = None
-    with Staging(replace=req.force) as staging:
+    with Staging(replace=req.force) as staging, contextlib.ExitStack() as stack:
         report_fd = _writable("--report", req.report, staging) if req.report is not None else -1
         if req.out is not None and not req.dry_run:
             _writable("--out", req.out)
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
             lay = layout.detect(snap, req.prefix)
+            prefill = hashing = None  # the input's copy and hash take the second core while the plan is made
+            if req.out is not None and not req.dry_run:
+                prefill = stack.enter_context(Prefill(snap, req.out, staging, verify_input=not req.skip_hash_check))
+            elif req.dry_run:
+                hashing = stack.enter_context(ThreadPoolExecutor(1)).submit(snap.hashes)
             # one pass over bucket key: the rules' objects and observers, and the cluster facts' keys
             scanned = planning.scan(snap, opts, progress, lay, also=clusterfacts.indexed(lay))
             state = clusterfacts.State.of_index(snap, scanned.also_index, lay, opts.crypt)
@@ -306,11 +342,12 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                 raise
             plan = planning.build(snap, opts, progress, lay, scanned)
             del scanned  # the rules' objects (and what they cached) are not needed past planning: free them
+            diagnosis = stack.enter_context(diagnose(state, plan, opts))  # before the report: a smaller child
             rep = plan.report(None if req.dry_run else req.out)
             rep["layout"] = lay.as_json()
             if refusals:
                 rep["forced"] = [r.as_json() for r in refusals]
-            rep["doctor"] = planned_diagnosis(state, plan, opts)
+            rep["doctor"] = None  # the key keeps its place; the doctor runs on the second core meanwhile
             rep["dryRun"] = req.dry_run
             rep["asNewRevision"] = req.as_new_revision
             if req.as_new_revision and plan.edits:
@@ -326,11 +363,13 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                 e.new_key is not None for e in plan.edits) else None
             _record_renames(rep, snap, plan, records)
             if req.dry_run:
-                _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check), None)
+                _provenance(rep, req, snap, plan.revision, _input_sha256(snap, req.skip_hash_check, hashing), None)
             else:
                 written = applying.apply(snap, plan, req.out, verify_input=not req.skip_hash_check,
-                                         progress=progress, mode=req.mode, staging=staging, records=records)
+                                         progress=progress, mode=req.mode, staging=staging, records=records,
+                                         prefill=prefill)
                 _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
+            rep["doctor"] = diagnosis.result()
         if report_fd >= 0:
             _write_json(report_fd, rep)
         staging.publish()
@@ -356,9 +395,12 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
                               "version": kv.version}
 
 
-def _input_sha256(snap: Snapshot, skip_hash_check: bool) -> str:
-    """_input_sha256 hashes the whole input, checking its trailer on the same read unless told not to."""
-    data, whole = snap.hashes()
+def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:
+    """_input_sha256 hashes the whole input, checking its trailer on the same read unless told not to.
+
+    ``hashing``: ``snap.hashes()`` already running in a thread (its result is used, its error raised).
+    """
+    data, whole = hashing.result() if hashing is not None else snap.hashes()
     stored = snap.stored_trailer()
     if not skip_hash_check and stored is not None and stored != data:
         raise ChecksumError(f"{snap.path}: sha256 trailer", stored.hex(), data.hex())

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from snaprewrite.cli import app
 from snaprewrite.errors import SchemaError
-from snaprewrite.etcd import kv, mvcc, writes
+from snaprewrite.etcd import kv, mvcc, revision, writes
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.rewrite import apply as applying
 from snaprewrite.rewrite import plan as planning
@@ -56,7 +56,7 @@ def test_rename_cycle_and_live_target_are_refused(fixture_path):
         c = b"/registry/ipaddresses/203.0.113.1"
         wb = writes.Write.of(b, mvcc.record_at(snap, rb), b"y", new_key=c)
         batch = writes.in_place(snap, [wa, wb], hist, mvcc.current_revision(snap))
-        assert (kv.decode(batch.puts[ra]).key, kv.decode(batch.puts[rb]).key) == (b, c)
+        assert (batch.puts[ra].key, batch.puts[rb].key) == (b, c)
         assert not batch.deletes and len(batch.puts) == 2  # single versions: no tombstone is needed
 
 
@@ -71,3 +71,20 @@ def test_bump_revision_out_of_int64_is_one_line(fixture_path, tmp_path, bump, me
     assert r.exit_code == 2, (r.stdout, r.stderr)
     assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_batch_ops_encode_each_record_as_put_in_key_order():
+    """ops encodes lazily: the same (key, encoded KeyValue or None) list an eager encoding at put time gives."""
+    batch = writes.Batch()
+    records = {revision.encode(revision.Revision(m, s)): kv.KeyValue(b"/k%d" % m, m, m, 1, b"v" * m)
+               for m, s in ((9, 0), (3, 1), (5, 0), (3, 0))}
+    for k, r in records.items():
+        batch.put(k, r)
+    gone = revision.encode(revision.Revision(4, 0))
+    batch.put(gone, kv.KeyValue(b"/gone", 4, 4, 1, b"x"))
+    batch.delete(gone)
+    batch.delete(revision.encode(revision.Revision(7, 0), tombstone=True))
+    eager = sorted([(k, kv.encode(r)) for k, r in records.items()]
+                   + [(gone, None), (revision.encode(revision.Revision(7, 0), tombstone=True), None)],
+                   key=lambda op: op[0])
+    assert list(batch.ops()) == eager

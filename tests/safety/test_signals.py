@@ -191,6 +191,7 @@ def copy(snap, *args):
     os.truncate(snap.path, 8192)
     return bytes(snap.pages.data[-4096:])  # the mapping past the new end
 output._copy_prefix = copy
+output.Prefill.finish = lambda self, copy_length: copy(self.snap)  # rewrite copies the input while it plans
 sys.argv = ["snaprewrite", *sys.argv[1:]]
 cli.main()
 """

@@ -1,0 +1,135 @@
+"""The post-write check with its structure half in a forked child (``fsck(..., parallel=True)``).
+
+It must answer exactly what the serial check answers: nothing on a sound snapshot, the same problem list
+(or the same error) on a broken structure or a broken record; and a rewrite whose output is broken
+either way must still be refused, leaving nothing behind.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from snaprewrite.bbolt import format as fmt
+from snaprewrite.bbolt.writer import Transaction
+from snaprewrite.errors import CorruptError, SnapshotError
+from snaprewrite.etcd import kv, mvcc, revision, schema, writes
+from snaprewrite.etcd.fsck import fsck
+from snaprewrite.etcd.output import write_patched
+from snaprewrite.etcd.snapshot import Snapshot
+from snaprewrite.rewrite import apply as applying
+from snaprewrite.rewrite import job
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+SNAP = FIXTURES / "k8s-etcd35.db"
+
+
+def both(path) -> tuple:
+    """both is (serial answer, parallel answer); an answer is the problem list or ("raised", type, message)."""
+    out = []
+    for parallel in (False, True):
+        with Snapshot(path) as snap:
+            try:
+                out.append(fsck(snap, parallel=parallel))
+            except SnapshotError as e:
+                out.append(("raised", type(e), str(e)))
+    return tuple(out)
+
+
+def leaf_pgids(path) -> list[int]:
+    with Snapshot(path) as snap:
+        return [pgid for pgid, _h, _b in snap.key_bucket().leaf_pages() if pgid]
+
+
+def poke(path, offset: int, data: bytes) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        f.write(data)
+
+
+def test_a_sound_snapshot_is_sound_both_ways():
+    assert both(SNAP) == ([], [])
+
+
+def test_a_bad_record_is_found_both_ways(tmp_path):
+    bad = tmp_path / "bad.db"
+    with Snapshot(SNAP) as snap:
+        main = mvcc.current_revision(snap) + 1
+        tx = Transaction(snap.pages)
+        record = kv.KeyValue(b"/registry/bad", main, main + 5, 1, b"x")  # mod_revision is not the key's revision
+        tx.put((schema.KEY,), revision.encode(revision.Revision(main, 0)), kv.encode(record))
+        patch = tx.commit()
+        write_patched(snap, patch.copy_length, list(patch.overwrites), patch.append, str(bad))
+    serial, parallel = both(bad)
+    assert serial == parallel == [f"bucket key: record at revision {main}: mod_revision {main + 5}"]
+
+
+@pytest.mark.parametrize("field", ["flags", "id"])
+def test_a_broken_page_is_found_both_ways(tmp_path, field):
+    broken = tmp_path / "broken.db"
+    shutil.copy(SNAP, broken)
+    with Snapshot(SNAP) as snap:
+        page_size = snap.pages.page_size
+    pgid = leaf_pgids(SNAP)[-1]
+    if field == "flags":  # a leaf that claims to be a freelist page: a problem in the list
+        poke(broken, pgid * page_size + 8, fmt.PAGE_HEADER.pack(pgid, 0x10, 0, 0)[8:10])
+    else:  # a header naming another page
+        poke(broken, pgid * page_size, (pgid + 1).to_bytes(8, "little"))
+    serial, parallel = both(broken)
+    assert serial == parallel
+    assert serial  # must fail
+    assert f"page {pgid}" in serial[0]
+
+
+def request(tmp_path) -> job.Request:
+    return job.Request(str(SNAP), str(tmp_path / "out.db"), ["192.168.0.0/16=172.24.0.0/16"],
+                       ["10.244.0.0/16=10.55.0.0/16"], [], report=str(tmp_path / "r.json"))
+
+
+def test_a_rewrite_writing_a_bad_record_is_refused(tmp_path, monkeypatch):
+    real_ops = writes.Batch.ops
+
+    def ops(self):
+        for i, (k, v) in enumerate(real_ops(self)):
+            if i == 0 and v is not None:
+                rec = kv.decode(v)
+                v = kv.encode(kv.KeyValue(rec.key, rec.create_revision, rec.mod_revision + 1, rec.version,
+                                          rec.value, rec.lease))
+            yield k, v
+
+    monkeypatch.setattr(writes.Batch, "ops", ops)
+    with pytest.raises(CorruptError, match="output failed the check: bucket key: record at revision"):
+        job.run(request(tmp_path))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_rewrite_whose_output_pages_break_is_refused(tmp_path, monkeypatch):
+    real_verify = applying.verify_file
+
+    def corrupt_then_verify(path):
+        with Snapshot(path) as out:
+            page_size = out.pages.page_size
+            pgid = [p for p, _h, _b in out.key_bucket().leaf_pages() if p][-1]
+        poke(path, pgid * page_size + 8, fmt.PAGE_HEADER.pack(pgid, 0x10, 0, 0)[8:10])
+        real_verify(path)
+
+    monkeypatch.setattr(applying, "verify_file", corrupt_then_verify)
+    with pytest.raises(CorruptError, match="output failed the check: page"):
+        job.run(request(tmp_path))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_records_crash_is_hidden_only_behind_a_broken_structure(monkeypatch):
+    """The serial check never reads records under a broken structure: the parallel one drops what they did."""
+    from snaprewrite.etcd import fsck as fsckmod
+
+    def crash(snap, progress):
+        raise ValueError("records crashed")
+
+    monkeypatch.setattr(fsckmod, "_records", crash)
+    with Snapshot(SNAP) as snap:
+        with pytest.raises(ValueError, match="records crashed"):
+            fsck(snap, parallel=True)
+        monkeypatch.setattr(fsckmod, "check_pages", lambda pf, n: ["page 7: injected"])
+        assert fsck(snap, parallel=True) == fsck(snap, parallel=False) == ["page 7: injected"]

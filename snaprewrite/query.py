@@ -90,6 +90,14 @@ class _Sealed:
         if stored.startswith(encryption.ENC_PREFIX):
             self.at[revkey.tobytes()] = encryption.describe(stored)
 
+    def state(self) -> list:
+        """state is what a forked scan sends back (JSON): [revision key hex, provider, key name] each."""
+        return [[rk.hex(), p, n] for rk, (p, n) in self.at.items()]
+
+    def load(self, state: list) -> None:
+        """load takes in ``state`` from a forked scan."""
+        self.at = {bytes.fromhex(rk): (p, n) for rk, p, n in state}
+
     def counts(self, live_revkeys) -> list[dict]:
         """counts is the number of live values per (provider, key name), most first."""
         c = Counter(self.at[rk] for rk in live_revkeys if rk in self.at)

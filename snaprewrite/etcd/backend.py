@@ -6,14 +6,13 @@ name and then every key followed by its value; ``totalKey`` counts the key/value
 """
 
 import os
-import pickle
 import signal
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import crc32c
 
+from .. import process
 from ..errors import SnapshotError
 from . import mvcc, revision, schema
 from .snapshot import Snapshot
@@ -65,131 +64,79 @@ def stats(snap: Snapshot, progress: Callable[[int], None] | None = None,
 
 
 class StatsJob:
-    """``stats`` computed by a forked child while this process does other work (a status's key index).
+    """``stats`` computed by a forked child (``process.fork_call``) while this process builds bucket ``key``'s index.
 
-    ``with StatsJob(snap, observer, marker) as job: index = job.index(); ...; st, observer = job.result()``:
-    the child runs ``stats(snap, None, None, observer.visit, marker)`` and sends the numbers and the
-    observer back (pickled). Without a free core (``free_core``; ``fork`` forces the choice) or without
-    ``fork``, no child: ``index`` makes the one pass that computes both, as ``stats`` with an index does. A failure in the child is
-    raised by ``result`` with its type and one-line message; when the work in between fails with a
-    ``SnapshotError``, the child's own error is raised instead if it has one (its walk is the one a single
-    pass makes first). Any other exception (a signal) stops the child.
+    ``with StatsJob(snap, observer, marker) as job: index = job.index(); ...; st, observer = job.result()``.
+    The child runs ``stats(snap, None, None, observer.visit, marker)`` and answers the numbers and
+    ``observer.state()`` (JSON); ``observer.load(state)`` takes them in here. Without a free core
+    (``free_core``; ``fork`` forces the choice) or without ``fork``, no child: ``index`` makes the one pass
+    that computes both, as ``stats`` with an index does. A ``SnapshotError`` in the child is raised by
+    ``result`` (same class, message, attributes); when the work in between fails with one, the child's
+    is raised instead if it has one (its walk is the one a single pass makes first). A child killed by
+    SIGBUS (the input shrank) takes this process down the same way, for the supervisor to name the file.
     """
 
     def __init__(self, snap: Snapshot, observer=None, marker: bytes | None = None, fork: bool | None = None):
         self.snap, self.observer, self.marker = snap, observer, marker
-        self.pid = 0
-        self._r = -1
-        self._out = None
-        if not hasattr(os, "fork") or not (free_core() if fork is None else fork):
-            return
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child's coverage is not collected
-            self._child(r, w)
-        os.close(w)
-        self.pid, self._r = pid, r
+        self.call = None
+        self._done: tuple[BackendStats, object] | None = None
+        if hasattr(os, "fork") and (free_core() if fork is None else fork):
+            self.call = process.fork_call(self._work, f"{snap.path}: the bucket hashes", (SnapshotError,), _Died)
+
+    def _work(self) -> dict:  # pragma: no cover - runs in the child
+        visit = self.observer.visit if self.observer is not None else None
+        st = stats(self.snap, None, None, visit=visit, marker=self.marker)
+        return {"stats": asdict(st), "observer": self.observer.state() if self.observer is not None else None}
 
     def index(self, progress: Callable[[int], None] | None = None) -> dict[bytes, bytes]:
         """index is bucket ``key``'s ``mvcc.latest_index``: built here while the child hashes, or (no child)
         in the same single pass as the stats, which ``result`` then returns."""
-        if self.pid:
+        if self.call is not None:
             return mvcc.scan_index(self.snap.key_bucket(), b"", progress)[0]
         index: dict[bytes, bytes] = {}
         visit = self.observer.visit if self.observer is not None else None
-        try:
-            self._out = ("ok", stats(self.snap, progress, index, visit=visit, marker=self.marker), self.observer)
-        except SnapshotError as e:
-            self._out = ("error", type(e), str(e), vars(e))
-            raise
+        self._done = stats(self.snap, progress, index, visit=visit, marker=self.marker), self.observer
         return index
 
-    def _child(self, r: int, w: int) -> None:  # pragma: no cover - runs in the child
-        code = 0
-        try:
-            os.close(r)
-            visit = self.observer.visit if self.observer is not None else None
-            try:
-                out = ("ok", stats(self.snap, None, None, visit=visit, marker=self.marker), self.observer)
-            except SnapshotError as e:
-                out = ("error", type(e), str(e), vars(e))
-            except Exception:  # noqa: BLE001 - a bug: its traceback goes to the parent, which raises it
-                out = ("crash", traceback.format_exc())
-            with os.fdopen(w, "wb") as f:
-                pickle.dump(out, f)
-        except BaseException:  # noqa: BLE001 - a signal or a broken pipe: the parent reports it
-            code = 1
-        finally:
-            os._exit(code)
-
-    def _collect(self) -> tuple:
-        if self._out is not None:
-            return self._out
-        if not self.pid:
-            visit = self.observer.visit if self.observer is not None else None
-            try:
-                self._out = ("ok", stats(self.snap, None, None, visit=visit, marker=self.marker), self.observer)
-            except SnapshotError as e:
-                self._out = ("error", type(e), str(e), vars(e))
-            return self._out
-        try:
-            with os.fdopen(self._r, "rb") as f:
-                self._r = -1
-                data = f.read()
-        finally:
-            _, status = os.waitpid(self.pid, 0)
-            self.pid = 0
-        if data:
-            self._out = pickle.loads(data)
-            return self._out
-        if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGBUS:  # pragma: no cover - the input shrank
-            # what one process reading the mapping would have met: die the same way (the supervisor names the file)
-            signal.signal(signal.SIGBUS, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGBUS)
-        try:
-            self.snap.check_unchanged()
-        except SnapshotError:
-            changed = self.snap.changed()
-            self._out = ("error", type(changed), str(changed), vars(changed))
-            return self._out
-        how = f"by signal {os.WTERMSIG(status)}" if os.WIFSIGNALED(status) else f"with exit code {os.WEXITSTATUS(status)}"
-        self._out = ("error", SnapshotError, f"{self.snap.path}: the worker computing the bucket hashes stopped {how}", {})
-        return self._out
-
     def result(self) -> tuple[BackendStats, object]:
-        """result waits for the child and returns (stats, observer as the child left it)."""
-        out = self._collect()
-        if out[0] == "error":
-            raise _rebuild(*out[1:])
-        if out[0] == "crash":
-            raise RuntimeError(f"the stats worker failed:\n{out[1]}")
-        return out[1], out[2]
+        """result waits for the child and returns (stats, observer with the child's state loaded)."""
+        if self._done is not None:
+            return self._done
+        if self.call is None:  # index() was not called: the stats alone, here
+            visit = self.observer.visit if self.observer is not None else None
+            self._done = stats(self.snap, None, None, visit=visit, marker=self.marker), self.observer
+            return self._done
+        call, self.call = self.call, None
+        try:
+            answer = call.result()
+        except _Died as e:
+            if "SIGBUS" in str(e):  # pragma: no cover - the input shrank under the child
+                signal.signal(signal.SIGBUS, signal.SIG_DFL)
+                os.kill(os.getpid(), signal.SIGBUS)
+            raise
+        if self.observer is not None:
+            self.observer.load(answer["observer"])
+        self._done = BackendStats(**answer["stats"]), self.observer
+        return self._done
 
     def __enter__(self) -> "StatsJob":
         return self
 
     def __exit__(self, kind, exc, tb) -> None:
-        if exc is None:
-            self.close()
+        if self.call is None:
             return
-        if isinstance(exc, SnapshotError) and self.pid:
-            out = self._collect()
-            if out[0] == "error":
-                raise _rebuild(*out[1:]) from None
-        self.close()
-
-    def close(self) -> None:
-        """close stops the child if it still runs."""
-        if self.pid:
+        if isinstance(exc, SnapshotError):
             try:
-                os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:  # pragma: no cover - already gone
-                pass
-            os.waitpid(self.pid, 0)
-            self.pid = 0
-        if self._r >= 0:
-            os.close(self._r)
-            self._r = -1
+                self.result()
+            except SnapshotError as child:
+                raise child from None
+        elif self.call is not None:
+            self.call.close()
+            self.call = None
+
+
+class _Died(SnapshotError):
+    """Is raised when the stats child died (a signal) or ended without an answer."""
 
 
 def free_core() -> bool:
@@ -202,14 +149,6 @@ def free_core() -> bool:
         return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
     except OSError:  # pragma: no cover - no load average on this platform
         return False
-
-
-def _rebuild(kind: type, message: str, attrs: dict) -> SnapshotError:
-    """_rebuild is an exception of the child's type, message and attributes (constructors differ in arguments)."""
-    e = kind.__new__(kind)
-    Exception.__init__(e, message)
-    e.__dict__.update(attrs)
-    return e
 
 
 def stats_and_index(snap: Snapshot, progress: Callable[[int], None] | None = None, observer=None,

@@ -27,6 +27,12 @@ class Seen:
     def visit(self, key, revkey, _value):
         self.records.append((key, bytes(revkey)))
 
+    def state(self):
+        return [[k.hex(), rk.hex()] for k, rk in self.records]
+
+    def load(self, state):
+        self.records = [(bytes.fromhex(k), bytes.fromhex(rk)) for k, rk in state]
+
 
 def one_pass(path, marker):
     with Snapshot(path) as snap:

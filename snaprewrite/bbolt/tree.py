@@ -152,8 +152,7 @@ class Bucket:
 
         ``raw`` and ``view`` are the same bytes (the file mapping, or a copy of the inline page image):
         slices of ``raw`` are ``bytes``, of ``view`` zero-copy views; the page lies at ``offset`` in them.
-        Every page is entered once: a page met again on the current path is a cycle, elsewhere in the
-        tree a second reference; both raise ``CorruptError`` naming it.
+        The tree's checks are ``_walk``'s.
         """
         if self.root == 0:
             h = _parse_header(self.inline, None)
@@ -162,55 +161,20 @@ class Bucket:
             raw = bytes(self.inline)
             yield 0, raw, memoryview(raw), 0, len(raw), h.count
             return
-        pf = self.pf
-        view = pf.data
+        view = self.pf.data
         raw = view.obj  # the mmap: its slices are bytes (offsets are bounded by ``span``)
-        span = pf.span
-        stack: list[tuple[int, int]] = [(self.root, 0)]
-        path: list[int] = []
-        seen: set[int] = set()
-        while stack:
-            pgid, depth = stack.pop()
-            del path[depth:]
-            if depth > MAX_DEPTH or pgid in path:
-                raise CorruptError("cycle in the page tree", pgid)
-            if pgid in seen:
-                raise CorruptError("page referenced twice in one bucket tree", pgid)
-            seen.add(pgid)
-            path.append(pgid)
-            if pgid < 2:
-                raise CorruptError("tree points at a meta page", pgid)
-            off, size, flags, count = span(pgid)
-            if flags == fmt.LEAF_PAGE:
-                yield pgid, raw, view, off, size, count
-            elif flags == fmt.BRANCH_PAGE:
-                children = elements.branch_spans(raw, off, size, count, pgid)[2]
-                stack.extend([(child, depth + 1) for child in reversed(children)])
-            else:
-                raise CorruptError(f"unexpected page type {flags:#x} in a bucket tree", pgid)
+        for pgid, off, size, count in self._walk(False):
+            yield pgid, raw, view, off, size, count
 
-    def leaf_pages(self) -> Iterator[tuple[int, PageHeaderInfo, memoryview]]:
-        """leaf_pages yields (pgid, header, image) of every leaf in key order (pgid 0 if inline)."""
-        ps = self.pf.page_size
-        for pgid, _raw, view, off, size, count in self._leaves():
-            yield pgid, PageHeaderInfo(pgid, fmt.LEAF_PAGE, count, size // ps - 1 if pgid else 0), view[off : off + size]
+    def _walk(self, batches: bool) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
+        """_walk yields (pgid, offset, size, count) of every leaf page of the tree in key order.
 
-    def leaf_batches(self) -> Iterator["LeafBatch"]:
-        """leaf_batches yields every leaf of the bucket in key order, many leaves at a time (``LeafBatch``).
-
-        The same pages, checks and errors as ``_leaves`` + ``elements.leaf_spans`` page by page (the plain
-        path, which ``tests/bbolt/test_batches.py`` compares it with): a branch whose children are all
-        sound leaves is decoded in one ``elements.leaf_batch``; any other branch, or one whose children fail
-        a check, is walked page by page, which raises the error naming the first bad page.
+        With ``batches``, a branch whose children are all sound leaves comes as one ``LeafBatch``
+        (``_leaf_children``) instead of its leaves. Every page is entered once: a page met again on the
+        current path is a cycle, elsewhere in the tree a second reference; both raise ``CorruptError``.
         """
-        if self.root == 0:
-            for pgid, raw, view, off, size, count in self._leaves():
-                flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, None)
-                yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
-            return
         pf = self.pf
-        view = pf.data
-        raw = view.obj
+        raw = pf.data.obj
         stack: list[tuple[int, int]] = [(self.root, 0)]
         path: list[int] = []
         seen: set[int] = set()
@@ -227,11 +191,10 @@ class Bucket:
                 raise CorruptError("tree points at a meta page", pgid)
             off, size, flags, count = pf.span(pgid)
             if flags == fmt.LEAF_PAGE:
-                flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, pgid)
-                yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
+                yield pgid, off, size, count
             elif flags == fmt.BRANCH_PAGE:
                 children = elements.branch_spans(raw, off, size, count, pgid)[2]
-                batch = self._leaf_children(children, depth + 1, seen) if depth < MAX_DEPTH else None
+                batch = self._leaf_children(children, depth + 1, seen) if batches and depth < MAX_DEPTH else None
                 if batch is None:
                     stack.extend([(child, depth + 1) for child in reversed(children)])
                 else:
@@ -239,6 +202,35 @@ class Bucket:
                     yield batch
             else:
                 raise CorruptError(f"unexpected page type {flags:#x} in a bucket tree", pgid)
+
+    def leaf_pages(self) -> Iterator[tuple[int, PageHeaderInfo, memoryview]]:
+        """leaf_pages yields (pgid, header, image) of every leaf in key order (pgid 0 if inline)."""
+        ps = self.pf.page_size
+        for pgid, _raw, view, off, size, count in self._leaves():
+            yield pgid, PageHeaderInfo(pgid, fmt.LEAF_PAGE, count, size // ps - 1 if pgid else 0), view[off : off + size]
+
+    def leaf_batches(self) -> Iterator["LeafBatch"]:
+        """leaf_batches yields every leaf of the bucket in key order, many leaves at a time (``LeafBatch``).
+
+        The same pages, checks and errors as ``_leaves`` + ``elements.leaf_spans`` page by page (the plain
+        path, which ``tests/bbolt/test_elements.py`` compares it with): a branch whose children are all
+        sound leaves is decoded in one ``elements.leaf_batch``; any other branch, or one whose children fail
+        a check, is walked page by page, which raises the error naming the first bad page.
+        """
+        if self.root == 0:
+            for pgid, raw, view, off, size, count in self._leaves():
+                flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, None)
+                yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
+            return
+        view = self.pf.data
+        raw = view.obj
+        for item in self._walk(True):
+            if isinstance(item, LeafBatch):
+                yield item
+                continue
+            pgid, off, size, count = item
+            flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, pgid)
+            yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
 
     def _leaf_children(self, children: tuple[int, ...], depth: int, seen: set[int]) -> "LeafBatch | None":
         """_leaf_children decodes a branch's children as one batch when all are sound leaves, else None.

@@ -1,0 +1,45 @@
+"""doctor's quick IP parsing and range test equal ``ipaddress``'s (the plain path they replace), for canonical,
+non-canonical and invalid literals of both families."""
+
+import ipaddress
+import random
+
+from snaprewrite.rewrite.doctor import _inside, _net, _parse_ip
+
+ODD = ["10.96.0.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.256.1.1", "1.1.1.999", "01.2.3.4", "1.2.3.04",
+       "000.1.1.1", "0.0.0.00", "1.2.3", "1.2.3.4.5", "1..2.3", "+1.2.3.4", "-1.2.3.4", " 1.2.3.4", "1.2.3.4 ",
+       "1.2.3.4/32", "\u0661.2.3.4", "1.2.3.\u00b2", "1.2.3.1_0", "1.2.3.0x1", "", "None", "fd00::1", "FD00:0::1",
+       "fd00:10:96:0:0:0:0:a", "::ffff:1.2.3.4", "::", "fe80::1%eth0", "1.2.3.4:80", "fd00:::1", "10.096.0.1"]
+
+
+def plain(raw: str):
+    try:
+        a = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    return str(a), a.version, int(a)
+
+
+def test_parse_ip_equals_ipaddress():
+    rnd = random.Random(13)
+    cases = ODD + [str(ipaddress.IPv4Address(rnd.getrandbits(32))) for _ in range(3000)]
+    cases += [str(ipaddress.IPv6Address(rnd.getrandbits(128))) for _ in range(300)]
+    cases += [".".join(str(rnd.choice([0, 1, 9, 10, 99, 100, 199, 255, 256, 300, 999])) for _ in range(4))
+              for _ in range(3000)]
+    for raw in cases:
+        assert _parse_ip(raw) == plain(raw), raw
+    assert _parse_ip("010.1.1.1") is None and _parse_ip("10.96.0.1") == ("10.96.0.1", 4, 0x0A600001)
+
+
+def test_inside_equals_ipaddress_membership():
+    nets = ["10.96.0.0/12", "192.168.0.0/24", "10.96.0.1/32", "fd00:10:96::/108", "::/0", "0.0.0.0/0"]
+    rnd = random.Random(7)
+    ips = ["10.96.0.1", "10.111.255.255", "10.112.0.0", "192.168.0.255", "192.168.1.0", "fd00:10:96::ffff",
+           "fd00:10:97::", "::ffff:10.96.0.1"] + [str(ipaddress.IPv4Address(rnd.getrandbits(32))) for _ in range(500)]
+    for rng in nets:
+        n = ipaddress.ip_network(rng)
+        for raw in ips:
+            _ip, version, value = _parse_ip(raw)
+            assert _inside(version, value, [_net(rng)]) == (ipaddress.ip_address(raw) in n), (raw, rng)
+    # none of the nets of the IP's family: outside (another family's net does not count)
+    assert not _inside(4, 1, [_net("::/0")]) and not _inside(4, 1, [])

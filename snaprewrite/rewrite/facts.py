@@ -17,6 +17,7 @@ read with the project's decoders (``k8s.fields``, ``k8s.decode``, ``yamledit.fin
 do not decode become ``problems`` (one line naming the key), never exceptions.
 """
 
+import bisect
 import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -157,12 +158,13 @@ class State:
         """with_plan is this state as a rewrite ``plan`` (rewrite.plan.Plan) leaves it: new values, and renamed
         objects gone from their old key and live under the new one."""
         overlay: dict[bytes, bytes | None] = dict(self.overlay)
+        held = indexed(self.layout)
         for e in plan.edits:
             if self.index.get(e.key) != e.write.revkey:
                 continue  # not the live record: the plan does not change what is live
             if e.new_key is not None:
                 overlay.setdefault(e.key, None)
-                if e.new_key.startswith(indexed(self.layout)):
+                if e.new_key.startswith(held):
                     overlay[e.new_key] = e.new_value
             else:
                 overlay[e.key] = e.new_value
@@ -171,7 +173,11 @@ class State:
     def keys(self, prefix: bytes) -> list[bytes]:
         """keys lists the live keys under ``prefix``, sorted."""
         prefix = self.key(prefix)
-        return [k for k in self._keys if k.startswith(prefix)]
+        start = bisect.bisect_left(self._keys, prefix)  # the keys under a prefix are one run of the sorted list
+        end = start
+        while end < len(self._keys) and self._keys[end].startswith(prefix):
+            end += 1
+        return self._keys[start:end]
 
     def has(self, key: bytes) -> bool:
         key = self.key(key)

@@ -43,3 +43,21 @@ def test_inside_equals_ipaddress_membership():
             assert _inside(version, value, [_net(rng)]) == (ipaddress.ip_address(raw) in n), (raw, rng)
     # none of the nets of the IP's family: outside (another family's net does not count)
     assert not _inside(4, 1, [_net("::/0")]) and not _inside(4, 1, [])
+
+
+def test_state_keys_equal_a_filter_of_every_key():
+    """State.keys takes the run of its sorted keys under a prefix: the same as testing every key."""
+    from snaprewrite.rewrite.facts import State
+
+    rnd = random.Random(3)
+    parts = [b"services/specs/", b"services/endpoints/", b"ipaddresses/", b"minions/", b"ranges/serviceips", b"\xff",
+             b"a", b"", b"ipaddresses/10."]
+    index = {b"/registry/" + rnd.choice(parts) + rnd.choice(parts) + bytes([rnd.randrange(256)]): b"r"
+             for _ in range(2000)}
+    overlay = {k: None for k in list(index)[:50]} | {b"/registry/ipaddresses/new": b"v"}
+    state = State(None, index, overlay)
+    every = sorted(k for k in set(index) | set(overlay) if state.has(k))
+    for prefix in parts + [b"/registry/", b"/registry/services/specs/\xff", b"/zzz", b"/"]:
+        want = [k for k in every if k.startswith(state.key(prefix))]
+        assert state.keys(prefix) == want, prefix
+    assert state.keys(b"ipaddresses/") and b"/registry/ipaddresses/new" in state.keys(b"ipaddresses/")

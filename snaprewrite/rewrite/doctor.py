@@ -198,7 +198,7 @@ class _Bitmaps:
                 dx.add(key_text(key), ERROR, "MismatchedNetwork",
                        f"allocator range {stored_range} is not the service CIDR {rng}: the provided network does "
                        "not match the current range")
-            self.stored[version] = {_canonical(ip) for ip in ips}
+            self.stored[version] = set(ips)  # bitmap.decode writes each IP as ipaddress does: canonical
 
 
 def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int, str], primary: int | None,

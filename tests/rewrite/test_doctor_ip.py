@@ -61,3 +61,15 @@ def test_state_keys_equal_a_filter_of_every_key():
         want = [k for k in every if k.startswith(state.key(prefix))]
         assert state.keys(prefix) == want, prefix
     assert state.keys(b"ipaddresses/") and b"/registry/ipaddresses/new" in state.keys(b"ipaddresses/")
+
+
+def test_bitmap_decode_gives_canonical_ips():
+    """doctor takes the stored bitmap's IPs as they come: they are already what _parse_ip makes of them."""
+    from snaprewrite.k8s import bitmap
+
+    rnd = random.Random(5)
+    for rng in ("10.96.0.0/12", "192.168.0.0/24", "fd00:10:96::/108", "fd00::/64"):
+        first, count = bitmap.allocatable(rng)
+        offsets = sorted(set(rnd.randrange(min(count, 1 << 16)) for _ in range(300)))
+        ips = bitmap.decode(rng, bitmap.encode_offsets(offsets))
+        assert len(ips) == len(offsets) and all(_parse_ip(ip)[0] == ip for ip in ips), rng

@@ -57,7 +57,7 @@ that revision. It moves the store revision only: every key's records are those o
 """
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from ..errors import SchemaError, UsageError
 from . import kv as kvcodec
@@ -83,8 +83,11 @@ class Write:
     @classmethod
     def of(cls, key: bytes, latest: Record, value: bytes, new_key: bytes | None = None) -> "Write":
         """of makes the Write of ``key``'s latest record (its old value is dropped: a plan holds many)."""
-        base = replace(latest, kv=replace(latest.kv, value=b"")) if latest.kv.value else latest
-        return cls(key, base, value, new_key)
+        kv = latest.kv
+        if kv.value:  # the record without its value, built directly (``dataclasses.replace`` costs 6 us)
+            kv = KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, b"", kv.lease)
+            latest = Record(latest.revision, latest.tombstone, kv)
+        return cls(key, latest, value, new_key)
 
     @property
     def revkey(self) -> bytes:

@@ -5,7 +5,7 @@ kube-apiserver stores built-in kinds as ``k8s\\x00`` followed by a ``runtime.Unk
 own message. Custom resources (and aggregated APIs) are stored as JSON. With encryption at rest the
 value starts ``k8s:enc:<provider>:v1:<key name>:`` (``kms:v2`` for KMS v2) and the rest is ciphertext.
 
-The envelope is read with ``splice.scan`` (bounds-checked), so ``raw_offset`` is the exact byte offset
+The envelope is read with ``splice.select`` (bounds-checked, as ``splice.scan``), so ``raw_offset`` is the exact byte offset
 of ``raw``'s payload inside the stored value: ``value[raw_offset:raw_offset + raw_length]``.
 """
 
@@ -41,29 +41,39 @@ class Envelope:
         return bytes(value[self.raw_offset : self.raw_offset + self.raw_length])
 
 
+_ENVELOPE = {1: "typeMeta", 2: "raw", 3: "contentEncoding", 4: "contentType"}  # runtime.Unknown
+_TYPE_META = {1: "apiVersion", 2: "kind"}
+
+
 def _parse_protobuf(value: bytes) -> Envelope:
-    """_parse_protobuf reads the runtime.Unknown after the magic; any inconsistency is a DecodeError."""
+    """_parse_protobuf reads the runtime.Unknown after the magic; any inconsistency is a DecodeError.
+
+    Fields of another wire type under these numbers are skipped; problems are met in wire order, as a
+    walk over ``splice.scan`` meets them (``select`` returns the first one after the fields before it).
+    """
     api_version = kind = None
     raw = None
     encoding = ctype = ""
     try:
-        for f in splice.scan(value, len(MAGIC), len(value)):
-            if f.wire_type != splice.WIRE_LEN:
-                continue
-            if f.number == 1:
-                for t in splice.scan(value, f.value_start, f.value_end):
-                    if t.wire_type == splice.WIRE_LEN and t.number in (1, 2):
-                        text = value[t.value_start : t.value_end].decode("utf-8")
-                        if t.number == 1:
-                            api_version = text
-                        else:
-                            kind = text
-            elif f.number == 2:
-                raw = (f.value_start, f.value_end - f.value_start)
-            elif f.number == 3:
-                encoding = value[f.value_start : f.value_end].decode("utf-8")
-            elif f.number == 4:
-                ctype = value[f.value_start : f.value_end].decode("utf-8")
+        fields, err = splice.select(value, len(MAGIC), len(value), _ENVELOPE, strict=False)
+        for _, number, _, _, start, end in fields:
+            if number == 1:
+                names, inner_err = splice.select(value, start, end, _TYPE_META, strict=False)
+                for _, n, _, _, a, b in names:
+                    if n == 1:
+                        api_version = value[a:b].decode("utf-8")
+                    else:
+                        kind = value[a:b].decode("utf-8")
+                if inner_err is not None:
+                    raise inner_err
+            elif number == 2:
+                raw = (start, end - start)
+            elif number == 3:
+                encoding = value[start:end].decode("utf-8")
+            else:
+                ctype = value[start:end].decode("utf-8")
+        if err is not None:
+            raise err
     except UnicodeDecodeError:
         raise DecodeError("broken kubernetes envelope: type name is not utf-8") from None
     except DecodeError as e:

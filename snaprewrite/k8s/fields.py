@@ -9,6 +9,7 @@ error. ``tests/k8s/test_fields.py`` checks both agree on every object of the fix
 snapshot.
 """
 
+import functools
 from collections.abc import Sequence
 
 from . import registry, splice
@@ -21,18 +22,27 @@ class _Fallback(Exception):
     """The fast path cannot answer this one exactly."""
 
 
+@functools.cache
+def _step(descriptor, name: str) -> bool | None:
+    """_step tells whether field ``name`` of a message type is repeated; None if the fast path cannot follow it."""
+    fd = descriptor.fields_by_name.get(name)
+    if fd is None:
+        return None
+    if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
+        return None  # map iteration order is not wire order
+    return fd.is_repeated
+
+
 def _values(msg, names: tuple[str, ...]) -> list[str]:
     """_values follows API field names through a parsed message, entering repeated messages element-wise."""
     current = [msg]
     for name in names:
         nxt = []
         for m in current:
-            fd = m.DESCRIPTOR.fields_by_name.get(name)
-            if fd is None:
+            repeated = _step(m.DESCRIPTOR, name)
+            if repeated is None:
                 raise _Fallback
-            if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
-                raise _Fallback  # map iteration order is not wire order
-            if fd.is_repeated:
+            if repeated:
                 nxt.extend(getattr(m, name))
             elif m.HasField(name):
                 nxt.append(getattr(m, name))

@@ -94,42 +94,39 @@ def scan(buf, start: int = 0, end: int | None = None) -> Iterator[FieldSpan]:
 # ---- protobuf: walking and rewriting along field-number paths
 
 
-def _walk(buf, start: int, end: int, path: tuple[int, ...]) -> Iterator[FieldSpan]:
-    """_walk yields the spans of every occurrence of ``path`` under the message ``buf[start:end]``."""
-    head, rest = path[0], path[1:]
-    for f in scan(buf, start, end):
-        if f.number != head:
-            continue
-        if f.wire_type != WIRE_LEN:
-            raise DecodeError(f"field {f.number} at byte {f.tag_start} is not length-delimited")
-        if rest:
-            yield from _walk(buf, f.value_start, f.value_end, rest)
-        else:
-            yield f
-
-
 def _walk_go(buf, start: int, end: int, path: tuple[int, ...], repeated: tuple[bool, ...],
-             inst: tuple[int, ...] = ()) -> Iterator[tuple[tuple[int, ...], FieldSpan]]:
-    """_walk_go is ``_walk`` that also names each occurrence's instance: the repeated elements on its way."""
+             out: list, inst: tuple[int, ...] = ()) -> DecodeError | None:
+    """_walk_go appends ``(instance, span)`` for every occurrence of ``path`` under ``buf[start:end]``, depth first.
+
+    The instance names the repeated elements on the occurrence's way. Returns the first DecodeError met
+    (the walk stops there; what it appended came before it in a depth-first walk over ``scan``).
+    """
     head, rest = path[0], path[1:]
-    for f in scan(buf, start, end):
-        if f.number != head:
-            continue
-        if f.wire_type != WIRE_LEN:
-            raise DecodeError(f"field {f.number} at byte {f.tag_start} is not length-delimited")
-        here = inst + (f.tag_start,) if repeated[0] else inst
+    picks, err = select(buf, start, end, {head: True})
+    for _, _, tag_start, len_start, value_start, value_end in picks:
+        here = inst + (tag_start,) if repeated[0] else inst
         if rest:
-            yield from _walk_go(buf, f.value_start, f.value_end, rest, repeated[1:], here)
+            deeper = _walk_go(buf, value_start, value_end, rest, repeated[1:], out, here)
+            if deeper is not None:
+                return deeper
         else:
-            yield here, f
+            out.append((here, FieldSpan(head, WIRE_LEN, tag_start, value_start, value_end, len_start)))
+    return err
 
 
 def _go_message_fields(message, path: tuple[int, ...], repeated: tuple[bool, ...]) -> list[str]:
     """_go_message_fields is what Go reads at ``path``: a singular leaf's last occurrence per instance."""
+    found: list = []
+    err = _walk_go(message, 0, len(message), path, repeated, found)
     if repeated[-1]:
-        return [_text(message, f) for _, f in _walk_go(message, 0, len(message), path, repeated)]
+        texts = [_text(message, f) for _, f in found]  # a bad string before the walk's error is met first
+        if err is not None:
+            raise err
+        return texts
+    if err is not None:
+        raise err
     last: dict[tuple[int, ...], FieldSpan] = {}
-    for inst, f in _walk_go(message, 0, len(message), path, repeated):
+    for inst, f in found:
         last[inst] = f  # keeps the instance's first position, takes its last value
     return [_text(message, f) for f in last.values()]
 
@@ -181,15 +178,65 @@ def _build_trie(edits: Mapping[tuple[int, ...], object],
     return root, leaves
 
 
-def _children(buf, start: int, end: int, node: dict) -> Iterator[tuple[FieldSpan, object]]:
-    """_children yields the fields of a message that the trie ``node`` names, with their trie child."""
-    for f in scan(buf, start, end):
-        child = node.get(f.number)
-        if child is None:
-            continue
-        if f.wire_type != WIRE_LEN:
-            raise DecodeError(f"field {f.number} at byte {f.tag_start} is not length-delimited")
-        yield f, child
+def select(buf, start: int, end: int, node: dict, strict: bool = True) -> tuple[list, DecodeError | None]:
+    """_select scans the message ``buf[start:end]`` once and returns the fields the trie ``node`` names.
+
+    Each pick is ``(child, number, tag_start, len_start, value_start, value_end)``, in wire order. The scan checks
+    every field as ``scan`` does (in the same order, with the same messages); the first problem ends it
+    and is returned, not raised, so that callers raise it after handling the picks before it, just where
+    a walk over ``scan`` would have. A named field that is not length-delimited is such a problem too
+    (unless not ``strict``: then it is skipped like any other).
+    """
+    picks: list = []
+    get = node.get
+    pos = start
+    try:
+        while pos < end:
+            key = buf[pos]  # one- and two-byte varints (tags of fields 1-2047, lengths < 16 KiB) inline
+            if key < 0x80:
+                after = pos + 1
+            elif pos + 1 < end and buf[pos + 1] < 0x80:
+                key, after = key & 0x7F | buf[pos + 1] << 7, pos + 2
+            else:
+                key, after = read_varint(buf, pos, end)
+            number, wire = key >> 3, key & 7
+            if number == 0:
+                raise DecodeError(f"field number 0 at byte {pos}")
+            if wire == WIRE_LEN:
+                if after < end and buf[after] < 0x80:
+                    vstart = after + 1
+                    vend = vstart + buf[after]
+                elif after + 1 < end and buf[after + 1] < 0x80:
+                    vstart = after + 2
+                    vend = vstart + (buf[after] & 0x7F | buf[after + 1] << 7)
+                else:
+                    length, vstart = read_varint(buf, after, end)
+                    vend = vstart + length
+                if vend > end:
+                    raise DecodeError(f"field {number} at byte {pos} claims {vend - vstart} bytes, {end - vstart} left")
+            elif wire == WIRE_VARINT:
+                if after < end and buf[after] < 0x80:
+                    vend = after + 1
+                else:
+                    vend = read_varint(buf, after, end)[1]
+                vstart = after
+            elif wire in (WIRE_I64, WIRE_I32):
+                vstart = after
+                vend = after + (8 if wire == WIRE_I64 else 4)
+                if vend > end:
+                    raise DecodeError(f"field {number} at byte {pos} is truncated")
+            else:
+                raise DecodeError(f"unsupported wire type {wire} at byte {pos}")
+            child = get(number)
+            if child is not None:
+                if wire == WIRE_LEN:
+                    picks.append((child, number, pos, after, vstart, vend))
+                elif strict:
+                    raise DecodeError(f"field {number} at byte {pos} is not length-delimited")
+            pos = vend
+    except DecodeError as e:
+        return picks, e
+    return picks, None
 
 
 def _text(buf, f: FieldSpan) -> str:
@@ -200,19 +247,31 @@ def _text(buf, f: FieldSpan) -> str:
         raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
 
 
+def _length(n: int) -> bytes:
+    """_length is a length prefix: ``encode_varint`` with the one- and two-byte cases spelled out."""
+    if n < 0x80:
+        return _ONE_BYTE[n]
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
+    return encode_varint(n)
+
+
+_ONE_BYTE = [bytes((i,)) for i in range(0x80)]
+
+
 def _rewrite(buf, start: int, end: int, node: dict) -> bytes | None:
     """_rewrite returns the message ``buf[start:end]`` with the trie's edits applied, or None if unchanged."""
-    out = bytearray()
+    picks, err = select(buf, start, end, node)
+    parts: list = []
     cursor = start
-    changed = False
-    for f, child in _children(buf, start, end, node):
-        if isinstance(child, _Leaf):
-            old_bytes = bytes(buf[f.value_start : f.value_end])
+    for child, number, tag_start, len_start, value_start, value_end in picks:
+        if type(child) is _Leaf:
+            old_bytes = bytes(buf[value_start:value_end])
             try:
                 old = old_bytes.decode("utf-8")
             except UnicodeDecodeError:
                 if callable(child.replacement):
-                    raise DecodeError(f"field {f.number} at byte {f.tag_start} is not a utf-8 string") from None
+                    raise DecodeError(f"field {number} at byte {tag_start} is not a utf-8 string") from None
                 old = old_bytes  # a bytes field (e.g. RangeAllocation.data) replaced by position
             new = child.new_value(old)
             if new is None:
@@ -221,32 +280,36 @@ def _rewrite(buf, start: int, end: int, node: dict) -> bytes | None:
             if payload == old_bytes:
                 continue
         else:
-            payload = _rewrite(buf, f.value_start, f.value_end, child)
+            payload = _rewrite(buf, value_start, value_end, child)
             if payload is None:
                 continue
-        out += buf[cursor : f.len_start]
-        out += encode_varint(len(payload))
-        out += payload
-        cursor = f.value_end
-        changed = True
-    if not changed:
+        parts += (buf[cursor:len_start], _length(len(payload)), payload)
+        cursor = value_end
+    if err is not None:
+        raise err
+    if not parts:
         return None
-    out += buf[cursor:end]
-    return bytes(out)
+    parts.append(buf[cursor:end])
+    return b"".join(parts)
 
 
 def get_message_fields(message: bytes, path: Sequence[int]) -> list[str]:
     """get_message_fields returns the strings at ``path`` in a bare protobuf message, in wire order."""
-    return [_text(message, f) for f in _walk(message, 0, len(message), tuple(path))]
+    path = tuple(path)
+    return _go_message_fields(message, path, (True,) * len(path))
 
 
 def _collect(buf, start: int, end: int, node: dict, out: dict) -> None:
     """_collect walks the message once, appending the strings of every path in the trie ``node`` to ``out``."""
-    for f, child in _children(buf, start, end, node):
-        if isinstance(child, _Leaf):
-            out[child.path].append(_text(buf, f))
+    picks, err = select(buf, start, end, node)
+    for child, number, tag_start, len_start, value_start, value_end in picks:
+        if type(child) is _Leaf:
+            out[child.path].append(_text(buf, FieldSpan(number, WIRE_LEN, tag_start, value_start, value_end,
+                                                        len_start)))
         else:
-            _collect(buf, f.value_start, f.value_end, child, out)
+            _collect(buf, value_start, value_end, child, out)
+    if err is not None:
+        raise err
 
 
 def get_many(value: bytes, paths: Sequence) -> list[list[str]]:
@@ -256,7 +319,7 @@ def get_many(value: bytes, paths: Sequence) -> list[list[str]]:
     full = [(UNKNOWN_RAW,) + _proto_path(p) for p in paths]
     root, _ = _build_trie({p: () for p in full})
     out: dict = {p: [] for p in full}
-    _collect(memoryview(value)[4:], 0, len(value) - 4, root, out)
+    _collect(bytes(value[4:]), 0, len(value) - 4, root, out)
     return [out[p] for p in full]
 
 
@@ -401,8 +464,8 @@ def get_fields(value: bytes, path) -> list[str]:
     if bytes(value[:4]) == MAGIC:
         full = (UNKNOWN_RAW,) + _proto_path(path)
         if _singular_steps(path):
-            return _go_message_fields(memoryview(value)[4:], full, (False,) + tuple(path.repeated))
-        return get_message_fields(memoryview(value)[4:], full)
+            return _go_message_fields(bytes(value[4:]), full, (False,) + tuple(path.repeated))
+        return get_message_fields(bytes(value[4:]), full)
     if _is_json(value):
         return get_json_fields(value, _json_path(path))
     raise DecodeError("value is neither a kubernetes protobuf envelope nor json")
@@ -414,7 +477,7 @@ def set_fields(value: bytes, edits: Mapping[object, object]) -> bytes:
     if value[:4] == MAGIC:
         inner = {(UNKNOWN_RAW,) + _proto_path(p): r for p, r in edits.items()}
         labels = {(UNKNOWN_RAW,) + _proto_path(p): ".".join(p.names) for p in edits if hasattr(p, "names")}
-        return MAGIC + set_message_fields(memoryview(value)[4:], inner, labels)
+        return MAGIC + set_message_fields(value[4:], inner, labels)
     if _is_json(value):
         return set_json_fields(value, {_json_path(p): r for p, r in edits.items()})
     raise DecodeError("value is neither a kubernetes protobuf envelope nor json")

@@ -20,6 +20,8 @@ any CIDR and map to None. IPv4 with leading zeros (``010.96.0.1``) is not accept
 
 import bisect
 import ipaddress
+import re
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -48,8 +50,28 @@ def _parse_network(text: str, what: str) -> Network:
         raise UsageError(f"{what} {text} has host bits set; did you mean {loose}?") from None
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}").fullmatch  # ASCII digits, no leading zeros
+
+
 def parse_ip(text: str) -> Address | None:
-    """parse_ip returns the address of an IP literal, or None for anything else ("None", "", a name)."""
+    """parse_ip returns the address of an IP literal, or None for anything else ("None", "", a name).
+
+    A plain dotted quad (what Services hold) is read with ``socket.inet_aton``, about ten times quicker
+    than ``ipaddress.ip_address``, which accepts exactly these and reads the same address from them;
+    so is an IPv6 literal already in the C library's canonical spelling (``inet_ntop`` gives the text
+    back). ``tests/rewrite/test_cidr.py`` compares both ways; anything else goes to ``ipaddress``.
+    """
+    if type(text) is str:
+        if _DOTTED_QUAD(text):
+            return ipaddress.IPv4Address(socket.inet_aton(text))
+        if ":" in text and text.isascii():
+            try:
+                packed = socket.inet_pton(socket.AF_INET6, text)
+            except (OSError, ValueError):
+                packed = None
+            if packed is not None and socket.inet_ntop(socket.AF_INET6, packed) == text:
+                return ipaddress.IPv6Address(packed)
     try:
         return ipaddress.ip_address(text)
     except ValueError:

@@ -10,6 +10,8 @@ the plan is applied, by the etcd layer (``etcd.writes``), from the histories the
 for keys that may be renamed. A plan is never changed by applying it: it can be applied again.
 """
 
+import contextlib
+import gc
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -325,10 +327,29 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
     sc = scanned if scanned is not None else scan(snap, options, progress, layout)
     plan = Plan(snap.path, mvcc.current_revision(snap), histories=sc.histories, layout=sc.layout)
     ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
-    for rule in sc.selected:
-        rule.run(ctx)
+    with _no_cycle_collection():
+        for rule in sc.selected:
+            rule.run(ctx)
     plan.edits.sort(key=lambda e: e.key)
     return plan
+
+
+@contextlib.contextmanager
+def _no_cycle_collection():
+    """_no_cycle_collection pauses Python's cycle collector while the rules run.
+
+    The rules make about ten objects per object they look at (records, slots, edits, changes), almost
+    all acyclic and long-lived: each full collection walked every one of them again, a quarter of
+    the rules' time on a 100k-object plan. Reference counting still frees what they drop; a cycle
+    made meanwhile (an exception kept with its traceback) is collected once the collector runs again.
+    """
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None,

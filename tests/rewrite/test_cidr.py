@@ -3,7 +3,7 @@
 import ipaddress
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from snaprewrite.errors import PlanError, UsageError
@@ -200,3 +200,49 @@ def test_reallocator_never_repeats_and_fills_lowest_first(taken_offsets, n):
             break
     assert got == free[: len(got)]
     assert len(got) == min(n, len(free))
+
+
+# -- parse_ip's dotted-quad fast path answers as ipaddress does ------------------------------------------
+
+
+def _plain_parse_ip(text):
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+_quad_parts = st.one_of(st.integers(0, 300).map(str), st.sampled_from(["00", "01", "010", "", " 1", "1 ", "+1", "٣",
+                                                                       "0x1", "1_0", "²", "255", "256"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(
+    st.lists(_quad_parts, min_size=3, max_size=5).map(".".join),
+    st.lists(_quad_parts, min_size=4, max_size=4).map(lambda p: ".".join(p) + "\n"),
+    st.text(alphabet="0123456789.:abcdef%/ ", max_size=24),
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=6).map(lambda a: a.exploded),
+    st.ip_addresses(v=6).map(lambda a: str(a).upper()),
+    st.ip_addresses(v=4).map(lambda a: f"::ffff:{a}"),
+    st.ip_addresses(v=4).map(lambda a: f"::{a}"),
+    st.lists(st.sampled_from(["", "0", "00000", "fd00", "FFFF", "1.2.3.4", "01.2.3.4", "g", "%eth0", "٣"]),
+             min_size=2, max_size=10).map(":".join),
+))
+def test_parse_ip_fast_path_equals_ipaddress(text):
+    from snaprewrite.rewrite.cidr import parse_ip
+
+    got, want = parse_ip(text), _plain_parse_ip(text)
+    assert got == want and type(got) is type(want), text
+
+
+def test_parse_ip_refuses_what_ipaddress_refuses():
+    from snaprewrite.rewrite.cidr import parse_ip
+
+    for text in ("010.96.0.1", "10.96.0.256", "10.96.0", "10.96.0.1\n", "٣.96.0.1", "1.96.0.٣", "None", ""):
+        assert parse_ip(text) is None, text
+    assert parse_ip("10.96.0.1") == ipaddress.IPv4Address("10.96.0.1") and parse_ip("fd00::a").version == 6
+    for text in ("fd00::a%eth0", "::ffff:1.2.3.4", "::1.2.3.4", "fd00:0::a", "FD00::A", "::", "1::"):
+        assert parse_ip(text) == ipaddress.ip_address(text), text
+    for text in ("fd00::a::1", "::ffff:01.2.3.4", "fd00:٣::1", "1:2:3:4:5:6:7:8:9", "fd00::a\x00"):
+        assert parse_ip(text) is None, text

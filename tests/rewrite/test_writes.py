@@ -88,3 +88,17 @@ def test_batch_ops_encode_each_record_as_put_in_key_order():
                    + [(gone, None), (revision.encode(revision.Revision(7, 0), tombstone=True), None)],
                    key=lambda op: op[0])
     assert list(batch.ops()) == eager
+
+
+def test_write_of_keeps_every_field_but_the_value(fixture_path):
+    """Write.of builds the value-less record by hand: it must equal dataclasses.replace on every field."""
+    from dataclasses import fields, replace
+
+    assert [f.name for f in fields(kv.KeyValue)] == ["key", "create_revision", "mod_revision", "version", "value",
+                                                    "lease"]
+    assert [f.name for f in fields(mvcc.Record)] == ["revision", "tombstone", "kv"]
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        for key, revkey in sorted(mvcc.live_keys(snap).items())[:50]:
+            rec = mvcc.record_at(snap, revkey)
+            w = writes.Write.of(key, rec, b"new")
+            assert w.base == replace(rec, kv=replace(rec.kv, value=b"")) and w.value == b"new", key

@@ -65,8 +65,12 @@ def field_path(obj: Object, api_version: str, names: tuple[str, ...]) -> registr
     return registry.resolve_path(env.api_version or api_version, env.kind or obj.kind, names)
 
 
-def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...]) -> None:
-    """prefetch reads several field paths of an object in one walk of its value, into its cache."""
+def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...], keep: bool = False) -> None:
+    """prefetch reads several field paths of an object in one walk of its value, into its cache.
+
+    The record read for it is forgotten, unless ``keep``: the caller is about to edit the object (and
+    calls ``forget`` itself if it does not).
+    """
     wanted = [p for p in paths if p not in obj.cache]
     if not wanted:
         return
@@ -77,7 +81,8 @@ def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...]) -> None:
     except DecodeError as e:
         raise PlanError(f"{obj.key_text}: cannot read its fields ({e}); refusing to rewrite") from None
     obj.cache.update(zip(wanted, got))
-    obj.forget()
+    if not keep:
+        obj.forget()
 
 
 def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[str]:
@@ -100,6 +105,26 @@ def rewrite_value(obj: Object, edits: dict) -> bytes:
         return splice.set_fields(obj.value, edits)
     except (DecodeError, ValueError) as e:
         raise PlanError(f"{obj.key_text}: cannot rewrite ({e})") from None
+
+
+def replace_single(obj: Object, path: registry.FieldPath, old: str, new: str) -> bytes | None:
+    """replace_single is the value with the one string stored at ``path``, ``old``, set to ``new``, in one walk.
+
+    None unless the value holds exactly one occurrence of ``path`` and it reads ``old``: then
+    ``read_fields`` reads ``[old]`` too and ``rewrite_value(obj, {path: [new]})`` gives these bytes, so a
+    caller that falls back to those on None decides as if it had called them (they also name the error).
+    """
+    seen: list = []
+
+    def swap(text: str) -> str:
+        seen.append(text)
+        return new
+
+    try:
+        out = splice.set_fields(obj.value, {path: swap})
+    except (DecodeError, ValueError):
+        return None
+    return out if seen == [old] else None
 
 
 def check_mirror(obj: Object, list_field: str, values: list[str], mirror: str, mirror_values: list[str],

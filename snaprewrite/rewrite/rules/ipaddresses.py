@@ -8,7 +8,7 @@ layer's (``etcd.writes``), which reads the histories the planning scan gathers f
 
 from ...errors import PlanError
 from ..plan import Change, Context, Edit, Warning
-from .addresses import field_path, read_fields, rewrite_value
+from .addresses import field_path, read_fields, replace_single, rewrite_value
 
 name = "ipaddresses"
 kind = "IPAddress"
@@ -34,10 +34,12 @@ def run(ctx: Context) -> None:
             continue
         if new_ip in existing and ctx.moved_ips.get(new_ip) is None:
             raise PlanError(f"{obj.key_text}: cannot rename to {new_ip}: an IPAddress of that name exists")
-        names = read_fields(obj, API, ("metadata", "name"))
-        if names != [obj.name]:
-            raise PlanError(f"{obj.key_text}: metadata.name does not match the key")
-        value = rewrite_value(obj, {field_path(obj, API, ("metadata", "name")): [new_ip]})
+        name_path = field_path(obj, API, ("metadata", "name"))
+        value = replace_single(obj, name_path, obj.name, new_ip)
+        if value is None:  # not one plain metadata.name equal to the key's: the careful path says why
+            if read_fields(obj, API, ("metadata", "name")) != [obj.name]:
+                raise PlanError(f"{obj.key_text}: metadata.name does not match the key")
+            value = rewrite_value(obj, {name_path: [new_ip]})
         new_key = ctx.layout.key(PREFIX + new_ip.encode())
         change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
                         new_key=new_key.decode())

@@ -10,6 +10,7 @@ import ipaddress
 
 from ...errors import DecodeError, PlanError
 from ...k8s import bitmap, decode
+from ..cidr import parse_ip
 from ..plan import Change, Context, Edit, Warning
 from .addresses import field_path, read_fields, rewrite_value
 
@@ -20,6 +21,7 @@ prefixes = (b"ranges/",)  # relative to the layout root
 
 def run(ctx: Context) -> None:
     """run plans the new range and bitmap of each service IP RangeAllocation."""
+    addrs: dict[str, object] = {}  # each service IP parsed once for both families' ranges
     for obj in ctx.objects.get(kind, []):
         if not obj.name.endswith("serviceips"):
             continue
@@ -40,7 +42,9 @@ def run(ctx: Context) -> None:
             continue
         new_range = bitmap.range_spec(str(m.mapping.new))
         net = ipaddress.ip_network(new_range)
-        held = sorted({ip for ip in ctx.service_ips if _in(ip, net)}, key=lambda ip: ipaddress.ip_address(ip))
+        if not addrs:
+            addrs.update((ip, parse_ip(ip)) for ip in ctx.service_ips)
+        held = sorted({ip for ip in ctx.service_ips if _in(addrs[ip], net)}, key=lambda ip: int(addrs[ip]))  # one family
         stored = decode.decode_value(obj.value).get("data")
         edits: dict = {field_path(obj, "v1", ("range",)): [new_range]}
         changes = [Change(obj.key_text, kind, obj.namespace, obj.name, "range", old_range, new_range)]
@@ -69,8 +73,5 @@ def _network(key: str, text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Netwo
         raise PlanError(f"{key}: stored range {text!r} is not a CIDR") from None
 
 
-def _in(ip: str, net) -> bool:
-    try:
-        return ipaddress.ip_address(ip) in net
-    except ValueError:
-        return False
+def _in(addr, net) -> bool:
+    return addr is not None and addr in net

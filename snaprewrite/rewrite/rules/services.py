@@ -17,25 +17,12 @@ def run(ctx: Context) -> None:
     """run plans the cluster IP moves of every live Service."""
     slots: list[Slot] = []
     for obj in ctx.objects.get(kind, []):
-        prefetch(obj, "v1", ("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP"))
-        if read_fields(obj, "v1", ("spec", "type")) == ["ExternalName"]:
-            continue
-        ips = read_fields(obj, "v1", ("spec", "clusterIPs"))
-        mirror = read_fields(obj, "v1", ("spec", "clusterIP"))
-        field = "clusterIPs"
-        if not ips:  # objects written before Kubernetes 1.20 only have clusterIP
-            ips, field = mirror, "clusterIP"
-        elif not ctx.options.excluded(obj):
-            check_mirror(obj, field, ips, "clusterIP", mirror, ctx.options.service_map, subnets=False)
-        if not ips or ips[0] in ("", "None"):
-            continue
-        if ctx.options.excluded(obj):
-            ctx.excluded.add(obj.key)
-            ctx.service_ips.extend(ips)  # kept where they are, still allocated
-            ctx.kept_ips.update(ips)
-            ctx.plan.kept_ips[obj.ref()] = list(ips)
-            continue
-        slots.extend(Slot(obj, field, i, ip) for i, ip in enumerate(ips))
+        # the record read here stays for ``object_edits`` while the Service has addresses that may move
+        prefetch(obj, "v1", ("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP"), keep=True)
+        mine = _slots(ctx, obj)
+        if not mine:
+            obj.forget()
+        slots.extend(mine)
     assign(ctx, slots, ctx.options.service_map, subnets=False, what="service")
     for s in slots:
         ctx.service_ips.append(s.new if s.new is not None else s.old)
@@ -43,4 +30,26 @@ def run(ctx: Context) -> None:
             ctx.moved_ips[s.old] = s.new
     object_edits(ctx, slots, "v1", "clusterIP")
     for obj in ctx.objects.get(kind, []):
-        obj.cache.clear()  # fields read for this rule: no later rule needs them
+        obj.cache.clear()  # fields read for this rule (and records no edit took): no later rule needs them
+
+
+def _slots(ctx: Context, obj) -> list[Slot]:
+    """_slots are the Service's cluster IPs that the rewrite may move (none: headless, excluded, ...)."""
+    if read_fields(obj, "v1", ("spec", "type")) == ["ExternalName"]:
+        return []
+    ips = read_fields(obj, "v1", ("spec", "clusterIPs"))
+    mirror = read_fields(obj, "v1", ("spec", "clusterIP"))
+    field = "clusterIPs"
+    if not ips:  # objects written before Kubernetes 1.20 only have clusterIP
+        ips, field = mirror, "clusterIP"
+    elif not ctx.options.excluded(obj):
+        check_mirror(obj, field, ips, "clusterIP", mirror, ctx.options.service_map, subnets=False)
+    if not ips or ips[0] in ("", "None"):
+        return []
+    if ctx.options.excluded(obj):
+        ctx.excluded.add(obj.key)
+        ctx.service_ips.extend(ips)  # kept where they are, still allocated
+        ctx.kept_ips.update(ips)
+        ctx.plan.kept_ips[obj.ref()] = list(ips)
+        return []
+    return [Slot(obj, field, i, ip) for i, ip in enumerate(ips)]

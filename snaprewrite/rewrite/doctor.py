@@ -31,6 +31,7 @@ control plane will act (repair events, refusals); the CLI exits 1 when there is 
 import base64
 import functools
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from ..errors import DecodeError, UsageError
@@ -127,25 +128,28 @@ def _family(version: int) -> str:
     return f"IPv{version}"
 
 
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0-255 in ASCII digits, no leading zero
+_QUAD = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
+
 def _parse_ip(raw: str) -> tuple[str, int, int] | None:
     """_parse_ip is (canonical text, version, integer value) of an IP literal, or None if it is none.
 
     A dotted quad already in canonical form (1-3 ASCII digits per octet, no leading zero, each <= 255:
-    what every stored IPv4 cluster IP is) is taken apart with ``str.split``; anything else goes through
-    ``ipaddress`` (``_parse_ip_plain``), which decides, and which the quick form is tested equal to.
+    what every stored IPv4 cluster IP is; one precompiled match) is taken apart with ``str.split``; anything
+    else goes through ``ipaddress`` (``_parse_ip_plain``), which decides, and which the quick form is tested
+    equal to.
     """
-    parts = raw.split(".")
-    if len(parts) == 4 and all(p.isascii() and p.isdigit() and len(p) <= 3 and (len(p) == 1 or p[0] != "0")
-                               for p in parts):
-        a, b, c, d = map(int, parts)
-        if a <= 255 and b <= 255 and c <= 255 and d <= 255:
-            return raw, 4, (a << 24) | (b << 16) | (c << 8) | d
+    if _QUAD.fullmatch(raw):
+        a, b, c, d = map(int, raw.split("."))
+        return raw, 4, (a << 24) | (b << 16) | (c << 8) | d
     return _parse_ip_plain(raw)
 
 
 @functools.lru_cache(maxsize=1 << 15)
 def _parse_ip_plain(raw: str) -> tuple[str, int, int] | None:
-    """_parse_ip_plain is ``_parse_ip`` through ``ipaddress`` (cached: an IPv6 IP is read from the bitmap and its Service)."""
+    """_parse_ip_plain is ``_parse_ip`` through ``ipaddress`` (cached, bounded: IPv6 IPs are met again in the
+    IPAddress checks)."""
     try:
         addr = ipaddress.ip_address(raw)
     except ValueError:

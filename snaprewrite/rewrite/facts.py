@@ -134,6 +134,7 @@ class State:
         self.overlay = overlay or {}
         self.layout = layout or Layout()
         self.crypt = crypt
+        self.found: Facts | None = None  # ``discover``'s result, once made (a State does not change)
         live = set(index) | {k for k, v in self.overlay.items() if v is not None}
         self._keys = sorted(k for k in live if self.overlay.get(k, b"") is not None)
 
@@ -358,7 +359,13 @@ def _apiserver(state: State, facts: Facts) -> None:
 
 
 def discover(state: State) -> Facts:
-    """discover reads every fact of the module docstring from ``state``."""
+    """discover reads every fact of the module docstring from ``state``.
+
+    Read once per State and kept on it (``rewrite`` asks for the input's facts in its rails and again
+    in the doctor on the planned output): treat the result as read-only.
+    """
+    if state.found is not None:
+        return state.found
     facts = Facts(root=state.layout.root)
     _allocators(state, facts)
     _service_cidrs(state, facts)
@@ -366,6 +373,7 @@ def discover(state: State) -> Facts:
     _kube_proxy(state, facts)
     _nodes(state, facts)
     _apiserver(state, facts)
+    state.found = facts
     return facts
 
 

@@ -244,6 +244,18 @@ def test_quick_ipaddress_checks_equal_the_plain_ones(k8s_broken, real_broken, re
     assert found_any >= len(k8s_broken) + len(real_broken)  # the broken ones did find their problems
 
 
+def test_facts_kept_on_the_state_equal_a_fresh_read(fixture_path):
+    from snaprewrite.etcd.snapshot import Snapshot
+    from snaprewrite.k8s.layout import detect
+    from snaprewrite.rewrite import facts
+
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        state = facts.State.scan(snap, None, detect(snap))
+        kept = facts.discover(state)
+        assert facts.discover(state) is kept and kept.service_ranges and kept.node_pod_cidrs
+        assert facts.discover(facts.State.scan(snap, None, detect(snap))) == kept
+
+
 def test_bad_flags_are_usage_errors(real_snapshot):
     r = cli("doctor", real_snapshot, "--service-cidr", "10.96.0.1/12", code=2)
     assert "not a cidr network" in r.stderr and len(r.stderr.splitlines()) == 1

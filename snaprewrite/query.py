@@ -90,6 +90,14 @@ class _Sealed:
         if stored.startswith(encryption.ENC_PREFIX):
             self.at[revkey.tobytes()] = encryption.describe(stored)
 
+    def state(self) -> list:
+        """state is what a forked scan sends back (JSON): [revision key hex, provider, key name] each."""
+        return [[rk.hex(), p, n] for rk, (p, n) in self.at.items()]
+
+    def load(self, state: list) -> None:
+        """load takes in ``state`` from a forked scan."""
+        self.at = {bytes.fromhex(rk): (p, n) for rk, p, n in state}
+
     def counts(self, live_revkeys) -> list[dict]:
         """counts is the number of live values per (provider, key name), most first."""
         c = Counter(self.at[rk] for rk in live_revkeys if rk in self.at)
@@ -107,16 +115,18 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
     with Snapshot(path) as snap:
         snap.key_bucket()  # an etcd backend has one: refuse anything else before counting
         lay = k8slayout.detect(snap, prefix)
-        index: dict[bytes, bytes] = {}
-        sealed = _Sealed()
-        st = backend.stats(snap, progress, index, visit=sealed.visit, marker=b"k8s:enc:")
-        cs = mvcc.compact_state(snap)
-        live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
-        from .rewrite import cnifind  # reads a handful of records named by the index
+        with backend.StatsJob(snap, _Sealed(), marker=b"k8s:enc:") as job:  # the bucket hashes, on a free core
+            index = job.index(progress)
+            live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
+            from .rewrite import cnifind  # reads a handful of records named by the index
 
-        cni = cnifind.find(snap, index, lay.root)
-        encrypted = sealed.counts(rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN)
-        del index
+            cni = cnifind.find(snap, index, lay.root)
+            live_revkeys = [rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN]
+            del index
+            resources = count_resources(live, lay.root)
+            st, sealed = job.result()
+        cs = mvcc.compact_state(snap)
+        encrypted = sealed.counts(live_revkeys)
         out = {
             "hash": st.hash,
             "revision": st.revision,
@@ -128,7 +138,7 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
             "consistentIndex": cs.consistent_index,
             "liveKeys": len(live),
             "buckets": st.buckets,
-            "resources": count_resources(live, lay.root),
+            "resources": resources,
             "layout": lay.as_json(),
             "cni": cni,
             "encrypted": encrypted,

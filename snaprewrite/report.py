@@ -20,6 +20,8 @@ from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
+from . import jsontext
+
 UNLIMITED = 1 << 20  # columns of a console that is not a terminal: wide enough for any value
 
 
@@ -65,8 +67,12 @@ def show_table(t: Table) -> None:
 
 
 def print_json(data) -> None:
-    """print_json writes indented JSON to stdout (plain text, no markup)."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    """print_json writes ``json.dumps(data, indent=2, ensure_ascii=False)``'s text to stdout, a piece at a time.
+
+    Objects with an ``as_json`` method (verify's differences) are converted one at a time as they are
+    written, so a long result is never held twice (as objects and as dicts) nor as one string.
+    """
+    jsontext.write(data, sys.stdout.write, ensure_ascii=False)
 
 
 def error(message: str) -> None:
@@ -259,6 +265,8 @@ def verify_lines(result: dict) -> None:
     """verify_lines prints each differing key with every field's old and new value, then what a report lacks."""
     write = sys.stdout.write
     for d in result["differences"]:
+        if not isinstance(d, dict):
+            d = d.as_json()
         write(f"{d['how']:8} {_one_line(d['key'], None)}"
               + (f" -> {_one_line(d['newKey'], None)}" if d.get("newKey") else "") + "\n")
         for c in d["changes"]:

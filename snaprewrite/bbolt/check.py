@@ -18,10 +18,10 @@ Mapped pages are released as the walk goes (``PageFile.touched``), so a big file
 """
 
 import mmap
-import struct
 from operator import lt
 
 from ..errors import CorruptError, SnapshotError
+from . import elements
 from . import format as fmt
 from .freelist import read_freelist
 from .pages import PageFile
@@ -34,23 +34,6 @@ STOPPED = "more elements than the file can hold: overlapping elements, check sto
 _HDR = fmt.PAGE_HEADER.unpack_from
 _BUCKET = fmt.BUCKET_HEADER.unpack_from
 _HS = fmt.PAGE_HEADER_SIZE
-_ES = fmt.LEAF_ELEMENT_SIZE  # == BRANCH_ELEMENT_SIZE
-_LEAF_STRUCTS: dict[int, struct.Struct] = {}
-_BRANCH_STRUCTS: dict[int, struct.Struct] = {}
-
-
-def _leaf_struct(count: int) -> struct.Struct:
-    s = _LEAF_STRUCTS.get(count)
-    if s is None:
-        s = _LEAF_STRUCTS[count] = struct.Struct("<" + "IIII" * count)
-    return s
-
-
-def _branch_struct(count: int) -> struct.Struct:
-    s = _BRANCH_STRUCTS.get(count)
-    if s is None:
-        s = _BRANCH_STRUCTS[count] = struct.Struct("<" + "IIQ" * count)
-    return s
 
 
 class _Checker:
@@ -165,55 +148,32 @@ class _Checker:
     def _branch(self, data, off: int, size: int, count: int, pgid: int, lo, hi, bucket: str, label,
                 stack: list[tuple]) -> None:
         """_branch checks a branch page's elements and keys and pushes its children (first child on top)."""
-        if count == 0:
-            raise CorruptError("empty branch page", pgid)
-        if _HS + count * _ES > size:
-            raise CorruptError(f"{count} branch elements do not fit in the page", pgid)
-        elems = _branch_struct(count).unpack_from(data, off + _HS)
-        keys = []
-        e = _HS  # element offset inside the page
-        for i in range(0, 3 * count, 3):
-            pos, ksize = elems[i], elems[i + 1]
-            k = e + pos
-            if k + ksize > size or pos < _ES:
-                raise CorruptError("branch element points outside its page", pgid)
-            keys.append(data[off + k : off + k + ksize])
-            e += _ES
+        ks, kends, children = elements.branch_spans(data, off, size, count, pgid)
+        keys = list(map(data.__getitem__, map(slice, ks, kends)))
         self.budget -= count + 1
         self._check_keys(label or f"page {pgid}", keys, lo, hi)
-        children = elems[2::3]
         for i in range(count - 1, -1, -1):
             stack.append((children[i], keys[i], keys[i + 1] if i + 1 < count else hi, bucket, None, False))
 
     def _leaf(self, data, off: int, size: int, count: int, pgid: int | None, lo, hi, bucket: str, label,
               inline: bool, is_root: bool, stack: list[tuple]) -> None:
         """_leaf checks a leaf page's elements and keys and pushes the buckets nested in it."""
-        if _HS + count * _ES > size:
-            raise CorruptError(f"{count} leaf elements do not fit in the page", pgid)
-        elems = _leaf_struct(count).unpack_from(data, off + _HS)
-        keys = []
-        e = _HS
-        for i in range(0, 4 * count, 4):
-            pos, ksize = elems[i + 1], elems[i + 2]
-            k = e + pos
-            if k + ksize + elems[i + 3] > size or pos < _ES:
-                raise CorruptError("leaf element points outside its page", pgid)
-            keys.append(data[off + k : off + k + ksize])
-            e += _ES
+        flags, ks, vs, ends, _first = elements.leaf_spans(data, off, size, count, pgid)
+        keys = list(map(data.__getitem__, map(slice, ks, vs)))
         label = label or f"page {pgid}"
         if not count and not is_root and not inline:
             self.problem(f"{label}: empty leaf page below the root of bucket {bucket}")
         self.budget -= count + 1
         self._check_keys(label, keys, lo, hi)
-        if not any(elems[0::4]):
+        if not any(flags):
             return
         for n in range(count):
-            if not elems[4 * n] & fmt.BUCKET_LEAF_FLAG:
+            if not flags[n] & fmt.BUCKET_LEAF_FLAG:
                 continue
             key = keys[n]
             name = f"{bucket}/{key.decode('utf-8', 'backslashreplace')}".removeprefix("<root>/")
-            vsize = elems[4 * n + 3]
-            v = off + _HS + n * _ES + elems[4 * n + 1] + len(key)
+            v = vs[n]
+            vsize = ends[n] - v
             if vsize < fmt.BUCKET_HEADER_SIZE:
                 self.problem(f"{label}: element {n}: bucket value too short for a bucket header")
                 continue

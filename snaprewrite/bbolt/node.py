@@ -8,10 +8,12 @@ those live in ``writer.py``.
 
 import bisect
 import struct
+from itertools import repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from ..errors import CorruptError, WriteError
+from . import elements
 from . import format as fmt
 
 if TYPE_CHECKING:
@@ -47,24 +49,9 @@ class Inode:
 
 def leaf_inodes(buf: bytes, count: int, pgid: int | None) -> list[Inode]:
     """leaf_inodes decodes the ``count`` elements of a leaf page image into Inodes (keys, values copied out)."""
-    size = len(buf)
-    base = fmt.PAGE_HEADER_SIZE
-    es = fmt.LEAF_ELEMENT_SIZE
-    if base + count * es > size:
-        raise CorruptError(f"{count} leaf elements do not fit in the page", pgid)
-    f = _elements_struct("IIII", count).unpack_from(buf, base)
-    out = []
-    e = base
-    for i in range(0, 4 * count, 4):
-        pos = f[i + 1]
-        k = e + pos
-        v = k + f[i + 2]
-        end = v + f[i + 3]
-        if end > size or pos < es:
-            raise CorruptError("leaf element points outside its page", pgid)
-        out.append(Inode(f[i], buf[k:v], buf[v:end], 0))
-        e += es
-    return out
+    flags, ks, vs, ends, _first = elements.leaf_spans(buf, 0, len(buf), count, pgid)
+    return list(map(Inode, flags, map(buf.__getitem__, map(slice, ks, vs)),
+                    map(buf.__getitem__, map(slice, vs, ends)), repeat(0)))
 
 
 class Node:
@@ -335,7 +322,7 @@ class Node:
                 parts += (k, v)
                 off += len(k) + len(v)
                 eoff += es
-            elements = _elements_struct("IIII", count).pack(*fields)
+            array = _elements_struct("IIII", count).pack(*fields)
         else:
             for ino in inodes:
                 k = ino.key
@@ -343,8 +330,8 @@ class Node:
                 parts.append(k)
                 off += len(k)
                 eoff += es
-            elements = _elements_struct("IIQ", count).pack(*fields)
+            array = _elements_struct("IIQ", count).pack(*fields)
         flags = fmt.LEAF_PAGE if self.is_leaf else fmt.BRANCH_PAGE
         header = fmt.PAGE_HEADER.pack(pgid, flags, count, max(npages - 1, 0))
         total = npages * self.bucket.tx.page_size if npages else off
-        return b"".join((header, elements, *parts, bytes(total - off)))
+        return b"".join((header, array, *parts, bytes(total - off)))

@@ -12,6 +12,8 @@ touched page bring its neighbours in: the window is small for that reason; a rel
 import mmap
 import os
 from dataclasses import dataclass
+from itertools import repeat
+from operator import add, mul
 from typing import NamedTuple
 
 from construct import ConstructError
@@ -21,6 +23,7 @@ from ..errors import ChecksumError, CorruptError, NotSnapshotError
 from . import format as fmt
 
 RELEASE_WINDOW = 8 << 20
+_HEADER = fmt.PAGE_HEADER.unpack_from
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,15 @@ class PageFile:
 
     def page(self, pgid: int) -> tuple[PageHeaderInfo, memoryview]:
         """page returns the header and the whole page image (overflow pages included) of ``pgid``."""
+        off, size, flags, count = self.span(pgid)
+        return PageHeaderInfo(pgid, flags, count, size // self.page_size - 1), self.data[off : off + size]
+
+    def span(self, pgid: int) -> tuple[int, int, int, int]:
+        """span locates page ``pgid`` in ``data`` (overflow pages included): (offset, size, flags, count).
+
+        The checks of ``page`` without building a view (the scan's per-page step): the id is below the
+        high-water mark, the header names it, the page and its overflow lie inside the data.
+        """
         hwm = self.meta.pgid
         if not 0 <= pgid < hwm:
             raise CorruptError(f"page id out of range (high-water mark {hwm})", pgid)
@@ -181,10 +193,9 @@ class PageFile:
         off = pgid * ps
         if off + ps > self.length:
             raise CorruptError("page past the end of the file", pgid)
-        h = PageHeaderInfo._make(fmt.PAGE_HEADER.unpack_from(self.data, off))
-        if h.id != pgid:
-            raise CorruptError(f"page header claims id {h.id}", pgid)
-        overflow = h.overflow
+        pid, flags, count, overflow = _HEADER(self.data, off)
+        if pid != pgid:
+            raise CorruptError(f"page header claims id {pid}", pgid)
         if overflow:
             if pgid + overflow >= hwm:
                 raise CorruptError(f"overflow of {overflow} pages runs past the high-water mark", pgid)
@@ -196,7 +207,34 @@ class PageFile:
         self._touched += size
         if self._touched >= RELEASE_WINDOW:
             self.touched(0)
-        return h, self.data[off : off + size]
+        return off, size, flags, count
+
+    def spans(self, pgids: tuple[int, ...], flags: int) -> tuple[list[int], list[int], tuple[int, ...]] | None:
+        """spans is ``span`` for many pages of one type at once: (offsets, sizes, counts), or None.
+
+        None when any page fails one of ``span``'s checks or is not of type ``flags`` (the caller then
+        reads them one by one with ``span``, which raises naming the first bad page). Checked with
+        whole-array operations: a branch of bucket ``key`` has a hundred small leaves.
+        """
+        hwm, ps, length = self.meta.pgid, self.page_size, self.length
+        if not pgids or min(pgids) < 0 or max(pgids) >= hwm:
+            return None
+        offs = list(map(mul, pgids, repeat(ps)))
+        if max(offs) + ps > length:
+            return None
+        ids, kinds, counts, overflows = zip(*map(_HEADER, repeat(self.data), offs))
+        if ids != tuple(pgids) or kinds.count(flags) != len(kinds):
+            return None
+        if any(overflows):
+            if max(map(add, pgids, overflows)) >= hwm:
+                return None
+            sizes = list(map(mul, map(add, overflows, repeat(1)), repeat(ps)))
+            if max(map(add, offs, sizes)) > length:
+                return None
+        else:
+            sizes = [ps] * len(offs)
+        self.touched(sum(sizes))
+        return offs, sizes, counts
 
     def raw(self, offset: int, size: int) -> memoryview:
         """raw returns ``size`` bytes of the data at ``offset`` (bounded by the data length)."""

@@ -9,12 +9,13 @@ Only ``read_leaf`` / ``read_branch`` turn page bytes into records; everything ab
 """
 
 import bisect
-import functools
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import accumulate
+from typing import NamedTuple
 
 from ..errors import CorruptError
+from . import elements
 from . import format as fmt
 from .pages import PageFile, PageHeaderInfo
 
@@ -43,48 +44,60 @@ def _parse_header(buf: memoryview, pgid: int | None) -> PageHeaderInfo:
 
 def read_leaf(buf: memoryview, count: int, pgid: int | None = None) -> list[LeafItem]:
     """read_leaf decodes the ``count`` elements of a leaf page image, checking each lies inside it."""
-    size = len(buf)
-    base = fmt.PAGE_HEADER_SIZE
-    if base + count * fmt.LEAF_ELEMENT_SIZE > size:
-        raise CorruptError(f"{count} leaf elements do not fit in the page", pgid)
-    items = []
-    off = base
-    for flags, pos, ksize, vsize in fmt.LEAF_ELEMENT.iter_unpack(buf[base : base + count * fmt.LEAF_ELEMENT_SIZE]):
-        k = off + pos
-        v = k + ksize
-        end = v + vsize
-        if end > size or pos < fmt.LEAF_ELEMENT_SIZE:
-            raise CorruptError("leaf element points outside its page", pgid)
-        items.append(LeafItem(flags, buf[k:v], buf[v:end]))
-        off += fmt.LEAF_ELEMENT_SIZE
-    return items
+    flags, ks, vs, ends, _first = elements.leaf_spans(buf, 0, len(buf), count, pgid)
+    return list(map(LeafItem, flags, map(buf.__getitem__, map(slice, ks, vs)),
+                    map(buf.__getitem__, map(slice, vs, ends))))
 
 
 def read_branch(buf: memoryview, count: int, pgid: int | None = None) -> list[tuple[memoryview, int]]:
     """read_branch decodes the ``count`` (key, child pgid) elements of a branch page image."""
-    size = len(buf)
-    base = fmt.PAGE_HEADER_SIZE
-    if count == 0:
-        raise CorruptError("empty branch page", pgid)
-    if base + count * fmt.BRANCH_ELEMENT_SIZE > size:
-        raise CorruptError(f"{count} branch elements do not fit in the page", pgid)
-    out = []
-    off = base
-    for pos, ksize, child in fmt.BRANCH_ELEMENT.iter_unpack(
-        buf[base : base + count * fmt.BRANCH_ELEMENT_SIZE]
-    ):
-        k = off + pos
-        if k + ksize > size or pos < fmt.BRANCH_ELEMENT_SIZE:
-            raise CorruptError("branch element points outside its page", pgid)
-        out.append((buf[k : k + ksize], child))
-        off += fmt.BRANCH_ELEMENT_SIZE
-    return out
+    ks, kends, children = elements.branch_spans(buf, 0, len(buf), count, pgid)
+    return list(zip(map(buf.__getitem__, map(slice, ks, kends)), children))
 
 
-@functools.lru_cache(maxsize=512)
-def _leaf_struct(count: int) -> struct.Struct:
-    """_leaf_struct unpacks a whole leaf element array of ``count`` elements in one call."""
-    return struct.Struct("<" + "IIII" * count)
+class LeafBatch(NamedTuple):
+    """Consecutive leaves of a bucket (key order), decoded at once: their elements in a row.
+
+    Page i (``pgids[i]``, ``counts[i]`` elements, element array ending at ``firsts[i]``) owns the next
+    ``counts[i]`` entries of ``flags``/``ks``/``vs``/``ends``: element j's key is ``[ks[j], vs[j])`` and
+    its value ``[vs[j], ends[j])`` of ``raw`` (slices are bytes) or ``view`` (the same bytes, zero-copy).
+    """
+
+    raw: object
+    view: memoryview
+    pgids: tuple[int, ...]
+    counts: tuple[int, ...]
+    firsts: list[int]
+    flags: tuple[int, ...]
+    ks: list[int]
+    vs: list[int]
+    ends: list[int]
+
+    def runs(self) -> list[tuple[int, int] | None]:
+        """runs gives, per page, the (start, end) of its keys and values when they lie back to back after its
+        element array in element order (k1 v1 k2 v2 ..., as bbolt writes a leaf), else None (also for an
+        empty page).
+
+        All pages laid out so (the rule) is one list comparison: each key starts where the previous
+        element's value ends, or at its page's ``first`` for a page's first element.
+        """
+        ks, ends, counts, firsts = self.ks, self.ends, self.counts, self.firsts
+        stops = list(accumulate(counts))
+        if ks:
+            expect = [0, *ends[:-1]]
+            for stop, count, first in zip(stops, counts, firsts):
+                if count:
+                    expect[stop - count] = first
+            if expect == ks:
+                return [(first, ends[stop - 1]) if count else None
+                        for stop, count, first in zip(stops, counts, firsts)]
+        contiguous = elements.contiguous
+        return [(first, ends[stop - 1]) if count and contiguous(ks[stop - count : stop], ends[stop - count : stop], first)
+                else None for stop, count, first in zip(stops, counts, firsts)]
+
+    def span(self) -> tuple[int, int]:
+        """span is a (start, end) of ``raw`` holding every key and value of the batch ((0, 0) when it has none)."""
+        return (min(self.ks), max(self.ends)) if self.ks else (0, 0)
 
 
 class Bucket:
@@ -134,8 +147,25 @@ class Bucket:
             raise CorruptError("tree points at a meta page", pgid)
         return self.pf.page(pgid)
 
-    def leaf_pages(self) -> Iterator[tuple[int, PageHeaderInfo, memoryview]]:
-        """leaf_pages yields (pgid, header, image) of every leaf in key order (pgid 0 if inline)."""
+    def _leaves(self) -> Iterator[tuple[int, object, memoryview, int, int, int]]:
+        """_leaves yields (pgid, raw, view, offset, size, count) of every leaf in key order (pgid 0 if inline).
+
+        ``raw`` and ``view`` are the same bytes (the file mapping, or a copy of the inline page image):
+        slices of ``raw`` are ``bytes``, of ``view`` zero-copy views; the page lies at ``offset`` in them.
+        Every page is entered once: a page met again on the current path is a cycle, elsewhere in the
+        tree a second reference; both raise ``CorruptError`` naming it.
+        """
+        if self.root == 0:
+            h = _parse_header(self.inline, None)
+            if h.flags != fmt.LEAF_PAGE:
+                raise CorruptError(f"bucket {self.name!r}: inline page is not a leaf")
+            raw = bytes(self.inline)
+            yield 0, raw, memoryview(raw), 0, len(raw), h.count
+            return
+        pf = self.pf
+        view = pf.data
+        raw = view.obj  # the mmap: its slices are bytes (offsets are bounded by ``span``)
+        span = pf.span
         stack: list[tuple[int, int]] = [(self.root, 0)]
         path: list[int] = []
         seen: set[int] = set()
@@ -144,32 +174,122 @@ class Bucket:
             del path[depth:]
             if depth > MAX_DEPTH or pgid in path:
                 raise CorruptError("cycle in the page tree", pgid)
-            if pgid in seen and pgid:
+            if pgid in seen:
                 raise CorruptError("page referenced twice in one bucket tree", pgid)
             seen.add(pgid)
             path.append(pgid)
-            h, buf = self.node(pgid)
-            if h.flags == fmt.LEAF_PAGE:
-                yield pgid, h, buf
-            elif h.flags == fmt.BRANCH_PAGE:
-                children = read_branch(buf, h.count, pgid)
-                for _, child in reversed(children):
-                    stack.append((child, depth + 1))
+            if pgid < 2:
+                raise CorruptError("tree points at a meta page", pgid)
+            off, size, flags, count = span(pgid)
+            if flags == fmt.LEAF_PAGE:
+                yield pgid, raw, view, off, size, count
+            elif flags == fmt.BRANCH_PAGE:
+                children = elements.branch_spans(raw, off, size, count, pgid)[2]
+                stack.extend([(child, depth + 1) for child in reversed(children)])
             else:
-                raise CorruptError(f"unexpected page type {h.flags:#x} in a bucket tree", pgid)
+                raise CorruptError(f"unexpected page type {flags:#x} in a bucket tree", pgid)
+
+    def leaf_pages(self) -> Iterator[tuple[int, PageHeaderInfo, memoryview]]:
+        """leaf_pages yields (pgid, header, image) of every leaf in key order (pgid 0 if inline)."""
+        ps = self.pf.page_size
+        for pgid, _raw, view, off, size, count in self._leaves():
+            yield pgid, PageHeaderInfo(pgid, fmt.LEAF_PAGE, count, size // ps - 1 if pgid else 0), view[off : off + size]
+
+    def leaf_batches(self) -> Iterator["LeafBatch"]:
+        """leaf_batches yields every leaf of the bucket in key order, many leaves at a time (``LeafBatch``).
+
+        The same pages, checks and errors as ``_leaves`` + ``elements.leaf_spans`` page by page (the plain
+        path, which ``tests/bbolt/test_batches.py`` compares it with): a branch whose children are all
+        sound leaves is decoded in one ``elements.leaf_batch``; any other branch, or one whose children fail
+        a check, is walked page by page, which raises the error naming the first bad page.
+        """
+        if self.root == 0:
+            for pgid, raw, view, off, size, count in self._leaves():
+                flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, None)
+                yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
+            return
+        pf = self.pf
+        view = pf.data
+        raw = view.obj
+        stack: list[tuple[int, int]] = [(self.root, 0)]
+        path: list[int] = []
+        seen: set[int] = set()
+        while stack:
+            pgid, depth = stack.pop()
+            del path[depth:]
+            if depth > MAX_DEPTH or pgid in path:
+                raise CorruptError("cycle in the page tree", pgid)
+            if pgid in seen:
+                raise CorruptError("page referenced twice in one bucket tree", pgid)
+            seen.add(pgid)
+            path.append(pgid)
+            if pgid < 2:
+                raise CorruptError("tree points at a meta page", pgid)
+            off, size, flags, count = pf.span(pgid)
+            if flags == fmt.LEAF_PAGE:
+                flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, pgid)
+                yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
+            elif flags == fmt.BRANCH_PAGE:
+                children = elements.branch_spans(raw, off, size, count, pgid)[2]
+                batch = self._leaf_children(children, depth + 1, seen) if depth < MAX_DEPTH else None
+                if batch is None:
+                    stack.extend([(child, depth + 1) for child in reversed(children)])
+                else:
+                    seen.update(children)
+                    yield batch
+            else:
+                raise CorruptError(f"unexpected page type {flags:#x} in a bucket tree", pgid)
+
+    def _leaf_children(self, children: tuple[int, ...], depth: int, seen: set[int]) -> "LeafBatch | None":
+        """_leaf_children decodes a branch's children as one batch when all are sound leaves, else None.
+
+        Sound: distinct, not met before, real data pages inside the file whose headers name them, leaves,
+        every element inside its page (``PageFile.span``'s and ``elements.leaf_spans``' checks, at once).
+        """
+        pf = self.pf
+        if min(children) < 2 or len(set(children)) != len(children) or not seen.isdisjoint(children):
+            return None
+        located = pf.spans(children, fmt.LEAF_PAGE)
+        if located is None:
+            return None
+        offs, sizes, counts = located
+        raw = pf.data.obj
+        decoded = elements.leaf_batch(raw, offs, sizes, counts)
+        if decoded is None:
+            return None
+        flags, ks, vs, ends, firsts = decoded
+        return LeafBatch(raw, pf.data, children, counts, firsts, flags, ks, vs, ends)
+
+    def leaf_spans(self) -> Iterator[tuple[int, object, memoryview, tuple[int, ...], list[int], list[int], list[int], int]]:
+        """leaf_spans yields, per leaf in key order, (pgid, raw, view, flags, ks, vs, ends, first).
+
+        Element i's key is ``[ks[i], vs[i])`` and its value ``[vs[i], ends[i])`` of ``raw`` (slices are
+        bytes) or ``view`` (zero-copy); ``first`` is where the element array ends. See ``leaf_batches``.
+        """
+        for b in self.leaf_batches():
+            raw, view = b.raw, b.view
+            i = 0
+            for pgid, count, first in zip(b.pgids, b.counts, b.firsts):
+                j = i + count
+                yield pgid, raw, view, b.flags[i:j], b.ks[i:j], b.vs[i:j], b.ends[i:j], first
+                i = j
 
     def items(self) -> Iterator[LeafItem]:
         """items yields every element of the bucket in key order, sub-buckets included (flagged)."""
-        for pgid, h, buf in self.leaf_pages():
-            yield from read_leaf(buf, h.count, pgid or None)
+        for b in self.leaf_batches():
+            view = b.view
+            yield from map(LeafItem, b.flags, map(view.__getitem__, map(slice, b.ks, b.vs)),
+                           map(view.__getitem__, map(slice, b.vs, b.ends)))
 
     def iter_raw(self) -> Iterator[tuple[int, memoryview, memoryview]]:
         """iter_raw yields (flags, key, value) like ``items`` without building records: the scan hot loop.
 
         ``tests/bbolt/test_reader.py`` checks it yields exactly what ``items`` does.
         """
-        for _run, triples in self.leaf_runs():
-            yield from triples
+        for b in self.leaf_batches():
+            view = b.view
+            yield from zip(b.flags, map(view.__getitem__, map(slice, b.ks, b.vs)),
+                           map(view.__getitem__, map(slice, b.vs, b.ends)))
 
     def leaf_runs(self) -> Iterator[tuple[memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
         """leaf_runs yields, per leaf in key order, its (flags, key, value) triples and their contiguous bytes.
@@ -188,34 +308,11 @@ class Bucket:
         element's value ended: a page whose elements point out of order yields None, never a run in
         another order than the elements'.
         """
-        esize = fmt.LEAF_ELEMENT_SIZE
-        base = fmt.PAGE_HEADER_SIZE
-        for pgid, h, buf in self.leaf_pages():
-            size = len(buf)
-            count = h.count
-            if base + count * esize > size:
-                raise CorruptError(f"{count} leaf elements do not fit in the page", pgid or None)
-            if not count:
-                yield pgid, None, []
-                continue
-            t = _leaf_struct(count).unpack_from(buf, base)
-            pairs = []
-            off = base
-            first = at = base + count * esize  # where element i's key starts when the run is in order
-            contiguous = True
-            for i in range(0, 4 * count, 4):
-                k = off + t[i + 1]
-                v = k + t[i + 2]
-                end = v + t[i + 3]
-                if end > size or t[i + 1] < esize:
-                    raise CorruptError("leaf element points outside its page", pgid or None)
-                if k != at:
-                    contiguous = False  # checked element by element: a hash over the run must equal one per element
-                at = end
-                pairs.append((t[i], buf[k:v], buf[v:end]))
-                off += esize
-            run_end = at
-            yield pgid, (buf[first:run_end] if contiguous else None), pairs
+        contiguous = elements.contiguous
+        for pgid, _raw, view, flags, ks, vs, ends, first in self.leaf_spans():
+            pairs = list(zip(flags, map(view.__getitem__, map(slice, ks, vs)),
+                             map(view.__getitem__, map(slice, vs, ends))))
+            yield pgid, (view[first : ends[-1]] if contiguous(ks, ends, first) else None), pairs
 
     def __iter__(self) -> Iterator[LeafItem]:
         return self.items()
@@ -268,22 +365,18 @@ class Bucket:
         return self._search_leaf(pgid, h, buf, key)
 
     def _search_leaf(self, pgid: int, h: PageHeaderInfo, buf: memoryview, key: bytes) -> LeafItem | None:
-        """_search_leaf binary-searches one leaf page for ``key`` (None if it is not there)."""
+        """_search_leaf binary-searches one leaf page for ``key`` (None if it is not there), reading only the
+        elements the search visits (``elements.leaf_element``)."""
         count = h.count
-        if fmt.PAGE_HEADER_SIZE + count * fmt.LEAF_ELEMENT_SIZE > len(buf):
-            raise CorruptError(f"{count} leaf elements do not fit in the page", pgid or None)
+        size = len(buf)
+        element = elements.leaf_element
         lo, hi = 0, count
-        unpack = fmt.LEAF_ELEMENT.unpack_from
-        while lo < hi:  # binary search reading one element at a time (no records built)
+        while lo < hi:
             mid = (lo + hi) // 2
-            off = fmt.PAGE_HEADER_SIZE + mid * fmt.LEAF_ELEMENT_SIZE
-            flags, pos, ksize, vsize = unpack(buf, off)
-            k = off + pos
-            if k + ksize + vsize > len(buf) or pos < fmt.LEAF_ELEMENT_SIZE:
-                raise CorruptError("leaf element points outside its page", pgid or None)
-            here = buf[k : k + ksize]
+            flags, k, v, end = element(buf, 0, size, count, mid, pgid or None)
+            here = buf[k:v]
             if here == key:
-                return LeafItem(flags, here, buf[k + ksize : k + ksize + vsize])
+                return LeafItem(flags, here, buf[v:end])
             if here.tobytes() < key:
                 lo = mid + 1
             else:

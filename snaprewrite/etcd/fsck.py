@@ -9,6 +9,7 @@ then ``lease``, ``alarm``, ``members``, ``cluster``, ``auth*`` and ``meta`` (``e
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from .. import process
 from ..bbolt.check import check as check_pages
@@ -26,21 +27,23 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
          parallel: bool = False) -> list[str]:
     """fsck returns every problem found in ``snap`` (at most MAX_PROBLEMS, then a count).
 
-    The structure is checked first; only a sound structure has its records checked. With ``parallel``
+    The structure is checked first; only a sound structure has its records checked. The trailer's
+    sha256 is computed in a thread meanwhile (hashing and file reads release the GIL). With ``parallel``
     the structure check runs in a forked child while this process checks the records: the answer is
     the serial one (structure problems, else the records' and the other buckets' problems; an error
     the structure check raises is raised), the records' findings are dropped when the structure fails.
     """
-    if not parallel or not hasattr(os, "fork"):
-        problems = list(check_pages(snap.pages, MAX_PROBLEMS)) + _trailer(snap, verify_trailer)
-        return problems or _records(snap, progress)
-    with process.fork_call(lambda: list(check_pages(snap.pages, MAX_PROBLEMS)), "structure check",
-                           passes=(SnapshotError,), died=SnapshotError) as structure:
-        try:
-            records: list[str] | BaseException = _records(snap, progress)
-        except Exception as e:  # on a broken structure the serial check never reads the records: the structure speaks
-            records = e
-        problems = structure.result() + _trailer(snap, verify_trailer)
+    with _Trailer(snap, verify_trailer) as trailer:
+        if not parallel or not hasattr(os, "fork"):
+            problems = list(check_pages(snap.pages, MAX_PROBLEMS)) + trailer.problems()
+            return problems or _records(snap, progress)
+        with process.fork_call(lambda: list(check_pages(snap.pages, MAX_PROBLEMS)), "structure check",
+                               passes=(SnapshotError,), died=SnapshotError) as structure:
+            try:
+                records: list[str] | BaseException = _records(snap, progress)
+            except Exception as e:  # on a broken structure the serial check never reads the records: the structure speaks
+                records = e
+            problems = structure.result() + trailer.problems()
     if problems:
         return problems
     if isinstance(records, BaseException):
@@ -48,13 +51,28 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
     return records
 
 
-def _trailer(snap: Snapshot, verify_trailer: bool) -> list[str]:
-    """_trailer is the sha256 trailer's problem (if asked, and the file has one)."""
-    if verify_trailer and snap.trailer:
-        stored, got = snap.stored_trailer(), snap.compute_sha256()
+class _Trailer:
+    """The sha256 trailer's check (if asked, and the file has one), hashed in a thread from the start."""
+
+    def __init__(self, snap: Snapshot, verify_trailer: bool):
+        self.snap = snap
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="fsck-sha256") if verify_trailer and snap.trailer else None
+        self.digest = self.pool.submit(snap.compute_sha256) if self.pool is not None else None
+
+    def problems(self) -> list[str]:
+        if self.digest is None:
+            return []
+        stored, got = self.snap.stored_trailer(), self.digest.result()
         if stored != got:
             return [f"sha256 trailer mismatch: stored {stored.hex()}, data hashes to {got.hex()}"]
-    return []
+        return []
+
+    def __enter__(self) -> "_Trailer":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _records(snap: Snapshot, progress: Callable[[int], None] | None) -> list[str]:

@@ -12,9 +12,10 @@ Compaction (``meta`` bucket: ``scheduledCompactRev``/``finishedCompactRev``) rem
 than the compact revision, keeping each key's latest record at or before it unless that is a tombstone.
 """
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain, compress, repeat
+from operator import add, le, sub
 
 from ..errors import KeyNotFoundError, SchemaError
 from . import kv as kvcodec
@@ -120,56 +121,137 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
     hist = histories.revkeys if histories is not None else None
-    key_of = kvcodec.key_of
-    find = re.compile(re.escape(marker)).search if marker else None  # searches memoryviews without a copy
-    n = 0
-    k = None
-    recs: list | None = None
     hints = bucket.leaf_hints if hint_leaves else None
-    for pgid, run, pairs in bucket.leaf_runs_at():
-        if visit_page is not None:
-            recs = []
-        if crc is not None:
-            if run is not None:
-                h = crc(run, h)
-            else:
-                for _f, k, v in pairs:
-                    h = crc(v, crc(k, h))
-        look = visit is not None and (find is None or run is None or find(run) is not None)
-        for _f, k, v in pairs:
-            size = len(v)
-            if size > 1 and v[0] == 0x0A:  # field 1 (the key) first, as etcd writes it
-                ln = v[1]
-                user_key = v[2 : 2 + ln].tobytes() if ln < 0x80 and 2 + ln <= size else key_of(v)
-            elif size:
-                user_key = key_of(v)
-            else:
-                continue  # etcd 3.6's revision-bump marker
-            if look and (find is None or find(v) is not None):
-                visit(user_key, k, v)
-            if recs is not None:
-                recs.append((user_key, k, v))
-            if prefix is None or (prefix and not user_key.startswith(prefix)):
+    startswith = bytes.startswith
+    per_record = hints is not None or bool(hist_prefixes)
+    n = 0
+    last: bytes | None = None
+    for b in bucket.leaf_batches():
+        raw, view, ks, vs, ends = b.raw, b.view, b.ks, b.vs, b.ends
+        count = len(ks)
+        n += count
+        if count:
+            last = raw[ks[-1] : vs[-1]]
+            if prefix is None and visit is None and visit_page is None:
+                if progress is not None:
+                    progress(count)
+                if crc is not None:
+                    h = _fold(crc, h, b)
                 continue
-            if hints is None:
-                rk = index[user_key] = k.tobytes()
-            else:
-                old = index.get(user_key)
+            ukeys = user_keys(raw, view, vs, ends)
+            complete = None not in ukeys  # etcd 3.6's revision-bump markers have no value, and no user key
+        else:
+            ukeys, complete = [], True
+        runs = b.runs() if crc is not None or visit_page is not None else None
+        if crc is not None:
+            h = _fold(crc, h, b, runs)
+        if visit is not None and count and (marker is None or _may_hold(raw, marker, b.span(), ks, ends)):
+            i = 0
+            for run, c in zip(runs if runs is not None else b.runs(), b.counts):
+                j = i + c
+                if marker is None or run is None or raw.find(marker, run[0], run[1]) >= 0:  # a leaf at a time
+                    for x in range(i, j):
+                        u = ukeys[x]
+                        if u is not None and (marker is None or raw.find(marker, vs[x], ends[x]) >= 0):
+                            visit(u, view[ks[x] : vs[x]], view[vs[x] : ends[x]])
+                i = j
+        if visit_page is not None:
+            recs = list(zip(ukeys, map(view.__getitem__, map(slice, ks, vs)),
+                            map(view.__getitem__, map(slice, vs, ends))))
+            i = 0
+            for run, c in zip(runs, b.counts):
+                j = i + c
+                visit_page(view[run[0] : run[1]] if run is not None else None,
+                           recs[i:j] if complete else [r for r in recs[i:j] if r[0] is not None])
+                i = j
+        if progress is not None:
+            progress(count)
+        if prefix is None or not count:
+            continue
+        if complete and not prefix and not per_record:  # every record, nothing else to note
+            index.update(zip(ukeys, map(raw.__getitem__, map(slice, ks, vs))))
+            continue
+        if not prefix:
+            sel = [x for x in range(count) if ukeys[x] is not None]
+        elif complete:
+            sel = list(compress(range(count), map(startswith, ukeys, repeat(prefix))))
+        else:
+            sel = [x for x in range(count) if ukeys[x] is not None and ukeys[x].startswith(prefix)]
+        if not sel:
+            continue
+        if hints is not None:  # each element's leaf
+            leaf_of = list(chain.from_iterable(map(repeat, b.pgids, b.counts)))
+        for x in sel:
+            u = ukeys[x]
+            rk = raw[ks[x] : vs[x]]
+            if hints is not None:
+                old = index.get(u)
                 if old is not None:
                     hints.pop(old, None)
-                rk = index[user_key] = k.tobytes()
-                hints[rk] = pgid
-            if hist_prefixes and user_key.startswith(hist_prefixes):
-                hist.setdefault(user_key, []).append(rk)
-        if recs is not None:
-            visit_page(run, recs)
-        if progress is not None:
-            progress(len(pairs))
-        n += len(pairs)
-    for revkey in index.values():
-        if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
-            revcodec.decode(revkey)  # raises SchemaError naming the bad key
-    return index, h, n, (k.tobytes() if k is not None else None)
+                hints[rk] = leaf_of[x]
+            index[u] = rk
+            if hist_prefixes and startswith(u, hist_prefixes):
+                hist.setdefault(u, []).append(rk)
+    if not set(map(len, index.values())) <= {revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN}:
+        for revkey in index.values():
+            if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
+                revcodec.decode(revkey)  # raises SchemaError naming the bad key
+    return index, h, n, last
+
+
+def _fold(crc: Callable[[bytes, int], int], h: int, b, runs: list | None = None) -> int:
+    """_fold folds every key and value of a batch of leaves into ``crc``, in element order.
+
+    A leaf laid out back to back is one call over its run; any other leaf goes element by element.
+    """
+    view, ks, vs, ends = b.view, b.ks, b.vs, b.ends
+    i = 0
+    for run, c in zip(runs if runs is not None else b.runs(), b.counts):
+        if run is not None:
+            h = crc(view[run[0] : run[1]], h)
+        else:
+            for k, v, e in zip(ks[i : i + c], vs[i : i + c], ends[i : i + c]):
+                h = crc(view[v:e], crc(view[k:v], h))
+        i += c
+    return h
+
+
+def _may_hold(raw, marker: bytes, span: tuple[int, int], ks: list[int], ends: list[int]) -> bool:
+    """_may_hold is False when no record of a batch can hold ``marker``: one search of the bytes around them.
+
+    A batch's leaves are usually neighbours in the file; when they lie far apart the span is not searched
+    (True: each record is searched instead).
+    """
+    lo, hi = span
+    if hi - lo > 2 * (sum(ends) - sum(ks)) + (64 << 10):
+        return True
+    return raw.find(marker, lo, hi) >= 0
+
+
+def user_keys(raw, view: memoryview, vs: list[int], ends: list[int]) -> list[bytes | None]:
+    """user_keys returns the user key (KeyValue field 1) of each record of a leaf, None for an empty value.
+
+    ``raw``/``view`` and the value offsets come from ``bbolt.tree.Bucket.leaf_spans``. etcd writes the key
+    first with a one-byte length (keys under 128 bytes): a leaf where every value starts so is read with
+    whole-array operations; any other leaf goes record by record through ``kv.key_of`` (the reference).
+    ``tests/etcd/test_scan_fast.py`` checks both give the same keys.
+    """
+    if min(map(sub, ends, vs)) >= 2:
+        count = len(vs)
+        if bytes(map(raw.__getitem__, vs)).count(0x0A) == count:
+            lens = bytes(map(raw.__getitem__, map(add, vs, repeat(1))))
+            if max(lens) < 0x80:
+                starts = list(map(add, vs, repeat(2)))
+                stops = list(map(add, starts, lens))
+                if all(map(le, stops, ends)):
+                    return list(map(raw.__getitem__, map(slice, starts, stops)))
+    return user_keys_plain(view, vs, ends)
+
+
+def user_keys_plain(view: memoryview, vs: list[int], ends: list[int]) -> list[bytes | None]:
+    """user_keys_plain is ``user_keys`` record by record (the plain path the fast one must equal)."""
+    key_of = kvcodec.key_of
+    return [key_of(view[v:e]) if e > v else None for v, e in zip(vs, ends)]
 
 
 def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from .. import __version__, process
+from .. import __version__, jsontext, process
 from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
 from ..etcd import startup, writes
 from ..etcd.output import Prefill, Staging, Written, open_temp, sweep_stale
@@ -144,102 +144,24 @@ def _writable(flag: str, path: str, staging: Staging | None = None) -> int:
                             f"{e.strerror}") from None
 
 
-class _NotPlain(Exception):
-    """A value the indented writer leaves to ``json.dumps`` (floats, non-string keys, other types)."""
-
-
-_ENC = json.encoder.encode_basestring_ascii  # what json.dumps uses for strings (ensure_ascii), in C
-
-
-def _emit(o, depth: int, out: list[str], flush: Callable[[], None] | None = None) -> None:
-    """_emit appends ``o`` as ``json.dumps(o, indent=2)`` renders it at ``depth`` (plain JSON types only).
-
-    ``flush`` (if given) is called between list elements once ``out`` holds many pieces, to write them out.
-    """
-    if isinstance(o, str):
-        out.append(_ENC(o))
-    elif o is None:
-        out.append("null")
-    elif o is True:
-        out.append("true")
-    elif o is False:
-        out.append("false")
-    elif type(o) is int:
-        out.append(int.__repr__(o))
-    elif isinstance(o, dict):
-        if not o:
-            out.append("{}")
-            return
-        ind = "\n" + "  " * (depth + 1)
-        if all(type(k) is str and type(v) is str for k, v in o.items()):  # a change or warning: one join
-            out.append("{" + ",".join([f"{ind}{_ENC(k)}: {_ENC(v)}" for k, v in o.items()]) + "\n" + "  " * depth + "}")
-            return
-        sep = "{"
-        for k, v in o.items():
-            if type(k) is not str:
-                raise _NotPlain
-            out.append(f"{sep}{ind}{_ENC(k)}: ")
-            sep = ","
-            _emit(v, depth + 1, out, flush)
-        out.append("\n" + "  " * depth + "}")
-    elif isinstance(o, list):
-        if not o:
-            out.append("[]")
-            return
-        ind = "\n" + "  " * (depth + 1)
-        sep = "["
-        for v in o:
-            out.append(sep + ind)
-            sep = ","
-            _emit(v, depth + 1, out, flush)
-            if flush is not None and len(out) >= _FLUSH_PIECES:
-                flush()
-        out.append("\n" + "  " * depth + "]")
-    else:
-        raise _NotPlain
-
-
 def dumps_report(rep: dict) -> str:
-    """dumps_report is ``json.dumps(rep, indent=2)``, the same text, a few times faster on 100k changes.
-
-    json's indented encoding runs in Python, a generator per value; a report's changes are flat dicts of
-    strings, written here with one join each through json's own C string encoder. Anything else
-    (floats, non-string keys, other types) is left to ``json.dumps``.
-    """
-    out: list[str] = []
-    try:
-        _emit(rep, 0, out)
-    except _NotPlain:
-        return json.dumps(rep, indent=2)
-    return "".join(out)
+    """dumps_report is ``json.dumps(rep, indent=2)``, the same text, a few times faster on 100k changes."""
+    return "".join(jsontext.pieces(rep))
 
 
 def _write_json(fd: int, rep: dict) -> None:
-    """_write_json writes ``dumps_report(rep)`` and a newline to ``fd`` a few thousand pieces at a time.
+    """_write_json writes ``dumps_report(rep)`` and a newline to ``fd`` a few hundred pieces at a time.
 
     The text of 160k changes is never held whole (twice, as str and bytes) at the end of a run, when the
     process is at its largest.
     """
-    out: list[str] = []
-
-    def flush() -> None:
-        view = memoryview("".join(out).encode())
-        out.clear()
+    def put(text: str) -> None:
+        view = memoryview(text.encode())
         while view:
             view = view[os.write(fd, view):]
 
-    try:
-        _emit(rep, 0, out, flush)
-    except _NotPlain:
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.ftruncate(fd, 0)
-        out[:] = [json.dumps(rep, indent=2)]
-    out.append("\n")
-    flush()
+    jsontext.write(rep, put)
     os.fsync(fd)
-
-
-_FLUSH_PIECES = 4096
 
 
 def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool) -> list[rails.Refusal]:
@@ -427,15 +349,21 @@ def write_report(rep: dict, path: str) -> None:
 
 
 def read_report(report_path: str) -> dict:
-    """read_report loads a rewrite report (SnapshotError if it cannot be read or is not one)."""
+    """read_report loads a rewrite report (SnapshotError if it cannot be read or is not one).
+
+    Each entry of ``changes`` becomes a ``verify.Listed`` tuple as it is parsed (a report of a big
+    rewrite holds hundreds of thousands: tuples, not dicts, and never both at once).
+    """
     try:
-        with open(report_path) as f:
-            rep = json.load(f)
+        with open(report_path, "rb") as f:
+            raw = f.read()
+        text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # what json.loads(bytes) does
+        del raw  # never the bytes and the text and the objects at once
+        rep = json.loads(text, object_hook=verifying.listed_or_dict)
     except (OSError, ValueError) as e:
         raise SnapshotError(f"{report_path}: cannot read the report ({e})") from None
     if not isinstance(rep, dict) or not isinstance(rep.get("changes"), list) or not all(
-            isinstance(c, dict) and isinstance(c.get("key"), str) and isinstance(c.get("field"), str)
-            and isinstance(c.get("newKey", ""), str) for c in rep["changes"]):
+            isinstance(c, verifying.Listed) for c in rep["changes"]):
         raise SnapshotError(f"{report_path}: not a snaprewrite rewrite report (no list of changes)")
     return rep
 
@@ -444,30 +372,54 @@ def verify(old: str, new: str, report_path: str | None, progress: Progress = Non
            encryption_config: str | None = None, warn: Callable[[str], None] | None = None) -> dict:
     """verify compares two snapshots and, with a report, lists what differs otherwise than the report says.
 
-    The report must have been made from ``old`` (its recorded size, sha256 and revision), else nothing
-    is compared. A report of a written rewrite also names its output's sha256, which ``new`` must have.
+    The report must have been made from ``old`` (its recorded size and sha256): another size is refused
+    before anything is compared, another sha256 (hashed while the snapshots are compared) once it is known.
+    A report of a written rewrite also names its output's sha256, which ``new`` must have.
     Every key is compared whatever the layout; ``layout`` names the old snapshot's (``prefix``: ``--prefix``).
     With ``encryption_config`` encrypted values are compared decrypted (a value sealed again with a fresh
     IV is the same value).
+
+    ``differences`` holds ``verify.Difference`` objects (``as_json`` each; ``report.print_json`` streams them).
     """
     crypt = load_encryption(encryption_config, warn)
     with Snapshot(old) as snap:
         lay = layout.detect(snap, prefix)
-    rep = None
+    ident = packed = renames = recorded = None
     if report_path is not None:
         rep = read_report(report_path)
-        verifying.check_identity(rep, report_path, old)
-    diffs = verifying.compare(old, new, progress, verifying.renames(rep) if rep else None, crypt)
+        verifying.check_size(rep, report_path, old)
+        ident = {"input": rep.get("input")}
+        renames, recorded = verifying.renames(rep), rep.get("output")
+        if not (isinstance(recorded, dict) and recorded.get("sha256")):
+            recorded = None
+        # what it lists waits compressed: the report's changes and the differences are never both objects
+        packed = verifying.Packed(rep)
+        del rep
+    # Both files are hashed in threads while the snapshots are compared (sha256 and reads release the GIL);
+    # a report of another snapshot of the same size is refused once its hash is known.
+    with ThreadPoolExecutor(2, thread_name_prefix="verify-sha256") as pool:
+        old_sha = pool.submit(_whole_sha256, old) if ident is not None else None
+        new_sha = pool.submit(_whole_sha256, new) if recorded is not None else None
+        try:
+            diffs = verifying.compare(old, new, progress, renames, crypt, workers=None)
+        finally:
+            if old_sha is not None:
+                verifying.check_identity(ident, report_path, old, sha256=old_sha.result())
     out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new, "layout": lay.as_json(),
-                 "differences": [d.as_json() for d in diffs]}
-    if rep is not None:
+                 "differences": diffs}
+    if packed is not None:
+        expected = packed.unpack()
+        del packed
         lines = []
-        recorded = rep.get("output")
-        if isinstance(recorded, dict) and recorded.get("sha256"):
-            with Snapshot(new) as snap:
-                got = snap.hashes()[1]
+        if recorded is not None:
+            got = new_sha.result()
             if got != recorded["sha256"]:
                 lines.append(f"{new}: sha256 {got} is not the sha256 {recorded['sha256']} the report "
                              f"recorded for its output {recorded.get('path')}")
-        out["uncovered"] = lines + verifying.uncovered(diffs, rep)
+        out["uncovered"] = lines + verifying.uncovered(diffs, expected)
     return out
+
+
+def _whole_sha256(path: str) -> str:
+    with Snapshot(path) as snap:
+        return snap.hashes()[1]

@@ -26,23 +26,29 @@ what the rewrite mode writes (in place: unchanged; ``--as-new-revision``: the ne
 import base64
 import hashlib
 import json
+import marshal
+import sys
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import DecodeError, SnapshotError
-from ..etcd import mvcc
+from ..etcd import diffwalk, mvcc
 from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot
 from ..k8s import bitmap, decode
-from . import yamledit
+from . import parallel, yamledit
 from .rules.configmaps import label
 
 Progress = Callable[[int], None] | None
 META_FIELDS = ("create_revision", "mod_revision", "version", "lease")
 REDACTED = "(redacted)"
+RELEASE_EVERY = 16  # keys read between releases of both mappings' resident pages (each fault maps a window)
+PARALLEL_MIN = 4096  # live keys compared before worker processes are worth starting (below: this process)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     """One differing field: its name and old and new values as text (None: the field is absent)."""
 
@@ -54,7 +60,7 @@ class FieldChange:
         return {"field": self.field, "old": self.old, "new": self.new}
 
 
-@dataclass
+@dataclass(slots=True)
 class Difference:
     """One key that differs: how (``changed``, ``renamed``, ``added``, ``removed``) and its field changes.
 
@@ -65,8 +71,8 @@ class Difference:
     how: str
     changes: list[FieldChange] = field(default_factory=list)
     new_key: str | None = None
-    old_kv: KeyValue | None = field(default=None, repr=False)  # the records' metadata (value dropped)
-    new_kv: KeyValue | None = field(default=None, repr=False)
+    old_kv: "Meta | None" = field(default=None, repr=False)  # the records' metadata (value dropped)
+    new_kv: "Meta | None" = field(default=None, repr=False)
 
     @property
     def fields(self) -> list[str]:
@@ -88,26 +94,41 @@ def _text(v) -> str | None:
 
 
 def value_diff(a, b, path: str = "") -> list[FieldChange]:
-    """value_diff lists where two decoded objects differ (``spec.clusterIPs[0]``), with both values."""
+    """value_diff lists where two decoded objects differ (``spec.clusterIPs[0]``), with both values.
+
+    A dict or list equal to the other side with the same text (``repr``: same types, same key order)
+    holds no difference and is not walked (``value_diff_plain`` walks it; tests hold them equal).
+    """
+    return _value_diff(a, b, path, True)
+
+
+def value_diff_plain(a, b, path: str = "") -> list[FieldChange]:
+    """value_diff_plain is ``value_diff`` walking every dict and list, equal or not (the reference)."""
+    return _value_diff(a, b, path, False)
+
+
+def _value_diff(a, b, path: str, skip_equal: bool) -> list[FieldChange]:
     if type(a) is not type(b):
         return [FieldChange(path or ".", _text(a), _text(b))]
+    if isinstance(a, (dict, list)) and skip_equal and a == b and repr(a) == repr(b):
+        return []  # == alone would take 1 for 1.0 or True; NaN is never equal, so it is walked
     if isinstance(a, dict):
         out = []
         for k in list(a) + [k for k in b if k not in a]:
             sub = f"{path}.{k}" if path else str(k)
             if k not in a or k not in b:
-                out.append(FieldChange(sub, _text(a.get(k)), _text(b.get(k))))
+                out.append(FieldChange(sys.intern(sub), _text(a.get(k)), _text(b.get(k))))
             else:
-                out.extend(value_diff(a[k], b[k], sub))
+                out.extend(_value_diff(a[k], b[k], sub, skip_equal))
         return out
     if isinstance(a, list):
         if len(a) != len(b):
             return [FieldChange(path or ".", _text(a), _text(b))]
         out = []
         for i, (x, y) in enumerate(zip(a, b)):
-            out.extend(value_diff(x, y, f"{path}[{i}]"))
+            out.extend(_value_diff(x, y, f"{path}[{i}]", skip_equal))
         return out
-    return [] if a == b else [FieldChange(path or ".", _text(a), _text(b))]
+    return [] if a == b else [FieldChange(sys.intern(path or "."), _text(a), _text(b))]
 
 
 def field_diff(a, b, path: str = "") -> list[str]:
@@ -178,8 +199,19 @@ def _whole(kv: KeyValue, new: bool) -> list[FieldChange]:
     return [FieldChange(f, None, v) if new else FieldChange(f, v, None) for f, v in values]
 
 
-def _bare(kv: KeyValue) -> KeyValue:
-    return KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, b"", kv.lease)
+class Meta(NamedTuple):
+    """A record's metadata without its value (what a Difference keeps of each side: a tuple, there are many)."""
+
+    key: bytes
+    create_revision: int
+    mod_revision: int
+    version: int
+    lease: int
+
+
+def _bare(kv: KeyValue, key: bytes | None = None) -> Meta:
+    """_bare is a record's metadata; ``key`` (equal to ``kv.key``) lets many Differences share one bytes object."""
+    return Meta(kv.key if key is None else key, kv.create_revision, kv.mod_revision, kv.version, kv.lease)
 
 
 def sealed_changes(a: KeyValue, b: KeyValue, crypt=None) -> list[FieldChange]:
@@ -188,35 +220,105 @@ def sealed_changes(a: KeyValue, b: KeyValue, crypt=None) -> list[FieldChange]:
     ``crypt`` is a ``k8s.encryption.EncryptionConfig``; each value opens under its own etcd key (AES-GCM
     binds it there). A value it cannot open raises EncryptionError (one line, never the bytes).
     """
+    head, va, vb = _opened(a, b, crypt)
+    return head + value_changes(va, vb)
+
+
+def _opened(a: KeyValue, b: KeyValue, crypt) -> tuple[list[FieldChange], bytes, bytes]:
+    """_opened is the ``(encryption)`` change of two records (if any) and their values, decrypted with ``crypt``."""
     va, vb = a.value, b.value
     if crypt is None or va == vb:
-        return value_changes(va, vb)
+        return [], va, vb
     (va, sa), (vb, sb) = crypt.open(a.key, va), crypt.open(b.key, vb)
     la, lb = (sa.label if sa else "identity"), (sb.label if sb else "identity")
-    return ([FieldChange("(encryption)", la, lb)] if la != lb else []) + value_changes(va, vb)
+    return ([FieldChange("(encryption)", la, lb)] if la != lb else []), va, vb
+
+
+def _changes_of(pairs: list[tuple[bytes, bytes]]) -> list[list[FieldChange]]:
+    """_changes_of is ``value_changes`` of each pair (what a worker process does with a batch)."""
+    return [value_changes(va, vb) for va, vb in pairs]
 
 
 def compare(old_path: str, new_path: str, progress: Progress = None,
-            renames: dict[bytes, bytes] | None = None, crypt=None) -> list[Difference]:
+            renames: dict[bytes, bytes] | None = None, crypt=None, workers: int | None = 0) -> list[Difference]:
     """compare returns every key whose latest live record differs between two snapshots, in key order.
 
     ``renames`` (old key -> new key, from a report) pairs a key of the old snapshot with another key
     of the new one; without it keys are paired by name. With ``crypt`` (``k8s.encryption.EncryptionConfig``)
     encrypted values are compared as plaintext (``sealed_changes``).
+
+    Only keys with a record that is not byte for byte the same in both ``key`` buckets can differ
+    (``etcd.diffwalk``), so only those (and the report's renamed keys) are looked up and decoded; the
+    answer is ``compare_plain``'s, which reads every live key of both (tests hold them equal).
+    ``workers``: processes that decode the differing values (0: none, this process; None: as many as the
+    cores when there are many keys). Worker processes import the main module as multiprocessing does, so
+    only a program whose main module is guarded (the CLI, ``python -m``) should ask for them.
     """
+    renames = renames or {}
+    renamed_from = {new: old for old, new in renames.items()}
+    with Snapshot(old_path) as a, Snapshot(new_path) as b:
+        ka, kb = a.key_bucket(), b.key_bucket()
+        keys = {k: k for k in diffwalk.differing_keys(ka, kb, progress)}
+        keys.update((k, k) for k in renames)
+        keys.update((k, k) for k in renamed_from)
+        la = _live(diffwalk.latest_of(ka, keys, progress))
+        lb = _live(diffwalk.latest_of(kb, keys, progress))
+        del keys
+        return _differences(a, b, la, lb, renames, renamed_from, crypt, workers)
+
+
+def _live(index: dict[bytes, bytes]) -> dict[bytes, bytes]:
+    """_live drops the deleted keys (latest record a tombstone) from ``index``, in place, and returns it."""
+    for k in [k for k, rk in index.items() if mvcc.is_tombstone(rk)]:
+        del index[k]
+    return index
+
+
+def compare_plain(old_path: str, new_path: str, progress: Progress = None,
+                  renames: dict[bytes, bytes] | None = None, crypt=None) -> list[Difference]:
+    """compare_plain is ``compare`` reading and comparing every live key of both snapshots (the reference)."""
     renames = renames or {}
     renamed_from = {new: old for old, new in renames.items()}
     with Snapshot(old_path) as a, Snapshot(new_path) as b:
         la = mvcc.live_keys(a, progress=progress)
         lb = mvcc.live_keys(b, progress=progress)
-        out: list[tuple[bytes, Difference]] = []
-        used: set[bytes] = set()
-        for key in lb:
+        return _differences(a, b, la, lb, renames, renamed_from, crypt)
+
+
+def _workers(keys: int) -> int:
+    """_workers is how many worker processes decode values when ``keys`` keys are compared (0: this process)."""
+    n = parallel.cpus()
+    return min(n, 4) if keys >= PARALLEL_MIN and n > 1 else 0
+
+
+def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[bytes, bytes],
+                 renames: dict[bytes, bytes], renamed_from: dict[bytes, bytes], crypt,
+                 workers: int | None = None) -> list[Difference]:
+    """_differences pairs the live keys ``la`` of ``a`` with ``lb`` of ``b`` (user key -> bbolt key) and lists how they differ.
+
+    Values are decoded and compared by ``_changes_of`` (in ``workers`` processes; None: by the number of keys).
+    """
+    out: list[tuple[bytes, Difference]] = []
+    used: set[bytes] = set()
+
+    def done(item, changes: list[FieldChange]) -> None:
+        src, diff, head = item
+        diff.changes = head + changes
+        if diff.how == "changed" and not diff.changes:
+            return  # the same plaintext sealed again with the same key (a fresh IV/nonce)
+        out.append((src, diff))
+
+    with parallel.OrderedPool(_workers(len(lb)) if workers is None else workers, _changes_of, done,
+                              preload=__name__) as pending:
+        for n, key in enumerate(lb, 1):
+            if n % RELEASE_EVERY == 0:  # records read in revision order jump between distant leaves
+                a.pages.release()
+                b.pages.release()
             src = renamed_from.get(key, None if key in renames else key)
             text = key.decode("utf-8", "backslashreplace")
             if src is None or src not in la:
                 rb = mvcc.record_at(b, lb[key]).kv
-                out.append((key, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb))))
+                out.append((key, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb, key))))
                 continue
             used.add(src)
             ra, rb = mvcc.record_at(a, la[src]).kv, mvcc.record_at(b, lb[key]).kv
@@ -226,16 +328,15 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
                 diff = Difference(text, "changed")
             else:
                 continue
-            diff.changes = _meta(ra, rb) + sealed_changes(ra, rb, crypt)
-            if diff.how == "changed" and not diff.changes:
-                continue  # the same plaintext sealed again with the same key (a fresh IV/nonce)
-            diff.old_kv, diff.new_kv = _bare(ra), _bare(rb)
-            out.append((src, diff))
-        for key in la:
-            if key not in used:
-                ra = mvcc.record_at(a, la[key]).kv
-                out.append((key, Difference(key.decode("utf-8", "backslashreplace"), "removed", _whole(ra, new=False),
-                                            old_kv=_bare(ra))))
+            diff.old_kv, diff.new_kv = _bare(ra, src), _bare(rb, key)
+            head, va, vb = _opened(ra, rb, crypt)
+            pending.add((src, diff, _meta(ra, rb) + head), (va, vb))
+        pending.finish()
+    for key in la:
+        if key not in used:
+            ra = mvcc.record_at(a, la[key]).kv
+            out.append((key, Difference(key.decode("utf-8", "backslashreplace"), "removed", _whole(ra, new=False),
+                                        old_kv=_bare(ra, key))))
     return [d for _, d in sorted(out, key=lambda x: (x[0], x[1].how))]
 
 
@@ -249,21 +350,36 @@ def identity(snap: Snapshot, sha256: str, revision: int | None = None) -> dict:
     return out
 
 
-def check_identity(report: dict, report_path: str, old_path: str) -> None:
-    """check_identity raises SnapshotError unless the report was made from the snapshot at ``old_path``."""
+def check_identity(report: dict, report_path: str, old_path: str, sha256: str | None = None) -> None:
+    """check_identity raises SnapshotError unless the report was made from the snapshot at ``old_path``.
+
+    ``sha256`` is the old file's whole-file sha256 when the caller computed it already (``check_size``
+    first, then the hash alongside other work); otherwise it is computed here.
+    """
+    ident = check_size(report, report_path, old_path)
+    if sha256 is None:
+        with Snapshot(old_path) as snap:
+            _, sha256 = snap.hashes()
+    if ident["sha256"] != sha256:
+        raise SnapshotError(f"{report_path} was made from another snapshot than {old_path}: "
+                            f"sha256 {ident['sha256']} ({ident.get('path')}), not {sha256}")
+
+
+def check_size(report: dict, report_path: str, old_path: str) -> dict:
+    """check_size is the cheap half of ``check_identity``: the report names an input of ``old_path``'s size.
+
+    Returns the report's ``input``.
+    """
     ident = report.get("input")
     if not isinstance(ident, dict) or not isinstance(ident.get("sha256"), str):
         raise SnapshotError(f"{report_path}: the report does not record its input's size and sha256 "
                             "(made by an older snaprewrite): make it again with rewrite --dry-run --report")
     with Snapshot(old_path) as snap:
         size = snap.identity.size
-        if ident.get("size") != size:
-            raise SnapshotError(f"{report_path} was made from another snapshot than {old_path}: "
-                                f"{ident.get('path')} of {ident.get('size')} bytes, not {size} bytes")
-        _, sha = snap.hashes()
-        if ident["sha256"] != sha:
-            raise SnapshotError(f"{report_path} was made from another snapshot than {old_path}: "
-                                f"sha256 {ident['sha256']} ({ident.get('path')}), not {sha}")
+    if ident.get("size") != size:
+        raise SnapshotError(f"{report_path} was made from another snapshot than {old_path}: "
+                            f"{ident.get('path')} of {ident.get('size')} bytes, not {size} bytes")
+    return ident
 
 
 def one_line(text: str, limit: int | None = None) -> str:
@@ -278,7 +394,104 @@ def _show(v: str | None) -> str:
     return "-" if v is None else one_line(v, 200)
 
 
-def _expected_meta(d: Difference, listed: bool, report: dict, recorded: dict | None) -> KeyValue:
+class Listed(NamedTuple):
+    """One entry of a report's ``changes``: key, field, old and new value, ``newKey``, ``newRecord``."""
+
+    key: str
+    field: str
+    old: str | None
+    new: str | None
+    new_key: str | None
+    new_record: tuple | None  # (createRevision, modRevision, version), each as the report gives it
+
+
+def listed_or_dict(d: dict):
+    """listed_or_dict is a ``json.load`` object hook: a report's change entry becomes a ``Listed``, any other object stays.
+
+    A change entry has a string ``key`` and ``field`` (and ``newKey``, if any, a string).
+    """
+    key, fld, new_key = d.get("key"), d.get("field"), d.get("newKey")
+    if isinstance(key, str) and isinstance(fld, str) and ("newKey" not in d or isinstance(new_key, str)):
+        rec = d.get("newRecord")
+        if isinstance(rec, dict):
+            rec = (rec.get("createRevision"), rec.get("modRevision"), rec.get("version"))
+        else:
+            rec = None
+        # many entries share a key and most share a field name: one string object each
+        return Listed(sys.intern(key), sys.intern(fld), d.get("old"), d.get("new"), new_key, rec)
+    return d
+
+
+def _listed(report: dict):
+    """_listed yields the report's change entries as ``Listed`` (parsed with ``listed_or_dict`` or not)."""
+    for c in report.get("changes", []):
+        yield c if isinstance(c, Listed) else listed_or_dict(c)
+
+
+@dataclass(slots=True)
+class Expected:
+    """What a rewrite report says the new snapshot holds: the part of the report ``uncovered`` reads.
+
+    ``listed``: key -> its entries in report order; ``recorded``: key -> its ``newRecord`` (``Listed.new_record``);
+    the report's mode.
+    Kept instead of the report itself (whose other parts verify does not need) while snapshots are compared.
+    """
+
+    listed: dict[str, list[Listed]]
+    recorded: dict[str, tuple]
+    as_new_revision: bool
+    new_revision: int | None
+
+    @classmethod
+    def of(cls, report: dict) -> "Expected":
+        listed: dict[str, list[Listed]] = {}
+        recorded: dict[str, tuple] = {}
+        for c in _listed(report):
+            listed.setdefault(c.key, []).append(c)
+            if c.new_record is not None:
+                recorded[c.key] = c.new_record
+        return cls(listed, recorded, bool(report.get("asNewRevision")), report.get("newRevision"))
+
+    def entries(self, key: str) -> dict[str, tuple]:
+        """entries maps each field the report lists for ``key`` to its (old, new) (the last entry of a field wins)."""
+        return {c.field: (c.old, c.new) for c in self.listed.get(key, ())}
+
+
+class Packed:
+    """Packed is a report's ``Expected`` compressed: marshal'ed chunks of its entries, zlib level 1.
+
+    A big rewrite's report lists hundreds of thousands of changes; verify needs them only after the
+    snapshots are compared, so they wait as a few MB of bytes instead of a hundred MB of objects.
+    """
+
+    CHUNK = 16384  # entries per compressed chunk (unpacking holds one chunk's bytes at a time)
+
+    def __init__(self, report: dict):
+        self.as_new_revision, self.new_revision = bool(report.get("asNewRevision")), report.get("newRevision")
+        self.chunks: list[bytes] = []
+        batch: list[tuple] = []
+        for c in _listed(report):
+            batch.append(tuple(c))
+            if len(batch) >= self.CHUNK:
+                self.chunks.append(zlib.compress(marshal.dumps(batch), 1))
+                batch = []
+        if batch:
+            self.chunks.append(zlib.compress(marshal.dumps(batch), 1))
+
+    def unpack(self) -> Expected:
+        """unpack is ``Expected.of`` the report this was packed from."""
+        listed: dict[str, list[Listed]] = {}
+        recorded: dict[str, tuple] = {}
+        for chunk in self.chunks:
+            for t in marshal.loads(zlib.decompress(chunk)):
+                c = Listed(sys.intern(t[0]), sys.intern(t[1]), *t[2:])
+                listed.setdefault(c.key, []).append(c)
+                if c.new_record is not None:
+                    recorded[c.key] = c.new_record
+        return Expected(listed, recorded, self.as_new_revision, self.new_revision)
+
+
+def _expected_meta(d: Difference, listed: bool, report: Expected, recorded: tuple | None) -> KeyValue:
     """_expected_meta is the record metadata the rewrite mode writes for one difference's new record.
 
     ``recorded`` is the report's ``newRecord`` of the key (createRevision, modRevision, version), when
@@ -289,10 +502,9 @@ def _expected_meta(d: Difference, listed: bool, report: dict, recorded: dict | N
     if not listed:
         return old
     if recorded is not None:
-        return KeyValue(old.key, recorded.get("createRevision"), recorded.get("modRevision"),
-                        recorded.get("version"), b"", old.lease)
-    if report.get("asNewRevision"):
-        rev = report.get("newRevision")
+        return KeyValue(old.key, recorded[0], recorded[1], recorded[2], b"", old.lease)
+    if report.as_new_revision:
+        rev = report.new_revision
         if d.how == "renamed":
             return KeyValue(old.key, rev, rev, 1, b"", old.lease)
         return KeyValue(old.key, old.create_revision, rev, old.version + 1, b"", old.lease)
@@ -301,22 +513,22 @@ def _expected_meta(d: Difference, listed: bool, report: dict, recorded: dict | N
     return old
 
 
-def _mode(report: dict) -> str:
-    return f"--as-new-revision {report.get('newRevision')}" if report.get("asNewRevision") else "in place"
+def _mode(report: Expected) -> str:
+    return f"--as-new-revision {report.new_revision}" if report.as_new_revision else "in place"
 
 
-def uncovered(diffs: list[Difference], report: dict) -> list[str]:
-    """uncovered lists, one line each, what differs otherwise than the report says (empty: all accounted for)."""
-    recorded: dict[str, dict] = {}
-    listed: dict[str, dict[str, tuple]] = {}
-    for c in report.get("changes", []):
-        listed.setdefault(c["key"], {})[c["field"]] = (c.get("old"), c.get("new"))
-        if isinstance(c.get("newRecord"), dict):
-            recorded[c["key"]] = c["newRecord"]
+def uncovered(diffs: list[Difference], report: "dict | Expected") -> list[str]:
+    """uncovered lists, one line each, what differs otherwise than the report says (empty: all accounted for).
+
+    ``report`` is the rewrite report, or its ``Expected`` part.
+    """
+    if isinstance(report, dict):
+        report = Expected.of(report)
+    recorded, listed = report.recorded, report.listed
     matched: set[tuple[str, str]] = set()
     out = []
     for d in diffs:
-        entries = listed.get(d.key, {})
+        entries = report.entries(d.key)
         name = one_line(d.key) if d.how != "renamed" else f"{one_line(d.key)} -> {one_line(d.new_key)}"
         if d.how in ("added", "removed"):
             out.append(f"{name}: {d.how}, not in the report")
@@ -343,8 +555,8 @@ def uncovered(diffs: list[Difference], report: dict) -> list[str]:
             if (old, new) != (c.old, c.new):
                 out.append(f"{name} {one_line(c.field)}: {_show(c.old)} -> {_show(c.new)}, "
                            f"the report says {_show(old)} -> {_show(new)}")
-    for key, fields in listed.items():
-        for f, (old, new) in fields.items():
+    for key in listed:
+        for f, (old, new) in report.entries(key).items():
             if (key, f) not in matched:
                 out.append(f"{one_line(key)} {one_line(str(f))}: the report says {_show(old)} -> {_show(new)}, "
                            "but the new snapshot does not show that change")
@@ -353,4 +565,4 @@ def uncovered(diffs: list[Difference], report: dict) -> list[str]:
 
 def renames(report: dict) -> dict[bytes, bytes]:
     """renames maps each key the report renames to its ``newKey``."""
-    return {c["key"].encode(): c["newKey"].encode() for c in report.get("changes", []) if c.get("newKey")}
+    return {c.key.encode(): c.new_key.encode() for c in _listed(report) if c.new_key}

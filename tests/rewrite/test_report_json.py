@@ -44,7 +44,7 @@ def test_unusual_values_are_left_to_json(value):
 
 @pytest.mark.parametrize("value", [
     {"changes": [{"key": f"/registry/services/specs/ns/s{i}", "new": "x"} for i in range(20000)], "n": [{}]},
-    {"changes": [{"f": 1.5}] * 9000},  # not plain after pieces were already written: starts over
+    {"changes": [{"f": 1.5}] * 9000},  # floats after plain pieces: json.dumps writes those values
 ])
 def test_the_report_file_is_the_same_text_when_written_in_pieces(tmp_path, value):
     path = tmp_path / "report.json"

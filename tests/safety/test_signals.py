@@ -167,13 +167,18 @@ TRUNCATE_DURING_SCAN = """
 import os, sys
 from snaprewrite import cli
 from snaprewrite.bbolt import pages
-real, calls = pages.PageFile.page, []
-def page(self, pgid):
+real, real_spans, calls = pages.PageFile.span, pages.PageFile.spans, []
+def span(self, pgid):  # every page read goes through PageFile.span (page() too) or .spans (many leaves)
     calls.append(pgid)
     if len(calls) == 3:
         os.truncate(self.path, 8192)
     return real(self, pgid)
-pages.PageFile.page = page
+def spans(self, pgids, flags):
+    calls.append(pgids)
+    if len(calls) == 3:
+        os.truncate(self.path, 8192)
+    return real_spans(self, pgids, flags)
+pages.PageFile.span, pages.PageFile.spans = span, spans
 sys.argv = ["snaprewrite", *sys.argv[1:]]
 cli.main()
 """

@@ -1,0 +1,171 @@
+"""Comparing two ``key`` buckets record by record in revision order: which user keys can differ, and their latest records.
+
+Two snapshots share most of their history: a rewrite in place keeps every revision and changes a few
+records' values. ``differing_keys`` walks both buckets side by side in bbolt key (revision) order and
+returns the user keys of every record that is not the same in both: a revision only one side holds, or
+the same revision with other value bytes. A leaf page whose bytes (after its page id) equal the other
+side's current leaf is skipped whole: same elements and same key/value bytes mean the same records.
+
+Why that is enough to compare latest records: a user key none of whose records differs has the very
+same records in both buckets (same revisions, same bytes), so its latest record (live or tombstone) is
+the same too. Only the keys ``differing_keys`` returns need their latest records looked up
+(``latest_of``), each side on its own.
+
+Memory: nothing is kept per record; the mapped pages passed are released every ``RELEASE_EVERY``
+leaves (the walk can jump between distant pages of a rewritten file, and each fault maps a whole
+read-around window).
+"""
+
+from collections.abc import Callable
+
+from ..bbolt.tree import Bucket, read_leaf
+from . import kv as kvcodec
+from . import revision as revcodec
+
+Progress = Callable[[int], None] | None
+RELEASE_EVERY = 16  # leaves walked between releases of a mapping's resident pages
+
+
+def _user_key(v) -> bytes | None:
+    """_user_key is the user key of a record's value (None for etcd 3.6's empty revision-bump marker)."""
+    size = len(v)
+    if size > 1 and v[0] == 0x0A:
+        ln = v[1]
+        if ln < 0x80 and 2 + ln <= size:
+            return v[2 : 2 + ln].tobytes()
+    return kvcodec.key_of(v) if size else None
+
+
+class _Side:
+    """One bucket's leaves in key order, with the current leaf's records decoded only when needed."""
+
+    def __init__(self, bucket: Bucket):
+        self.pf = bucket.pf
+        self.leaves = bucket.leaf_pages()
+        self.n = 0
+        self.buf = None
+        self.recs: list | None = None  # the current leaf's (revkey bytes, value view), once decoded
+        self.i = 0
+        self.advance()
+
+    def advance(self) -> None:
+        """advance moves to the next leaf (``buf`` None at the end)."""
+        nxt = next(self.leaves, None)
+        self.n += 1
+        if self.n % RELEASE_EVERY == 0:
+            self.pf.release()
+        if nxt is None:
+            self.buf, self.recs = None, None
+            return
+        pgid, h, buf = nxt
+        self.pgid, self.count, self.buf = pgid, h.count, buf
+        self.recs, self.i = None, 0
+
+    def records(self) -> list:
+        if self.recs is None:
+            self.recs = [(it.key.tobytes(), it.value) for it in read_leaf(self.buf, self.count, self.pgid or None)]
+        return self.recs
+
+    def settle(self) -> None:
+        """settle moves past leaves whose records were all consumed, so a fresh leaf can be compared whole."""
+        while self.recs is not None and self.i >= len(self.recs):
+            self.advance()
+
+    def current(self):
+        """current is the record under the cursor (moving past exhausted leaves), or None at the end."""
+        while self.buf is not None:
+            recs = self.records()
+            if self.i < len(recs):
+                return recs[self.i]
+            self.advance()
+        return None
+
+
+def differing_keys(a: Bucket, b: Bucket, progress: Progress = None) -> set[bytes]:
+    """differing_keys returns the user key of every record that differs between two ``key`` buckets.
+
+    A record differs when its revision (bbolt key) is in one bucket only, or in both with other value
+    bytes; both sides' user keys are returned then. Empty values (revision-bump markers) belong to no key.
+    """
+    out: set[bytes] = set()
+    add = out.add
+    sa, sb = _Side(a), _Side(b)
+    while True:
+        sa.settle()
+        sb.settle()
+        if sa.i == 0 and sb.i == 0 and sa.buf is not None and sb.buf is not None:
+            ba, bb = sa.buf, sb.buf
+            if len(ba) == len(bb) and ba[8:].tobytes() == bb[8:].tobytes():  # same flags, count, elements, bytes
+                if progress is not None:
+                    progress(sa.count)
+                sa.advance()
+                sb.advance()
+                continue
+        ra, rb = sa.current(), sb.current()
+        if ra is None and rb is None:
+            return out
+        if rb is None or (ra is not None and ra[0] < rb[0]):
+            k = _user_key(ra[1])
+            if k is not None:
+                add(k)
+            sa.i += 1
+        elif ra is None or rb[0] < ra[0]:
+            k = _user_key(rb[1])
+            if k is not None:
+                add(k)
+            sb.i += 1
+        else:
+            va, vb = ra[1], rb[1]
+            if len(va) != len(vb) or va.tobytes() != vb.tobytes():
+                for v in (va, vb):
+                    k = _user_key(v)
+                    if k is not None:
+                        add(k)
+            sa.i += 1
+            sb.i += 1
+        if progress is not None:
+            progress(1)
+
+
+def latest_of(bucket: Bucket, keys: dict[bytes, bytes] | set[bytes], progress: Progress = None) -> dict[bytes, bytes]:
+    """latest_of maps each of ``keys`` that has a record in ``bucket`` to the bbolt key of its last one.
+
+    Like ``mvcc.latest_index`` restricted to ``keys``: a deleted key maps to its tombstone's 18-byte key,
+    dict order is the order of each key's first record. With ``keys`` a dict mapping each key to itself,
+    the index's keys are those objects (so two indexes over the same keys share them). The leaf of each latest record is noted in
+    ``bucket.leaf_hints`` so reading it afterwards (``mvcc.record_at``) skips the descent from the root.
+    """
+    index: dict[bytes, bytes] = {}
+    hints = bucket.leaf_hints
+    pf = bucket.pf
+    key_of = kvcodec.key_of
+    canonical = keys if isinstance(keys, dict) else None
+    n = 0
+    for pgid, _run, pairs in bucket.leaf_runs_at():
+        n += 1
+        if n % RELEASE_EVERY == 0:
+            pf.release()
+        for _f, k, v in pairs:
+            size = len(v)
+            if size > 1 and v[0] == 0x0A:
+                ln = v[1]
+                user_key = v[2 : 2 + ln].tobytes() if ln < 0x80 and 2 + ln <= size else key_of(v)
+            elif size:
+                user_key = key_of(v)
+            else:
+                continue
+            if user_key in keys:
+                if canonical is not None:
+                    user_key = canonical[user_key]
+                old = index.get(user_key)
+                if old is not None:
+                    hints.pop(old, None)
+                rk = index[user_key] = k.tobytes()
+                hints[rk] = pgid
+        if progress is not None:
+            progress(len(pairs))
+    for revkey in index.values():
+        if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
+            revcodec.decode(revkey)  # raises SchemaError naming the bad key
+    return index
+

@@ -1,0 +1,159 @@
+"""``mvcc.scan_index`` (whole batches of leaves at once) equals a record-by-record scan of the same bucket.
+
+The reference below walks ``Bucket.items()`` one record at a time and decodes each user key with
+``kv.key_of``: the index, the CRC, the record count, the last key, and what ``visit``, ``visit_page``,
+``histories`` and the leaf hints see must be the same, on the fixtures and the real snapshot.
+"""
+
+from pathlib import Path
+
+import crc32c
+import pytest
+
+from snaprewrite.etcd import kv as kvcodec
+from snaprewrite.etcd import mvcc, writes
+from snaprewrite.etcd.snapshot import Snapshot
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+DBS = ["k8s-etcd35.db", "k8s-etcd34.db", "cni-calico.db", "allkinds-etcd35.db", "tiny-etcd34.db"]
+
+
+def reference(bucket, prefix, crc=None, marker=None, hist_prefixes=()):
+    """reference is scan_index record by record: (index, crc, count, last key, visits, pages, histories, hints)."""
+    index, hints, hist, visits, pages = {}, {}, {}, [], []
+    h, n, last = 0, 0, None
+    for pgid, run, triples in bucket.leaf_runs_at():
+        if crc is not None:
+            for _f, k, v in triples:
+                h = crc(bytes(v), crc(bytes(k), h))
+        recs = []
+        for _f, k, v in triples:
+            n += 1
+            last = bytes(k)
+            if not len(v):
+                continue
+            user_key = kvcodec.key_of(v)
+            if marker is None or marker in bytes(v):
+                visits.append((user_key, bytes(k), bytes(v)))
+            recs.append((user_key, bytes(k), bytes(v)))
+            if prefix is None or (prefix and not user_key.startswith(prefix)):
+                continue
+            if user_key in index:
+                hints.pop(index[user_key], None)
+            index[user_key] = bytes(k)
+            hints[bytes(k)] = pgid
+            if hist_prefixes and user_key.startswith(hist_prefixes):
+                hist.setdefault(user_key, []).append(bytes(k))
+        pages.append((bytes(run) if run is not None else None, recs))
+    return index, h, n, last, visits, pages, hist, hints
+
+
+def fast(bucket, prefix, crc=None, marker=None, hist_prefixes=(), hint=True):
+    visits, pages = [], []
+    histories = writes.Histories(hist_prefixes)
+    bucket.leaf_hints.clear()
+    index, h, n, last = mvcc.scan_index(
+        bucket, prefix, None, crc, 0,
+        visit=lambda u, k, v: visits.append((u, bytes(k), bytes(v))),
+        visit_page=lambda run, recs: pages.append(
+            (bytes(run) if run is not None else None, [(u, bytes(k), bytes(v)) for u, k, v in recs])),
+        histories=histories, hint_leaves=hint, marker=marker)
+    return index, h, n, last, visits, pages, histories.revkeys, dict(bucket.leaf_hints)
+
+
+def paths(real_snapshot):
+    return [FIXTURES / n for n in DBS] + [real_snapshot]
+
+
+@pytest.mark.parametrize("prefix", [b"", None, b"/registry/services/", (b"/registry/minions/", b"/registry/configmaps/")])
+def test_scan_equals_the_record_by_record_scan(real_snapshot, prefix):
+    for path in paths(real_snapshot):
+        with Snapshot(path) as snap:
+            b = snap.key_bucket()
+            hist = (b"/registry/services/specs/", b"/registry/ipaddresses/")
+            want = reference(b, prefix, crc32c.crc32c, None, hist)
+            got = fast(b, prefix, crc32c.crc32c, None, hist)
+            assert got == want, path.name
+            assert got[2] > 0
+            # the plain index alone (no observers): the whole-batch update path
+            assert mvcc.scan_index(b, prefix)[0] == want[0]
+
+
+def test_marker_filters_visits_like_the_reference(real_snapshot):
+    seen = 0
+    for path in paths(real_snapshot):
+        with Snapshot(path) as snap:
+            b = snap.key_bucket()
+            marker = b"kube-system"
+            got = fast(b, b"", None, marker)
+            want = reference(b, b"", None, marker)
+            assert got[4] == want[4] and got[0] == want[0]
+            seen += len(got[4])
+    assert seen
+
+
+def spans(records: list[bytes]):
+    """spans lays values out back to back and returns (buffer, value starts, value ends)."""
+    buf, vs, ends = b"", [], []
+    for r in records:
+        vs.append(len(buf))
+        buf += r
+        ends.append(len(buf))
+    return buf, vs, ends
+
+
+def kv(key: bytes, rest: bytes = b"\x10\x05\x18\x05 \x01*\x03abc") -> bytes:
+    return kvcodec.encode(kvcodec.decode(b"\x0a" + bytes([len(key)]) + key + rest)) if len(key) < 128 else \
+        b"\x0a" + bytes([len(key) & 0x7F | 0x80, len(key) >> 7]) + key + rest
+
+
+@pytest.mark.parametrize("records", [
+    [kv(b"/a"), kv(b"/b/c")],
+    [kv(b"/a"), b"", kv(b"/b")],                       # an etcd 3.6 revision-bump marker (no value)
+    [kv(b"/" + b"x" * 200), kv(b"/short")],            # a key of 128 bytes or more: two-byte length
+    [kv(b"/a"), b"\x10\x05\x0a\x02/z"],                 # key not first: the plain decoder finds it
+])
+def test_user_keys_fast_equals_plain(records):
+    buf, vs, ends = spans(records)
+    assert mvcc.user_keys(buf, memoryview(buf), vs, ends) == mvcc.user_keys_plain(memoryview(buf), vs, ends)
+
+
+def test_user_keys_bad_record_is_one_error():
+    buf, vs, ends = spans([kv(b"/a"), b"\x0a\x7f/short"])  # key length runs past the record
+    with pytest.raises(Exception, match="KeyValue") as e:
+        mvcc.user_keys(buf, memoryview(buf), vs, ends)
+    assert "\n" not in str(e.value)
+
+
+def test_index_holds_every_user_key_once():
+    with Snapshot(FIXTURES / "k8s-etcd35.db") as snap:
+        index = mvcc.latest_index(snap)
+        assert set(index) == {kvcodec.key_of(v) for _f, _k, v in snap.key_bucket().iter_raw() if len(v)}
+
+
+def test_crc_only_scan_equals_the_reference(real_snapshot):
+    for path in paths(real_snapshot):
+        with Snapshot(path) as snap:
+            b = snap.key_bucket()
+            want = reference(b, None, crc32c.crc32c)
+            index, h, n, last = mvcc.scan_index(b, None, None, crc32c.crc32c, 0)
+            assert (index, h, n, last) == ({}, want[1], want[2], want[3]), path.name
+
+
+def test_bump_marker_records_are_skipped_alike(tmp_path):
+    """A rewrite with --bump-revision writes etcd 3.6's marker (a record with no value): the batch scan skips
+    it as the record-by-record one does, in the index, the visits and each leaf's records."""
+    from typer.testing import CliRunner
+
+    from snaprewrite.cli import app
+
+    out = tmp_path / "bumped.db"
+    r = CliRunner().invoke(app, ["rewrite", str(FIXTURES / "k8s-etcd35.db"), "--out", str(out), "--bump-revision",
+                                 "1000", "--mark-compacted", "--service-cidr", "192.168.0.0/16=172.24.0.0/16"])
+    assert r.exit_code == 0, r.stderr
+    with Snapshot(out) as snap:
+        b = snap.key_bucket()
+        assert any(not len(v) for _f, _k, v in b.iter_raw())  # the marker is there
+        for prefix in (b"", b"/registry/services/"):
+            assert fast(b, prefix, crc32c.crc32c) == reference(b, prefix, crc32c.crc32c)
+            assert mvcc.scan_index(b, prefix)[0] == reference(b, prefix)[0]

@@ -29,7 +29,9 @@ control plane will act (repair events, refusals); the CLI exits 1 when there is 
 """
 
 import base64
+import functools
 import ipaddress
+import re
 from dataclasses import dataclass, field
 
 from ..errors import DecodeError, UsageError
@@ -126,11 +128,49 @@ def _family(version: int) -> str:
     return f"IPv{version}"
 
 
-def _canonical(ip: str) -> str | None:
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0-255 in ASCII digits, no leading zero
+_QUAD = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
+
+
+def _parse_ip(raw: str) -> tuple[str, int, int] | None:
+    """_parse_ip is (canonical text, version, integer value) of an IP literal, or None if it is none.
+
+    A dotted quad already in canonical form (1-3 ASCII digits per octet, no leading zero, each <= 255:
+    what every stored IPv4 cluster IP is; one precompiled match) is taken apart with ``str.split``; anything
+    else goes through ``ipaddress`` (``_parse_ip_plain``), which decides, and which the quick form is tested
+    equal to.
+    """
+    if _QUAD.fullmatch(raw):
+        a, b, c, d = map(int, raw.split("."))
+        return raw, 4, (a << 24) | (b << 16) | (c << 8) | d
+    return _parse_ip_plain(raw)
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _parse_ip_plain(raw: str) -> tuple[str, int, int] | None:
+    """_parse_ip_plain is ``_parse_ip`` through ``ipaddress`` (cached, bounded: IPv6 IPs are met again in the
+    IPAddress checks)."""
     try:
-        return str(ipaddress.ip_address(ip))
+        addr = ipaddress.ip_address(raw)
     except ValueError:
         return None
+    return str(addr), addr.version, int(addr)
+
+
+def _canonical(ip: str) -> str | None:
+    got = _parse_ip(ip)
+    return got[0] if got is not None else None
+
+
+def _net(rng: str) -> tuple[int, int, int]:
+    """_net is a network's (version, network address, netmask) as integers, for ``_inside``."""
+    net = ipaddress.ip_network(rng)
+    return net.version, int(net.network_address), int(net.netmask)
+
+
+def _inside(version: int, value: int, nets: list[tuple[int, int, int]]) -> bool:
+    """_inside is ``ip in net`` of ``ipaddress`` for any of ``nets`` of the IP's version, on integers."""
+    return any(v == version and value & mask == base for v, base, mask in nets)
 
 
 class _Bitmaps:
@@ -162,15 +202,17 @@ class _Bitmaps:
                 dx.add(key_text(key), ERROR, "MismatchedNetwork",
                        f"allocator range {stored_range} is not the service CIDR {rng}: the provided network does "
                        "not match the current range")
-            self.stored[version] = {_canonical(ip) for ip in ips}
+            self.stored[version] = set(ips)  # bitmap.decode writes each IP as ipaddress does: canonical
 
 
 def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int, str], primary: int | None,
-                    legacy: bool, ipaddress_mode: bool,
-                    read: dict | None = None) -> dict[str, tuple[str, str]]:
+                    legacy: bool, ipaddress_mode: bool, read: dict | None = None,
+                    verified: set[bytes] | None = None) -> dict[str, tuple[str, str]]:
     """_check_services walks every Service's cluster IPs; returns ip -> (namespace, name) of its first holder.
 
     ``read`` (if given) receives every Service read, by (namespace, name), for the IPAddress checks.
+    ``verified`` (if given) receives the IPAddress keys found naming, as a Service of the API group "",
+    a live Service that holds their IP: ``_check_ipaddress_objects`` has nothing to say about those.
     """
     bitmaps = _Bitmaps(state, ranges, primary, dx, legacy)
     problems: list[str] = []
@@ -179,17 +221,20 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
     by_ref = {(s.namespace, s.name): s for s in all_services}
     if read is not None:
         read.update(by_ref)
-    cidr_nets = [n for n, _ in networks(f for f in found.service_ranges if f.key.startswith(key_text(state.key(SERVICECIDRS))))]
+    cidr_nets = [(n.version, int(n.network_address), int(n.netmask)) for n, _ in
+                 networks(f for f in found.service_ranges if f.key.startswith(key_text(state.key(SERVICECIDRS))))]
+    range_nets = {version: [_net(rng)] for version, rng in ranges.items()}
+    allocatable: dict[int, tuple[int, int]] = {}
     for svc in all_services:
         if svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None"):
             continue
         for raw in svc.ips:
-            ip = _canonical(raw)
-            if ip is None:
+            parsed = _parse_ip(raw)
+            if parsed is None:
                 dx.add(svc.key, ERROR, "ClusterIPNotValid", f"Cluster IP {raw} is not a valid IP; please recreate "
                                                            "service")
                 continue
-            version = ipaddress.ip_address(ip).version
+            ip, version, value = parsed
             fam = _family(version)
             holders.setdefault(ip, (svc.namespace, svc.name))
             rng = ranges.get(version)
@@ -198,7 +243,10 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                                                            "longer configured on cluster; please recreate service")
                 continue
             if version in bitmaps.stored:
-                if bitmap.offset_of(rng, ip) is None:
+                if version not in allocatable:
+                    allocatable[version] = bitmap.allocatable(rng)
+                first, count = allocatable[version]
+                if not 0 <= value - first < count:  # bitmap.offset_of is None
                     dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]:{ip} is not within the "
                                                                  f"service CIDR {rng}; please recreate service")
                 elif ip in bitmaps.rebuilt[version]:
@@ -211,11 +259,12 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                     else:
                         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]:{ip} is not allocated; "
                                                                        "repairing")
-            elif not ipaddress_mode and ipaddress.ip_address(ip) not in ipaddress.ip_network(rng):
+            elif not ipaddress_mode and not _inside(version, value, range_nets[version]):
                 dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]:{ip} is not within the service "
                                                              f"CIDR {rng}; please recreate service")
             if ipaddress_mode:
-                _check_ipaddress(state, dx, svc, ip, fam, cidr_nets or [ipaddress.ip_network(rng)], by_ref)
+                _check_ipaddress(state, dx, svc, ip, version, value, cidr_nets or range_nets[version], by_ref,
+                                 verified)
     for version, left in bitmaps.stored.items():
         for ip in sorted(left, key=ipaddress.ip_address):
             dx.add(bitmaps.key[version], WARNING, "ClusterIPLeaked",
@@ -244,15 +293,22 @@ def _ipaddress_parent(state: State, key: bytes) -> tuple[dict, dict] | None:
     return (obj.get("spec") or {}).get("parentRef") or {}, (obj.get("metadata") or {}).get("labels") or {}
 
 
+@functools.cache
+def _protobuf():
+    """_protobuf is the runtime's Unknown message class (imported once, not per IPAddress)."""
+    from ..k8s.proto import runtime_pb2
+
+    return runtime_pb2.Unknown
+
+
 def _ipaddress_parent_fast(value: bytes | None) -> tuple[dict, dict] | None:
     """_ipaddress_parent_fast is ``_ipaddress_parent`` through the protobuf runtime, or None to take the decode."""
     from ..k8s import registry
-    from ..k8s.proto import runtime_pb2
 
     if value is None or bytes(value[:4]) != b"k8s\x00":
         return None
     try:
-        unknown = runtime_pb2.Unknown.FromString(bytes(value[4:]))
+        unknown = _protobuf().FromString(bytes(value[4:]))
         meta = unknown.typeMeta
         cls = registry.message_class(meta.apiVersion, meta.kind) if meta.kind == "IPAddress" else None
         if cls is None or unknown.contentEncoding or unknown.contentType:
@@ -265,9 +321,11 @@ def _ipaddress_parent_fast(value: bytes | None) -> tuple[dict, dict] | None:
         return None
 
 
-def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, fam: str, cidr_nets: list, by_ref: dict) -> None:
-    """_check_ipaddress replays repairip.go's Service -> IPAddress checks for one cluster IP."""
-    if not any(ipaddress.ip_address(ip) in n for n in cidr_nets if n.version == ipaddress.ip_address(ip).version):
+def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, value: int,
+                     cidr_nets: list[tuple[int, int, int]], by_ref: dict, verified: set[bytes] | None) -> None:
+    """_check_ipaddress replays repairip.go's Service -> IPAddress checks for one (canonical) cluster IP."""
+    fam = _family(version)
+    if not _inside(version, value, cidr_nets):
         dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]: {ip} is not within any configured "
                                                      "Service CIDR; please recreate service")
         return
@@ -290,18 +348,34 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, fam: str, cidr_n
                                                                "services; please recreate service")
         else:
             dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
+    elif verified is not None and by_ref.get((svc.namespace, svc.name)) is svc \
+            and state.has(_service_key(svc.namespace, svc.name)):
+        verified.add(key)  # names this live Service, which holds ip: syncIPAddress finds nothing to say
 
 
-def _check_ipaddress_objects(state: State, dx: Diagnosis, read: dict | None = None) -> None:
+def _service_key(namespace: str, name: str) -> bytes:
+    """_service_key is the Service key (relative to the layout root) a parentRef names, as syncIPAddress looks it up."""
+    from .facts import SERVICES
+
+    return SERVICES + f"{namespace}/{name}".encode()
+
+
+def _check_ipaddress_objects(state: State, dx: Diagnosis, read: dict | None = None,
+                             verified: set[bytes] | None = None) -> None:
     """_check_ipaddress_objects replays repairip.go's IPAddress -> Service checks (syncIPAddress).
 
     ``read``: the Services ``_check_services`` read, by (namespace, name), so none is read twice (a
-    Service missing from it did not read: the Service loop reports it).
+    Service missing from it did not read: the Service loop reports it). ``verified``: IPAddress keys the
+    Service loop found referencing a live Service that holds their IP: whatever their labels, no finding
+    (either not managed by the allocator, or a correct reference), so they are not read again.
     """
-    from .facts import SERVICES, read_strings
+    from .facts import read_strings
 
+    prefix = state.key(IPADDRESSES)
     for key in state.keys(IPADDRESSES):
-        name = key_text(key[len(state.key(IPADDRESSES)):])
+        if verified is not None and key in verified:
+            continue
+        name = key_text(key[len(prefix):])
         got = _ipaddress_parent(state, key)
         if got is None:
             dx.add(key_text(key), ERROR, "Undecodable", f"{key_text(key)}: the IPAddress does not decode")
@@ -314,7 +388,7 @@ def _check_ipaddress_objects(state: State, dx: Diagnosis, read: dict | None = No
                                                                    "not referencing a Service: cleaning up")
             continue
         ns, svc_name = ref.get("namespace", ""), ref.get("name", "")
-        svc_key = SERVICES + f"{ns}/{svc_name}".encode()
+        svc_key = _service_key(ns, svc_name)
         if not state.has(svc_key):
             dx.add(key_text(key), WARNING, "IPAddressNotAllocated", f"IPAddress: {name} for Service {ns}/{svc_name} "
                                                                    "appears to have leaked: cleaning up")
@@ -381,8 +455,12 @@ def _check_nodes(found: Facts, dx: Diagnosis, pod_ranges: list[str]) -> None:
 
 
 def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
-            pod_ranges: list[str] | None = None) -> Diagnosis:
-    """examine runs every check of the module docstring on ``state`` for the given (or declared) ranges."""
+            pod_ranges: list[str] | None = None, quick: bool = True) -> Diagnosis:
+    """examine runs every check of the module docstring on ``state`` for the given (or declared) ranges.
+
+    ``quick=False`` reads every IPAddress in the IPAddress -> Service checks too, also those the Service
+    loop already found correct (the plain path the tests hold the quick one equal to).
+    """
     declared_service, declared_pod = default_ranges(found)
     svc = [str(ipaddress.ip_network(r)) for r in service_ranges] if service_ranges else declared_service
     pod = [str(ipaddress.ip_network(r)) for r in pod_ranges] if pod_ranges else declared_pod
@@ -396,9 +474,10 @@ def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
     ipaddress_mode = bool(state.keys(SERVICECIDRS) or state.keys(IPADDRESSES))
     legacy = bool(any(state.has(k) for k in ALLOCATORS) or not ipaddress_mode)
     read: dict = {}
-    _check_services(state, found, dx, by_family, primary, legacy, ipaddress_mode, read)
+    verified: set[bytes] | None = set() if quick else None
+    _check_services(state, found, dx, by_family, primary, legacy, ipaddress_mode, read, verified)
     if ipaddress_mode:
-        _check_ipaddress_objects(state, dx, read)
+        _check_ipaddress_objects(state, dx, read, verified)
     _check_default_servicecidr(state, dx, svc)
     _check_nodes(found, dx, pod)
     cnicheck.check(state, dx)  # the CNIs' own state: pools, blocks, leases, annotations

@@ -17,6 +17,7 @@ read with the project's decoders (``k8s.fields``, ``k8s.decode``, ``yamledit.fin
 do not decode become ``problems`` (one line naming the key), never exceptions.
 """
 
+import bisect
 import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -133,6 +134,7 @@ class State:
         self.overlay = overlay or {}
         self.layout = layout or Layout()
         self.crypt = crypt
+        self.found: Facts | None = None  # ``discover``'s result, once made (a State does not change)
         live = set(index) | {k for k, v in self.overlay.items() if v is not None}
         self._keys = sorted(k for k in live if self.overlay.get(k, b"") is not None)
 
@@ -157,12 +159,13 @@ class State:
         """with_plan is this state as a rewrite ``plan`` (rewrite.plan.Plan) leaves it: new values, and renamed
         objects gone from their old key and live under the new one."""
         overlay: dict[bytes, bytes | None] = dict(self.overlay)
+        held = indexed(self.layout)
         for e in plan.edits:
             if self.index.get(e.key) != e.write.revkey:
                 continue  # not the live record: the plan does not change what is live
             if e.new_key is not None:
                 overlay.setdefault(e.key, None)
-                if e.new_key.startswith(indexed(self.layout)):
+                if e.new_key.startswith(held):
                     overlay[e.new_key] = e.new_value
             else:
                 overlay[e.key] = e.new_value
@@ -171,7 +174,11 @@ class State:
     def keys(self, prefix: bytes) -> list[bytes]:
         """keys lists the live keys under ``prefix``, sorted."""
         prefix = self.key(prefix)
-        return [k for k in self._keys if k.startswith(prefix)]
+        start = bisect.bisect_left(self._keys, prefix)  # the keys under a prefix are one run of the sorted list
+        end = start
+        while end < len(self._keys) and self._keys[end].startswith(prefix):
+            end += 1
+        return self._keys[start:end]
 
     def has(self, key: bytes) -> bool:
         key = self.key(key)
@@ -352,7 +359,13 @@ def _apiserver(state: State, facts: Facts) -> None:
 
 
 def discover(state: State) -> Facts:
-    """discover reads every fact of the module docstring from ``state``."""
+    """discover reads every fact of the module docstring from ``state``.
+
+    Read once per State and kept on it (``rewrite`` asks for the input's facts in its rails and again
+    in the doctor on the planned output): treat the result as read-only.
+    """
+    if state.found is not None:
+        return state.found
     facts = Facts(root=state.layout.root)
     _allocators(state, facts)
     _service_cidrs(state, facts)
@@ -360,6 +373,7 @@ def discover(state: State) -> Facts:
     _kube_proxy(state, facts)
     _nodes(state, facts)
     _apiserver(state, facts)
+    state.found = facts
     return facts
 
 

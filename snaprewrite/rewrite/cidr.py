@@ -51,7 +51,7 @@ def _parse_network(text: str, what: str) -> Network:
 
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}").fullmatch  # ASCII digits, no leading zeros
+DOTTED_QUAD = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}").fullmatch  # canonical IPv4 text: ASCII digits, no leading zeros
 
 
 def parse_ip(text: str) -> Address | None:
@@ -63,7 +63,7 @@ def parse_ip(text: str) -> Address | None:
     back). ``tests/rewrite/test_cidr.py`` compares both ways; anything else goes to ``ipaddress``.
     """
     if type(text) is str:
-        if _DOTTED_QUAD(text):
+        if DOTTED_QUAD(text):
             return ipaddress.IPv4Address(socket.inet_aton(text))
         if ":" in text and text.isascii():
             try:

@@ -31,14 +31,13 @@ control plane will act (repair events, refusals); the CLI exits 1 when there is 
 import base64
 import functools
 import ipaddress
-import re
 from dataclasses import dataclass, field
 
 from ..errors import DecodeError, UsageError
 from ..etcd.snapshot import Snapshot
 from ..k8s import bitmap
 from . import cnicheck
-from .cidr import CidrMap, parse_subnet
+from .cidr import DOTTED_QUAD, CidrMap, parse_subnet
 from .facts import (
     ALLOCATORS,
     IPADDRESSES,
@@ -128,10 +127,6 @@ def _family(version: int) -> str:
     return f"IPv{version}"
 
 
-_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0-255 in ASCII digits, no leading zero
-_QUAD = re.compile(rf"(?:{_OCTET}\.){{3}}{_OCTET}")
-
-
 def _parse_ip(raw: str) -> tuple[str, int, int] | None:
     """_parse_ip is (canonical text, version, integer value) of an IP literal, or None if it is none.
 
@@ -140,7 +135,7 @@ def _parse_ip(raw: str) -> tuple[str, int, int] | None:
     else goes through ``ipaddress`` (``_parse_ip_plain``), which decides, and which the quick form is tested
     equal to.
     """
-    if _QUAD.fullmatch(raw):
+    if DOTTED_QUAD(raw):
         a, b, c, d = map(int, raw.split("."))
         return raw, 4, (a << 24) | (b << 16) | (c << 8) | d
     return _parse_ip_plain(raw)

@@ -299,6 +299,14 @@ def _answer(fn: Callable[[], Any]) -> bytes:
                            "attrs": attrs, "traceback": traceback.format_exc()}).encode()
 
 
+def may_fork() -> bool:
+    """may_fork tells whether work may go to a forked child: the platform forks and ``SNAPREWRITE_NO_FORK`` is unset.
+
+    ``SNAPREWRITE_NO_FORK=1`` runs everything in the command's own process (the same results, one core).
+    """
+    return hasattr(os, "fork") and not os.environ.get("SNAPREWRITE_NO_FORK")
+
+
 def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException], ...] = (),
               died: type[BaseException] = RuntimeError) -> ForkedCall:
     """fork_call starts ``fn()`` in a forked child; the returned ``ForkedCall`` gives its result (see there).

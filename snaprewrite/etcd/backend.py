@@ -80,7 +80,7 @@ class StatsJob:
         self.snap, self.observer, self.marker = snap, observer, marker
         self.call = None
         self._done: tuple[BackendStats, object] | None = None
-        if hasattr(os, "fork") and (free_core() if fork is None else fork):
+        if process.may_fork() and (free_core() if fork is None else fork):
             self.call = process.fork_call(self._work, f"{snap.path}: the bucket hashes", (SnapshotError,), _Died)
 
     def _work(self) -> dict:  # pragma: no cover - runs in the child

@@ -7,7 +7,6 @@ decodable KeyValue, ``mod_revision`` equal to the key's main revision for puts, 
 then ``lease``, ``alarm``, ``members``, ``cluster``, ``auth*`` and ``meta`` (``etcd.startup``).
 """
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,7 +33,7 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
     the structure check raises is raised), the records' findings are dropped when the structure fails.
     """
     with _Trailer(snap, verify_trailer) as trailer:
-        if not parallel or not hasattr(os, "fork"):
+        if not parallel or not process.may_fork():
             problems = list(check_pages(snap.pages, MAX_PROBLEMS)) + trailer.problems()
             return problems or _records(snap, progress)
         with process.fork_call(lambda: list(check_pages(snap.pages, MAX_PROBLEMS)), "structure check",

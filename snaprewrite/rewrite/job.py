@@ -228,7 +228,7 @@ def diagnose(state: clusterfacts.State, plan: planning.Plan, opts: planning.Opti
     with the same message); a child that dies raises a SnapshotError. Leaving its ``with`` block kills
     the child if it still runs. Where there is no fork it is computed here, at once.
     """
-    if not hasattr(os, "fork") or os.environ.get("SNAPREWRITE_NO_FORK"):
+    if not process.may_fork():
         return _Done(planned_diagnosis(state, plan, opts))
     return process.fork_call(lambda: planned_diagnosis(state, plan, opts), "doctor on the planned output",
                              passes=(SnapshotError,), died=SnapshotError)

@@ -226,6 +226,7 @@ def test_interrupted_read_removes_the_temp_copy(zipped, tmpdir_env, monkeypatch)
         raise process.Interrupted(15)
 
     monkeypatch.setattr(backend, "stats", interrupted)
+    monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")  # the patched stats must raise in this process, not a child's
     r = cli("status", zipped, code=143)
     assert seen and len(seen[0]) == 1 and seen[0][0].startswith(".snaprewrite-unzip.")  # the copy existed
     assert "SIGTERM" in r.stderr and os.listdir(tmpdir_env) == []

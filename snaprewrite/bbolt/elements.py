@@ -96,11 +96,6 @@ def contiguous(ks: list[int], ends: list[int], first: int) -> bool:
     return bool(ks) and ks[0] == first and ks[1:] == ends[:-1]
 
 
-def shifted(offsets, by: int) -> list[int]:
-    """shifted adds ``by`` to every offset (e.g. to make offsets relative to a page image)."""
-    return list(map(add, offsets, repeat(by)))
-
-
 def leaf_batch(buf, offs: list[int], sizes: list[int], counts) -> tuple | None:
     """leaf_batch is ``leaf_spans`` over many leaf pages at once (offsets, sizes, counts of each): their elements in a row.
 

@@ -7,7 +7,6 @@ those live in ``writer.py``.
 """
 
 import bisect
-import struct
 from itertools import repeat
 from operator import attrgetter
 from typing import TYPE_CHECKING
@@ -22,19 +21,6 @@ if TYPE_CHECKING:
 MIN_FILL_PERCENT = 0.1
 MAX_FILL_PERCENT = 1.0
 _KEY = attrgetter("key")
-_STRUCTS: dict[tuple[str, int], struct.Struct] = {}
-
-
-def _elements_struct(layout: str, count: int) -> struct.Struct:
-    """_elements_struct returns the (cached) struct of ``count`` elements of ``layout`` in a row."""
-    s = _STRUCTS.get((layout, count))
-    if s is None:
-        if len(_STRUCTS) > 4096:
-            _STRUCTS.clear()
-        s = _STRUCTS[(layout, count)] = struct.Struct("<" + layout * count)
-    return s
-
-
 class Inode:
     """One element of a node: leaf (flags, key, value) or branch (key, child pgid)."""
 
@@ -322,7 +308,7 @@ class Node:
                 parts += (k, v)
                 off += len(k) + len(v)
                 eoff += es
-            array = _elements_struct("IIII", count).pack(*fields)
+            array = elements.leaf_array(count).pack(*fields)
         else:
             for ino in inodes:
                 k = ino.key
@@ -330,7 +316,7 @@ class Node:
                 parts.append(k)
                 off += len(k)
                 eoff += es
-            array = _elements_struct("IIQ", count).pack(*fields)
+            array = elements.branch_array(count).pack(*fields)
         flags = fmt.LEAF_PAGE if self.is_leaf else fmt.BRANCH_PAGE
         header = fmt.PAGE_HEADER.pack(pgid, flags, count, max(npages - 1, 0))
         total = npages * self.bucket.tx.page_size if npages else off

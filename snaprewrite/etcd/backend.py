@@ -150,15 +150,3 @@ def free_core() -> bool:
     except OSError:  # pragma: no cover - no load average on this platform
         return False
 
-
-def stats_and_index(snap: Snapshot, progress: Callable[[int], None] | None = None, observer=None,
-                    marker: bytes | None = None, fork: bool | None = None) -> tuple[BackendStats, dict[bytes, bytes], object]:
-    """stats_and_index is ``stats`` with an index of bucket ``key`` (``mvcc.latest_index``), on two cores when free.
-
-    Returns (stats, index, observer): what ``stats(snap, progress, index, observer.visit, marker)`` gives
-    in one process (see ``StatsJob``).
-    """
-    with StatsJob(snap, observer, marker, fork) as job:
-        index = job.index(progress)
-        st, observer = job.result()
-    return st, index, observer

@@ -1,4 +1,5 @@
-"""``backend.stats_and_index`` (stats in a forked child, the index here) equals ``backend.stats`` with an index in one pass.
+"""``backend.StatsJob`` (stats in a forked child, the index here, as ``status`` drives it) equals ``backend.stats``
+with an index in one pass.
 
 Same numbers, same index, same observer state on the fixtures and the real snapshot; on a damaged file
 the same error (type and one-line message); and the one-process path where ``fork`` is missing.
@@ -43,7 +44,9 @@ def one_pass(path, marker):
 
 def two_cores(path, marker, fork=True):
     with Snapshot(path) as snap:
-        st, index, seen = backend.stats_and_index(snap, None, Seen(), marker, fork)
+        with backend.StatsJob(snap, Seen(), marker, fork) as job:
+            index = job.index(None)
+            st, seen = job.result()
         return st, index, seen.records
 
 

@@ -28,12 +28,7 @@ RELEASE_EVERY = 16  # leaves walked between releases of a mapping's resident pag
 
 def _user_key(v) -> bytes | None:
     """_user_key is the user key of a record's value (None for etcd 3.6's empty revision-bump marker)."""
-    size = len(v)
-    if size > 1 and v[0] == 0x0A:
-        ln = v[1]
-        if ln < 0x80 and 2 + ln <= size:
-            return v[2 : 2 + ln].tobytes()
-    return kvcodec.key_of(v) if size else None
+    return kvcodec.key_of(v) if len(v) else None
 
 
 class _Side:
@@ -146,14 +141,9 @@ def latest_of(bucket: Bucket, keys: dict[bytes, bytes] | set[bytes], progress: P
         if n % RELEASE_EVERY == 0:
             pf.release()
         for _f, k, v in pairs:
-            size = len(v)
-            if size > 1 and v[0] == 0x0A:
-                ln = v[1]
-                user_key = v[2 : 2 + ln].tobytes() if ln < 0x80 and 2 + ln <= size else key_of(v)
-            elif size:
-                user_key = key_of(v)
-            else:
-                continue
+            if not v:
+                continue  # etcd 3.6's revision-bump marker
+            user_key = key_of(v)
             if user_key in keys:
                 if canonical is not None:
                     user_key = canonical[user_key]

@@ -307,6 +307,36 @@ def may_fork() -> bool:
     return hasattr(os, "fork") and not os.environ.get("SNAPREWRITE_NO_FORK")
 
 
+class _Done:
+    """A result computed at once, with ``ForkedCall``'s interface (``call_aside`` where there is no fork)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> "_Done":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def call_aside(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException], ...] = (),
+               died: type[BaseException] = RuntimeError) -> "ForkedCall | _Done":
+    """call_aside is ``fork_call`` where work may be forked (``may_fork``), else ``fn()`` computed here at once.
+
+    Either way the caller uses ``result()`` inside a ``with`` block.
+    """
+    if not may_fork():
+        return _Done(fn())
+    return fork_call(fn, what, passes, died)
+
+
 def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException], ...] = (),
               died: type[BaseException] = RuntimeError) -> ForkedCall:
     """fork_call starts ``fn()`` in a forked child; the returned ``ForkedCall`` gives its result (see there).

@@ -205,22 +205,6 @@ def planned_diagnosis(state: clusterfacts.State, plan: planning.Plan, opts: plan
                              doctoring.mapped_ranges(pod, opts.pod_map)).as_json()
 
 
-class _Done:
-    """A result computed at once (``diagnose`` where there is no fork)."""
-
-    def __init__(self, value):
-        self.value = value
-
-    def result(self):
-        return self.value
-
-    def __enter__(self) -> "_Done":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-
 def diagnose(state: clusterfacts.State, plan: planning.Plan, opts: planning.Options):
     """diagnose starts ``planned_diagnosis`` in a forked child (the second core) while the caller writes.
 
@@ -228,10 +212,8 @@ def diagnose(state: clusterfacts.State, plan: planning.Plan, opts: planning.Opti
     with the same message); a child that dies raises a SnapshotError. Leaving its ``with`` block kills
     the child if it still runs. Where there is no fork it is computed here, at once.
     """
-    if not process.may_fork():
-        return _Done(planned_diagnosis(state, plan, opts))
-    return process.fork_call(lambda: planned_diagnosis(state, plan, opts), "doctor on the planned output",
-                             passes=(SnapshotError,), died=SnapshotError)
+    return process.call_aside(lambda: planned_diagnosis(state, plan, opts), "doctor on the planned output",
+                              passes=(SnapshotError,), died=SnapshotError)
 
 
 def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None) -> Result:

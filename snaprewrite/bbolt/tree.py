@@ -100,6 +100,22 @@ class LeafBatch(NamedTuple):
         return (min(self.ks), max(self.ends)) if self.ks else (0, 0)
 
 
+def pack_hint(k: int, v: int, end: int) -> int:
+    """pack_hint packs an element's key start, value start and value end in the file mapping into one int.
+
+    One int per hinted key (not a tuple of three) keeps a hint table of 100k keys small; lengths of
+    2**32 or more do not round-trip, and ``get_item`` then finds the key not there (no hint).
+    """
+    return k << 64 | (v - k) << 32 | (end - v)
+
+
+def unpack_hint(hint: int) -> tuple[int, int, int]:
+    """unpack_hint is (key start, value start, value end) of a ``pack_hint``."""
+    k = hint >> 64
+    v = k + (hint >> 32 & 0xFFFFFFFF)
+    return k, v, v + (hint & 0xFFFFFFFF)
+
+
 class Bucket:
     """A bucket of a bbolt file: a page-backed tree (``root`` > 0) or an inline leaf (``root`` == 0).
 
@@ -117,6 +133,9 @@ class Bucket:
         # key -> pgid of the leaf a scan saw it in (``etcd.mvcc.scan_index`` fills it for the keys it
         # indexes): ``get_item`` searches that leaf first instead of descending from the root.
         self.leaf_hints: dict[bytes, int] = {}
+        # key -> where a scan saw its element in the file mapping (``pack_hint``): ``get_item`` reads it
+        # there, after checking the key is that element's, instead of searching any page.
+        self.element_hints: dict[bytes, int] = {}
         if root == 0 and inline is None:
             raise CorruptError(f"bucket {name!r}: inline bucket without a page image")
 
@@ -342,10 +361,19 @@ class Bucket:
     def get_item(self, key: bytes) -> LeafItem | None:
         """get_item returns the element stored under ``key``, or None.
 
-        A key in ``leaf_hints`` is looked up in that leaf first; a hint that does not hold the key (or is
-        not a leaf) falls back to the descent from the root, so a hint can make a lookup faster, never
-        change its answer.
+        A key in ``element_hints`` is read where the hint says when the key is there; a key in
+        ``leaf_hints`` is looked up in that leaf first; a hint that does not hold the key (or is not a
+        leaf) falls back to the descent from the root, so a hint can make a lookup faster, never change
+        its answer. Element hints are only made for plain (not sub-bucket) elements of this bucket's
+        leaves (``etcd.mvcc.scan_index``).
         """
+        hint = self.element_hints.get(key)
+        if hint is not None:
+            k, v, end = unpack_hint(hint)
+            data = self.pf.data
+            if data[k:v] == key and end <= len(data):
+                self.pf.touched(self.pf.page_size)  # as a page read would: the mapping's residency stays bounded
+                return LeafItem(0, data[k:v], data[v:end])
         pgid = self.leaf_hints.get(key)
         if pgid is not None:
             h, buf = self.node(pgid)

@@ -115,8 +115,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     time with the leaf's raw bytes, so a reader can search a whole page at once. ``histories`` (an ``etcd.writes.Histories``)
     gets the bbolt key of every record of the indexed keys under its prefixes, in revision order. With
     ``marker``, ``visit`` sees only the records whose bytes contain it (leaf runs without it are skipped
-    with one search). ``hint_leaves`` notes in ``bucket.leaf_hints`` the leaf of each indexed key's latest
-    record, so reading those records later (``record_at``) skips the descent from the root.
+    with one search). ``hint_leaves`` notes in ``bucket.element_hints`` where each indexed key's latest record
+    lies in the file (``bbolt.tree.pack_hint``; in an inline page: its leaf, ``leaf_hints``), so reading
+    those records later (``record_at``) is one slice, without a descent from the root or a page search.
     """
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
@@ -179,8 +180,12 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             sel = [x for x in range(count) if ukeys[x] is not None and ukeys[x].startswith(prefix)]
         if not sel:
             continue
-        if hints is not None:  # each element's leaf
-            leaf_of = list(chain.from_iterable(map(repeat, b.pgids, b.counts)))
+        if hints is not None:  # each element where it lies in the file (or, in an inline page, its leaf)
+            in_file = raw is bucket.pf.data.obj
+            hints = bucket.element_hints if in_file else bucket.leaf_hints
+            if not in_file:
+                leaf_of = list(chain.from_iterable(map(repeat, b.pgids, b.counts)))
+            flags = b.flags
         for x in sel:
             u = ukeys[x]
             rk = raw[ks[x] : vs[x]]
@@ -188,7 +193,10 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 old = index.get(u)
                 if old is not None:
                     hints.pop(old, None)
-                hints[rk] = leaf_of[x]
+                if not in_file:
+                    hints[rk] = leaf_of[x]
+                elif not flags[x]:  # (a sub-bucket's element is never hinted)
+                    hints[rk] = ks[x] << 64 | (vs[x] - ks[x]) << 32 | (ends[x] - vs[x])  # bbolt.tree.pack_hint
             index[u] = rk
             if hist_prefixes and startswith(u, hist_prefixes):
                 hist.setdefault(u, []).append(rk)

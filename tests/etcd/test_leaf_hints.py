@@ -1,9 +1,11 @@
-"""The planning scan remembers the leaf of each indexed key's latest record; reads through it equal the descent.
+"""The planning scan remembers where each indexed key's latest record lies; reads through it equal the descent.
 
-``mvcc.live_keys(..., hint_leaves=True)`` fills ``Bucket.leaf_hints`` so that ``record_at`` searches one
-leaf instead of descending from the root (150k reads on a 1.3 GB snapshot). A hint may only make a read
-faster: every record read through the hints must be byte-identical to the same read on a fresh snapshot
-(no hints), and a wrong hint (another leaf, a branch page) must still find the right record.
+``mvcc.live_keys(..., hint_leaves=True)`` fills ``Bucket.element_hints`` (the element's place in the file
+mapping) so that ``record_at`` is one slice instead of a descent from the root and a leaf search (150k
+reads on a 1.3 GB snapshot); ``Bucket.leaf_hints`` (a leaf to search first) serves the same for inline
+pages and ``diffwalk``. A hint may only make a read faster: every record read through the hints must be
+byte-identical to the same read on a fresh snapshot (no hints), and a wrong hint (another place in the
+file, another leaf, a branch page) must still find the right record.
 """
 
 from pathlib import Path
@@ -11,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from snaprewrite.bbolt import format as fmt
+from snaprewrite.bbolt.tree import pack_hint, unpack_hint
 from snaprewrite.etcd import mvcc
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.rewrite import facts
@@ -29,32 +32,48 @@ def test_hinted_reads_equal_plain_reads(snapshot_path):
     with Snapshot(snapshot_path) as hinted, Snapshot(snapshot_path) as plain:
         index = mvcc.live_keys(hinted, facts.PREFIXES + (b"/registry/",), hint_leaves=True)
         bucket = hinted.key_bucket()
-        assert index and set(index.values()) <= set(bucket.leaf_hints)
-        assert not plain.key_bucket().leaf_hints
+        assert index and set(index.values()) <= set(bucket.element_hints)
+        assert not plain.key_bucket().leaf_hints and not plain.key_bucket().element_hints
         for revkey in index.values():
             assert mvcc.record_at(hinted, revkey) == mvcc.record_at(plain, revkey)
             assert bytes(bucket.get(revkey)) == bytes(plain.key_bucket().get(revkey))
         assert not plain.key_bucket().leaf_hints  # the plain path really descended
+        assert not plain.key_bucket().element_hints
 
 
 def test_hints_only_for_the_latest_record_and_only_when_asked(snapshot_path):
     with Snapshot(snapshot_path) as snap:
         mvcc.live_keys(snap, b"/registry/")
         assert not snap.key_bucket().leaf_hints  # status, ls, ...: nothing remembered
+        assert not snap.key_bucket().element_hints
         index = mvcc.latest_index(snap, b"/registry/", hint_leaves=True)
-        assert set(snap.key_bucket().leaf_hints) == set(index.values())
+        assert set(snap.key_bucket().element_hints) == set(index.values())
+
+
+def test_a_wrong_element_hint_falls_back_to_the_descent():
+    with Snapshot(FIXTURES / "k8s-etcd35.db") as snap, Snapshot(FIXTURES / "k8s-etcd35.db") as plain:
+        index = mvcc.live_keys(snap, b"/registry/", hint_leaves=True)
+        hints = snap.key_bucket().element_hints
+        places = [unpack_hint(hints[rk]) for rk in index.values()]
+        assert all(unpack_hint(pack_hint(*p)) == p for p in places)
+        for i, revkey in enumerate(index.values()):
+            k, v, end = places[(i + 1) % len(places)]  # another record's element
+            hints[revkey] = [pack_hint(k, v, end), pack_hint(k + 1, v + 1, end), pack_hint(k, v, end + (1 << 32)),
+                             pack_hint(0, 17, 40)][i % 4]
+        for revkey in index.values():
+            assert mvcc.record_at(snap, revkey) == mvcc.record_at(plain, revkey)
 
 
 def test_a_wrong_hint_falls_back_to_the_descent():
     with Snapshot(FIXTURES / "k8s-etcd35.db") as snap, Snapshot(FIXTURES / "k8s-etcd35.db") as plain:
         index = mvcc.live_keys(snap, b"/registry/", hint_leaves=True)
         bucket = snap.key_bucket()
+        bucket.element_hints.clear()  # (the scan's own hints are exact) only the leaf hints set below
         leaves = [p for p, _h, _b in bucket.leaf_pages()]
         assert len(set(leaves)) > 1
         branch = bucket.root if bucket.node(bucket.root)[0].flags == fmt.BRANCH_PAGE else None
         for i, revkey in enumerate(index.values()):
-            right = bucket.leaf_hints[revkey]
-            wrong = next(p for p in leaves if p != right) if branch is None or i % 2 else branch
+            wrong = leaves[i % len(leaves)] if branch is None or i % 2 else branch  # mostly not its leaf
             bucket.leaf_hints[revkey] = wrong
         for revkey in index.values():
             assert mvcc.record_at(snap, revkey) == mvcc.record_at(plain, revkey)

@@ -2,7 +2,8 @@
 
 The reference below walks ``Bucket.items()`` one record at a time and decodes each user key with
 ``kv.key_of``: the index, the CRC, the record count, the last key, and what ``visit``, ``visit_page``,
-``histories`` and the leaf hints see must be the same, on the fixtures and the real snapshot.
+``histories`` and the hints (where each indexed key's latest record lies) see must be the same, on
+the fixtures and the real snapshot.
 """
 
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import crc32c
 import pytest
 
+from snaprewrite.bbolt.tree import unpack_hint
 from snaprewrite.etcd import kv as kvcodec
 from snaprewrite.etcd import mvcc, writes
 from snaprewrite.etcd.snapshot import Snapshot
@@ -41,7 +43,7 @@ def reference(bucket, prefix, crc=None, marker=None, hist_prefixes=()):
             if user_key in index:
                 hints.pop(index[user_key], None)
             index[user_key] = bytes(k)
-            hints[bytes(k)] = pgid
+            hints[bytes(k)] = pgid if bucket.root == 0 else (bytes(k), bytes(v))  # inline: its leaf; else the element
             if hist_prefixes and user_key.startswith(hist_prefixes):
                 hist.setdefault(user_key, []).append(bytes(k))
         pages.append((bytes(run) if run is not None else None, recs))
@@ -52,13 +54,18 @@ def fast(bucket, prefix, crc=None, marker=None, hist_prefixes=(), hint=True):
     visits, pages = [], []
     histories = writes.Histories(hist_prefixes)
     bucket.leaf_hints.clear()
+    bucket.element_hints.clear()
     index, h, n, last = mvcc.scan_index(
         bucket, prefix, None, crc, 0,
         visit=lambda u, k, v: visits.append((u, bytes(k), bytes(v))),
         visit_page=lambda run, recs: pages.append(
             (bytes(run) if run is not None else None, [(u, bytes(k), bytes(v)) for u, k, v in recs])),
         histories=histories, hint_leaves=hint, marker=marker)
-    return index, h, n, last, visits, pages, histories.revkeys, dict(bucket.leaf_hints)
+    data = bucket.pf.data
+    hints = {rk: (bytes(data[k:v]), bytes(data[v:e])) for rk, (k, v, e) in
+             ((rk, unpack_hint(x)) for rk, x in bucket.element_hints.items())}
+    assert not (hints and bucket.leaf_hints)
+    return index, h, n, last, visits, pages, histories.revkeys, hints or dict(bucket.leaf_hints)
 
 
 def paths(real_snapshot):

@@ -237,6 +237,8 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                 hashing = stack.enter_context(ThreadPoolExecutor(1)).submit(snap.hashes)
             # one pass over bucket key: the rules' objects and observers, and the cluster facts' keys
             scanned = planning.scan(snap, opts, progress, lay, also=clusterfacts.indexed(lay))
+            if scanned.aside is not None:
+                stack.enter_context(scanned.aside)  # a child still searching ends with the run
             state = clusterfacts.State.of_index(snap, scanned.also_index, lay, opts.crypt)
             try:
                 refusals = refuse_unsafe(state, opts, req.force_unsafe)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import process
 from ..errors import PlanError
 from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
@@ -314,6 +315,56 @@ class Scanned:
     histories: writes.Histories
     objects: dict[str, list[Object]]
     also_index: dict[bytes, bytes]  # live keys under ``scan``'s ``also`` prefixes -> bbolt key of their last put
+    aside: "Aside | None" = None  # observers scanning in a forked child meanwhile (close it if ``build`` is not run)
+
+
+class Aside:
+    """Observers that search whole leaves (``visit_page``, e.g. the leftovers' address search) on the other core.
+
+    A forked child makes their pass over bucket ``key`` while this process indexes and plans; ``settle``
+    takes what they gathered (``export`` there, ``absorb`` here) before the first rule that reads them
+    runs. A child that fails or dies only costs time: ``settle`` then makes the same pass here, so the
+    observers end as the plain single pass leaves them. Leaving its ``with`` block ends a child still running.
+    """
+
+    def __init__(self, snap: Snapshot, observers: dict):
+        self.snap = snap
+        self.observers = observers
+        visit_page = _fan_out([o.visit_page for o in observers.values()])
+
+        def child() -> dict:
+            mvcc.scan_index(snap.key_bucket(), None, visit_page=visit_page)
+            return {name: o.export() for name, o in observers.items()}
+
+        self.call = process.fork_call(child, "the address search of every record")
+
+    def settle(self) -> None:
+        """settle gives the observers what the child gathered (or makes their pass here); once."""
+        call, self.call = self.call, None
+        if call is None:
+            return
+        try:
+            with call:
+                got = call.result()
+        except Exception:  # noqa: BLE001 - the child's pass is made again here (its error, if any, raised here)
+            got = None
+        if not isinstance(got, dict) or set(got) != set(self.observers):
+            mvcc.scan_index(self.snap.key_bucket(), None,
+                            visit_page=_fan_out([o.visit_page for o in self.observers.values()]))
+            return
+        for name, o in self.observers.items():
+            o.absorb(got[name])
+
+    def close(self) -> None:
+        if self.call is not None:
+            self.call.close()
+            self.call = None
+
+    def __enter__(self) -> "Aside":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def build(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None,
@@ -325,11 +376,16 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
     pass ``scan`` already made for these options (its ``also`` index serves another reader).
     """
     sc = scanned if scanned is not None else scan(snap, options, progress, layout)
-    plan = Plan(snap.path, mvcc.current_revision(snap), histories=sc.histories, layout=sc.layout)
-    ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
-    with _no_cycle_collection():
-        for rule in sc.selected:
-            rule.run(ctx)
+    with contextlib.ExitStack() as stack:
+        if scanned is None and sc.aside is not None:
+            stack.enter_context(sc.aside)
+        plan = Plan(snap.path, mvcc.current_revision(snap), histories=sc.histories, layout=sc.layout)
+        ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
+        with _no_cycle_collection():
+            for rule in sc.selected:
+                if sc.aside is not None and rule.name in sc.aside.observers:
+                    sc.aside.settle()
+                rule.run(ctx)
     plan.edits.sort(key=lambda e: e.key)
     return plan
 
@@ -377,8 +433,13 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
     histories = writes.Histories(tuple(p for r in selected for p in _rename_prefixes(r, layout)))
+    aside = None
     if options.crypt is None:  # raw bytes are what observers look for: a leaf at a time where they can
-        per_page = [o.visit_page for o in observers.values() if hasattr(o, "visit_page")]
+        paged = {name: o for name, o in observers.items() if hasattr(o, "visit_page")}
+        if paged and process.may_fork() and all(hasattr(o, "export") for o in paged.values()):
+            aside = Aside(snap, paged)  # their search runs on the other core while this pass indexes
+            paged = {}
+        per_page = [o.visit_page for o in paged.values()]
         visit = _fan_out([o.visit for o in observers.values() if not hasattr(o, "visit_page")])
     else:  # encrypted values hide their text from a search of the raw leaf: every record is opened first
         per_page = []
@@ -386,9 +447,14 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
         if visit is not None:
             visit = _decrypting(visit, options.crypt)
     also_index: dict[bytes, bytes] = {}
-    objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt, _fan_out(per_page),
-                           tuple(also), also_index)
-    return Scanned(layout, selected, observers, histories, objects, also_index)
+    try:
+        objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt, _fan_out(per_page),
+                               tuple(also), also_index)
+    except BaseException:
+        if aside is not None:
+            aside.close()
+        raise
+    return Scanned(layout, selected, observers, histories, objects, also_index, aside)
 
 
 @dataclass

@@ -60,3 +60,38 @@ def test_records_placed_once_are_the_records_placed_apart(fixture_path, tmp_path
         b = applying.apply(snap, plan, str(tmp_path / "b.db"), mode=mode)
     assert (tmp_path / "a.db").read_bytes() == (tmp_path / "b.db").read_bytes()
     assert a.sha256 == b.sha256
+
+
+def _warnings(path, monkeypatch, no_fork: bool) -> tuple[list, dict]:
+    if no_fork:
+        monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
+    else:
+        monkeypatch.delenv("SNAPREWRITE_NO_FORK", raising=False)
+    with Snapshot(path) as snap:
+        scanned = planning.scan(snap, options(), None, detect(snap))
+        assert (scanned.aside is None) == no_fork  # the leftovers' address search went to a child, or not
+        plan = planning.build(snap, options(), None, detect(snap), scanned)
+        return [w.as_json() for w in plan.warnings], scanned.observers["leftovers"].keys
+
+
+@pytest.mark.parametrize("name", ["k8s-etcd35.db", "apiserver-etcd35.db"])
+def test_the_address_search_aside_finds_what_the_single_pass_finds(fixture_path, monkeypatch, name):
+    """The leftovers' search made by a forked child (``plan.Aside``) leaves the observer as the one pass does."""
+    aside, keys = _warnings(fixture_path(name), monkeypatch, no_fork=False)
+    alone, plain_keys = _warnings(fixture_path(name), monkeypatch, no_fork=True)
+    assert keys == plain_keys and keys  # the same keys (the fixtures mention the old CIDRs)
+    assert aside == alone and any("still hold old addresses" in w["message"] for w in alone)
+
+
+def test_a_failed_aside_search_is_made_again_here(fixture_path, monkeypatch):
+    """A child that fails (here: its answer cannot be made) costs time, not results: the search is made here."""
+    from snaprewrite.rewrite.rules import leftovers
+
+    want, want_keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=True)
+
+    def broken(self):
+        raise RuntimeError("no answer")
+
+    monkeypatch.setattr(leftovers.Mentions, "export", broken)
+    got, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
+    assert got == want and keys == want_keys

@@ -72,6 +72,14 @@ class Mentions:
         else:
             self.keys[key] = None
 
+    def export(self) -> list[str]:
+        """export is what was found, as JSON (keys as latin-1 text): a forked child's answer (``plan.Aside``)."""
+        return [k.decode("latin-1") for k in self.keys]
+
+    def absorb(self, found: list[str]) -> None:
+        """absorb takes what ``export`` gave in the child, as if this observer had seen the records itself."""
+        self.keys = dict.fromkeys(k.encode("latin-1") for k in found)
+
     def visit_page(self, run: memoryview | None, records: list) -> None:
         """visit_page is ``visit`` for one leaf's records: a leaf whose bytes hold no candidate is settled at once.
 

@@ -95,3 +95,42 @@ def test_a_failed_aside_search_is_made_again_here(fixture_path, monkeypatch):
     monkeypatch.setattr(leftovers.Mentions, "export", broken)
     got, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
     assert got == want and keys == want_keys
+
+
+@pytest.mark.parametrize("name", ["k8s-etcd35.db", "apiserver-etcd35.db"])
+def test_rules_on_two_cores_make_the_plan_one_core_makes(fixture_path, monkeypatch, name):
+    """Services read and IPAddresses renamed by ``parallel.halves`` (forced here on small fixtures) plan the same."""
+    import os
+    import time
+
+    from snaprewrite.rewrite import parallel
+
+    def plan_of(no_fork: bool) -> tuple[list, list]:
+        if no_fork:
+            monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
+        else:
+            monkeypatch.delenv("SNAPREWRITE_NO_FORK", raising=False)
+        with Snapshot(fixture_path(name)) as snap:
+            plan = planning.build(snap, options())
+            return edits(plan), [w.as_json() for w in plan.warnings]
+
+    monkeypatch.setattr(parallel, "MIN_SPLIT", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 2)
+    calls = []
+    real = parallel.halves
+    me = os.getpid()
+
+    def halves(fn, items, what, *a):
+        calls.append(what)
+
+        def slow_here(x):  # the child takes its share of a small fixture's objects
+            if os.getpid() == me:
+                time.sleep(0.02)
+            return fn(x)
+
+        return real(slow_here, items, what, *a)
+
+    monkeypatch.setattr(parallel, "halves", halves)
+    split = plan_of(no_fork=False)
+    assert {"reading Services", "renaming IPAddresses"} <= set(calls)
+    assert split == plan_of(no_fork=True) and split[0]

@@ -99,7 +99,7 @@ def test_a_failed_aside_search_is_made_again_here(fixture_path, monkeypatch):
 
 @pytest.mark.parametrize("name", ["k8s-etcd35.db", "apiserver-etcd35.db"])
 def test_rules_on_two_cores_make_the_plan_one_core_makes(fixture_path, monkeypatch, name):
-    """Services read and IPAddresses renamed by ``parallel.halves`` (forced here on small fixtures) plan the same."""
+    """Services read, fields edited and IPAddresses renamed by ``parallel.halves`` (forced on small fixtures) plan the same."""
     import os
     import time
 
@@ -132,5 +132,5 @@ def test_rules_on_two_cores_make_the_plan_one_core_makes(fixture_path, monkeypat
 
     monkeypatch.setattr(parallel, "halves", halves)
     split = plan_of(no_fork=False)
-    assert {"reading Services", "renaming IPAddresses"} <= set(calls)
+    assert {"reading Services", "editing fields", "renaming IPAddresses"} <= set(calls)
     assert split == plan_of(no_fork=True) and split[0]

@@ -20,7 +20,7 @@ from ..errors import DecodeError
 from ..wire import put_varint, read_varint
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per record a plan or batch holds)
 class KeyValue:
     """One MVCC record: the user key, its revisions and version, the stored value and lease id."""
 

@@ -32,7 +32,7 @@ VisitPage = Callable[[memoryview | None, list[tuple[bytes, memoryview, memoryvie
 PROGRESS_STEP = 4096  # records between progress callbacks (scan_index relies on it being 4096)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # (one per record a plan or batch holds)
 class Record:
     """One entry of bucket ``key``: its revision, whether it is a deletion, and the KeyValue."""
 

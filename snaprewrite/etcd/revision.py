@@ -17,7 +17,7 @@ TOMBSTONE_MARK = 0x74  # "t"
 _REV = struct.Struct(">QcQ")
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)  # (one per record a plan or batch holds)
 class Revision:
     """A store revision: ``main`` (transaction) and ``sub`` (change within it)."""
 

@@ -9,6 +9,7 @@ A *slot* is one address (or subnet) in one field of one object, e.g. Service ``s
 
 import functools
 import ipaddress
+import sys
 from dataclasses import dataclass
 
 from ...errors import DecodeError, PlanError
@@ -39,7 +40,9 @@ class Slot:
 
     @property
     def label(self) -> str:
-        return f"spec.{self.list_field}" if self.singular else f"spec.{self.list_field}[{self.index}]"
+        """label is the report's field name; one string per distinct label (a plan holds 100k+ changes)."""
+        text = f"spec.{self.list_field}" if self.singular else f"spec.{self.list_field}[{self.index}]"
+        return sys.intern(text)
 
 
 def _envelope(obj: Object) -> envelope.Envelope:
@@ -297,7 +300,7 @@ def _field_edits(moved: list[Slot], api_version: str, mirror: str) -> tuple[Obje
     if moved[0].singular:  # no list field: the singular one is all there is
         path = field_path(obj, api_version, ("spec", mirror))
         edits[path] = [moved[0].new]
-        changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",
+        changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, sys.intern(f"spec.{mirror}"),
                               moved[0].old, moved[0].new))
     else:
         list_path = field_path(obj, api_version, ("spec", field_name))
@@ -312,6 +315,6 @@ def _field_edits(moved: list[Slot], api_version: str, mirror: str) -> tuple[Obje
         mirror_now = read_fields(obj, api_version, ("spec", mirror))
         if first is not None and mirror_now and mirror_now[0] == first.old:
             edits[mirror_path] = [first.new]
-            changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, f"spec.{mirror}",
+            changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, sys.intern(f"spec.{mirror}"),
                                   first.old, first.new))
     return obj, edits, changes

@@ -224,6 +224,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
     stale = [s.message() for _, path in _outputs(req) for s in sweep_stale(path)]
     written = None
     with Staging(replace=req.force) as staging, contextlib.ExitStack() as stack:
+        stack.enter_context(planning.no_cycle_collection())  # a heap of long-lived, acyclic objects: see there
         report_fd = _writable("--report", req.report, staging) if req.report is not None else -1
         if req.out is not None and not req.dry_run:
             _writable("--out", req.out)

@@ -279,37 +279,7 @@ def record_at(snap: Snapshot, rev: Revision | bytes, tombstone: bool = False) ->
 
 
 def history(snap: Snapshot, key: bytes, progress: Progress = None) -> list[Record]:
-    """history returns every stored record of ``key`` (puts and deletions), oldest first.
-
-    A record of ``key`` holds its bytes (KeyValue field 1): a leaf whose contiguous run of keys and values
-    does not contain them is passed over with one search, and in a leaf that does, only the records whose
-    value contains them are decoded. Records of other keys are not decoded, so damage there is ``check``'s
-    to find. ``history_plain`` decodes the key of every record (the reference this equals, tested).
-    """
-    out = []
-    bucket = snap.key_bucket()
-    key_of = kvcodec.key_of
-    for b in bucket.leaf_batches():
-        raw, view, ks, vs, ends = b.raw, b.view, b.ks, b.vs, b.ends
-        if progress is not None and ks:
-            progress(len(ks))
-        if not ks or not _may_hold(raw, key, b.span(), ks, ends):
-            continue
-        i = 0
-        for run, c in zip(b.runs(), b.counts):
-            j = i + c
-            if run is None or raw.find(key, run[0], run[1]) >= 0:
-                for x in range(i, j):
-                    v, e = vs[x], ends[x]
-                    if e > v and raw.find(key, v, e) >= 0 and key_of(view[v:e]) == key:
-                        rev, tomb = revcodec.decode(raw[ks[x] : v])
-                        out.append(Record(rev, tomb, kvcodec.decode(view[v:e])))
-            i = j
-    return out
-
-
-def history_plain(snap: Snapshot, key: bytes, progress: Progress = None) -> list[Record]:
-    """history_plain is ``history`` decoding the user key of every record (the plain path)."""
+    """history returns every stored record of ``key`` (puts and deletions), oldest first."""
     out = []
     key_of = kvcodec.key_of
     n = 0

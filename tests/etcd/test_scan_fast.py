@@ -157,22 +157,3 @@ def test_bump_marker_records_are_skipped_alike(tmp_path):
         for prefix in (b"", b"/registry/services/"):
             assert fast(b, prefix, crc32c.crc32c) == reference(b, prefix, crc32c.crc32c)
             assert mvcc.scan_index(b, prefix)[0] == reference(b, prefix)[0]
-
-
-@pytest.mark.parametrize("name", ["k8s-etcd35.db", "tiny-etcd34.db", "real"])
-def test_history_equals_plain(name, real_snapshot):
-    """history (leaves without the key's bytes passed over by one search) finds every record of every key,
-    deletions included, as history_plain (every record's key decoded) and a grouping of ``records`` do."""
-    path = real_snapshot if name == "real" else FIXTURES / name
-    with Snapshot(path) as snap:
-        grouped: dict[bytes, list] = {}
-        for rec in mvcc.records(snap):
-            grouped.setdefault(rec.kv.key, []).append(rec)
-        assert name == "tiny-etcd34.db" or any(r.tombstone for rs in grouped.values() for r in rs)
-        keys = sorted(grouped)
-        for key in keys:
-            assert mvcc.history(snap, key) == grouped[key], key
-        # a key that is a prefix of others, a key absent from the bucket, and a sample against the plain path
-        probes = [keys[0][:-1], b"/registry/absent", *keys[:: max(1, len(keys) // 15)]]
-        for key in probes:
-            assert mvcc.history(snap, key) == mvcc.history_plain(snap, key) == grouped.get(key, []), key

@@ -29,8 +29,10 @@ control plane will act (repair events, refusals); the CLI exits 1 when there is 
 """
 
 import base64
+import bisect
 import functools
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..errors import DecodeError, UsageError
@@ -42,14 +44,17 @@ from .facts import (
     ALLOCATORS,
     IPADDRESSES,
     SERVICECIDRS,
+    SERVICES,
     Fact,
     Facts,
     Progress,
+    ServiceIPs,
     State,
     decoded,
     discover,
     key_text,
     networks,
+    service_at,
     services,
     split_csv,
 )
@@ -168,19 +173,77 @@ def _inside(version: int, value: int, nets: list[tuple[int, int, int]]) -> bool:
     return any(v == version and value & mask == base for v, base, mask in nets)
 
 
-class _Bitmaps:
-    """The stored allocator of each family and the rebuilt one, as repair.go keeps them."""
+class _Texts:
+    """A set of IPs as canonical strings (the plain form ``_Bits`` is tested equal to)."""
 
-    def __init__(self, state: State, ranges: dict[int, str], primary: int | None, dx: Diagnosis, legacy: bool):
-        self.stored: dict[int, set[str]] = {}
+    def __init__(self, ips=()):
+        self.ips = set(ips)
+
+    def has(self, ip: str, _version: int, _value: int) -> bool:
+        return ip in self.ips
+
+    def add(self, ip: str, _version: int, _value: int) -> None:
+        self.ips.add(ip)
+
+    def discard(self, ip: str, _version: int, _value: int) -> None:
+        self.ips.discard(ip)
+
+    def texts(self) -> list[str]:
+        """texts are the IPs in address order."""
+        return sorted(self.ips, key=ipaddress.ip_address)
+
+
+class _Bits:
+    """A set of IPs of one family as one bit per offset from ``first`` (``big.Int.Bytes()`` layout, see
+    ``k8s.bitmap``): a byte per 8 addresses of a service range instead of a string per IP."""
+
+    def __init__(self, version: int, first: int, bits: bytearray):
+        self.version, self.first, self.bits = version, first, bits
+
+    def _at(self, version: int, value: int) -> tuple[int, int] | None:
+        k = value - self.first
+        i = len(self.bits) - 1 - (k >> 3)
+        if version != self.version or k < 0 or i < 0:
+            return None
+        return i, 1 << (k & 7)
+
+    def has(self, _ip: str, version: int, value: int) -> bool:
+        at = self._at(version, value)
+        return at is not None and bool(self.bits[at[0]] & at[1])
+
+    def add(self, _ip: str, version: int, value: int) -> None:
+        i, bit = self._at(version, value)  # only offsets inside the range are added
+        self.bits[i] |= bit
+
+    def discard(self, _ip: str, version: int, value: int) -> None:
+        at = self._at(version, value)
+        if at is not None:
+            self.bits[at[0]] &= ~at[1] & 0xFF
+
+    def texts(self) -> list[str]:
+        """texts are the IPs in address order, written as ``bitmap.decode`` writes them."""
+        make = ipaddress.IPv4Address if self.version == 4 else ipaddress.IPv6Address
+        return [str(make(self.first + k)) for k in bitmap.decode_offsets(self.bits)]
+
+
+class _Bitmaps:
+    """The stored allocator of each family and the rebuilt one, as repair.go keeps them.
+
+    ``compact``: as bits (``_Bits``); else as sets of strings (``_Texts``, the plain path).
+    """
+
+    def __init__(self, state: State, ranges: dict[int, str], primary: int | None, dx: Diagnosis, legacy: bool,
+                 compact: bool = True):
+        self.compact = compact
+        self.stored: dict[int, _Texts | _Bits] = {}
         self.key: dict[int, str] = {}
-        self.rebuilt: dict[int, set[str]] = {v: set() for v in ranges}
+        self.rebuilt: dict[int, _Texts | _Bits] = {}
         for version, rng in ranges.items():
             key = state.key(ALLOCATORS[0] if version == primary else ALLOCATORS[1])
             self.key[version] = key_text(key)
             if not state.has(key):
                 if legacy:  # the apiserver starts from an empty snapshot: every IP is "not allocated"
-                    self.stored[version] = set()
+                    self.stored[version] = _Bits(version, 0, bytearray()) if compact else _Texts()
                 continue
             obj = decoded(state, key, [])
             if obj is None:
@@ -188,7 +251,9 @@ class _Bitmaps:
                 continue
             stored_range = obj.get("range") or rng
             try:
-                ips = bitmap.decode(stored_range, base64.b64decode(obj.get("data") or ""))
+                data = base64.b64decode(obj.get("data") or "")
+                ips = _Bits(*bitmap.decode_bits(stored_range, data)) if compact else _Texts(
+                    bitmap.decode(stored_range, data))  # bitmap.decode writes each IP as ipaddress does: canonical
             except (DecodeError, ValueError) as e:
                 dx.add(key_text(key), ERROR, "Undecodable", f"unable to rebuild allocator from snapshots for "
                                                            f"family:{_family(version)} with error:{e}")
@@ -197,30 +262,85 @@ class _Bitmaps:
                 dx.add(key_text(key), ERROR, "MismatchedNetwork",
                        f"allocator range {stored_range} is not the service CIDR {rng}: the provided network does "
                        "not match the current range")
-            self.stored[version] = set(ips)  # bitmap.decode writes each IP as ipaddress does: canonical
+            self.stored[version] = ips
+
+    def rebuilt_of(self, version: int, first: int, count: int) -> "_Texts | _Bits":
+        """rebuilt_of is the rebuilt allocator of a family whose range has ``count`` offsets from ``first``."""
+        got = self.rebuilt.get(version)
+        if got is None:
+            got = self.rebuilt[version] = _Bits(version, first, bytearray((count + 7) // 8)) if self.compact \
+                else _Texts()
+        return got
+
+
+class _Held:
+    """The cluster IPs of each Service the Service loop read, for the IPAddress -> Service checks.
+
+    ``compact``: by the Service's key (the State's own key objects) with the IPs alone; else the Services
+    themselves by (namespace, name) (the plain path). A Service that did not read is not held.
+    """
+
+    def __init__(self, state: State, compact: bool):
+        self.state, self.compact = state, compact
+        self.by_key: dict[bytes, str | tuple[str, ...]] = {}
+        self.by_ref: dict[tuple[str, str], ServiceIPs] = {}
+
+    def each(self, problems: list[str]) -> Iterator[ServiceIPs]:
+        """each reads every live Service in key order and holds it (the plain path reads them all first)."""
+        state = self.state
+        if not self.compact:
+            every = list(services(state, problems))
+            self.by_ref.update(((svc.namespace, svc.name), svc) for svc in every)
+            yield from every
+            return
+        prefix = len(state.key(SERVICES))
+        for key in state.keys(SERVICES):
+            svc = service_at(state, key, prefix, problems)
+            if svc is not None:
+                self.by_key[key] = svc.ips[0] if len(svc.ips) == 1 else svc.ips
+                yield svc
+
+    def service_ips(self, namespace: str, name: str) -> tuple[str, ...] | None:
+        """service_ips are ``ips`` for any Service, also one the loop has not reached yet (read now)."""
+        got = self.ips(namespace, name)
+        if got is not None or not self.compact or "/" in namespace:
+            return got
+        key = self.state.key(_service_key(namespace, name))
+        if not self.state.has(key):
+            return None
+        svc = service_at(self.state, key, len(self.state.key(SERVICES)), [])
+        return svc.ips if svc is not None else None
+
+    def holds(self, svc: ServiceIPs) -> bool:
+        """holds tells whether ``svc`` is the Service held under its (namespace, name)."""
+        return self.compact or self.by_ref.get((svc.namespace, svc.name)) is svc
+
+    def ips(self, namespace: str, name: str) -> tuple[str, ...] | None:
+        """ips are the cluster IPs of the Service held as (namespace, name), None if none is."""
+        if not self.compact:
+            svc = self.by_ref.get((namespace, name))
+            return svc.ips if svc is not None else None
+        if "/" in namespace:  # the key's first "/" after the prefix splits namespace from name
+            return None
+        got = self.by_key.get(self.state.key(_service_key(namespace, name)))
+        return got if got is None or isinstance(got, tuple) else (got,)
 
 
 def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int, str], primary: int | None,
-                    legacy: bool, ipaddress_mode: bool, read: dict | None = None,
-                    verified: set[bytes] | None = None) -> dict[str, tuple[str, str]]:
-    """_check_services walks every Service's cluster IPs; returns ip -> (namespace, name) of its first holder.
+                    legacy: bool, ipaddress_mode: bool, held: _Held, verified: "_Verified | None") -> None:
+    """_check_services walks every Service's cluster IPs, in key order, one Service read at a time.
 
-    ``read`` (if given) receives every Service read, by (namespace, name), for the IPAddress checks.
-    ``verified`` (if given) receives the IPAddress keys found naming, as a Service of the API group "",
-    a live Service that holds their IP: ``_check_ipaddress_objects`` has nothing to say about those.
+    ``held`` receives every Service read, for the IPAddress checks. ``verified`` (if given) receives the
+    IPAddress keys found naming, as a Service of the API group "", a live Service that holds their IP:
+    ``_check_ipaddress_objects`` has nothing to say about those.
     """
-    bitmaps = _Bitmaps(state, ranges, primary, dx, legacy)
+    bitmaps = _Bitmaps(state, ranges, primary, dx, legacy, held.compact)
     problems: list[str] = []
-    holders: dict[str, tuple[str, str]] = {}
-    all_services = list(services(state, problems))
-    by_ref = {(s.namespace, s.name): s for s in all_services}
-    if read is not None:
-        read.update(by_ref)
     cidr_nets = [(n.version, int(n.network_address), int(n.netmask)) for n, _ in
                  networks(f for f in found.service_ranges if f.key.startswith(key_text(state.key(SERVICECIDRS))))]
     range_nets = {version: [_net(rng)] for version, rng in ranges.items()}
     allocatable: dict[int, tuple[int, int]] = {}
-    for svc in all_services:
+    for svc in held.each(problems):
         if svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None"):
             continue
         for raw in svc.ips:
@@ -231,7 +351,6 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                 continue
             ip, version, value = parsed
             fam = _family(version)
-            holders.setdefault(ip, (svc.namespace, svc.name))
             rng = ranges.get(version)
             if rng is None:
                 dx.add(svc.key, ERROR, "ClusterIPNotValid", f"Cluster IP {ip}({fam}) is of ip family that is no "
@@ -241,16 +360,18 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                 if version not in allocatable:
                     allocatable[version] = bitmap.allocatable(rng)
                 first, count = allocatable[version]
+                rebuilt = bitmaps.rebuilt_of(version, first, count)
+                stored = bitmaps.stored[version]
                 if not 0 <= value - first < count:  # bitmap.offset_of is None
                     dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]:{ip} is not within the "
                                                                  f"service CIDR {rng}; please recreate service")
-                elif ip in bitmaps.rebuilt[version]:
+                elif rebuilt.has(ip, version, value):
                     dx.add(svc.key, ERROR, "ClusterIPAlreadyAllocated", f"Cluster IP [{fam}]:{ip} was assigned to "
                                                                        "multiple services; please recreate service")
                 else:
-                    bitmaps.rebuilt[version].add(ip)
-                    if ip in bitmaps.stored[version]:
-                        bitmaps.stored[version].discard(ip)
+                    rebuilt.add(ip, version, value)
+                    if stored.has(ip, version, value):
+                        stored.discard(ip, version, value)
                     else:
                         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]:{ip} is not allocated; "
                                                                        "repairing")
@@ -258,15 +379,35 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                 dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]:{ip} is not within the service "
                                                              f"CIDR {rng}; please recreate service")
             if ipaddress_mode:
-                _check_ipaddress(state, dx, svc, ip, version, value, cidr_nets or range_nets[version], by_ref,
+                _check_ipaddress(state, dx, svc, ip, version, value, cidr_nets or range_nets[version], held,
                                  verified)
     for version, left in bitmaps.stored.items():
-        for ip in sorted(left, key=ipaddress.ip_address):
+        for ip in left.texts():
             dx.add(bitmaps.key[version], WARNING, "ClusterIPLeaked",
                    f"the cluster IP {ip} may have leaked: flagging for later clean up")
     for p in problems:
         dx.add(p.split(":", 1)[0], ERROR, "Undecodable", p)
-    return holders
+
+
+class _Verified:
+    """IPAddress keys the Service loop found correct: a bit per live IPAddress key (by its place in order)."""
+
+    def __init__(self, state: State):
+        self.keys = state.keys(IPADDRESSES)
+        self.bits = bytearray(len(self.keys))
+
+    def _at(self, key: bytes) -> int | None:
+        i = bisect.bisect_left(self.keys, key)
+        return i if i < len(self.keys) and self.keys[i] == key else None
+
+    def add(self, key: bytes) -> None:
+        i = self._at(key)
+        if i is not None:  # a live IPAddress (the loop checked ``has``): always
+            self.bits[i] = 1
+
+    def __contains__(self, key: bytes) -> bool:
+        i = self._at(key)
+        return i is not None and bool(self.bits[i])
 
 
 _PARENT_REF_FIELDS = ("group", "resource", "namespace", "name")
@@ -317,7 +458,7 @@ def _ipaddress_parent_fast(value: bytes | None) -> tuple[dict, dict] | None:
 
 
 def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, value: int,
-                     cidr_nets: list[tuple[int, int, int]], by_ref: dict, verified: set[bytes] | None) -> None:
+                     cidr_nets: list[tuple[int, int, int]], held: _Held, verified: "_Verified | None") -> None:
     """_check_ipaddress replays repairip.go's Service -> IPAddress checks for one (canonical) cluster IP."""
     fam = _family(version)
     if not _inside(version, value, cidr_nets):
@@ -337,35 +478,29 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, va
     if ref.get("group") or ref.get("resource") != "services":
         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
     elif (ref.get("namespace", ""), ref.get("name", "")) != (svc.namespace, svc.name):
-        other = by_ref.get((ref.get("namespace", ""), ref.get("name", "")))
-        if other is not None and ip in {_canonical(x) for x in other.ips}:
+        other = held.service_ips(ref.get("namespace", ""), ref.get("name", ""))
+        if other is not None and ip in {_canonical(x) for x in other}:
             dx.add(svc.key, ERROR, "ClusterIPAlreadyAllocated", f"Cluster IP [{fam}]:{ip} was assigned to multiple "
                                                                "services; please recreate service")
         else:
             dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
-    elif verified is not None and by_ref.get((svc.namespace, svc.name)) is svc \
-            and state.has(_service_key(svc.namespace, svc.name)):
+    elif verified is not None and held.holds(svc) and state.has(_service_key(svc.namespace, svc.name)):
         verified.add(key)  # names this live Service, which holds ip: syncIPAddress finds nothing to say
 
 
 def _service_key(namespace: str, name: str) -> bytes:
     """_service_key is the Service key (relative to the layout root) a parentRef names, as syncIPAddress looks it up."""
-    from .facts import SERVICES
-
     return SERVICES + f"{namespace}/{name}".encode()
 
 
-def _check_ipaddress_objects(state: State, dx: Diagnosis, read: dict | None = None,
-                             verified: set[bytes] | None = None) -> None:
+def _check_ipaddress_objects(state: State, dx: Diagnosis, held: _Held, verified: "_Verified | None" = None) -> None:
     """_check_ipaddress_objects replays repairip.go's IPAddress -> Service checks (syncIPAddress).
 
-    ``read``: the Services ``_check_services`` read, by (namespace, name), so none is read twice (a
-    Service missing from it did not read: the Service loop reports it). ``verified``: IPAddress keys the
+    ``held``: the Services ``_check_services`` read, so none is read twice (a Service missing from it did
+    not read: the Service loop reports it). ``verified``: IPAddress keys the
     Service loop found referencing a live Service that holds their IP: whatever their labels, no finding
     (either not managed by the allocator, or a correct reference), so they are not read again.
     """
-    from .facts import read_strings
-
     prefix = state.key(IPADDRESSES)
     for key in state.keys(IPADDRESSES):
         if verified is not None and key in verified:
@@ -388,19 +523,10 @@ def _check_ipaddress_objects(state: State, dx: Diagnosis, read: dict | None = No
             dx.add(key_text(key), WARNING, "IPAddressNotAllocated", f"IPAddress: {name} for Service {ns}/{svc_name} "
                                                                    "appears to have leaked: cleaning up")
             continue
-        if read is not None:
-            svc = read.get((ns, svc_name))
-            if svc is None:
-                continue  # the Service loop reports it
-            held = svc.ips
-        else:
-            try:
-                ips, single = read_strings(state.value(svc_key), "Service",
-                                           [("spec", "clusterIPs"), ("spec", "clusterIP")])
-            except (DecodeError, ValueError):
-                continue  # the Service loop reports it
-            held = ips or single
-        if name not in {_canonical(x) for x in held}:
+        ips = held.ips(ns, svc_name)
+        if ips is None:
+            continue  # the Service loop reports it
+        if name not in {_canonical(x) for x in ips}:
             dx.add(key_text(key), ERROR, "IPAddressWrongReference", f"IPAddress: {name} for Service {ns}/{svc_name} "
                                                                    "has a wrong reference; cleaning up")
 
@@ -453,8 +579,10 @@ def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
             pod_ranges: list[str] | None = None, quick: bool = True) -> Diagnosis:
     """examine runs every check of the module docstring on ``state`` for the given (or declared) ranges.
 
-    ``quick=False`` reads every IPAddress in the IPAddress -> Service checks too, also those the Service
-    loop already found correct (the plain path the tests hold the quick one equal to).
+    ``quick=False`` is the plain path the tests hold the quick one equal to: every Service read first and
+    kept whole, allocators as sets of IP strings, and every IPAddress read in the IPAddress -> Service
+    checks, also those the Service loop already found correct. The quick path reads one Service at a time
+    and keeps only its IPs, holds allocators as bits (``_Bits``) and skips the IPAddresses found correct.
     """
     declared_service, declared_pod = default_ranges(found)
     svc = [str(ipaddress.ip_network(r)) for r in service_ranges] if service_ranges else declared_service
@@ -468,11 +596,11 @@ def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
     primary = ipaddress.ip_network(svc[0]).version if svc else None
     ipaddress_mode = bool(state.keys(SERVICECIDRS) or state.keys(IPADDRESSES))
     legacy = bool(any(state.has(k) for k in ALLOCATORS) or not ipaddress_mode)
-    read: dict = {}
-    verified: set[bytes] | None = set() if quick else None
-    _check_services(state, found, dx, by_family, primary, legacy, ipaddress_mode, read, verified)
+    held = _Held(state, quick)
+    verified = _Verified(state) if quick else None
+    _check_services(state, found, dx, by_family, primary, legacy, ipaddress_mode, held, verified)
     if ipaddress_mode:
-        _check_ipaddress_objects(state, dx, read, verified)
+        _check_ipaddress_objects(state, dx, held, verified)
     _check_default_servicecidr(state, dx, svc)
     _check_nodes(found, dx, pod)
     cnicheck.check(state, dx)  # the CNIs' own state: pools, blocks, leases, annotations

@@ -274,10 +274,12 @@ class _Bitmaps:
 
 
 class _Held:
-    """The cluster IPs of each Service the Service loop read, for the IPAddress -> Service checks.
+    """The cluster IPs of any Service by the (namespace, name) a parentRef gives, for the IPAddress checks.
 
-    ``compact``: by the Service's key (the State's own key objects) with the IPs alone; else the Services
-    themselves by (namespace, name) (the plain path). A Service that did not read is not held.
+    Plain: every Service read first and kept whole by (namespace, name). Compact: the IPs of a Service the
+    loop could not verify every IPAddress of are kept by its key (the State's own key objects); any other
+    Service is read again when asked for (a healthy cluster asks for none). A Service that does not read
+    is None either way (the Service loop reports it).
     """
 
     def __init__(self, state: State, compact: bool):
@@ -285,52 +287,52 @@ class _Held:
         self.by_key: dict[bytes, str | tuple[str, ...]] = {}
         self.by_ref: dict[tuple[str, str], ServiceIPs] = {}
 
-    def each(self, problems: list[str]) -> Iterator[ServiceIPs]:
-        """each reads every live Service in key order and holds it (the plain path reads them all first)."""
+    def each(self, problems: list[str]) -> Iterator[tuple[bytes | None, ServiceIPs]]:
+        """each reads every live Service in key order: (its key, or None on the plain path, the Service)."""
         state = self.state
         if not self.compact:
             every = list(services(state, problems))
             self.by_ref.update(((svc.namespace, svc.name), svc) for svc in every)
-            yield from every
+            for svc in every:
+                yield None, svc
             return
         prefix = len(state.key(SERVICES))
         for key in state.keys(SERVICES):
             svc = service_at(state, key, prefix, problems)
             if svc is not None:
-                self.by_key[key] = svc.ips[0] if len(svc.ips) == 1 else svc.ips
-                yield svc
+                yield key, svc
 
-    def service_ips(self, namespace: str, name: str) -> tuple[str, ...] | None:
-        """service_ips are ``ips`` for any Service, also one the loop has not reached yet (read now)."""
-        got = self.ips(namespace, name)
-        if got is not None or not self.compact or "/" in namespace:
-            return got
-        key = self.state.key(_service_key(namespace, name))
-        if not self.state.has(key):
-            return None
-        svc = service_at(self.state, key, len(self.state.key(SERVICES)), [])
-        return svc.ips if svc is not None else None
+    def keep(self, key: bytes | None, svc: ServiceIPs) -> None:
+        """keep holds a Service's IPs so that asking for them does not read it again."""
+        if self.compact:
+            self.by_key[key] = svc.ips[0] if len(svc.ips) == 1 else svc.ips
 
     def holds(self, svc: ServiceIPs) -> bool:
-        """holds tells whether ``svc`` is the Service held under its (namespace, name)."""
+        """holds tells whether ``svc`` is the Service found under its (namespace, name)."""
         return self.compact or self.by_ref.get((svc.namespace, svc.name)) is svc
 
     def ips(self, namespace: str, name: str) -> tuple[str, ...] | None:
-        """ips are the cluster IPs of the Service held as (namespace, name), None if none is."""
+        """ips are the cluster IPs of the live Service (namespace, name), None if there is none or it does not read."""
         if not self.compact:
             svc = self.by_ref.get((namespace, name))
             return svc.ips if svc is not None else None
         if "/" in namespace:  # the key's first "/" after the prefix splits namespace from name
             return None
-        got = self.by_key.get(self.state.key(_service_key(namespace, name)))
-        return got if got is None or isinstance(got, tuple) else (got,)
+        key = self.state.key(_service_key(namespace, name))
+        got = self.by_key.get(key)
+        if got is not None:
+            return got if isinstance(got, tuple) else (got,)
+        if not self.state.has(key):
+            return None
+        svc = service_at(self.state, key, len(self.state.key(SERVICES)), [])
+        return svc.ips if svc is not None else None
 
 
 def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int, str], primary: int | None,
                     legacy: bool, ipaddress_mode: bool, held: _Held, verified: "_Verified | None") -> None:
     """_check_services walks every Service's cluster IPs, in key order, one Service read at a time.
 
-    ``held`` receives every Service read, for the IPAddress checks. ``verified`` (if given) receives the
+    ``held`` keeps the IPs of the Services not found correct, for the IPAddress checks. ``verified`` (if given) receives the
     IPAddress keys found naming, as a Service of the API group "", a live Service that holds their IP:
     ``_check_ipaddress_objects`` has nothing to say about those.
     """
@@ -340,10 +342,10 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                  networks(f for f in found.service_ranges if f.key.startswith(key_text(state.key(SERVICECIDRS))))]
     range_nets = {version: [_net(rng)] for version, rng in ranges.items()}
     allocatable: dict[int, tuple[int, int]] = {}
-    for svc in held.each(problems):
-        if svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None"):
-            continue
-        for raw in svc.ips:
+    for key, svc in held.each(problems):
+        mark = verified.count if verified is not None else 0
+        skip = svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None")
+        for raw in () if skip else svc.ips:
             parsed = _parse_ip(raw)
             if parsed is None:
                 dx.add(svc.key, ERROR, "ClusterIPNotValid", f"Cluster IP {raw} is not a valid IP; please recreate "
@@ -381,6 +383,8 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
             if ipaddress_mode:
                 _check_ipaddress(state, dx, svc, ip, version, value, cidr_nets or range_nets[version], held,
                                  verified)
+        if verified is None or verified.count - mark < len(svc.ips):
+            held.keep(key, svc)
     for version, left in bitmaps.stored.items():
         for ip in left.texts():
             dx.add(bitmaps.key[version], WARNING, "ClusterIPLeaked",
@@ -395,6 +399,7 @@ class _Verified:
     def __init__(self, state: State):
         self.keys = state.keys(IPADDRESSES)
         self.bits = bytearray(len(self.keys))
+        self.count = 0  # keys added
 
     def _at(self, key: bytes) -> int | None:
         i = bisect.bisect_left(self.keys, key)
@@ -404,6 +409,7 @@ class _Verified:
         i = self._at(key)
         if i is not None:  # a live IPAddress (the loop checked ``has``): always
             self.bits[i] = 1
+            self.count += 1
 
     def __contains__(self, key: bytes) -> bool:
         i = self._at(key)
@@ -478,7 +484,7 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, va
     if ref.get("group") or ref.get("resource") != "services":
         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
     elif (ref.get("namespace", ""), ref.get("name", "")) != (svc.namespace, svc.name):
-        other = held.service_ips(ref.get("namespace", ""), ref.get("name", ""))
+        other = held.ips(ref.get("namespace", ""), ref.get("name", ""))
         if other is not None and ip in {_canonical(x) for x in other}:
             dx.add(svc.key, ERROR, "ClusterIPAlreadyAllocated", f"Cluster IP [{fam}]:{ip} was assigned to multiple "
                                                                "services; please recreate service")

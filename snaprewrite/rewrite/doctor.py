@@ -29,10 +29,8 @@ control plane will act (repair events, refusals); the CLI exits 1 when there is 
 """
 
 import base64
-import bisect
 import functools
 import ipaddress
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from ..errors import DecodeError, UsageError
@@ -40,22 +38,19 @@ from ..etcd.snapshot import Snapshot
 from ..k8s import bitmap
 from . import cnicheck
 from .cidr import DOTTED_QUAD, CidrMap, parse_subnet
+from .doctorsets import Bits, Held, Texts, Verified, service_key
 from .facts import (
     ALLOCATORS,
     IPADDRESSES,
     SERVICECIDRS,
-    SERVICES,
     Fact,
     Facts,
     Progress,
-    ServiceIPs,
     State,
     decoded,
     discover,
     key_text,
     networks,
-    service_at,
-    services,
     split_csv,
 )
 
@@ -173,77 +168,24 @@ def _inside(version: int, value: int, nets: list[tuple[int, int, int]]) -> bool:
     return any(v == version and value & mask == base for v, base, mask in nets)
 
 
-class _Texts:
-    """A set of IPs as canonical strings (the plain form ``_Bits`` is tested equal to)."""
-
-    def __init__(self, ips=()):
-        self.ips = set(ips)
-
-    def has(self, ip: str, _version: int, _value: int) -> bool:
-        return ip in self.ips
-
-    def add(self, ip: str, _version: int, _value: int) -> None:
-        self.ips.add(ip)
-
-    def discard(self, ip: str, _version: int, _value: int) -> None:
-        self.ips.discard(ip)
-
-    def texts(self) -> list[str]:
-        """texts are the IPs in address order."""
-        return sorted(self.ips, key=ipaddress.ip_address)
-
-
-class _Bits:
-    """A set of IPs of one family as one bit per offset from ``first`` (``big.Int.Bytes()`` layout, see
-    ``k8s.bitmap``): a byte per 8 addresses of a service range instead of a string per IP."""
-
-    def __init__(self, version: int, first: int, bits: bytearray):
-        self.version, self.first, self.bits = version, first, bits
-
-    def _at(self, version: int, value: int) -> tuple[int, int] | None:
-        k = value - self.first
-        i = len(self.bits) - 1 - (k >> 3)
-        if version != self.version or k < 0 or i < 0:
-            return None
-        return i, 1 << (k & 7)
-
-    def has(self, _ip: str, version: int, value: int) -> bool:
-        at = self._at(version, value)
-        return at is not None and bool(self.bits[at[0]] & at[1])
-
-    def add(self, _ip: str, version: int, value: int) -> None:
-        i, bit = self._at(version, value)  # only offsets inside the range are added
-        self.bits[i] |= bit
-
-    def discard(self, _ip: str, version: int, value: int) -> None:
-        at = self._at(version, value)
-        if at is not None:
-            self.bits[at[0]] &= ~at[1] & 0xFF
-
-    def texts(self) -> list[str]:
-        """texts are the IPs in address order, written as ``bitmap.decode`` writes them."""
-        make = ipaddress.IPv4Address if self.version == 4 else ipaddress.IPv6Address
-        return [str(make(self.first + k)) for k in bitmap.decode_offsets(self.bits)]
-
-
 class _Bitmaps:
     """The stored allocator of each family and the rebuilt one, as repair.go keeps them.
 
-    ``compact``: as bits (``_Bits``); else as sets of strings (``_Texts``, the plain path).
+    ``compact``: as bits (``Bits``); else as sets of strings (``Texts``, the plain path).
     """
 
     def __init__(self, state: State, ranges: dict[int, str], primary: int | None, dx: Diagnosis, legacy: bool,
                  compact: bool = True):
         self.compact = compact
-        self.stored: dict[int, _Texts | _Bits] = {}
+        self.stored: dict[int, Texts | Bits] = {}
         self.key: dict[int, str] = {}
-        self.rebuilt: dict[int, _Texts | _Bits] = {}
+        self.rebuilt: dict[int, Texts | Bits] = {}
         for version, rng in ranges.items():
             key = state.key(ALLOCATORS[0] if version == primary else ALLOCATORS[1])
             self.key[version] = key_text(key)
             if not state.has(key):
                 if legacy:  # the apiserver starts from an empty snapshot: every IP is "not allocated"
-                    self.stored[version] = _Bits(version, 0, bytearray()) if compact else _Texts()
+                    self.stored[version] = Bits(version, 0, bytearray()) if compact else Texts()
                 continue
             obj = decoded(state, key, [])
             if obj is None:
@@ -252,7 +194,7 @@ class _Bitmaps:
             stored_range = obj.get("range") or rng
             try:
                 data = base64.b64decode(obj.get("data") or "")
-                ips = _Bits(*bitmap.decode_bits(stored_range, data)) if compact else _Texts(
+                ips = Bits(*bitmap.decode_bits(stored_range, data)) if compact else Texts(
                     bitmap.decode(stored_range, data))  # bitmap.decode writes each IP as ipaddress does: canonical
             except (DecodeError, ValueError) as e:
                 dx.add(key_text(key), ERROR, "Undecodable", f"unable to rebuild allocator from snapshots for "
@@ -264,72 +206,17 @@ class _Bitmaps:
                        "not match the current range")
             self.stored[version] = ips
 
-    def rebuilt_of(self, version: int, first: int, count: int) -> "_Texts | _Bits":
+    def rebuilt_of(self, version: int, first: int, count: int) -> "Texts | Bits":
         """rebuilt_of is the rebuilt allocator of a family whose range has ``count`` offsets from ``first``."""
         got = self.rebuilt.get(version)
         if got is None:
-            got = self.rebuilt[version] = _Bits(version, first, bytearray((count + 7) // 8)) if self.compact \
-                else _Texts()
+            got = self.rebuilt[version] = Bits(version, first, bytearray((count + 7) // 8)) if self.compact \
+                else Texts()
         return got
 
 
-class _Held:
-    """The cluster IPs of any Service by the (namespace, name) a parentRef gives, for the IPAddress checks.
-
-    Plain: every Service read first and kept whole by (namespace, name). Compact: the IPs of a Service the
-    loop could not verify every IPAddress of are kept by its key (the State's own key objects); any other
-    Service is read again when asked for (a healthy cluster asks for none). A Service that does not read
-    is None either way (the Service loop reports it).
-    """
-
-    def __init__(self, state: State, compact: bool):
-        self.state, self.compact = state, compact
-        self.by_key: dict[bytes, str | tuple[str, ...]] = {}
-        self.by_ref: dict[tuple[str, str], ServiceIPs] = {}
-
-    def each(self, problems: list[str]) -> Iterator[tuple[bytes | None, ServiceIPs]]:
-        """each reads every live Service in key order: (its key, or None on the plain path, the Service)."""
-        state = self.state
-        if not self.compact:
-            every = list(services(state, problems))
-            self.by_ref.update(((svc.namespace, svc.name), svc) for svc in every)
-            for svc in every:
-                yield None, svc
-            return
-        prefix = len(state.key(SERVICES))
-        for key in state.keys(SERVICES):
-            svc = service_at(state, key, prefix, problems)
-            if svc is not None:
-                yield key, svc
-
-    def keep(self, key: bytes | None, svc: ServiceIPs) -> None:
-        """keep holds a Service's IPs so that asking for them does not read it again."""
-        if self.compact:
-            self.by_key[key] = svc.ips[0] if len(svc.ips) == 1 else svc.ips
-
-    def holds(self, svc: ServiceIPs) -> bool:
-        """holds tells whether ``svc`` is the Service found under its (namespace, name)."""
-        return self.compact or self.by_ref.get((svc.namespace, svc.name)) is svc
-
-    def ips(self, namespace: str, name: str) -> tuple[str, ...] | None:
-        """ips are the cluster IPs of the live Service (namespace, name), None if there is none or it does not read."""
-        if not self.compact:
-            svc = self.by_ref.get((namespace, name))
-            return svc.ips if svc is not None else None
-        if "/" in namespace:  # the key's first "/" after the prefix splits namespace from name
-            return None
-        key = self.state.key(_service_key(namespace, name))
-        got = self.by_key.get(key)
-        if got is not None:
-            return got if isinstance(got, tuple) else (got,)
-        if not self.state.has(key):
-            return None
-        svc = service_at(self.state, key, len(self.state.key(SERVICES)), [])
-        return svc.ips if svc is not None else None
-
-
 def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int, str], primary: int | None,
-                    legacy: bool, ipaddress_mode: bool, held: _Held, verified: "_Verified | None") -> None:
+                    legacy: bool, ipaddress_mode: bool, held: Held, verified: "Verified | None") -> None:
     """_check_services walks every Service's cluster IPs, in key order, one Service read at a time.
 
     ``held`` keeps the IPs of the Services not found correct, for the IPAddress checks. ``verified`` (if given) receives the
@@ -393,29 +280,6 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
         dx.add(p.split(":", 1)[0], ERROR, "Undecodable", p)
 
 
-class _Verified:
-    """IPAddress keys the Service loop found correct: a bit per live IPAddress key (by its place in order)."""
-
-    def __init__(self, state: State):
-        self.keys = state.keys(IPADDRESSES)
-        self.bits = bytearray(len(self.keys))
-        self.count = 0  # keys added
-
-    def _at(self, key: bytes) -> int | None:
-        i = bisect.bisect_left(self.keys, key)
-        return i if i < len(self.keys) and self.keys[i] == key else None
-
-    def add(self, key: bytes) -> None:
-        i = self._at(key)
-        if i is not None:  # a live IPAddress (the loop checked ``has``): always
-            self.bits[i] = 1
-            self.count += 1
-
-    def __contains__(self, key: bytes) -> bool:
-        i = self._at(key)
-        return i is not None and bool(self.bits[i])
-
-
 _PARENT_REF_FIELDS = ("group", "resource", "namespace", "name")
 
 
@@ -464,7 +328,7 @@ def _ipaddress_parent_fast(value: bytes | None) -> tuple[dict, dict] | None:
 
 
 def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, value: int,
-                     cidr_nets: list[tuple[int, int, int]], held: _Held, verified: "_Verified | None") -> None:
+                     cidr_nets: list[tuple[int, int, int]], held: Held, verified: "Verified | None") -> None:
     """_check_ipaddress replays repairip.go's Service -> IPAddress checks for one (canonical) cluster IP."""
     fam = _family(version)
     if not _inside(version, value, cidr_nets):
@@ -490,16 +354,11 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, va
                                                                "services; please recreate service")
         else:
             dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
-    elif verified is not None and held.holds(svc) and state.has(_service_key(svc.namespace, svc.name)):
+    elif verified is not None and held.holds(svc) and state.has(service_key(svc.namespace, svc.name)):
         verified.add(key)  # names this live Service, which holds ip: syncIPAddress finds nothing to say
 
 
-def _service_key(namespace: str, name: str) -> bytes:
-    """_service_key is the Service key (relative to the layout root) a parentRef names, as syncIPAddress looks it up."""
-    return SERVICES + f"{namespace}/{name}".encode()
-
-
-def _check_ipaddress_objects(state: State, dx: Diagnosis, held: _Held, verified: "_Verified | None" = None) -> None:
+def _check_ipaddress_objects(state: State, dx: Diagnosis, held: Held, verified: "Verified | None" = None) -> None:
     """_check_ipaddress_objects replays repairip.go's IPAddress -> Service checks (syncIPAddress).
 
     ``held``: the Services ``_check_services`` read, so none is read twice (a Service missing from it did
@@ -524,7 +383,7 @@ def _check_ipaddress_objects(state: State, dx: Diagnosis, held: _Held, verified:
                                                                    "not referencing a Service: cleaning up")
             continue
         ns, svc_name = ref.get("namespace", ""), ref.get("name", "")
-        svc_key = _service_key(ns, svc_name)
+        svc_key = service_key(ns, svc_name)
         if not state.has(svc_key):
             dx.add(key_text(key), WARNING, "IPAddressNotAllocated", f"IPAddress: {name} for Service {ns}/{svc_name} "
                                                                    "appears to have leaked: cleaning up")
@@ -588,7 +447,7 @@ def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
     ``quick=False`` is the plain path the tests hold the quick one equal to: every Service read first and
     kept whole, allocators as sets of IP strings, and every IPAddress read in the IPAddress -> Service
     checks, also those the Service loop already found correct. The quick path reads one Service at a time
-    and keeps only its IPs, holds allocators as bits (``_Bits``) and skips the IPAddresses found correct.
+    and keeps only its IPs, holds allocators as bits (``Bits``) and skips the IPAddresses found correct.
     """
     declared_service, declared_pod = default_ranges(found)
     svc = [str(ipaddress.ip_network(r)) for r in service_ranges] if service_ranges else declared_service
@@ -602,8 +461,8 @@ def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
     primary = ipaddress.ip_network(svc[0]).version if svc else None
     ipaddress_mode = bool(state.keys(SERVICECIDRS) or state.keys(IPADDRESSES))
     legacy = bool(any(state.has(k) for k in ALLOCATORS) or not ipaddress_mode)
-    held = _Held(state, quick)
-    verified = _Verified(state) if quick else None
+    held = Held(state, quick)
+    verified = Verified(state) if quick else None
     _check_services(state, found, dx, by_family, primary, legacy, ipaddress_mode, held, verified)
     if ipaddress_mode:
         _check_ipaddress_objects(state, dx, held, verified)

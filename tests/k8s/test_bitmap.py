@@ -115,13 +115,13 @@ def test_decode_bits_refuses_what_decode_refuses(rng, data):
 
 @given(st.sets(st.integers(min_value=0, max_value=4093)), st.booleans(), st.integers(0, 2))
 def test_decode_bits_holds_what_decode_lists(offsets, v6, pad):
-    """doctor's bit form (doctor._Bits over decode_bits) holds exactly the IPs decode lists, and lists them alike."""
-    from snaprewrite.rewrite import doctor
+    """doctor's bit form (doctorsets.Bits over decode_bits) holds exactly the IPs decode lists, and lists them alike."""
+    from snaprewrite.rewrite import doctorsets
 
     rng = "fd00:10:96::/116" if v6 else "10.0.0.0/20"
     data = bytes(pad) + bitmap.encode_offsets(offsets)  # leading zero bytes are not big.Int.Bytes() but decode takes them
     listed = bitmap.decode(rng, data)
-    bits = doctor._Bits(*bitmap.decode_bits(rng, data))
+    bits = doctorsets.Bits(*bitmap.decode_bits(rng, data))
     assert bits.texts() == listed
     first = bitmap.allocatable(rng)[0]
     for k in range(-2, 4100, 7):

@@ -196,15 +196,16 @@ class Bucket:
         raw = pf.data.obj
         stack: list[tuple[int, int]] = [(self.root, 0)]
         path: list[int] = []
-        seen: set[int] = set()
+        seen = bytearray(pf.meta.pgid)  # a byte per page below the high-water mark (a set of 2M ints: ~150 MB)
         while stack:
             pgid, depth = stack.pop()
             del path[depth:]
             if depth > MAX_DEPTH or pgid in path:
                 raise CorruptError("cycle in the page tree", pgid)
-            if pgid in seen:
+            if pgid < len(seen) and seen[pgid]:
                 raise CorruptError("page referenced twice in one bucket tree", pgid)
-            seen.add(pgid)
+            if pgid < len(seen):  # past the mark: ``span`` below raises naming it
+                seen[pgid] = 1
             path.append(pgid)
             if pgid < 2:
                 raise CorruptError("tree points at a meta page", pgid)
@@ -217,7 +218,8 @@ class Bucket:
                 if batch is None:
                     stack.extend([(child, depth + 1) for child in reversed(children)])
                 else:
-                    seen.update(children)
+                    for child in children:
+                        seen[child] = 1
                     yield batch
             else:
                 raise CorruptError(f"unexpected page type {flags:#x} in a bucket tree", pgid)
@@ -251,14 +253,15 @@ class Bucket:
             flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, pgid)
             yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
 
-    def _leaf_children(self, children: tuple[int, ...], depth: int, seen: set[int]) -> "LeafBatch | None":
+    def _leaf_children(self, children: tuple[int, ...], depth: int, seen: bytearray) -> "LeafBatch | None":
         """_leaf_children decodes a branch's children as one batch when all are sound leaves, else None.
 
         Sound: distinct, not met before, real data pages inside the file whose headers name them, leaves,
         every element inside its page (``PageFile.span``'s and ``elements.leaf_spans``' checks, at once).
         """
         pf = self.pf
-        if min(children) < 2 or len(set(children)) != len(children) or not seen.isdisjoint(children):
+        if (min(children) < 2 or max(children) >= len(seen) or len(set(children)) != len(children)
+                or any(map(seen.__getitem__, children))):
             return None
         located = pf.spans(children, fmt.LEAF_PAGE)
         if located is None:

@@ -5,23 +5,14 @@ are started from a fork server (the calling process may run threads, e.g. hashin
 itself) and ignore SIGINT/SIGTERM/SIGHUP: the command that owns them handles signals and ends the pool.
 """
 
-import mmap
 import multiprocessing
 import os
-import pickle
 import signal
-import struct
-import tempfile
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
-from .. import process
-
 BATCH = 256  # items per task sent to a worker
-MIN_SPLIT = 2048  # items below which ``halves`` does all of them here (a fork costs more than it saves)
-CHUNK = 256  # items ``halves`` takes at a time
-_BOUNDS = struct.Struct("<qq")
 
 
 def cpus() -> int:
@@ -98,87 +89,3 @@ class OrderedPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def halves(fn: Callable[[object], object], items: Sequence, what: str, min_split: int | None = None) -> list:
-    """halves is ``[fn(x) for x in items]``, shared with a forked child (the other core) as each is free.
-
-    This process takes chunks of items from the front, the child from the back, until they meet: a child
-    that gets no core leaves its share to this process, which never waits for more than the chunk the
-    child is on. The same results, and the same first error, as the plain comprehension: the child
-    stops at a chunk that raises and this process does that chunk itself, after its own (in order),
-    so what it raises is what the plain loop raises. A child that dies or cannot start only costs time.
-    Results come back pickled; ``fn`` sees what this process holds (copy-on-write) and what it changes
-    in the child is lost. Where work may not be forked (``process.may_fork``), on one core, or for fewer
-    than ``min_split`` (default ``MIN_SPLIT``) items: the plain loop.
-    """
-    n = len(items)
-    if n < (MIN_SPLIT if min_split is None else min_split) or cpus() < 2 or not process.may_fork():
-        return [fn(x) for x in items]
-    bounds = mmap.mmap(-1, 16)  # shared with the child: [front, back) is what neither has taken yet
-    _BOUNDS.pack_into(bounds, 0, 0, n)
-    lock = multiprocessing.get_context("fork").Lock()
-
-    def take(from_front: bool) -> tuple[int, int]:
-        with lock:
-            front, back = _BOUNDS.unpack_from(bounds, 0)
-            if from_front:
-                start, stop = front, min(front + CHUNK, back)
-                _BOUNDS.pack_into(bounds, 0, stop, back)
-            else:
-                start, stop = max(back - CHUNK, front), back
-                _BOUNDS.pack_into(bounds, 0, front, start)
-        return start, stop
-
-    with _scratch() as answer, bounds:
-        fd = answer.fileno()
-
-        def child() -> list:
-            chunks = []
-            with open(os.dup(fd), "wb", buffering=1 << 20) as out:
-                while True:
-                    start, stop = take(False)
-                    if start >= stop:
-                        break
-                    try:
-                        got = [fn(x) for x in items[start:stop]]
-                    except Exception:  # noqa: BLE001 - the parent does this chunk again and raises it there
-                        break
-                    pickle.dump(got, out, pickle.HIGHEST_PROTOCOL)
-                    chunks.append((start, stop))
-            return chunks
-
-        try:
-            call = process.fork_call(child, what)
-        except OSError:
-            return [fn(x) for x in items]
-        out: list = [None] * n
-        with call:  # an error here leaves the with block: the child is killed
-            while True:
-                start, stop = take(True)
-                if start >= stop:
-                    break
-                out[start:stop] = [fn(x) for x in items[start:stop]]
-            try:
-                chunks = call.result()
-            except Exception:  # noqa: BLE001 - a child that died: what it took is done here
-                chunks = []
-        mine = _BOUNDS.unpack_from(bounds, 0)[1]  # everything from here on was the child's to do
-        done = [False] * (n - mine)
-        if chunks:
-            with open(os.dup(fd), "rb") as f:
-                f.seek(0)
-                for start, stop in chunks:
-                    out[start:stop] = pickle.load(f)
-                    done[start - mine : stop - mine] = [True] * (stop - start)
-        for i in range(mine, n):  # what the child did not do, in order (its error, if any, is raised here)
-            if not done[i - mine]:
-                out[i] = fn(items[i])
-        return out
-
-
-def _scratch():
-    """_scratch is an unnamed file for a child's answer (in memory where the platform has memfd)."""
-    if hasattr(os, "memfd_create"):
-        return open(os.memfd_create("snaprewrite-halves", os.MFD_CLOEXEC), "r+b", buffering=0)
-    return tempfile.TemporaryFile()

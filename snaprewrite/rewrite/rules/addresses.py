@@ -13,9 +13,7 @@ import sys
 from dataclasses import dataclass
 
 from ...errors import DecodeError, PlanError
-from ...etcd import writes
 from ...k8s import encryption, envelope, fields, registry, splice
-from .. import parallel
 from ..cidr import CidrMap, Mapped, Reallocator, parse_ip, parse_subnet
 from ..plan import Change, Context, Edit, Object, Warning
 
@@ -254,67 +252,30 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
     for s in slots:
         if s.new is not None:
             by_obj.setdefault(s.obj.key, []).append(s)
-    todo: list = []  # (object, field edits, changes) in key order; a PlanError ends it
     for moved in by_obj.values():
-        try:
-            todo.append(_field_edits(moved, api_version, mirror))
-        except PlanError as e:
-            todo.append(e)
-            break
-    # the new values are spliced on two cores; edits and errors follow in key order (as one loop meets them)
-    work = [t for t in todo if not isinstance(t, PlanError)]
-    made = iter(parallel.halves(_spliced, work, "editing fields") if ctx.options.crypt is None
-                else map(_spliced, work))
-    for item in todo:
-        got = item if isinstance(item, PlanError) else next(made)
-        if isinstance(got, PlanError):
-            raise got
-        obj, _edits, changes = item
-        value, obj.cache["record"] = got
-        ctx.plan.edits.append(Edit.of(obj, value, changes))
-
-
-def _spliced(item: tuple) -> tuple | PlanError:
-    """_spliced is (the object's value with its field edits applied, its record without the old value), or the error.
-
-    The record goes back with the value so that the Edit is made of the same record read (possibly in
-    another process: ``parallel.halves``).
-    """
-    obj, edits, _changes = item
-    try:
-        value = rewrite_value(obj, edits)
-    except PlanError as e:
-        return e
-    base = writes.Write.of(obj.key, obj.record, b"").base  # the record without its old value (all an Edit keeps)
-    obj.forget()
-    return value, base
-
-
-def _field_edits(moved: list[Slot], api_version: str, mirror: str) -> tuple[Object, dict, list[Change]]:
-    """_field_edits are one object's field edits ({path: new list}) and the report's changes for its moved slots."""
-    obj = moved[0].obj
-    key_text = obj.key_text  # one string shared by the object's changes
-    edits: dict = {}
-    changes: list[Change] = []
-    field_name = moved[0].list_field
-    if moved[0].singular:  # no list field: the singular one is all there is
-        path = field_path(obj, api_version, ("spec", mirror))
-        edits[path] = [moved[0].new]
-        changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, sys.intern(f"spec.{mirror}"),
-                              moved[0].old, moved[0].new))
-    else:
-        list_path = field_path(obj, api_version, ("spec", field_name))
-        current = read_fields(obj, api_version, ("spec", field_name))
-        new_list: list[str | None] = [None] * len(current)
-        for s in moved:
-            new_list[s.index] = s.new
-            changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, s.label, s.old, s.new))
-        edits[list_path] = new_list
-        first = next((s for s in moved if s.index == 0), None)
-        mirror_path = field_path(obj, api_version, ("spec", mirror))
-        mirror_now = read_fields(obj, api_version, ("spec", mirror))
-        if first is not None and mirror_now and mirror_now[0] == first.old:
-            edits[mirror_path] = [first.new]
+        obj = moved[0].obj
+        key_text = obj.key_text  # one string shared by the object's changes
+        edits: dict = {}
+        changes: list[Change] = []
+        field_name = moved[0].list_field
+        if moved[0].singular:  # no list field: the singular one is all there is
+            path = field_path(obj, api_version, ("spec", mirror))
+            edits[path] = [moved[0].new]
             changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, sys.intern(f"spec.{mirror}"),
-                                  first.old, first.new))
-    return obj, edits, changes
+                                  moved[0].old, moved[0].new))
+        else:
+            list_path = field_path(obj, api_version, ("spec", field_name))
+            current = read_fields(obj, api_version, ("spec", field_name))
+            new_list: list[str | None] = [None] * len(current)
+            for s in moved:
+                new_list[s.index] = s.new
+                changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, s.label, s.old, s.new))
+            edits[list_path] = new_list
+            first = next((s for s in moved if s.index == 0), None)
+            mirror_path = field_path(obj, api_version, ("spec", mirror))
+            mirror_now = read_fields(obj, api_version, ("spec", mirror))
+            if first is not None and mirror_now and mirror_now[0] == first.old:
+                edits[mirror_path] = [first.new]
+                changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, sys.intern(f"spec.{mirror}"),
+                                      first.old, first.new))
+        ctx.plan.edits.append(Edit.of(obj, rewrite_value(obj, edits), changes))

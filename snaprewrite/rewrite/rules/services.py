@@ -5,8 +5,6 @@ service CIDR is left alone with a warning. Records the moves in ``ctx.moved_ips`
 follow (allocator bitmap, IPAddress objects, kubelet clusterDNS).
 """
 
-from ...errors import PlanError
-from .. import parallel
 from ..plan import Context
 from .addresses import Slot, assign, check_mirror, object_edits, prefetch, read_fields
 
@@ -15,22 +13,12 @@ kind = "Service"
 prefixes = (b"services/specs/",)  # relative to the layout root
 
 
-FIELDS = (("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP"))
-
-
 def run(ctx: Context) -> None:
     """run plans the cluster IP moves of every live Service."""
     slots: list[Slot] = []
-    objects = ctx.objects.get(kind, [])
-    # each Service's fields are read on two cores (``read_ahead``), then decided here in key order
-    for obj, read in zip(objects, parallel.halves(read_ahead, objects, "reading Services") if ctx.options.crypt is None
-                         else [None] * len(objects)):
-        if read is None:  # the record read here stays for ``object_edits`` while it has addresses that may move
-            prefetch(obj, "v1", *FIELDS, keep=True)
-        elif isinstance(read, PlanError):
-            raise read
-        else:
-            obj.cache.update(read)
+    for obj in ctx.objects.get(kind, []):
+        # the record read here stays for ``object_edits`` while the Service has addresses that may move
+        prefetch(obj, "v1", ("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP"), keep=True)
         mine = _slots(ctx, obj)
         if not mine:
             obj.forget()
@@ -65,18 +53,3 @@ def _slots(ctx: Context, obj) -> list[Slot]:
         ctx.plan.kept_ips[obj.ref()] = list(ips)
         return []
     return [Slot(obj, field, i, ip) for i, ip in enumerate(ips)]
-
-
-def read_ahead(obj) -> dict | PlanError:
-    """read_ahead is what ``prefetch`` caches of a Service (its envelope and ``FIELDS``), or the error it raises.
-
-    The record is not kept: it may be read in another process (``parallel.halves``); ``object_edits``
-    reads it again for the Services that move.
-    """
-    try:
-        prefetch(obj, "v1", *FIELDS, keep=True)  # (here: for object_edits; in a child the record is dropped anyway)
-    except PlanError as e:
-        return e
-    read = {p: obj.cache[p] for p in FIELDS}
-    read["envelope"] = obj.cache["envelope"]
-    return read

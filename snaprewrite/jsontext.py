@@ -3,13 +3,24 @@
 json's indented encoder runs in Python, a generator per value; reports and listings are long lists of
 flat dicts of strings and ints. ``pieces`` writes those with json's own C string encoder, one join per
 item, and hands the text over a top-level key or list item at a time, so a long result is never held
-whole as one string. Objects with an ``as_json`` method are converted as they are reached. Anything
+whole as one string. Objects with an ``as_json`` method are converted as they are reached, and a
+``LazyList`` (a sequence that makes its items when they are read) is written as the list it stands for,
+an item at a time. Anything
 ``json.dumps`` would write differently from the plain path (floats, non-string keys, tuples, other
 types) is left to ``json.dumps`` itself, re-indented to its depth: the text stays the same.
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+
+
+class LazyList(Sequence):
+    """A sequence written as a JSON list whose items are made when read (``rewrite.changelist.ChangeList``).
+
+    ``pieces`` writes it item by item, never holding its items at once; anything else sees a Sequence.
+    """
+
+    __slots__ = ()
 
 
 class _Slow(Exception):
@@ -17,6 +28,8 @@ class _Slow(Exception):
 
 
 def _as_json(obj):
+    if isinstance(obj, LazyList):
+        return list(obj)
     if hasattr(obj, "as_json"):
         return obj.as_json()
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
@@ -51,7 +64,7 @@ class _Writer:
             return "false"
         if type(v) is int:
             return int.__repr__(v)
-        if type(v) is list:
+        if type(v) is list or isinstance(v, LazyList):
             if not v:
                 return "[]"
             pad = "\n" + "  " * (level + 1)
@@ -86,7 +99,7 @@ def pieces(obj, ensure_ascii: bool = True) -> Iterator[str]:
     for k, v in obj.items():
         head = f"{sep}{w.enc(k)}: "
         sep = ",\n  "
-        if type(v) is list and v:
+        if (type(v) is list or isinstance(v, LazyList)) and v:
             head += "["
             isep = "\n    "
             for item in v:

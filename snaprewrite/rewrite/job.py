@@ -25,6 +25,7 @@ from . import doctor as doctoring
 from . import facts as clusterfacts
 from . import plan as planning
 from . import verify as verifying
+from .changelist import ChangeList
 from .cidr import CidrMap
 
 Progress = Callable[[int], None] | None
@@ -247,6 +248,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             plan = planning.build(snap, opts, progress, lay, scanned)
             del scanned  # the rules' objects (and what they cached) are not needed past planning: free them
             diagnosis = stack.enter_context(diagnose(state, plan, opts))  # before the report: a smaller child
+            del state  # the child has its copy: the facts' index is not needed here past the fork
             rep = plan.report(None if req.dry_run else req.out)
             rep["layout"] = lay.as_json()
             if refusals:
@@ -285,18 +287,20 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
 
     The etcd layer places a renamed record from the keys' histories (in place it may continue an earlier
     generation of the new key); verify cannot derive that from the mode alone. ``batch`` is the plan's
-    records as ``apply`` writes them (``apply.batch``; None only when nothing is renamed).
+    records as ``apply`` writes them (``apply.batch``; None only when nothing is renamed). ``rep["changes"]``
+    is the plan's ``ChangeList`` (``Plan.report``).
     """
     renames = [e.write for e in plan.edits if e.new_key is not None]
     if not renames:
         return
     latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames))
     placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for w in renames}
-    for c in rep["changes"]:
-        kv = placed.get(c["key"]) if c.get("newKey") else None
+    changes: ChangeList = rep["changes"]
+    for i, c in enumerate(changes.items):  # the Changes themselves: no entry's dict is made
+        kv = placed.get(c.key) if c.new_key else None
         if kv is not None:
-            c["newRecord"] = {"createRevision": kv.create_revision, "modRevision": kv.mod_revision,
-                              "version": kv.version}
+            changes.add(i, "newRecord", {"createRevision": kv.create_revision, "modRevision": kv.mod_revision,
+                                         "version": kv.version})
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:

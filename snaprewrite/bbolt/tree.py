@@ -166,12 +166,14 @@ class Bucket:
         for pgid, off, size, count in self._walk(False):
             yield pgid, raw, view, off, size, count
 
-    def _walk(self, batches: bool) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
+    def _walk(self, batches: bool, most: int | None = None) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
         """_walk yields (pgid, offset, size, count) of every leaf page of the tree in key order.
 
         With ``batches``, a branch whose children are all sound leaves comes as one ``LeafBatch``
-        (``_leaf_children``) instead of its leaves. Every page is entered once: a page met again on the
-        current path is a cycle, elsewhere in the tree a second reference; both raise ``CorruptError``.
+        (``_leaf_children``) instead of its leaves; with ``most``, as batches of at most that many
+        children, and from the first part that is not all sound leaves on, leaf by leaf (the same
+        leaves in the same order). Every page is entered once: a page met again on the current path
+        is a cycle, elsewhere in the tree a second reference; both raise ``CorruptError``.
         """
         pf = self.pf
         raw = pf.data.obj
@@ -194,12 +196,17 @@ class Bucket:
                 yield pgid, off, size, count
             elif flags == fmt.BRANCH_PAGE:
                 children = elements.branch_spans(raw, off, size, count, pgid)[2]
-                batch = self._leaf_children(children, depth + 1, seen) if batches and depth < MAX_DEPTH else None
-                if batch is None:
-                    stack.extend([(child, depth + 1) for child in reversed(children)])
-                else:
-                    seen.update(children)
+                step = len(children) if most is None else max(1, most)
+                rest = 0  # children[:rest] went in batches; the others are walked page by page
+                while batches and depth < MAX_DEPTH and rest < len(children):
+                    part = children[rest : rest + step]
+                    batch = self._leaf_children(part, depth + 1, seen)
+                    if batch is None:
+                        break
+                    seen.update(part)
+                    rest += len(part)
                     yield batch
+                stack.extend([(child, depth + 1) for child in reversed(children[rest:])])
             else:
                 raise CorruptError(f"unexpected page type {flags:#x} in a bucket tree", pgid)
 
@@ -209,8 +216,12 @@ class Bucket:
         for pgid, _raw, view, off, size, count in self._leaves():
             yield pgid, PageHeaderInfo(pgid, fmt.LEAF_PAGE, count, size // ps - 1 if pgid else 0), view[off : off + size]
 
-    def leaf_batches(self) -> Iterator["LeafBatch"]:
+    def leaf_batches(self, most: int | None = None) -> Iterator["LeafBatch"]:
         """leaf_batches yields every leaf of the bucket in key order, many leaves at a time (``LeafBatch``).
+
+        ``most`` caps the leaves of a batch (None: a whole branch's children): a reader that releases the
+        mapping every few leaves then never has a whole branch's scattered children resident at once
+        (each fault on a file mapping may map a large folio, up to 2 MiB).
 
         The same pages, checks and errors as ``_leaves`` + ``elements.leaf_spans`` page by page (the plain
         path, which ``tests/bbolt/test_elements.py`` compares it with): a branch whose children are all
@@ -224,7 +235,7 @@ class Bucket:
             return
         view = self.pf.data
         raw = view.obj
-        for item in self._walk(True):
+        for item in self._walk(True, most):
             if isinstance(item, LeafBatch):
                 yield item
                 continue
@@ -252,13 +263,15 @@ class Bucket:
         flags, ks, vs, ends, firsts = decoded
         return LeafBatch(raw, pf.data, children, counts, firsts, flags, ks, vs, ends)
 
-    def leaf_spans(self) -> Iterator[tuple[int, object, memoryview, tuple[int, ...], list[int], list[int], list[int], int]]:
+    def leaf_spans(self, most: int | None = None
+                   ) -> Iterator[tuple[int, object, memoryview, tuple[int, ...], list[int], list[int], list[int], int]]:
         """leaf_spans yields, per leaf in key order, (pgid, raw, view, flags, ks, vs, ends, first).
 
         Element i's key is ``[ks[i], vs[i])`` and its value ``[vs[i], ends[i])`` of ``raw`` (slices are
-        bytes) or ``view`` (zero-copy); ``first`` is where the element array ends. See ``leaf_batches``.
+        bytes) or ``view`` (zero-copy); ``first`` is where the element array ends. See ``leaf_batches``
+        (``most``).
         """
-        for b in self.leaf_batches():
+        for b in self.leaf_batches(most):
             raw, view = b.raw, b.view
             i = 0
             for pgid, count, first in zip(b.pgids, b.counts, b.firsts):
@@ -283,15 +296,17 @@ class Bucket:
             yield from zip(b.flags, map(view.__getitem__, map(slice, b.ks, b.vs)),
                            map(view.__getitem__, map(slice, b.vs, b.ends)))
 
-    def leaf_runs(self) -> Iterator[tuple[memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
+    def leaf_runs(self, most: int | None = None
+                  ) -> Iterator[tuple[memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
         """leaf_runs yields, per leaf in key order, its (flags, key, value) triples and their contiguous bytes.
 
-        See ``leaf_runs_at`` (the same, with each leaf's pgid).
+        See ``leaf_runs_at`` (the same, with each leaf's pgid); ``most`` as ``leaf_batches``.
         """
-        for _pgid, run, pairs in self.leaf_runs_at():
+        for _pgid, run, pairs in self.leaf_runs_at(most):
             yield run, pairs
 
-    def leaf_runs_at(self) -> Iterator[tuple[int, memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
+    def leaf_runs_at(self, most: int | None = None
+                     ) -> Iterator[tuple[int, memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
         """leaf_runs_at yields, per leaf in key order, (pgid, contiguous run or None, (flags, key, value) triples).
 
         bbolt writes a leaf's keys and values back to back after the element array (k1 v1 k2 v2 ...);
@@ -301,7 +316,7 @@ class Bucket:
         another order than the elements'.
         """
         contiguous = elements.contiguous
-        for pgid, _raw, view, flags, ks, vs, ends, first in self.leaf_spans():
+        for pgid, _raw, view, flags, ks, vs, ends, first in self.leaf_spans(most):
             pairs = list(zip(flags, map(view.__getitem__, map(slice, ks, vs)),
                              map(view.__getitem__, map(slice, vs, ends))))
             yield pgid, (view[first : ends[-1]] if contiguous(ks, ends, first) else None), pairs

@@ -365,7 +365,8 @@ def verify(old: str, new: str, report_path: str | None, progress: Progress = Non
     With ``encryption_config`` encrypted values are compared decrypted (a value sealed again with a fresh
     IV is the same value).
 
-    ``differences`` holds ``verify.Difference`` objects (``as_json`` each; ``report.print_json`` streams them).
+    ``differences`` is a ``verify.Differences``: ``verify.Difference`` objects made when read, in key
+    order (``as_json`` each; ``report.print_json`` streams them).
     """
     crypt = load_encryption(encryption_config, warn)
     with Snapshot(old) as snap:

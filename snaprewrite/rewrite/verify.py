@@ -35,6 +35,7 @@ from typing import NamedTuple
 
 from ..errors import DecodeError, SnapshotError
 from ..etcd import diffwalk, mvcc
+from ..jsontext import LazyList
 from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot
 from ..k8s import bitmap, decode
@@ -234,14 +235,79 @@ def _opened(a: KeyValue, b: KeyValue, crypt) -> tuple[list[FieldChange], bytes, 
     return ([FieldChange("(encryption)", la, lb)] if la != lb else []), va, vb
 
 
+def _pack(d: Difference) -> bytes:
+    """_pack is a Difference as marshal bytes (``_unpack`` makes it again, equal in every field)."""
+    return marshal.dumps((d.key, d.how, [(c.field, c.old, c.new) for c in d.changes], d.new_key,
+                          None if d.old_kv is None else tuple(d.old_kv), None if d.new_kv is None else tuple(d.new_kv)))
+
+
+def _unpack(blob: bytes) -> Difference:
+    key, how, changes, new_key, old_kv, new_kv = marshal.loads(blob)
+    return Difference(key, how, [FieldChange(sys.intern(f), o, n) for f, o, n in changes], new_key,
+                      None if old_kv is None else Meta(*old_kv), None if new_kv is None else Meta(*new_kv))
+
+
+class Differences(LazyList):
+    """Differences is ``compare``'s answer, a list of ``Difference`` kept as zlib'ed chunks, rebuilt when read.
+
+    A big rewrite differs in hundreds of thousands of keys; as objects they were the largest thing verify
+    held (about 130 MB at 100k keys) while the report's entries were checked and the answer printed,
+    both of which read them once, in order. Equal to any sequence of equal Differences (a list).
+    """
+
+    __slots__ = ("_chunks", "_n")
+    CHUNK = 2048  # Differences per compressed chunk (reading holds one chunk's objects at a time)
+
+    def __init__(self, blobs: list[bytes] = ()):
+        """Differences of ``_pack``'ed blobs, in order."""
+        self._chunks = [zlib.compress(marshal.dumps(blobs[i : i + self.CHUNK]), 1)
+                        for i in range(0, len(blobs), self.CHUNK)]
+        self._n = len(blobs)
+
+    @classmethod
+    def of(cls, diffs) -> "Differences":
+        """of packs ``diffs`` (Difference objects, in order)."""
+        return cls([_pack(d) for d in diffs])
+
+    def _chunk(self, c: int) -> list[bytes]:
+        return marshal.loads(zlib.decompress(self._chunks[c]))
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if not -self._n <= i < self._n:
+            raise IndexError("Differences index out of range")
+        i %= self._n
+        return _unpack(self._chunk(i // self.CHUNK)[i % self.CHUNK])
+
+    def __iter__(self):
+        for c in range(len(self._chunks)):
+            yield from map(_unpack, self._chunk(c))
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, (list, tuple, Differences)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Differences({self._n} keys)"
+
+
 def _changes_of(pairs: list[tuple[bytes, bytes]]) -> list[list[FieldChange]]:
     """_changes_of is ``value_changes`` of each pair (what a worker process does with a batch)."""
     return [value_changes(va, vb) for va, vb in pairs]
 
 
 def compare(old_path: str, new_path: str, progress: Progress = None,
-            renames: dict[bytes, bytes] | None = None, crypt=None, workers: int | None = 0) -> list[Difference]:
+            renames: dict[bytes, bytes] | None = None, crypt=None, workers: int | None = 0) -> "Differences":
     """compare returns every key whose latest live record differs between two snapshots, in key order.
+
+    The answer is a ``Differences`` (compressed, each Difference made again when read).
 
     ``renames`` (old key -> new key, from a report) pairs a key of the old snapshot with another key
     of the new one; without it keys are paired by name. With ``crypt`` (``k8s.encryption.EncryptionConfig``)
@@ -264,7 +330,7 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
         la = _live(diffwalk.latest_of(ka, keys, progress))
         lb = _live(diffwalk.latest_of(kb, keys, progress))
         del keys
-        return _differences(a, b, la, lb, renames, renamed_from, crypt, workers)
+        return _differences(a, b, la, lb, renames, renamed_from, crypt, workers, packed=True)
 
 
 def _live(index: dict[bytes, bytes]) -> dict[bytes, bytes]:
@@ -293,20 +359,23 @@ def _workers(keys: int) -> int:
 
 def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[bytes, bytes],
                  renames: dict[bytes, bytes], renamed_from: dict[bytes, bytes], crypt,
-                 workers: int | None = None) -> list[Difference]:
+                 workers: int | None = None, packed: bool = False) -> "list[Difference] | Differences":
     """_differences pairs the live keys ``la`` of ``a`` with ``lb`` of ``b`` (user key -> bbolt key) and lists how they differ.
 
     Values are decoded and compared by ``_changes_of`` (in ``workers`` processes; None: by the number of keys).
+    With ``packed`` each Difference is packed (``_pack``) as soon as it is complete and the answer is a
+    ``Differences``; else a list (the plain path: tests hold the two equal).
     """
-    out: list[tuple[bytes, Difference]] = []
+    out: list[tuple] = []  # (source key, how, Difference or its packed bytes)
     used: set[bytes] = set()
+    keep = _pack if packed else (lambda d: d)
 
     def done(item, changes: list[FieldChange]) -> None:
         src, diff, head = item
         diff.changes = head + changes
         if diff.how == "changed" and not diff.changes:
             return  # the same plaintext sealed again with the same key (a fresh IV/nonce)
-        out.append((src, diff))
+        out.append((src, diff.how, keep(diff)))
 
     with parallel.OrderedPool(_workers(len(lb)) if workers is None else workers, _changes_of, done,
                               preload=__name__) as pending:
@@ -318,7 +387,7 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
             text = key.decode("utf-8", "backslashreplace")
             if src is None or src not in la:
                 rb = mvcc.record_at(b, lb[key]).kv
-                out.append((key, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb, key))))
+                out.append((key, "added", keep(Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb, key)))))
                 continue
             used.add(src)
             ra, rb = mvcc.record_at(a, la[src]).kv, mvcc.record_at(b, lb[key]).kv
@@ -335,9 +404,12 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
     for key in la:
         if key not in used:
             ra = mvcc.record_at(a, la[key]).kv
-            out.append((key, Difference(key.decode("utf-8", "backslashreplace"), "removed", _whole(ra, new=False),
-                                        old_kv=_bare(ra, key))))
-    return [d for _, d in sorted(out, key=lambda x: (x[0], x[1].how))]
+            out.append((key, "removed", keep(Difference(key.decode("utf-8", "backslashreplace"), "removed",
+                                                        _whole(ra, new=False), old_kv=_bare(ra, key)))))
+    out.sort(key=lambda x: (x[0], x[1]))
+    ordered = [d for _, _, d in out]
+    del out
+    return Differences(ordered) if packed else ordered
 
 
 def identity(snap: Snapshot, sha256: str, revision: int | None = None) -> dict:
@@ -517,7 +589,7 @@ def _mode(report: Expected) -> str:
     return f"--as-new-revision {report.new_revision}" if report.as_new_revision else "in place"
 
 
-def uncovered(diffs: list[Difference], report: "dict | Expected") -> list[str]:
+def uncovered(diffs: "list[Difference] | Differences", report: "dict | Expected") -> list[str]:
     """uncovered lists, one line each, what differs otherwise than the report says (empty: all accounted for).
 
     ``report`` is the rewrite report, or its ``Expected`` part.

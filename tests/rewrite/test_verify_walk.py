@@ -236,3 +236,23 @@ def test_streamed_json_is_the_text_json_dumps_writes(outputs, capsys):
     report.print_json(data)
     want = json.dumps(dict(data, differences=[d.as_json() for d in diffs]), indent=2, ensure_ascii=False) + "\n"
     assert capsys.readouterr().out == want and len(diffs) > 6
+
+
+def test_packed_differences_are_the_plain_list(outputs, real_snapshot):
+    """compare's Differences (packed, made again when read) equal compare_plain's list field for field
+    (the records' metadata too), read whole, by index, by slice and chunk after chunk."""
+    renames = verify.renames(json.loads(outputs["report"].read_text()))
+    for old, new, ren in ((outputs["src"], outputs["in_place"], renames), (real_snapshot, outputs["real"], None),
+                          (outputs["src"], outputs["as_new"], None)):
+        fast = verify.compare(str(old), str(new), renames=ren)
+        plain = verify.compare_plain(str(old), str(new), renames=ren)
+        assert isinstance(fast, verify.Differences) and isinstance(plain, list) and len(plain) > 6
+        assert fast == plain and list(fast) == plain and all(d.old_kv or d.new_kv for d in fast)
+        assert fast[0] == plain[0] and fast[-1] == plain[-1] and fast[2:5] == plain[2:5]
+        with pytest.MonkeyPatch.context() as mp:  # chunks of 3: every read crosses chunk boundaries
+            mp.setattr(verify.Differences, "CHUNK", 3)
+            small = verify.Differences.of(plain)
+            assert list(small) == plain and small[len(plain) - 1] == plain[-1] and small[1:7] == plain[1:7]
+        assert verify.uncovered(fast, json.loads(outputs["report"].read_text())) == verify.uncovered(
+            plain, json.loads(outputs["report"].read_text()))
+    assert verify.Differences.of([]) == [] and not verify.Differences.of([])

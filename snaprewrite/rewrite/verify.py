@@ -35,9 +35,9 @@ from typing import NamedTuple
 
 from ..errors import DecodeError, SnapshotError
 from ..etcd import diffwalk, mvcc
-from ..jsontext import LazyList
 from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot
+from ..jsontext import LazyList
 from ..k8s import bitmap, decode
 from . import parallel, yamledit
 from .rules.configmaps import label
@@ -408,7 +408,7 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
                                                         _whole(ra, new=False), old_kv=_bare(ra, key)))))
     out.sort(key=lambda x: (x[0], x[1]))
     ordered = [d for _, _, d in out]
-    del out
+    out.clear()
     return Differences(ordered) if packed else ordered
 
 

@@ -7,6 +7,7 @@ run. The outputs wait in temp files and are published together once all are comp
 """
 
 import contextlib
+import io
 import json
 import os
 from collections.abc import Callable
@@ -334,24 +335,40 @@ def write_report(rep: dict, path: str) -> None:
         staging.publish()
 
 
-def read_report(report_path: str) -> dict:
+def read_report(report_path: str, on_change: Callable[[verifying.Listed], None] | None = None) -> dict:
     """read_report loads a rewrite report (SnapshotError if it cannot be read or is not one).
 
     Each entry of ``changes`` becomes a ``verify.Listed`` tuple as it is parsed (a report of a big
-    rewrite holds hundreds of thousands: tuples, not dicts, and never both at once).
+    rewrite holds hundreds of thousands: tuples, not dicts). The text is read a chunk at a time
+    (``jsontext.read_streaming``), never whole. With ``on_change`` each entry is passed there instead
+    of being kept (``changes`` is then an empty list).
     """
+    entries: list[verifying.Listed] = []
+    keep = entries.append if on_change is None else on_change
+
+    def entry(c) -> None:
+        if not isinstance(c, verifying.Listed):
+            raise _NotReport
+        keep(c)
+
     try:
         with open(report_path, "rb") as f:
-            raw = f.read()
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # what json.loads(bytes) does
-        del raw  # never the bytes and the text and the objects at once
-        rep = json.loads(text, object_hook=verifying.listed_or_dict)
+            encoding = json.detect_encoding(f.read(4))  # what json.loads(bytes) does
+            f.seek(0)
+            text = io.TextIOWrapper(f, encoding=encoding, errors="surrogatepass")
+            rep = jsontext.read_streaming(text, "changes", entry, verifying.listed_or_dict)
     except (OSError, ValueError) as e:
         raise SnapshotError(f"{report_path}: cannot read the report ({e})") from None
-    if not isinstance(rep, dict) or not isinstance(rep.get("changes"), list) or not all(
-            isinstance(c, verifying.Listed) for c in rep["changes"]):
+    except _NotReport:
+        rep = None
+    if not isinstance(rep, dict) or rep.get("changes") != []:
         raise SnapshotError(f"{report_path}: not a snaprewrite rewrite report (no list of changes)")
+    rep["changes"] = entries
     return rep
+
+
+class _NotReport(Exception):
+    """A ``changes`` entry that is not a change (``read_report``)."""
 
 
 def verify(old: str, new: str, report_path: str | None, progress: Progress = None, prefix: str | None = None,
@@ -373,14 +390,21 @@ def verify(old: str, new: str, report_path: str | None, progress: Progress = Non
         lay = layout.detect(snap, prefix)
     ident = packed = renames = recorded = None
     if report_path is not None:
-        rep = read_report(report_path)
+        # what it lists waits compressed as it is read: the report's changes are never all objects at once
+        packed, renames = verifying.Packed(), {}
+
+        def take(c: verifying.Listed) -> None:
+            packed.add(c)
+            if c.new_key:
+                renames[c.key.encode()] = c.new_key.encode()  # verify.renames, entry by entry
+
+        rep = read_report(report_path, take)
+        packed.finish(rep)
         verifying.check_size(rep, report_path, old)
         ident = {"input": rep.get("input")}
-        renames, recorded = verifying.renames(rep), rep.get("output")
+        recorded = rep.get("output")
         if not (isinstance(recorded, dict) and recorded.get("sha256")):
             recorded = None
-        # what it lists waits compressed: the report's changes and the differences are never both objects
-        packed = verifying.Packed(rep)
         del rep
     # Both files are hashed in threads while the snapshots are compared (sha256 and reads release the GIL);
     # a report of another snapshot of the same size is refused once its hash is known.

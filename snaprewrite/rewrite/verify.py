@@ -538,17 +538,28 @@ class Packed:
 
     CHUNK = 16384  # entries per compressed chunk (unpacking holds one chunk's bytes at a time)
 
-    def __init__(self, report: dict):
-        self.as_new_revision, self.new_revision = bool(report.get("asNewRevision")), report.get("newRevision")
+    def __init__(self, report: dict | None = None):
+        """Packed of a report's entries; None: empty, ``add`` each entry as it is read, then ``finish(report)``."""
         self.chunks: list[bytes] = []
-        batch: list[tuple] = []
-        for c in _listed(report):
-            batch.append(tuple(c))
-            if len(batch) >= self.CHUNK:
-                self.chunks.append(zlib.compress(marshal.dumps(batch), 1))
-                batch = []
-        if batch:
-            self.chunks.append(zlib.compress(marshal.dumps(batch), 1))
+        self._batch: list[tuple] = []
+        if report is not None:
+            for c in _listed(report):
+                self.add(c)
+            self.finish(report)
+
+    def add(self, c: Listed) -> None:
+        """add appends one entry (in report order)."""
+        self._batch.append(tuple(c))
+        if len(self._batch) >= self.CHUNK:
+            self.chunks.append(zlib.compress(marshal.dumps(self._batch), 1))
+            self._batch = []
+
+    def finish(self, report: dict) -> None:
+        """finish packs the last entries and takes the report's mode (its entries are not read here)."""
+        if self._batch:
+            self.chunks.append(zlib.compress(marshal.dumps(self._batch), 1))
+            self._batch = []
+        self.as_new_revision, self.new_revision = bool(report.get("asNewRevision")), report.get("newRevision")
 
     def unpack(self) -> Expected:
         """unpack is ``Expected.of`` the report this was packed from."""

@@ -227,6 +227,34 @@ def test_report_entries_parsed_and_packed_are_the_reports(outputs, tmp_path, mon
         job.read_report(str(tmp_path / "bad.json"))
 
 
+def test_the_report_read_in_chunks_is_json_loads(outputs, tmp_path, monkeypatch):
+    """read_report streams the text (chunks of 5 characters here): json.loads' report, entries as Listed;
+    entries given to a callback instead arrive in order; what is not a report is refused alike."""
+    from snaprewrite import jsontext
+    from snaprewrite.errors import SnapshotError
+    from snaprewrite.rewrite import job
+
+    monkeypatch.setattr(jsontext._Reader, "CHUNK", 5)
+    text = outputs["report"].read_text()
+    want = json.loads(text, object_hook=verify.listed_or_dict)
+    assert job.read_report(str(outputs["report"])) == want
+    seen = []
+    rep = job.read_report(str(outputs["report"]), seen.append)
+    assert seen == want["changes"] and rep == dict(want, changes=[])
+    packed = verify.Packed()
+    for c in seen:
+        packed.add(c)
+    packed.finish(rep)
+    assert packed.unpack() == verify.Expected.of(want) and verify.renames(want)
+    (tmp_path / "utf16.json").write_text(text, encoding="utf-16")  # json.loads(bytes) reads UTF-16 too
+    assert job.read_report(str(tmp_path / "utf16.json")) == want
+    for name, body in (("list.json", "[1]"), ("nochanges.json", '{"input": {}}'), ("null.json", '{"changes": null}'),
+                       ("cut.json", text[: len(text) // 2]), ("empty.json", "")):
+        (tmp_path / name).write_text(body)
+        with pytest.raises(SnapshotError, match="not a snaprewrite rewrite report|cannot read the report"):
+            job.read_report(str(tmp_path / name))
+
+
 def test_streamed_json_is_the_text_json_dumps_writes(outputs, capsys):
     """report.print_json converts each Difference as it writes: the text is json.dumps' of the converted dicts."""
     from snaprewrite import report

@@ -419,15 +419,13 @@ def verify(old: str, new: str, report_path: str | None, progress: Progress = Non
     out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new, "layout": lay.as_json(),
                  "differences": diffs}
     if packed is not None:
-        expected = packed.unpack()
-        del packed
         lines = []
         if recorded is not None:
             got = new_sha.result()
             if got != recorded["sha256"]:
                 lines.append(f"{new}: sha256 {got} is not the sha256 {recorded['sha256']} the report "
                              f"recorded for its output {recorded.get('path')}")
-        out["uncovered"] = lines + verifying.uncovered(diffs, expected)
+        out["uncovered"] = lines + verifying.uncovered(diffs, packed)  # the entries stay packed (expected.Lookup)
     return out
 
 

@@ -40,6 +40,7 @@ from ..etcd.snapshot import Snapshot
 from ..jsontext import LazyList
 from ..k8s import bitmap, decode
 from . import parallel, yamledit
+from .expected import Expected, Listed, Lookup, Packed, Tracked, _listed, listed_or_dict  # noqa: F401 - verify's API
 from .rules.configmaps import label
 
 Progress = Callable[[int], None] | None
@@ -466,115 +467,7 @@ def _show(v: str | None) -> str:
     return "-" if v is None else one_line(v, 200)
 
 
-class Listed(NamedTuple):
-    """One entry of a report's ``changes``: key, field, old and new value, ``newKey``, ``newRecord``."""
-
-    key: str
-    field: str
-    old: str | None
-    new: str | None
-    new_key: str | None
-    new_record: tuple | None  # (createRevision, modRevision, version), each as the report gives it
-
-
-def listed_or_dict(d: dict):
-    """listed_or_dict is a ``json.load`` object hook: a report's change entry becomes a ``Listed``, any other object stays.
-
-    A change entry has a string ``key`` and ``field`` (and ``newKey``, if any, a string).
-    """
-    key, fld, new_key = d.get("key"), d.get("field"), d.get("newKey")
-    if isinstance(key, str) and isinstance(fld, str) and ("newKey" not in d or isinstance(new_key, str)):
-        rec = d.get("newRecord")
-        if isinstance(rec, dict):
-            rec = (rec.get("createRevision"), rec.get("modRevision"), rec.get("version"))
-        else:
-            rec = None
-        # many entries share a key and most share a field name: one string object each
-        return Listed(sys.intern(key), sys.intern(fld), d.get("old"), d.get("new"), new_key, rec)
-    return d
-
-
-def _listed(report: dict):
-    """_listed yields the report's change entries as ``Listed`` (parsed with ``listed_or_dict`` or not)."""
-    for c in report.get("changes", []):
-        yield c if isinstance(c, Listed) else listed_or_dict(c)
-
-
-@dataclass(slots=True)
-class Expected:
-    """What a rewrite report says the new snapshot holds: the part of the report ``uncovered`` reads.
-
-    ``listed``: key -> its entries in report order; ``recorded``: key -> its ``newRecord`` (``Listed.new_record``);
-    the report's mode.
-    Kept instead of the report itself (whose other parts verify does not need) while snapshots are compared.
-    """
-
-    listed: dict[str, list[Listed]]
-    recorded: dict[str, tuple]
-    as_new_revision: bool
-    new_revision: int | None
-
-    @classmethod
-    def of(cls, report: dict) -> "Expected":
-        listed: dict[str, list[Listed]] = {}
-        recorded: dict[str, tuple] = {}
-        for c in _listed(report):
-            listed.setdefault(c.key, []).append(c)
-            if c.new_record is not None:
-                recorded[c.key] = c.new_record
-        return cls(listed, recorded, bool(report.get("asNewRevision")), report.get("newRevision"))
-
-    def entries(self, key: str) -> dict[str, tuple]:
-        """entries maps each field the report lists for ``key`` to its (old, new) (the last entry of a field wins)."""
-        return {c.field: (c.old, c.new) for c in self.listed.get(key, ())}
-
-
-class Packed:
-    """Packed is a report's ``Expected`` compressed: marshal'ed chunks of its entries, zlib level 1.
-
-    A big rewrite's report lists hundreds of thousands of changes; verify needs them only after the
-    snapshots are compared, so they wait as a few MB of bytes instead of a hundred MB of objects.
-    """
-
-    CHUNK = 16384  # entries per compressed chunk (unpacking holds one chunk's bytes at a time)
-
-    def __init__(self, report: dict | None = None):
-        """Packed of a report's entries; None: empty, ``add`` each entry as it is read, then ``finish(report)``."""
-        self.chunks: list[bytes] = []
-        self._batch: list[tuple] = []
-        if report is not None:
-            for c in _listed(report):
-                self.add(c)
-            self.finish(report)
-
-    def add(self, c: Listed) -> None:
-        """add appends one entry (in report order)."""
-        self._batch.append(tuple(c))
-        if len(self._batch) >= self.CHUNK:
-            self.chunks.append(zlib.compress(marshal.dumps(self._batch), 1))
-            self._batch = []
-
-    def finish(self, report: dict) -> None:
-        """finish packs the last entries and takes the report's mode (its entries are not read here)."""
-        if self._batch:
-            self.chunks.append(zlib.compress(marshal.dumps(self._batch), 1))
-            self._batch = []
-        self.as_new_revision, self.new_revision = bool(report.get("asNewRevision")), report.get("newRevision")
-
-    def unpack(self) -> Expected:
-        """unpack is ``Expected.of`` the report this was packed from."""
-        listed: dict[str, list[Listed]] = {}
-        recorded: dict[str, tuple] = {}
-        for chunk in self.chunks:
-            for t in marshal.loads(zlib.decompress(chunk)):
-                c = Listed(sys.intern(t[0]), sys.intern(t[1]), *t[2:])
-                listed.setdefault(c.key, []).append(c)
-                if c.new_record is not None:
-                    recorded[c.key] = c.new_record
-        return Expected(listed, recorded, self.as_new_revision, self.new_revision)
-
-
-def _expected_meta(d: Difference, listed: bool, report: Expected, recorded: tuple | None) -> KeyValue:
+def _expected_meta(d: Difference, listed: bool, report: "Tracked | Lookup", recorded: tuple | None) -> KeyValue:
     """_expected_meta is the record metadata the rewrite mode writes for one difference's new record.
 
     ``recorded`` is the report's ``newRecord`` of the key (createRevision, modRevision, version), when
@@ -596,36 +489,37 @@ def _expected_meta(d: Difference, listed: bool, report: Expected, recorded: tupl
     return old
 
 
-def _mode(report: Expected) -> str:
+def _mode(report: "Tracked | Lookup") -> str:
     return f"--as-new-revision {report.new_revision}" if report.as_new_revision else "in place"
 
 
-def uncovered(diffs: "list[Difference] | Differences", report: "dict | Expected") -> list[str]:
+def uncovered(diffs: "list[Difference] | Differences", report: "dict | Expected | Packed") -> list[str]:
     """uncovered lists, one line each, what differs otherwise than the report says (empty: all accounted for).
 
-    ``report`` is the rewrite report, or its ``Expected`` part.
+    ``report`` is the rewrite report, its ``Expected`` part, or that ``Packed`` (read a chunk at a time:
+    ``expected.Lookup``; the same lines).
     """
     if isinstance(report, dict):
         report = Expected.of(report)
-    recorded, listed = report.recorded, report.listed
-    matched: set[tuple[str, str]] = set()
+    src = Lookup(report) if isinstance(report, Packed) else Tracked(report)
     out = []
     for d in diffs:
-        entries = report.entries(d.key)
         name = one_line(d.key) if d.how != "renamed" else f"{one_line(d.key)} -> {one_line(d.new_key)}"
         if d.how in ("added", "removed"):
             out.append(f"{name}: {d.how}, not in the report")
             continue
+        entries, recorded = src.about(d.key)
+        matched: set[str] = set()
         if d.how == "renamed" and "(key)" in entries:  # a rename the report names as the key's own change
-            matched.add((d.key, "(key)"))
+            matched.add("(key)")
             if entries["(key)"] != (d.key, d.new_key):
                 old, new = entries["(key)"]
                 out.append(f"{name}: the report says {_show(old)} -> {_show(new)}")
-        want = _expected_meta(d, bool(entries), report, recorded.get(d.key))
+        want = _expected_meta(d, bool(entries), src, recorded)
         for n in META_FIELDS:
             got = getattr(d.new_kv, n)
             if got != getattr(want, n):
-                why = "the report's newRecord" if recorded.get(d.key) is not None else _mode(report)
+                why = "the report's newRecord" if recorded is not None else _mode(src)
                 out.append(f"{name} ({n}): {getattr(d.old_kv, n)} -> {got}, expected {getattr(want, n)} ({why})")
         for c in d.changes:
             if c.field.strip("()") in META_FIELDS:
@@ -633,16 +527,15 @@ def uncovered(diffs: "list[Difference] | Differences", report: "dict | Expected"
             if c.field not in entries:
                 out.append(f"{name} {one_line(c.field)}: {_show(c.old)} -> {_show(c.new)}, not in the report")
                 continue
-            matched.add((d.key, c.field))
+            matched.add(c.field)
             old, new = entries[c.field]
             if (old, new) != (c.old, c.new):
                 out.append(f"{name} {one_line(c.field)}: {_show(c.old)} -> {_show(c.new)}, "
                            f"the report says {_show(old)} -> {_show(new)}")
-    for key in listed:
-        for f, (old, new) in report.entries(key).items():
-            if (key, f) not in matched:
-                out.append(f"{one_line(key)} {one_line(str(f))}: the report says {_show(old)} -> {_show(new)}, "
-                           "but the new snapshot does not show that change")
+        src.matched(d.key, entries, matched)
+    for key, f, old, new in src.unmatched():
+        out.append(f"{one_line(key)} {one_line(str(f))}: the report says {_show(old)} -> {_show(new)}, "
+                   "but the new snapshot does not show that change")
     return out
 
 

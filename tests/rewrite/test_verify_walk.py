@@ -284,3 +284,30 @@ def test_packed_differences_are_the_plain_list(outputs, real_snapshot):
         assert verify.uncovered(fast, json.loads(outputs["report"].read_text())) == verify.uncovered(
             plain, json.loads(outputs["report"].read_text()))
     assert verify.Differences.of([]) == [] and not verify.Differences.of([])
+
+
+@pytest.mark.parametrize("chunk, budget", [(16384, 4), (3, 4), (2, 0)])
+def test_uncovered_from_the_packed_report_is_the_plain_ones(outputs, monkeypatch, chunk, budget):
+    """uncovered over the report kept packed (expected.Lookup: a chunk or two open, an index of keys) gives the
+    plain Expected's lines, for reports as written and edited (entries dropped, changed, reordered, repeated),
+    chunks of 3 entries, and when chunks open too often and everything is unpacked at once (budget 0)."""
+    monkeypatch.setattr(verify.Packed, "CHUNK", chunk)
+    monkeypatch.setattr(verify.Lookup, "BUDGET", budget)
+    src = outputs["src"]
+    base = json.loads(outputs["report"].read_text())
+    cut = dict(base, changes=base["changes"][3:])
+    wrong = json.loads(outputs["report"].read_text())
+    wrong["changes"][1]["new"] = "10.0.0.99"
+    wrong["changes"].append(dict(wrong["changes"][0], field="spec.notThere"))  # the same key again, far away
+    backwards = dict(base, changes=base["changes"][::-1])
+    extra = dict(base, changes=base["changes"] + [{"key": "/registry/none/x", "field": "f", "old": "a", "new": "b"}])
+    renames = verify.renames(base)
+    diffs = verify.compare(str(src), str(outputs["in_place"]), renames=renames)
+    new_rep = json.loads(outputs["report_new"].read_text())
+    lines = []
+    for rep, d in ((base, diffs), (cut, diffs), (wrong, diffs), (backwards, diffs), (extra, diffs),
+                   (new_rep, verify.compare(str(src), str(outputs["as_new"]), renames=verify.renames(new_rep)))):
+        plain = verify.uncovered(d, json.loads(json.dumps(rep)))
+        assert verify.uncovered(d, verify.Packed(rep)) == plain
+        lines.append(plain)
+    assert [bool(x) for x in lines] == [False, True, True, False, True, False]  # reordered still holds; edits do not

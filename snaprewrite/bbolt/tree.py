@@ -132,7 +132,7 @@ class _Seen:
                 self.extra.add(pgid)
 
     def isdisjoint(self, pgids) -> bool:
-        if pgids and 0 <= min(pgids) and max(pgids) < self.n:
+        if pgids and min(pgids) >= 0 and max(pgids) < self.n:
             return not any(map(self.flags.__getitem__, pgids))
         return not any(p in self for p in pgids)
 

@@ -100,42 +100,6 @@ class LeafBatch(NamedTuple):
         return (min(self.ks), max(self.ends)) if self.ks else (0, 0)
 
 
-class _Seen:
-    """_Seen is the set of page ids a walk entered: a byte per page below the high-water mark, a set above it.
-
-    A set of ints took ~60 bytes a page (120 MB for the 2M pages of an 8 GiB file) for as long as the
-    walk ran; a byte array takes one. Ids at or past the mark (the walk refuses those pages) go to a set.
-    """
-
-    __slots__ = ("flags", "n", "extra")
-
-    def __init__(self, n: int):
-        self.n = n
-        self.flags = bytearray(n)
-        self.extra: set[int] = set()
-
-    def __contains__(self, pgid: int) -> bool:
-        return bool(self.flags[pgid]) if 0 <= pgid < self.n else pgid in self.extra
-
-    def add(self, pgid: int) -> None:
-        if 0 <= pgid < self.n:
-            self.flags[pgid] = 1
-        else:
-            self.extra.add(pgid)
-
-    def update(self, pgids) -> None:
-        flags, n = self.flags, self.n
-        for pgid in pgids:
-            if 0 <= pgid < n:
-                flags[pgid] = 1
-            else:
-                self.extra.add(pgid)
-
-    def isdisjoint(self, pgids) -> bool:
-        if pgids and min(pgids) >= 0 and max(pgids) < self.n:
-            return not any(map(self.flags.__getitem__, pgids))
-        return not any(p in self for p in pgids)
-
 
 class Bucket:
     """A bucket of a bbolt file: a page-backed tree (``root`` > 0) or an inline leaf (``root`` == 0).
@@ -216,15 +180,16 @@ class Bucket:
         raw = pf.data.obj
         stack: list[tuple[int, int]] = [(self.root, 0)]
         path: list[int] = []
-        seen = _Seen(pf.meta.pgid)
+        seen = bytearray(pf.meta.pgid)  # a byte per page below the high-water mark (a set of 2M ints: ~150 MB)
         while stack:
             pgid, depth = stack.pop()
             del path[depth:]
             if depth > MAX_DEPTH or pgid in path:
                 raise CorruptError("cycle in the page tree", pgid)
-            if pgid in seen:
+            if pgid < len(seen) and seen[pgid]:
                 raise CorruptError("page referenced twice in one bucket tree", pgid)
-            seen.add(pgid)
+            if pgid < len(seen):  # past the mark: ``span`` below raises naming it
+                seen[pgid] = 1
             path.append(pgid)
             if pgid < 2:
                 raise CorruptError("tree points at a meta page", pgid)
@@ -240,7 +205,8 @@ class Bucket:
                     batch = self._leaf_children(part, depth + 1, seen)
                     if batch is None:
                         break
-                    seen.update(part)
+                    for child in part:
+                        seen[child] = 1
                     rest += len(part)
                     yield batch
                 stack.extend([(child, depth + 1) for child in reversed(children[rest:])])
@@ -280,14 +246,15 @@ class Bucket:
             flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, pgid)
             yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
 
-    def _leaf_children(self, children: tuple[int, ...], depth: int, seen: "_Seen") -> "LeafBatch | None":
+    def _leaf_children(self, children: tuple[int, ...], depth: int, seen: bytearray) -> "LeafBatch | None":
         """_leaf_children decodes a branch's children as one batch when all are sound leaves, else None.
 
         Sound: distinct, not met before, real data pages inside the file whose headers name them, leaves,
         every element inside its page (``PageFile.span``'s and ``elements.leaf_spans``' checks, at once).
         """
         pf = self.pf
-        if min(children) < 2 or len(set(children)) != len(children) or not seen.isdisjoint(children):
+        if (min(children) < 2 or max(children) >= len(seen) or len(set(children)) != len(children)
+                or any(map(seen.__getitem__, children))):
             return None
         located = pf.spans(children, fmt.LEAF_PAGE)
         if located is None:

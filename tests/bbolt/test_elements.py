@@ -313,21 +313,3 @@ def test_spans_equal_span_page_by_page(tmp_path):
         with pytest.raises(CorruptError, match=f"page {leaves[1]}: page header claims id"):
             pf.span(leaves[1])
 
-
-def test_the_walks_page_set_is_a_set():
-    """tree._Seen (a byte per page below the high-water mark, a set above it) answers as a set of ints does."""
-    from snaprewrite.bbolt.tree import _Seen
-
-    rnd = random.Random(7)
-    seen, ref = _Seen(50), set()
-    for _ in range(2000):
-        ids = tuple(rnd.randint(-3, 60) for _ in range(rnd.randint(1, 5)))
-        op = rnd.randrange(3)
-        if op == 0:
-            seen.add(ids[0])
-            ref.add(ids[0])
-        elif op == 1 and rnd.random() < 0.2:
-            seen.update(ids)
-            ref.update(ids)
-        assert seen.isdisjoint(ids) == ref.isdisjoint(ids)
-        assert all((p in seen) == (p in ref) for p in range(-5, 65))

@@ -104,29 +104,95 @@ class _Sealed:
         return [{"provider": p, "keyName": n, "values": v} for (p, n), v in sorted(c.items(), key=lambda x: (-x[1], x[0]))]
 
 
-def status(path: str, verify: bool = False, progress: Progress = None, prefix: str | None = None) -> dict:
+class _Resources:
+    """Classifies user keys by registry resource as ``count_resources`` does (``livecount.Classify``).
+
+    Ids are given to resources as they are met (``names[id]``; 0: none), heads (``count_resources``'
+    "<root><resource>/<second component>") are remembered with their id.
+    """
+
+    def __init__(self, root: bytes):
+        self.root = root
+        self.names: list[str | None] = [None]
+        self._ids: dict[str, int] = {}
+        self._heads: dict[bytes, int] = {b"": 0}
+        self._head = re.compile(b"\n(?:(" + re.escape(root) + rb"[^/\n]*(?:/[^/\n]*)?)|)")
+        self._depth = root.count(b"/") + 1
+
+    def __call__(self, keys: list[bytes]) -> list[int]:
+        joined = b"\n" + b"\n".join(keys)
+        if joined.count(b"\n") == len(keys):
+            heads = self._head.findall(joined)  # one per key: b"" for a key outside the root
+        else:
+            d = self._depth
+            heads = [b"/".join(k.split(b"/", d + 1)[: d + 1]) for k in keys]
+        ids = self._heads
+        for h in set(heads).difference(ids):
+            res = resource_of(h + b"/_", self.root)
+            if not res:
+                ids[h] = 0
+                continue
+            if res not in self._ids:
+                self._ids[res] = len(self.names)
+                self.names.append(res)
+            ids[h] = self._ids[res]
+        return list(map(ids.__getitem__, heads))
+
+
+def _seal(value) -> tuple[str, str] | None:
+    """_seal is (provider, key name) of a record whose value is encrypted at rest, else None (``_Sealed.visit``)."""
+    from .etcd import kv as kvcodec
+    from .k8s import encryption
+
+    stored = kvcodec.decode(value).value
+    return encryption.describe(stored) if stored.startswith(encryption.ENC_PREFIX) else None
+
+
+def _counts_plain(snap: Snapshot, root: bytes, progress: Progress) -> tuple:
+    """_counts_plain is status's (stats, live keys, resources, cni, encrypted) from a dict of every key (the plain path)."""
+    from .rewrite import cnifind  # reads a handful of records named by the index
+
+    with backend.StatsJob(snap, _Sealed(), marker=b"k8s:enc:") as job:  # the bucket hashes, on a free core
+        index = job.index(progress)
+        live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
+        cni = cnifind.find(snap, index, root)
+        live_revkeys = [rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN]
+        del index
+        resources = count_resources(live, root)
+        st, sealed = job.result()
+    return st, len(live), resources, cni, sealed.counts(live_revkeys)
+
+
+def _counts(snap: Snapshot, root: bytes, progress: Progress, fork: bool | None = None) -> tuple | None:
+    """_counts is ``_counts_plain`` from ``etcd.livecount`` (bounded memory, both cores), or None where it cannot."""
+    from .etcd import livecount
+    from .rewrite import cnifind
+
+    try:
+        st, c = livecount.count(snap, _Resources(root), cnifind.keeper(root), _seal, b"k8s:enc:", progress, fork)
+    except livecount.Unsupported:
+        return None
+    encrypted = [{"provider": p, "keyName": n, "values": v}
+                 for (p, n), v in sorted(c.sealed.items(), key=lambda x: (-x[1], x[0]))]
+    return st, c.live, dict(sorted(c.classes.items())), cnifind.find(snap, c.kept, root), encrypted
+
+
+def status(path: str, verify: bool = False, progress: Progress = None, prefix: str | None = None,
+           plain: bool = False, fork: bool | None = None) -> dict:
     """status reports what ``etcdutl snapshot status`` does, plus trailer, page size, compaction, counts, layout.
 
     ``encrypted`` counts live values encrypted at rest by provider and key name (read from their
-    prefixes: no config needed).
+    prefixes: no config needed). ``plain`` takes the plain path (a dict of every key) instead of
+    ``etcd.livecount`` (the same answer, tested); ``fork`` as ``backend.StatsJob``'s.
     """
     from .k8s import layout as k8slayout
 
     with Snapshot(path) as snap:
         snap.key_bucket()  # an etcd backend has one: refuse anything else before counting
         lay = k8slayout.detect(snap, prefix)
-        with backend.StatsJob(snap, _Sealed(), marker=b"k8s:enc:") as job:  # the bucket hashes, on a free core
-            index = job.index(progress)
-            live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
-            from .rewrite import cnifind  # reads a handful of records named by the index
-
-            cni = cnifind.find(snap, index, lay.root)
-            live_revkeys = [rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN]
-            del index
-            resources = count_resources(live, lay.root)
-            st, sealed = job.result()
+        got = None if plain else _counts(snap, lay.root, progress, fork)
+        st, live, resources, cni, encrypted = got if got is not None else _counts_plain(snap, lay.root, progress)
         cs = mvcc.compact_state(snap)
-        encrypted = sealed.counts(live_revkeys)
         out = {
             "hash": st.hash,
             "revision": st.revision,
@@ -136,7 +202,7 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
             "pageSize": snap.pages.page_size,
             "compactRevision": max(cs.scheduled, cs.finished),
             "consistentIndex": cs.consistent_index,
-            "liveKeys": len(live),
+            "liveKeys": live,
             "buckets": st.buckets,
             "resources": resources,
             "layout": lay.as_json(),

@@ -166,18 +166,30 @@ class Bucket:
         for pgid, off, size, count in self._walk(False):
             yield pgid, raw, view, off, size, count
 
-    def _walk(self, batches: bool) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
+    def _walk(self, batches: bool, part: tuple[int, int] | None = None,
+              seen: set[int] | None = None) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
         """_walk yields (pgid, offset, size, count) of every leaf page of the tree in key order.
 
         With ``batches``, a branch whose children are all sound leaves comes as one ``LeafBatch``
         (``_leaf_children``) instead of its leaves. Every page is entered once: a page met again on the
         current path is a cycle, elsewhere in the tree a second reference; both raise ``CorruptError``.
+        ``part``/``seen``: see ``leaf_batches``.
         """
         pf = self.pf
         raw = pf.data.obj
         stack: list[tuple[int, int]] = [(self.root, 0)]
         path: list[int] = []
-        seen: set[int] = set()
+        if seen is None:
+            seen = set()
+        cut, lo, hi, k = -1, 0, 0, 0  # part: the children of branches at depth cut, numbered k, in [lo, hi)
+        if part is not None:
+            depth, total = self._frontier(part[1])
+            if depth == 0:
+                if part[0] != 0:
+                    return
+            else:
+                cut, lo, hi = depth - 1, part[0] * total // part[1], (part[0] + 1) * total // part[1]
+        upper: list[int] = []  # pages every part reads: not in ``seen`` when the walk is done
         while stack:
             pgid, depth = stack.pop()
             del path[depth:]
@@ -189,11 +201,18 @@ class Bucket:
             path.append(pgid)
             if pgid < 2:
                 raise CorruptError("tree points at a meta page", pgid)
+            if depth <= cut:
+                upper.append(pgid)
             off, size, flags, count = pf.span(pgid)
             if flags == fmt.LEAF_PAGE:
                 yield pgid, off, size, count
             elif flags == fmt.BRANCH_PAGE:
                 children = elements.branch_spans(raw, off, size, count, pgid)[2]
+                if depth == cut:
+                    first, k = k, k + len(children)
+                    children = children[max(0, lo - first) : max(0, hi - first)]
+                    if not children:
+                        continue
                 batch = self._leaf_children(children, depth + 1, seen) if batches and depth < MAX_DEPTH else None
                 if batch is None:
                     stack.extend([(child, depth + 1) for child in reversed(children)])
@@ -202,6 +221,27 @@ class Bucket:
                     yield batch
             else:
                 raise CorruptError(f"unexpected page type {flags:#x} in a bucket tree", pgid)
+        seen.difference_update(upper)
+
+    def _frontier(self, n: int) -> tuple[int, int]:
+        """_frontier is (depth, page count) of the first tree level with at least 256 pages per part (or the
+        last branch level above the leaves, or the root's level when the root is a leaf): where ``part`` cuts.
+
+        Only branch pages above that level are read (about one page in a hundred); a page that is not a
+        branch stops the descent there, and the walk that follows makes every check.
+        """
+        pf = self.pf
+        raw = pf.data.obj
+        level, depth = [self.root], 0
+        while len(level) < 256 * n and depth < 8:
+            children: list[int] = []
+            for pgid in level:
+                off, size, flags, count = pf.span(pgid)
+                if flags != fmt.BRANCH_PAGE:
+                    return depth, len(level)
+                children += elements.branch_spans(raw, off, size, count, pgid)[2]
+            level, depth = children, depth + 1
+        return depth, len(level)
 
     def leaf_pages(self) -> Iterator[tuple[int, PageHeaderInfo, memoryview]]:
         """leaf_pages yields (pgid, header, image) of every leaf in key order (pgid 0 if inline)."""
@@ -209,22 +249,30 @@ class Bucket:
         for pgid, _raw, view, off, size, count in self._leaves():
             yield pgid, PageHeaderInfo(pgid, fmt.LEAF_PAGE, count, size // ps - 1 if pgid else 0), view[off : off + size]
 
-    def leaf_batches(self) -> Iterator["LeafBatch"]:
+    def leaf_batches(self, part: tuple[int, int] | None = None, seen: set[int] | None = None) -> Iterator["LeafBatch"]:
         """leaf_batches yields every leaf of the bucket in key order, many leaves at a time (``LeafBatch``).
 
         The same pages, checks and errors as ``_leaves`` + ``elements.leaf_spans`` page by page (the plain
         path, which ``tests/bbolt/test_elements.py`` compares it with): a branch whose children are all
         sound leaves is decoded in one ``elements.leaf_batch``; any other branch, or one whose children fail
         a check, is walked page by page, which raises the error naming the first bad page.
+
+        ``part`` (i, n) yields only the i-th of n consecutive runs of the leaves, for n processes to share
+        a scan: the runs are the subtrees below one level of the tree (``_frontier``), split by count; the
+        branches above that level are read by every part. ``seen`` (a set) receives the pages walked below
+        that level, so the parts can be checked not to share one (a page referenced twice, which one walk
+        would refuse).
         """
         if self.root == 0:
+            if part is not None and part[0] != 0:
+                return
             for pgid, raw, view, off, size, count in self._leaves():
                 flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, None)
                 yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
             return
         view = self.pf.data
         raw = view.obj
-        for item in self._walk(True):
+        for item in self._walk(True, part, seen):
             if isinstance(item, LeafBatch):
                 yield item
                 continue

@@ -24,12 +24,13 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import accumulate, compress, repeat
 from operator import add, and_, eq, lshift, lt, ne, or_, rshift, sub
 
 import crc32c
 
 from .. import process
+from ..bbolt.tree import PageSet
 from ..errors import CorruptError, SnapshotError
 from . import backend, mvcc, revision, schema
 from .snapshot import Snapshot
@@ -37,7 +38,7 @@ from .snapshot import Snapshot
 PARTS = 64  # hash partitions (a power of two)
 FLUSH = 1 << 14  # records sorted into their partitions at once
 READS = 256  # keys read between releases of the mapping's pages (at most 64 KiB mapped each)
-CHUNK = 1 << 19  # records of the partitions resolved at once (about 100 bytes each while resolved)
+CHUNK = 1 << 18  # records of the partitions resolved at once (about 100 bytes each while resolved)
 OFF_BITS, LEN_BITS, SEAL_BITS, CLASS_BITS = 37, 12, 4, 10
 LEN_SHIFT = OFF_BITS
 TOMB_SHIFT = LEN_SHIFT + LEN_BITS  # the fields above the key's place: tombstone, seal, class
@@ -69,8 +70,10 @@ class Counts:
 class _Part:
     """One scan's share of bucket ``key`` (the whole of it, or half of its leaves)."""
 
-    hs: list = field(default_factory=lambda: [array("q") for _ in range(PARTS)])
-    ls: list = field(default_factory=lambda: [array("Q") for _ in range(PARTS)])
+    # per partition, its records' hashes and words in revision order, as pieces (arrays never regrown: an
+    # array growing by small steps leaves the allocator's heap full of holes)
+    hs: list = field(default_factory=lambda: [[] for _ in range(PARTS)])
+    ls: list = field(default_factory=lambda: [[] for _ in range(PARTS)])
     kept: dict[bytes, bytes] = field(default_factory=dict)
     seals: list[tuple[str, str]] = field(default_factory=list)
     names: list = field(default_factory=list)  # class id -> name (``classify.names``)
@@ -78,7 +81,7 @@ class _Part:
     length: int = 0
     count: int = 0
     last: bytes | None = None
-    seen: set[int] = field(default_factory=set)
+    seen: PageSet | None = None  # the pages walked below the cut (``Bucket.leaf_batches``)
 
 
 def crc32c_combine(crc1: int, crc2: int, len2: int) -> int:
@@ -144,7 +147,7 @@ def scan_part(bucket, part: tuple[int, int] | None, classify: Classify, keep: Ke
     ``key_hash`` picks a user key's partition and stands for it until two records share it (tests pass a
     weak one to make collisions).
     """
-    out = _Part()
+    out = _Part(seen=PageSet(bucket.pf.meta.pgid))
     in_file = bucket.pf.data.obj
     crc = crc32c.crc32c
     pend_h: list[int] = []  # records not yet sorted into their partitions
@@ -230,8 +233,8 @@ def _file(out: _Part, hs: list[int], words: list[int]) -> None:
     lo = 0
     for p in sorted(set(parts)):
         hi = bisect_right(parts, p, lo)
-        out.hs[p].extend(hs[lo:hi])
-        out.ls[p].extend(words[lo:hi])
+        out.hs[p].append(array("q", hs[lo:hi]))
+        out.ls[p].append(array("Q", words[lo:hi]))
         lo = hi
 
 
@@ -258,14 +261,12 @@ def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]]) -
     while p < PARTS:
         chunk = []
         size = 0
-        while p < PARTS and (not chunk or size + sum(len(part.hs[p]) for part in parts) <= CHUNK):
-            hs, ls = array("q"), array("Q")
-            bounds = []
+        while p < PARTS and (not chunk or size + sum(map(len, (x for part in parts for x in part.hs[p]))) <= CHUNK):
+            hs = _joined("q", [x for part in parts for x in part.hs[p]])
+            ls = _joined("Q", [x for part in parts for x in part.ls[p]])
+            bounds = list(accumulate(sum(map(len, part.hs[p])) for part in parts))
             for part in parts:
-                hs.extend(part.hs[p])
-                ls.extend(part.ls[p])
                 part.hs[p] = part.ls[p] = None  # done with: one chunk's copy at a time
-                bounds.append(len(hs))
             size += len(hs)
             chunk.append((hs, ls, bounds, dict(zip(hs, range(len(hs))))))
             p += 1
@@ -292,6 +293,16 @@ def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]]) -
                 out.classes[part.names[cls]] += c
             if sid:
                 out.sealed[part.seals[sid - 1]] += c
+    return out
+
+
+def _joined(typecode: str, pieces: list[array]) -> array:
+    """_joined is the pieces in one array, allocated once."""
+    out = array(typecode, bytes(8 * sum(map(len, pieces))))
+    view, at = memoryview(out), 0
+    for x in pieces:
+        view[at : at + len(x)] = x
+        at += len(x)
     return out
 
 
@@ -409,14 +420,16 @@ def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
 
     def child() -> dict:  # pragma: no cover - runs in the child
         os.close(r)
-        with os.fdopen(w, "wb", buffering=0) as f:
+        with os.fdopen(w, "wb") as f:
             try:
                 part = scan_part(bucket, (0, 2), *args, None, key_hash)
             except Unsupported as e:
                 return {"unsupported": str(e)}
-            arrays = [*part.hs, *part.ls, array("Q", sorted(part.seen))]
-            for a in (array("Q", map(len, arrays)), *arrays):
-                f.write(memoryview(a).cast("B"))
+            lists = [*part.hs, *part.ls, [array("B", part.seen.bits)]]
+            f.write(array("Q", (sum(map(len, x)) for x in lists)))
+            for pieces in lists:
+                for x in pieces:
+                    f.write(memoryview(x).cast("B"))
         return {"crc": part.crc, "length": part.length, "count": part.count,
                 "last": part.last.hex() if part.last is not None else None,
                 "kept": [[k.hex(), v.hex()] for k, v in part.kept.items()], "seals": part.seals, "names": part.names}
@@ -424,7 +437,8 @@ def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
     call = process.fork_call(child, f"{snap.path}: the first half of bucket 'key'", (SnapshotError,), backend._Died)
     os.close(w)
     theirs = _Part()
-    arrays = [*theirs.hs, *theirs.ls, array("Q")]
+    kinds = ["q"] * PARTS + ["Q"] * PARTS + ["B"]
+    arrays: list[array] = []
     head = array("Q")
     try:
         with os.fdopen(r, "rb") as f:
@@ -435,21 +449,28 @@ def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
                     pass
                 call.result()
                 raise
-            got = f.read(8 * len(arrays))
-            if len(got) == 8 * len(arrays):
+            got = f.read(8 * len(kinds))
+            if len(got) == 8 * len(kinds):
                 head.frombytes(got)
-                for a, n in zip(arrays, head):
-                    a.frombytes(f.read(n * a.itemsize))
+                for kind, n in zip(kinds, head):
+                    a = array(kind, bytes(n * array(kind).itemsize))
+                    if f.readinto(memoryview(a).cast("B")) != len(a) * a.itemsize:
+                        break
+                    arrays.append(a)
         answer = call.result()
     finally:
         call.close()
     if "unsupported" in answer:
         raise Unsupported(answer["unsupported"])
-    if list(map(len, arrays)) != list(head) or len(head) != len(arrays):
+    if len(arrays) != len(kinds):
         raise backend._Died(f"{snap.path}: the first half of bucket 'key': its process sent a short answer")
-    shared = mine.seen.intersection(arrays[-1])
-    if shared:
-        raise CorruptError("page referenced twice in one bucket tree", min(shared))
+    theirs.hs = [[a] for a in arrays[:PARTS]]
+    theirs.ls = [[a] for a in arrays[PARTS : 2 * PARTS]]
+    theirs.seen = PageSet(bucket.pf.meta.pgid)
+    theirs.seen.bits = bytearray(arrays[-1])
+    shared = mine.seen.shared(theirs.seen)
+    if shared is not None:
+        raise CorruptError("page referenced twice in one bucket tree", shared)
     theirs.crc, theirs.length, theirs.count = answer["crc"], answer["length"], answer["count"]
     theirs.last = bytes.fromhex(answer["last"]) if answer["last"] is not None else None
     theirs.kept = {bytes.fromhex(k): bytes.fromhex(v) for k, v in answer["kept"]}

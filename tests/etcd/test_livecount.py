@@ -15,6 +15,7 @@ import crc32c
 import pytest
 
 from snaprewrite import query
+from snaprewrite.bbolt.tree import PageSet
 from snaprewrite.etcd import livecount
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.rehearsal.server import snapshot_save
@@ -137,10 +138,13 @@ def test_halves_are_the_whole(real_snapshot):
         whole = [k for batch in b.leaf_batches() for k in batch.ks]
         assert len(whole) > 100
         for n in (2, 3):
-            seens = [set() for _ in range(n)]
+            seens = [PageSet(snap.pages.meta.pgid) for _ in range(n)]
             got = [k for i in range(n) for batch in b.leaf_batches((i, n), seens[i]) for k in batch.ks]
             assert got == whole
-            assert all(s for s in seens) and not set.intersection(*seens)
+            assert all(any(s.bits) for s in seens)
+            assert all(seens[i].shared(seens[j]) is None for i in range(n) for j in range(i))
+            seens[0].add(min(p for p in range(snap.pages.meta.pgid) if p in seens[1]))
+            assert seens[0].shared(seens[1]) is not None  # the check that must fail does
 
 
 def test_crc32c_combine():

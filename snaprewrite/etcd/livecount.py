@@ -246,22 +246,22 @@ def _may_hold(raw, marker: bytes, span: tuple[int, int], ks: list[int], ends: li
     return raw.rfind(marker, lo, hi) >= 0
 
 
-def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]]) -> Counts:
-    """resolve finds the latest record of every user key across ``parts`` (in revision order) and counts the live ones.
+def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]], ps=range(PARTS)) -> list[Counter]:
+    """resolve finds the latest record of every user key of partitions ``ps`` across ``parts`` (in revision order).
 
-    ``read_keys(words)`` reads the user keys the records' words place in the file: records sharing a hash are
-    proved to share a key by them, and keys whose hashes collide are told apart by them. Partitions are
-    taken ``CHUNK`` records at a time (a dict of their hashes), their keys read in file order.
+    Returns per part the codes (``ls`` words above the key's place: tombstone, seal, class) of the latest
+    records it holds, counted (``tally`` reads them). ``read_keys(words)`` reads the user keys the
+    records' words place in the file: records sharing a hash are proved to share a key by them, and keys
+    whose hashes collide are told apart by them. Partitions are taken ``CHUNK`` records at a time (a
+    dict of their hashes), their keys read in file order.
     """
-    out = Counts()
-    for part in parts:
-        out.kept.update(part.kept)
     codes = [Counter() for _ in parts]
-    p = 0
-    while p < PARTS:
+    ps = list(ps)
+    while ps:
         chunk = []
         size = 0
-        while p < PARTS and (not chunk or size + sum(map(len, (x for part in parts for x in part.hs[p]))) <= CHUNK):
+        while ps and (not chunk or size + sum(map(len, (x for part in parts for x in part.hs[ps[0]]))) <= CHUNK):
+            p = ps.pop(0)
             hs = _joined("q", [x for part in parts for x in part.hs[p]])
             ls = _joined("Q", [x for part in parts for x in part.ls[p]])
             bounds = list(accumulate(sum(map(len, part.hs[p])) for part in parts))
@@ -269,7 +269,6 @@ def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]]) -
                 part.hs[p] = part.ls[p] = None  # done with: one chunk's copy at a time
             size += len(hs)
             chunk.append((hs, ls, bounds, dict(zip(hs, range(len(hs))))))
-            p += 1
         collided = _verify(chunk, read_keys)
         for hs, ls, bounds, last in chunk:
             winners = list(last.values())
@@ -283,6 +282,14 @@ def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]]) -
                     mine = list(compress(winners, before))
                     winners = list(compress(winners, map(eq, before, repeat(False))))
                 side.update(map(rshift, map(ls.__getitem__, mine), repeat(TOMB_SHIFT)))
+    return codes
+
+
+def tally(parts: list[_Part], codes: list[Counter]) -> Counts:
+    """tally turns ``resolve``'s codes into ``Counts`` (each part's own class names and seal kinds)."""
+    out = Counts()
+    for part in parts:
+        out.kept.update(part.kept)
     for side, part in zip(codes, parts):
         for code, c in side.items():
             if code & 1:
@@ -397,77 +404,110 @@ def count(snap: Snapshot, classify: Classify, keep: Keep, seal: Seal | None = No
     bucket = snap.key_bucket()
     args = (classify, keep, seal, marker, classes_max)
     if process.may_fork() and (backend.free_core() if fork is None else fork):
-        parts = _two_halves(snap, bucket, args, progress, key_hash)
+        parts, codes = _two_halves(snap, bucket, args, progress, key_hash)
     else:
         parts = [scan_part(bucket, None, *args, progress, key_hash)]
+        codes = resolve(parts, _reader(snap))
     key_crc, length = parts[0].crc, parts[0].length
     for p in parts[1:]:
         key_crc = crc32c_combine(key_crc, p.crc, p.length)
         length += p.length
     last = next((p.last for p in reversed(parts) if p.last is not None), None)
     st = _other_buckets(snap, lambda h: crc32c_combine(h, key_crc, length), sum(p.count for p in parts), last)
-    return st, resolve(parts, _reader(snap))
+    return st, tally(parts, codes)
+
+
+def _send(f, lists: list[list[array]]) -> None:
+    """_send writes arrays (each a list of pieces) to a pipe: their lengths, then their items."""
+    f.write(array("Q", (sum(map(len, x)) for x in lists)))
+    for pieces in lists:
+        for x in pieces:
+            f.write(memoryview(x).cast("B"))
+
+
+def _receive(f, kinds: list[str]) -> list[array] | None:
+    """_receive reads what ``_send`` wrote (arrays of item types ``kinds``), or None when the pipe ends early."""
+    head = f.read(8 * len(kinds))
+    if len(head) != 8 * len(kinds):
+        return None
+    out = []
+    for kind, n in zip(kinds, array("Q", head)):
+        a = array(kind, bytes(n * array(kind).itemsize))
+        if f.readinto(memoryview(a).cast("B")) != len(a) * a.itemsize:
+            return None
+        out.append(a)
+    return out
 
 
 def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
-                key_hash: Callable[[bytes], int]) -> list[_Part]:
-    """_two_halves scans the first half of the leaves in a forked child and the second here.
+                key_hash: Callable[[bytes], int]) -> tuple[list[_Part], list[Counter]]:
+    """_two_halves scans the first half of the leaves in a forked child and the second here, and both resolve half
+    the partitions.
 
-    The child writes its partitions and the pages it walked to a pipe (raw arrays after a header of
-    their lengths) and answers the rest as JSON; the two halves must not share a page.
+    Through two pipes the child sends its share of the upper half of the partitions (and the pages it
+    walked) and receives this process's share of the lower half (raw arrays after their lengths); its
+    counts and the rest come back as JSON. The two halves must not share a page.
     """
-    r, w = os.pipe()
+    half = PARTS // 2
+    up_r, up_w = os.pipe()
+    down_r, down_w = os.pipe()
 
     def child() -> dict:  # pragma: no cover - runs in the child
-        os.close(r)
-        with os.fdopen(w, "wb") as f:
+        os.close(up_r)
+        os.close(down_w)
+        with os.fdopen(up_w, "wb") as up:
             try:
                 part = scan_part(bucket, (0, 2), *args, None, key_hash)
             except Unsupported as e:
                 return {"unsupported": str(e)}
-            lists = [*part.hs, *part.ls, [array("B", part.seen.bits)]]
-            f.write(array("Q", (sum(map(len, x)) for x in lists)))
-            for pieces in lists:
-                for x in pieces:
-                    f.write(memoryview(x).cast("B"))
+            _send(up, [*part.hs[half:], *part.ls[half:], [array("B", part.seen.bits)]])
+        with os.fdopen(down_r, "rb") as down:
+            got = _receive(down, ["q"] * half + ["Q"] * half)
+        if got is None:
+            return {"unsupported": "no answer from the parent"}  # it stopped: nobody reads this
+        theirs = _Part()
+        theirs.hs[:half] = [[a] for a in got[:half]]
+        theirs.ls[:half] = [[a] for a in got[half:]]
+        codes = resolve([part, theirs], _reader(snap), range(half))
         return {"crc": part.crc, "length": part.length, "count": part.count,
                 "last": part.last.hex() if part.last is not None else None,
-                "kept": [[k.hex(), v.hex()] for k, v in part.kept.items()], "seals": part.seals, "names": part.names}
+                "kept": [[k.hex(), v.hex()] for k, v in part.kept.items()], "seals": part.seals, "names": part.names,
+                "codes": [list(c.items()) for c in codes]}
 
     call = process.fork_call(child, f"{snap.path}: the first half of bucket 'key'", (SnapshotError,), backend._Died)
-    os.close(w)
+    os.close(up_w)
+    os.close(down_r)
     theirs = _Part()
-    kinds = ["q"] * PARTS + ["Q"] * PARTS + ["B"]
-    arrays: list[array] = []
-    head = array("Q")
+    got = None
     try:
-        with os.fdopen(r, "rb") as f:
+        with os.fdopen(up_r, "rb") as up, os.fdopen(down_w, "wb") as down:
             try:
                 mine = scan_part(bucket, (1, 2), *args, progress, key_hash)
             except SnapshotError:  # one pass would have met the child's error first, if it has one
-                while f.read(1 << 20):
+                down.close()
+                while up.read(1 << 20):
                     pass
                 call.result()
                 raise
-            got = f.read(8 * len(kinds))
-            if len(got) == 8 * len(kinds):
-                head.frombytes(got)
-                for kind, n in zip(kinds, head):
-                    a = array(kind, bytes(n * array(kind).itemsize))
-                    if f.readinto(memoryview(a).cast("B")) != len(a) * a.itemsize:
-                        break
-                    arrays.append(a)
+            got = _receive(up, ["q"] * half + ["Q"] * half + ["B"])
+            if got is not None:
+                try:
+                    _send(down, [*mine.hs[:half], *mine.ls[:half]])
+                    down.close()
+                except BrokenPipeError:  # the child is gone: its answer says why
+                    got = None
+        if got is not None:
+            codes = resolve([_Part(hs=[[]] * half + [[a] for a in got[:half]], ls=[[]] * half + [[a] for a in got[half:2 * half]]),
+                             mine], _reader(snap), range(half, PARTS))
         answer = call.result()
     finally:
         call.close()
     if "unsupported" in answer:
         raise Unsupported(answer["unsupported"])
-    if len(arrays) != len(kinds):
+    if got is None:
         raise backend._Died(f"{snap.path}: the first half of bucket 'key': its process sent a short answer")
-    theirs.hs = [[a] for a in arrays[:PARTS]]
-    theirs.ls = [[a] for a in arrays[PARTS : 2 * PARTS]]
     theirs.seen = PageSet(bucket.pf.meta.pgid)
-    theirs.seen.bits = bytearray(arrays[-1])
+    theirs.seen.bits = bytearray(got[-1])
     shared = mine.seen.shared(theirs.seen)
     if shared is not None:
         raise CorruptError("page referenced twice in one bucket tree", shared)
@@ -476,9 +516,11 @@ def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
     theirs.kept = {bytes.fromhex(k): bytes.fromhex(v) for k, v in answer["kept"]}
     theirs.seals = [tuple(s) for s in answer["seals"]]
     theirs.names = answer["names"]
+    for side, pairs in zip(codes, answer["codes"]):
+        side.update(dict(pairs))
     if progress is not None:
         progress(theirs.count)
-    return [theirs, mine]
+    return [theirs, mine], codes
 
 
 def count_plain(snap: Snapshot, classify: Classify, keep: Keep, seal: Seal | None = None,

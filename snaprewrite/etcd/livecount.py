@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate, compress, repeat
-from operator import add, and_, eq, lshift, lt, ne, or_, rshift, sub
+from operator import add, and_, eq, le, lshift, lt, ne, or_, rshift, sub
 
 import crc32c
 
@@ -124,19 +124,23 @@ def crc32c_combine(crc1: int, crc2: int, len2: int) -> int:
     return crc1 ^ crc2
 
 
-def keys_at(raw, view: memoryview, vs: list[int], ends: list[int]) -> tuple[list[bytes | None], list[int]]:
-    """keys_at is ``mvcc.user_keys`` and, for each key, an offset of ``raw`` where its bytes lie (-1 for None).
+def keys_at(raw, view: memoryview, vs: list[int], ends: list[int]) -> tuple[list[bytes | None], list[int], list[int] | bytes]:
+    """keys_at is ``mvcc.user_keys``, and for each key an offset of ``raw`` where its bytes lie (-1 for None) and its length.
 
-    etcd writes the key first with a one-byte length: then it lies 2 bytes into the value (whole arrays
-    at once); otherwise each key is searched for in its own value.
+    etcd writes the key first with a one-byte length: a leaf where every value starts so has its keys 2
+    bytes into the values (``mvcc.user_keys``' fast path, whole arrays at once); in any other leaf the
+    keys come from ``mvcc.user_keys_plain`` and each is searched for in its own value.
     """
-    keys = mvcc.user_keys(raw, view, vs, ends)
-    starts = list(map(add, vs, repeat(2)))
-    if bytes(map(raw.__getitem__, vs)).count(0x0A) == len(vs) and min(map(sub, ends, vs)) >= 2:
+    if min(map(sub, ends, vs)) >= 2 and bytes(map(raw.__getitem__, vs)).count(0x0A) == len(vs):
         lens = bytes(map(raw.__getitem__, map(add, vs, repeat(1))))
-        if max(lens) < 0x80 and list(map(len, keys)) == list(lens):
-            return keys, starts
-    return keys, [raw.find(k, v, e) if k is not None else -1 for k, v, e in zip(keys, vs, ends)]
+        if max(lens) < 0x80:
+            starts = list(map(add, vs, repeat(2)))
+            stops = list(map(add, starts, lens))
+            if all(map(le, stops, ends)):
+                return list(map(raw.__getitem__, map(slice, starts, stops))), starts, lens
+    keys = mvcc.user_keys_plain(view, vs, ends)
+    return (keys, [raw.find(k, v, e) if k is not None else -1 for k, v, e in zip(keys, vs, ends)],
+            [len(k) if k is not None else 0 for k in keys])
 
 
 def scan_part(bucket, part: tuple[int, int] | None, classify: Classify, keep: Keep, seal: Seal | None,
@@ -169,25 +173,24 @@ def scan_part(bucket, part: tuple[int, int] | None, classify: Classify, keep: Ke
         out.length += sum(ends) - sum(ks)
         if progress is not None:
             progress(count)
-        ukeys, offs = keys_at(raw, view, vs, ends)
+        ukeys, offs, klens = keys_at(raw, view, vs, ends)
         rlens = list(map(sub, vs, ks))
         if None in ukeys:  # etcd 3.6's revision-bump markers: no key, not indexed
             sel = [x for x in range(count) if ukeys[x] is not None]
-            ukeys, offs, rlens = [ukeys[x] for x in sel], [offs[x] for x in sel], [rlens[x] for x in sel]
+            ukeys, offs, rlens, klens = ([a[x] for x in sel] for a in (ukeys, offs, rlens, klens))
         else:
             sel = None
         if not ukeys:
             continue
-        tombs = list(map(eq, rlens, repeat(revision.MARKED_REV_BYTES_LEN)))
-        if tombs.count(True) + rlens.count(revision.REV_BYTES_LEN) != len(rlens):
+        tombs = rlens.count(revision.MARKED_REV_BYTES_LEN)
+        if tombs + rlens.count(revision.REV_BYTES_LEN) != len(rlens):
             raise Unsupported("a bbolt key that is not a revision")
-        klens = list(map(len, ukeys))
         if max(klens) > LEN_MASK or max(offs) >= limit or min(offs) < 0:
             raise Unsupported("a user key too long (or too far) to place")
         cls = classify(ukeys)
         if max(cls) >= classes_max:
             raise Unsupported("too many classes")
-        seals = [0] * len(ukeys)
+        seals = None
         if seal is not None and (marker is None or _may_hold(raw, marker, b.span(), ks, ends)):
             at = {x: i for i, x in enumerate(sel)} if sel is not None else None
             j = 0
@@ -203,10 +206,15 @@ def scan_part(bucket, part: tuple[int, int] | None, classify: Classify, keep: Ke
                             sid = seal_ids.setdefault(kind, len(seal_ids) + 1)
                             if sid >= 1 << SEAL_BITS:
                                 raise Unsupported("too many seal kinds")
+                            if seals is None:
+                                seals = [0] * len(ukeys)
                             seals[at[x] if at is not None else x] = sid
-        words = list(map(or_, map(or_, offs, map(lshift, klens, repeat(LEN_SHIFT))),
-                         map(or_, map(lshift, tombs, repeat(TOMB_SHIFT)),
-                             map(or_, map(lshift, seals, repeat(SEAL_SHIFT)), map(lshift, cls, repeat(CLASS_SHIFT))))))
+        codes = list(map(lshift, cls, repeat(CLASS_SHIFT - TOMB_SHIFT)))  # class, seal kind, tombstone
+        if tombs:
+            codes = list(map(or_, codes, map(eq, rlens, repeat(revision.MARKED_REV_BYTES_LEN))))
+        if seals is not None:
+            codes = list(map(or_, codes, map(lshift, seals, repeat(SEAL_SHIFT - TOMB_SHIFT))))
+        words = list(map(or_, map(or_, offs, map(lshift, klens, repeat(LEN_SHIFT))), map(lshift, codes, repeat(TOMB_SHIFT))))
         pend_h += map(key_hash, ukeys)
         pend_w += words
         if len(pend_h) >= FLUSH:

@@ -80,6 +80,7 @@ def history_snapshot(tmp_path_factory, etcd35):
         c.put("/registry/configmaps/kube-system/kube-flannel-cfg", b"cm")
         c.put("/coreos.com/network/config", b'{"Network": "10.244.0.0/16"}')
         c.put("/other/key", b"outside the root")
+        c.put("/registry/configmaps/ns/" + "long" * 40, b"a key of 160 bytes: not where the fast path looks")
         truth = {"live": c.count(), "services": c.count("/registry/services/specs/"),
                  "pods": c.count("/registry/pods/"), "events": c.count("/registry/events/"),
                  "secrets": c.count("/registry/secrets/")}
@@ -100,6 +101,23 @@ def test_count_equals_the_plain_count_and_etcd(history_snapshot):
     for fork in (False, True):
         for key_hash in (hash, weak):
             assert same(counts(path, fork, key_hash), want), (fork, key_hash)
+
+
+def test_keys_at_places_every_key(history_snapshot, real_snapshot):
+    """keys_at gives mvcc.user_keys' keys, and where each lies in the file (both of its paths)."""
+    from snaprewrite.etcd import mvcc
+
+    plain_leaves = 0
+    for path in (history_snapshot[0], real_snapshot):
+        with Snapshot(path) as snap:
+            for b in snap.key_bucket().leaf_batches():
+                if not b.ks:
+                    continue
+                keys, offs, lens = livecount.keys_at(b.raw, b.view, b.vs, b.ends)
+                assert keys == mvcc.user_keys(b.raw, b.view, b.vs, b.ends)
+                assert [b.raw[o : o + n] for o, n in zip(offs, lens)] == keys
+                plain_leaves += any(len(k) >= 128 for k in keys)
+    assert plain_leaves
 
 
 def test_a_lying_key_reader_changes_the_answer(history_snapshot):

@@ -107,36 +107,75 @@ class _Sealed:
 class _Resources:
     """Classifies user keys by registry resource as ``count_resources`` does (``livecount.Classify``).
 
-    Ids are given to resources as they are met (``names[id]``; 0: none), heads (``count_resources``'
-    "<root><resource>/<second component>") are remembered with their id.
+    Ids are given to resources as they are met (``names[id]``; 0: none). A key's resource depends on its
+    first component below the root, and on the second only for ``services`` and group resources (a dot):
+    one search over a leaf's keys gives that much of each (its token), and tokens are remembered with
+    their id (a few dozen: not one per cluster-scoped object, as whole heads would be).
     """
 
     def __init__(self, root: bytes):
         self.root = root
         self.names: list[str | None] = [None]
         self._ids: dict[str, int] = {}
-        self._heads: dict[bytes, int] = {b"": 0}
-        self._head = re.compile(b"\n(?:(" + re.escape(root) + rb"[^/\n]*(?:/[^/\n]*)?)|)")
+        self._tokens: dict[bytes, int] = {}
+        self._token = re.compile(b"\n(?:" + re.escape(root) +
+                                 rb"((?:services(?=/|\n|\Z)|[^/\n]*\.[^/\n]*)(?:/[^/\n]*)?|[^/\n]*)|(?!" +
+                                 re.escape(root) + b"))")
         self._depth = root.count(b"/") + 1
+        self._bare = [k for k in (root[:-1], root[:-2]) if k]  # keys outside the root a split head counts
 
     def __call__(self, keys: list[bytes]) -> list[int]:
         joined = b"\n" + b"\n".join(keys)
-        if joined.count(b"\n") == len(keys):
-            heads = self._head.findall(joined)  # one per key: b"" for a key outside the root
-        else:
-            d = self._depth
-            heads = [b"/".join(k.split(b"/", d + 1)[: d + 1]) for k in keys]
-        ids = self._heads
-        for h in set(heads).difference(ids):
-            res = resource_of(h + b"/_", self.root)
-            if not res:
-                ids[h] = 0
-                continue
-            if res not in self._ids:
-                self._ids[res] = len(self.names)
-                self.names.append(res)
-            ids[h] = self._ids[res]
-        return list(map(ids.__getitem__, heads))
+        if joined.count(b"\n") != len(keys) or any(b"\n" + k + b"\n" in joined + b"\n" for k in self._bare):
+            return [self._key_id(k) for k in keys]
+        tokens = self._token.findall(joined)  # one per key: b"" for a key outside the root
+        ids = self._tokens
+        for t in set(tokens).difference(ids):
+            ids[t] = self._id(self.root + t) if t else 0
+        return list(map(ids.__getitem__, tokens))
+
+    def _key_id(self, key: bytes) -> int:
+        """_key_id is one key's class, and marks the keys on which ``count_resources``' two ways differ.
+
+        ``count_resources`` reads heads by splitting every key when one holds a newline: a key with a
+        newline is then counted by its split head, and a key just short of the root ("/registry")
+        counts too. Such keys get classes of their own, ``("newline", resource)`` and ``("bare",
+        resource)``; ``resources`` settles them once the live keys are known.
+        """
+        d = self._depth
+        head = b"/".join(key.split(b"/", d + 1)[: d + 1])
+        if b"\n" not in key and key.startswith(self.root):
+            return self._id(head)
+        res = resource_of(head + b"/_", self.root) if (head + b"/_").startswith(self.root) else None
+        kind = "newline" if b"\n" in key else "bare"
+        if kind == "bare" and not res:
+            return 0
+        return self._name_id((kind, res or ""))
+
+    def _name_id(self, name) -> int:
+        if name not in self._ids:
+            self._ids[name] = len(self.names)
+            self.names.append(name)
+        return self._ids[name]
+
+    @staticmethod
+    def resources(classes: dict) -> dict[str, int]:
+        """resources is ``count_resources`` of the live keys from their counts by class."""
+        split = any(isinstance(n, tuple) and n[0] == "newline" and v for n, v in classes.items())
+        out: Counter = Counter()
+        for n, v in classes.items():
+            if isinstance(n, str):
+                out[n] += v
+            elif n[1] and (n[0] == "newline" or split):
+                out[n[1]] += v
+        return dict(sorted(out.items()))
+
+    def _id(self, head: bytes) -> int:
+        """_id is the class of the keys with this head (``count_resources``' "<root><first>[/<second>]")."""
+        if not head.startswith(self.root):
+            return 0
+        res = resource_of(head + b"/_", self.root)
+        return self._name_id(res) if res else 0
 
 
 def _seal(value) -> tuple[str, str] | None:
@@ -174,7 +213,7 @@ def _counts(snap: Snapshot, root: bytes, progress: Progress, fork: bool | None =
         return None
     encrypted = [{"provider": p, "keyName": n, "values": v}
                  for (p, n), v in sorted(c.sealed.items(), key=lambda x: (-x[1], x[0]))]
-    return st, c.live, dict(sorted(c.classes.items())), cnifind.find(snap, c.kept, root), encrypted
+    return st, c.live, _Resources.resources(c.classes), cnifind.find(snap, c.kept, root), encrypted
 
 
 def status(path: str, verify: bool = False, progress: Progress = None, prefix: str | None = None,

@@ -523,7 +523,7 @@ def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
     theirs.last = bytes.fromhex(answer["last"]) if answer["last"] is not None else None
     theirs.kept = {bytes.fromhex(k): bytes.fromhex(v) for k, v in answer["kept"]}
     theirs.seals = [tuple(s) for s in answer["seals"]]
-    theirs.names = answer["names"]
+    theirs.names = [tuple(n) if isinstance(n, list) else n for n in answer["names"]]  # JSON made tuples lists
     for side, pairs in zip(codes, answer["codes"]):
         side.update(dict(pairs))
     if progress is not None:

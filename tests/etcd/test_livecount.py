@@ -88,7 +88,10 @@ def history_snapshot(tmp_path_factory, etcd35):
     return path, truth
 
 
-def test_count_equals_the_plain_count_and_etcd(history_snapshot):
+@pytest.mark.parametrize("chunk", [1 << 18, 300])
+def test_count_equals_the_plain_count_and_etcd(history_snapshot, monkeypatch, chunk):
+    """Resolved in one chunk of partitions, or in many."""
+    monkeypatch.setattr(livecount, "CHUNK", chunk)
     path, truth = history_snapshot
     want = plain(path)
     assert want[1].live == truth["live"]
@@ -171,3 +174,25 @@ def test_crc32c_combine():
         a, b = rnd.randbytes(la), rnd.randbytes(lb)
         assert livecount.crc32c_combine(crc32c.crc32c(a), crc32c.crc32c(b), lb) == crc32c.crc32c(a + b)
         assert livecount.crc32c_combine(crc32c.crc32c(a, 77), crc32c.crc32c(b), lb) == crc32c.crc32c(b, crc32c.crc32c(a, 77))
+
+
+KEYS = [b"/registry/pods/ns/a", b"/registry/services/specs/ns/s", b"/registry/services/endpoints/ns/e",
+        b"/registry/services", b"/registry/services/", b"/registry/servicesX/a", b"/registry/services.x/y/z",
+        b"/registry/x.y", b"/registry/x.y/", b"/registry/x.y/res/a", b"/registry/", b"/registry//a", b"/other/a",
+        b"/registry/ipaddresses/10.0.0.1", b"/registry/minions/n1", b"/registry/minions/n2", b"",
+        b"/registry/apiextensions.k8s.io/customresourcedefinitions/foo", b"/registry", b"/kubernetes.io/pods/a/b"]
+
+
+@pytest.mark.parametrize("root", [b"/registry/", b"/kubernetes.io/", b"/a/b/"])
+@pytest.mark.parametrize("extra", [[], [b"/registry/a\nb/c", b"/registry/pods/x\ny", b"/other\n"]])
+def test_resources_classify_as_count_resources(root, extra):
+    keys = [k.replace(b"/registry/", root, 1) for k in KEYS] + extra
+    classify = query._Resources(root)
+    for batches in ([keys], [keys[:7], keys[7:]], [[k] for k in keys]):
+        got = {}
+        for batch in batches:
+            for i in classify(batch):
+                if i:
+                    got[classify.names[i]] = got.get(classify.names[i], 0) + 1
+        assert query._Resources.resources(got) == query.count_resources(keys, root)
+    assert len(classify._tokens) < len(keys)

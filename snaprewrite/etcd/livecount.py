@@ -20,7 +20,6 @@ key that is not a revision) raises ``Unsupported``: the caller then takes the pl
 
 import os
 from array import array
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -230,20 +229,20 @@ def scan_part(bucket, part: tuple[int, int] | None, classify: Classify, keep: Ke
 
 
 def _file(out: _Part, hs: list[int], words: list[int]) -> None:
-    """_file appends records (in revision order) to their partitions: one stable sort by partition, then slices."""
+    """_file appends records (in revision order) to their partitions, a piece per partition."""
     if not hs:
         return
-    parts = list(map(and_, hs, repeat(PARTS - 1)))
-    order = sorted(range(len(hs)), key=parts.__getitem__)
-    parts = list(map(parts.__getitem__, order))
-    hs = list(map(hs.__getitem__, order))
-    words = list(map(words.__getitem__, order))
-    lo = 0
-    for p in sorted(set(parts)):
-        hi = bisect_right(parts, p, lo)
-        out.hs[p].append(array("q", hs[lo:hi]))
-        out.ls[p].append(array("Q", words[lo:hi]))
-        lo = hi
+    mask = PARTS - 1
+    by_h = [[] for _ in range(PARTS)]
+    by_w = [[] for _ in range(PARTS)]
+    for h, w in zip(hs, words):
+        p = h & mask
+        by_h[p].append(h)
+        by_w[p].append(w)
+    for p in range(PARTS):
+        if by_h[p]:
+            out.hs[p].append(array("q", by_h[p]))
+            out.ls[p].append(array("Q", by_w[p]))
 
 
 def _may_hold(raw, marker: bytes, span: tuple[int, int], ks: list[int], ends: list[int]) -> bool:

@@ -8,6 +8,7 @@ when a kube-router DaemonSet is there. Result: ``[{"name": "calico", "pools": ["
 """
 
 import json
+import re
 from itertools import compress, repeat
 from operator import not_
 
@@ -51,8 +52,13 @@ def keeper(root: bytes = DEFAULT_ROOT):
         root + p for p in (CALICO_POOLS, CILIUM_NODES, CONFIGMAPS, DAEMONSETS, NODES))
     heads = (pools_at, cilium_at, configmaps_at, daemonsets_at, nodes_at)
     startswith = bytes.startswith
+    line_heads = [b"\n" + h for h in heads]
+    outside_line = re.compile(b"\n(?!" + re.escape(root) + b")")
 
     def keep(keys: list[bytes]) -> list[int]:
+        joined = b"\n" + b"\n".join(keys)  # each key starts a line: a leaf with none of them is passed over at once
+        if not any(h in joined for h in line_heads) and not outside_line.search(joined):
+            return []
         out = [i for i in compress(range(len(keys)), map(startswith, keys, repeat(heads)))
                if not keys[i].startswith(configmaps_at) or keys[i].endswith((b"/cilium-config", b"/kube-flannel-cfg"))
                if not keys[i].startswith(daemonsets_at) or keys[i].endswith(b"/kube-router")]

@@ -133,7 +133,8 @@ def test_a_lying_key_reader_changes_the_answer(history_snapshot):
     assert lied.live < plain(path)[1].live
 
 
-@pytest.mark.parametrize("name", ["k8s-etcd35.db", "k8s-etcd34.db", "cni-calico.db", "cni-kuberouter.db", "cni-cilium.db", "cni-flannel.db",
+@pytest.mark.parametrize("name", ["k8s-etcd35.db", "k8s-etcd34.db", "cni-calico.db", "cni-kuberouter.db",
+                                  "cni-cilium.db", "cni-flannel.db",
                                   "allkinds-etcd35.db", "encryption/aescbc/snapshot.db",
                                   "encryption/rotation/snapshot.db", "real"])
 def test_status_equals_the_plain_status(name, real_snapshot):

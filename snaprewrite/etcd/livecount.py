@@ -358,18 +358,24 @@ def _regroup(hs: array, ls: array, last: dict[int, int], collided: set[int],
 
 
 def _reader(snap: Snapshot) -> Callable[[list[int]], list[bytes]]:
-    """_reader reads the user keys placed by records' words from the file mapping, a few hundred at a time
-    between releases of its resident pages (the kernel maps a faulted page's neighbours too)."""
+    """_reader reads the user keys placed by records' words from the file mapping, ``READS`` at a time.
+
+    The mapping's resident pages are released as a scan releases them (``PageFile.touched``): a block
+    of reads counts the bytes it may have mapped, at most 64 KiB a read (the kernel maps a faulted
+    page's neighbours too) and at most the span it covers plus that (reads in file order share pages).
+    """
     pf = snap.pages
     get = pf.data.obj.__getitem__
+    around = 1 << 16
 
     def read(words: list[int]) -> list[bytes]:
         offs = list(map(and_, words, repeat(OFF_MASK)))
         stops = list(map(add, offs, map(and_, map(rshift, words, repeat(LEN_SHIFT)), repeat(LEN_MASK))))
         out: list[bytes] = []
         for i in range(0, len(offs), READS):
-            out += map(get, map(slice, offs[i : i + READS], stops[i : i + READS]))
-            pf.release()
+            block = offs[i : i + READS]
+            out += map(get, map(slice, block, stops[i : i + READS]))
+            pf.touched(min(len(block) * around, max(block) - min(block) + around))
         return out
 
     return read

@@ -197,3 +197,25 @@ def test_resources_classify_as_count_resources(root, extra):
                     got[classify.names[i]] = got.get(classify.names[i], 0) + 1
         assert query._Resources.resources(got) == query.count_resources(keys, root)
     assert len(classify._tokens) < len(keys)
+
+
+def test_damaged_files_fail_as_the_plain_status_does(real_snapshot, tmp_path):
+    """Bytes changed at random: the same answer or the same error (class and line) on every path."""
+    data = real_snapshot.read_bytes()
+    rnd = random.Random(5)
+    failed = 0
+    for trial in range(15):
+        d = bytearray(data)
+        for _ in range(rnd.choice([3, 20])):
+            d[rnd.randrange(8192, len(d))] = rnd.randrange(256)
+        path = tmp_path / f"damaged-{trial}.db"
+        path.write_bytes(bytes(d))
+        got = []
+        for kw in ({"plain": True}, {"fork": False}, {"fork": True}):
+            try:
+                got.append(query.status(str(path), **kw))
+            except Exception as e:  # noqa: BLE001 - compared, class and message
+                got.append((type(e).__name__, str(e)))
+        assert got[1] == got[0] and got[2] == got[0], trial
+        failed += isinstance(got[0], tuple)
+    assert failed  # some damage is found

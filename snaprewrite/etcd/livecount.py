@@ -11,9 +11,9 @@ revision order) finds each hash's last record; two records with one hash are pro
 comparing the key bytes in the file, and a true collision is resolved by those bytes: the answer is
 exact, never probabilistic. ``count_plain`` is the dict-based reference (``tests/etcd/test_livecount.py``).
 
-Both cores: with a free core a forked child scans the first half of the leaves (``Bucket.leaf_batches``'
-``part``) while this process scans the second; the child sends its partitions through a pipe, and the
-bucket hash is put together from the halves' CRCs (``crc32c_combine``). A bucket this index cannot hold
+Both cores: a forked child scans the first half of the leaves (``Bucket.leaf_batches``' ``part``) while
+this process scans the second; they swap half their partitions through pipes and each resolves half,
+and the bucket hash is put together from the halves' CRCs (``crc32c_combine``). A bucket this index cannot hold
 (a user key of 4 KiB or more, more than 1023 classes or 15 seal kinds, a file of 128 GiB or more, a bbolt
 key that is not a revision) raises ``Unsupported``: the caller then takes the plain path.
 """
@@ -411,12 +411,14 @@ def count(snap: Snapshot, classify: Classify, keep: Keep, seal: Seal | None = No
 
     ``classify``/``keep``/``seal`` see each leaf's records (``seal`` only those whose value holds
     ``marker``); in a forked child they run on its copy, whose ``classify.names`` come back with its
-    counts. ``fork`` as ``backend.StatsJob``'s. Raises ``Unsupported`` for a bucket the compact index
+    counts. ``fork`` False keeps to this process (as ``SNAPREWRITE_NO_FORK=1`` does); unlike
+    ``backend.StatsJob``'s child this one shares the work rather than adding to it, so it is forked
+    whatever the load. Raises ``Unsupported`` for a bucket the compact index
     cannot hold (nothing is half done: the caller starts over on the plain path).
     """
     bucket = snap.key_bucket()
     args = (classify, keep, seal, marker, classes_max)
-    if process.may_fork() and (backend.free_core() if fork is None else fork):
+    if process.may_fork() and fork is not False:  # the halves split the work: worth a child even on a busy machine
         parts, codes = _two_halves(snap, bucket, args, progress, key_hash)
     else:
         parts = [scan_part(bucket, None, *args, progress, key_hash)]

@@ -19,6 +19,7 @@ key that is not a revision) raises ``Unsupported``: the caller then takes the pl
 """
 
 import os
+import signal
 from array import array
 from collections import Counter
 from collections.abc import Callable
@@ -454,6 +455,18 @@ def _receive(f, kinds: list[str]) -> list[array] | None:
     return out
 
 
+def _result(call) -> dict:
+    """_result is the child's answer; a child killed by SIGBUS (the input shrank) takes this process down the same
+    way, for the supervisor to name the file (as ``backend.StatsJob`` does)."""
+    try:
+        return call.result()
+    except backend._Died as e:
+        if "SIGBUS" in str(e):  # pragma: no cover - the input shrank under the child
+            signal.signal(signal.SIGBUS, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGBUS)
+        raise
+
+
 def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
                 key_hash: Callable[[bytes], int]) -> tuple[list[_Part], list[Counter]]:
     """_two_halves scans the first half of the leaves in a forked child and the second here, and both resolve half
@@ -502,7 +515,7 @@ def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
                 down.close()
                 while up.read(1 << 20):
                     pass
-                call.result()
+                _result(call)
                 raise
             got = _receive(up, ["q"] * half + ["Q"] * half + ["B"])
             if got is not None:
@@ -514,7 +527,7 @@ def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
         if got is not None:
             codes = resolve([_Part(hs=[[]] * half + [[a] for a in got[:half]], ls=[[]] * half + [[a] for a in got[half:2 * half]]),
                              mine], _reader(snap), range(half, PARTS))
-        answer = call.result()
+        answer = _result(call)
     finally:
         call.close()
     if "unsupported" in answer:

@@ -56,6 +56,42 @@ def read_branch(buf: memoryview, count: int, pgid: int | None = None) -> list[tu
     return list(zip(map(buf.__getitem__, map(slice, ks, kends)), children))
 
 
+class PageSet:
+    """A set of page ids kept as a bitmap of the file's pages: a walk's pages seen (an 8 GiB file has 2M pages:
+    256 KiB here, about 120 MiB as a ``set`` of ints). Ids at or past ``size`` are never members."""
+
+    def __init__(self, size: int):
+        self.bits = bytearray((size >> 3) + 1)
+        self.size = size
+
+    def __contains__(self, pgid: int) -> bool:
+        return 0 <= pgid < self.size and bool(self.bits[pgid >> 3] >> (pgid & 7) & 1)
+
+    def add(self, pgid: int) -> None:
+        if 0 <= pgid < self.size:  # (a page past the end is refused by the walk right after)
+            self.bits[pgid >> 3] |= 1 << (pgid & 7)
+
+    def update(self, pgids) -> None:
+        bits = self.bits
+        for p in pgids:
+            bits[p >> 3] |= 1 << (p & 7)
+
+    def discard(self, pgid: int) -> None:
+        if pgid in self:
+            self.bits[pgid >> 3] &= ~(1 << (pgid & 7)) & 0xFF
+
+    def isdisjoint(self, pgids) -> bool:
+        if min(pgids) < 0 or max(pgids) >= self.size:
+            return not any(map(self.__contains__, pgids))
+        return not any(map(and_, map(self.bits.__getitem__, map(rshift, pgids, repeat(3))),
+                           map(lshift, repeat(1), map(and_, pgids, repeat(7)))))
+
+    def shared(self, other: "PageSet") -> int | None:
+        """shared is the lowest page id in both sets, or None."""
+        both = int.from_bytes(self.bits, "little") & int.from_bytes(other.bits, "little")
+        return (both & -both).bit_length() - 1 if both else None
+
+
 class LeafBatch(NamedTuple):
     """Consecutive leaves of a bucket (key order), decoded at once: their elements in a row.
 
@@ -99,42 +135,6 @@ class LeafBatch(NamedTuple):
     def span(self) -> tuple[int, int]:
         """span is a (start, end) of ``raw`` holding every key and value of the batch ((0, 0) when it has none)."""
         return (min(self.ks), max(self.ends)) if self.ks else (0, 0)
-
-
-class PageSet:
-    """A set of page ids kept as a bitmap of the file's pages: a walk's pages seen (an 8 GiB file has 2M pages:
-    256 KiB here, about 120 MiB as a ``set`` of ints). Ids at or past ``size`` are never members."""
-
-    def __init__(self, size: int):
-        self.bits = bytearray((size >> 3) + 1)
-        self.size = size
-
-    def __contains__(self, pgid: int) -> bool:
-        return 0 <= pgid < self.size and bool(self.bits[pgid >> 3] >> (pgid & 7) & 1)
-
-    def add(self, pgid: int) -> None:
-        if 0 <= pgid < self.size:  # (a page past the end is refused by the walk right after)
-            self.bits[pgid >> 3] |= 1 << (pgid & 7)
-
-    def update(self, pgids) -> None:
-        bits = self.bits
-        for p in pgids:
-            bits[p >> 3] |= 1 << (p & 7)
-
-    def discard(self, pgid: int) -> None:
-        if pgid in self:
-            self.bits[pgid >> 3] &= ~(1 << (pgid & 7)) & 0xFF
-
-    def isdisjoint(self, pgids) -> bool:
-        if min(pgids) < 0 or max(pgids) >= self.size:
-            return not any(map(self.__contains__, pgids))
-        return not any(map(and_, map(self.bits.__getitem__, map(rshift, pgids, repeat(3))),
-                           map(lshift, repeat(1), map(and_, pgids, repeat(7)))))
-
-    def shared(self, other: "PageSet") -> int | None:
-        """shared is the lowest page id in both sets, or None."""
-        both = int.from_bytes(self.bits, "little") & int.from_bytes(other.bits, "little")
-        return (both & -both).bit_length() - 1 if both else None
 
 
 class Bucket:

@@ -267,8 +267,13 @@ def key_arg(snap: Snapshot, key: str, root: str | None = None) -> bytes:
 def ls(path: str, prefix: str = "", progress: Progress = None, root: str | None = None) -> list[str]:
     """ls lists the live keys at the latest revision under ``prefix`` (relative: below the layout root), sorted."""
     with Snapshot(path) as snap:
-        keys = mvcc.live_keys(snap, key_arg(snap, prefix, root), progress)
-        return sorted(k.decode("utf-8", "backslashreplace") for k in keys)
+        index = mvcc.latest_index(snap, key_arg(snap, prefix, root), progress)
+        keys = [k for k, rk in index.items() if not mvcc.is_tombstone(rk)]  # ``live_keys`` without its dict
+        del index
+        for i, k in enumerate(keys):  # in place: each key's bytes go as its text comes (8 GiB: 570k keys)
+            keys[i] = k.decode("utf-8", "backslashreplace")
+        keys.sort()
+        return keys
 
 
 def show_value(key: bytes, value: bytes, show_secrets: bool = False, crypt=None) -> dict:

@@ -13,7 +13,7 @@ import mmap
 import os
 from dataclasses import dataclass
 from itertools import repeat
-from operator import add, mul
+from operator import add, floordiv, mul
 from typing import NamedTuple
 
 from construct import ConstructError
@@ -23,6 +23,9 @@ from ..errors import ChecksumError, CorruptError, NotSnapshotError
 from . import format as fmt
 
 RELEASE_WINDOW = 8 << 20
+# A read fault maps the cached pages around the one read too (the kernel's fault_around_bytes, 64 KiB by
+# default): a lookup's page (``page``) counts that much, so random reads release as often as they grow RSS.
+FAULT_AROUND = 64 << 10
 _HEADER = fmt.PAGE_HEADER.unpack_from
 
 
@@ -178,6 +181,8 @@ class PageFile:
     def page(self, pgid: int) -> tuple[PageHeaderInfo, memoryview]:
         """page returns the header and the whole page image (overflow pages included) of ``pgid``."""
         off, size, flags, count = self.span(pgid)
+        if size < FAULT_AROUND:
+            self.touched(FAULT_AROUND - size)
         return PageHeaderInfo(pgid, flags, count, size // self.page_size - 1), self.data[off : off + size]
 
     def span(self, pgid: int) -> tuple[int, int, int, int]:
@@ -233,7 +238,8 @@ class PageFile:
                 return None
         else:
             sizes = [ps] * len(offs)
-        self.touched(sum(sizes))
+        # scattered leaves each fault in FAULT_AROUND bytes: count the distinct windows they lie in, at least
+        self.touched(max(sum(sizes), len(set(map(floordiv, offs, repeat(FAULT_AROUND)))) * FAULT_AROUND))
         return offs, sizes, counts
 
     def raw(self, offset: int, size: int) -> memoryview:

@@ -11,8 +11,7 @@ Only ``read_leaf`` / ``read_branch`` turn page bytes into records; everything ab
 import bisect
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import accumulate, repeat
-from operator import and_, lshift, rshift
+from itertools import accumulate
 from typing import NamedTuple
 
 from ..errors import CorruptError
@@ -54,42 +53,6 @@ def read_branch(buf: memoryview, count: int, pgid: int | None = None) -> list[tu
     """read_branch decodes the ``count`` (key, child pgid) elements of a branch page image."""
     ks, kends, children = elements.branch_spans(buf, 0, len(buf), count, pgid)
     return list(zip(map(buf.__getitem__, map(slice, ks, kends)), children))
-
-
-class PageSet:
-    """A set of page ids kept as a bitmap of the file's pages: a walk's pages seen (an 8 GiB file has 2M pages:
-    256 KiB here, about 120 MiB as a ``set`` of ints). Ids at or past ``size`` are never members."""
-
-    def __init__(self, size: int):
-        self.bits = bytearray((size >> 3) + 1)
-        self.size = size
-
-    def __contains__(self, pgid: int) -> bool:
-        return 0 <= pgid < self.size and bool(self.bits[pgid >> 3] >> (pgid & 7) & 1)
-
-    def add(self, pgid: int) -> None:
-        if 0 <= pgid < self.size:  # (a page past the end is refused by the walk right after)
-            self.bits[pgid >> 3] |= 1 << (pgid & 7)
-
-    def update(self, pgids) -> None:
-        bits = self.bits
-        for p in pgids:
-            bits[p >> 3] |= 1 << (p & 7)
-
-    def discard(self, pgid: int) -> None:
-        if pgid in self:
-            self.bits[pgid >> 3] &= ~(1 << (pgid & 7)) & 0xFF
-
-    def isdisjoint(self, pgids) -> bool:
-        if min(pgids) < 0 or max(pgids) >= self.size:
-            return not any(map(self.__contains__, pgids))
-        return not any(map(and_, map(self.bits.__getitem__, map(rshift, pgids, repeat(3))),
-                           map(lshift, repeat(1), map(and_, pgids, repeat(7)))))
-
-    def shared(self, other: "PageSet") -> int | None:
-        """shared is the lowest page id in both sets, or None."""
-        both = int.from_bytes(self.bits, "little") & int.from_bytes(other.bits, "little")
-        return (both & -both).bit_length() - 1 if both else None
 
 
 class LeafBatch(NamedTuple):
@@ -204,7 +167,7 @@ class Bucket:
             yield pgid, raw, view, off, size, count
 
     def _walk(self, batches: bool, part: tuple[int, int] | None = None,
-              seen: PageSet | None = None) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
+              seen: bytearray | None = None) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
         """_walk yields (pgid, offset, size, count) of every leaf page of the tree in key order.
 
         With ``batches``, a branch whose children are all sound leaves comes as one ``LeafBatch``
@@ -217,7 +180,7 @@ class Bucket:
         stack: list[tuple[int, int]] = [(self.root, 0)]
         path: list[int] = []
         if seen is None:
-            seen = PageSet(pf.meta.pgid)
+            seen = bytearray(pf.meta.pgid)  # a byte per page below the high-water mark (a set of 2M ints: ~150 MB)
         cut, lo, hi, k = -1, 0, 0, 0  # part: the children of branches at depth cut, numbered k, in [lo, hi)
         if part is not None:
             depth, total = self._frontier(part[1])
@@ -232,9 +195,10 @@ class Bucket:
             del path[depth:]
             if depth > MAX_DEPTH or pgid in path:
                 raise CorruptError("cycle in the page tree", pgid)
-            if pgid in seen:
+            if pgid < len(seen) and seen[pgid]:
                 raise CorruptError("page referenced twice in one bucket tree", pgid)
-            seen.add(pgid)
+            if pgid < len(seen):  # past the mark: ``span`` below raises naming it
+                seen[pgid] = 1
             path.append(pgid)
             if pgid < 2:
                 raise CorruptError("tree points at a meta page", pgid)
@@ -254,12 +218,14 @@ class Bucket:
                 if batch is None:
                     stack.extend([(child, depth + 1) for child in reversed(children)])
                 else:
-                    seen.update(children)
+                    for child in children:
+                        seen[child] = 1
                     yield batch
             else:
                 raise CorruptError(f"unexpected page type {flags:#x} in a bucket tree", pgid)
         for pgid in upper:
-            seen.discard(pgid)
+            if pgid < len(seen):
+                seen[pgid] = 0
 
     def _frontier(self, n: int) -> tuple[int, int]:
         """_frontier is (depth, page count) of the first tree level with at least 256 pages per part (or the
@@ -287,7 +253,7 @@ class Bucket:
         for pgid, _raw, view, off, size, count in self._leaves():
             yield pgid, PageHeaderInfo(pgid, fmt.LEAF_PAGE, count, size // ps - 1 if pgid else 0), view[off : off + size]
 
-    def leaf_batches(self, part: tuple[int, int] | None = None, seen: PageSet | None = None) -> Iterator["LeafBatch"]:
+    def leaf_batches(self, part: tuple[int, int] | None = None, seen: bytearray | None = None) -> Iterator["LeafBatch"]:
         """leaf_batches yields every leaf of the bucket in key order, many leaves at a time (``LeafBatch``).
 
         The same pages, checks and errors as ``_leaves`` + ``elements.leaf_spans`` page by page (the plain
@@ -297,9 +263,9 @@ class Bucket:
 
         ``part`` (i, n) yields only the i-th of n consecutive runs of the leaves, for n processes to share
         a scan: the runs are the subtrees below one level of the tree (``_frontier``), split by count; the
-        branches above that level are read by every part. ``seen`` (a ``PageSet``) receives the pages walked below
-        that level, so the parts can be checked not to share one (a page referenced twice, which one walk
-        would refuse).
+        branches above that level are read by every part. ``seen`` (a byte per page below the high-water
+        mark) gets a 1 for each page walked below that level, so the parts can be checked not to share one
+        (a page referenced twice, which one walk would refuse).
         """
         if self.root == 0:
             if part is not None and part[0] != 0:
@@ -318,14 +284,15 @@ class Bucket:
             flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, pgid)
             yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
 
-    def _leaf_children(self, children: tuple[int, ...], depth: int, seen: PageSet) -> "LeafBatch | None":
+    def _leaf_children(self, children: tuple[int, ...], depth: int, seen: bytearray) -> "LeafBatch | None":
         """_leaf_children decodes a branch's children as one batch when all are sound leaves, else None.
 
         Sound: distinct, not met before, real data pages inside the file whose headers name them, leaves,
         every element inside its page (``PageFile.span``'s and ``elements.leaf_spans``' checks, at once).
         """
         pf = self.pf
-        if min(children) < 2 or len(set(children)) != len(children) or not seen.isdisjoint(children):
+        if (min(children) < 2 or max(children) >= len(seen) or len(set(children)) != len(children)
+                or any(map(seen.__getitem__, children))):
             return None
         located = pf.spans(children, fmt.LEAF_PAGE)
         if located is None:

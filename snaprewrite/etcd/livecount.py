@@ -30,7 +30,6 @@ from operator import add, and_, eq, le, lshift, lt, ne, or_, rshift, sub
 import crc32c
 
 from .. import process
-from ..bbolt.tree import PageSet
 from ..errors import CorruptError, SnapshotError
 from . import backend, mvcc, revision, schema
 from .snapshot import Snapshot
@@ -81,7 +80,7 @@ class _Part:
     length: int = 0
     count: int = 0
     last: bytes | None = None
-    seen: PageSet | None = None  # the pages walked below the cut (``Bucket.leaf_batches``)
+    seen: bytearray | None = None  # the pages walked below the cut (``Bucket.leaf_batches``)
 
 
 def crc32c_combine(crc1: int, crc2: int, len2: int) -> int:
@@ -151,7 +150,7 @@ def scan_part(bucket, part: tuple[int, int] | None, classify: Classify, keep: Ke
     ``key_hash`` picks a user key's partition and stands for it until two records share it (tests pass a
     weak one to make collisions).
     """
-    out = _Part(seen=PageSet(bucket.pf.meta.pgid))
+    out = _Part(seen=bytearray(bucket.pf.meta.pgid))
     in_file = bucket.pf.data.obj
     crc = crc32c.crc32c
     pend_h: list[int] = []  # records not yet sorted into their partitions
@@ -455,6 +454,12 @@ def _receive(f, kinds: list[str]) -> list[array] | None:
     return out
 
 
+def _shared(a: bytearray, b: bytearray) -> int | None:
+    """_shared is the lowest page both walks entered (a byte per page each), or None."""
+    both = int.from_bytes(a, "little") & int.from_bytes(b, "little")
+    return (both & -both).bit_length() // 8 if both else None
+
+
 def _result(call) -> dict:
     """_result is the child's answer; a child killed by SIGBUS (the input shrank) takes this process down the same
     way, for the supervisor to name the file (as ``backend.StatsJob`` does)."""
@@ -488,7 +493,7 @@ def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
                 part = scan_part(bucket, (0, 2), *args, None, key_hash)
             except Unsupported as e:
                 return {"unsupported": str(e)}
-            _send(up, [*part.hs[half:], *part.ls[half:], [array("B", part.seen.bits)]])
+            _send(up, [*part.hs[half:], *part.ls[half:], [array("B", part.seen)]])
         with os.fdopen(down_r, "rb") as down:
             got = _receive(down, ["q"] * half + ["Q"] * half)
         if got is None:
@@ -534,9 +539,8 @@ def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
         raise Unsupported(answer["unsupported"])
     if got is None:
         raise backend._Died(f"{snap.path}: the first half of bucket 'key': its process sent a short answer")
-    theirs.seen = PageSet(bucket.pf.meta.pgid)
-    theirs.seen.bits = bytearray(got[-1])
-    shared = mine.seen.shared(theirs.seen)
+    theirs.seen = bytearray(got[-1])
+    shared = _shared(mine.seen, theirs.seen)
     if shared is not None:
         raise CorruptError("page referenced twice in one bucket tree", shared)
     theirs.crc, theirs.length, theirs.count = answer["crc"], answer["length"], answer["count"]

@@ -103,6 +103,21 @@ def decode(range_cidr: str, data: bytes) -> list[str]:
             for k in offsets]
 
 
+def decode_bits(range_cidr: str, data: bytes) -> tuple[int, int, bytearray]:
+    """decode_bits is ``decode`` without the list of IPs: (IP version, address of offset 0 as int, the bitmap's bytes).
+
+    The same checks and errors as ``decode`` (a range that is no cidr, an offset past the usable ones), for
+    readers that test membership bit by bit instead of holding a string per allocated IP.
+    """
+    first, count = allocatable(range_cidr)
+    version = _network(range_cidr).version
+    bits = bytearray(data)
+    top = int.from_bytes(bits, "big").bit_length() - 1
+    if top >= count:
+        raise DecodeError(f"service ip bitmap of {range_cidr} has offset {top} beyond its {count} usable addresses")
+    return version, first, bits
+
+
 def offset_of(range_cidr: str, ip: str) -> int | None:
     """offset_of returns the bitmap offset of ``ip`` in the range, or None if the allocator cannot hold it."""
     first, count = allocatable(range_cidr)

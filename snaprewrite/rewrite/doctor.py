@@ -38,6 +38,7 @@ from ..etcd.snapshot import Snapshot
 from ..k8s import bitmap
 from . import cnicheck
 from .cidr import DOTTED_QUAD, CidrMap, parse_subnet
+from .doctorsets import Bits, Held, Texts, Verified, service_key
 from .facts import (
     ALLOCATORS,
     IPADDRESSES,
@@ -50,7 +51,6 @@ from .facts import (
     discover,
     key_text,
     networks,
-    services,
     split_csv,
 )
 
@@ -169,18 +169,23 @@ def _inside(version: int, value: int, nets: list[tuple[int, int, int]]) -> bool:
 
 
 class _Bitmaps:
-    """The stored allocator of each family and the rebuilt one, as repair.go keeps them."""
+    """The stored allocator of each family and the rebuilt one, as repair.go keeps them.
 
-    def __init__(self, state: State, ranges: dict[int, str], primary: int | None, dx: Diagnosis, legacy: bool):
-        self.stored: dict[int, set[str]] = {}
+    ``compact``: as bits (``Bits``); else as sets of strings (``Texts``, the plain path).
+    """
+
+    def __init__(self, state: State, ranges: dict[int, str], primary: int | None, dx: Diagnosis, legacy: bool,
+                 compact: bool = True):
+        self.compact = compact
+        self.stored: dict[int, Texts | Bits] = {}
         self.key: dict[int, str] = {}
-        self.rebuilt: dict[int, set[str]] = {v: set() for v in ranges}
+        self.rebuilt: dict[int, Texts | Bits] = {}
         for version, rng in ranges.items():
             key = state.key(ALLOCATORS[0] if version == primary else ALLOCATORS[1])
             self.key[version] = key_text(key)
             if not state.has(key):
                 if legacy:  # the apiserver starts from an empty snapshot: every IP is "not allocated"
-                    self.stored[version] = set()
+                    self.stored[version] = Bits(version, 0, bytearray()) if compact else Texts()
                 continue
             obj = decoded(state, key, [])
             if obj is None:
@@ -188,7 +193,9 @@ class _Bitmaps:
                 continue
             stored_range = obj.get("range") or rng
             try:
-                ips = bitmap.decode(stored_range, base64.b64decode(obj.get("data") or ""))
+                data = base64.b64decode(obj.get("data") or "")
+                ips = Bits(*bitmap.decode_bits(stored_range, data)) if compact else Texts(
+                    bitmap.decode(stored_range, data))  # bitmap.decode writes each IP as ipaddress does: canonical
             except (DecodeError, ValueError) as e:
                 dx.add(key_text(key), ERROR, "Undecodable", f"unable to rebuild allocator from snapshots for "
                                                            f"family:{_family(version)} with error:{e}")
@@ -197,33 +204,35 @@ class _Bitmaps:
                 dx.add(key_text(key), ERROR, "MismatchedNetwork",
                        f"allocator range {stored_range} is not the service CIDR {rng}: the provided network does "
                        "not match the current range")
-            self.stored[version] = set(ips)  # bitmap.decode writes each IP as ipaddress does: canonical
+            self.stored[version] = ips
+
+    def rebuilt_of(self, version: int, first: int, count: int) -> "Texts | Bits":
+        """rebuilt_of is the rebuilt allocator of a family whose range has ``count`` offsets from ``first``."""
+        got = self.rebuilt.get(version)
+        if got is None:
+            got = self.rebuilt[version] = Bits(version, first, bytearray((count + 7) // 8)) if self.compact \
+                else Texts()
+        return got
 
 
 def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int, str], primary: int | None,
-                    legacy: bool, ipaddress_mode: bool, read: dict | None = None,
-                    verified: set[bytes] | None = None) -> dict[str, tuple[str, str]]:
-    """_check_services walks every Service's cluster IPs; returns ip -> (namespace, name) of its first holder.
+                    legacy: bool, ipaddress_mode: bool, held: Held, verified: "Verified | None") -> None:
+    """_check_services walks every Service's cluster IPs, in key order, one Service read at a time.
 
-    ``read`` (if given) receives every Service read, by (namespace, name), for the IPAddress checks.
-    ``verified`` (if given) receives the IPAddress keys found naming, as a Service of the API group "",
-    a live Service that holds their IP: ``_check_ipaddress_objects`` has nothing to say about those.
+    ``held`` keeps the IPs of the Services not found correct, for the IPAddress checks. ``verified`` (if given) receives the
+    IPAddress keys found naming, as a Service of the API group "", a live Service that holds their IP:
+    ``_check_ipaddress_objects`` has nothing to say about those.
     """
-    bitmaps = _Bitmaps(state, ranges, primary, dx, legacy)
+    bitmaps = _Bitmaps(state, ranges, primary, dx, legacy, held.compact)
     problems: list[str] = []
-    holders: dict[str, tuple[str, str]] = {}
-    all_services = list(services(state, problems))
-    by_ref = {(s.namespace, s.name): s for s in all_services}
-    if read is not None:
-        read.update(by_ref)
     cidr_nets = [(n.version, int(n.network_address), int(n.netmask)) for n, _ in
                  networks(f for f in found.service_ranges if f.key.startswith(key_text(state.key(SERVICECIDRS))))]
     range_nets = {version: [_net(rng)] for version, rng in ranges.items()}
     allocatable: dict[int, tuple[int, int]] = {}
-    for svc in all_services:
-        if svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None"):
-            continue
-        for raw in svc.ips:
+    for key, svc in held.each(problems):
+        mark = verified.count if verified is not None else 0
+        skip = svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None")
+        for raw in () if skip else svc.ips:
             parsed = _parse_ip(raw)
             if parsed is None:
                 dx.add(svc.key, ERROR, "ClusterIPNotValid", f"Cluster IP {raw} is not a valid IP; please recreate "
@@ -231,7 +240,6 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                 continue
             ip, version, value = parsed
             fam = _family(version)
-            holders.setdefault(ip, (svc.namespace, svc.name))
             rng = ranges.get(version)
             if rng is None:
                 dx.add(svc.key, ERROR, "ClusterIPNotValid", f"Cluster IP {ip}({fam}) is of ip family that is no "
@@ -241,16 +249,18 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                 if version not in allocatable:
                     allocatable[version] = bitmap.allocatable(rng)
                 first, count = allocatable[version]
+                rebuilt = bitmaps.rebuilt_of(version, first, count)
+                stored = bitmaps.stored[version]
                 if not 0 <= value - first < count:  # bitmap.offset_of is None
                     dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]:{ip} is not within the "
                                                                  f"service CIDR {rng}; please recreate service")
-                elif ip in bitmaps.rebuilt[version]:
+                elif rebuilt.has(ip, version, value):
                     dx.add(svc.key, ERROR, "ClusterIPAlreadyAllocated", f"Cluster IP [{fam}]:{ip} was assigned to "
                                                                        "multiple services; please recreate service")
                 else:
-                    bitmaps.rebuilt[version].add(ip)
-                    if ip in bitmaps.stored[version]:
-                        bitmaps.stored[version].discard(ip)
+                    rebuilt.add(ip, version, value)
+                    if stored.has(ip, version, value):
+                        stored.discard(ip, version, value)
                     else:
                         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]:{ip} is not allocated; "
                                                                        "repairing")
@@ -258,15 +268,16 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                 dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]:{ip} is not within the service "
                                                              f"CIDR {rng}; please recreate service")
             if ipaddress_mode:
-                _check_ipaddress(state, dx, svc, ip, version, value, cidr_nets or range_nets[version], by_ref,
+                _check_ipaddress(state, dx, svc, ip, version, value, cidr_nets or range_nets[version], held,
                                  verified)
+        if verified is None or verified.count - mark < len(svc.ips):
+            held.keep(key, svc)
     for version, left in bitmaps.stored.items():
-        for ip in sorted(left, key=ipaddress.ip_address):
+        for ip in left.texts():
             dx.add(bitmaps.key[version], WARNING, "ClusterIPLeaked",
                    f"the cluster IP {ip} may have leaked: flagging for later clean up")
     for p in problems:
         dx.add(p.split(":", 1)[0], ERROR, "Undecodable", p)
-    return holders
 
 
 _PARENT_REF_FIELDS = ("group", "resource", "namespace", "name")
@@ -317,7 +328,7 @@ def _ipaddress_parent_fast(value: bytes | None) -> tuple[dict, dict] | None:
 
 
 def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, value: int,
-                     cidr_nets: list[tuple[int, int, int]], by_ref: dict, verified: set[bytes] | None) -> None:
+                     cidr_nets: list[tuple[int, int, int]], held: Held, verified: "Verified | None") -> None:
     """_check_ipaddress replays repairip.go's Service -> IPAddress checks for one (canonical) cluster IP."""
     fam = _family(version)
     if not _inside(version, value, cidr_nets):
@@ -337,35 +348,24 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, va
     if ref.get("group") or ref.get("resource") != "services":
         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
     elif (ref.get("namespace", ""), ref.get("name", "")) != (svc.namespace, svc.name):
-        other = by_ref.get((ref.get("namespace", ""), ref.get("name", "")))
-        if other is not None and ip in {_canonical(x) for x in other.ips}:
+        other = held.ips(ref.get("namespace", ""), ref.get("name", ""))
+        if other is not None and ip in {_canonical(x) for x in other}:
             dx.add(svc.key, ERROR, "ClusterIPAlreadyAllocated", f"Cluster IP [{fam}]:{ip} was assigned to multiple "
                                                                "services; please recreate service")
         else:
             dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
-    elif verified is not None and by_ref.get((svc.namespace, svc.name)) is svc \
-            and state.has(_service_key(svc.namespace, svc.name)):
+    elif verified is not None and held.holds(svc) and state.has(service_key(svc.namespace, svc.name)):
         verified.add(key)  # names this live Service, which holds ip: syncIPAddress finds nothing to say
 
 
-def _service_key(namespace: str, name: str) -> bytes:
-    """_service_key is the Service key (relative to the layout root) a parentRef names, as syncIPAddress looks it up."""
-    from .facts import SERVICES
-
-    return SERVICES + f"{namespace}/{name}".encode()
-
-
-def _check_ipaddress_objects(state: State, dx: Diagnosis, read: dict | None = None,
-                             verified: set[bytes] | None = None) -> None:
+def _check_ipaddress_objects(state: State, dx: Diagnosis, held: Held, verified: "Verified | None" = None) -> None:
     """_check_ipaddress_objects replays repairip.go's IPAddress -> Service checks (syncIPAddress).
 
-    ``read``: the Services ``_check_services`` read, by (namespace, name), so none is read twice (a
-    Service missing from it did not read: the Service loop reports it). ``verified``: IPAddress keys the
+    ``held``: the Services ``_check_services`` read, so none is read twice (a Service missing from it did
+    not read: the Service loop reports it). ``verified``: IPAddress keys the
     Service loop found referencing a live Service that holds their IP: whatever their labels, no finding
     (either not managed by the allocator, or a correct reference), so they are not read again.
     """
-    from .facts import read_strings
-
     prefix = state.key(IPADDRESSES)
     for key in state.keys(IPADDRESSES):
         if verified is not None and key in verified:
@@ -383,24 +383,15 @@ def _check_ipaddress_objects(state: State, dx: Diagnosis, read: dict | None = No
                                                                    "not referencing a Service: cleaning up")
             continue
         ns, svc_name = ref.get("namespace", ""), ref.get("name", "")
-        svc_key = _service_key(ns, svc_name)
+        svc_key = service_key(ns, svc_name)
         if not state.has(svc_key):
             dx.add(key_text(key), WARNING, "IPAddressNotAllocated", f"IPAddress: {name} for Service {ns}/{svc_name} "
                                                                    "appears to have leaked: cleaning up")
             continue
-        if read is not None:
-            svc = read.get((ns, svc_name))
-            if svc is None:
-                continue  # the Service loop reports it
-            held = svc.ips
-        else:
-            try:
-                ips, single = read_strings(state.value(svc_key), "Service",
-                                           [("spec", "clusterIPs"), ("spec", "clusterIP")])
-            except (DecodeError, ValueError):
-                continue  # the Service loop reports it
-            held = ips or single
-        if name not in {_canonical(x) for x in held}:
+        ips = held.ips(ns, svc_name)
+        if ips is None:
+            continue  # the Service loop reports it
+        if name not in {_canonical(x) for x in ips}:
             dx.add(key_text(key), ERROR, "IPAddressWrongReference", f"IPAddress: {name} for Service {ns}/{svc_name} "
                                                                    "has a wrong reference; cleaning up")
 
@@ -453,8 +444,10 @@ def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
             pod_ranges: list[str] | None = None, quick: bool = True) -> Diagnosis:
     """examine runs every check of the module docstring on ``state`` for the given (or declared) ranges.
 
-    ``quick=False`` reads every IPAddress in the IPAddress -> Service checks too, also those the Service
-    loop already found correct (the plain path the tests hold the quick one equal to).
+    ``quick=False`` is the plain path the tests hold the quick one equal to: every Service read first and
+    kept whole, allocators as sets of IP strings, and every IPAddress read in the IPAddress -> Service
+    checks, also those the Service loop already found correct. The quick path reads one Service at a time
+    and keeps only its IPs, holds allocators as bits (``Bits``) and skips the IPAddresses found correct.
     """
     declared_service, declared_pod = default_ranges(found)
     svc = [str(ipaddress.ip_network(r)) for r in service_ranges] if service_ranges else declared_service
@@ -468,11 +461,11 @@ def examine(state: State, found: Facts, service_ranges: list[str] | None = None,
     primary = ipaddress.ip_network(svc[0]).version if svc else None
     ipaddress_mode = bool(state.keys(SERVICECIDRS) or state.keys(IPADDRESSES))
     legacy = bool(any(state.has(k) for k in ALLOCATORS) or not ipaddress_mode)
-    read: dict = {}
-    verified: set[bytes] | None = set() if quick else None
-    _check_services(state, found, dx, by_family, primary, legacy, ipaddress_mode, read, verified)
+    held = Held(state, quick)
+    verified = Verified(state) if quick else None
+    _check_services(state, found, dx, by_family, primary, legacy, ipaddress_mode, held, verified)
     if ipaddress_mode:
-        _check_ipaddress_objects(state, dx, read, verified)
+        _check_ipaddress_objects(state, dx, held, verified)
     _check_default_servicecidr(state, dx, svc)
     _check_nodes(found, dx, pod)
     cnicheck.check(state, dx)  # the CNIs' own state: pools, blocks, leases, annotations

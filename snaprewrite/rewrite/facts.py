@@ -135,14 +135,24 @@ class State:
         self.layout = layout or Layout()
         self.crypt = crypt
         self.found: Facts | None = None  # ``discover``'s result, once made (a State does not change)
-        live = set(index) | {k for k, v in self.overlay.items() if v is not None}
-        self._keys = sorted(k for k in live if self.overlay.get(k, b"") is not None)
+        if self.overlay:
+            live = set(index) | {k for k, v in self.overlay.items() if v is not None}
+            self._keys = sorted(k for k in live if self.overlay.get(k, b"") is not None)
+        else:
+            self._keys = sorted(index)
 
     @classmethod
     def scan(cls, snap: Snapshot, progress: Progress = None, layout: Layout | None = None, crypt=None) -> "State":
         """scan indexes the keys under PREFIXES (below ``layout``'s root, detected if None) in one pass."""
         layout = layout or detect(snap)
-        return cls.of_index(snap, mvcc.live_keys(snap, indexed(layout), progress, hint_leaves=True), layout, crypt)
+        index = mvcc.latest_index(snap, indexed(layout), progress, hint_leaves=True)
+        # ``of_index(live_keys(...))`` without their copies of the index (at 8 GiB each is tens of MB):
+        # deleted keys and the Endpoints other than ``default/kubernetes`` are dropped in place
+        endpoints = layout.key(KUBERNETES_ENDPOINTS)
+        hints = snap.key_bucket().leaf_hints
+        for k in [k for k, rk in index.items() if mvcc.is_tombstone(rk) or k.startswith(endpoints) and k != endpoints]:
+            hints.pop(index.pop(k), None)
+        return cls(snap, index, layout=layout, crypt=crypt)
 
     @classmethod
     def of_index(cls, snap: Snapshot, index: dict[bytes, bytes], layout: Layout, crypt=None) -> "State":
@@ -388,17 +398,28 @@ class ServiceIPs:
     ips: tuple[str, ...]
 
 
+SERVICE_PATHS = [("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP")]
+
+
 def services(state: State, problems: list[str]) -> Iterable[ServiceIPs]:
     """services yields every live Service with its type and cluster IPs, in key order."""
-    paths = [("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP")]
+    prefix = len(state.key(SERVICES))
     for key in state.keys(SERVICES):
-        try:
-            stype, ips, single = read_strings(state.value(key), "Service", paths)
-        except (DecodeError, ValueError) as e:
-            problems.append(f"{key_text(key)}: cannot read the Service ({e})")
-            continue
-        ns, _, name = key_text(key[len(state.key(SERVICES)):]).partition("/")
-        yield ServiceIPs(key_text(key), ns, name, (stype or ["ClusterIP"])[0], tuple(ips or single))
+        svc = service_at(state, key, prefix, problems)
+        if svc is not None:
+            yield svc
+
+
+def service_at(state: State, key: bytes, prefix: int, problems: list[str]) -> ServiceIPs | None:
+    """service_at reads the Service at absolute ``key`` (``prefix``: the length of the Services' key prefix),
+    None with a problem noted if it does not read."""
+    try:
+        stype, ips, single = read_strings(state.value(key), "Service", SERVICE_PATHS)
+    except (DecodeError, ValueError) as e:
+        problems.append(f"{key_text(key)}: cannot read the Service ({e})")
+        return None
+    ns, _, name = key_text(key[prefix:]).partition("/")
+    return ServiceIPs(key_text(key), ns, name, (stype or ["ClusterIP"])[0], tuple(ips or single))
 
 
 def networks(items: Iterable[Fact]) -> list[tuple[Network, Fact]]:

@@ -1,5 +1,6 @@
 """Tests of the RangeAllocation bitmap against hand-made cases and the real kubeadm 1.18 snapshot."""
 
+import ipaddress
 import os
 import pathlib
 
@@ -100,6 +101,33 @@ def test_ipv6_range_is_capped_and_keeps_its_last_address():
 def test_bit_beyond_the_range_is_a_decode_error():
     with pytest.raises(DecodeError):
         bitmap.decode("10.0.0.0/30", b"\x04")  # offset 2 of a /30 (2 usable addresses)
+
+
+@pytest.mark.parametrize("rng, data", [("10.0.0.0/30", b"\x04"), ("10.0.0.0/30", b"\x00\x04"),
+                                       ("fd00::/120", b"\x01" + bytes(32)), ("no-cidr", b"\x01")])
+def test_decode_bits_refuses_what_decode_refuses(rng, data):
+    with pytest.raises(DecodeError) as plain:
+        bitmap.decode(rng, data)
+    with pytest.raises(DecodeError) as bits:
+        bitmap.decode_bits(rng, data)
+    assert str(bits.value) == str(plain.value)
+
+
+@given(st.sets(st.integers(min_value=0, max_value=4093)), st.booleans(), st.integers(0, 2))
+def test_decode_bits_holds_what_decode_lists(offsets, v6, pad):
+    """doctor's bit form (doctorsets.Bits over decode_bits) holds exactly the IPs decode lists, and lists them alike."""
+    from snaprewrite.rewrite import doctorsets
+
+    rng = "fd00:10:96::/116" if v6 else "10.0.0.0/20"
+    data = bytes(pad) + bitmap.encode_offsets(offsets)  # leading zero bytes are not big.Int.Bytes() but decode takes them
+    listed = bitmap.decode(rng, data)
+    bits = doctorsets.Bits(*bitmap.decode_bits(rng, data))
+    assert bits.texts() == listed
+    first = bitmap.allocatable(rng)[0]
+    for k in range(-2, 4100, 7):
+        ip = str(ipaddress.ip_address(first + k)) if k >= -1 else "0.0.0.0"
+        assert bits.has(ip, 6 if v6 else 4, first + k) == (ip in listed), k
+        assert not bits.has(ip, 4 if v6 else 6, first + k)
 
 
 def test_range_spec_is_go_ipnet_string():

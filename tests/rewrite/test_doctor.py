@@ -226,7 +226,8 @@ def test_ipaddress_taken_by_another_service(k8s_broken):
 
 
 def test_quick_ipaddress_checks_equal_the_plain_ones(k8s_broken, real_broken, real_snapshot, fixture_path):
-    """examine skips re-reading IPAddresses the Service loop found correct; reading every one finds the same."""
+    """examine's quick path (one Service at a time, allocators as bits, IPAddresses found correct not read
+    again) finds what the plain one (every Service kept, sets of IP strings, every IPAddress read) finds."""
     from snaprewrite.etcd.snapshot import Snapshot
     from snaprewrite.k8s.layout import detect
     from snaprewrite.rewrite import doctor as doctoring
@@ -241,6 +242,9 @@ def test_quick_ipaddress_checks_equal_the_plain_ones(k8s_broken, real_broken, re
             quick = doctoring.examine(state, found).as_json()
             assert quick == doctoring.examine(state, found, quick=False).as_json(), path
             found_any += len(quick["findings"])
+            for ranges in (["10.100.0.0/16"], ["192.168.0.0/24", "fd00:10:96::/112"]):  # out of range, leaked
+                assert doctoring.examine(state, found, ranges).as_json() == \
+                    doctoring.examine(state, found, ranges, quick=False).as_json(), (path, ranges)
     assert found_any >= len(k8s_broken) + len(real_broken)  # the broken ones did find their problems
 
 

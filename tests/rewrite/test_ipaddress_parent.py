@@ -75,7 +75,7 @@ def test_the_fast_read_answers_for_well_formed_values():
 
 def test_ipaddress_checks_on_the_services_already_read_find_the_same(fixture_path):
     """_check_ipaddress_objects given the Services _check_services read equals the one that reads them again."""
-    from snaprewrite.rewrite import facts
+    from snaprewrite.rewrite import doctorsets, facts
 
     ip = b"/registry/ipaddresses/"
     svc = b"/registry/services/specs/"
@@ -88,10 +88,14 @@ def test_ipaddress_checks_on_the_services_already_read_find_the_same(fixture_pat
         }
         state = facts.State(snap, base.index, overlay, layout=base.layout)
         findings = []
-        for read in (None, {(s.namespace, s.name): s for s in facts.services(state, [])}):
+        for compact, kept in ((True, False), (True, True), (False, True)):
+            held = doctorsets.Held(state, compact)  # compact and nothing kept: every Service read again
+            if kept:  # the Service loop's reads: all of them held
+                for key, s in held.each([]):
+                    held.keep(key, s)
             dx = doctor.Diagnosis([], [])
-            doctor._check_ipaddress_objects(state, dx, read)
+            doctor._check_ipaddress_objects(state, dx, held)
             findings.append(dx.findings)
-    assert findings[0] == findings[1]
+    assert findings[0] == findings[1] == findings[2]
     reasons = {f.reason for f in findings[0]}
     assert {"IPAddressWrongReference", "IPAddressNotAllocated"} <= reasons, reasons

@@ -1,0 +1,152 @@
+"""The sets ``doctor`` keeps while it walks the Services, in a compact form and the plain one it is tested equal to.
+
+At 8 GiB a snapshot holds ~280k Services and ~330k IPAddresses: a string per allocated IP, a Service
+object per Service and a key per verified IPAddress took ~300 MB. The compact forms: an allocator as one
+bit per address of its range (``Bits``), the IPs only of the Services whose IPAddresses were not all
+found correct (``Held``; any other Service is read again if asked for), a bit per IPAddress key
+(``Verified``). The plain forms (``Texts``, ``Held(compact=False)``) are what ``examine(quick=False)``
+uses, and ``tests/rewrite/test_doctor.py`` holds the two paths' findings equal.
+"""
+
+import bisect
+import ipaddress
+from collections.abc import Iterator
+
+from ..k8s import bitmap
+from .facts import IPADDRESSES, SERVICES, ServiceIPs, State, service_at, services
+
+
+class Texts:
+    """A set of IPs as canonical strings (the plain form ``Bits`` is tested equal to)."""
+
+    def __init__(self, ips=()):
+        self.ips = set(ips)
+
+    def has(self, ip: str, _version: int, _value: int) -> bool:
+        return ip in self.ips
+
+    def add(self, ip: str, _version: int, _value: int) -> None:
+        self.ips.add(ip)
+
+    def discard(self, ip: str, _version: int, _value: int) -> None:
+        self.ips.discard(ip)
+
+    def texts(self) -> list[str]:
+        """texts are the IPs in address order."""
+        return sorted(self.ips, key=ipaddress.ip_address)
+
+
+class Bits:
+    """A set of IPs of one family as one bit per offset from ``first`` (``big.Int.Bytes()`` layout, see
+    ``k8s.bitmap``): a byte per 8 addresses of a service range instead of a string per IP."""
+
+    def __init__(self, version: int, first: int, bits: bytearray):
+        self.version, self.first, self.bits = version, first, bits
+
+    def _at(self, version: int, value: int) -> tuple[int, int] | None:
+        k = value - self.first
+        i = len(self.bits) - 1 - (k >> 3)
+        if version != self.version or k < 0 or i < 0:
+            return None
+        return i, 1 << (k & 7)
+
+    def has(self, _ip: str, version: int, value: int) -> bool:
+        at = self._at(version, value)
+        return at is not None and bool(self.bits[at[0]] & at[1])
+
+    def add(self, _ip: str, version: int, value: int) -> None:
+        i, bit = self._at(version, value)  # only offsets inside the range are added
+        self.bits[i] |= bit
+
+    def discard(self, _ip: str, version: int, value: int) -> None:
+        at = self._at(version, value)
+        if at is not None:
+            self.bits[at[0]] &= ~at[1] & 0xFF
+
+    def texts(self) -> list[str]:
+        """texts are the IPs in address order, written as ``bitmap.decode`` writes them."""
+        make = ipaddress.IPv4Address if self.version == 4 else ipaddress.IPv6Address
+        return [str(make(self.first + k)) for k in bitmap.decode_offsets(self.bits)]
+
+
+class Held:
+    """The cluster IPs of any Service by the (namespace, name) a parentRef gives, for the IPAddress checks.
+
+    Plain: every Service read first and kept whole by (namespace, name). Compact: the IPs of a Service the
+    loop could not verify every IPAddress of are kept by its key (the State's own key objects); any other
+    Service is read again when asked for (a healthy cluster asks for none). A Service that does not read
+    is None either way (the Service loop reports it).
+    """
+
+    def __init__(self, state: State, compact: bool):
+        self.state, self.compact = state, compact
+        self.by_key: dict[bytes, str | tuple[str, ...]] = {}
+        self.by_ref: dict[tuple[str, str], ServiceIPs] = {}
+
+    def each(self, problems: list[str]) -> Iterator[tuple[bytes | None, ServiceIPs]]:
+        """each reads every live Service in key order: (its key, or None on the plain path, the Service)."""
+        state = self.state
+        if not self.compact:
+            every = list(services(state, problems))
+            self.by_ref.update(((svc.namespace, svc.name), svc) for svc in every)
+            for svc in every:
+                yield None, svc
+            return
+        prefix = len(state.key(SERVICES))
+        for key in state.keys(SERVICES):
+            svc = service_at(state, key, prefix, problems)
+            if svc is not None:
+                yield key, svc
+
+    def keep(self, key: bytes | None, svc: ServiceIPs) -> None:
+        """keep holds a Service's IPs so that asking for them does not read it again."""
+        if self.compact:
+            self.by_key[key] = svc.ips[0] if len(svc.ips) == 1 else svc.ips
+
+    def holds(self, svc: ServiceIPs) -> bool:
+        """holds tells whether ``svc`` is the Service found under its (namespace, name)."""
+        return self.compact or self.by_ref.get((svc.namespace, svc.name)) is svc
+
+    def ips(self, namespace: str, name: str) -> tuple[str, ...] | None:
+        """ips are the cluster IPs of the live Service (namespace, name), None if there is none or it does not read."""
+        if not self.compact:
+            svc = self.by_ref.get((namespace, name))
+            return svc.ips if svc is not None else None
+        if "/" in namespace:  # the key's first "/" after the prefix splits namespace from name
+            return None
+        key = self.state.key(service_key(namespace, name))
+        got = self.by_key.get(key)
+        if got is not None:
+            return got if isinstance(got, tuple) else (got,)
+        if not self.state.has(key):
+            return None
+        svc = service_at(self.state, key, len(self.state.key(SERVICES)), [])
+        return svc.ips if svc is not None else None
+
+
+class Verified:
+    """IPAddress keys the Service loop found correct: a bit per live IPAddress key (by its place in order)."""
+
+    def __init__(self, state: State):
+        self.keys = state.keys(IPADDRESSES)
+        self.bits = bytearray(len(self.keys))
+        self.count = 0  # keys added
+
+    def _at(self, key: bytes) -> int | None:
+        i = bisect.bisect_left(self.keys, key)
+        return i if i < len(self.keys) and self.keys[i] == key else None
+
+    def add(self, key: bytes) -> None:
+        i = self._at(key)
+        if i is not None:  # a live IPAddress (the loop checked ``has``): always
+            self.bits[i] = 1
+            self.count += 1
+
+    def __contains__(self, key: bytes) -> bool:
+        i = self._at(key)
+        return i is not None and bool(self.bits[i])
+
+
+def service_key(namespace: str, name: str) -> bytes:
+    """service_key is the Service key (relative to the layout root) a parentRef names, as syncIPAddress looks it up."""
+    return SERVICES + f"{namespace}/{name}".encode()

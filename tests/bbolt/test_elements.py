@@ -188,7 +188,7 @@ def plain_walk(bucket: Bucket):
 def batch_items(b: Bucket, most: int) -> list[tuple[int, bytes, bytes]]:
     """batch_items reads a bucket through ``leaf_batches(most)``, checking no batch holds more than ``most`` leaves."""
     out = []
-    for batch in b.leaf_batches(most):
+    for batch in b.leaf_batches(most=most):
         assert len(batch.pgids) <= most
         view = batch.view
         out += [(f, bytes(view[k:v]), bytes(view[v:e])) for f, k, v, e in zip(batch.flags, batch.ks, batch.vs, batch.ends)]
@@ -230,7 +230,7 @@ def test_capped_batches_equal_the_page_walk(real_snapshot, most):
         assert walk_outcome(path, True, most) == walk_outcome(path, False), path.name
     with open_db(real_snapshot) as pf:
         key = Bucket.root_bucket(pf).bucket(b"key")
-        sizes = [len(b.pgids) for b in key.leaf_batches(most)]
+        sizes = [len(b.pgids) for b in key.leaf_batches(most=most)]
         assert max(sizes) == most and sum(sizes) == len(list(key.leaf_pages()))
 
 

@@ -3,13 +3,24 @@
 json's indented encoder runs in Python, a generator per value; reports and listings are long lists of
 flat dicts of strings and ints. ``pieces`` writes those with json's own C string encoder, one join per
 item, and hands the text over a top-level key or list item at a time, so a long result is never held
-whole as one string. Objects with an ``as_json`` method are converted as they are reached. Anything
+whole as one string. Objects with an ``as_json`` method are converted as they are reached, and a
+``LazyList`` (a sequence that makes its items when they are read) is written as the list it stands for,
+an item at a time. Anything
 ``json.dumps`` would write differently from the plain path (floats, non-string keys, tuples, other
 types) is left to ``json.dumps`` itself, re-indented to its depth: the text stays the same.
 """
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+
+
+class LazyList(Sequence):
+    """A sequence written as a JSON list whose items are made when read (``rewrite.changelist.ChangeList``).
+
+    ``pieces`` writes it item by item, never holding its items at once; anything else sees a Sequence.
+    """
+
+    __slots__ = ()
 
 
 class _Slow(Exception):
@@ -17,6 +28,8 @@ class _Slow(Exception):
 
 
 def _as_json(obj):
+    if isinstance(obj, LazyList):
+        return list(obj)
     if hasattr(obj, "as_json"):
         return obj.as_json()
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
@@ -51,7 +64,7 @@ class _Writer:
             return "false"
         if type(v) is int:
             return int.__repr__(v)
-        if type(v) is list:
+        if type(v) is list or isinstance(v, LazyList):
             if not v:
                 return "[]"
             pad = "\n" + "  " * (level + 1)
@@ -86,7 +99,7 @@ def pieces(obj, ensure_ascii: bool = True) -> Iterator[str]:
     for k, v in obj.items():
         head = f"{sep}{w.enc(k)}: "
         sep = ",\n  "
-        if type(v) is list and v:
+        if (type(v) is list or isinstance(v, LazyList)) and v:
             head += "["
             isep = "\n    "
             for item in v:
@@ -108,3 +121,102 @@ def write(obj, put, ensure_ascii: bool = True, batch: int = 256) -> None:
             buf.clear()
     buf.append("\n")
     put("".join(buf))
+
+
+class _Reader:
+    """A JSON text read a chunk at a time: whitespace skipped, values decoded with ``raw_decode`` as they come."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, f, decoder: json.JSONDecoder):
+        self.f = f
+        self.decoder = decoder
+        self.buf = ""
+        self.pos = 0
+        self.eof = False
+
+    def fill(self) -> bool:
+        """fill appends the next chunk (dropping what was read); False at the end of the text."""
+        if self.eof:
+            return False
+        more = self.f.read(self.CHUNK)
+        if not more:
+            self.eof = True
+            return False
+        self.buf = self.buf[self.pos :] + more
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """peek is the next character that is not whitespace ('' at the end), not consumed."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\n\r":
+                self.pos += 1
+            if self.pos < len(self.buf) or not self.fill():
+                return self.buf[self.pos : self.pos + 1]
+
+    def expect(self, chars: str) -> str:
+        c = self.peek()
+        if not c or c not in chars:
+            raise json.JSONDecodeError(f"Expecting {' or '.join(repr(x) for x in chars)}", self.buf, self.pos)
+        self.pos += 1
+        return c
+
+    def value(self):
+        """value decodes the next value; a value cut by the chunk's end is decoded again with more text."""
+        self.peek()
+        while True:
+            try:
+                v, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError:
+                if self.fill():
+                    continue
+                raise
+            if end == len(self.buf) and self.fill():  # a number or literal may go on in the next chunk
+                continue
+            self.pos = end
+            return v
+
+
+def read_streaming(f, key: str, on_item, object_hook=None) -> dict:
+    """read_streaming is ``json.load(f, object_hook=...)`` of a text holding one object, the list under ``key`` excepted.
+
+    Each item of that list (a top-level ``key`` whose value is a list) is passed to ``on_item`` as it is
+    decoded, and the list is not kept: the returned dict has an empty list under ``key``. Any other value
+    under ``key`` stays in the dict; a text that is not an object is returned as ``json.load`` returns it.
+    ``f`` is a text file. Raises ``json.JSONDecodeError`` (a ValueError) where ``json.load`` would (the
+    positions it names may differ).
+    """
+    r = _Reader(f, json.JSONDecoder(object_hook=object_hook))
+    out: dict = {}
+    if r.peek() != "{":
+        whole = r.value()
+        if r.peek():
+            raise json.JSONDecodeError("Extra data", r.buf, r.pos)
+        return whole
+    r.expect("{")
+    if r.peek() == "}":
+        r.pos += 1
+    else:
+        while True:
+            name = r.value()
+            if not isinstance(name, str):
+                raise json.JSONDecodeError("Expecting property name enclosed in double quotes", r.buf, r.pos)
+            r.expect(":")
+            if name == key and r.peek() == "[":
+                r.pos += 1
+                out[name] = []
+                if r.peek() == "]":
+                    r.pos += 1
+                else:
+                    while True:
+                        on_item(r.value())
+                        if r.expect(",]") == "]":
+                            break
+            else:
+                out[name] = r.value()
+            if r.expect(",}") == "}":
+                break
+    if r.peek():
+        raise json.JSONDecodeError("Extra data", r.buf, r.pos)
+    return object_hook(out) if object_hook is not None else out

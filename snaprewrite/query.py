@@ -104,29 +104,134 @@ class _Sealed:
         return [{"provider": p, "keyName": n, "values": v} for (p, n), v in sorted(c.items(), key=lambda x: (-x[1], x[0]))]
 
 
-def status(path: str, verify: bool = False, progress: Progress = None, prefix: str | None = None) -> dict:
+class _Resources:
+    """Classifies user keys by registry resource as ``count_resources`` does (``livecount.Classify``).
+
+    Ids are given to resources as they are met (``names[id]``; 0: none). A key's resource depends on its
+    first component below the root, and on the second only for ``services`` and group resources (a dot):
+    one search over a leaf's keys gives that much of each (its token), and tokens are remembered with
+    their id (a few dozen: not one per cluster-scoped object, as whole heads would be).
+    """
+
+    def __init__(self, root: bytes):
+        self.root = root
+        self.names: list[str | None] = [None]
+        self._ids: dict[str, int] = {}
+        self._tokens: dict[bytes, int] = {}
+        self._token = re.compile(b"\n(?:" + re.escape(root) +
+                                 rb"((?:services(?=/|\n|\Z)|[^/\n]*\.[^/\n]*)(?:/[^/\n]*)?|[^/\n]*)|(?!" +
+                                 re.escape(root) + b"))")
+        self._depth = root.count(b"/") + 1
+        self._bare = [k for k in (root[:-1], root[:-2]) if k]  # keys outside the root a split head counts
+
+    def __call__(self, keys: list[bytes]) -> list[int]:
+        joined = b"\n" + b"\n".join(keys)
+        if joined.count(b"\n") != len(keys) or any(b"\n" + k + b"\n" in joined + b"\n" for k in self._bare):
+            return [self._key_id(k) for k in keys]
+        tokens = self._token.findall(joined)  # one per key: b"" for a key outside the root
+        ids = self._tokens
+        for t in set(tokens).difference(ids):
+            ids[t] = self._id(self.root + t) if t else 0
+        return list(map(ids.__getitem__, tokens))
+
+    def _key_id(self, key: bytes) -> int:
+        """_key_id is one key's class, and marks the keys on which ``count_resources``' two ways differ.
+
+        ``count_resources`` reads heads by splitting every key when one holds a newline: a key with a
+        newline is then counted by its split head, and a key just short of the root ("/registry")
+        counts too. Such keys get classes of their own, ``("newline", resource)`` and ``("bare",
+        resource)``; ``resources`` settles them once the live keys are known.
+        """
+        d = self._depth
+        head = b"/".join(key.split(b"/", d + 1)[: d + 1])
+        if b"\n" not in key and key.startswith(self.root):
+            return self._id(head)
+        res = resource_of(head + b"/_", self.root) if (head + b"/_").startswith(self.root) else None
+        kind = "newline" if b"\n" in key else "bare"
+        if kind == "bare" and not res:
+            return 0
+        return self._name_id((kind, res or ""))
+
+    def _name_id(self, name) -> int:
+        if name not in self._ids:
+            self._ids[name] = len(self.names)
+            self.names.append(name)
+        return self._ids[name]
+
+    @staticmethod
+    def resources(classes: dict) -> dict[str, int]:
+        """resources is ``count_resources`` of the live keys from their counts by class."""
+        split = any(isinstance(n, tuple) and n[0] == "newline" and v for n, v in classes.items())
+        out: Counter = Counter()
+        for n, v in classes.items():
+            if isinstance(n, str):
+                out[n] += v
+            elif n[1] and (n[0] == "newline" or split):
+                out[n[1]] += v
+        return dict(sorted(out.items()))
+
+    def _id(self, head: bytes) -> int:
+        """_id is the class of the keys with this head (``count_resources``' "<root><first>[/<second>]")."""
+        if not head.startswith(self.root):
+            return 0
+        res = resource_of(head + b"/_", self.root)
+        return self._name_id(res) if res else 0
+
+
+def _seal(value) -> tuple[str, str] | None:
+    """_seal is (provider, key name) of a record whose value is encrypted at rest, else None (``_Sealed.visit``)."""
+    from .etcd import kv as kvcodec
+    from .k8s import encryption
+
+    stored = kvcodec.decode(value).value
+    return encryption.describe(stored) if stored.startswith(encryption.ENC_PREFIX) else None
+
+
+def _counts_plain(snap: Snapshot, root: bytes, progress: Progress) -> tuple:
+    """_counts_plain is status's (stats, live keys, resources, cni, encrypted) from a dict of every key (the plain path)."""
+    from .rewrite import cnifind  # reads a handful of records named by the index
+
+    with backend.StatsJob(snap, _Sealed(), marker=b"k8s:enc:") as job:  # the bucket hashes, on a free core
+        index = job.index(progress)
+        live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
+        cni = cnifind.find(snap, index, root)
+        live_revkeys = [rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN]
+        del index
+        resources = count_resources(live, root)
+        st, sealed = job.result()
+    return st, len(live), resources, cni, sealed.counts(live_revkeys)
+
+
+def _counts(snap: Snapshot, root: bytes, progress: Progress, fork: bool | None = None) -> tuple | None:
+    """_counts is ``_counts_plain`` from ``etcd.livecount`` (bounded memory, both cores), or None where it cannot."""
+    from .etcd import livecount
+    from .rewrite import cnifind
+
+    try:
+        st, c = livecount.count(snap, _Resources(root), cnifind.keeper(root), _seal, b"k8s:enc:", progress, fork)
+    except livecount.Unsupported:
+        return None
+    encrypted = [{"provider": p, "keyName": n, "values": v}
+                 for (p, n), v in sorted(c.sealed.items(), key=lambda x: (-x[1], x[0]))]
+    return st, c.live, _Resources.resources(c.classes), cnifind.find(snap, c.kept, root), encrypted
+
+
+def status(path: str, verify: bool = False, progress: Progress = None, prefix: str | None = None,
+           plain: bool = False, fork: bool | None = None) -> dict:
     """status reports what ``etcdutl snapshot status`` does, plus trailer, page size, compaction, counts, layout.
 
     ``encrypted`` counts live values encrypted at rest by provider and key name (read from their
-    prefixes: no config needed).
+    prefixes: no config needed). ``plain`` takes the plain path (a dict of every key) instead of
+    ``etcd.livecount`` (the same answer, tested); ``fork`` as ``backend.StatsJob``'s.
     """
     from .k8s import layout as k8slayout
 
     with Snapshot(path) as snap:
         snap.key_bucket()  # an etcd backend has one: refuse anything else before counting
         lay = k8slayout.detect(snap, prefix)
-        with backend.StatsJob(snap, _Sealed(), marker=b"k8s:enc:") as job:  # the bucket hashes, on a free core
-            index = job.index(progress)
-            live = [k for k, rk in index.items() if len(rk) == revision.REV_BYTES_LEN]
-            from .rewrite import cnifind  # reads a handful of records named by the index
-
-            cni = cnifind.find(snap, index, lay.root)
-            live_revkeys = [rk for rk in index.values() if len(rk) == revision.REV_BYTES_LEN]
-            del index
-            resources = count_resources(live, lay.root)
-            st, sealed = job.result()
+        got = None if plain else _counts(snap, lay.root, progress, fork)
+        st, live, resources, cni, encrypted = got if got is not None else _counts_plain(snap, lay.root, progress)
         cs = mvcc.compact_state(snap)
-        encrypted = sealed.counts(live_revkeys)
         out = {
             "hash": st.hash,
             "revision": st.revision,
@@ -136,7 +241,7 @@ def status(path: str, verify: bool = False, progress: Progress = None, prefix: s
             "pageSize": snap.pages.page_size,
             "compactRevision": max(cs.scheduled, cs.finished),
             "consistentIndex": cs.consistent_index,
-            "liveKeys": len(live),
+            "liveKeys": live,
             "buckets": st.buckets,
             "resources": resources,
             "layout": lay.as_json(),

@@ -202,23 +202,30 @@ def summarise(value, cidr: str | None = None) -> str:
 
 def rewrite_table(rep: dict, dry_run: bool) -> None:
     """rewrite_table renders a rewrite report: one table per kind (capped), warnings, totals."""
-    by_kind: dict[str, list[dict]] = {}
+    # per kind: the first rows shown, the number of fields and the objects (the entries are not all kept)
+    shown: dict[str, list[dict]] = {}
+    fields: dict[str, int] = {}
+    objects: dict[str, set[str]] = {}
     ranges: dict[str, dict] = {}  # key -> its RangeAllocation's range change, to say what a bitmap indexes
     for c in rep["changes"]:
-        by_kind.setdefault(c["kind"], []).append(c)
+        kind = c["kind"]
+        fields[kind] = fields.get(kind, 0) + 1
+        objects.setdefault(kind, set()).add(c["key"])
+        rows = shown.setdefault(kind, [])
+        if len(rows) < MAX_ROWS_PER_KIND:
+            rows.append(c)
         if c["field"] == "range":
             ranges[c["key"]] = c
-    for kind, changes in by_kind.items():
-        objects = len({c["key"] for c in changes})
-        t = Table(title=f"{kind}: {objects} object(s), {len(changes)} field(s)", title_justify="left")
+    for kind, rows in shown.items():
+        t = Table(title=f"{kind}: {len(objects[kind])} object(s), {fields[kind]} field(s)", title_justify="left")
         for col in ("object", "field", "old", "new"):
             t.add_column(col, overflow="fold")
-        for c in changes[:MAX_ROWS_PER_KIND]:
+        for c in rows:
             r = ranges.get(c["key"], {})
             t.add_row(f"{c['namespace']}/{c['name']}" if c["namespace"] else c["name"], c["field"],
                       summarise(c["old"], r.get("old")), summarise(c["new"], r.get("new")))
-        if len(changes) > MAX_ROWS_PER_KIND:
-            t.add_row(f"... {len(changes) - MAX_ROWS_PER_KIND} more (see --report)", "", "", "")
+        if fields[kind] > MAX_ROWS_PER_KIND:
+            t.add_row(f"... {fields[kind] - MAX_ROWS_PER_KIND} more (see --report)", "", "", "")
         show_table(t)
     if rep["warnings"]:
         w = Table(title=f"warnings: {len(rep['warnings'])}", title_justify="left")

@@ -185,18 +185,32 @@ class Bucket:
         for pgid, off, size, count in self._walk(False):
             yield pgid, raw, view, off, size, count
 
-    def _walk(self, batches: bool) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
+    def _walk(self, batches: bool, part: tuple[int, int] | None = None, seen: bytearray | None = None,
+              most: int | None = None) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
         """_walk yields (pgid, offset, size, count) of every leaf page of the tree in key order.
 
         With ``batches``, a branch whose children are all sound leaves comes as one ``LeafBatch``
-        (``_leaf_children``) instead of its leaves. Every page is entered once: a page met again on the
-        current path is a cycle, elsewhere in the tree a second reference; both raise ``CorruptError``.
+        (``_leaf_children``) instead of its leaves; with ``most``, as batches of at most that many
+        children, and from the first run that is not all sound leaves on, leaf by leaf (the same
+        leaves in the same order). Every page is entered once: a page met again on the current path
+        is a cycle, elsewhere in the tree a second reference; both raise ``CorruptError``.
+        ``part``/``seen``: see ``leaf_batches``.
         """
         pf = self.pf
         raw = pf.data.obj
         stack: list[tuple[int, int]] = [(self.root, 0)]
         path: list[int] = []
-        seen = bytearray(pf.meta.pgid)  # a byte per page below the high-water mark (a set of 2M ints: ~150 MB)
+        if seen is None:
+            seen = bytearray(pf.meta.pgid)  # a byte per page below the high-water mark (a set of 2M ints: ~150 MB)
+        cut, lo, hi, k = -1, 0, 0, 0  # part: the children of branches at depth cut, numbered k, in [lo, hi)
+        if part is not None:
+            depth, total = self._frontier(part[1])
+            if depth == 0:
+                if part[0] != 0:
+                    return
+            else:
+                cut, lo, hi = depth - 1, part[0] * total // part[1], (part[0] + 1) * total // part[1]
+        upper: list[int] = []  # pages every part reads: not in ``seen`` when the walk is done
         while stack:
             pgid, depth = stack.pop()
             del path[depth:]
@@ -209,20 +223,55 @@ class Bucket:
             path.append(pgid)
             if pgid < 2:
                 raise CorruptError("tree points at a meta page", pgid)
+            if depth <= cut:
+                upper.append(pgid)
             off, size, flags, count = pf.span(pgid)
             if flags == fmt.LEAF_PAGE:
                 yield pgid, off, size, count
             elif flags == fmt.BRANCH_PAGE:
                 children = elements.branch_spans(raw, off, size, count, pgid)[2]
-                batch = self._leaf_children(children, depth + 1, seen) if batches and depth < MAX_DEPTH else None
-                if batch is None:
-                    stack.extend([(child, depth + 1) for child in reversed(children)])
-                else:
-                    for child in children:
+                if depth == cut:
+                    first, k = k, k + len(children)
+                    children = children[max(0, lo - first) : max(0, hi - first)]
+                    if not children:
+                        continue
+                step = len(children) if most is None else max(1, most)
+                rest = 0  # children[:rest] went in batches; the others are walked page by page
+                while batches and depth < MAX_DEPTH and rest < len(children):
+                    run = children[rest : rest + step]
+                    batch = self._leaf_children(run, depth + 1, seen)
+                    if batch is None:
+                        break
+                    for child in run:
                         seen[child] = 1
+                    rest += len(run)
                     yield batch
+                stack.extend([(child, depth + 1) for child in reversed(children[rest:])])
             else:
                 raise CorruptError(f"unexpected page type {flags:#x} in a bucket tree", pgid)
+        for pgid in upper:
+            if pgid < len(seen):
+                seen[pgid] = 0
+
+    def _frontier(self, n: int) -> tuple[int, int]:
+        """_frontier is (depth, page count) of the first tree level with at least 256 pages per part (or the
+        last branch level above the leaves, or the root's level when the root is a leaf): where ``part`` cuts.
+
+        Only branch pages above that level are read (about one page in a hundred); a page that is not a
+        branch stops the descent there, and the walk that follows makes every check.
+        """
+        pf = self.pf
+        raw = pf.data.obj
+        level, depth = [self.root], 0
+        while len(level) < 256 * n and depth < 8:
+            children: list[int] = []
+            for pgid in level:
+                off, size, flags, count = pf.span(pgid)
+                if flags != fmt.BRANCH_PAGE:
+                    return depth, len(level)
+                children += elements.branch_spans(raw, off, size, count, pgid)[2]
+            level, depth = children, depth + 1
+        return depth, len(level)
 
     def leaf_pages(self) -> Iterator[tuple[int, PageHeaderInfo, memoryview]]:
         """leaf_pages yields (pgid, header, image) of every leaf in key order (pgid 0 if inline)."""
@@ -230,22 +279,35 @@ class Bucket:
         for pgid, _raw, view, off, size, count in self._leaves():
             yield pgid, PageHeaderInfo(pgid, fmt.LEAF_PAGE, count, size // ps - 1 if pgid else 0), view[off : off + size]
 
-    def leaf_batches(self) -> Iterator["LeafBatch"]:
+    def leaf_batches(self, part: tuple[int, int] | None = None, seen: bytearray | None = None,
+                     most: int | None = None) -> Iterator["LeafBatch"]:
         """leaf_batches yields every leaf of the bucket in key order, many leaves at a time (``LeafBatch``).
+
+        ``most`` caps the leaves of a batch (None: a whole branch's children): a reader that releases the
+        mapping every few leaves then never has a whole branch's scattered children resident at once
+        (each fault on a file mapping may map a large folio, up to 2 MiB).
 
         The same pages, checks and errors as ``_leaves`` + ``elements.leaf_spans`` page by page (the plain
         path, which ``tests/bbolt/test_elements.py`` compares it with): a branch whose children are all
         sound leaves is decoded in one ``elements.leaf_batch``; any other branch, or one whose children fail
         a check, is walked page by page, which raises the error naming the first bad page.
+
+        ``part`` (i, n) yields only the i-th of n consecutive runs of the leaves, for n processes to share
+        a scan: the runs are the subtrees below one level of the tree (``_frontier``), split by count; the
+        branches above that level are read by every part. ``seen`` (a byte per page below the high-water
+        mark) gets a 1 for each page walked below that level, so the parts can be checked not to share one
+        (a page referenced twice, which one walk would refuse).
         """
         if self.root == 0:
+            if part is not None and part[0] != 0:
+                return
             for pgid, raw, view, off, size, count in self._leaves():
                 flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, None)
                 yield LeafBatch(raw, view, (pgid,), (count,), [first], flags, ks, vs, ends)
             return
         view = self.pf.data
         raw = view.obj
-        for item in self._walk(True):
+        for item in self._walk(True, part, seen, most):
             if isinstance(item, LeafBatch):
                 yield item
                 continue
@@ -274,13 +336,15 @@ class Bucket:
         flags, ks, vs, ends, firsts = decoded
         return LeafBatch(raw, pf.data, children, counts, firsts, flags, ks, vs, ends)
 
-    def leaf_spans(self) -> Iterator[tuple[int, object, memoryview, tuple[int, ...], list[int], list[int], list[int], int]]:
+    def leaf_spans(self, most: int | None = None
+                   ) -> Iterator[tuple[int, object, memoryview, tuple[int, ...], list[int], list[int], list[int], int]]:
         """leaf_spans yields, per leaf in key order, (pgid, raw, view, flags, ks, vs, ends, first).
 
         Element i's key is ``[ks[i], vs[i])`` and its value ``[vs[i], ends[i])`` of ``raw`` (slices are
-        bytes) or ``view`` (zero-copy); ``first`` is where the element array ends. See ``leaf_batches``.
+        bytes) or ``view`` (zero-copy); ``first`` is where the element array ends. See ``leaf_batches``
+        (``most``).
         """
-        for b in self.leaf_batches():
+        for b in self.leaf_batches(most=most):
             raw, view = b.raw, b.view
             i = 0
             for pgid, count, first in zip(b.pgids, b.counts, b.firsts):
@@ -305,15 +369,17 @@ class Bucket:
             yield from zip(b.flags, map(view.__getitem__, map(slice, b.ks, b.vs)),
                            map(view.__getitem__, map(slice, b.vs, b.ends)))
 
-    def leaf_runs(self) -> Iterator[tuple[memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
+    def leaf_runs(self, most: int | None = None
+                  ) -> Iterator[tuple[memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
         """leaf_runs yields, per leaf in key order, its (flags, key, value) triples and their contiguous bytes.
 
-        See ``leaf_runs_at`` (the same, with each leaf's pgid).
+        See ``leaf_runs_at`` (the same, with each leaf's pgid); ``most`` as ``leaf_batches``.
         """
-        for _pgid, run, pairs in self.leaf_runs_at():
+        for _pgid, run, pairs in self.leaf_runs_at(most):
             yield run, pairs
 
-    def leaf_runs_at(self) -> Iterator[tuple[int, memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
+    def leaf_runs_at(self, most: int | None = None
+                     ) -> Iterator[tuple[int, memoryview | None, list[tuple[int, memoryview, memoryview]]]]:
         """leaf_runs_at yields, per leaf in key order, (pgid, contiguous run or None, (flags, key, value) triples).
 
         bbolt writes a leaf's keys and values back to back after the element array (k1 v1 k2 v2 ...);
@@ -323,7 +389,7 @@ class Bucket:
         another order than the elements'.
         """
         contiguous = elements.contiguous
-        for pgid, _raw, view, flags, ks, vs, ends, first in self.leaf_spans():
+        for pgid, _raw, view, flags, ks, vs, ends, first in self.leaf_spans(most):
             pairs = list(zip(flags, map(view.__getitem__, map(slice, ks, vs)),
                              map(view.__getitem__, map(slice, vs, ends))))
             yield pgid, (view[first : ends[-1]] if contiguous(ks, ends, first) else None), pairs

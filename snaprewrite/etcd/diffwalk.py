@@ -136,7 +136,7 @@ def latest_of(bucket: Bucket, keys: dict[bytes, bytes] | set[bytes], progress: P
     key_of = kvcodec.key_of
     canonical = keys if isinstance(keys, dict) else None
     n = 0
-    for pgid, _run, pairs in bucket.leaf_runs_at():
+    for pgid, _run, pairs in bucket.leaf_runs_at(RELEASE_EVERY):  # batches no bigger than a release's window
         n += 1
         if n % RELEASE_EVERY == 0:
             pf.release()

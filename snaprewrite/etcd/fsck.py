@@ -87,7 +87,7 @@ def _records(snap: Snapshot, progress: Callable[[int], None] | None) -> list[str
     n = 0
     mod_revision_of = kvcodec.mod_revision_of
     try:
-        for leaves, (_run, pairs) in enumerate(key_bucket.leaf_runs(), 1):
+        for leaves, (_run, pairs) in enumerate(key_bucket.leaf_runs(RELEASE_EVERY), 1):  # batches no bigger
             if leaves % RELEASE_EVERY == 0:
                 snap.pages.release()  # the leaves are scattered (new ones at the end): a byte window keeps too many
             n += len(pairs)

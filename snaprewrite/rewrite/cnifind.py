@@ -8,6 +8,9 @@ when a kube-router DaemonSet is there. Result: ``[{"name": "calico", "pools": ["
 """
 
 import json
+import re
+from itertools import compress, repeat
+from operator import not_
 
 from ..errors import DecodeError
 from ..etcd import mvcc
@@ -36,6 +39,34 @@ def _json(text) -> dict:
     except (TypeError, ValueError):
         return {}
     return doc if isinstance(doc, dict) else {}
+
+
+def keeper(root: bytes = DEFAULT_ROOT):
+    """keeper is ``find``'s choice of keys, for a scan that keeps only those keys' latest bbolt keys (``livecount.Keep``).
+
+    ``find`` given the index of just these keys answers as given the index of every key.
+    """
+    from .rules.flannel import CONFIG_KEY, SUBNET_KEY
+
+    pools_at, cilium_at, configmaps_at, daemonsets_at, nodes_at = (
+        root + p for p in (CALICO_POOLS, CILIUM_NODES, CONFIGMAPS, DAEMONSETS, NODES))
+    heads = (pools_at, cilium_at, configmaps_at, daemonsets_at, nodes_at)
+    startswith = bytes.startswith
+    line_heads = [b"\n" + h for h in heads]
+    outside_line = re.compile(b"\n(?!" + re.escape(root) + b")")
+
+    def keep(keys: list[bytes]) -> list[int]:
+        joined = b"\n" + b"\n".join(keys)  # each key starts a line: a leaf with none of them is passed over at once
+        if not any(h in joined for h in line_heads) and not outside_line.search(joined):
+            return []
+        out = [i for i in compress(range(len(keys)), map(startswith, keys, repeat(heads)))
+               if not keys[i].startswith(configmaps_at) or keys[i].endswith((b"/cilium-config", b"/kube-flannel-cfg"))
+               if not keys[i].startswith(daemonsets_at) or keys[i].endswith(b"/kube-router")]
+        outside = [i for i in compress(range(len(keys)), map(not_, map(startswith, keys, repeat(root))))
+                   if CONFIG_KEY.match(keys[i]) or SUBNET_KEY.match(keys[i])]
+        return sorted(out + outside) if outside else out
+
+    return keep
 
 
 def find(snap: Snapshot, index: dict[bytes, bytes], root: bytes = DEFAULT_ROOT) -> list[dict]:

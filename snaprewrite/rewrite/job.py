@@ -7,6 +7,7 @@ run. The outputs wait in temp files and are published together once all are comp
 """
 
 import contextlib
+import io
 import json
 import os
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from . import doctor as doctoring
 from . import facts as clusterfacts
 from . import plan as planning
 from . import verify as verifying
+from .changelist import ChangeList
 from .cidr import CidrMap
 
 Progress = Callable[[int], None] | None
@@ -250,6 +252,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             plan = planning.build(snap, opts, progress, lay, scanned)
             del scanned  # the rules' objects (and what they cached) are not needed past planning: free them
             diagnosis = stack.enter_context(diagnose(state, plan, opts))  # before the report: a smaller child
+            del state  # the child has its copy: the facts' index is not needed here past the fork
             rep = plan.report(None if req.dry_run else req.out)
             rep["layout"] = lay.as_json()
             if refusals:
@@ -288,18 +291,20 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
 
     The etcd layer places a renamed record from the keys' histories (in place it may continue an earlier
     generation of the new key); verify cannot derive that from the mode alone. ``batch`` is the plan's
-    records as ``apply`` writes them (``apply.batch``; None only when nothing is renamed).
+    records as ``apply`` writes them (``apply.batch``; None only when nothing is renamed). ``rep["changes"]``
+    is the plan's ``ChangeList`` (``Plan.report``).
     """
     renames = [e.write for e in plan.edits if e.new_key is not None]
     if not renames:
         return
     latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames))
     placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for w in renames}
-    for c in rep["changes"]:
-        kv = placed.get(c["key"]) if c.get("newKey") else None
+    changes: ChangeList = rep["changes"]
+    for i, c in enumerate(changes.items):  # the Changes themselves: no entry's dict is made
+        kv = placed.get(c.key) if c.new_key else None
         if kv is not None:
-            c["newRecord"] = {"createRevision": kv.create_revision, "modRevision": kv.mod_revision,
-                              "version": kv.version}
+            changes.add(i, "newRecord", {"createRevision": kv.create_revision, "modRevision": kv.mod_revision,
+                                         "version": kv.version})
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:
@@ -333,24 +338,40 @@ def write_report(rep: dict, path: str) -> None:
         staging.publish()
 
 
-def read_report(report_path: str) -> dict:
+def read_report(report_path: str, on_change: Callable[[verifying.Listed], None] | None = None) -> dict:
     """read_report loads a rewrite report (SnapshotError if it cannot be read or is not one).
 
     Each entry of ``changes`` becomes a ``verify.Listed`` tuple as it is parsed (a report of a big
-    rewrite holds hundreds of thousands: tuples, not dicts, and never both at once).
+    rewrite holds hundreds of thousands: tuples, not dicts). The text is read a chunk at a time
+    (``jsontext.read_streaming``), never whole. With ``on_change`` each entry is passed there instead
+    of being kept (``changes`` is then an empty list).
     """
+    entries: list[verifying.Listed] = []
+    keep = entries.append if on_change is None else on_change
+
+    def entry(c) -> None:
+        if not isinstance(c, verifying.Listed):
+            raise _NotReport
+        keep(c)
+
     try:
         with open(report_path, "rb") as f:
-            raw = f.read()
-        text = raw.decode(json.detect_encoding(raw), "surrogatepass")  # what json.loads(bytes) does
-        del raw  # never the bytes and the text and the objects at once
-        rep = json.loads(text, object_hook=verifying.listed_or_dict)
+            encoding = json.detect_encoding(f.read(4))  # what json.loads(bytes) does
+            f.seek(0)
+            text = io.TextIOWrapper(f, encoding=encoding, errors="surrogatepass")
+            rep = jsontext.read_streaming(text, "changes", entry, verifying.listed_or_dict)
     except (OSError, ValueError) as e:
         raise SnapshotError(f"{report_path}: cannot read the report ({e})") from None
-    if not isinstance(rep, dict) or not isinstance(rep.get("changes"), list) or not all(
-            isinstance(c, verifying.Listed) for c in rep["changes"]):
+    except _NotReport:
+        rep = None
+    if not isinstance(rep, dict) or rep.get("changes") != []:
         raise SnapshotError(f"{report_path}: not a snaprewrite rewrite report (no list of changes)")
+    rep["changes"] = entries
     return rep
+
+
+class _NotReport(Exception):
+    """A ``changes`` entry that is not a change (``read_report``)."""
 
 
 def verify(old: str, new: str, report_path: str | None, progress: Progress = None, prefix: str | None = None,
@@ -364,21 +385,29 @@ def verify(old: str, new: str, report_path: str | None, progress: Progress = Non
     With ``encryption_config`` encrypted values are compared decrypted (a value sealed again with a fresh
     IV is the same value).
 
-    ``differences`` holds ``verify.Difference`` objects (``as_json`` each; ``report.print_json`` streams them).
+    ``differences`` is a ``verify.Differences``: ``verify.Difference`` objects made when read, in key
+    order (``as_json`` each; ``report.print_json`` streams them).
     """
     crypt = load_encryption(encryption_config, warn)
     with Snapshot(old) as snap:
         lay = layout.detect(snap, prefix)
     ident = packed = renames = recorded = None
     if report_path is not None:
-        rep = read_report(report_path)
+        # what it lists waits compressed as it is read: the report's changes are never all objects at once
+        packed, renames = verifying.Packed(), {}
+
+        def take(c: verifying.Listed) -> None:
+            packed.add(c)
+            if c.new_key:
+                renames[c.key.encode()] = c.new_key.encode()  # verify.renames, entry by entry
+
+        rep = read_report(report_path, take)
+        packed.finish(rep)
         verifying.check_size(rep, report_path, old)
         ident = {"input": rep.get("input")}
-        renames, recorded = verifying.renames(rep), rep.get("output")
+        recorded = rep.get("output")
         if not (isinstance(recorded, dict) and recorded.get("sha256")):
             recorded = None
-        # what it lists waits compressed: the report's changes and the differences are never both objects
-        packed = verifying.Packed(rep)
         del rep
     # Both files are hashed in threads while the snapshots are compared (sha256 and reads release the GIL);
     # a report of another snapshot of the same size is refused once its hash is known.
@@ -393,15 +422,13 @@ def verify(old: str, new: str, report_path: str | None, progress: Progress = Non
     out: dict = {"snaprewriteVersion": __version__, "old": old, "new": new, "layout": lay.as_json(),
                  "differences": diffs}
     if packed is not None:
-        expected = packed.unpack()
-        del packed
         lines = []
         if recorded is not None:
             got = new_sha.result()
             if got != recorded["sha256"]:
                 lines.append(f"{new}: sha256 {got} is not the sha256 {recorded['sha256']} the report "
                              f"recorded for its output {recorded.get('path')}")
-        out["uncovered"] = lines + verifying.uncovered(diffs, expected)
+        out["uncovered"] = lines + verifying.uncovered(diffs, packed)  # the entries stay packed (expected.Lookup)
     return out
 
 

@@ -22,6 +22,7 @@ from ..errors import PlanError
 from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
 from ..k8s.layout import Layout
+from .changelist import ChangeList
 from .cidr import CidrMap
 from .parallel import cpus
 
@@ -200,6 +201,8 @@ class Plan:
     def report(self, output: str | None) -> dict:
         """report is the JSON of the plan, as ``rewrite --report`` writes it.
 
+        ``changes`` is a ``ChangeList``: each entry's dict is made from its Change when it is read.
+
         ``encrypted`` (present when some changed object was encrypted at rest) lists those objects and the
         provider/key name each was sealed with again (never key material).
         """
@@ -207,7 +210,7 @@ class Plan:
             "input": self.input,
             "output": output,
             "revision": self.revision,
-            "changes": [c.as_json() for c in self.changes],
+            "changes": ChangeList(self.changes),
             "warnings": [w.as_json() for w in self.warnings],
             "summary": {
                 "servicesChanged": self.count_kind("Service"),

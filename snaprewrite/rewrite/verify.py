@@ -37,8 +37,10 @@ from ..errors import DecodeError, SnapshotError
 from ..etcd import diffwalk, mvcc
 from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot
+from ..jsontext import LazyList
 from ..k8s import bitmap, decode
 from . import parallel, yamledit
+from .expected import Expected, Listed, Lookup, Packed, Tracked, _listed, listed_or_dict  # noqa: F401 - verify's API
 from .rules.configmaps import label
 
 Progress = Callable[[int], None] | None
@@ -234,14 +236,79 @@ def _opened(a: KeyValue, b: KeyValue, crypt) -> tuple[list[FieldChange], bytes, 
     return ([FieldChange("(encryption)", la, lb)] if la != lb else []), va, vb
 
 
+def _pack(d: Difference) -> bytes:
+    """_pack is a Difference as marshal bytes (``_unpack`` makes it again, equal in every field)."""
+    return marshal.dumps((d.key, d.how, [(c.field, c.old, c.new) for c in d.changes], d.new_key,
+                          None if d.old_kv is None else tuple(d.old_kv), None if d.new_kv is None else tuple(d.new_kv)))
+
+
+def _unpack(blob: bytes) -> Difference:
+    key, how, changes, new_key, old_kv, new_kv = marshal.loads(blob)
+    return Difference(key, how, [FieldChange(sys.intern(f), o, n) for f, o, n in changes], new_key,
+                      None if old_kv is None else Meta(*old_kv), None if new_kv is None else Meta(*new_kv))
+
+
+class Differences(LazyList):
+    """Differences is ``compare``'s answer, a list of ``Difference`` kept as zlib'ed chunks, rebuilt when read.
+
+    A big rewrite differs in hundreds of thousands of keys; as objects they were the largest thing verify
+    held (about 130 MB at 100k keys) while the report's entries were checked and the answer printed,
+    both of which read them once, in order. Equal to any sequence of equal Differences (a list).
+    """
+
+    __slots__ = ("_chunks", "_n")
+    CHUNK = 2048  # Differences per compressed chunk (reading holds one chunk's objects at a time)
+
+    def __init__(self, blobs: list[bytes] = ()):
+        """Differences of ``_pack``'ed blobs, in order."""
+        self._chunks = [zlib.compress(marshal.dumps(blobs[i : i + self.CHUNK]), 1)
+                        for i in range(0, len(blobs), self.CHUNK)]
+        self._n = len(blobs)
+
+    @classmethod
+    def of(cls, diffs) -> "Differences":
+        """of packs ``diffs`` (Difference objects, in order)."""
+        return cls([_pack(d) for d in diffs])
+
+    def _chunk(self, c: int) -> list[bytes]:
+        return marshal.loads(zlib.decompress(self._chunks[c]))
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if not -self._n <= i < self._n:
+            raise IndexError("Differences index out of range")
+        i %= self._n
+        return _unpack(self._chunk(i // self.CHUNK)[i % self.CHUNK])
+
+    def __iter__(self):
+        for c in range(len(self._chunks)):
+            yield from map(_unpack, self._chunk(c))
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, (list, tuple, Differences)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Differences({self._n} keys)"
+
+
 def _changes_of(pairs: list[tuple[bytes, bytes]]) -> list[list[FieldChange]]:
     """_changes_of is ``value_changes`` of each pair (what a worker process does with a batch)."""
     return [value_changes(va, vb) for va, vb in pairs]
 
 
 def compare(old_path: str, new_path: str, progress: Progress = None,
-            renames: dict[bytes, bytes] | None = None, crypt=None, workers: int | None = 0) -> list[Difference]:
+            renames: dict[bytes, bytes] | None = None, crypt=None, workers: int | None = 0) -> "Differences":
     """compare returns every key whose latest live record differs between two snapshots, in key order.
+
+    The answer is a ``Differences`` (compressed, each Difference made again when read).
 
     ``renames`` (old key -> new key, from a report) pairs a key of the old snapshot with another key
     of the new one; without it keys are paired by name. With ``crypt`` (``k8s.encryption.EncryptionConfig``)
@@ -264,7 +331,7 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
         la = _live(diffwalk.latest_of(ka, keys, progress))
         lb = _live(diffwalk.latest_of(kb, keys, progress))
         del keys
-        return _differences(a, b, la, lb, renames, renamed_from, crypt, workers)
+        return _differences(a, b, la, lb, renames, renamed_from, crypt, workers, packed=True)
 
 
 def _live(index: dict[bytes, bytes]) -> dict[bytes, bytes]:
@@ -293,20 +360,23 @@ def _workers(keys: int) -> int:
 
 def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[bytes, bytes],
                  renames: dict[bytes, bytes], renamed_from: dict[bytes, bytes], crypt,
-                 workers: int | None = None) -> list[Difference]:
+                 workers: int | None = None, packed: bool = False) -> "list[Difference] | Differences":
     """_differences pairs the live keys ``la`` of ``a`` with ``lb`` of ``b`` (user key -> bbolt key) and lists how they differ.
 
     Values are decoded and compared by ``_changes_of`` (in ``workers`` processes; None: by the number of keys).
+    With ``packed`` each Difference is packed (``_pack``) as soon as it is complete and the answer is a
+    ``Differences``; else a list (the plain path: tests hold the two equal).
     """
-    out: list[tuple[bytes, Difference]] = []
+    out: list[tuple] = []  # (source key, how, Difference or its packed bytes)
     used: set[bytes] = set()
+    keep = _pack if packed else (lambda d: d)
 
     def done(item, changes: list[FieldChange]) -> None:
         src, diff, head = item
         diff.changes = head + changes
         if diff.how == "changed" and not diff.changes:
             return  # the same plaintext sealed again with the same key (a fresh IV/nonce)
-        out.append((src, diff))
+        out.append((src, diff.how, keep(diff)))
 
     with parallel.OrderedPool(_workers(len(lb)) if workers is None else workers, _changes_of, done,
                               preload=__name__) as pending:
@@ -318,7 +388,7 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
             text = key.decode("utf-8", "backslashreplace")
             if src is None or src not in la:
                 rb = mvcc.record_at(b, lb[key]).kv
-                out.append((key, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb, key))))
+                out.append((key, "added", keep(Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb, key)))))
                 continue
             used.add(src)
             ra, rb = mvcc.record_at(a, la[src]).kv, mvcc.record_at(b, lb[key]).kv
@@ -335,9 +405,12 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
     for key in la:
         if key not in used:
             ra = mvcc.record_at(a, la[key]).kv
-            out.append((key, Difference(key.decode("utf-8", "backslashreplace"), "removed", _whole(ra, new=False),
-                                        old_kv=_bare(ra, key))))
-    return [d for _, d in sorted(out, key=lambda x: (x[0], x[1].how))]
+            out.append((key, "removed", keep(Difference(key.decode("utf-8", "backslashreplace"), "removed",
+                                                        _whole(ra, new=False), old_kv=_bare(ra, key)))))
+    out.sort(key=lambda x: (x[0], x[1]))
+    ordered = [d for _, _, d in out]
+    out.clear()
+    return Differences(ordered) if packed else ordered
 
 
 def identity(snap: Snapshot, sha256: str, revision: int | None = None) -> dict:
@@ -394,104 +467,7 @@ def _show(v: str | None) -> str:
     return "-" if v is None else one_line(v, 200)
 
 
-class Listed(NamedTuple):
-    """One entry of a report's ``changes``: key, field, old and new value, ``newKey``, ``newRecord``."""
-
-    key: str
-    field: str
-    old: str | None
-    new: str | None
-    new_key: str | None
-    new_record: tuple | None  # (createRevision, modRevision, version), each as the report gives it
-
-
-def listed_or_dict(d: dict):
-    """listed_or_dict is a ``json.load`` object hook: a report's change entry becomes a ``Listed``, any other object stays.
-
-    A change entry has a string ``key`` and ``field`` (and ``newKey``, if any, a string).
-    """
-    key, fld, new_key = d.get("key"), d.get("field"), d.get("newKey")
-    if isinstance(key, str) and isinstance(fld, str) and ("newKey" not in d or isinstance(new_key, str)):
-        rec = d.get("newRecord")
-        if isinstance(rec, dict):
-            rec = (rec.get("createRevision"), rec.get("modRevision"), rec.get("version"))
-        else:
-            rec = None
-        # many entries share a key and most share a field name: one string object each
-        return Listed(sys.intern(key), sys.intern(fld), d.get("old"), d.get("new"), new_key, rec)
-    return d
-
-
-def _listed(report: dict):
-    """_listed yields the report's change entries as ``Listed`` (parsed with ``listed_or_dict`` or not)."""
-    for c in report.get("changes", []):
-        yield c if isinstance(c, Listed) else listed_or_dict(c)
-
-
-@dataclass(slots=True)
-class Expected:
-    """What a rewrite report says the new snapshot holds: the part of the report ``uncovered`` reads.
-
-    ``listed``: key -> its entries in report order; ``recorded``: key -> its ``newRecord`` (``Listed.new_record``);
-    the report's mode.
-    Kept instead of the report itself (whose other parts verify does not need) while snapshots are compared.
-    """
-
-    listed: dict[str, list[Listed]]
-    recorded: dict[str, tuple]
-    as_new_revision: bool
-    new_revision: int | None
-
-    @classmethod
-    def of(cls, report: dict) -> "Expected":
-        listed: dict[str, list[Listed]] = {}
-        recorded: dict[str, tuple] = {}
-        for c in _listed(report):
-            listed.setdefault(c.key, []).append(c)
-            if c.new_record is not None:
-                recorded[c.key] = c.new_record
-        return cls(listed, recorded, bool(report.get("asNewRevision")), report.get("newRevision"))
-
-    def entries(self, key: str) -> dict[str, tuple]:
-        """entries maps each field the report lists for ``key`` to its (old, new) (the last entry of a field wins)."""
-        return {c.field: (c.old, c.new) for c in self.listed.get(key, ())}
-
-
-class Packed:
-    """Packed is a report's ``Expected`` compressed: marshal'ed chunks of its entries, zlib level 1.
-
-    A big rewrite's report lists hundreds of thousands of changes; verify needs them only after the
-    snapshots are compared, so they wait as a few MB of bytes instead of a hundred MB of objects.
-    """
-
-    CHUNK = 16384  # entries per compressed chunk (unpacking holds one chunk's bytes at a time)
-
-    def __init__(self, report: dict):
-        self.as_new_revision, self.new_revision = bool(report.get("asNewRevision")), report.get("newRevision")
-        self.chunks: list[bytes] = []
-        batch: list[tuple] = []
-        for c in _listed(report):
-            batch.append(tuple(c))
-            if len(batch) >= self.CHUNK:
-                self.chunks.append(zlib.compress(marshal.dumps(batch), 1))
-                batch = []
-        if batch:
-            self.chunks.append(zlib.compress(marshal.dumps(batch), 1))
-
-    def unpack(self) -> Expected:
-        """unpack is ``Expected.of`` the report this was packed from."""
-        listed: dict[str, list[Listed]] = {}
-        recorded: dict[str, tuple] = {}
-        for chunk in self.chunks:
-            for t in marshal.loads(zlib.decompress(chunk)):
-                c = Listed(sys.intern(t[0]), sys.intern(t[1]), *t[2:])
-                listed.setdefault(c.key, []).append(c)
-                if c.new_record is not None:
-                    recorded[c.key] = c.new_record
-        return Expected(listed, recorded, self.as_new_revision, self.new_revision)
-
-
-def _expected_meta(d: Difference, listed: bool, report: Expected, recorded: tuple | None) -> KeyValue:
+def _expected_meta(d: Difference, listed: bool, report: "Tracked | Lookup", recorded: tuple | None) -> KeyValue:
     """_expected_meta is the record metadata the rewrite mode writes for one difference's new record.
 
     ``recorded`` is the report's ``newRecord`` of the key (createRevision, modRevision, version), when
@@ -513,36 +489,37 @@ def _expected_meta(d: Difference, listed: bool, report: Expected, recorded: tupl
     return old
 
 
-def _mode(report: Expected) -> str:
+def _mode(report: "Tracked | Lookup") -> str:
     return f"--as-new-revision {report.new_revision}" if report.as_new_revision else "in place"
 
 
-def uncovered(diffs: list[Difference], report: "dict | Expected") -> list[str]:
+def uncovered(diffs: "list[Difference] | Differences", report: "dict | Expected | Packed") -> list[str]:
     """uncovered lists, one line each, what differs otherwise than the report says (empty: all accounted for).
 
-    ``report`` is the rewrite report, or its ``Expected`` part.
+    ``report`` is the rewrite report, its ``Expected`` part, or that ``Packed`` (read a chunk at a time:
+    ``expected.Lookup``; the same lines).
     """
     if isinstance(report, dict):
         report = Expected.of(report)
-    recorded, listed = report.recorded, report.listed
-    matched: set[tuple[str, str]] = set()
+    src = Lookup(report) if isinstance(report, Packed) else Tracked(report)
     out = []
     for d in diffs:
-        entries = report.entries(d.key)
         name = one_line(d.key) if d.how != "renamed" else f"{one_line(d.key)} -> {one_line(d.new_key)}"
         if d.how in ("added", "removed"):
             out.append(f"{name}: {d.how}, not in the report")
             continue
+        entries, recorded = src.about(d.key)
+        matched: set[str] = set()
         if d.how == "renamed" and "(key)" in entries:  # a rename the report names as the key's own change
-            matched.add((d.key, "(key)"))
+            matched.add("(key)")
             if entries["(key)"] != (d.key, d.new_key):
                 old, new = entries["(key)"]
                 out.append(f"{name}: the report says {_show(old)} -> {_show(new)}")
-        want = _expected_meta(d, bool(entries), report, recorded.get(d.key))
+        want = _expected_meta(d, bool(entries), src, recorded)
         for n in META_FIELDS:
             got = getattr(d.new_kv, n)
             if got != getattr(want, n):
-                why = "the report's newRecord" if recorded.get(d.key) is not None else _mode(report)
+                why = "the report's newRecord" if recorded is not None else _mode(src)
                 out.append(f"{name} ({n}): {getattr(d.old_kv, n)} -> {got}, expected {getattr(want, n)} ({why})")
         for c in d.changes:
             if c.field.strip("()") in META_FIELDS:
@@ -550,16 +527,15 @@ def uncovered(diffs: list[Difference], report: "dict | Expected") -> list[str]:
             if c.field not in entries:
                 out.append(f"{name} {one_line(c.field)}: {_show(c.old)} -> {_show(c.new)}, not in the report")
                 continue
-            matched.add((d.key, c.field))
+            matched.add(c.field)
             old, new = entries[c.field]
             if (old, new) != (c.old, c.new):
                 out.append(f"{name} {one_line(c.field)}: {_show(c.old)} -> {_show(c.new)}, "
                            f"the report says {_show(old)} -> {_show(new)}")
-    for key in listed:
-        for f, (old, new) in report.entries(key).items():
-            if (key, f) not in matched:
-                out.append(f"{one_line(key)} {one_line(str(f))}: the report says {_show(old)} -> {_show(new)}, "
-                           "but the new snapshot does not show that change")
+        src.matched(d.key, entries, matched)
+    for key, f, old, new in src.unmatched():
+        out.append(f"{one_line(key)} {one_line(str(f))}: the report says {_show(old)} -> {_show(new)}, "
+                   "but the new snapshot does not show that change")
     return out
 
 

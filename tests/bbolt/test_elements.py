@@ -185,12 +185,25 @@ def plain_walk(bucket: Bucket):
     return out
 
 
-def walk_outcome(path, fast: bool):
+def batch_items(b: Bucket, most: int) -> list[tuple[int, bytes, bytes]]:
+    """batch_items reads a bucket through ``leaf_batches(most)``, checking no batch holds more than ``most`` leaves."""
+    out = []
+    for batch in b.leaf_batches(most=most):
+        assert len(batch.pgids) <= most
+        view = batch.view
+        out += [(f, bytes(view[k:v]), bytes(view[v:e])) for f, k, v, e in zip(batch.flags, batch.ks, batch.vs, batch.ends)]
+    return out
+
+
+def walk_outcome(path, fast: bool, most: int | None = None):
     with open_db(path) as pf:
         try:
             out = {}
             for name, b in Bucket.root_bucket(pf).buckets():
-                out[name] = [(f, bytes(k), bytes(v)) for f, k, v in b.iter_raw()] if fast else plain_walk(b)
+                if most is not None:
+                    out[name] = batch_items(b, most)
+                else:
+                    out[name] = [(f, bytes(k), bytes(v)) for f, k, v in b.iter_raw()] if fast else plain_walk(b)
             return out
         except CorruptError as e:
             return ("error", str(e))
@@ -207,6 +220,18 @@ def test_batches_equal_the_page_walk(real_snapshot):
             assert per_page == [(pgid, len(ks)) for pgid, _r, _v, _f, ks, _vs, _e, _first in key.leaf_spans()]
             batched += sum(len(b.pgids) > 1 for b in key.leaf_batches())
     assert batched  # the batch path really ran
+
+
+@pytest.mark.parametrize("most", [1, 3, 16])
+def test_capped_batches_equal_the_page_walk(real_snapshot, most):
+    """leaf_batches(most) (batches of at most ``most`` leaves, for readers that release the mapping often)
+    yields the page walk's records, and really batches when ``most`` > 1."""
+    for path in db_paths(real_snapshot):
+        assert walk_outcome(path, True, most) == walk_outcome(path, False), path.name
+    with open_db(real_snapshot) as pf:
+        key = Bucket.root_bucket(pf).bucket(b"key")
+        sizes = [len(b.pgids) for b in key.leaf_batches(most=most)]
+        assert max(sizes) == most and sum(sizes) == len(list(key.leaf_pages()))
 
 
 @pytest.mark.parametrize("seed", range(24))
@@ -253,6 +278,7 @@ def test_damaged_trees_fail_alike(tmp_path, seed):
     dst.write_bytes(bytes(data))
     fast, plain = walk_outcome(dst, True), walk_outcome(dst, False)
     assert fast == plain
+    assert walk_outcome(dst, True, 1 + seed % 5) == plain  # batches capped at 1..5 leaves: the same outcome
     if isinstance(fast, tuple):
         assert "\n" not in fast[1] and "page" in fast[1]
 
@@ -286,3 +312,4 @@ def test_spans_equal_span_page_by_page(tmp_path):
         assert pf.spans(leaves, fmt.LEAF_PAGE) is None
         with pytest.raises(CorruptError, match=f"page {leaves[1]}: page header claims id"):
             pf.span(leaves[1])
+

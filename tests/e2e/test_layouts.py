@@ -217,7 +217,7 @@ def test_bad_zips_are_one_line_errors(tmp_path, fixture_path, tmpdir_env):
 
 def test_interrupted_read_removes_the_temp_copy(zipped, tmpdir_env, monkeypatch):
     from snaprewrite import process
-    from snaprewrite.etcd import backend
+    from snaprewrite.etcd import mvcc
 
     seen = []
 
@@ -225,8 +225,8 @@ def test_interrupted_read_removes_the_temp_copy(zipped, tmpdir_env, monkeypatch)
         seen.append(os.listdir(tmpdir_env))
         raise process.Interrupted(15)
 
-    monkeypatch.setattr(backend, "stats", interrupted)
-    monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")  # the patched stats must raise in this process, not a child's
+    monkeypatch.setattr(mvcc, "compact_state", interrupted)  # status reads it after its scan, in this process
+    monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
     r = cli("status", zipped, code=143)
     assert seen and len(seen[0]) == 1 and seen[0][0].startswith(".snaprewrite-unzip.")  # the copy existed
     assert "SIGTERM" in r.stderr and os.listdir(tmpdir_env) == []

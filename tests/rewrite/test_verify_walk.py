@@ -227,6 +227,34 @@ def test_report_entries_parsed_and_packed_are_the_reports(outputs, tmp_path, mon
         job.read_report(str(tmp_path / "bad.json"))
 
 
+def test_the_report_read_in_chunks_is_json_loads(outputs, tmp_path, monkeypatch):
+    """read_report streams the text (chunks of 5 characters here): json.loads' report, entries as Listed;
+    entries given to a callback instead arrive in order; what is not a report is refused alike."""
+    from snaprewrite import jsontext
+    from snaprewrite.errors import SnapshotError
+    from snaprewrite.rewrite import job
+
+    monkeypatch.setattr(jsontext._Reader, "CHUNK", 5)
+    text = outputs["report"].read_text()
+    want = json.loads(text, object_hook=verify.listed_or_dict)
+    assert job.read_report(str(outputs["report"])) == want
+    seen = []
+    rep = job.read_report(str(outputs["report"]), seen.append)
+    assert seen == want["changes"] and rep == dict(want, changes=[])
+    packed = verify.Packed()
+    for c in seen:
+        packed.add(c)
+    packed.finish(rep)
+    assert packed.unpack() == verify.Expected.of(want) and verify.renames(want)
+    (tmp_path / "utf16.json").write_text(text, encoding="utf-16")  # json.loads(bytes) reads UTF-16 too
+    assert job.read_report(str(tmp_path / "utf16.json")) == want
+    for name, body in (("list.json", "[1]"), ("nochanges.json", '{"input": {}}'), ("null.json", '{"changes": null}'),
+                       ("cut.json", text[: len(text) // 2]), ("empty.json", "")):
+        (tmp_path / name).write_text(body)
+        with pytest.raises(SnapshotError, match="not a snaprewrite rewrite report|cannot read the report"):
+            job.read_report(str(tmp_path / name))
+
+
 def test_streamed_json_is_the_text_json_dumps_writes(outputs, capsys):
     """report.print_json converts each Difference as it writes: the text is json.dumps' of the converted dicts."""
     from snaprewrite import report
@@ -236,3 +264,50 @@ def test_streamed_json_is_the_text_json_dumps_writes(outputs, capsys):
     report.print_json(data)
     want = json.dumps(dict(data, differences=[d.as_json() for d in diffs]), indent=2, ensure_ascii=False) + "\n"
     assert capsys.readouterr().out == want and len(diffs) > 6
+
+
+def test_packed_differences_are_the_plain_list(outputs, real_snapshot):
+    """compare's Differences (packed, made again when read) equal compare_plain's list field for field
+    (the records' metadata too), read whole, by index, by slice and chunk after chunk."""
+    renames = verify.renames(json.loads(outputs["report"].read_text()))
+    for old, new, ren in ((outputs["src"], outputs["in_place"], renames), (real_snapshot, outputs["real"], None),
+                          (outputs["src"], outputs["as_new"], None)):
+        fast = verify.compare(str(old), str(new), renames=ren)
+        plain = verify.compare_plain(str(old), str(new), renames=ren)
+        assert isinstance(fast, verify.Differences) and isinstance(plain, list) and len(plain) > 6
+        assert fast == plain and list(fast) == plain and all(d.old_kv or d.new_kv for d in fast)
+        assert fast[0] == plain[0] and fast[-1] == plain[-1] and fast[2:5] == plain[2:5]
+        with pytest.MonkeyPatch.context() as mp:  # chunks of 3: every read crosses chunk boundaries
+            mp.setattr(verify.Differences, "CHUNK", 3)
+            small = verify.Differences.of(plain)
+            assert list(small) == plain and small[len(plain) - 1] == plain[-1] and small[1:7] == plain[1:7]
+        assert verify.uncovered(fast, json.loads(outputs["report"].read_text())) == verify.uncovered(
+            plain, json.loads(outputs["report"].read_text()))
+    assert verify.Differences.of([]) == [] and not verify.Differences.of([])
+
+
+@pytest.mark.parametrize("chunk, budget", [(16384, 4), (3, 4), (2, 0)])
+def test_uncovered_from_the_packed_report_is_the_plain_ones(outputs, monkeypatch, chunk, budget):
+    """uncovered over the report kept packed (expected.Lookup: a chunk or two open, an index of keys) gives the
+    plain Expected's lines, for reports as written and edited (entries dropped, changed, reordered, repeated),
+    chunks of 3 entries, and when chunks open too often and everything is unpacked at once (budget 0)."""
+    monkeypatch.setattr(verify.Packed, "CHUNK", chunk)
+    monkeypatch.setattr(verify.Lookup, "BUDGET", budget)
+    src = outputs["src"]
+    base = json.loads(outputs["report"].read_text())
+    cut = dict(base, changes=base["changes"][3:])
+    wrong = json.loads(outputs["report"].read_text())
+    wrong["changes"][1]["new"] = "10.0.0.99"
+    wrong["changes"].append(dict(wrong["changes"][0], field="spec.notThere"))  # the same key again, far away
+    backwards = dict(base, changes=base["changes"][::-1])
+    extra = dict(base, changes=base["changes"] + [{"key": "/registry/none/x", "field": "f", "old": "a", "new": "b"}])
+    renames = verify.renames(base)
+    diffs = verify.compare(str(src), str(outputs["in_place"]), renames=renames)
+    new_rep = json.loads(outputs["report_new"].read_text())
+    lines = []
+    for rep, d in ((base, diffs), (cut, diffs), (wrong, diffs), (backwards, diffs), (extra, diffs),
+                   (new_rep, verify.compare(str(src), str(outputs["as_new"]), renames=verify.renames(new_rep)))):
+        plain = verify.uncovered(d, json.loads(json.dumps(rep)))
+        assert verify.uncovered(d, verify.Packed(rep)) == plain
+        lines.append(plain)
+    assert [bool(x) for x in lines] == [False, True, True, False, True, False]  # reordered still holds; edits do not

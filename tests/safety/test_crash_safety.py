@@ -152,17 +152,17 @@ def test_input_appended_to_during_the_copy(tmp_path, monkeypatch):
 
 def test_input_appended_to_by_a_thread_while_a_read_command_scans(tmp_path, monkeypatch):
     """status notices an input that grew while it was scanning, and says so in one line."""
-    from snaprewrite.etcd import backend
+    from snaprewrite.etcd import mvcc
     snap = copy_of(K8S_SNAPSHOT, tmp_path)
-    real_stats = backend.stats
+    real_compact_state = mvcc.compact_state
 
-    def stats_then_append(s, progress=None, index=None, **kw):
-        st = real_stats(s, progress, index, **kw)
+    def compact_state_then_append(s):  # status reads it right after its scan (plain or livecount)
+        cs = real_compact_state(s)
         with open(snap, "ab") as f:
             f.write(b"\0" * 512)
-        return st
+        return cs
 
-    monkeypatch.setattr(backend, "stats", stats_then_append)
+    monkeypatch.setattr(mvcc, "compact_state", compact_state_then_append)
     r = runner.invoke(app, ["status", str(snap), "-o", "json"])
     assert r.exit_code == 1
     assert "changed while reading" in one_error_line(r.stderr)

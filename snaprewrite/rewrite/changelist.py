@@ -1,0 +1,77 @@
+"""The rewrite report's ``changes``: a read-only list of dicts made from the plan's Changes when read.
+
+A big rewrite changes hundreds of thousands of fields. The plan already holds each as a ``Change``;
+the report used to hold each again as a dict (about 80 MB at 160k changes) from planning until the
+report file was written at the end of the run, when the process is at its largest. ``ChangeList``
+makes each entry's dict (``Change.as_json`` plus the fields added to it, such as a rename's
+``newRecord``) only when it is read, and ``jsontext`` writes it as the list it stands for, an entry at
+a time: the report's text is the same (``tests/rewrite/test_changelist.py``).
+"""
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from ..jsontext import LazyList
+
+
+class ChangeList(LazyList):
+    """ChangeList is ``[c.as_json() for c in changes]``, each dict made when it is read.
+
+    ``add(i, name, value)`` appends a field to entry ``i`` (after its own fields, as a dict assignment
+    would); the entries are otherwise read-only. Equal to any sequence with equal entries (a list of dicts).
+    """
+
+    __slots__ = ("_changes", "_added")
+
+    def __init__(self, changes: Sequence):
+        self._changes = changes  # objects with ``as_json()`` (rewrite.plan.Change)
+        self._added: dict[int, dict[str, Any]] = {}
+
+    @property
+    def items(self) -> Sequence:
+        """items are the Change objects themselves, in report order."""
+        return self._changes
+
+    def add(self, i: int, name: str, value: Any) -> None:
+        """add sets field ``name`` of entry ``i`` to ``value`` (a new field goes last, like a dict assignment)."""
+        if not -len(self._changes) <= i < len(self._changes):
+            raise IndexError(i)
+        self._added.setdefault(i % len(self._changes), {})[name] = value
+
+    def _entry(self, i: int) -> dict:
+        out = self._changes[i].as_json()
+        more = self._added.get(i)
+        if more:
+            out.update(more)
+        return out
+
+    def __len__(self) -> int:
+        return len(self._changes)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._entry(j) for j in range(*i.indices(len(self._changes)))]
+        n = len(self._changes)
+        if not -n <= i < n:
+            raise IndexError("ChangeList index out of range")
+        return self._entry(i % n)
+
+    def __iter__(self) -> Iterator[dict]:
+        added = self._added
+        for i, c in enumerate(self._changes):
+            out = c.as_json()
+            if added:
+                more = added.get(i)
+                if more:
+                    out.update(more)
+            yield out
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # a list is not hashable either
+
+    def __repr__(self) -> str:
+        return f"ChangeList({len(self)} changes)"

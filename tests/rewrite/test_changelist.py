@@ -1,0 +1,109 @@
+"""The report's ``changes`` as a ChangeList (each entry's dict made when read) is the plain list of dicts.
+
+``Plan.report`` no longer holds a dict per changed field for the whole run; whatever reads the report
+(the JSON writer, the table, verify, tests) must see exactly the list ``[c.as_json() for c in changes]``
+with the fields ``rewrite`` adds (a rename's ``newRecord``) last in their entries, and the report file
+must be the same text as ``json.dumps`` of that plain list.
+"""
+
+import io
+import json
+import os
+
+import pytest
+
+from snaprewrite import jsontext, report
+from snaprewrite.etcd.snapshot import Snapshot
+from snaprewrite.rewrite import job
+from snaprewrite.rewrite import plan as planning
+from snaprewrite.rewrite.changelist import ChangeList
+from snaprewrite.rewrite.cidr import CidrMap
+from snaprewrite.rewrite.plan import Change
+
+K8S_SERVICES = ["192.168.0.0/16=172.24.0.0/16"]
+
+
+def changes(n: int) -> list[Change]:
+    out = []
+    for i in range(n):
+        kind = "Service" if i % 3 else "Node"
+        out.append(Change(f"/registry/x/ns/o{i // 2}", kind, "" if kind == "Node" else "ns", f"o{i // 2}",
+                          f"spec.f{i % 2}", f"10.0.0.{i}", None if i % 7 == 0 else f"caf\u00e9 {i}",
+                          f"/registry/x/ns/n{i}" if i % 11 == 0 else None))
+    return out
+
+
+def test_a_changelist_is_the_list_of_dicts():
+    cs = changes(40)
+    plain = [c.as_json() for c in cs]
+    lazy = ChangeList(cs)
+    assert lazy == plain and plain == lazy and list(lazy) == plain and len(lazy) == 40
+    assert lazy[0] == plain[0] and lazy[-1] == plain[-1] and lazy[3:9] == plain[3:9] and lazy[::-5] == plain[::-5]
+    assert ChangeList([]) == [] and not ChangeList([]) and lazy != plain[:-1]
+    with pytest.raises(IndexError):
+        lazy[40]
+    # a field added to an entry goes last, as the dict assignment rewrite made before
+    lazy.add(11, "newRecord", {"createRevision": 5, "modRevision": 5, "version": 1})
+    lazy.add(-1, "extra", 1)
+    plain[11]["newRecord"] = {"createRevision": 5, "modRevision": 5, "version": 1}
+    plain[-1]["extra"] = 1
+    assert lazy == plain and list(lazy[11]) == list(plain[11]) and list(lazy[39]) == list(plain[39])
+    with pytest.raises(IndexError):
+        lazy.add(40, "x", 1)
+
+
+def test_the_json_text_is_the_plain_lists(tmp_path):
+    cs = changes(3000)
+    lazy = ChangeList(cs)
+    lazy.add(0, "newRecord", {"createRevision": 1, "modRevision": 2, "version": 3})
+    rep = {"input": "a.db", "changes": lazy, "nested": {"changes": ChangeList(cs[:5])}, "empty": ChangeList([])}
+    plain = {"input": "a.db", "changes": list(lazy), "nested": {"changes": [c.as_json() for c in cs[:5]]}, "empty": []}
+    assert job.dumps_report(rep) == json.dumps(plain, indent=2)
+    assert "".join(jsontext.pieces(rep, ensure_ascii=False)) == json.dumps(plain, indent=2, ensure_ascii=False)
+    # a value json.dumps must write (a float) sends the rest through json: the ChangeList still reads as its list
+    odd = {"f": {"x": 1.5, "changes": lazy}}
+    assert job.dumps_report(odd) == json.dumps({"f": {"x": 1.5, "changes": list(lazy)}}, indent=2)
+    path = tmp_path / "r.json"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        job._write_json(fd, rep)
+    finally:
+        os.close(fd)
+    assert path.read_text() == json.dumps(plain, indent=2) + "\n"
+
+
+def test_the_table_is_the_plain_lists(monkeypatch):
+    """rewrite_table keeps only the rows it shows: the same text for the ChangeList and the list of dicts."""
+    cs = changes(200)
+    texts = []
+    for entries in (ChangeList(cs), [c.as_json() for c in cs]):
+        buf = io.StringIO()
+        monkeypatch.setattr(report, "stdout", report.FullConsole(file=buf, highlight=False, soft_wrap=True))
+        report.rewrite_table({"changes": entries, "warnings": [], "summary": {"changes": len(cs)}}, True)
+        texts.append(buf.getvalue())
+    assert texts[0] == texts[1]
+    services = [c for c in cs if c.kind == "Service"]
+    assert f"Service: {len({c.key for c in services})} object(s), {len(services)} field(s)" in texts[0]
+    assert f"... {len(services) - report.MAX_ROWS_PER_KIND} more (see --report)" in texts[0]
+
+
+def test_a_real_rewrites_report_file_lists_the_plans_changes(fixture_path, tmp_path):
+    """The report file of a rewrite with renames: the plan's changes as dicts, each rename's newRecord last."""
+    src = str(fixture_path("k8s-etcd35.db"))
+    out, rep_path = tmp_path / "o.db", tmp_path / "r.json"
+    res = job.run(job.Request(src, str(out), K8S_SERVICES, [], [], report=str(rep_path)))
+    assert isinstance(res.report["changes"], ChangeList)
+    with Snapshot(src) as snap:
+        plan = planning.build(snap, planning.Options(CidrMap.parse(K8S_SERVICES), CidrMap(())))
+    written = json.loads(rep_path.read_text())["changes"]
+    assert len(written) == len(plan.changes) > 6
+    renamed = 0
+    for got, c in zip(written, plan.changes, strict=True):
+        want = c.as_json()
+        if c.new_key is not None:
+            renamed += 1
+            assert list(got)[-1] == "newRecord" and set(got["newRecord"]) == {"createRevision", "modRevision", "version"}
+            want["newRecord"] = got["newRecord"]
+        assert got == want
+    assert renamed == 6
+    assert rep_path.read_text() == json.dumps({**res.report, "changes": list(res.report["changes"])}, indent=2) + "\n"

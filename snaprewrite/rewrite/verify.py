@@ -261,9 +261,20 @@ class Differences(LazyList):
 
     def __init__(self, blobs: list[bytes] = ()):
         """Differences of ``_pack``'ed blobs, in order."""
-        self._chunks = [zlib.compress(marshal.dumps(blobs[i : i + self.CHUNK]), 1)
-                        for i in range(0, len(blobs), self.CHUNK)]
+        self._chunks = [self.compress(blobs[i : i + self.CHUNK]) for i in range(0, len(blobs), self.CHUNK)]
         self._n = len(blobs)
+
+    @staticmethod
+    def compress(blobs: list[bytes]) -> bytes:
+        """compress is one chunk of ``_pack``'ed blobs (at most ``CHUNK``) as kept."""
+        return zlib.compress(marshal.dumps(blobs), 1)
+
+    @classmethod
+    def of_chunks(cls, chunks: list[bytes], n: int) -> "Differences":
+        """of_chunks is the Differences of ``compress``'ed chunks (all full but the last) holding ``n`` in all."""
+        out = cls()
+        out._chunks, out._n = chunks, n
+        return out
 
     @classmethod
     def of(cls, diffs) -> "Differences":
@@ -358,6 +369,68 @@ def _workers(keys: int) -> int:
     return min(n, 4) if keys >= PARALLEL_MIN and n > 1 else 0
 
 
+def _order(la: dict[bytes, bytes], lb: dict[bytes, bytes], renames: dict[bytes, bytes],
+           renamed_from: dict[bytes, bytes]) -> list[tuple]:
+    """_order is every key pair's place in the answer: ``(source key, how, key in b or None)``, sorted.
+
+    ``how`` is ``added``, ``changed``, ``removed`` or ``renamed`` (a ``changed`` pair with the same
+    records is dropped when read). Knowing the order before any record is read lets each Difference
+    be packed and compressed as soon as it is complete, instead of all of them kept to be sorted.
+    """
+    events: list[tuple] = []
+    used: set[bytes] = set()
+    for key in lb:
+        src = renamed_from.get(key, None if key in renames else key)
+        if src is None or src not in la:
+            events.append((key, "added", key))
+            continue
+        used.add(src)
+        events.append((src, "changed" if src == key else "renamed", key))
+    events.extend((key, "removed", None) for key in la if key not in used)
+    del used
+    events.sort(key=lambda e: (e[0], e[1]))
+    return events
+
+
+class _Sink:
+    """_Sink takes each key pair's Difference (or None: no difference) by its place, in any order, and keeps them in order.
+
+    Packed, a full chunk is compressed at once (``Differences.CHUNK``); only results waiting for an earlier
+    one (a worker's batch still out) are held as they are.
+    """
+
+    def __init__(self, packed: bool):
+        self.packed = packed
+        self.ready: dict[int, object] = {}
+        self.next = 0
+        self.done: list = []
+        self.chunks: list[bytes] = []
+        self.n = 0
+
+    def put(self, i: int, diff: "Difference | None") -> None:
+        self.ready[i] = None if diff is None else (_pack(diff) if self.packed else diff)
+        while self.next in self.ready:
+            d = self.ready.pop(self.next)
+            self.next += 1
+            if d is not None:
+                self.done.append(d)
+                if self.packed and len(self.done) >= Differences.CHUNK:
+                    self._compress()
+
+    def _compress(self) -> None:
+        self.chunks.append(Differences.compress(self.done))
+        self.n += len(self.done)
+        self.done = []
+
+    def result(self) -> "list[Difference] | Differences":
+        assert not self.ready
+        if not self.packed:
+            return self.done
+        if self.done:
+            self._compress()
+        return Differences.of_chunks(self.chunks, self.n)
+
+
 def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[bytes, bytes],
                  renames: dict[bytes, bytes], renamed_from: dict[bytes, bytes], crypt,
                  workers: int | None = None, packed: bool = False) -> "list[Difference] | Differences":
@@ -367,50 +440,47 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
     With ``packed`` each Difference is packed (``_pack``) as soon as it is complete and the answer is a
     ``Differences``; else a list (the plain path: tests hold the two equal).
     """
-    out: list[tuple] = []  # (source key, how, Difference or its packed bytes)
-    used: set[bytes] = set()
-    keep = _pack if packed else (lambda d: d)
+    events = _order(la, lb, renames, renamed_from)
+    sink = _Sink(packed)
 
     def done(item, changes: list[FieldChange]) -> None:
-        src, diff, head = item
+        i, diff, head = item
         diff.changes = head + changes
         if diff.how == "changed" and not diff.changes:
-            return  # the same plaintext sealed again with the same key (a fresh IV/nonce)
-        out.append((src, diff.how, keep(diff)))
+            diff = None  # the same plaintext sealed again with the same key (a fresh IV/nonce)
+        sink.put(i, diff)
 
     with parallel.OrderedPool(_workers(len(lb)) if workers is None else workers, _changes_of, done,
                               preload=__name__) as pending:
-        for n, key in enumerate(lb, 1):
-            if n % RELEASE_EVERY == 0:  # records read in revision order jump between distant leaves
+        for i, (src, how, key) in enumerate(events):
+            if i % RELEASE_EVERY == 0:  # records read in key order jump between distant leaves
                 a.pages.release()
                 b.pages.release()
-            src = renamed_from.get(key, None if key in renames else key)
-            text = key.decode("utf-8", "backslashreplace")
-            if src is None or src not in la:
+            events[i] = None  # each pair is read once: its tuple goes as it is done
+            if how == "added":
                 rb = mvcc.record_at(b, lb[key]).kv
-                out.append((key, "added", keep(Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb, key)))))
+                text = key.decode("utf-8", "backslashreplace")
+                sink.put(i, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb, key)))
                 continue
-            used.add(src)
+            if how == "removed":
+                ra = mvcc.record_at(a, la[src]).kv
+                sink.put(i, Difference(src.decode("utf-8", "backslashreplace"), "removed",
+                                       _whole(ra, new=False), old_kv=_bare(ra, src)))
+                continue
             ra, rb = mvcc.record_at(a, la[src]).kv, mvcc.record_at(b, lb[key]).kv
-            if src != key:
-                diff = Difference(src.decode("utf-8", "backslashreplace"), "renamed", new_key=text)
+            if how == "renamed":
+                diff = Difference(src.decode("utf-8", "backslashreplace"), "renamed",
+                                  new_key=key.decode("utf-8", "backslashreplace"))
             elif ra != rb:
-                diff = Difference(text, "changed")
+                diff = Difference(key.decode("utf-8", "backslashreplace"), "changed")
             else:
+                sink.put(i, None)
                 continue
             diff.old_kv, diff.new_kv = _bare(ra, src), _bare(rb, key)
             head, va, vb = _opened(ra, rb, crypt)
-            pending.add((src, diff, _meta(ra, rb) + head), (va, vb))
+            pending.add((i, diff, _meta(ra, rb) + head), (va, vb))
         pending.finish()
-    for key in la:
-        if key not in used:
-            ra = mvcc.record_at(a, la[key]).kv
-            out.append((key, "removed", keep(Difference(key.decode("utf-8", "backslashreplace"), "removed",
-                                                        _whole(ra, new=False), old_kv=_bare(ra, key)))))
-    out.sort(key=lambda x: (x[0], x[1]))
-    ordered = [d for _, _, d in out]
-    out.clear()
-    return Differences(ordered) if packed else ordered
+    return sink.result()
 
 
 def identity(snap: Snapshot, sha256: str, revision: int | None = None) -> dict:

@@ -29,7 +29,7 @@ import json
 import marshal
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -336,20 +336,27 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
     renamed_from = {new: old for old, new in renames.items()}
     with Snapshot(old_path) as a, Snapshot(new_path) as b:
         ka, kb = a.key_bucket(), b.key_bucket()
-        keys = {k: k for k in diffwalk.differing_keys(ka, kb, progress)}
-        keys.update((k, k) for k in renames)
-        keys.update((k, k) for k in renamed_from)
-        la = _live(diffwalk.latest_of(ka, keys, progress))
-        lb = _live(diffwalk.latest_of(kb, keys, progress))
+        keys = diffwalk.differing_keys(ka, kb, progress)
+        keys.update(renames)
+        keys.update(renamed_from)
+        slots = {k: i for i, k in enumerate(keys)}  # both sides' latest records by slot (diffwalk.Latest)
         del keys
+        la = diffwalk.latest_compact(ka, slots, progress)
+        lb = diffwalk.latest_compact(kb, slots, progress)
         return _differences(a, b, la, lb, renames, renamed_from, crypt, workers, packed=True)
 
 
-def _live(index: dict[bytes, bytes]) -> dict[bytes, bytes]:
-    """_live drops the deleted keys (latest record a tombstone) from ``index``, in place, and returns it."""
-    for k in [k for k, rk in index.items() if mvcc.is_tombstone(rk)]:
-        del index[k]
-    return index
+def _record(snap: Snapshot, index, key: bytes) -> KeyValue:
+    """_record is the latest record of ``key`` in ``index`` (a ``diffwalk.Latest`` reads it in the leaf it noted)."""
+    revkey = index[key]
+    if not isinstance(index, diffwalk.Latest):
+        return mvcc.record_at(snap, revkey).kv
+    hints = snap.key_bucket().leaf_hints
+    hints[revkey] = index.leaf(key)  # only while it is read: a hint per key is what Latest saves
+    try:
+        return mvcc.record_at(snap, revkey).kv
+    finally:
+        hints.pop(revkey, None)
 
 
 def compare_plain(old_path: str, new_path: str, progress: Progress = None,
@@ -369,7 +376,7 @@ def _workers(keys: int) -> int:
     return min(n, 4) if keys >= PARALLEL_MIN and n > 1 else 0
 
 
-def _order(la: dict[bytes, bytes], lb: dict[bytes, bytes], renames: dict[bytes, bytes],
+def _order(la: "Mapping[bytes, bytes]", lb: "Mapping[bytes, bytes]", renames: dict[bytes, bytes],
            renamed_from: dict[bytes, bytes]) -> list[tuple]:
     """_order is every key pair's place in the answer: ``(source key, how, key in b or None)``, sorted.
 
@@ -431,7 +438,7 @@ class _Sink:
         return Differences.of_chunks(self.chunks, self.n)
 
 
-def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[bytes, bytes],
+def _differences(a: Snapshot, b: Snapshot, la: "Mapping[bytes, bytes]", lb: "Mapping[bytes, bytes]",
                  renames: dict[bytes, bytes], renamed_from: dict[bytes, bytes], crypt,
                  workers: int | None = None, packed: bool = False) -> "list[Difference] | Differences":
     """_differences pairs the live keys ``la`` of ``a`` with ``lb`` of ``b`` (user key -> bbolt key) and lists how they differ.
@@ -458,16 +465,16 @@ def _differences(a: Snapshot, b: Snapshot, la: dict[bytes, bytes], lb: dict[byte
                 b.pages.release()
             events[i] = None  # each pair is read once: its tuple goes as it is done
             if how == "added":
-                rb = mvcc.record_at(b, lb[key]).kv
+                rb = _record(b, lb, key)
                 text = key.decode("utf-8", "backslashreplace")
                 sink.put(i, Difference(text, "added", _whole(rb, new=True), new_kv=_bare(rb, key)))
                 continue
             if how == "removed":
-                ra = mvcc.record_at(a, la[src]).kv
+                ra = _record(a, la, src)
                 sink.put(i, Difference(src.decode("utf-8", "backslashreplace"), "removed",
                                        _whole(ra, new=False), old_kv=_bare(ra, src)))
                 continue
-            ra, rb = mvcc.record_at(a, la[src]).kv, mvcc.record_at(b, lb[key]).kv
+            ra, rb = _record(a, la, src), _record(b, lb, key)
             if how == "renamed":
                 diff = Difference(src.decode("utf-8", "backslashreplace"), "renamed",
                                   new_key=key.decode("utf-8", "backslashreplace"))

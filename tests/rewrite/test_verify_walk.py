@@ -311,3 +311,33 @@ def test_uncovered_from_the_packed_report_is_the_plain_ones(outputs, monkeypatch
         assert verify.uncovered(d, verify.Packed(rep)) == plain
         lines.append(plain)
     assert [bool(x) for x in lines] == [False, True, True, False, True, False]  # reordered still holds; edits do not
+
+
+def test_compact_latest_index_is_latest_of(outputs, real_snapshot):
+    """diffwalk.Latest (two flat arrays per side) reads as latest_of's index without its tombstones, and notes
+    for each key the leaf that holds its record; keys with no record or deleted last are not in it."""
+    with Snapshot(str(outputs["real"])) as snap:
+        bucket = snap.key_bucket()
+        every = mvcc.latest_index(snap)
+        deleted = [k for k, rk in every.items() if mvcc.is_tombstone(rk)]
+        keys = set(list(every)[::3]) | set(deleted[:50]) | {b"/registry/no/such/key"}
+        slots = {k: i for i, k in enumerate(keys)}
+        compact = diffwalk.latest_compact(bucket, slots)
+        bucket.leaf_hints.clear()
+        want = {k: rk for k, rk in diffwalk.latest_of(bucket, set(keys)).items() if not mvcc.is_tombstone(rk)}
+        assert deleted and {k: compact[k] for k in compact} == want
+        assert len(compact) == len(want) and b"/registry/no/such/key" not in compact
+        assert all(k not in compact for k in deleted[:50])
+        for k in list(want)[:200]:
+            assert compact.leaf(k) == bucket.leaf_hints[want[k]]
+            assert verify._record(snap, compact, k) == mvcc.record_at(snap, want[k]).kv
+
+
+def test_differences_come_in_key_order(outputs):
+    """compare packs each Difference as it completes, in an order fixed before reading: by source key, then how
+    (what sorting every Difference at the end gave)."""
+    report = json.loads(Path(outputs["report"]).read_text())
+    for old, new, renames in ((outputs["src"], outputs["in_place"], verify.renames(report)),
+                              (outputs["src"], outputs["other"], None)):
+        got = [(d.key, d.how) for d in verify.compare(str(old), str(new), renames=renames)]
+        assert got and got == sorted(got)

@@ -336,11 +336,13 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
     renamed_from = {new: old for old, new in renames.items()}
     with Snapshot(old_path) as a, Snapshot(new_path) as b:
         ka, kb = a.key_bucket(), b.key_bucket()
-        keys = diffwalk.differing_keys(ka, kb, progress)
-        keys.update(renames)
-        keys.update(renamed_from)
-        slots = {k: i for i, k in enumerate(keys)}  # both sides' latest records by slot (diffwalk.Latest)
-        del keys
+        # both sides' latest records by slot (diffwalk.Latest); the report's keys first, so a key in both
+        # is the report's bytes object (the walk's copy goes with its set)
+        slots = dict.fromkeys(renames)
+        slots.update(dict.fromkeys(renamed_from))
+        slots.update(dict.fromkeys(diffwalk.differing_keys(ka, kb, progress)))
+        for i, k in enumerate(slots):
+            slots[k] = i
         la = diffwalk.latest_compact(ka, slots, progress)
         lb = diffwalk.latest_compact(kb, slots, progress)
         return _differences(a, b, la, lb, renames, renamed_from, crypt, workers, packed=True)

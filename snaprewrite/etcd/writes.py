@@ -85,7 +85,9 @@ class Write:
         """of makes the Write of ``key``'s latest record (its old value is dropped: a plan holds many)."""
         kv = latest.kv
         if kv.value:  # the record without its value, built directly (``dataclasses.replace`` costs 6 us)
-            kv = KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, b"", kv.lease)
+            # the key's own bytes where they are equal (always, for a latest record): not a second copy per edit
+            kv = KeyValue(key if kv.key == key else kv.key, kv.create_revision, kv.mod_revision, kv.version, b"",
+                          kv.lease)
             latest = Record(latest.revision, latest.tombstone, kv)
         return cls(key, latest, value, new_key)
 

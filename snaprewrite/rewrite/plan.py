@@ -391,8 +391,27 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
                 if sc.aside is not None and rule.name in sc.aside.observers:
                     sc.aside.settle()
                 rule.run(ctx)
+                _forget_all(sc.objects)
     plan.edits.sort(key=lambda e: e.key)
     return plan
+
+
+def _forget_all(objects: dict[str, list[Object]]) -> None:
+    """_forget_all empties every object's cache once a rule is done with them.
+
+    What a rule read (records a rule kept, envelopes, fields) would otherwise stay until planning ends,
+    beside the plan's new values: ~90 MB of a 1.3 GB rewrite (5k ConfigMaps' records, 56k IPAddresses'
+    envelopes). A later rule that looks at the same object reads it again; its record does not change.
+    How an encrypted value was sealed stays: a later rule editing an earlier edit seals it the same way.
+    """
+    for objs in objects.values():
+        for obj in objs:
+            cache = obj.cache
+            if cache:
+                sealed = cache.get("sealed")
+                cache.clear()
+                if sealed is not None:
+                    cache["sealed"] = sealed
 
 
 @contextlib.contextmanager

@@ -124,6 +124,20 @@ def differing_keys(a: Bucket, b: Bucket, progress: Progress = None) -> set[bytes
             progress(1)
 
 
+def _leaves_released(bucket: Bucket, progress: Progress = None):
+    """_leaves_released yields (pgid, (flags, key, value) triples) per leaf of ``bucket`` in key order, releasing the
+    mapping's resident pages every ``RELEASE_EVERY`` leaves (batches no bigger than a release's window)."""
+    pf = bucket.pf
+    n = 0
+    for pgid, _run, pairs in bucket.leaf_runs_at(RELEASE_EVERY):
+        n += 1
+        if n % RELEASE_EVERY == 0:
+            pf.release()
+        yield pgid, pairs
+        if progress is not None:
+            progress(len(pairs))
+
+
 def latest_of(bucket: Bucket, keys: dict[bytes, bytes] | set[bytes], progress: Progress = None) -> dict[bytes, bytes]:
     """latest_of maps each of ``keys`` that has a record in ``bucket`` to the bbolt key of its last one.
 
@@ -134,14 +148,9 @@ def latest_of(bucket: Bucket, keys: dict[bytes, bytes] | set[bytes], progress: P
     """
     index: dict[bytes, bytes] = {}
     hints = bucket.leaf_hints
-    pf = bucket.pf
     key_of = kvcodec.key_of
     canonical = keys if isinstance(keys, dict) else None
-    n = 0
-    for pgid, _run, pairs in bucket.leaf_runs_at(RELEASE_EVERY):  # batches no bigger than a release's window
-        n += 1
-        if n % RELEASE_EVERY == 0:
-            pf.release()
+    for pgid, pairs in _leaves_released(bucket, progress):
         for _f, k, v in pairs:
             if not v:
                 continue  # etcd 3.6's revision-bump marker
@@ -154,8 +163,6 @@ def latest_of(bucket: Bucket, keys: dict[bytes, bytes] | set[bytes], progress: P
                     hints.pop(old, None)
                 rk = index[user_key] = k.tobytes()
                 hints[rk] = pgid
-        if progress is not None:
-            progress(len(pairs))
     for revkey in index.values():
         if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
             revcodec.decode(revkey)  # raises SchemaError naming the bad key
@@ -212,15 +219,10 @@ def latest_compact(bucket: Bucket, slots: dict[bytes, int], progress: Progress =
     """latest_compact is ``latest_of`` as a ``Latest`` over ``slots`` (key -> slot); nothing is added to ``leaf_hints``."""
     out = Latest(slots)
     revs, leaves, width = out.revs, out.leaves, Latest.REV
-    pf = bucket.pf
     key_of = kvcodec.key_of
     get = slots.get
     bad: dict[int, bytes] = {}  # slot -> a bbolt key of another length than a revision's (raised if it is the latest)
-    n = 0
-    for pgid, _run, pairs in bucket.leaf_runs_at(RELEASE_EVERY):
-        n += 1
-        if n % RELEASE_EVERY == 0:
-            pf.release()
+    for pgid, pairs in _leaves_released(bucket, progress):
         for _f, k, v in pairs:
             if not v:
                 continue  # etcd 3.6's revision-bump marker
@@ -235,8 +237,6 @@ def latest_compact(bucket: Bucket, slots: dict[bytes, int], progress: Progress =
                     revs[at] = BAD
                     bad[slot] = k.tobytes()
                 leaves[slot] = pgid
-        if progress is not None:
-            progress(len(pairs))
     for slot, revkey in bad.items():
         if revs[slot * width] == BAD:
             revcodec.decode(revkey)  # raises SchemaError naming the bad key

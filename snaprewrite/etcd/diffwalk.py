@@ -9,7 +9,7 @@ side's current leaf is skipped whole: same elements and same key/value bytes mea
 Why that is enough to compare latest records: a user key none of whose records differs has the very
 same records in both buckets (same revisions, same bytes), so its latest record (live or tombstone) is
 the same too. Only the keys ``differing_keys`` returns need their latest records looked up
-(``latest_of``), each side on its own.
+(``latest_compact``), each side on its own.
 
 Memory: nothing is kept per record; the mapped pages passed are released every ``RELEASE_EVERY``
 leaves (the walk can jump between distant pages of a rewritten file, and each fault maps a whole
@@ -138,40 +138,8 @@ def _leaves_released(bucket: Bucket, progress: Progress = None):
             progress(len(pairs))
 
 
-def latest_of(bucket: Bucket, keys: dict[bytes, bytes] | set[bytes], progress: Progress = None) -> dict[bytes, bytes]:
-    """latest_of maps each of ``keys`` that has a record in ``bucket`` to the bbolt key of its last one.
-
-    Like ``mvcc.latest_index`` restricted to ``keys``: a deleted key maps to its tombstone's 18-byte key,
-    dict order is the order of each key's first record. With ``keys`` a dict mapping each key to itself,
-    the index's keys are those objects (so two indexes over the same keys share them). The leaf of each latest record is noted in
-    ``bucket.leaf_hints`` so reading it afterwards (``mvcc.record_at``) skips the descent from the root.
-    """
-    index: dict[bytes, bytes] = {}
-    hints = bucket.leaf_hints
-    key_of = kvcodec.key_of
-    canonical = keys if isinstance(keys, dict) else None
-    for pgid, pairs in _leaves_released(bucket, progress):
-        for _f, k, v in pairs:
-            if not v:
-                continue  # etcd 3.6's revision-bump marker
-            user_key = key_of(v)
-            if user_key in keys:
-                if canonical is not None:
-                    user_key = canonical[user_key]
-                old = index.get(user_key)
-                if old is not None:
-                    hints.pop(old, None)
-                rk = index[user_key] = k.tobytes()
-                hints[rk] = pgid
-    for revkey in index.values():
-        if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
-            revcodec.decode(revkey)  # raises SchemaError naming the bad key
-    return index
-
-
-
 class Latest:
-    """Latest is ``latest_of``'s answer kept compact: each key's last record as a slot in two flat arrays.
+    """Latest is ``mvcc.latest_index`` restricted to some keys, kept compact: each key's last record as a slot in two flat arrays.
 
     At 8 GiB a rewrite differs in ~600k keys; a dict of bbolt keys per side plus ``leaf_hints`` held
     ~100 MB each. Here the keys share one ``slots`` dict (key -> slot, both sides), and each side keeps
@@ -216,7 +184,8 @@ class Latest:
 
 
 def latest_compact(bucket: Bucket, slots: dict[bytes, int], progress: Progress = None) -> Latest:
-    """latest_compact is ``latest_of`` as a ``Latest`` over ``slots`` (key -> slot); nothing is added to ``leaf_hints``."""
+    """latest_compact is the last record of each key of ``slots`` (key -> slot) as a ``Latest`` (one walk of ``bucket``);
+    nothing is added to ``leaf_hints``."""
     out = Latest(slots)
     revs, leaves, width = out.revs, out.leaves, Latest.REV
     key_of = kvcodec.key_of

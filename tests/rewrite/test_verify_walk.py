@@ -314,8 +314,9 @@ def test_uncovered_from_the_packed_report_is_the_plain_ones(outputs, monkeypatch
 
 
 def test_compact_latest_index_is_latest_of(outputs, real_snapshot):
-    """diffwalk.Latest (two flat arrays per side) reads as latest_of's index without its tombstones, and notes
-    for each key the leaf that holds its record; keys with no record or deleted last are not in it."""
+    """diffwalk.Latest (two flat arrays per side) reads as mvcc.latest_index restricted to its keys, without
+    tombstones, and notes for each key the leaf that holds its record; keys with no record or deleted last are
+    not in it."""
     with Snapshot(str(outputs["real"])) as snap:
         bucket = snap.key_bucket()
         every = mvcc.latest_index(snap)
@@ -323,13 +324,13 @@ def test_compact_latest_index_is_latest_of(outputs, real_snapshot):
         keys = set(list(every)[::3]) | set(deleted[:50]) | {b"/registry/no/such/key"}
         slots = {k: i for i, k in enumerate(keys)}
         compact = diffwalk.latest_compact(bucket, slots)
-        bucket.leaf_hints.clear()
-        want = {k: rk for k, rk in diffwalk.latest_of(bucket, set(keys)).items() if not mvcc.is_tombstone(rk)}
+        want = {k: rk for k, rk in every.items() if k in keys and not mvcc.is_tombstone(rk)}
+        leaf_of = {k.tobytes(): pgid for pgid, _run, pairs in bucket.leaf_runs_at() for _f, k, _v in pairs}
         assert deleted and {k: compact[k] for k in compact} == want
         assert len(compact) == len(want) and b"/registry/no/such/key" not in compact
         assert all(k not in compact for k in deleted[:50])
         for k in list(want)[:200]:
-            assert compact.leaf(k) == bucket.leaf_hints[want[k]]
+            assert compact.leaf(k) == leaf_of[want[k]]
             assert verify._record(snap, compact, k) == mvcc.record_at(snap, want[k]).kv
 
 

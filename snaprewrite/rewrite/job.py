@@ -297,7 +297,7 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
     renames = [e.write for e in plan.edits if e.new_key is not None]
     if not renames:
         return
-    latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames))
+    latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames), values=False)
     placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for w in renames}
     changes: ChangeList = rep["changes"]
     for i, c in enumerate(changes.items):  # the Changes themselves: no entry's dict is made

@@ -56,6 +56,7 @@ live key and value (and the create_revision of edited keys), not the revisions o
 that revision. It moves the store revision only: every key's records are those of the mode above.
 """
 
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -75,16 +76,21 @@ MAX_REVISION = (1 << 63) - 1  # etcd's revisions are int64
 VALUES = Spill()  # where this process's writes keep their values (``Write.of``): not in memory
 
 
+_BASE = struct.Struct("<?qqqq")  # after a Write's 17-byte revision key: tombstone, create/mod revision, version, lease
+
+
 @dataclass(frozen=True, slots=True)
 class Write:
     """A decided change of one key: its latest record (``base``, value not kept) gets ``value``, under ``new_key`` if set.
 
-    ``held`` is the value itself, or its handle in ``VALUES`` (a plan holds ~100k new values: they wait
-    in a temp file, not in memory); ``value`` reads it back.
+    A plan holds ~100k Writes, so each is kept small: ``packed`` is the base record without its value as
+    one bytes object (its revision key, then ``_BASE``; the Record itself in the rare case it does not
+    pack: a record of another key), and ``held`` is the value itself or its handle in ``VALUES`` (the
+    new values wait in a temp file, not in memory). ``base`` and ``value`` give them back.
     """
 
     key: bytes
-    base: Record
+    packed: bytes | Record
     held: bytes | int
     new_key: bytes | None = None
 
@@ -92,13 +98,29 @@ class Write:
     def of(cls, key: bytes, latest: Record, value: bytes, new_key: bytes | None = None) -> "Write":
         """of makes the Write of ``key``'s latest record (its old value is dropped: a plan holds many)."""
         kv = latest.kv
-        if kv.value:  # the record without its value, built directly (``dataclasses.replace`` costs 6 us)
-            # the key's own bytes where they are equal (always, for a latest record): not a second copy per edit
-            kv = KeyValue(key if kv.key == key else kv.key, kv.create_revision, kv.mod_revision, kv.version, b"",
-                          kv.lease)
-            latest = Record(latest.revision, latest.tombstone, kv)
+        packed: bytes | Record
+        try:
+            if kv.key != key:
+                raise ValueError(kv.key)
+            packed = revcodec.encode(latest.revision) + _BASE.pack(latest.tombstone, kv.create_revision,
+                                                                    kv.mod_revision, kv.version, kv.lease)
+        except (ValueError, struct.error):  # kept as a Record, without its value
+            if kv.value:
+                latest = Record(latest.revision, latest.tombstone, KeyValue(kv.key, kv.create_revision,
+                                                                            kv.mod_revision, kv.version, b"", kv.lease))
+            packed = latest
         handle = VALUES.add(value)
-        return cls(key, latest, value if handle is None else handle, new_key)
+        return cls(key, packed, value if handle is None else handle, new_key)
+
+    @property
+    def base(self) -> Record:
+        """base is the key's latest record as it was, without its value."""
+        p = self.packed
+        if type(p) is not bytes:
+            return p
+        tomb, create, mod, version, lease = _BASE.unpack_from(p, revcodec.REV_BYTES_LEN)
+        return Record(revcodec.decode(p[: revcodec.REV_BYTES_LEN])[0], tomb,
+                      KeyValue(self.key, create, mod, version, b"", lease))
 
     @property
     def value(self) -> bytes:
@@ -107,7 +129,8 @@ class Write:
 
     @property
     def revkey(self) -> bytes:
-        return revcodec.encode(self.base.revision)
+        p = self.packed
+        return p[: revcodec.REV_BYTES_LEN] if type(p) is bytes else revcodec.encode(p.revision)
 
 
 @dataclass
@@ -261,7 +284,8 @@ def in_place(snap: Snapshot, writes: Iterable[Write], histories: Histories, late
 def _rename_in_place(snap: Snapshot, w: Write, src: list[bytes], dst: list[bytes], batch: Batch,
                      subs: _Subs) -> None:
     """_rename_in_place moves ``w``'s record from ``src`` (its key's record keys) to ``dst`` (the new key's)."""
-    rk, r, lease = w.revkey, w.base.revision, w.base.kv.lease
+    base = w.base
+    rk, r, lease = w.revkey, base.revision, base.kv.lease
     if not src or src[-1] != rk:
         raise SchemaError(f"{_label(w.key)}: revision {r.main}/{r.sub} is not the key's latest record "
                           "(or its history was not gathered)")

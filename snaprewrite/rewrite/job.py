@@ -287,6 +287,9 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
     return Result(rep, written, stale)
 
 
+NEW_RECORD = ("createRevision", "modRevision", "version")  # a rename's ``newRecord`` fields
+
+
 def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: writes.Batch | None) -> None:
     """_record_renames adds to each rename's change the record its new key ends with (``newRecord``), for ``verify``.
 
@@ -304,8 +307,7 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
     for i, c in enumerate(changes.items):  # the Changes themselves: no entry's dict is made
         kv = placed.get(c.key) if c.new_key else None
         if kv is not None:
-            changes.add(i, "newRecord", {"createRevision": kv.create_revision, "modRevision": kv.mod_revision,
-                                         "version": kv.version})
+            changes.add_object(i, "newRecord", NEW_RECORD, (kv.create_revision, kv.mod_revision, kv.version))
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:

@@ -37,12 +37,24 @@ class Located:
     flat array of ints, the paths a tuple shared by every object of the type.
     """
 
-    __slots__ = ("paths", "texts", "_flat")
+    __slots__ = ("type_names", "paths", "texts", "_flat")
 
-    def __init__(self, paths: tuple, texts: list, flat: array):
+    def __init__(self, type_names: tuple[str, str], paths: tuple, texts: list, flat: array):
+        self.type_names = type_names  # the stored (apiVersion, kind)
         self.paths = paths  # registry.FieldPath per asked path, resolved for the stored type
         self.texts = texts  # the strings at each path (what ``fields.read`` answers)
         self._flat = flat  # raw's (len_start, start, end), then ``_walk``'s entries
+
+    def state(self) -> tuple:
+        """state is what ``restore`` needs to make this Located again (plain values: it pickles small)."""
+        return self.type_names, tuple(p.names for p in self.paths), self.texts, self._flat.tobytes()
+
+    @classmethod
+    def restore(cls, state: tuple) -> "Located":
+        """restore is the Located whose ``state`` was given (e.g. made in another process)."""
+        type_names, names, texts, flat = state
+        paths, _ = _resolved(type_names, names)
+        return cls(type_names, paths, texts, array("q", flat))
 
     def path(self, names: tuple[str, ...]) -> registry.FieldPath | None:
         """path is the resolved FieldPath of asked ``names`` (None if they were not asked)."""
@@ -226,4 +238,4 @@ def locate(value: bytes, names: Sequence[tuple[str, ...]]) -> Located | None:
     flat = array("q", raw)
     if not _walk(value, raw[1], raw[2], trie, out, flat):
         return None
-    return Located(paths, out, flat)
+    return Located(type_names, paths, out, flat)

@@ -94,8 +94,12 @@ class OrderedPool:
         self.close()
 
 
-def split_map(items: Sequence, fn: Callable, what: str, child_share: float = 0.5) -> Iterator:
+def split_map(items: Sequence, fn: Callable, what: str, child_share: float = 0.5,
+              child_fn: Callable | None = None) -> Iterator:
     """split_map yields ``fn(item)`` for every item, in order; a forked child computes the last items meanwhile.
+
+    ``child_fn`` (default ``fn``) is what the child computes instead, for a caller whose ``fn`` leaves its
+    answer on the item (a cache the child cannot share) and whose ``child_fn`` returns it instead.
 
     The rule's plain loop, on both cores: this process computes the first items while a child (forked
     now: it sees everything as it is) computes the other ``child_share`` and sends them back pickled, a
@@ -115,7 +119,7 @@ def split_map(items: Sequence, fn: Callable, what: str, child_share: float = 0.5
 
     def child() -> int:
         os.close(r)
-        done = [fn(x) for x in items[mid:]]  # all of them first: a failure sends nothing
+        done = list(map(child_fn or fn, items[mid:]))  # all of them first: a failure sends nothing
         with os.fdopen(w, "wb") as out:
             for i in range(0, len(done), SPLIT_CHUNK):
                 pickle.dump(done[i : i + SPLIT_CHUNK], out, pickle.HIGHEST_PROTOCOL)

@@ -82,8 +82,8 @@ def _values(path) -> list[bytes]:
 
 
 @pytest.mark.parametrize("name", ["k8s-etcd35", "k8s-etcd34", "apiserver-etcd35", "real"])
-def test_located_equals_the_plain_path_on_every_object(name, fixture_path, real_snapshot):
-    path = real_snapshot if name == "real" else fixture_path(name + ".db")
+def test_located_equals_the_plain_path_on_every_object(name, fixture_path, request):
+    path = request.getfixturevalue("real_snapshot") if name == "real" else fixture_path(name + ".db")
     rng = random.Random(name)
     answered = 0
     for value in _values(path):

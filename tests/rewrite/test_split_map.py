@@ -78,18 +78,37 @@ def _plan(fixture_path) -> tuple:
     return [(e.write, e.changes, e.sealed_with) for e in p.edits], p.warnings
 
 
-def test_the_ipaddress_renames_decided_in_a_child_are_the_same(fixture_path, forking, monkeypatch):
-    from snaprewrite.rewrite.rules import ipaddresses
+def test_the_services_and_ipaddresses_decided_in_a_child_are_the_same(fixture_path, forking, monkeypatch):
+    from snaprewrite.rewrite.rules import ipaddresses, services
 
     calls = []
     real = parallel.split_map
-    monkeypatch.setattr(parallel, "split_map", lambda *a, **k: (calls.append(len(a[0])), real(*a, **k))[1])
+    monkeypatch.setattr(parallel, "split_map", lambda *a, **k: (calls.append((a[2], len(a[0]))), real(*a, **k))[1])
     split = _plan(fixture_path)
-    assert calls and calls[0] >= 2  # the fixture's IPAddresses went through split_map
+    assert [c[0] for c in calls] == ["reading the Services", "the IPAddress renames"] and min(n for _, n in calls) >= 5
     renamed = [w for w, changes, _ in split[0] if w.new_key is not None]
-    assert renamed and all(w.base.kv.value == b"" for w in renamed)
+    moved = [w for w, changes, _ in split[0] if changes[0].kind == "Service"]
+    assert renamed and moved and all(w.base.kv.value == b"" for w in renamed + moved)
     monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
     assert _plan(fixture_path) == split
-    monkeypatch.setattr(ipaddresses, "CHILD_SHARE", 1.0)  # every decision made in the child
     monkeypatch.delenv("SNAPREWRITE_NO_FORK")
+    monkeypatch.setattr(ipaddresses, "CHILD_SHARE", 1.0)  # every decision made in a child
+    monkeypatch.setattr(services, "CHILD_SHARE", 1.0)
     assert _plan(fixture_path) == split
+
+
+def test_a_service_read_in_a_child_that_cannot_be_read_fails_as_in_the_plain_loop(fixture_path, forking, monkeypatch):
+    """The child's PlanError costs only time: the Service is read again here and the same error is raised."""
+    from snaprewrite.rewrite.rules import addresses, services
+
+    monkeypatch.setattr(services, "CHILD_SHARE", 1.0)
+    real = addresses.prefetch
+
+    def broken(obj, *a, **k):
+        if obj.name == "web":
+            raise PlanError(f"{obj.key_text}: cannot read")
+        return real(obj, *a, **k)
+
+    monkeypatch.setattr(services, "prefetch", broken)
+    with pytest.raises(PlanError, match="default/web: cannot read"):
+        _plan(fixture_path)

@@ -13,6 +13,8 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from .. import process
+
 BATCH = 256  # items per task sent to a worker
 SPLIT_LEAST = 4096  # items below which ``split_map`` does not fork (a fork costs tens of milliseconds)
 SPLIT_CHUNK = 1024  # results per pickle a ``split_map`` child sends
@@ -108,8 +110,6 @@ def split_map(items: Sequence, fn: Callable, what: str, child_share: float = 0.5
     time: its items are computed here, so an error is raised here, at the same item as in the plain loop.
     With one core, few items or ``SNAPREWRITE_NO_FORK`` the plain loop runs; both give the same results.
     """
-    from .. import process
-
     n = len(items)
     if n < SPLIT_LEAST or cpus() < 2 or not process.may_fork():
         yield from map(fn, items)

@@ -13,9 +13,7 @@ import sys
 from dataclasses import dataclass
 
 from ...errors import DecodeError, PlanError
-from ...etcd.kv import KeyValue
-from ...etcd.mvcc import Record
-from ...etcd.revision import Revision
+from ...etcd import mvcc
 from ...k8s import encryption, envelope, fields, located, registry, splice
 from ..cidr import CidrMap, Mapped, Reallocator, parse_ip, parse_subnet
 from ..plan import Change, Context, Edit, Object, Warning
@@ -110,21 +108,18 @@ def export_read(obj: Object, *paths: tuple[str, ...]) -> tuple:
 
     For a prefetch made in another process (``parallel.split_map``): ``absorb_read`` puts it back.
     """
-    rec, loc = obj.record, obj.cache.get("located")
-    kv = rec.kv
+    loc = obj.cache.get("located")
     return ([obj.cache[p] for p in paths], loc.state() if loc is not None else None,
-            (rec.revision.main, rec.revision.sub, rec.tombstone, None if kv.key == obj.key else kv.key,
-             kv.create_revision, kv.mod_revision, kv.version, kv.value, kv.lease))
+            mvcc.record_state(obj.record, obj.key))
 
 
 def absorb_read(obj: Object, paths: tuple[tuple[str, ...], ...], got: tuple) -> None:
     """absorb_read gives the object the cache ``export_read`` exported."""
-    texts, loc, (main, sub, tombstone, key, create, mod, version, value, lease) = got
+    texts, loc, record = got
     obj.cache.update(zip(paths, texts))
     if loc is not None:
         obj.cache["located"] = located.Located.restore(loc)
-    obj.cache["record"] = Record(Revision(main, sub), tombstone,
-                                 KeyValue(obj.key if key is None else key, create, mod, version, value, lease))
+    obj.cache["record"] = mvcc.record_from_state(record, obj.key)
 
 
 def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[str]:

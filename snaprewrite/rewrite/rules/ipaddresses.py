@@ -7,9 +7,7 @@ layer's (``etcd.writes``), which reads the histories the planning scan gathers f
 """
 
 from ...errors import PlanError
-from ...etcd.kv import KeyValue
-from ...etcd.mvcc import Record
-from ...etcd.revision import Revision
+from ...etcd import mvcc
 from ...k8s import located
 from .. import parallel
 from ..plan import Change, Context, Edit, Warning
@@ -44,9 +42,7 @@ def run(ctx: Context) -> None:
             ctx.plan.warnings.append(Warning(obj.key_text, decision[1]))
         else:
             _, value, new_ip, base = decision
-            main, sub, tombstone, key, create, mod, version, lease = base  # the record but its value, as Edit.of keeps it
-            obj.cache["record"] = Record(Revision(main, sub), tombstone,
-                                         KeyValue(obj.key if key is None else key, create, mod, version, b"", lease))
+            obj.cache["record"] = mvcc.record_from_state(base, obj.key)  # but its value, as Edit.of keeps it
             new_key = ctx.layout.key(PREFIX + new_ip.encode())
             change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
                             new_key=new_key.decode())
@@ -78,12 +74,9 @@ def _decide(ctx: Context, existing: set[str], obj) -> tuple | None:
             if read_fields(obj, API, ("metadata", "name")) != [obj.name]:
                 raise PlanError(f"{obj.key_text}: metadata.name does not match the key")
             value = rewrite_value(obj, {name_path: [new_ip]})
-    rec = obj.record
-    kv = rec.kv
+    base = mvcc.record_state(obj.record, obj.key, value=False)
     obj.forget()
-    return ("rename", value, new_ip, (rec.revision.main, rec.revision.sub, rec.tombstone,
-                                      None if kv.key == obj.key else kv.key, kv.create_revision, kv.mod_revision,
-                                      kv.version, kv.lease))
+    return ("rename", value, new_ip, base)
 
 
 def _renamed(obj, new_ip: str) -> bytes | None:

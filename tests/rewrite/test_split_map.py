@@ -65,6 +65,23 @@ def test_a_child_that_dies_costs_only_time(forking):
     assert list(parallel.split_map(list(range(50)), fn, "test")) == [x * 2 for x in range(50)]
 
 
+def test_a_spool_that_cannot_be_read_to_its_end_is_finished_here(forking, monkeypatch):
+    """What the child sent is used as far as it reads; the rest is computed here (no item twice, none lost)."""
+    real, calls = parallel.pickle.load, []
+
+    def load(f):
+        calls.append(1)
+        if len(calls) == 3:
+            raise parallel.pickle.UnpicklingError("truncated")
+        return real(f)
+
+    monkeypatch.setattr(parallel.pickle, "load", load)
+    here = []
+    got = list(parallel.split_map(list(range(50)), lambda x: (here.append(x), x * 3)[1], "test"))
+    assert got == [x * 3 for x in range(50)]
+    assert here == list(range(25)) + list(range(31, 50))  # the child sent 25..49; two chunks of 3 were read
+
+
 def test_a_decision_that_depends_on_its_process_is_caught(forking):
     """Must fail: what split_map returns is compared with the plain loop; a pid in a result differs."""
     items = list(range(20))

@@ -67,3 +67,22 @@ def test_the_file_is_unlinked_from_the_start():
     target = os.readlink(f"/proc/self/fd/{store._file.fileno()}")
     assert not os.path.exists(target) or "(deleted)" in target
     store.close()
+
+
+def test_a_write_pickles_with_its_bytes_not_its_handle():
+    import pickle
+
+    from snaprewrite.etcd import writes
+    from snaprewrite.etcd.kv import KeyValue
+    from snaprewrite.etcd.mvcc import Record
+    from snaprewrite.etcd.revision import Revision
+
+    value = bytes(range(256)) * 4
+    w = writes.Write.of(b"/registry/k", Record(Revision(9, 0), False, KeyValue(b"/registry/k", 3, 9, 2, b"old", 5)),
+                        value)
+    assert type(w.held) is int  # parked in the spill
+    back = pickle.loads(pickle.dumps(w))
+    assert back.held == value and back.value == value and back.base == w.base and back.key == w.key
+    assert back == w  # equal by value, wherever each keeps it
+    other = writes.Write.of(w.key, w.base, value[:-1] + b"x")
+    assert other != w and other.base == w.base

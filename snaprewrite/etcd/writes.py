@@ -79,7 +79,7 @@ VALUES = Spill()  # where this process's writes keep their values (``Write.of``)
 _BASE = struct.Struct("<?qqqq")  # after a Write's 17-byte revision key: tombstone, create/mod revision, version, lease
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Write:
     """A decided change of one key: its latest record (``base``, value not kept) gets ``value``, under ``new_key`` if set.
 
@@ -126,6 +126,19 @@ class Write:
     def value(self) -> bytes:
         held = self.held
         return VALUES.get(held) if type(held) is int else held
+
+    def __eq__(self, other) -> bool:
+        """Writes are equal when their keys, base records and values are (wherever each keeps its value)."""
+        if not isinstance(other, Write):
+            return NotImplemented
+        return self is other or (self.key == other.key and self.new_key == other.new_key and self.base == other.base
+                                 and self.value == other.value)
+
+    __hash__ = None  # as the dataclass's own equality left it
+
+    def __reduce__(self):
+        """A Write pickles with its value's bytes: a handle names a place in this process's spill only."""
+        return (type(self), (self.key, self.packed, self.value, self.new_key))
 
     @property
     def revkey(self) -> bytes:

@@ -29,6 +29,7 @@ class Spill:
         self._dir = directory
         self._pid = 0  # the process that made the file (a supervisor may fork the worker after import)
         self._file = None  # made at the first add
+        self._fd = -1
         self._broken = False  # the file could not be made or written: nothing more is added
         self._buf = bytearray()
         self._base = 0  # file offset of _buf[0]
@@ -47,6 +48,7 @@ class Spill:
                     self._broken = True
                     return None
                 self._pid = os.getpid()
+                self._fd = self._file.fileno()
             elif os.getpid() != self._pid:  # a forked child: the file's space past its copy is its parent's
                 return None
             at = self._base + len(self._buf)
@@ -62,7 +64,7 @@ class Spill:
         at = self._base
         try:
             while view:
-                done = os.pwrite(self._file.fileno(), view, at)
+                done = os.pwrite(self._fd, view, at)
                 view, at = view[done:], at + done
         except OSError:
             self._broken = True
@@ -76,15 +78,16 @@ class Spill:
     def get(self, handle: int) -> bytes:
         """get returns the bytes ``add`` stored under ``handle``."""
         at, n = handle >> 32, handle & MAX_SIZE
-        with self._lock:
-            if at + n > self._base + len(self._buf) or self._file is None:
-                raise ValueError(f"no value of {n} bytes at {at} in this spill (it holds {self.size()} bytes)")
-            if at >= self._base:
-                start = at - self._base
-                return bytes(self._buf[start : start + n])
-        data = os.pread(self._file.fileno(), n, at)
+        if at + n > self._base:  # (the file only grows: what lies below its end stays as it is, no lock needed)
+            with self._lock:
+                if at + n > self._base + len(self._buf) or self._file is None:
+                    raise ValueError(f"no value of {n} bytes at {at} in this spill (it holds {self.size()} bytes)")
+                if at >= self._base:
+                    start = at - self._base
+                    return bytes(self._buf[start : start + n])
+        data = os.pread(self._fd, n, at)
         while len(data) < n:  # a regular file reads whole; this loop only guards against a short read
-            more = os.pread(self._file.fileno(), n - len(data), at + len(data))
+            more = os.pread(self._fd, n - len(data), at + len(data))
             if not more:
                 raise OSError(f"spill file ends at {at + len(data)}, before the value's end at {at + n}")
             data += more
@@ -100,6 +103,7 @@ class Spill:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+                self._fd = -1
             self._buf = bytearray()
             self._base = 0
             self._broken = True

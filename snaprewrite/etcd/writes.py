@@ -122,6 +122,14 @@ class Write:
         return Record(revcodec.decode(p[: revcodec.REV_BYTES_LEN])[0], tomb,
                       KeyValue(self.key, create, mod, version, b"", lease))
 
+    def base_kv(self) -> KeyValue:
+        """base_kv is ``base.kv`` (the record's KeyValue without its value), made without the Record around it."""
+        p = self.packed
+        if type(p) is not bytes:
+            return p.kv
+        _tomb, create, mod, version, lease = _BASE.unpack_from(p, revcodec.REV_BYTES_LEN)
+        return KeyValue(self.key, create, mod, version, b"", lease)
+
     @property
     def value(self) -> bytes:
         held = self.held
@@ -279,7 +287,7 @@ def in_place(snap: Snapshot, writes: Iterable[Write], histories: Histories, late
     renames = []
     for w in writes:
         if w.new_key is None:
-            batch.put_write(w.revkey, w.base.kv, w)  # the record as it was, without its value: the write's
+            batch.put_write(w.revkey, w.base_kv(), w)  # the record as it was, without its value: the write's
         else:
             renames.append(w)
     hist: dict[bytes, list[bytes]] = {}
@@ -372,7 +380,7 @@ def new_revision(writes: Iterable[Write], latest: int) -> Batch:
     main = latest + 1
     ops: list[tuple[bytes, bool, KeyValue, Write | None]] = []  # (user key, is deletion, record, write of its value)
     for w in writes:
-        r = w.base.kv
+        r = w.base_kv()
         if w.new_key is not None:
             ops.append((w.key, True, KeyValue(w.key), None))
             ops.append((w.new_key, False, KeyValue(w.new_key, main, main, 1, b"", r.lease), w))

@@ -12,7 +12,7 @@ import re
 from bisect import bisect_right
 from collections import deque
 from itertools import compress, repeat
-from operator import add, gt, le
+from operator import add, gt, le, not_
 
 from ...etcd import revision as revcodec
 from ..plan import Context, Warning
@@ -266,10 +266,10 @@ class AddressFinder:
             if not order:
                 break
             hit = self._search(pattern, at, buf, sv, se)
-            for x, h in zip(order, hit):
-                if h:
-                    out[x] = h
-            order, sv, se = ([x for x, h in zip(w, hit) if not h] for w in (order, sv, se))
+            for x, h in compress(zip(order, hit), hit):
+                out[x] = h
+            miss = list(map(not_, hit))
+            order, sv, se = list(compress(order, miss)), list(compress(sv, miss)), list(compress(se, miss))
         return out
 
     def _search(self, pattern: re.Pattern, at: int, buf, sv: list[int], se: list[int], gap: int = 8192) -> list[int]:
@@ -319,10 +319,10 @@ class AddressFinder:
         inside one of the networks: not part of a longer run of digits and dots, each part a byte."""
         if start > first and data[start - 1] in b"0123456789." or end < stop and data[end] in b"0123456789":
             return False
-        parts = bytes(data[start:end]).split(b".")
-        if any(int(p) > 255 for p in parts):
+        a, b, c, d = map(int, bytes(data[start:end]).split(b"."))  # (four parts: every match of re4 has)
+        if a > 255 or b > 255 or c > 255 or d > 255:
             return False
-        x = int(parts[0]) << 24 | int(parts[1]) << 16 | int(parts[2]) << 8 | int(parts[3])
+        x = a << 24 | b << 16 | c << 8 | d
         return any(lo <= x <= hi for lo, hi in self.v4)
 
     def mentions(self, value) -> bool:

@@ -63,7 +63,9 @@ class Mentions:
     """Observes the plan's scan: the keys whose latest record so far mentions an old address.
 
     Records arrive in revision order; a later put that does not mention one, or a deletion, removes
-    the key again. Memory follows the number of such keys, not the size of the snapshot.
+    the key again. Memory follows the number of such keys, not the size of the snapshot. The scan shows it
+    the records a batch of leaves at a time (``visit_batch``; ``visit_page`` a leaf at a time, ``visit`` one
+    record at a time: the plain path, and the one for decrypted values).
     """
 
     def __init__(self, nets: list):
@@ -98,15 +100,14 @@ class Mentions:
         for key, revkey, value in records:
             visit(key, revkey, value)
 
-
     def visit_batch(self, batch, ukeys: list) -> None:
         """visit_batch is ``visit`` for a batch of leaves (``bbolt.tree.LeafBatch``; ``ukeys`` its user keys, None
         for a record without a value): the batch's bytes are searched in a few runs, not value by value.
 
-        ``AddressFinder.hits`` gives the spans of every match of the finder's search patterns in runs of
-        the buffer holding every value; a value no span touches holds no match and mentions nothing
-        (``hits`` says why), so only the values some span touches go through ``visit``: the same
-        decisions, in the same order, as ``visit`` record by record (``tests/rewrite/test_leftovers.py``).
+        ``AddressFinder.touched`` says which values a match of the finder's searches touches (a value none
+        touches mentions nothing) and which of them surely mention an address; only the others go through
+        ``visit``. The same decisions, in the same order, as ``visit`` record by record
+        (``tests/rewrite/test_leftovers_batch.py``).
         """
         ks, vs, ends = batch.ks, batch.vs, batch.ends
         if not ks:

@@ -26,6 +26,7 @@ NET_SETS = {
     "dual, one v6 head": ["10.96.0.0/12", "fd00:10:96::/108", "10.128.0.0/12", "fd00:10:128::/48"],
     "wide (no heads, no v6 prefilter)": ["10.0.0.0/8", "fd00::/8"],
     "two v6 heads": ["172.16.0.0/16", "fd00:10:96::/112", "2001:db8::/32"],
+    "overlapping and adjacent v4": ["10.96.0.0/12", "10.0.0.0/9", "10.128.0.0/9", "192.168.0.0/24", "192.168.1.0/24"],
 }
 
 
@@ -168,3 +169,14 @@ def test_visit_skip_leaves_out_exactly_the_skipped_keys(real_snapshot, fixture_p
         every, some = visited(path, ()), visited(path, KNOWN_ROOTS)
         assert some == [r for r in every if not r[0].startswith(KNOWN_ROOTS)], path.name
         assert len(some) < len(every)
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(list(NET_SETS)))
+def test_an_address_is_found_inside_exactly_the_networks_that_hold_it(x, nets):
+    """The finder's ranges (merged where networks overlap or touch) hold an address as ``ipaddress`` says."""
+    ns = _nets(NET_SETS[nets])
+    for ip in (ipaddress.IPv4Address(x), *(n.network_address for n in ns if n.version == 4),
+               *(n.broadcast_address + 1 for n in ns if n.version == 4 and int(n.broadcast_address) < 2**32 - 1)):
+        text = b"ip " + str(ip).encode() + b" "
+        assert AddressFinder(ns).mentions(memoryview(text)) == any(ip in n for n in ns if n.version == 4), (ip, nets)

@@ -176,6 +176,13 @@ class AddressFinder:
 
     def __init__(self, nets: list):
         self.v4 = [(int(n.network_address), int(n.broadcast_address)) for n in nets if n.version == 4]
+        merged: list[list[int]] = []  # the same addresses as disjoint ascending ranges: one bisect finds x's
+        for lo, hi in sorted(self.v4):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        self.v4_lows, self.v4_highs = [r[0] for r in merged], [r[1] for r in merged]
         self.v6 = [n for n in nets if n.version == 6]
         self.re4 = self._v4_pattern([n for n in nets if n.version == 4])
         self.re6 = self._v6_pattern(self.v6)
@@ -324,7 +331,8 @@ class AddressFinder:
         if a > 255 or b > 255 or c > 255 or d > 255:
             return False
         x = a << 24 | b << 16 | c << 8 | d
-        return any(lo <= x <= hi for lo, hi in self.v4)
+        i = bisect_right(self.v4_lows, x) - 1  # the last range starting at or below x
+        return i >= 0 and x <= self.v4_highs[i]
 
     def mentions(self, value) -> bool:
         """mentions tells whether ``value`` holds an address inside one of the networks."""

@@ -135,8 +135,8 @@ class Mentions:
 
 
 def _pop_all(pop, keys: list) -> None:
-    """_pop_all drops each key (None: a record without a value, skipped) from the found ones, in one call."""
-    deque(map(pop, keys if None not in keys else [k for k in keys if k is not None], repeat(None)), 0)
+    """_pop_all drops each key from the found ones, in one call (None, a record without a value, is never found)."""
+    deque(map(pop, keys, repeat(None)), 0)
 
 
 def _old_nets(options) -> list:

@@ -12,10 +12,11 @@ Compaction (``meta`` bucket: ``scheduledCompactRev``/``finishedCompactRev``) rem
 than the compact revision, keeping each key's latest record at or before it unless that is a tombstone.
 """
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
-from operator import add, le, not_, sub
+from operator import add, le, lshift, not_, or_, sub
 
 from ..errors import KeyNotFoundError, SchemaError
 from . import kv as kvcodec
@@ -202,6 +203,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             if not in_file:
                 leaf_of = list(chain.from_iterable(map(repeat, b.pgids, b.counts)))
             flags = b.flags
+        if _note_at_once(index, hints, hist_prefixes, hist, b, ukeys, sel, hints is not None and in_file,
+                         None if hints is None or in_file else leaf_of):
+            continue
         for x in sel:
             u = ukeys[x]
             rk = raw[ks[x] : vs[x]]
@@ -221,6 +225,37 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
                 revcodec.decode(revkey)  # raises SchemaError naming the bad key
     return index, h, n, last
+
+
+def _note_at_once(index: dict, hints: dict | None, hist_prefixes: tuple, hist: dict | None, b, ukeys: list,
+                  sel: list[int], in_file: bool, leaf_of: list[int] | None) -> bool:
+    """_note_at_once is ``scan_index``'s record-by-record noting of the selected records (index, hints, histories)
+    in whole-list operations; False (nothing noted) when a key comes twice in them or a record's bbolt key is the
+    one an index entry already holds (a damaged bucket): the record-by-record loop then keeps its order.
+
+    With each key once, dropping every replaced record's hint before adding the new ones is the loop's result.
+    """
+    raw, ks, vs, ends = b.raw, b.ks, b.vs, b.ends
+    us = list(map(ukeys.__getitem__, sel))
+    kx = list(map(ks.__getitem__, sel))
+    vx = list(map(vs.__getitem__, sel))
+    rks = list(map(raw.__getitem__, map(slice, kx, vx)))
+    if hints is not None:
+        olds = list(map(index.get, us))
+        if len(set(us)) != len(us) or not set(olds).isdisjoint(rks):
+            return False
+        deque(map(hints.pop, olds, repeat(None)), 0)  # (None, a new key's: no hint to drop)
+        if in_file:  # bbolt.tree.pack_hint, for the elements that are not sub-buckets
+            packs = map(or_, map(or_, map(lshift, kx, repeat(64)), map(lshift, map(sub, vx, kx), repeat(32))),
+                        map(sub, map(ends.__getitem__, sel), vx))
+            hints.update(compress(zip(rks, packs), map(not_, map(b.flags.__getitem__, sel))))
+        else:
+            hints.update(zip(rks, map(leaf_of.__getitem__, sel)))
+    index.update(zip(us, rks))
+    if hist_prefixes:
+        for u, rk in compress(zip(us, rks), map(bytes.startswith, us, repeat(hist_prefixes))):
+            hist.setdefault(u, []).append(rk)
+    return True
 
 
 def _fold(crc: Callable[[bytes, int], int], h: int, b, runs: list | None = None) -> int:

@@ -351,6 +351,7 @@ class Aside:
     def __init__(self, snap: Snapshot, observers: dict):
         self.snap = snap
         self.observers = observers
+
         def child() -> dict:
             _paged_pass(snap, observers)
             return {name: o.export() for name, o in observers.items()}

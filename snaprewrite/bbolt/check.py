@@ -153,21 +153,27 @@ class _Checker:
         keys = list(map(data.__getitem__, map(slice, ks, kends)))
         self.budget -= count + 1
         self._check_keys(label or f"page {pgid}", keys, lo, hi)
-        if count and self._sound_leaves(children, keys, hi):
-            return
-        for i in range(count - 1, -1, -1):
+        done = 0  # children checked at once, in runs of sound leaves
+        while done < count:
+            end = min(done + RELEASE_EVERY, count)
+            if not self._sound_leaves(children[done:end], keys[done:end], keys[end] if end < count else hi):
+                break
+            done = end
+        for i in range(count - 1, done - 1, -1):
             stack.append((children[i], keys[i], keys[i + 1] if i + 1 < count else hi, bucket, None, False))
 
     def _sound_leaves(self, children, keys: list[bytes], hi: bytes | None) -> bool:
-        """_sound_leaves checks a branch's children at once when they are all sound leaves (True: done, marked).
+        """_sound_leaves checks a run of a branch's children at once when they are all sound leaves (True: done, marked).
 
-        Sound: what ``visit`` and ``_leaf`` would find nothing wrong with, checked over whole arrays: real
-        data pages of this file with headers naming them (``PageFile.spans``), leaves, none of their pages
-        (overflow included) reached before or free or shared, not empty, every element inside its page (``elements.leaf_batch``),
-        no nested bucket, keys non-empty and increasing from the branch's key for the child to the next
-        one (``hi`` after the last), within the element budget. False: nothing was marked or counted, and
-        the children are walked one by one as before, which names whatever is wrong. Without problems
-        the walk is the same: the children are next on the stack either way.
+        ``keys`` are the branch's keys for these children, ``hi`` the key after the last one's (None: the
+        parent's bound, or none). Sound: what ``visit`` and ``_leaf`` would find nothing wrong with, checked
+        over whole arrays: real data pages of this file with headers naming them (``PageFile.spans``),
+        leaves, none of their pages (overflow included) reached before or free or shared, not empty, every
+        element inside its page (``elements.leaf_batch``), no nested bucket, keys non-empty, increasing,
+        each child's from its key up to below the next one. False: nothing was marked or counted, and this
+        child and those after it are walked one by one as before, which names whatever is wrong. Without
+        problems the walk is the same: the children are next on the stack either way. Runs of at most
+        RELEASE_EVERY pages keep the mapping's resident pages as few as the walk's page by page.
         """
         pf = self.pf
         if min(children) < 2 or max(children) >= self.hwm or len(set(children)) != len(children):

@@ -236,16 +236,17 @@ def test_a_leaf_of_two_buckets(deep, tmp_path, monkeypatch):
     assert fast == slow and any(f"page {kids[1]}: multiple references" in p for p in fast)
 
 
-def test_a_leaf_past_the_next_branch_key(deep, tmp_path, monkeypatch):
-    """MUST FAIL: the branch's key for child 2 is child 1's last key: child 1 ends at or past its bound."""
+@pytest.mark.parametrize("child", [1, checkmod.RELEASE_EVERY - 1])  # inside a run of children, and at its end
+def test_a_leaf_past_the_next_branch_key(deep, tmp_path, monkeypatch, child):
+    """MUST FAIL: the branch's key for the next child is this child's last key: it ends at or past its bound."""
     with PageFile(deep) as pf:
         ps = pf.page_size
-    b, kids = lower_branches(deep)[1]
+    b, kids = next((b, kids) for b, kids in lower_branches(deep) if len(kids) > child + 1)
     with PageFile(deep) as pf:
-        count = pf.header(kids[1]).count
-        _e, k, ks = leaf_element_at(deep, kids[1], count - 1)
+        count = pf.header(kids[child]).count
+        _e, k, ks = leaf_element_at(deep, kids[child], count - 1)
         last = bytes(pf.data[k : k + ks])
-        e = b * ps + fmt.PAGE_HEADER_SIZE + 2 * fmt.BRANCH_ELEMENT_SIZE
+        e = b * ps + fmt.PAGE_HEADER_SIZE + (child + 1) * fmt.BRANCH_ELEMENT_SIZE
         pos, ksize, _child = fmt.BRANCH_ELEMENT.unpack_from(pf.data, e)
     assert ksize == len(last) and count > 1
     path = damaged_copy(deep, tmp_path, [(e + pos, last)])

@@ -14,6 +14,8 @@ indexes, never key or value bytes.
 
 Speed: one byte per page records reachable and free pages; a page's whole element array is unpacked
 in one ``struct`` call; keys are sliced from the mapping as bytes and compared only as the rules need.
+A branch's leaf children are checked in runs of up to RELEASE_EVERY at once (``_sound_leaves``, whole
+arrays); a run with anything wrong is walked page by page, which names it: the same problems either way.
 Mapped pages are released as the walk goes (``PageFile.touched``), so a big file does not stay resident.
 """
 

@@ -5,6 +5,10 @@ Returns problems as one-line strings (empty: healthy). Structure as bbolt's ``tx
 (``bbolt.check``), then the trailer, then every record of bucket ``key``: a valid revision key, a
 decodable KeyValue, ``mod_revision`` equal to the key's main revision for puts, revisions increasing;
 then ``lease``, ``alarm``, ``members``, ``cluster``, ``auth*`` and ``meta`` (``etcd.startup``).
+
+Bucket key's records are checked a batch of leaves at a time (``_sound``: the keys read in place, every
+value parsed in one call); a batch it cannot vouch for whole is checked record by record with the rule
+(``_record_problem``), so the problems are always the rule's, in key order.
 """
 
 import struct

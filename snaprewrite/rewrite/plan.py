@@ -116,6 +116,7 @@ class Object:
     snap: Snapshot = field(repr=False)
     cache: dict = field(default_factory=dict, repr=False)  # what rules already read from the value
     crypt: Any = field(default=None, repr=False)  # k8s.encryption.EncryptionConfig: values are read decrypted
+    excluded: bool = False  # ``--exclude`` names it: set by the planner (``mark_excluded``), read by the rules
 
     @property
     def record(self) -> mvcc.Record:
@@ -165,7 +166,10 @@ class Options:
     crypt: Any = None  # k8s.encryption.EncryptionConfig (--encryption-config): encrypted values are edited
 
     def excluded(self, obj: Object) -> bool:
-        """excluded tells whether ``--exclude`` names the object (``ns/name``, or ``name`` if cluster-scoped)."""
+        """excluded tells whether ``--exclude`` names the object (``ns/name``, or ``name`` if cluster-scoped).
+
+        Only the planner asks (``mark_excluded``); rules read ``Object.excluded``.
+        """
         return obj.ref() in self.excludes or (not obj.namespace and f"/{obj.name}" in self.excludes)
 
 
@@ -401,14 +405,44 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
             stack.enter_context(sc.aside)
         plan = Plan(snap.path, mvcc.current_revision(snap), histories=sc.histories, layout=sc.layout)
         ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
+        mark_excluded(sc.objects, options)
         with no_cycle_collection():
             for rule in sc.selected:
                 if sc.aside is not None and rule.name in sc.aside.observers:
                     sc.aside.settle()
                 rule.run(ctx)
                 _forget_all(sc.objects)
+        _check_excluded(plan, sc.objects, sc.selected, options)
     plan.edits.sort(key=lambda e: e.key)
     return plan
+
+
+def mark_excluded(objects: dict[str, list[Object]], options: Options) -> None:
+    """mark_excluded sets ``Object.excluded`` on every loaded object ``--exclude`` names, before any rule runs.
+
+    The one place ``options.excludes`` is read: rules decide per kind what an excluded object still
+    tells them (an excluded Service's cluster IPs stay allocated) and whether it is reported as excluded.
+    """
+    for objs in objects.values():
+        for obj in objs:
+            obj.excluded = bool(options.excludes) and options.excluded(obj)
+
+
+def _check_excluded(plan: Plan, objects: dict[str, list[Object]], rules: list, options: Options) -> None:
+    """_check_excluded refuses a plan that changes an object ``--exclude`` names (a rule that ignored ``Object.excluded``).
+
+    Kinds a rule names in ``follows`` move with the object they belong to whatever ``--exclude`` says:
+    an IPAddress with its Service, Calico's blocks, affinities and handles with their IPPool.
+    """
+    if not options.excludes:
+        return
+    excluded = {o.key: o.kind for objs in objects.values() for o in objs if o.excluded}
+    follows = {k for r in rules for k in getattr(r, "follows", ())}
+    for e in plan.edits:
+        kind = excluded.get(e.key)
+        if kind is not None and kind not in follows:
+            raise PlanError(f"{e.key.decode('utf-8', 'backslashreplace')}: --exclude names this {kind} but the "
+                            "plan changes it (internal error: a rule ignored the exclusion)")
 
 
 def _forget_all(objects: dict[str, list[Object]]) -> None:

@@ -110,7 +110,7 @@ def run(ctx: Context) -> None:
         if NET_CONF not in data:
             continue
         pools.extend(_pools_of(data[NET_CONF]))
-        if not cmap.mappings or ctx.options.excluded(obj):
+        if not cmap.mappings or obj.excluded:
             continue
         new_text, done = _net_conf(ctx, obj, data[NET_CONF])
         changes = [Change(obj.key_text, "ConfigMap", obj.namespace, obj.name, f"data.{NET_CONF}:{ref.path[0]}",

@@ -405,7 +405,7 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
             stack.enter_context(sc.aside)
         plan = Plan(snap.path, mvcc.current_revision(snap), histories=sc.histories, layout=sc.layout)
         ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
-        mark_excluded(sc.objects, options)
+        plan.warnings.extend(unmatched_excludes(sc.objects, options, sc.selected))
         with no_cycle_collection():
             for rule in sc.selected:
                 if sc.aside is not None and rule.name in sc.aside.observers:
@@ -426,6 +426,39 @@ def mark_excluded(objects: dict[str, list[Object]], options: Options) -> None:
     for objs in objects.values():
         for obj in objs:
             obj.excluded = bool(options.excludes) and options.excluded(obj)
+
+
+def unmatched_excludes(objects: dict[str, list[Object]], options: Options, rules: list) -> list[Warning]:
+    """unmatched_excludes marks the excluded objects (``mark_excluded``) and warns of each ``--exclude`` that keeps nothing.
+
+    An exclusion that names no object the selected rules read (a typo, a missing namespace) or only
+    objects that move with another one (an IPAddress moves with its Service) would otherwise be
+    silently without effect: the operator believes an object is kept that is moved.
+    """
+    mark_excluded(objects, options)
+    if not options.excludes:
+        return []
+    follows = {k for r in rules for k in getattr(r, "follows", ())}
+    kept: set[str] = set()
+    moving: dict[str, str] = {}
+    for objs in objects.values():
+        for obj in objs:
+            if obj.excluded:
+                names = (obj.ref(),) if obj.namespace else (obj.ref(), f"/{obj.name}")
+                for name in names:
+                    if obj.kind in follows:
+                        moving.setdefault(name, obj.kind)
+                    else:
+                        kept.add(name)
+    out = []
+    for ex in sorted(options.excludes - kept):
+        if ex in moving:
+            out.append(Warning("", f"--exclude {ex} names a {moving[ex]} object; those move with the object "
+                                   "they belong to whatever --exclude says: exclude that object instead"))
+        else:
+            out.append(Warning("", f"--exclude {ex}: no object the rewrite edits has this name (want NAMESPACE/NAME, "
+                                   "or NAME for a cluster-scoped object); nothing is kept by it"))
+    return out
 
 
 def _check_excluded(plan: Plan, objects: dict[str, list[Object]], rules: list, options: Options) -> None:

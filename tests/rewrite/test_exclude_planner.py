@@ -106,3 +106,30 @@ def test_kinds_that_follow_another_object_move_with_it_whatever_exclude_names(fi
         with Snapshot(str(fixture_path(name))) as snap:
             plan = planning.build(snap, opts)
         assert [e.new_key is not None for e in plan.edits if e.key == key] == [True], name
+
+
+def _exclude_warnings(plan) -> list[str]:
+    return [w.message for w in plan.warnings if w.message.startswith("--exclude ")]
+
+
+def test_an_exclude_that_keeps_nothing_is_warned_about(fixture_path):
+    """A typo, a missing namespace or a kind that follows another: the operator hears that nothing is kept by it."""
+    opts = planning.Options(CidrMap.parse(["192.168.0.0/16=172.24.0.0/16"]), CidrMap(()),
+                            frozenset({"default/wbe", "web", "192.168.12.34", "default/web", "/cp-1", "worker-1"}))
+    with Snapshot(str(fixture_path("k8s-etcd35.db"))) as snap:
+        plan = planning.build(snap, opts)
+    got = _exclude_warnings(plan)
+    assert len(got) == 3, got
+    assert got[0].startswith("--exclude 192.168.12.34 names a IPAddress object; those move with the object they belong to")
+    assert got[1].startswith("--exclude default/wbe: no object the rewrite edits has this name")
+    assert got[2].startswith("--exclude web: no object the rewrite edits has this name")  # web is namespaced
+    # the exclusions that do keep an object are not warned about, and they keep it
+    kept = {b"/registry/services/specs/default/web", b"/registry/minions/cp-1", b"/registry/minions/worker-1"}
+    assert not [e.key for e in plan.edits if e.key in kept]
+
+
+def test_exclusions_that_keep_objects_give_no_warning(fixture_path):
+    opts = planning.Options(CidrMap.parse(["192.168.0.0/16=172.24.0.0/16"]), CidrMap(()),
+                            frozenset({"default/web", "/cp-1", "worker-1", "kube-system/kube-proxy"}))
+    with Snapshot(str(fixture_path("k8s-etcd35.db"))) as snap:
+        assert _exclude_warnings(planning.build(snap, opts)) == []

@@ -22,7 +22,7 @@ from ..errors import CorruptError, SnapshotError
 from . import backend, livecount, mvcc
 from .snapshot import Snapshot
 
-CHUNKS = 64  # chunks of the units: at most one chunk's work left to one process at the end
+CHUNKS = 128  # chunks of the units: at most one chunk's work left to one process at the end
 _AT = "livecount_at"  # the attribute a child's error carries its place in (``Claims.at``) in
 
 

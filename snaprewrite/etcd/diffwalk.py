@@ -78,14 +78,18 @@ class _Side:
         return None
 
 
-def differing_keys(a: Bucket, b: Bucket, progress: Progress = None) -> set[bytes]:
+def differing_keys(a: Bucket, b: Bucket, progress: Progress = None,
+                   add: Callable[[bytes], object] | None = None) -> set[bytes] | None:
     """differing_keys returns the user key of every record that differs between two ``key`` buckets.
 
     A record differs when its revision (bbolt key) is in one bucket only, or in both with other value
     bytes; both sides' user keys are returned then. Empty values (revision-bump markers) belong to no key.
+    With ``add`` each key goes to it as it is found instead (a key may come more than once) and the
+    answer is None: a caller that keeps the keys elsewhere (a dict's ``setdefault``) holds no second set.
     """
-    out: set[bytes] = set()
-    add = out.add
+    out: set[bytes] | None = set() if add is None else None
+    if add is None:
+        add = out.add
     sa, sb = _Side(a), _Side(b)
     while True:
         sa.settle()

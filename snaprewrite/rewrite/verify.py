@@ -340,7 +340,7 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
         # is the report's bytes object (the walk's copy goes with its set)
         slots = dict.fromkeys(renames)
         slots.update(dict.fromkeys(renamed_from))
-        slots.update(dict.fromkeys(diffwalk.differing_keys(ka, kb, progress)))
+        diffwalk.differing_keys(ka, kb, progress, slots.setdefault)  # no set of the keys beside the dict
         for i, k in enumerate(slots):
             slots[k] = i
         la = diffwalk.latest_compact(ka, slots, progress)
@@ -387,17 +387,28 @@ def _order(la: "Mapping[bytes, bytes]", lb: "Mapping[bytes, bytes]", renames: di
     be packed and compressed as soon as it is complete, instead of all of them kept to be sorted.
     """
     events: list[tuple] = []
-    used: set[bytes] = set()
+    if isinstance(la, diffwalk.Latest):  # a byte per slot marks the keys of ``la`` taken, not a set of them
+        marks, slot_of = bytearray(len(la.slots)), la.slots.__getitem__
+
+        def use(key: bytes) -> None:
+            marks[slot_of(key)] = 1
+
+        def unused(key: bytes) -> bool:
+            return not marks[slot_of(key)]
+    else:
+        used: set[bytes] = set()
+        use, unused = used.add, lambda key: key not in used
     for key in lb:
         src = renamed_from.get(key, None if key in renames else key)
         if src is None or src not in la:
             events.append((key, "added", key))
             continue
-        used.add(src)
+        use(src)
         events.append((src, "changed" if src == key else "renamed", key))
-    events.extend((key, "removed", None) for key in la if key not in used)
-    del used
-    events.sort(key=lambda e: (e[0], e[1]))
+    events.extend((key, "removed", None) for key in la if unused(key))
+    # A (source, how) pair is never in two events (a source is taken once, by its key or its rename): the
+    # third items are never compared, and no key tuple per event is made to sort by.
+    events.sort()
     return events
 
 

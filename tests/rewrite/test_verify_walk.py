@@ -342,3 +342,44 @@ def test_differences_come_in_key_order(outputs):
                               (outputs["src"], outputs["other"], None)):
         got = [(d.key, d.how) for d in verify.compare(str(old), str(new), renames=renames)]
         assert got and got == sorted(got)
+
+
+def test_keys_streamed_to_a_dict_are_the_set(outputs):
+    """differing_keys(add=) hands each key to the caller's dict as found: the same keys as the set it returns."""
+    for old, new in ((outputs["src"], outputs["in_place"]), (outputs["src"], outputs["other"])):
+        with Snapshot(str(old)) as a, Snapshot(str(new)) as b:
+            want = diffwalk.differing_keys(a.key_bucket(), b.key_bucket())
+            got: dict = {}
+            assert diffwalk.differing_keys(a.key_bucket(), b.key_bucket(), None, got.setdefault) is None
+        assert want and set(got) == want
+
+
+def test_order_over_compact_indexes_is_the_plain_order(outputs):
+    """_order with both sides' diffwalk.Latest (keys taken marked by slot, events sorted as tuples) lists what it
+    lists with plain dicts (a set of taken keys, events sorted by source and how, stably)."""
+    report = json.loads(Path(outputs["report"]).read_text())
+    renames = verify.renames(report)
+    renamed_from = {n: o for o, n in renames.items()}
+    with Snapshot(str(outputs["src"])) as a, Snapshot(str(outputs["in_place"])) as b:
+        slots = dict.fromkeys(renames)
+        slots.update(dict.fromkeys(renamed_from))
+        slots.update(dict.fromkeys(diffwalk.differing_keys(a.key_bucket(), b.key_bucket())))
+        slots[b"/registry/no/such/key"] = None
+        for i, k in enumerate(slots):
+            slots[k] = i
+        la, lb = diffwalk.latest_compact(a.key_bucket(), slots), diffwalk.latest_compact(b.key_bucket(), slots)
+        plain_a, plain_b = {k: la[k] for k in la}, {k: lb[k] for k in lb}
+    got = verify._order(la, lb, renames, renamed_from)
+    want = verify._order(plain_a, plain_b, renames, renamed_from)
+    assert got == want
+    assert {how for _s, how, _k in got} >= {"renamed", "changed"}
+    # the reference order, made as before: every pair by (source, how), stably
+    events = [e for e in want]
+    assert sorted(events, key=lambda e: (e[0], e[1])) == got
+    moved = next(iter(renames))
+    slots[moved] = len(slots)  # the renamed key's slot moved past la's arrays: it is no longer in la
+    with pytest.raises(IndexError):
+        verify._order(la, lb, renames, renamed_from)
+    del slots[moved]  # gone from la: its new key is added, not renamed
+    changed = verify._order(la, lb, renames, renamed_from)
+    assert (renames[moved], "added", renames[moved]) in changed and changed != got

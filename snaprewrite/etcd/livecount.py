@@ -276,7 +276,7 @@ def _may_hold(raw, marker: bytes, span: tuple[int, int], ks: list[int], ends: li
 
 
 def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]], ps=range(PARTS)) -> list[Counter]:
-    """resolve finds the latest record of every user key of partitions ``ps`` across ``parts``.
+    """resolve finds the latest record of every user key of partitions ``ps`` across ``parts`` (one or two).
 
     A partition's pieces are taken in the order of their chunk tags (each part's in its own order): the
     records in revision order. Returns per part the codes (``ls`` words above the key's place: tombstone, seal, class) of the latest
@@ -296,7 +296,7 @@ def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]], p
                              for t, h, w in zip(part.tags[p], part.hs[p], part.ls[p])), key=itemgetter(0))
             hs = _joined("q", [x[2] for x in pieces])
             ls = _joined("Q", [x[3] for x in pieces])
-            owner = b"".join(bytes((i,)) * len(h) for _t, i, h, _w in pieces) if len(parts) > 1 else None
+            owner = b"".join(bytes((i,)) * len(h) for _t, i, h, _w in pieces) if len(parts) > 1 else None  # 0 or 1
             for part in parts:
                 part.hs[p] = part.ls[p] = part.tags[p] = None  # done with: one chunk's copy at a time
             size += len(hs)
@@ -306,10 +306,14 @@ def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]], p
             winners = list(last.values())
             if collided:
                 winners = _regroup(hs, ls, last, collided, read_keys)
-            whose = bytes(map(owner.__getitem__, winners)) if owner is not None else None
-            for i, side in enumerate(codes):  # each part takes the winners it holds
-                mine = winners if whose is None else compress(winners, map(eq, whose, repeat(i)))
-                side.update(map(rshift, map(ls.__getitem__, mine), repeat(TOMB_SHIFT)))
+            every = Counter(map(rshift, map(ls.__getitem__, winners), repeat(TOMB_SHIFT)))
+            if owner is not None:  # two parts: the second's winners counted, the first's are the rest
+                whose = bytes(map(owner.__getitem__, winners))
+                second = Counter(map(rshift, map(ls.__getitem__, compress(winners, whose)), repeat(TOMB_SHIFT)))
+                codes[1].update(second)
+                every.subtract(second)
+                every = {code: c for code, c in every.items() if c}
+            codes[0].update(every)
     return codes
 
 

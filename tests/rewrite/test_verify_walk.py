@@ -355,31 +355,39 @@ def test_keys_streamed_to_a_dict_are_the_set(outputs):
 
 
 def test_order_over_compact_indexes_is_the_plain_order(outputs):
-    """_order with both sides' diffwalk.Latest (keys taken marked by slot, events sorted as tuples) lists what it
-    lists with plain dicts (a set of taken keys, events sorted by source and how, stably)."""
+    """_ordered (the keys sorted once, each one's events made as it comes) yields _order's list (every event made,
+    then sorted by source and how), over both sides' diffwalk.Latest as compare reads them."""
     report = json.loads(Path(outputs["report"]).read_text())
     renames = verify.renames(report)
     renamed_from = {n: o for o, n in renames.items()}
     with Snapshot(str(outputs["src"])) as a, Snapshot(str(outputs["in_place"])) as b:
         slots = dict.fromkeys(renames)
         slots.update(dict.fromkeys(renamed_from))
-        slots.update(dict.fromkeys(diffwalk.differing_keys(a.key_bucket(), b.key_bucket())))
+        diffwalk.differing_keys(a.key_bucket(), b.key_bucket(), None, slots.setdefault)
         slots[b"/registry/no/such/key"] = None
         for i, k in enumerate(slots):
             slots[k] = i
         la, lb = diffwalk.latest_compact(a.key_bucket(), slots), diffwalk.latest_compact(b.key_bucket(), slots)
         plain_a, plain_b = {k: la[k] for k in la}, {k: lb[k] for k in lb}
-    got = verify._order(la, lb, renames, renamed_from)
-    want = verify._order(plain_a, plain_b, renames, renamed_from)
-    assert got == want
+    got = list(verify._ordered(slots, la, lb, renames, renamed_from))
+    assert got == verify._order(plain_a, plain_b, renames, renamed_from)
     assert {how for _s, how, _k in got} >= {"renamed", "changed"}
-    # the reference order, made as before: every pair by (source, how), stably
-    events = [e for e in want]
-    assert sorted(events, key=lambda e: (e[0], e[1])) == got
     moved = next(iter(renames))
-    slots[moved] = len(slots)  # the renamed key's slot moved past la's arrays: it is no longer in la
-    with pytest.raises(IndexError):
-        verify._order(la, lb, renames, renamed_from)
-    del slots[moved]  # gone from la: its new key is added, not renamed
-    changed = verify._order(la, lb, renames, renamed_from)
-    assert (renames[moved], "added", renames[moved]) in changed and changed != got
+    del plain_a[moved]  # the renamed key gone from a: its new key is added instead (the check can fail)
+    assert list(verify._ordered(slots, plain_a, plain_b, renames, renamed_from)) != got
+
+
+@pytest.mark.parametrize("case", range(300))
+def test_ordered_is_order_on_every_kind_of_pair(case):
+    """Small random pairs with every corner: renames to itself, two keys renamed to one, a key renamed away that b
+    also holds, a rename whose source a lacks or whose target b lacks, keys only one side holds."""
+    import random
+
+    rnd = random.Random(case)
+    names = [b"k%d" % i for i in range(8)]
+    la = {k: b"r" for k in names if rnd.random() < 0.6}
+    lb = {k: b"r" for k in names if rnd.random() < 0.6}
+    renames = {rnd.choice(names): rnd.choice(names) for _ in range(rnd.randrange(5))}
+    renamed_from = {n: o for o, n in renames.items()}
+    want = verify._order(la, lb, renames, renamed_from)
+    assert list(verify._ordered(set(la) | set(lb) | {b"none"}, la, lb, renames, renamed_from)) == want

@@ -338,11 +338,10 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
         ka, kb = a.key_bucket(), b.key_bucket()
         # both sides' latest records by slot (diffwalk.Latest); the report's keys first, so a key in both
         # is the report's bytes object (the walk's copy goes with its set)
-        slots = dict.fromkeys(renames)
-        slots.update(dict.fromkeys(renamed_from))
-        diffwalk.differing_keys(ka, kb, progress, slots.setdefault)  # no set of the keys beside the dict
-        for i, k in enumerate(slots):
-            slots[k] = i
+        keys = set(renames)
+        keys.update(renamed_from)
+        diffwalk.differing_keys(ka, kb, progress, keys.add)  # straight into the set: no second set
+        slots = diffwalk.Slots(keys)  # numbered by sorted order, no dict of numbers
         la = diffwalk.latest_compact(ka, slots, progress)
         lb = diffwalk.latest_compact(kb, slots, progress)
         return _differences(a, b, la, lb, renames, renamed_from, crypt, workers, packed=True)
@@ -404,14 +403,15 @@ def _order(la: "Mapping[bytes, bytes]", lb: "Mapping[bytes, bytes]", renames: di
 
 def _ordered(keys: "Iterable[bytes]", la: "Mapping[bytes, bytes]", lb: "Mapping[bytes, bytes]",
              renames: dict[bytes, bytes], renamed_from: dict[bytes, bytes]) -> "Iterator[tuple]":
-    """_ordered yields ``_order``'s events one at a time: ``keys`` (every key of ``la`` and ``lb``, maybe more) sorted
-    once, and for each key the events it is the source of, in ``how``'s order.
+    """_ordered yields ``_order``'s events one at a time: for each of ``keys`` (every key of ``la`` and ``lb``, maybe
+    more; sorted) the events it is the source of, in ``how``'s order.
 
     A key K of b pairs with its source (``renamed_from``'s, else K unless K is renamed away): ``added`` when
     that is not in a, else ``changed`` (K itself) or a rename of the source; a key of a no key of b takes is
-    ``removed``. At 8 GiB the list of a million events held ~70 MB; the sorted keys are one reference each.
+    ``removed``. At 8 GiB the list of a million events held ~70 MB; the sorted keys are one reference each
+    (``diffwalk.Slots`` holds them so already).
     """
-    for key in sorted(keys):
+    for key in keys:
         if key in lb:
             src = renamed_from.get(key, None if key in renames else key)
             if src is None or src not in la:
@@ -481,7 +481,8 @@ def _differences(a: Snapshot, b: Snapshot, la: "Mapping[bytes, bytes]", lb: "Map
     ``Differences``; else a list (the plain path: tests hold the two equal).
     """
     if isinstance(la, diffwalk.Latest) and isinstance(lb, diffwalk.Latest):
-        events = _ordered(la.slots, la, lb, renames, renamed_from)  # the same events, not held in a list
+        keys = la.slots.keys if isinstance(la.slots, diffwalk.Slots) else sorted(la.slots)
+        events = _ordered(keys, la, lb, renames, renamed_from)  # the same events, not held in a list
     else:
         events = iter(_order(la, lb, renames, renamed_from))
     sink = _Sink(packed)

@@ -369,12 +369,12 @@ def test_order_over_compact_indexes_is_the_plain_order(outputs):
             slots[k] = i
         la, lb = diffwalk.latest_compact(a.key_bucket(), slots), diffwalk.latest_compact(b.key_bucket(), slots)
         plain_a, plain_b = {k: la[k] for k in la}, {k: lb[k] for k in lb}
-    got = list(verify._ordered(slots, la, lb, renames, renamed_from))
+    got = list(verify._ordered(sorted(slots), la, lb, renames, renamed_from))
     assert got == verify._order(plain_a, plain_b, renames, renamed_from)
     assert {how for _s, how, _k in got} >= {"renamed", "changed"}
     moved = next(iter(renames))
     del plain_a[moved]  # the renamed key gone from a: its new key is added instead (the check can fail)
-    assert list(verify._ordered(slots, plain_a, plain_b, renames, renamed_from)) != got
+    assert list(verify._ordered(sorted(slots), plain_a, plain_b, renames, renamed_from)) != got
 
 
 @pytest.mark.parametrize("case", range(300))
@@ -390,4 +390,28 @@ def test_ordered_is_order_on_every_kind_of_pair(case):
     renames = {rnd.choice(names): rnd.choice(names) for _ in range(rnd.randrange(5))}
     renamed_from = {n: o for o, n in renames.items()}
     want = verify._order(la, lb, renames, renamed_from)
-    assert list(verify._ordered(set(la) | set(lb) | {b"none"}, la, lb, renames, renamed_from)) == want
+    assert list(verify._ordered(sorted(set(la) | set(lb) | {b"none"}), la, lb, renames, renamed_from)) == want
+
+
+def test_slots_are_a_dict_of_sorted_places(outputs):
+    """diffwalk.Slots (a set and a sorted list, no dict of numbers) reads as {key: place in sorted order}; a
+    Latest over it reads as one over that dict."""
+    import random
+
+    rnd = random.Random(3)
+    keys = {rnd.randbytes(rnd.randrange(1, 12)) for _ in range(2000)}
+    slots = diffwalk.Slots(set(keys))
+    want = {k: i for i, k in enumerate(sorted(keys))}
+    assert dict(slots.items()) == want and len(slots) == len(want) and list(slots) == sorted(keys)
+    assert all(slots[k] == i and slots.get(k) == i and k in slots for k, i in want.items())
+    missing = next(k for k in (rnd.randbytes(5) for _ in range(100)) if k not in keys)
+    assert slots.get(missing) is None and missing not in slots
+    with pytest.raises(KeyError):
+        slots[missing]  # a key not numbered must fail, not take a neighbour's place
+    with Snapshot(str(outputs["real"])) as snap:
+        bucket = snap.key_bucket()
+        some = set(list(mvcc.latest_index(snap))[::4]) | {b"/registry/no/such/key"}
+        by_set = diffwalk.latest_compact(bucket, diffwalk.Slots(set(some)))
+        by_dict = diffwalk.latest_compact(bucket, {k: i for i, k in enumerate(some)})
+        assert {k: by_set[k] for k in by_set} == {k: by_dict[k] for k in by_dict} != {}
+        assert all(by_set.leaf(k) == by_dict.leaf(k) for k in by_dict)

@@ -154,14 +154,22 @@ class Slots:
     def __init__(self, members: set[bytes]):
         self.members = members
         self.keys = sorted(members)
+        self._last: bytes | None = None  # the key found last (a reader asks for a key's record, then its leaf)
+        self._slot = 0
 
     def get(self, key: bytes, default=None):
-        return bisect_left(self.keys, key) if key in self.members else default
+        if key is self._last:
+            return self._slot
+        if key not in self.members:
+            return default
+        self._last, self._slot = key, bisect_left(self.keys, key)
+        return self._slot
 
     def __getitem__(self, key: bytes) -> int:
-        if key not in self.members:
+        slot = self.get(key)
+        if slot is None:
             raise KeyError(key)
-        return bisect_left(self.keys, key)
+        return slot
 
     def __contains__(self, key) -> bool:
         return key in self.members
@@ -191,6 +199,11 @@ class Latest:
         self.slots = slots
         self.revs = bytearray(self.REV * len(slots))  # length 0: no record of that key
         self.leaves = array("q", bytes(8 * len(slots)))
+
+    def live(self, slot: int) -> bool:
+        """live tells whether the key of ``slot`` is in the mapping: its latest record is there and no tombstone."""
+        n = self.revs[slot * self.REV]
+        return n != 0 and n != revcodec.MARKED_REV_BYTES_LEN
 
     def _rev(self, slot: int) -> bytes | None:
         at = slot * self.REV

@@ -411,10 +411,14 @@ def _ordered(keys: "Iterable[bytes]", la: "Mapping[bytes, bytes]", lb: "Mapping[
     ``removed``. At 8 GiB the list of a million events held ~70 MB; the sorted keys are one reference each
     (``diffwalk.Slots`` holds them so already).
     """
-    for key in keys:
-        if key in lb:
+    # both sides over the very ``Slots`` whose sorted keys these are: key i is slot i (no search)
+    at = (isinstance(la, diffwalk.Latest) and isinstance(lb, diffwalk.Latest) and la.slots is lb.slots
+          and isinstance(la.slots, diffwalk.Slots) and keys is la.slots.keys)
+    for i, key in enumerate(keys):
+        in_a = la.live(i) if at else key in la
+        if lb.live(i) if at else key in lb:
             src = renamed_from.get(key, None if key in renames else key)
-            if src is None or src not in la:
+            if src is None or not (in_a if src == key else src in la):
                 yield key, "added", key
                 changed = False
             else:
@@ -423,7 +427,7 @@ def _ordered(keys: "Iterable[bytes]", la: "Mapping[bytes, bytes]", lb: "Mapping[
                     yield key, "changed", key
         else:
             changed = False
-        if key in la:
+        if in_a:
             new = renames.get(key)
             renamed = new is not None and new != key and renamed_from.get(new) == key and new in lb
             if not (changed or renamed):

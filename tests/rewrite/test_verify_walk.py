@@ -372,6 +372,10 @@ def test_order_over_compact_indexes_is_the_plain_order(outputs):
     got = list(verify._ordered(sorted(slots), la, lb, renames, renamed_from))
     assert got == verify._order(plain_a, plain_b, renames, renamed_from)
     assert {how for _s, how, _k in got} >= {"renamed", "changed"}
+    with Snapshot(str(outputs["src"])) as a, Snapshot(str(outputs["in_place"])) as b:  # as compare: over Slots
+        numbered = diffwalk.Slots(set(slots))
+        sa, sb = diffwalk.latest_compact(a.key_bucket(), numbered), diffwalk.latest_compact(b.key_bucket(), numbered)
+    assert list(verify._ordered(numbered.keys, sa, sb, renames, renamed_from)) == got  # slot i is key i
     moved = next(iter(renames))
     del plain_a[moved]  # the renamed key gone from a: its new key is added instead (the check can fail)
     assert list(verify._ordered(sorted(slots), plain_a, plain_b, renames, renamed_from)) != got

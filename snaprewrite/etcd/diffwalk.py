@@ -242,6 +242,7 @@ def latest_compact(bucket: Bucket, slots: "dict[bytes, int] | Slots", progress: 
     key_of = kvcodec.key_of
     get = slots.get
     members = slots.members if isinstance(slots, Slots) else slots  # most records' keys are not wanted: one test
+    ordered = slots.keys if isinstance(slots, Slots) else None  # a wanted key's slot: its place, searched here
     bad: dict[int, bytes] = {}  # slot -> a bbolt key of another length than a revision's (raised if it is the latest)
     for pgid, pairs in _leaves_released(bucket, progress):
         for _f, k, v in pairs:
@@ -249,7 +250,7 @@ def latest_compact(bucket: Bucket, slots: "dict[bytes, int] | Slots", progress: 
                 continue  # etcd 3.6's revision-bump marker
             key = key_of(v)
             if key in members:
-                slot = get(key)
+                slot = bisect_left(ordered, key) if ordered is not None else get(key)
                 size = len(k)
                 at = slot * width
                 if size in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):

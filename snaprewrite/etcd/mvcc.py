@@ -286,6 +286,24 @@ def record_at(snap: Snapshot, rev: Revision | bytes, tombstone: bool = False) ->
     return Record(rev, tombstone, kvcodec.decode_fast(value))
 
 
+def record_state(rec: Record, key: bytes, value: bool = True) -> tuple:
+    """record_state is a record as plain values that pickle small (``record_from_state`` makes it again).
+
+    ``key`` is the user key the record should hold (not repeated when it does); without ``value`` the
+    stored value is left out (the record then comes back with an empty one).
+    """
+    kv = rec.kv
+    return (rec.revision.main, rec.revision.sub, rec.tombstone, None if kv.key == key else kv.key,
+            kv.create_revision, kv.mod_revision, kv.version, kv.value if value else b"", kv.lease)
+
+
+def record_from_state(state: tuple, key: bytes) -> Record:
+    """record_from_state is the Record of a ``record_state(rec, key)`` (its key bytes are ``key`` when equal)."""
+    main, sub, tombstone, own_key, create, mod, version, value, lease = state
+    return Record(Revision(main, sub), tombstone,
+                  kvcodec.KeyValue(key if own_key is None else own_key, create, mod, version, value, lease))
+
+
 def history(snap: Snapshot, key: bytes, progress: Progress = None) -> list[Record]:
     """history returns every stored record of ``key`` (puts and deletions), oldest first."""
     out = []

@@ -7,12 +7,18 @@ itself) and ignore SIGINT/SIGTERM/SIGHUP: the command that owns them handles sig
 
 import multiprocessing
 import os
+import pickle
 import signal
+import tempfile
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
+from .. import process
+
 BATCH = 256  # items per task sent to a worker
+SPLIT_LEAST = 4096  # items below which ``split_map`` does not fork (a fork costs tens of milliseconds)
+SPLIT_CHUNK = 1024  # results per pickle a ``split_map`` child sends
 
 
 def cpus() -> int:
@@ -89,3 +95,64 @@ class OrderedPool:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def split_map(items: Sequence, fn: Callable, what: str, child_share: float = 0.5,
+              child_fn: Callable | None = None) -> Iterator:
+    """split_map yields ``fn(item)`` for every item, in order; a forked child computes the last items meanwhile.
+
+    The rule's plain loop, on both cores: this process computes the first items while a child (forked
+    now: it sees everything as it is) computes the other ``child_share``. ``fn`` must be a pure decision
+    (what it changes in the child is lost) whose results pickle; ``child_fn`` (default ``fn``) is what the
+    child computes instead, for a caller whose ``fn`` leaves its answer on the item (a cache the child
+    cannot share) and whose ``child_fn`` returns it. The child pickles its results a chunk at a time into
+    an anonymous in-memory file (``_spool``), and they are read back a chunk at a time once it has
+    answered: neither process holds them all at once. A child that fails (``fn`` raised there, or it
+    died) only costs time: its items are computed here, so an error is raised here, at the same item as
+    in the plain loop. With one core, few items or ``SNAPREWRITE_NO_FORK`` the plain loop runs; both
+    give the same results.
+    """
+    n = len(items)
+    if n < SPLIT_LEAST or cpus() < 2 or not process.may_fork():
+        yield from map(fn, items)
+        return
+    mid = n - int(n * child_share)
+    done = 0  # of the child's items, yielded from what it sent
+    with _spool() as spool:
+
+        def child() -> int:
+            chunk: list = []
+            with open(spool.fileno(), "wb", closefd=False) as out:
+                for x in items[mid:]:
+                    chunk.append((child_fn or fn)(x))
+                    if len(chunk) == SPLIT_CHUNK:
+                        pickle.dump(chunk, out, pickle.HIGHEST_PROTOCOL)
+                        chunk = []
+                pickle.dump(chunk, out, pickle.HIGHEST_PROTOCOL)
+            return n - mid
+
+        with process.fork_call(child, what) as call:
+            yield from map(fn, items[:mid])  # an error (or the caller stopping) here ends the child
+            try:
+                sent = call.result()
+            except Exception:  # noqa: BLE001 - the child's items are computed here (an error raised here)
+                sent = None
+        if sent == n - mid:
+            spool.seek(0)
+            while done < sent:
+                try:
+                    chunk = pickle.load(spool)
+                except Exception:  # noqa: BLE001 - (cannot happen) the rest is computed here
+                    break
+                if not isinstance(chunk, list) or done + len(chunk) > sent:
+                    break
+                yield from chunk
+                done += len(chunk)
+    yield from map(fn, items[mid + done :])
+
+
+def _spool():
+    """_spool is an anonymous file for a child's results: in memory where the system has ``memfd_create``."""
+    if hasattr(os, "memfd_create"):
+        return open(os.memfd_create("snaprewrite-split", os.MFD_CLOEXEC), "w+b")
+    return tempfile.TemporaryFile()

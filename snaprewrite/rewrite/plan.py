@@ -125,9 +125,10 @@ class Object:
         return rec
 
     def forget(self) -> None:
-        """forget drops the record read for a rule (fields read from it stay cached)."""
+        """forget drops the record read for a rule (fields read from it stay cached, not where they lie)."""
         self.cache.pop("record", None)
         self.cache.pop("plain", None)
+        self.cache.pop("located", None)
 
     @property
     def value(self) -> bytes:

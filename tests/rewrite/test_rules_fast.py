@@ -93,6 +93,22 @@ def test_replace_single_equals_the_careful_path(ip, new):
     assert answered >= 2  # the plain protobuf and JSON values take the one-walk path
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.ip_addresses().map(str), st.ip_addresses().map(str))
+def test_the_rename_in_one_located_walk_equals_the_careful_path(ip, new):
+    from snaprewrite.rewrite.rules import ipaddresses
+
+    answered = 0
+    for value in _variants(ip):
+        for name in (ip, "not-" + ip):
+            fast = ipaddresses._renamed(_Obj(value, name), new)
+            if fast is not None:  # None: the rule asks replace_single, then the careful path
+                assert fast == careful(value, name, new)
+                assert fast == addresses.replace_single(_Obj(value, name), NAME, name, new)
+                answered += 1
+    assert answered == 1  # only the plain protobuf value with the key's name
+
+
 def test_replace_single_answers_plain_values_and_leaves_the_rest():
     value = ko.ip_address("10.96.0.10", "ns", "svc")
     assert addresses.replace_single(_Obj(value, "10.96.0.10"), NAME, "10.96.0.10", "172.16.0.10") == \

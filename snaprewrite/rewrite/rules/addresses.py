@@ -13,7 +13,8 @@ import sys
 from dataclasses import dataclass
 
 from ...errors import DecodeError, PlanError
-from ...k8s import encryption, envelope, fields, registry, splice
+from ...etcd import mvcc
+from ...k8s import encryption, envelope, fields, located, registry, splice
 from ..cidr import CidrMap, Mapped, Reallocator, parse_ip, parse_subnet
 from ..plan import Change, Context, Edit, Object, Warning
 
@@ -64,6 +65,11 @@ def _envelope(obj: Object) -> envelope.Envelope:
 
 def field_path(obj: Object, api_version: str, names: tuple[str, ...]) -> registry.FieldPath:
     """field_path resolves API field names for the object's stored apiVersion and kind."""
+    loc = obj.cache.get("located")
+    if loc is not None:  # ``prefetch`` walked the value once and resolved these names for its type
+        path = loc.path(names)
+        if path is not None:
+            return path
     env = _envelope(obj)
     return registry.resolve_path(env.api_version or api_version, env.kind or obj.kind, names)
 
@@ -72,10 +78,19 @@ def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...], keep: bool 
     """prefetch reads several field paths of an object in one walk of its value, into its cache.
 
     The record read for it is forgotten, unless ``keep``: the caller is about to edit the object (and
-    calls ``forget`` itself if it does not).
+    calls ``forget`` itself if it does not); then where the fields lie stays too (``located``), so
+    that ``field_path`` and ``rewrite_value`` do not walk the value again.
     """
     wanted = [p for p in paths if p not in obj.cache]
     if not wanted:
+        return
+    loc = located.locate(obj.value, wanted)
+    if loc is not None:  # one walk answers as the plain path below (tests/k8s/test_located.py)
+        obj.cache.update(zip(wanted, loc.texts))
+        if keep:
+            obj.cache["located"] = loc
+        else:
+            obj.forget()
         return
     resolved = [field_path(obj, api_version, p) for p in wanted]
     env = _envelope(obj)
@@ -86,6 +101,25 @@ def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...], keep: bool 
     obj.cache.update(zip(wanted, got))
     if not keep:
         obj.forget()
+
+
+def export_read(obj: Object, *paths: tuple[str, ...]) -> tuple:
+    """export_read is what ``prefetch(obj, ..., *paths, keep=True)`` left in the object's cache, as plain values.
+
+    For a prefetch made in another process (``parallel.split_map``): ``absorb_read`` puts it back.
+    """
+    loc = obj.cache.get("located")
+    return ([obj.cache[p] for p in paths], loc.state() if loc is not None else None,
+            mvcc.record_state(obj.record, obj.key))
+
+
+def absorb_read(obj: Object, paths: tuple[tuple[str, ...], ...], got: tuple) -> None:
+    """absorb_read gives the object the cache ``export_read`` exported."""
+    texts, loc, record = got
+    obj.cache.update(zip(paths, texts))
+    if loc is not None:
+        obj.cache["located"] = located.Located.restore(loc)
+    obj.cache["record"] = mvcc.record_from_state(record, obj.key)
 
 
 def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[str]:
@@ -104,6 +138,11 @@ def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[s
 
 def rewrite_value(obj: Object, edits: dict) -> bytes:
     """rewrite_value applies field edits to the object's value, refusing (by key) one it cannot edit exactly."""
+    loc = obj.cache.get("located")
+    if loc is not None:  # where ``prefetch`` found the fields: the same bytes as the splice below
+        out = loc.rewrite(obj.value, edits)
+        if out is not None:
+            return out
     try:
         return splice.set_fields(obj.value, edits)
     except (DecodeError, ValueError) as e:

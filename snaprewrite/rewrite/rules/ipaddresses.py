@@ -7,6 +7,9 @@ layer's (``etcd.writes``), which reads the histories the planning scan gathers f
 """
 
 from ...errors import PlanError
+from ...etcd import mvcc
+from ...k8s import located
+from .. import parallel
 from ..plan import Change, Context, Edit, Warning
 from .addresses import field_path, read_fields, replace_single, rewrite_value
 
@@ -16,31 +19,73 @@ prefixes = (b"ipaddresses/",)  # relative to the layout root
 API = "networking.k8s.io/v1"
 PREFIX = prefixes[0]
 renames = True  # keys under ``prefixes`` may change: the planner gathers their histories
+NAME = (("metadata", "name"),)
+CHILD_SHARE = 0.5  # of the IPAddresses decided in a forked child (it is about as fast as this process)
 
 
 def run(ctx: Context) -> None:
     """run renames the IPAddress of every moved service IP."""
-    existing = {o.name for o in ctx.objects.get(kind, [])}
-    for obj in ctx.objects.get(kind, []):
-        new_ip = ctx.moved_ips.get(obj.name)
-        if obj.name in ctx.kept_ips:  # its Service was excluded and keeps this address
+    objs = ctx.objects.get(kind, [])
+    existing = {o.name for o in objs}
+
+    def decide(obj):
+        return _decide(ctx, existing, obj)
+
+    split = ctx.options.crypt is None  # (an encrypted value's sealing stays with the object that read it)
+    decisions = parallel.split_map(objs, decide, "the IPAddress renames", CHILD_SHARE) if split else map(decide, objs)
+    for obj, decision in zip(objs, decisions, strict=True):
+        if decision is None:
+            continue
+        if decision[0] == "excluded":
             ctx.excluded.add(obj.key)
-            continue
-        if new_ip is None:
-            m = ctx.options.service_map.map_ip(obj.name)
-            if m is not None and m.new != obj.name:
-                ctx.plan.warnings.append(Warning(obj.key_text, "IPAddress in an old service CIDR has no moved "
-                                                 "Service; left as it is"))
-            continue
-        if new_ip in existing and ctx.moved_ips.get(new_ip) is None:
-            raise PlanError(f"{obj.key_text}: cannot rename to {new_ip}: an IPAddress of that name exists")
+        elif decision[0] == "warning":
+            ctx.plan.warnings.append(Warning(obj.key_text, decision[1]))
+        else:
+            _, value, new_ip, base = decision
+            obj.cache["record"] = mvcc.record_from_state(base, obj.key)  # but its value, as Edit.of keeps it
+            new_key = ctx.layout.key(PREFIX + new_ip.encode())
+            change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
+                            new_key=new_key.decode())
+            ctx.plan.edits.append(Edit.of(obj, value, [change], new_key=new_key))
+
+
+def _decide(ctx: Context, existing: set[str], obj) -> tuple | None:
+    """_decide is what becomes of one IPAddress, without changing anything: None (left alone), ("excluded",),
+    ("warning", message) or ("rename", new value, new ip, its record's fields but the value).
+
+    The decision pickles (``parallel.split_map`` may make it in a child) and the record read for it is
+    forgotten: the rule keeps the record without its value for the Edit, as ``Edit.of`` would.
+    """
+    new_ip = ctx.moved_ips.get(obj.name)
+    if obj.name in ctx.kept_ips:  # its Service was excluded and keeps this address
+        return ("excluded",)
+    if new_ip is None:
+        m = ctx.options.service_map.map_ip(obj.name)
+        if m is not None and m.new != obj.name:
+            return ("warning", "IPAddress in an old service CIDR has no moved Service; left as it is")
+        return None
+    if new_ip in existing and ctx.moved_ips.get(new_ip) is None:
+        raise PlanError(f"{obj.key_text}: cannot rename to {new_ip}: an IPAddress of that name exists")
+    value = _renamed(obj, new_ip)
+    if value is None:  # not one plain metadata.name equal to the key's: the careful path says why
         name_path = field_path(obj, API, ("metadata", "name"))
         value = replace_single(obj, name_path, obj.name, new_ip)
-        if value is None:  # not one plain metadata.name equal to the key's: the careful path says why
+        if value is None:
             if read_fields(obj, API, ("metadata", "name")) != [obj.name]:
                 raise PlanError(f"{obj.key_text}: metadata.name does not match the key")
             value = rewrite_value(obj, {name_path: [new_ip]})
-        new_key = ctx.layout.key(PREFIX + new_ip.encode())
-        change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
-                        new_key=new_key.decode())
-        ctx.plan.edits.append(Edit.of(obj, value, [change], new_key=new_key))
+    base = mvcc.record_state(obj.record, obj.key, value=False)
+    obj.forget()
+    return ("rename", value, new_ip, base)
+
+
+def _renamed(obj, new_ip: str) -> bytes | None:
+    """_renamed is the value with ``metadata.name`` set to ``new_ip``, in one walk of a plain protobuf value.
+
+    None unless the walk finds the one name and it is the key's: then ``replace_single`` gives these
+    bytes (``tests/rewrite/test_rules_fast.py``); otherwise the rule asks it (and the careful path).
+    """
+    loc = located.locate(obj.value, NAME)
+    if loc is None or loc.texts[0] != [obj.name]:
+        return None
+    return loc.rewrite(obj.value, {loc.paths[0]: [new_ip]})

@@ -1,0 +1,241 @@
+"""One walk of a stored protobuf value along a few field paths: read their strings, then splice new ones.
+
+The rules read an object's type (``envelope.parse``), a few of its fields (``fields.read``) and then
+edit them (``splice.set_fields``): three walks of the same bytes. ``locate`` makes one, with
+``splice.select`` (the same bounds checks), and keeps where each field lies; ``Located.texts`` and
+``Located.rewrite`` then answer what those three answer, and ``Located.paths`` what
+``registry.resolve_path`` does for the stored type.
+
+It only answers where the answers are sure to be the same, and returns None otherwise (the caller then
+takes the plain path, which also names any error): the value is a ``k8s\\x00`` envelope with one
+typeMeta (non-empty UTF-8 apiVersion and kind) and one ``raw``, every envelope field length-delimited;
+every message on the way (``spec``) occurs at most once and is singular in the schema; a singular leaf
+(``clusterIP``) occurs at most once; every string is UTF-8; and each walked message is well-formed, with
+every named field length-delimited. Then Go's reading (last occurrence wins, messages merge) and the
+wire's occurrences are the same list, and the splice re-encodes exactly the length prefixes
+``set_fields`` would. ``tests/k8s/test_located.py`` checks all of it against the plain path.
+"""
+
+import functools
+from array import array
+from collections.abc import Mapping, Sequence
+
+from ..errors import DecodeError
+from . import registry
+from .splice import MAGIC, _length, select
+
+_ENVELOPE = dict.fromkeys((1, 2, 3, 4), True)  # runtime.Unknown: typeMeta, raw, contentEncoding, contentType
+_TYPE_META = dict.fromkeys((1, 2), True)  # apiVersion, kind
+ENTRY = 5  # ints per entry of ``Located._flat``
+_type_names: dict[bytes, tuple[str, str] | None] = {}  # typeMeta bytes -> (apiVersion, kind); None: not plain
+
+
+class Located:
+    """Where the fields of one stored value lie (see ``locate``); holds no copy of the value.
+
+    A plan keeps one per Service between reading and editing (46k at 1.3 GB): the positions are one
+    flat array of ints, the paths a tuple shared by every object of the type.
+    """
+
+    __slots__ = ("type_names", "paths", "texts", "_flat")
+
+    def __init__(self, type_names: tuple[str, str], paths: tuple, texts: list, flat: array):
+        self.type_names = type_names  # the stored (apiVersion, kind)
+        self.paths = paths  # registry.FieldPath per asked path, resolved for the stored type
+        self.texts = texts  # the strings at each path (what ``fields.read`` answers)
+        self._flat = flat  # raw's (len_start, start, end), then ``_walk``'s entries
+
+    def state(self) -> tuple:
+        """state is what ``restore`` needs to make this Located again (plain values: it pickles small)."""
+        return self.type_names, tuple(p.names for p in self.paths), self.texts, self._flat.tobytes()
+
+    @classmethod
+    def restore(cls, state: tuple) -> "Located":
+        """restore is the Located whose ``state`` was given (e.g. made in another process)."""
+        type_names, names, texts, flat = state
+        paths, _ = _resolved(type_names, names)
+        return cls(type_names, paths, texts, array("q", flat))
+
+    def path(self, names: tuple[str, ...]) -> registry.FieldPath | None:
+        """path is the resolved FieldPath of asked ``names`` (None if they were not asked)."""
+        for p in self.paths:
+            if p.names == names:
+                return p
+        return None
+
+    def rewrite(self, value: bytes, edits: Mapping[registry.FieldPath, Sequence]) -> bytes | None:
+        """rewrite is ``splice.set_fields(value, edits)`` for list edits of located paths; None if it cannot say.
+
+        ``value`` must be the bytes that were located. Each list is aligned with the path's texts
+        (``None`` keeps an entry); one of another length, or a path not located, gives None (the plain
+        path raises its ValueError).
+        """
+        repl: dict[int, list] = {}
+        for p, new in edits.items():
+            if p not in self.paths or isinstance(new, (str, bytes)) or callable(new):
+                return None
+            i = self.paths.index(p)
+            if len(new) != len(self.texts[i]):
+                return None
+            repl[i] = list(new)
+        flat = self._flat
+        inner = _rebuild(value, flat[1], flat[2], flat, 3, len(flat), repl, {})
+        if inner is None:
+            return bytes(value)
+        return b"".join((value[: flat[0]], _length(len(inner)), inner, value[flat[2] :]))
+
+
+def _rebuild(value: bytes, start: int, end: int, flat: array, i: int, stop: int, repl: dict,
+             seen: dict) -> bytes | None:
+    """_rebuild is ``splice._rewrite`` over located entries ``flat[i:stop]``: the message ``value[start:end]``
+    with new payloads, None if unchanged."""
+    parts: list = []
+    cursor = start
+    while i < stop:
+        which, len_start, vstart, vend, size = flat[i : i + ENTRY]
+        i += ENTRY
+        if which >= 0:  # a leaf of path ``which``: its next replacement (None, or the same bytes, keeps it)
+            todo = repl.get(which)
+            if todo is None:
+                continue
+            n = seen.get(which, 0)
+            seen[which] = n + 1
+            new = todo[n]
+            if new is None:
+                continue
+            payload = new if isinstance(new, bytes) else new.encode("utf-8")
+            if payload == value[vstart:vend]:
+                continue
+        else:  # a message: its entries follow
+            payload = _rebuild(value, vstart, vend, flat, i, i + size * ENTRY, repl, seen)
+            i += size * ENTRY
+            if payload is None:
+                continue
+        parts += (value[cursor:len_start], _length(len(payload)), payload)
+        cursor = vend
+    if not parts:
+        return None
+    parts.append(value[cursor:end])
+    return b"".join(parts)
+
+
+def _type_of(value: bytes, start: int, end: int) -> tuple[str, str] | None:
+    """_type_of reads a typeMeta message (apiVersion, kind), or None unless each is there once, non-empty UTF-8."""
+    picks, err = select(value, start, end, _TYPE_META)
+    if err is not None or len(picks) != 2 or picks[0][1] == picks[1][1]:
+        return None
+    got = {}
+    try:
+        for _, number, _, _, a, b in picks:
+            got[number] = value[a:b].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if not got[1] or not got[2]:
+        return None
+    return got[1], got[2]
+
+
+def _trie(paths: tuple[registry.FieldPath, ...]) -> dict | None:
+    """_trie nests the paths' field numbers; a leaf is (path index, repeated). None: not a walk ``locate`` makes."""
+    root: dict = {}
+    for i, p in enumerate(paths):
+        node = root
+        for n, rep in zip(p.proto[:-1], p.repeated[:-1]):
+            if rep:
+                return None  # a repeated message on the way (``spec.ports``): not this walk's business
+            node = node.setdefault(n, {})
+            if isinstance(node, tuple):
+                return None
+        if p.proto[-1] in node:
+            return None
+        node[p.proto[-1]] = (i, p.repeated[-1])
+    return root
+
+
+def _walk(value: bytes, start: int, end: int, node: dict, out: list, flat: array) -> bool:
+    """_walk selects the trie's fields in ``value[start:end]``, appending an entry per pick to ``flat`` in wire
+    order: (path index, or -1 for a message, len_start, start, end, entries of the message's subtree); a
+    leaf's string goes to ``out[path index]``. False where ``locate`` cannot answer."""
+    picks, err = select(value, start, end, node)
+    if err is not None:
+        return False
+    counted: set[int] = set()
+    for child, number, _tag, len_start, vstart, vend in picks:
+        if type(child) is tuple:
+            which, repeated = child
+            if not repeated:
+                if number in counted:
+                    return False
+                counted.add(number)
+            try:
+                out[which].append(value[vstart:vend].decode("utf-8"))
+            except UnicodeDecodeError:
+                return False
+            flat.extend((which, len_start, vstart, vend, 0))
+        else:
+            if number in counted:
+                return False
+            counted.add(number)
+            at = len(flat)
+            flat.extend((-1, len_start, vstart, vend, 0))
+            if not _walk(value, vstart, vend, child, out, flat):
+                return False
+            flat[at + 4] = (len(flat) - at - ENTRY) // ENTRY
+    return True
+
+
+@functools.lru_cache(maxsize=256)
+def _resolved(type_names: tuple[str, str], names: tuple) -> tuple[tuple, dict] | None:
+    """_resolved is the paths (one tuple per type, shared) and their trie; None if not a walk ``locate`` makes."""
+    try:
+        paths = tuple(registry.resolve_path(*type_names, n) for n in names)
+    except DecodeError:
+        return None
+    trie = _trie(paths)
+    return None if trie is None else (paths, trie)
+
+
+def locate(value: bytes, names: Sequence[tuple[str, ...]]) -> Located | None:
+    """locate walks a stored value once for the field paths ``names`` (API names, as ``field_path`` takes them).
+
+    They are resolved for the type the envelope names (``field_path`` does the same: its defaults only
+    serve values that name none, which this walk leaves to it). None: take the plain path (see the
+    module docstring).
+    """
+    if type(value) is not bytes or value[:4] != MAGIC:
+        return None
+    picks, err = select(value, 4, len(value), _ENVELOPE)
+    if err is not None or len(picks) > 4:
+        return None
+    raw = type_names = None
+    seen = 0
+    for _, number, _, len_start, vstart, vend in picks:
+        bit = 1 << number
+        if seen & bit:
+            return None  # a field of the envelope stored twice: Go takes the last, set_fields edits each
+        seen |= bit
+        if number == 1:
+            meta = value[vstart:vend]
+            type_names = _type_names.get(meta, False)
+            if type_names is False:
+                type_names = _type_of(value, vstart, vend)
+                if len(_type_names) < 256:  # a few kinds per snapshot; a hostile one does not grow it
+                    _type_names[meta] = type_names
+        elif number == 2:
+            raw = (len_start, vstart, vend)
+        else:
+            try:
+                value[vstart:vend].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+    if type_names is None or raw is None:
+        return None
+    got = _resolved(type_names, names if type(names) is tuple else tuple(names))
+    if got is None:
+        return None
+    paths, trie = got
+    out: list = [[] for _ in paths]
+    flat = array("q", raw)
+    if not _walk(value, raw[1], raw[2], trie, out, flat):
+        return None
+    return Located(type_names, paths, out, flat)

@@ -1,0 +1,131 @@
+"""``parallel.split_map`` (a rule's loop on two cores) gives what the plain loop gives, errors included.
+
+The child computes the last items and sends them back pickled; a child that raises or dies costs
+only time (its items are computed again here, so the error is raised here at the same item). The
+IPAddress rule decided half in a child plans the same renames, byte for byte, as with
+``SNAPREWRITE_NO_FORK``. A loop whose decisions depend on the process they run in is caught.
+"""
+
+import os
+
+import pytest
+
+from snaprewrite.errors import PlanError
+from snaprewrite.etcd.snapshot import Snapshot
+from snaprewrite.rewrite import parallel
+from snaprewrite.rewrite import plan as planning
+from snaprewrite.rewrite.cidr import CidrMap
+
+
+@pytest.fixture
+def forking(monkeypatch):
+    """forking lets split_map fork for a handful of items, on any machine."""
+    monkeypatch.setattr(parallel, "SPLIT_LEAST", 1)
+    monkeypatch.setattr(parallel, "SPLIT_CHUNK", 3)
+    monkeypatch.setattr(parallel, "cpus", lambda: 2)
+    monkeypatch.delenv("SNAPREWRITE_NO_FORK", raising=False)
+
+
+def test_results_come_in_order_from_both_processes(forking):
+    items = list(range(50))
+    pids = []
+
+    def fn(x):
+        pids.append(os.getpid())  # only this process's calls are seen here
+        return (x, b"v" * x, str(x))
+
+    assert list(parallel.split_map(items, fn, "test", 0.6)) == [fn(x) for x in items]
+    assert pids.count(os.getpid()) == 20 + 50  # the child made the other 30 in the split run
+
+
+def test_an_error_in_the_child_is_raised_here_at_the_same_item(forking):
+    seen = []
+
+    def fn(x):
+        if x == 40:
+            raise PlanError("item 40 cannot be decided")
+        seen.append(x)
+        return x
+
+    got = []
+    with pytest.raises(PlanError, match="item 40"):
+        for r in parallel.split_map(list(range(50)), fn, "test"):
+            got.append(r)
+    assert got == list(range(40)) and seen == list(range(40))
+
+
+def test_a_child_that_dies_costs_only_time(forking):
+    parent = os.getpid()
+
+    def fn(x):
+        if os.getpid() != parent and x == 30:
+            os._exit(3)  # the child ends without an answer
+        return x * 2
+
+    assert list(parallel.split_map(list(range(50)), fn, "test")) == [x * 2 for x in range(50)]
+
+
+def test_a_spool_that_cannot_be_read_to_its_end_is_finished_here(forking, monkeypatch):
+    """What the child sent is used as far as it reads; the rest is computed here (no item twice, none lost)."""
+    real, calls = parallel.pickle.load, []
+
+    def load(f):
+        calls.append(1)
+        if len(calls) == 3:
+            raise parallel.pickle.UnpicklingError("truncated")
+        return real(f)
+
+    monkeypatch.setattr(parallel.pickle, "load", load)
+    here = []
+    got = list(parallel.split_map(list(range(50)), lambda x: (here.append(x), x * 3)[1], "test"))
+    assert got == [x * 3 for x in range(50)]
+    assert here == list(range(25)) + list(range(31, 50))  # the child sent 25..49; two chunks of 3 were read
+
+
+def test_a_decision_that_depends_on_its_process_is_caught(forking):
+    """Must fail: what split_map returns is compared with the plain loop; a pid in a result differs."""
+    items = list(range(20))
+    assert list(parallel.split_map(items, lambda x: (x, os.getpid()), "test")) != [(x, os.getpid()) for x in items]
+
+
+def _plan(fixture_path) -> tuple:
+    opts = planning.Options(CidrMap.parse("192.168.0.0/16=172.24.0.0/16"), CidrMap(()))
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        p = planning.build(snap, opts)
+    return [(e.write, e.changes, e.sealed_with) for e in p.edits], p.warnings
+
+
+def test_the_services_and_ipaddresses_decided_in_a_child_are_the_same(fixture_path, forking, monkeypatch):
+    from snaprewrite.rewrite.rules import ipaddresses, services
+
+    calls = []
+    real = parallel.split_map
+    monkeypatch.setattr(parallel, "split_map", lambda *a, **k: (calls.append((a[2], len(a[0]))), real(*a, **k))[1])
+    split = _plan(fixture_path)
+    assert [c[0] for c in calls] == ["reading the Services", "the IPAddress renames"] and min(n for _, n in calls) >= 5
+    renamed = [w for w, changes, _ in split[0] if w.new_key is not None]
+    moved = [w for w, changes, _ in split[0] if changes[0].kind == "Service"]
+    assert renamed and moved and all(w.base.kv.value == b"" for w in renamed + moved)
+    monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
+    assert _plan(fixture_path) == split
+    monkeypatch.delenv("SNAPREWRITE_NO_FORK")
+    monkeypatch.setattr(ipaddresses, "CHILD_SHARE", 1.0)  # every decision made in a child
+    monkeypatch.setattr(services, "CHILD_SHARE", 1.0)
+    assert _plan(fixture_path) == split
+
+
+def test_a_service_read_in_a_child_that_cannot_be_read_fails_as_in_the_plain_loop(fixture_path, forking, monkeypatch):
+    """The child's PlanError costs only time: the Service is read again here and the same error is raised."""
+    from snaprewrite.rewrite.rules import addresses, services
+
+    monkeypatch.setattr(services, "CHILD_SHARE", 1.0)
+    real = addresses.prefetch
+
+    def broken(obj, *a, **k):
+        if obj.name == "web":
+            raise PlanError(f"{obj.key_text}: cannot read")
+        return real(obj, *a, **k)
+
+    monkeypatch.setattr(services, "prefetch", broken)
+    with pytest.raises(PlanError, match="default/web: cannot read"):
+        _plan(fixture_path)

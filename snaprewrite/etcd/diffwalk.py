@@ -152,7 +152,7 @@ class Slots:
     """
 
     def __init__(self, members: set[bytes]):
-        self.members = members
+        self.members: set[bytes] | None = members
         self.keys = sorted(members)
         self._last: bytes | None = None  # the key found last (a reader asks for a key's record, then its leaf)
         self._slot = 0
@@ -160,10 +160,21 @@ class Slots:
     def get(self, key: bytes, default=None):
         if key is self._last:
             return self._slot
-        if key not in self.members:
+        if self.members is None:  # released: the search alone tells
+            at = bisect_left(self.keys, key)
+            if at == len(self.keys) or self.keys[at] != key:
+                return default
+        elif key in self.members:
+            at = bisect_left(self.keys, key)
+        else:
             return default
-        self._last, self._slot = key, bisect_left(self.keys, key)
-        return self._slot
+        self._last, self._slot = key, at
+        return at
+
+    def release_members(self) -> None:
+        """release_members drops the set once the walks that test every record's key are done: lookups then search
+        the sorted list alone (at 8 GiB the set's table is ~33 MB)."""
+        self.members = None
 
     def __getitem__(self, key: bytes) -> int:
         slot = self.get(key)
@@ -172,7 +183,7 @@ class Slots:
         return slot
 
     def __contains__(self, key) -> bool:
-        return key in self.members
+        return self.get(key) is not None
 
     def __len__(self) -> int:
         return len(self.keys)

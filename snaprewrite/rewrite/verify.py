@@ -344,6 +344,7 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
         slots = diffwalk.Slots(keys)  # numbered by sorted order, no dict of numbers
         la = diffwalk.latest_compact(ka, slots, progress)
         lb = diffwalk.latest_compact(kb, slots, progress)
+        slots.release_members()  # what follows looks up a few keys each: the sorted list is enough
         return _differences(a, b, la, lb, renames, renamed_from, crypt, workers, packed=True)
 
 

@@ -412,6 +412,11 @@ def test_slots_are_a_dict_of_sorted_places(outputs):
     assert slots.get(missing) is None and missing not in slots
     with pytest.raises(KeyError):
         slots[missing]  # a key not numbered must fail, not take a neighbour's place
+    slots.release_members()  # the set gone, the search alone answers the same
+    assert all(slots[k] == i and slots.get(k) == i and k in slots for k, i in want.items())
+    assert slots.get(missing) is None and missing not in slots and slots.get(b"\xff" * 20) is None
+    with pytest.raises(KeyError):
+        slots[missing]
     with Snapshot(str(outputs["real"])) as snap:
         bucket = snap.key_bucket()
         some = set(list(mvcc.latest_index(snap))[::4]) | {b"/registry/no/such/key"}

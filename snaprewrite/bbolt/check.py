@@ -14,11 +14,14 @@ indexes, never key or value bytes.
 
 Speed: one byte per page records reachable and free pages; a page's whole element array is unpacked
 in one ``struct`` call; keys are sliced from the mapping as bytes and compared only as the rules need.
+A branch's leaf children are checked in runs of up to RELEASE_EVERY at once (``_sound_leaves``, whole
+arrays); a run with anything wrong is walked page by page, which names it: the same problems either way.
 Mapped pages are released as the walk goes (``PageFile.touched``), so a big file does not stay resident.
 """
 
 import mmap
-from operator import lt
+from itertools import accumulate
+from operator import ge, lt
 
 from ..errors import CorruptError, SnapshotError
 from . import elements
@@ -152,8 +155,70 @@ class _Checker:
         keys = list(map(data.__getitem__, map(slice, ks, kends)))
         self.budget -= count + 1
         self._check_keys(label or f"page {pgid}", keys, lo, hi)
-        for i in range(count - 1, -1, -1):
+        done = 0  # children checked at once, in runs of sound leaves
+        while done < count:
+            end = min(done + RELEASE_EVERY, count)
+            if not self._sound_leaves(children[done:end], keys[done:end], keys[end] if end < count else hi):
+                break
+            done = end
+        for i in range(count - 1, done - 1, -1):
             stack.append((children[i], keys[i], keys[i + 1] if i + 1 < count else hi, bucket, None, False))
+
+    def _sound_leaves(self, children, keys: list[bytes], hi: bytes | None) -> bool:
+        """_sound_leaves checks a run of a branch's children at once when they are all sound leaves (True: done, marked).
+
+        ``keys`` are the branch's keys for these children, ``hi`` the key after the last one's (None: the
+        parent's bound, or none). Sound: what ``visit`` and ``_leaf`` would find nothing wrong with, checked
+        over whole arrays: real data pages of this file with headers naming them (``PageFile.spans``),
+        leaves, none of their pages (overflow included) reached before or free or shared, not empty, every
+        element inside its page (``elements.leaf_batch``), no nested bucket, keys non-empty, increasing,
+        each child's from its key up to below the next one. False: nothing was marked or counted, and this
+        child and those after it are walked one by one as before, which names whatever is wrong. Without
+        problems the walk is the same: the children are next on the stack either way. Runs of at most
+        RELEASE_EVERY pages keep the mapping's resident pages as few as the walk's page by page.
+        """
+        pf = self.pf
+        if min(children) < 2 or max(children) >= self.hwm or len(set(children)) != len(children):
+            return False
+        seen, freed = self.seen, self.freed
+        if any(map(seen.__getitem__, children)) or any(map(freed.__getitem__, children)):
+            return False
+        located = pf.spans(children, fmt.LEAF_PAGE)
+        if located is None:
+            return False
+        offs, sizes, counts = located
+        if not all(counts):
+            return False
+        ps = self.page_size
+        covered = children
+        if sizes.count(ps) != len(sizes):  # overflow pages: each reached once too, none free
+            covered = [p for pgid, size in zip(children, sizes) for p in range(pgid, pgid + size // ps)]
+            if (len(set(covered)) != len(covered) or any(map(seen.__getitem__, covered))
+                    or any(map(freed.__getitem__, covered))):
+                return False
+        total = sum(counts) + len(counts)
+        if self.budget - total < 0:  # distinct pages cannot exhaust it: kept so the accounting is the walk's
+            return False
+        decoded = elements.leaf_batch(self.data, offs, sizes, counts)
+        if decoded is None:
+            return False
+        flags, ks, vs, _ends, _firsts = decoded
+        if any(flags):
+            return False
+        found = list(map(self.data.__getitem__, map(slice, ks, vs)))
+        if not found[0] or not all(map(lt, found, found[1:])):
+            return False
+        stops = list(accumulate(counts))
+        firsts = [found[stop - n] for stop, n in zip(stops, counts)]
+        lasts = [found[stop - 1] for stop in stops]
+        if not all(map(ge, firsts, keys)) or not all(map(lt, lasts, keys[1:])) or (hi is not None and lasts[-1] >= hi):
+            return False
+        for p in covered:
+            seen[p] = 1
+        self.budget -= total
+        self.entered += len(children)
+        pf.release()
+        return True
 
     def _leaf(self, data, off: int, size: int, count: int, pgid: int | None, lo, hi, bucket: str, label,
               inline: bool, is_root: bool, stack: list[tuple]) -> None:

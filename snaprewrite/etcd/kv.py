@@ -11,6 +11,8 @@ over every record of the fixtures and the real snapshot.
 """
 
 import functools
+import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -121,6 +123,20 @@ def decode_fast(buf: bytes | memoryview) -> KeyValue:
     except ProtoDecodeError:
         raise DecodeError("KeyValue: not a valid protobuf record") from None
     return KeyValue(m.key, m.create_revision, m.mod_revision, m.version, m.value, m.lease)
+
+
+def mod_revisions_of(bufs: Iterable[bytes | memoryview]) -> list[int]:
+    """mod_revisions_of is ``mod_revision_of`` of each record in turn (DecodeError at the first that fails).
+
+    The check of every record of a file takes a page's records at once: one call, no frame per record.
+    """
+    try:
+        return list(map(_MOD_REVISION, map(_message_class().FromString, bufs)))
+    except ProtoDecodeError:
+        raise DecodeError("KeyValue: not a valid protobuf record") from None
+
+
+_MOD_REVISION = operator.attrgetter("mod_revision")
 
 
 def mod_revision_of(buf: bytes | memoryview) -> int:

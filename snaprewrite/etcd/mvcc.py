@@ -12,10 +12,11 @@ Compaction (``meta`` bucket: ``scheduledCompactRev``/``finishedCompactRev``) rem
 than the compact revision, keeping each key's latest record at or before it unless that is a tombstone.
 """
 
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
-from operator import add, le, sub
+from operator import add, le, lshift, not_, or_, sub
 
 from ..errors import KeyNotFoundError, SchemaError
 from . import kv as kvcodec
@@ -29,6 +30,9 @@ Visit = Callable[[bytes, memoryview, memoryview], None] | None
 # visit_page(run, records): one leaf's records (user key, bbolt key, value), those with a value, in order,
 # and the leaf's contiguous key/value bytes (``bbolt.tree.Bucket.leaf_runs``; None when not laid out so)
 VisitPage = Callable[[memoryview | None, list[tuple[bytes, memoryview, memoryview]]], None] | None
+# visit_batch(batch, user_keys): a batch of leaves (``bbolt.tree.LeafBatch``) with each record's user key (None
+# for a record without a value), in order: a reader that searches the batch's bytes itself
+VisitBatch = Callable[[object, list[bytes | None]], None] | None
 PROGRESS_STEP = 4096  # records between progress callbacks (scan_index relies on it being 4096)
 
 
@@ -91,21 +95,25 @@ def is_tombstone(revkey: bytes) -> bool:
 
 def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
                  progress: Progress = None, visit: Visit = None, histories=None,
-                 visit_page: VisitPage = None, hint_leaves: bool = False) -> dict[bytes, bytes]:
+                 visit_page: VisitPage = None, hint_leaves: bool = False,
+                 visit_batch: VisitBatch = None, visit_skip: tuple[bytes, ...] = ()) -> dict[bytes, bytes]:
     """latest_index maps every user key (under ``prefix``, or any of several) to the bbolt key of its last record.
 
     A deleted key maps to its tombstone's 18-byte key (``is_tombstone``). One pass over bucket ``key``;
     only the user key of each record is decoded and revisions stay raw bytes (the hot loop).
     """
     return scan_index(snap.key_bucket(), prefix, progress, visit=visit, histories=histories,
-                      visit_page=visit_page, hint_leaves=hint_leaves)[0]
+                      visit_page=visit_page, hint_leaves=hint_leaves, visit_batch=visit_batch,
+                      visit_skip=visit_skip)[0]
 
 
 def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress: Progress = None,
                crc: Callable[[bytes, int], int] | None = None, h: int = 0,
                visit: Visit = None, histories=None,
                visit_page: VisitPage = None, hint_leaves: bool = False,
-               marker: bytes | None = None) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
+               marker: bytes | None = None,
+               visit_batch: VisitBatch = None,
+               visit_skip: tuple[bytes, ...] = ()) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
     """scan_index is ``latest_index`` over a ``key`` bucket that can also fold every key and value into ``crc``.
 
     Returns (index, crc value, record count, last bbolt key): what ``etcdutl snapshot status`` needs
@@ -118,6 +126,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     with one search). ``hint_leaves`` notes in ``bucket.element_hints`` where each indexed key's latest record
     lies in the file (``bbolt.tree.pack_hint``; in an inline page: its leaf, ``leaf_hints``), so reading
     those records later (``record_at``) is one slice, without a descent from the root or a page search.
+    ``visit_batch(batch, user_keys)`` sees the records a batch of leaves at a time (see ``VisitBatch``).
+    ``visit_skip``: ``visit`` does not see the records whose user key starts with one of these prefixes (a
+    reader that wants none of them is then called for the few others only; not with ``marker``).
     """
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
@@ -133,7 +144,7 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
         n += count
         if count:
             last = raw[ks[-1] : vs[-1]]
-            if prefix is None and visit is None and visit_page is None:
+            if prefix is None and visit is None and visit_page is None and visit_batch is None:
                 if progress is not None:
                     progress(count)
                 if crc is not None:
@@ -146,7 +157,11 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
         runs = b.runs() if crc is not None or visit_page is not None else None
         if crc is not None:
             h = _fold(crc, h, b, runs)
-        if visit is not None and count and (marker is None or _may_hold(raw, marker, b.span(), ks, ends)):
+        if visit is not None and count and visit_skip and marker is None:  # the records under no skipped prefix
+            us = ukeys if complete else [visit_skip[0] if u is None else u for u in ukeys]
+            for x in compress(range(count), map(not_, map(startswith, us, repeat(visit_skip)))):
+                visit(ukeys[x], view[ks[x] : vs[x]], view[vs[x] : ends[x]])
+        elif visit is not None and count and (marker is None or _may_hold(raw, marker, b.span(), ks, ends)):
             i = 0
             for run, c in zip(runs if runs is not None else b.runs(), b.counts):
                 j = i + c
@@ -156,6 +171,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                         if u is not None and (marker is None or raw.find(marker, vs[x], ends[x]) >= 0):
                             visit(u, view[ks[x] : vs[x]], view[vs[x] : ends[x]])
                 i = j
+        if visit_batch is not None and count:
+            visit_batch(b, ukeys)
         if visit_page is not None:
             recs = list(zip(ukeys, map(view.__getitem__, map(slice, ks, vs)),
                             map(view.__getitem__, map(slice, vs, ends))))
@@ -186,6 +203,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             if not in_file:
                 leaf_of = list(chain.from_iterable(map(repeat, b.pgids, b.counts)))
             flags = b.flags
+        if _note_at_once(index, hints, hist_prefixes, hist, b, ukeys, sel, hints is not None and in_file,
+                         None if hints is None or in_file else leaf_of):
+            continue
         for x in sel:
             u = ukeys[x]
             rk = raw[ks[x] : vs[x]]
@@ -205,6 +225,37 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
                 revcodec.decode(revkey)  # raises SchemaError naming the bad key
     return index, h, n, last
+
+
+def _note_at_once(index: dict, hints: dict | None, hist_prefixes: tuple, hist: dict | None, b, ukeys: list,
+                  sel: list[int], in_file: bool, leaf_of: list[int] | None) -> bool:
+    """_note_at_once is ``scan_index``'s record-by-record noting of the selected records (index, hints, histories)
+    in whole-list operations; False (nothing noted) when a key comes twice in them or a record's bbolt key is the
+    one an index entry already holds (a damaged bucket): the record-by-record loop then keeps its order.
+
+    With each key once, dropping every replaced record's hint before adding the new ones is the loop's result.
+    """
+    raw, ks, vs, ends = b.raw, b.ks, b.vs, b.ends
+    us = list(map(ukeys.__getitem__, sel))
+    kx = list(map(ks.__getitem__, sel))
+    vx = list(map(vs.__getitem__, sel))
+    rks = list(map(raw.__getitem__, map(slice, kx, vx)))
+    if hints is not None:
+        olds = list(map(index.get, us))
+        if len(set(us)) != len(us) or not set(olds).isdisjoint(rks):
+            return False
+        deque(map(hints.pop, olds, repeat(None)), 0)  # (None, a new key's: no hint to drop)
+        if in_file:  # bbolt.tree.pack_hint, for the elements that are not sub-buckets
+            packs = map(or_, map(or_, map(lshift, kx, repeat(64)), map(lshift, map(sub, vx, kx), repeat(32))),
+                        map(sub, map(ends.__getitem__, sel), vx))
+            hints.update(compress(zip(rks, packs), map(not_, map(b.flags.__getitem__, sel))))
+        else:
+            hints.update(zip(rks, map(leaf_of.__getitem__, sel)))
+    index.update(zip(us, rks))
+    if hist_prefixes:
+        for u, rk in compress(zip(us, rks), map(bytes.startswith, us, repeat(hist_prefixes))):
+            hist.setdefault(u, []).append(rk)
+    return True
 
 
 def _fold(crc: Callable[[bytes, int], int], h: int, b, runs: list | None = None) -> int:
@@ -264,12 +315,14 @@ def user_keys_plain(view: memoryview, vs: list[int], ends: list[int]) -> list[by
 
 def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
               progress: Progress = None, visit: Visit = None, histories=None,
-              visit_page: VisitPage = None, hint_leaves: bool = False) -> dict[bytes, bytes]:
+              visit_page: VisitPage = None, hint_leaves: bool = False,
+              visit_batch: VisitBatch = None, visit_skip: tuple[bytes, ...] = ()) -> dict[bytes, bytes]:
     """live_keys maps each user key alive at the latest revision to the bbolt key of its last put.
 
     ``hint_leaves``: see ``scan_index`` (for callers that go on to read those keys' records).
     """
-    return {k: rk for k, rk in latest_index(snap, prefix, progress, visit, histories, visit_page, hint_leaves).items()
+    return {k: rk for k, rk in latest_index(snap, prefix, progress, visit, histories, visit_page, hint_leaves,
+                                               visit_batch, visit_skip).items()
             if len(rk) != revcodec.MARKED_REV_BYTES_LEN}
 
 

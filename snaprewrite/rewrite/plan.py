@@ -116,6 +116,7 @@ class Object:
     snap: Snapshot = field(repr=False)
     cache: dict = field(default_factory=dict, repr=False)  # what rules already read from the value
     crypt: Any = field(default=None, repr=False)  # k8s.encryption.EncryptionConfig: values are read decrypted
+    excluded: bool = False  # ``--exclude`` names it: set by the planner (``mark_excluded``), read by the rules
 
     @property
     def record(self) -> mvcc.Record:
@@ -165,7 +166,10 @@ class Options:
     crypt: Any = None  # k8s.encryption.EncryptionConfig (--encryption-config): encrypted values are edited
 
     def excluded(self, obj: Object) -> bool:
-        """excluded tells whether ``--exclude`` names the object (``ns/name``, or ``name`` if cluster-scoped)."""
+        """excluded tells whether ``--exclude`` names the object (``ns/name``, or ``name`` if cluster-scoped).
+
+        Only the planner asks (``mark_excluded``); rules read ``Object.excluded``.
+        """
         return obj.ref() in self.excludes or (not obj.namespace and f"/{obj.name}" in self.excludes)
 
 
@@ -241,17 +245,20 @@ def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
 def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
                  visit: mvcc.Visit = None, histories: writes.Histories | None = None,
                  crypt: Any = None, visit_page: mvcc.VisitPage = None,
-                 also: tuple[bytes, ...] = (), also_index: dict[bytes, bytes] | None = None) -> dict[str, list[Object]]:
+                 also: tuple[bytes, ...] = (), also_index: dict[bytes, bytes] | None = None,
+                 visit_batch: mvcc.VisitBatch = None, visit_skip: tuple[bytes, ...] = ()) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order.
 
-    ``visit`` (per record) and ``visit_page`` (per leaf) see every record of the same pass and
-    ``histories`` gathers the record keys of the keys under its prefixes (see ``mvcc.scan_index``).
+    ``visit`` (per record), ``visit_page`` (per leaf) and ``visit_batch`` (per batch of leaves) see every
+    record of the same pass and ``histories`` gathers the record keys of the keys under its prefixes (see ``mvcc.scan_index``).
     The live keys under the prefixes ``also`` (indexed by the same pass) go to ``also_index``.
+    ``visit_skip``: key prefixes ``visit`` need not see (``mvcc.scan_index``).
     """
     wanted = tuple(prefixes) or None
     indexed = tuple(dict.fromkeys((wanted or ()) + tuple(also))) or None
-    scan = indexed or visit or visit_page
-    index = mvcc.live_keys(snap, indexed, progress, visit, histories, visit_page, hint_leaves=True) if scan else {}
+    scan = indexed or visit or visit_page or visit_batch
+    index = mvcc.live_keys(snap, indexed, progress, visit, histories, visit_page, hint_leaves=True,
+                           visit_batch=visit_batch, visit_skip=visit_skip) if scan else {}
     if also_index is not None:
         also_index.update((k, v) for k, v in index.items() if k.startswith(also))
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
@@ -324,6 +331,19 @@ class Scanned:
     aside: "Aside | None" = None  # observers scanning in a forked child meanwhile (close it if ``build`` is not run)
 
 
+def _paged(observers: dict) -> tuple[mvcc.VisitPage, mvcc.VisitBatch]:
+    """_paged is (visit_page, visit_batch) for observers that search whole leaves: a batch of leaves at a time
+    where the observer can (``visit_batch``), else a leaf at a time."""
+    return (_fan_out([o.visit_page for o in observers.values() if not hasattr(o, "visit_batch")]),
+            _fan_out([o.visit_batch for o in observers.values() if hasattr(o, "visit_batch")]))
+
+
+def _paged_pass(snap: Snapshot, observers: dict) -> None:
+    """_paged_pass shows every record of bucket ``key`` to observers that search whole leaves (``_paged``)."""
+    visit_page, visit_batch = _paged(observers)
+    mvcc.scan_index(snap.key_bucket(), None, visit_page=visit_page, visit_batch=visit_batch)
+
+
 class Aside:
     """Observers that search whole leaves (``visit_page``, e.g. the leftovers' address search) on the other core.
 
@@ -336,10 +356,9 @@ class Aside:
     def __init__(self, snap: Snapshot, observers: dict):
         self.snap = snap
         self.observers = observers
-        visit_page = _fan_out([o.visit_page for o in observers.values()])
 
         def child() -> dict:
-            mvcc.scan_index(snap.key_bucket(), None, visit_page=visit_page)
+            _paged_pass(snap, observers)
             return {name: o.export() for name, o in observers.items()}
 
         self.call = process.fork_call(child, "the address search of every record")
@@ -355,8 +374,7 @@ class Aside:
         except Exception:  # noqa: BLE001 - the child's pass is made again here (its error, if any, raised here)
             got = None
         if not isinstance(got, dict) or set(got) != set(self.observers):
-            mvcc.scan_index(self.snap.key_bucket(), None,
-                            visit_page=_fan_out([o.visit_page for o in self.observers.values()]))
+            _paged_pass(self.snap, self.observers)
             return
         for name, o in self.observers.items():
             o.absorb(got[name])
@@ -387,14 +405,77 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
             stack.enter_context(sc.aside)
         plan = Plan(snap.path, mvcc.current_revision(snap), histories=sc.histories, layout=sc.layout)
         ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
+        plan.warnings.extend(unmatched_excludes(sc.objects, options, sc.selected))
         with no_cycle_collection():
             for rule in sc.selected:
                 if sc.aside is not None and rule.name in sc.aside.observers:
                     sc.aside.settle()
                 rule.run(ctx)
                 _forget_all(sc.objects)
+        _check_excluded(plan, sc.objects, sc.selected, options)
     plan.edits.sort(key=lambda e: e.key)
     return plan
+
+
+def mark_excluded(objects: dict[str, list[Object]], options: Options) -> None:
+    """mark_excluded sets ``Object.excluded`` on every loaded object ``--exclude`` names, before any rule runs.
+
+    The one place ``options.excludes`` is read: rules decide per kind what an excluded object still
+    tells them (an excluded Service's cluster IPs stay allocated) and whether it is reported as excluded.
+    """
+    for objs in objects.values():
+        for obj in objs:
+            obj.excluded = bool(options.excludes) and options.excluded(obj)
+
+
+def unmatched_excludes(objects: dict[str, list[Object]], options: Options, rules: list) -> list[Warning]:
+    """unmatched_excludes marks the excluded objects (``mark_excluded``) and warns of each ``--exclude`` that keeps nothing.
+
+    An exclusion that names no object the selected rules read (a typo, a missing namespace) or only
+    objects that move with another one (an IPAddress moves with its Service) would otherwise be
+    silently without effect: the operator believes an object is kept that is moved.
+    """
+    mark_excluded(objects, options)
+    if not options.excludes:
+        return []
+    follows = {k for r in rules for k in getattr(r, "follows", ())}
+    kept: set[str] = set()
+    moving: dict[str, str] = {}
+    for objs in objects.values():
+        for obj in objs:
+            if obj.excluded:
+                names = (obj.ref(),) if obj.namespace else (obj.ref(), f"/{obj.name}")
+                for name in names:
+                    if obj.kind in follows:
+                        moving.setdefault(name, obj.kind)
+                    else:
+                        kept.add(name)
+    out = []
+    for ex in sorted(options.excludes - kept):
+        if ex in moving:
+            out.append(Warning("", f"--exclude {ex} names a {moving[ex]} object; those move with the object "
+                                   "they belong to whatever --exclude says: exclude that object instead"))
+        else:
+            out.append(Warning("", f"--exclude {ex}: no object the rewrite edits has this name (want NAMESPACE/NAME, "
+                                   "or NAME for a cluster-scoped object); nothing is kept by it"))
+    return out
+
+
+def _check_excluded(plan: Plan, objects: dict[str, list[Object]], rules: list, options: Options) -> None:
+    """_check_excluded refuses a plan that changes an object ``--exclude`` names (a rule that ignored ``Object.excluded``).
+
+    Kinds a rule names in ``follows`` move with the object they belong to whatever ``--exclude`` says:
+    an IPAddress with its Service, Calico's blocks, affinities and handles with their IPPool.
+    """
+    if not options.excludes:
+        return
+    excluded = {o.key: o.kind for objs in objects.values() for o in objs if o.excluded}
+    follows = {k for r in rules for k in getattr(r, "follows", ())}
+    for e in plan.edits:
+        kind = excluded.get(e.key)
+        if kind is not None and kind not in follows:
+            raise PlanError(f"{e.key.decode('utf-8', 'backslashreplace')}: --exclude names this {kind} but the "
+                            "plan changes it (internal error: a rule ignored the exclusion)")
 
 
 def _forget_all(objects: dict[str, list[Object]]) -> None:
@@ -467,17 +548,21 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
         if paged and process.may_fork() and cpus() >= ASIDE_CORES and all(hasattr(o, "export") for o in paged.values()):
             aside = Aside(snap, paged)  # their search runs on another core while this pass indexes
             paged = {}
-        per_page = [o.visit_page for o in paged.values()]
-        visit = _fan_out([o.visit for o in observers.values() if not hasattr(o, "visit_page")])
+        per_page, per_batch = _paged(paged)
+        per_record = [o for o in observers.values() if not hasattr(o, "visit_page")]
     else:  # encrypted values hide their text from a search of the raw leaf: every record is opened first
-        per_page = []
-        visit = _fan_out([o.visit for o in observers.values()])
-        if visit is not None:
-            visit = _decrypting(visit, options.crypt)
+        per_page = per_batch = None
+        per_record = list(observers.values())
+    visit = _fan_out([o.visit for o in per_record])
+    if visit is not None and options.crypt is not None:
+        visit = _decrypting(visit, options.crypt)
+    # keys no per-record observer wants (``skip``: prefixes whose records its visit ignores) are not visited
+    skips = {getattr(o, "skip", ()) for o in per_record}
+    skip = skips.pop() if len(skips) == 1 else ()
     also_index: dict[bytes, bytes] = {}
     try:
-        objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt, _fan_out(per_page),
-                               tuple(also), also_index)
+        objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt, per_page,
+                               tuple(also), also_index, per_batch, skip)
     except BaseException:
         if aside is not None:
             aside.close()

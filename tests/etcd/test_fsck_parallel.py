@@ -133,3 +133,51 @@ def test_a_records_crash_is_hidden_only_behind_a_broken_structure(monkeypatch):
             fsck(snap, parallel=True)
         monkeypatch.setattr(fsckmod, "check_pages", lambda pf, n: ["page 7: injected"])
         assert fsck(snap, parallel=True) == fsck(snap, parallel=False) == ["page 7: injected"]
+
+
+def bad_record_in_place(path, copied: bool) -> int:
+    """bad_record_in_place gives one record of a leaf of ``path`` a wrong mod_revision (same length, in place):
+    in a leaf the rewrite copied from the input (below its high-water mark) or in one it wrote. Returns its revision."""
+    with Snapshot(SNAP) as snap:
+        kept = snap.pages.meta.pgid
+    with Snapshot(path) as out:
+        for pgid, raw, _view, _flags, ks, vs, ends, _first in out.key_bucket().leaf_spans():
+            if not pgid or (pgid < kept) != copied:
+                continue
+            for k, v, e in zip(ks, vs, ends):
+                rec = kv.decode(raw[v:e])
+                if len(raw[k:v]) == 17 and rec.mod_revision > 1:
+                    wrong = kv.encode(kv.KeyValue(rec.key, rec.create_revision, rec.mod_revision ^ 1, rec.version,
+                                                  rec.value, rec.lease))
+                    if len(wrong) == e - v:
+                        break
+            else:
+                continue
+            break
+        else:
+            raise AssertionError("no record to damage")
+    poke(path, v, wrong)
+    return rec.mod_revision
+
+
+@pytest.mark.parametrize("no_fork", [False, True])
+@pytest.mark.parametrize("copied", [True, False])
+def test_a_rewrite_whose_output_has_a_bad_record_is_refused(tmp_path, monkeypatch, copied, no_fork):
+    """MUST FAIL: a record damaged after the write, in a leaf copied from the input or in one the rewrite wrote,
+    is found by the check (on two cores, and with SNAPREWRITE_NO_FORK on one): nothing is published."""
+    if no_fork:
+        monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
+    real_verify = applying.verify_file
+    damaged = []
+
+    def corrupt_then_verify(path):
+        damaged.append(bad_record_in_place(path, copied))
+        real_verify(path)
+
+    monkeypatch.setattr(applying, "verify_file", corrupt_then_verify)
+    with pytest.raises(CorruptError) as e:
+        job.run(request(tmp_path))
+    main = damaged[0]
+    assert str(e.value) == (f"output failed the check: bucket key: record at revision {main}: "
+                            f"mod_revision {main ^ 1} (1 problems)")
+    assert os.listdir(tmp_path) == []

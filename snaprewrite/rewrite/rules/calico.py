@@ -33,6 +33,7 @@ POOLS, BLOCKS, AFFINITIES, HANDLES = (GROUP + r for r in (b"ippools/", b"ipamblo
 prefixes = {POOLS: "IPPool", BLOCKS: "IPAMBlock", AFFINITIES: "BlockAffinity", HANDLES: "IPAMHandle",
             cni.NODE_PREFIX: "Node"}
 renames = (BLOCKS, AFFINITIES)  # their keys follow their CIDR: the planner gathers these keys' histories
+follows = ("IPAMBlock", "BlockAffinity", "IPAMHandle")  # move with their IPPool, whatever --exclude names
 NODE_ANNOTATIONS = ("projectcalico.org/IPv4IPIPTunnelAddr", "projectcalico.org/IPv4VXLANTunnelAddr",
                     "projectcalico.org/IPv6VXLANTunnelAddr", "projectcalico.org/IPv4WireguardInterfaceAddr",
                     "projectcalico.org/IPv6WireguardInterfaceAddr", "projectcalico.org/IPv4Address",
@@ -81,12 +82,12 @@ def _pools(ctx: Context) -> list[tuple[object, object | None]]:
             ctx.plan.warnings.append(Warning(obj.key_text, f"IPPool spec.cidr {cidr!r} is no CIDR; left as it is"))
             continue
         m = cmap.map_subnet(cidr) if cmap.mappings else None
-        if ctx.options.excluded(obj):
+        if obj.excluded:
             ctx.excluded.add(obj.key)
             m = None
         if m is None or not m.fits and not net.subnet_of(m.mapping.old):
             out.append((net, None))
-            if cmap.mappings and not ctx.options.excluded(obj):
+            if cmap.mappings and not obj.excluded:
                 ctx.plan.warnings.append(Warning(obj.key_text, f"IPPool {obj.name} ({cidr}) is not covered by the "
                                                  f"pod CIDR mapping {cmap}; left as it is, with its blocks"))
             continue
@@ -200,6 +201,6 @@ def run(ctx: Context) -> None:
         return cni.move_text(cmap, value) if in_moved_pool(ip) else None
 
     for obj in ctx.objects.get("Node", []):
-        if ctx.options.excluded(obj):
+        if obj.excluded:
             continue
         cni.edit_annotations(ctx, obj, node_tf)

@@ -54,7 +54,7 @@ def run(ctx: Context) -> None:
     for obj in configs:
         data = cni.configmap_data(obj)
         pools.extend(c for k in POOL_KEYS for c in data.get(k, "").replace(",", " ").split() if c)
-        if not cmap.mappings or ctx.options.excluded(obj):
+        if not cmap.mappings or obj.excluded:
             continue
         new_data, changes = {}, []
         for k in CONFIG_KEYS:
@@ -71,7 +71,7 @@ def run(ctx: Context) -> None:
     if not cmap.mappings:
         return
     for obj in ctx.objects.get("CiliumNode", []):
-        if ctx.options.excluded(obj):
+        if obj.excluded:
             ctx.excluded.add(obj.key)
             continue
         text = cni.json_object(obj)
@@ -84,5 +84,5 @@ def run(ctx: Context) -> None:
         return cni.move_text(cmap, value) if key in ANNOTATIONS else None
 
     for obj in ctx.objects.get("Node", []):
-        if not ctx.options.excluded(obj):
+        if not obj.excluded:
             cni.edit_annotations(ctx, obj, node_tf)

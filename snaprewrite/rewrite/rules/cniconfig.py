@@ -87,7 +87,7 @@ def _workload(ctx: Context, obj: Object) -> None:
                 edits[field_path(obj, API, ("spec", "template", "spec", group, list_name))] = items
     if not edits:
         return
-    if ctx.options.excluded(obj):
+    if obj.excluded:
         ctx.excluded.add(obj.key)
         return
     try:
@@ -128,7 +128,7 @@ def _conflist(ctx: Context, obj: Object) -> None:
             new_data[key] = new_text
             changes.extend(Change(obj.key_text, "ConfigMap", obj.namespace, obj.name,
                                   f"data.{key}:{jsonedit.label(ref.path)}", ref.value, new) for ref, new in done)
-    if changes and ctx.options.excluded(obj):
+    if changes and obj.excluded:
         ctx.excluded.add(obj.key)
         return
     cni.set_configmap_data(ctx, obj, new_data, changes)

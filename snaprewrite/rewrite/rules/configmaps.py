@@ -76,7 +76,7 @@ def run(ctx: Context) -> None:
         plan = _edits_for(ctx, obj) if obj.namespace == NAMESPACE else []
         if not plan:
             continue
-        if ctx.options.excluded(obj):
+        if obj.excluded:
             ctx.excluded.add(obj.key)
             continue
         edits: dict = {}

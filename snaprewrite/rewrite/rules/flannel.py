@@ -39,6 +39,8 @@ class EtcdKeys:
     flannel's keys are absolute (``--etcd-prefix``), never below the layout root; ``run`` also drops any
     found under the root of a ``--prefix`` layout."""
 
+    skip = KNOWN_ROOTS  # ``visit`` ignores every key under these: the scan need not call it for them
+
     def __init__(self):
         self.keys: dict[bytes, bytes] = {}
         self.history: dict[bytes, list[bytes]] = {}
@@ -108,7 +110,7 @@ def run(ctx: Context) -> None:
         if NET_CONF not in data:
             continue
         pools.extend(_pools_of(data[NET_CONF]))
-        if not cmap.mappings or ctx.options.excluded(obj):
+        if not cmap.mappings or obj.excluded:
             continue
         new_text, done = _net_conf(ctx, obj, data[NET_CONF])
         changes = [Change(obj.key_text, "ConfigMap", obj.namespace, obj.name, f"data.{NET_CONF}:{ref.path[0]}",

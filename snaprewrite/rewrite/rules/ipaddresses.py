@@ -19,6 +19,7 @@ prefixes = (b"ipaddresses/",)  # relative to the layout root
 API = "networking.k8s.io/v1"
 PREFIX = prefixes[0]
 renames = True  # keys under ``prefixes`` may change: the planner gathers their histories
+follows = (kind,)  # an IPAddress moves with its Service (kept with an excluded one), whatever --exclude names
 NAME = (("metadata", "name"),)
 CHILD_SHARE = 0.5  # of the IPAddresses decided in a forked child (it is about as fast as this process)
 

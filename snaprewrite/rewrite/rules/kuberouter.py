@@ -25,6 +25,6 @@ def run(ctx: Context) -> None:
             continue
         found = ctx.plan.cni.setdefault("kube-router", [])
         found.extend(c for _, v in pairs for c in v.split(",") if c and c not in found)
-        if ctx.options.excluded(obj) or not cmap.mappings:
+        if obj.excluded or not cmap.mappings:
             continue
         cni.edit_annotations(ctx, obj, lambda k, v: move(v) if k in ANNOTATIONS else None)

@@ -9,6 +9,10 @@ WorkloadEndpoints) is listed with that reason. Every key is named: the report ne
 
 import ipaddress
 import re
+from bisect import bisect_right
+from collections import deque
+from itertools import compress, repeat
+from operator import add, gt, le, not_
 
 from ...etcd import revision as revcodec
 from ..plan import Context, Warning
@@ -59,7 +63,9 @@ class Mentions:
     """Observes the plan's scan: the keys whose latest record so far mentions an old address.
 
     Records arrive in revision order; a later put that does not mention one, or a deletion, removes
-    the key again. Memory follows the number of such keys, not the size of the snapshot.
+    the key again. Memory follows the number of such keys, not the size of the snapshot. The scan shows it
+    the records a batch of leaves at a time (``visit_batch``; ``visit_page`` a leaf at a time, ``visit`` one
+    record at a time: the plain path, and the one for decrypted values).
     """
 
     def __init__(self, nets: list):
@@ -93,6 +99,44 @@ class Mentions:
         visit = self.visit
         for key, revkey, value in records:
             visit(key, revkey, value)
+
+    def visit_batch(self, batch, ukeys: list) -> None:
+        """visit_batch is ``visit`` for a batch of leaves (``bbolt.tree.LeafBatch``; ``ukeys`` its user keys, None
+        for a record without a value): the batch's bytes are searched in a few runs, not value by value.
+
+        ``AddressFinder.touched`` says which values a match of the finder's searches touches (a value none
+        touches mentions nothing) and which of them surely mention an address; only the others go through
+        ``visit``. The same decisions, in the same order, as ``visit`` record by record
+        (``tests/rewrite/test_leftovers_batch.py``).
+        """
+        ks, vs, ends = batch.ks, batch.vs, batch.ends
+        if not ks:
+            return
+        touched = self.finder.touched(batch.raw, vs, ends)
+        view = batch.view
+        keys = self.keys
+        pop = keys.pop
+        visit = self.visit
+        done = 0
+        for x in compress(range(len(ks)), touched):
+            if x > done:
+                _pop_all(pop, ukeys[done:x])
+            key = ukeys[x]
+            if key is None:
+                pass
+            elif touched[x] == 1:
+                visit(key, view[ks[x] : vs[x]], view[vs[x] : ends[x]])
+            elif vs[x] - ks[x] != revcodec.REV_BYTES_LEN:  # it mentions one: ``visit`` without the search
+                pop(key, None)
+            else:
+                keys[key] = None
+            done = x + 1
+        _pop_all(pop, ukeys[done:])
+
+
+def _pop_all(pop, keys: list) -> None:
+    """_pop_all drops each key from the found ones, in one call (None, a record without a value, is never found)."""
+    deque(map(pop, keys, repeat(None)), 0)
 
 
 def _old_nets(options) -> list:
@@ -132,6 +176,13 @@ class AddressFinder:
 
     def __init__(self, nets: list):
         self.v4 = [(int(n.network_address), int(n.broadcast_address)) for n in nets if n.version == 4]
+        merged: list[list[int]] = []  # the same addresses as disjoint ascending ranges: one bisect finds x's
+        for lo, hi in sorted(self.v4):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        self.v4_lows, self.v4_highs = [r[0] for r in merged], [r[1] for r in merged]
         self.v6 = [n for n in nets if n.version == 6]
         self.re4 = self._v4_pattern([n for n in nets if n.version == 4])
         self.re6 = self._v6_pattern(self.v6)
@@ -160,8 +211,7 @@ class AddressFinder:
             return re.compile(rb"[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:]+")
         return re.compile(rb"(?i)(?:" + "|".join(sorted(heads)).encode() + rb")[0-9A-Fa-f:]*")
 
-    @staticmethod
-    def _v6_prefilter(nets: list) -> re.Pattern | None:
+    def _v6_prefilter(self, nets: list) -> re.Pattern | None:
         """_v6_prefilter is a case-free literal every IPv6 candidate holds (``00:`` for ``fd00:``), or None.
 
         The IPv6 pattern is case-insensitive, which the regex engine cannot search by literal prefix;
@@ -170,26 +220,127 @@ class AddressFinder:
         heads = {f"{int(n.network_address) >> 112:x}:" for n in nets}
         if len(heads) != 1 or any(n.prefixlen < 16 for n in nets):
             return None
-        runs = re.findall(r"[0-9:]+", heads.pop())
-        return re.compile(re.escape(max(runs, key=len)).encode()) if runs else None
+        runs = list(re.finditer(r"[0-9:]+", heads.pop()))
+        if not runs:
+            return None
+        longest = max(runs, key=lambda m: len(m.group()))
+        self.pre6_at, self.pre6_text = longest.start(), longest.group().encode()  # (for ``searches``)
+        return re.compile(re.escape(longest.group()).encode())
+
+    def searches(self) -> list[tuple[re.Pattern, int]]:
+        """searches are the patterns whose matches ``mentions`` needs, each with how to confirm a match (or -1).
+
+        IPv4: ``re4`` (each address ``mentions`` parses is one of its matches). IPv6: the case-free
+        prefilter when there is one (``mentions`` looks at no value without it), else ``re6``. The prefilter
+        is a piece of the one IPv6 head: where it lies at offset n of the head and cannot overlap itself,
+        a match of it at p stands for a match of ``re6`` at p - n only if ``re6`` matches there (its
+        confirmation is n; -1: none).
+        """
+        out: list[tuple[re.Pattern, int]] = [(self.re4, -1)] if self.re4 is not None else []
+        if self.pre6 is not None:
+            lit = self.pre6_text
+            alone = all(lit[i:] != lit[: len(lit) - i] for i in range(1, len(lit)))
+            out.append((self.pre6, self.pre6_at if alone else -1))
+        elif self.re6 is not None:
+            out.append((self.re6, -1))
+        return out
+
+    def touched(self, buf, vs: list[int], ends: list[int]) -> list[int]:
+        """touched tells, per value ``buf[vs[i]:ends[i]]``, whether a match of ``searches`` touches it (0: no, and it
+        mentions nothing; 1: yes; 2: yes, and it mentions an address), searching runs of neighbouring values,
+        not value by value.
+
+        Why a value no match touches holds no match: none of the patterns has an anchor or a look-around,
+        so a match inside a value is a match at the same place in any run holding the value. A search
+        finds the leftmost match from where it starts; the next one starts at that match's end or, past it,
+        at the end of the last value the match touched (that value is settled, and no other holds the bytes
+        skipped): a place in an unsettled value where a match could start is either found or lies inside a
+        match found, which then touches that value. A confirmed prefilter (``searches``) cannot overlap
+        itself, so each of its places is found the same way, and a place ``re6`` does not match at is no
+        mention's. A value the first pattern touches is not searched for the others (``mentions`` looks at
+        it whole). Values that overlap (a damaged page) are all reported touched.
+
+        2: the first match of ``re4`` in a value is the first one ``mentions`` meets there when the search
+        started at or before the value and the match ends inside it (the pattern reads no byte past its
+        match's end): when that match is an address inside a network, ``mentions`` is True.
+        """
+        order = sorted(range(len(vs)), key=vs.__getitem__)
+        sv = list(map(vs.__getitem__, order))
+        se = list(map(ends.__getitem__, order))
+        if not all(map(le, se[:-1], sv[1:])):  # overlapping values: ``mentions`` decides each
+            return [1] * len(vs)
+        out = [0] * len(vs)
+        for pattern, at in self.searches():
+            if not order:
+                break
+            hit = self._search(pattern, at, buf, sv, se)
+            for x, h in compress(zip(order, hit), hit):
+                out[x] = h
+            miss = list(map(not_, hit))
+            order, sv, se = list(compress(order, miss)), list(compress(sv, miss)), list(compress(se, miss))
+        return out
+
+    def _search(self, pattern: re.Pattern, at: int, buf, sv: list[int], se: list[int], gap: int = 8192) -> list[int]:
+        """_search tells which of the values ``[sv[i], se[i])`` (ascending, disjoint) a match of ``pattern`` touches
+        (``touched``'s 0, 1, 2). Values closer than ``gap`` bytes are searched as one run. ``at`` >= 0: the
+        pattern is ``re6``'s prefilter, lying ``at`` bytes into ``re6``'s match (``searches``).
+        """
+        n = len(sv)
+        hit = [0] * n
+        search = pattern.search
+        confirm = self.re6.match if at >= 0 else None
+        inside = self._inside4 if pattern is self.re4 else None
+        cuts = [0, *compress(range(1, n), map(gt, sv[1:], map(add, se[:-1], repeat(gap)))), n]
+        for a, b in zip(cuts, cuts[1:]):
+            lo, hi = sv[a], se[b - 1]
+            pos = lo
+            while True:
+                m = search(buf, pos, hi)
+                if m is None:
+                    break
+                p, q = m.span()
+                if confirm is not None:  # the prefilter's match at p: re6's at p - at, if it matches there
+                    p -= at
+                    if p < lo or confirm(buf, p, hi) is None:
+                        pos = q
+                        continue
+                k = bisect_right(se, p, a, b)  # the first value ending after the match starts ...
+                if (inside is not None and k < b and pos <= sv[k] <= p and q < se[k] and not hit[k]
+                        and inside(buf, p, q, sv[k], se[k])):
+                    hit[k] = 2
+                    pos = se[k]
+                    continue
+                while k < b and sv[k] < q:  # ... and each one after it that starts before the match ends
+                    hit[k] = hit[k] or 1
+                    q = max(q, se[k])
+                    k += 1
+                pos = q
+        return hit
 
     def candidate(self, data) -> bool:
         """candidate tells whether ``data`` holds anything ``mentions`` would look at (False: it mentions none)."""
         return bool(self.re4 is not None and self.re4.search(data)
                     or self.re6 is not None and (self.pre6 or self.re6).search(data))
 
+    def _inside4(self, data, start: int, end: int, first: int, stop: int) -> bool:
+        """_inside4 tells whether ``re4``'s match ``data[start:end]``, in the value ``data[first:stop]``, is an address
+        inside one of the networks: not part of a longer run of digits and dots, each part a byte."""
+        if start > first and data[start - 1] in b"0123456789." or end < stop and data[end] in b"0123456789":
+            return False
+        a, b, c, d = map(int, bytes(data[start:end]).split(b"."))  # (four parts: every match of re4 has)
+        if a > 255 or b > 255 or c > 255 or d > 255:
+            return False
+        x = a << 24 | b << 16 | c << 8 | d
+        i = bisect_right(self.v4_lows, x) - 1  # the last range starting at or below x
+        return i >= 0 and x <= self.v4_highs[i]
+
     def mentions(self, value) -> bool:
         """mentions tells whether ``value`` holds an address inside one of the networks."""
         if self.re4 is not None:
+            inside = self._inside4
+            size = len(value)
             for m in self.re4.finditer(value):
-                start, end = m.span()
-                if start and value[start - 1] in b"0123456789." or end < len(value) and value[end] in b"0123456789":
-                    continue
-                parts = bytes(value[start:end]).split(b".")
-                if any(int(p) > 255 for p in parts):
-                    continue
-                x = int(parts[0]) << 24 | int(parts[1]) << 16 | int(parts[2]) << 8 | int(parts[3])
-                if any(lo <= x <= hi for lo, hi in self.v4):
+                if inside(value, *m.span(), 0, size):
                     return True
         if self.re6 is not None and (self.pre6 is None or self.pre6.search(value)):
             for m in self.re6.finditer(value):

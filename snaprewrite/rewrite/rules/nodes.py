@@ -16,7 +16,7 @@ def run(ctx: Context) -> None:
     """run plans the pod CIDR moves of every live Node."""
     slots: list[Slot] = []
     for obj in ctx.objects.get(kind, []):
-        if ctx.options.excluded(obj):
+        if obj.excluded:
             ctx.excluded.add(obj.key)
             continue
         prefetch(obj, "v1", ("spec", "podCIDRs"), ("spec", "podCIDR"))

@@ -25,7 +25,7 @@ def run(ctx: Context) -> None:
     for obj in ctx.objects.get(kind, []):
         if not obj.name.endswith("serviceips"):
             continue
-        if ctx.options.excluded(obj):
+        if obj.excluded:
             ctx.excluded.add(obj.key)
             continue
         old_range = (read_fields(obj, "v1", ("range",)) or [""])[0]

@@ -17,7 +17,7 @@ API = "networking.k8s.io/v1"
 def run(ctx: Context) -> None:
     """run plans the new ``spec.cidrs`` of every ServiceCIDR whose ranges are old service CIDRs."""
     for obj in ctx.objects.get(kind, []):
-        if ctx.options.excluded(obj):
+        if obj.excluded:
             ctx.excluded.add(obj.key)
             continue
         cidrs = read_fields(obj, API, ("spec", "cidrs"))

@@ -65,11 +65,11 @@ def _slots(ctx: Context, obj) -> list[Slot]:
     field = "clusterIPs"
     if not ips:  # objects written before Kubernetes 1.20 only have clusterIP
         ips, field = mirror, "clusterIP"
-    elif not ctx.options.excluded(obj):
+    elif not obj.excluded:
         check_mirror(obj, field, ips, "clusterIP", mirror, ctx.options.service_map, subnets=False)
     if not ips or ips[0] in ("", "None"):
         return []
-    if ctx.options.excluded(obj):
+    if obj.excluded:
         ctx.excluded.add(obj.key)
         ctx.service_ips.extend(ips)  # kept where they are, still allocated
         ctx.kept_ips.update(ips)

@@ -342,6 +342,7 @@ def compare(old_path: str, new_path: str, progress: Progress = None,
         keys.update(renamed_from)
         diffwalk.differing_keys(ka, kb, progress, keys.add)  # straight into the set: no second set
         slots = diffwalk.Slots(keys)  # numbered by sorted order, no dict of numbers
+        del keys  # the set is the Slots' own now (its ``release_members`` lets it go)
         la = diffwalk.latest_compact(ka, slots, progress)
         lb = diffwalk.latest_compact(kb, slots, progress)
         slots.release_members()  # what follows looks up a few keys each: the sorted list is enough

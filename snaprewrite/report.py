@@ -232,7 +232,7 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
         w.add_column("key")
         w.add_column("message")
         for x in rep["warnings"][:MAX_ROWS_PER_KIND]:
-            w.add_row(x["key"], x["message"])
+            w.add_row(x["key"], shown_warning(x["message"]))
         if len(rep["warnings"]) > MAX_ROWS_PER_KIND:
             w.add_row(f"... {len(rep['warnings']) - MAX_ROWS_PER_KIND} more (see --report)", "")
         show_table(w)
@@ -258,6 +258,23 @@ def rewrite_table(rep: dict, dry_run: bool) -> None:
         # plain writes: the runbook's commands must reach the terminal byte for byte (no markup, emoji or wrap)
         sys.stdout.write("\nWhat remains, in order (docs/runbook.md explains each step):\n")
         sys.stdout.write("".join(step + "\n" for step in rep["runbook"]))
+
+
+MAX_WARNING_SHOWN = 600  # characters of a warning's message on screen (a list of 57k keys is 2.8 MB)
+
+
+def shown_warning(message: str, limit: int = MAX_WARNING_SHOWN) -> str:
+    """shown_warning cuts a long warning (a list of keys) for the screen at an item's end, saying how much is left out.
+
+    The report (``--report``) keeps every message whole. A message over ``limit`` keeps its text up
+    to the last ``", "`` before the limit (where a listed key ends) and names the rest's length.
+    """
+    if len(message) <= limit:
+        return message
+    cut = message.rfind(", ", 0, limit)
+    if cut <= 0:
+        return f"{message[:limit]}... ({len(message) - limit} more characters in --report)"
+    return f"{message[:cut]}, ... ({message.count(', ', cut)} more listed in --report)"
 
 
 def _one_line(v: str | None, limit: int | None = 200) -> str:

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from ..errors import CorruptError
 from . import elements
 from . import format as fmt
-from .pages import PageFile, PageHeaderInfo
+from .pages import FAULT_AROUND, PageFile, PageHeaderInfo
 
 # claim(unit, total) -> whether this walk enters that unit (``Bucket.leaf_batches``)
 Claim = Callable[[int, int], bool]
@@ -461,7 +461,7 @@ class Bucket:
             k, v, end = unpack_hint(hint)
             data = self.pf.data
             if data[k:v] == key and end <= len(data):
-                self.pf.touched(self.pf.page_size)  # as a page read would: the mapping's residency stays bounded
+                self.pf.touched(FAULT_AROUND)  # as a page read would (a fault maps that much): residency stays bounded
                 return LeafItem(0, data[k:v], data[v:end])
         pgid = self.leaf_hints.get(key)
         if pgid is not None:

@@ -56,10 +56,12 @@ live key and value (and the create_revision of edited keys), not the revisions o
 that revision. It moves the store revision only: every key's records are those of the mode above.
 """
 
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from ..errors import SchemaError, UsageError
+from ..spill import Spill
 from . import kv as kvcodec
 from . import revision as revcodec
 from . import schema
@@ -71,29 +73,85 @@ from .snapshot import Snapshot
 MAX_REVISION = (1 << 63) - 1  # etcd's revisions are int64
 
 
-@dataclass(frozen=True, slots=True)
+VALUES = Spill()  # where this process's writes keep their values (``Write.of``): not in memory
+
+
+_BASE = struct.Struct("<?qqqq")  # after a Write's 17-byte revision key: tombstone, create/mod revision, version, lease
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Write:
-    """A decided change of one key: its latest record (``base``, value not kept) gets ``value``, under ``new_key`` if set."""
+    """A decided change of one key: its latest record (``base``, value not kept) gets ``value``, under ``new_key`` if set.
+
+    A plan holds ~100k Writes, so each is kept small: ``packed`` is the base record without its value as
+    one bytes object (its revision key, then ``_BASE``; the Record itself in the rare case it does not
+    pack: a record of another key), and ``held`` is the value itself or its handle in ``VALUES`` (the
+    new values wait in a temp file, not in memory). ``base`` and ``value`` give them back.
+    """
 
     key: bytes
-    base: Record
-    value: bytes
+    packed: bytes | Record
+    held: bytes | int
     new_key: bytes | None = None
 
     @classmethod
     def of(cls, key: bytes, latest: Record, value: bytes, new_key: bytes | None = None) -> "Write":
         """of makes the Write of ``key``'s latest record (its old value is dropped: a plan holds many)."""
         kv = latest.kv
-        if kv.value:  # the record without its value, built directly (``dataclasses.replace`` costs 6 us)
-            # the key's own bytes where they are equal (always, for a latest record): not a second copy per edit
-            kv = KeyValue(key if kv.key == key else kv.key, kv.create_revision, kv.mod_revision, kv.version, b"",
-                          kv.lease)
-            latest = Record(latest.revision, latest.tombstone, kv)
-        return cls(key, latest, value, new_key)
+        packed: bytes | Record
+        try:
+            if kv.key != key:
+                raise ValueError(kv.key)
+            packed = revcodec.encode(latest.revision) + _BASE.pack(latest.tombstone, kv.create_revision,
+                                                                    kv.mod_revision, kv.version, kv.lease)
+        except (ValueError, struct.error):  # kept as a Record, without its value
+            if kv.value:
+                latest = Record(latest.revision, latest.tombstone, KeyValue(kv.key, kv.create_revision,
+                                                                            kv.mod_revision, kv.version, b"", kv.lease))
+            packed = latest
+        handle = VALUES.add(value)
+        return cls(key, packed, value if handle is None else handle, new_key)
+
+    @property
+    def base(self) -> Record:
+        """base is the key's latest record as it was, without its value."""
+        p = self.packed
+        if type(p) is not bytes:
+            return p
+        tomb, create, mod, version, lease = _BASE.unpack_from(p, revcodec.REV_BYTES_LEN)
+        return Record(revcodec.decode(p[: revcodec.REV_BYTES_LEN])[0], tomb,
+                      KeyValue(self.key, create, mod, version, b"", lease))
+
+    def base_kv(self) -> KeyValue:
+        """base_kv is ``base.kv`` (the record's KeyValue without its value), made without the Record around it."""
+        p = self.packed
+        if type(p) is not bytes:
+            return p.kv
+        _tomb, create, mod, version, lease = _BASE.unpack_from(p, revcodec.REV_BYTES_LEN)
+        return KeyValue(self.key, create, mod, version, b"", lease)
+
+    @property
+    def value(self) -> bytes:
+        held = self.held
+        return VALUES.get(held) if type(held) is int else held
+
+    def __eq__(self, other) -> bool:
+        """Writes are equal when their keys, base records and values are (wherever each keeps its value)."""
+        if not isinstance(other, Write):
+            return NotImplemented
+        return self is other or (self.key == other.key and self.new_key == other.new_key and self.base == other.base
+                                 and self.value == other.value)
+
+    __hash__ = None  # as the dataclass's own equality left it
+
+    def __reduce__(self):
+        """A Write pickles with its value's bytes: a handle names a place in this process's spill only."""
+        return (type(self), (self.key, self.packed, self.value, self.new_key))
 
     @property
     def revkey(self) -> bytes:
-        return revcodec.encode(self.base.revision)
+        p = self.packed
+        return p[: revcodec.REV_BYTES_LEN] if type(p) is bytes else revcodec.encode(p.revision)
 
 
 @dataclass
@@ -119,30 +177,53 @@ Op = tuple[bytes, bytes | None]  # (bbolt key in bucket ``key``, encoded KeyValu
 class Batch:
     """The records a set of writes puts into (or removes from) bucket ``key``, and the store revision after.
 
-    ``puts`` keeps each record as a KeyValue (its value is the Write's own bytes, not a copy) and ``ops``
-    encodes them one at a time as the transaction takes them: the batch never holds a second copy of
-    every new value.
+    ``puts`` keeps each record as a KeyValue; a record whose value is a Write's (``put_write``) is kept
+    there without it (``value`` b"") and ``held`` names the Write: ``ops`` reads the value back and
+    encodes the records one at a time as the transaction takes them, so the batch never holds every
+    new value at once (``record`` gives one record whole).
     """
 
     puts: dict[bytes, KeyValue] = field(default_factory=dict)
     deletes: set[bytes] = field(default_factory=set)
     revision: int = 0
+    held: dict[bytes, Write] = field(default_factory=dict)  # revkey -> the Write whose value the put holds
 
     def put(self, revkey: bytes, kv: KeyValue) -> None:
         self.deletes.discard(revkey)
+        self.held.pop(revkey, None)
         self.puts[revkey] = kv
+
+    def put_write(self, revkey: bytes, kv: KeyValue, w: Write) -> None:
+        """put_write puts ``kv`` with ``w``'s value (``kv`` is given without it)."""
+        self.put(revkey, kv)
+        self.held[revkey] = w
 
     def delete(self, revkey: bytes) -> None:
         self.puts.pop(revkey, None)
+        self.held.pop(revkey, None)
         self.deletes.add(revkey)
+
+    def record(self, revkey: bytes) -> KeyValue | None:
+        """record is the record put under ``revkey``, value included (None: no put there)."""
+        kv = self.puts.get(revkey)
+        w = self.held.get(revkey)
+        if kv is None or w is None:
+            return kv
+        return KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, w.value, kv.lease)
 
     def ops(self) -> Iterator[Op]:
         """ops yields every put (encoded) and deletion in bbolt key order (the order a streamed transaction wants)."""
-        puts = self.puts
+        puts, held = self.puts, self.held
         encode = kvcodec.encode
         for k in sorted([*puts, *self.deletes]):
             kv = puts.get(k)
-            yield k, (None if kv is None else encode(kv))
+            if kv is None:
+                yield k, None
+                continue
+            w = held.get(k)
+            if w is not None:
+                kv = KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, w.value, kv.lease)
+            yield k, encode(kv)
 
 
 def _is_tomb(revkey: bytes) -> bool:
@@ -206,8 +287,7 @@ def in_place(snap: Snapshot, writes: Iterable[Write], histories: Histories, late
     renames = []
     for w in writes:
         if w.new_key is None:
-            r = w.base.kv
-            batch.put(w.revkey, KeyValue(r.key, r.create_revision, r.mod_revision, r.version, w.value, r.lease))
+            batch.put_write(w.revkey, w.base_kv(), w)  # the record as it was, without its value: the write's
         else:
             renames.append(w)
     hist: dict[bytes, list[bytes]] = {}
@@ -225,7 +305,8 @@ def in_place(snap: Snapshot, writes: Iterable[Write], histories: Histories, late
 def _rename_in_place(snap: Snapshot, w: Write, src: list[bytes], dst: list[bytes], batch: Batch,
                      subs: _Subs) -> None:
     """_rename_in_place moves ``w``'s record from ``src`` (its key's record keys) to ``dst`` (the new key's)."""
-    rk, r, lease = w.revkey, w.base.revision, w.base.kv.lease
+    base = w.base
+    rk, r, lease = w.revkey, base.revision, base.kv.lease
     if not src or src[-1] != rk:
         raise SchemaError(f"{_label(w.key)}: revision {r.main}/{r.sub} is not the key's latest record "
                           "(or its history was not gathered)")
@@ -242,11 +323,11 @@ def _rename_in_place(snap: Snapshot, w: Write, src: list[bytes], dst: list[bytes
             batch.delete(rk)
             dst.pop()
         else:
-            batch.put(rk, KeyValue(w.new_key, prev.create_revision, r.main, prev.version + 1, w.value, lease))
+            batch.put_write(rk, KeyValue(w.new_key, prev.create_revision, r.main, prev.version + 1, b"", lease), w)
             dst[-1] = rk
         _leave(w, src, r, batch, subs)
     elif last is None or last < rk:  # plain: the record becomes the new key's first version
-        batch.put(rk, KeyValue(w.new_key, r.main, r.main, 1, w.value, lease))
+        batch.put_write(rk, KeyValue(w.new_key, r.main, r.main, 1, b"", lease), w)
         dst.append(rk)
         _leave(w, src, r, batch, subs)
     else:  # relocated: the new key has records after r; the old record stays, both new records go after them
@@ -254,7 +335,7 @@ def _rename_in_place(snap: Snapshot, w: Write, src: list[bytes], dst: list[bytes
         put = subs.after(tomb)
         tomb_key, put_key = revcodec.encode(tomb, tombstone=True), revcodec.encode(put)
         batch.put(tomb_key, KeyValue(w.key))
-        batch.put(put_key, KeyValue(w.new_key, put.main, put.main, 1, w.value, lease))
+        batch.put_write(put_key, KeyValue(w.new_key, put.main, put.main, 1, b"", lease), w)
         src.append(tomb_key)
         dst.append(put_key)
 
@@ -268,11 +349,13 @@ def _leave(w: Write, src: list[bytes], r: Revision, batch: Batch, subs: _Subs) -
         src.append(tomb)
 
 
-def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Iterable[bytes]
-                   ) -> dict[bytes, KeyValue | None]:
+def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Iterable[bytes],
+                   values: bool = True) -> dict[bytes, KeyValue | None]:
     """latest_records is each key's latest record once ``batch`` is applied (None: no record, or a deletion).
 
     ``histories`` must hold the keys' records in the snapshot (as the planning scan gathered them).
+    ``values`` False: a record the batch puts with a write's value may come without it (``value`` b""),
+    for callers that read revisions only (the values are not all read back at once).
     """
     keys = set(keys)
     added: dict[bytes, list[bytes]] = {}
@@ -287,7 +370,7 @@ def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Ite
         if last is None or _is_tomb(last):
             out[key] = None
             continue
-        kv = batch.puts.get(last)
+        kv = batch.record(last) if values else batch.puts.get(last)
         out[key] = kv if kv is not None else kvcodec.decode(snap.key_bucket().get(last))
     return out
 
@@ -295,17 +378,21 @@ def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Ite
 def new_revision(writes: Iterable[Write], latest: int) -> Batch:
     """new_revision records every write as one etcd transaction at revision ``latest`` + 1."""
     main = latest + 1
-    ops: list[tuple[bytes, bool, KeyValue]] = []  # (user key, is deletion, record)
+    ops: list[tuple[bytes, bool, KeyValue, Write | None]] = []  # (user key, is deletion, record, write of its value)
     for w in writes:
-        r = w.base.kv
+        r = w.base_kv()
         if w.new_key is not None:
-            ops.append((w.key, True, KeyValue(w.key)))
-            ops.append((w.new_key, False, KeyValue(w.new_key, main, main, 1, w.value, r.lease)))
+            ops.append((w.key, True, KeyValue(w.key), None))
+            ops.append((w.new_key, False, KeyValue(w.new_key, main, main, 1, b"", r.lease), w))
         else:
-            ops.append((w.key, False, KeyValue(w.key, r.create_revision, main, r.version + 1, w.value, r.lease)))
+            ops.append((w.key, False, KeyValue(w.key, r.create_revision, main, r.version + 1, b"", r.lease), w))
     batch = Batch(revision=main if ops else latest)
-    for sub, (_key, tomb, rec) in enumerate(sorted(ops, key=lambda op: (op[0], not op[1]))):
-        batch.put(revcodec.encode(Revision(main, sub), tombstone=tomb), rec)
+    for sub, (_key, tomb, rec, w) in enumerate(sorted(ops, key=lambda op: (op[0], not op[1]))):
+        revkey = revcodec.encode(Revision(main, sub), tombstone=tomb)
+        if w is None:
+            batch.put(revkey, rec)
+        else:
+            batch.put_write(revkey, rec, w)
     return batch
 
 

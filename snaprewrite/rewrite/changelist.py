@@ -14,18 +14,30 @@ from typing import Any
 from ..jsontext import LazyList
 
 
+class _Object:
+    """A JSON object added to an entry, kept as its values (the names are shared) until the entry is read."""
+
+    __slots__ = ("names", "values")
+
+    def __init__(self, names: tuple[str, ...], values: tuple):
+        self.names = names
+        self.values = values
+
+
 class ChangeList(LazyList):
     """ChangeList is ``[c.as_json() for c in changes]``, each dict made when it is read.
 
     ``add(i, name, value)`` appends a field to entry ``i`` (after its own fields, as a dict assignment
-    would); the entries are otherwise read-only. Equal to any sequence with equal entries (a list of dicts).
+    would) and ``add_object(i, name, names, values)`` one whose value is the object ``dict(zip(names,
+    values))``, made when the entry is read (a rename's ``newRecord``: 100k of them as dicts weighed
+    ~25 MB); the entries are otherwise read-only. Equal to any sequence with equal entries (a list of dicts).
     """
 
     __slots__ = ("_changes", "_added")
 
     def __init__(self, changes: Sequence):
         self._changes = changes  # objects with ``as_json()`` (rewrite.plan.Change)
-        self._added: dict[int, dict[str, Any]] = {}
+        self._added: dict[int, tuple] = {}  # entry -> (name, value, name, value, ...) in the order added
 
     @property
     def items(self) -> Sequence:
@@ -36,13 +48,30 @@ class ChangeList(LazyList):
         """add sets field ``name`` of entry ``i`` to ``value`` (a new field goes last, like a dict assignment)."""
         if not -len(self._changes) <= i < len(self._changes):
             raise IndexError(i)
-        self._added.setdefault(i % len(self._changes), {})[name] = value
+        i %= len(self._changes)
+        pairs = self._added.get(i, ())
+        names = pairs[0::2]
+        if name in names:  # a field set again keeps its place, as in a dict
+            at = 2 * names.index(name) + 1
+            self._added[i] = pairs[:at] + (value,) + pairs[at + 1:]
+        else:
+            self._added[i] = pairs + (name, value)
+
+    def add_object(self, i: int, name: str, names: tuple[str, ...], values: tuple) -> None:
+        """add_object is ``add(i, name, dict(zip(names, values)))``, the dict made only when the entry is read."""
+        self.add(i, name, _Object(names, values))
+
+    @staticmethod
+    def _more(out: dict, pairs: tuple) -> None:
+        for j in range(0, len(pairs), 2):
+            v = pairs[j + 1]
+            out[pairs[j]] = dict(zip(v.names, v.values)) if type(v) is _Object else v
 
     def _entry(self, i: int) -> dict:
         out = self._changes[i].as_json()
         more = self._added.get(i)
         if more:
-            out.update(more)
+            self._more(out, more)
         return out
 
     def __len__(self) -> int:
@@ -63,7 +92,7 @@ class ChangeList(LazyList):
             if added:
                 more = added.get(i)
                 if more:
-                    out.update(more)
+                    self._more(out, more)
             yield out
 
     def __eq__(self, other) -> bool:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ..errors import DecodeError, PlanError
-from ..etcd import mvcc
+from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
 from ..k8s import decode, envelope, fields, registry
 from ..k8s.layout import Layout, detect
@@ -120,7 +120,8 @@ def indexed(layout: Layout) -> tuple[bytes, ...]:
 class State:
     """The latest live value of every key under ``PREFIXES``: from a snapshot, optionally overlaid by a plan.
 
-    ``overlay`` maps a key to its value after the plan (None: deleted by it); other keys read the snapshot.
+    ``overlay`` maps a key to its value after the plan (None: deleted by it; an ``etcd.writes.Write``: its
+    value); other keys read the snapshot.
     Keys are absolute; ``keys``, ``has`` and ``value`` also take a key path relative to the layout root
     (no leading ``/``: ``ranges/serviceips``) and join ``layout``'s root (``key``).
     With ``crypt`` (``k8s.encryption.EncryptionConfig``) values encrypted at rest are read decrypted (one
@@ -176,9 +177,9 @@ class State:
             if e.new_key is not None:
                 overlay.setdefault(e.key, None)
                 if e.new_key.startswith(held):
-                    overlay[e.new_key] = e.new_value
+                    overlay[e.new_key] = e.write  # its value is read back when asked for (``value``)
             else:
-                overlay[e.key] = e.new_value
+                overlay[e.key] = e.write
         return State(self.snap, self.index, overlay, self.layout, self.crypt)
 
     def keys(self, prefix: bytes) -> list[bytes]:
@@ -201,6 +202,8 @@ class State:
         key = self.key(key)
         if key in self.overlay:
             value = self.overlay[key]
+            if isinstance(value, writes.Write):  # a plan's new value (``with_plan``), kept out of memory
+                value = value.value
         else:
             revkey = self.index.get(key)
             if revkey is None:

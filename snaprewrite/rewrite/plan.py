@@ -131,6 +131,14 @@ class Object:
         self.cache.pop("plain", None)
         self.cache.pop("located", None)
 
+    def clear(self) -> None:
+        """clear drops everything rules read from the object but how an encrypted value was sealed (``Edit.of``)."""
+        cache = self.cache
+        sealed = cache.get("sealed")
+        cache.clear()
+        if sealed is not None:
+            cache["sealed"] = sealed
+
     @property
     def value(self) -> bytes:
         """value is what rules read: the stored value, decrypted when it is encrypted and a config is given.
@@ -412,6 +420,7 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
                     sc.aside.settle()
                 rule.run(ctx)
                 _forget_all(sc.objects)
+                process.trim()  # what the rule read and dropped leaves the heap: the next starts lower
         _check_excluded(plan, sc.objects, sc.selected, options)
     plan.edits.sort(key=lambda e: e.key)
     return plan
@@ -488,12 +497,8 @@ def _forget_all(objects: dict[str, list[Object]]) -> None:
     """
     for objs in objects.values():
         for obj in objs:
-            cache = obj.cache
-            if cache:
-                sealed = cache.get("sealed")
-                cache.clear()
-                if sealed is not None:
-                    cache["sealed"] = sealed
+            if obj.cache:
+                obj.clear()
 
 
 @contextlib.contextmanager

@@ -78,3 +78,23 @@ def test_a_wrong_hint_falls_back_to_the_descent():
         for revkey in index.values():
             assert mvcc.record_at(snap, revkey) == mvcc.record_at(plain, revkey)
         assert bucket.get(b"\x00" * 17) is None  # absent key, no hint: None as before
+
+
+def test_a_hinted_read_counts_the_window_a_fault_maps():
+    """A hinted read faults in FAULT_AROUND bytes, not a page: counted so, 8 MB of them release the mapping."""
+    from snaprewrite.bbolt import pages
+
+    with Snapshot(FIXTURES / "k8s-etcd35.db") as snap:
+        index = mvcc.live_keys(snap, b"/registry/", hint_leaves=True)
+        bucket = snap.key_bucket()
+        revkey = next(iter(index.values()))
+        assert revkey in bucket.element_hints
+        pf = bucket.pf
+        pf._touched = 0
+        bucket.get(revkey)
+        assert pf._touched == pages.FAULT_AROUND
+        released = []
+        pf.release = lambda: released.append(1)
+        for _ in range(pages.RELEASE_WINDOW // pages.FAULT_AROUND):
+            bucket.get(revkey)
+        assert released  # the residency stays bounded by the window, as for page reads

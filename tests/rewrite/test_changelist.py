@@ -52,6 +52,23 @@ def test_a_changelist_is_the_list_of_dicts():
         lazy.add(40, "x", 1)
 
 
+def test_an_object_added_as_values_reads_as_its_dict():
+    cs = changes(12)
+    plain = [c.as_json() for c in cs]
+    lazy = ChangeList(cs)
+    names = ("createRevision", "modRevision", "version")
+    lazy.add_object(4, "newRecord", names, (7, 9, 2))
+    lazy.add(4, "extra", "x")
+    lazy.add_object(4, "newRecord", names, (7, 9, 3))  # set again: keeps its place before "extra"
+    plain[4]["newRecord"] = {"createRevision": 7, "modRevision": 9, "version": 3}
+    plain[4]["extra"] = "x"
+    assert lazy == plain and list(lazy[4].items()) == list(plain[4].items())
+    assert list(next(e for i, e in enumerate(lazy) if i == 4).items()) == list(plain[4].items())
+    plain[4]["newRecord"]["version"] = 2
+    assert lazy != plain  # one value off is seen
+    assert "".join(jsontext.pieces({"c": lazy})) == json.dumps({"c": [dict(e) for e in lazy]}, indent=2)
+
+
 def test_the_json_text_is_the_plain_lists(tmp_path):
     cs = changes(3000)
     lazy = ChangeList(cs)

@@ -102,3 +102,30 @@ def test_write_of_keeps_every_field_but_the_value(fixture_path):
             rec = mvcc.record_at(snap, revkey)
             w = writes.Write.of(key, rec, b"new")
             assert w.base == replace(rec, kv=replace(rec.kv, value=b"")) and w.value == b"new", key
+            assert type(w.packed) is bytes and w.revkey == revkey  # packed in one bytes object
+            other = writes.Write.of(key + b"-renamed", rec, b"new")  # a record of another key: kept as a Record
+            assert type(other.packed) is mvcc.Record and other.base == w.base and other.revkey == revkey
+
+
+@pytest.mark.parametrize("mode", [applying.Mode(), applying.Mode(as_new_revision=True)])
+def test_values_parked_in_the_spill_write_the_same_records_as_values_in_memory(fixture_path, monkeypatch, mode):
+    """A plan's new values wait in ``writes.VALUES`` (a temp file); held in memory they give the same records."""
+    from snaprewrite import spill
+    from snaprewrite.rewrite import facts
+
+    def planned(store: spill.Spill):
+        monkeypatch.setattr(writes, "VALUES", store)
+        with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+            plan = planning.build(snap, options())
+            records = applying.batch(snap, plan, mode)
+            state = facts.State.scan(snap).with_plan(plan)
+            seen = {k: state.value(k) for k in state.keys(b"")}
+            held = [type(e.write.held) for e in plan.edits]
+            new = [e.new_value for e in plan.edits]
+            return held, new, list(records.ops()), {k: records.record(k) for k in records.puts}, seen
+
+    held, new, ops, whole, seen = planned(spill.Spill())
+    held_kept, new_kept, ops_kept, whole_kept, seen_kept = planned(spill.Spill(directory="/nonexistent/dir"))
+    assert int in held and set(held_kept) == {bytes}  # parked in a file / kept in memory
+    assert new == new_kept and ops == ops_kept and whole == whole_kept and seen == seen_kept
+    assert set(new) <= {kv.value for kv in whole.values()}  # ``record`` gives the values back whole

@@ -1,0 +1,109 @@
+"""Bytes parked in an unlinked temp file instead of memory: the new values a plan makes.
+
+A 1.3 GB rewrite makes ~100k new values (~80 MB; ~500 MB at 8 GiB). Held as bytes objects they are
+the largest part of the process at its peak (the end of planning), and every child forked after that
+(the doctor, the structure check) starts with them resident too. ``Spill.add`` appends a value to a
+temp file (through a small buffer) and returns a handle; ``get`` reads the same bytes back. The file
+is unlinked from the start (the kernel removes it when the process ends, however it ends); what sits
+in the page cache is not the process's memory.
+
+Reads use ``pread``: safe from any thread, and from a forked child, which sees the file as it was
+written plus its own copy of the buffer. Only the process that made the file appends to it (``add``
+in a child forked later returns None: the caller keeps its bytes). A file that cannot be made or written
+(no space) costs memory only: ``add`` returns None and the caller keeps the value.
+"""
+
+import os
+import tempfile
+import threading
+
+FLUSH = 1 << 20  # buffered bytes written to the file at once
+MIN_SIZE = 128  # smaller values are kept as they are: a handle costs about as much memory
+MAX_SIZE = (1 << 32) - 1  # the handle's length field
+
+
+class Spill:
+    """Spill stores byte strings in an unlinked temp file; ``add`` gives a handle (an int), ``get`` the bytes."""
+
+    def __init__(self, directory: str | None = None):
+        self._dir = directory
+        self._pid = 0  # the process that made the file (a supervisor may fork the worker after import)
+        self._file = None  # made at the first add
+        self._fd = -1
+        self._broken = False  # the file could not be made or written: nothing more is added
+        self._buf = bytearray()
+        self._base = 0  # file offset of _buf[0]
+        self._lock = threading.Lock()
+
+    def add(self, data: bytes) -> int | None:
+        """add stores ``data`` and returns its handle; None when it is not stored (the caller keeps ``data``)."""
+        n = len(data)
+        if n < MIN_SIZE or n > MAX_SIZE or self._broken:
+            return None
+        with self._lock:
+            if self._file is None:
+                try:
+                    self._file = tempfile.TemporaryFile(buffering=0, dir=self._dir)  # noqa: SIM115 - kept open
+                except OSError:
+                    self._broken = True
+                    return None
+                self._pid = os.getpid()
+                self._fd = self._file.fileno()
+            elif os.getpid() != self._pid:  # a forked child: the file's space past its copy is its parent's
+                return None
+            at = self._base + len(self._buf)
+            self._buf += data
+            if len(self._buf) >= FLUSH and not self._flush():
+                del self._buf[at - self._base:]
+                return None
+        return at << 32 | n
+
+    def _flush(self) -> bool:
+        """_flush writes the buffer at its offset (False, and nothing more is added, when the write fails)."""
+        view = memoryview(self._buf)
+        at = self._base
+        try:
+            while view:
+                done = os.pwrite(self._fd, view, at)
+                view, at = view[done:], at + done
+        except OSError:
+            self._broken = True
+            return False
+        finally:
+            view.release()
+        self._base = at
+        self._buf = bytearray()
+        return True
+
+    def get(self, handle: int) -> bytes:
+        """get returns the bytes ``add`` stored under ``handle``."""
+        at, n = handle >> 32, handle & MAX_SIZE
+        if at + n > self._base:  # (the file only grows: what lies below its end stays as it is, no lock needed)
+            with self._lock:
+                if at + n > self._base + len(self._buf) or self._file is None:
+                    raise ValueError(f"no value of {n} bytes at {at} in this spill (it holds {self.size()} bytes)")
+                if at >= self._base:
+                    start = at - self._base
+                    return bytes(self._buf[start : start + n])
+        data = os.pread(self._fd, n, at)
+        while len(data) < n:  # a regular file reads whole; this loop only guards against a short read
+            more = os.pread(self._fd, n - len(data), at + len(data))
+            if not more:
+                raise OSError(f"spill file ends at {at + len(data)}, before the value's end at {at + n}")
+            data += more
+        return data
+
+    def size(self) -> int:
+        """size is the number of bytes stored (in the file and the buffer)."""
+        return self._base + len(self._buf)
+
+    def close(self) -> None:
+        """close removes the file (handles from it are no longer readable)."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+                self._fd = -1
+            self._buf = bytearray()
+            self._base = 0
+            self._broken = True

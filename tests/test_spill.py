@@ -1,0 +1,88 @@
+"""spill.Spill gives back exactly the bytes it was given, from its buffer, its file and a forked child.
+
+A plan's new values wait there instead of in memory (``etcd.writes.VALUES``); a wrong byte would be
+written into the output snapshot, so every value is compared whole, across flushes.
+"""
+
+import os
+import random
+
+import pytest
+
+from snaprewrite import spill
+
+
+def values(n: int, seed: int = 7) -> list[bytes]:
+    rnd = random.Random(seed)
+    sizes = [rnd.choice((0, 1, spill.MIN_SIZE - 1, spill.MIN_SIZE, 700, 3000, 20000)) for _ in range(n)]
+    sizes[n // 2] = 3 * spill.FLUSH  # one value larger than a flush
+    return [rnd.randbytes(s) for s in sizes]
+
+
+def test_every_value_comes_back_whole_and_a_handle_off_by_one_does_not():
+    store = spill.Spill()
+    given = values(600)
+    handles = [store.add(v) for v in given]
+    assert [h is None for h in handles] == [len(v) < spill.MIN_SIZE for v in given]  # small ones stay with the caller
+    assert store.size() == sum(len(v) for v in given if len(v) >= spill.MIN_SIZE) > 4 * spill.FLUSH  # some flushed
+    assert store._base > 0 and store._buf  # part in the file, part in the buffer: both are read
+    got = [store.get(h) if h is not None else v for h, v in zip(handles, given)]
+    assert got == given
+    # the comparison above sees one byte's shift: the neighbouring offset reads other bytes
+    i = next(i for i, v in enumerate(given) if len(v) == 3000)
+    assert store.get(handles[i] + (1 << 32)) != given[i]
+    store.close()
+
+
+def test_a_forked_child_reads_the_parents_values_and_keeps_its_own():
+    store = spill.Spill()
+    given = values(300, seed=11)
+    handles = [store.add(v) for v in given]
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: every value, from its copy of the buffer and the shared file
+        ok = all(store.get(h) == v for h, v in zip(handles, given) if h is not None)
+        ok = ok and store.add(b"x" * 1000) is None  # the file's space past its copy is the parent's
+        os.write(write, b"1" if ok else b"0")
+        os._exit(0)
+    os.close(write)
+    assert os.read(read, 1) == b"1"
+    os.waitpid(pid, 0)
+    os.close(read)
+    more = [store.add(v) for v in given]  # the parent goes on adding after the fork
+    assert [store.get(h) for h in handles + more if h is not None] == \
+        [v for v in given + given if len(v) >= spill.MIN_SIZE]
+    store.close()
+
+
+def test_a_file_that_cannot_be_made_keeps_the_values_with_the_caller(tmp_path):
+    store = spill.Spill(directory=str(tmp_path / "missing"))
+    assert store.add(b"v" * 1000) is None and store.size() == 0
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc to list open files")
+def test_the_file_is_unlinked_from_the_start():
+    store = spill.Spill()
+    assert store.add(b"v" * 1000) is not None
+    target = os.readlink(f"/proc/self/fd/{store._file.fileno()}")
+    assert not os.path.exists(target) or "(deleted)" in target
+    store.close()
+
+
+def test_a_write_pickles_with_its_bytes_not_its_handle():
+    import pickle
+
+    from snaprewrite.etcd import writes
+    from snaprewrite.etcd.kv import KeyValue
+    from snaprewrite.etcd.mvcc import Record
+    from snaprewrite.etcd.revision import Revision
+
+    value = bytes(range(256)) * 4
+    w = writes.Write.of(b"/registry/k", Record(Revision(9, 0), False, KeyValue(b"/registry/k", 3, 9, 2, b"old", 5)),
+                        value)
+    assert type(w.held) is int  # parked in the spill
+    back = pickle.loads(pickle.dumps(w))
+    assert back.held == value and back.value == value and back.base == w.base and back.key == w.key
+    assert back == w  # equal by value, wherever each keeps it
+    other = writes.Write.of(w.key, w.base, value[:-1] + b"x")
+    assert other != w and other.base == w.base

@@ -9,7 +9,7 @@ Only ``read_leaf`` / ``read_branch`` turn page bytes into records; everything ab
 """
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import accumulate
 from typing import NamedTuple
@@ -19,6 +19,8 @@ from . import elements
 from . import format as fmt
 from .pages import FAULT_AROUND, PageFile, PageHeaderInfo
 
+# claim(unit, total) -> whether this walk enters that unit (``Bucket.leaf_batches``)
+Claim = Callable[[int, int], bool]
 MAX_DEPTH = 64  # a B+tree of 2^64 keys is far shallower; deeper means a cycle
 BRANCH_CACHE = 4096  # branch pages kept decoded per bucket (a 1 GiB key bucket has about 1,500)
 
@@ -186,7 +188,7 @@ class Bucket:
             yield pgid, raw, view, off, size, count
 
     def _walk(self, batches: bool, part: tuple[int, int] | None = None, seen: bytearray | None = None,
-              most: int | None = None) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
+              most: int | None = None, claim: "Claim | None" = None) -> Iterator["tuple[int, int, int, int] | LeafBatch"]:
         """_walk yields (pgid, offset, size, count) of every leaf page of the tree in key order.
 
         With ``batches``, a branch whose children are all sound leaves comes as one ``LeafBatch``
@@ -194,7 +196,7 @@ class Bucket:
         children, and from the first run that is not all sound leaves on, leaf by leaf (the same
         leaves in the same order). Every page is entered once: a page met again on the current path
         is a cycle, elsewhere in the tree a second reference; both raise ``CorruptError``.
-        ``part``/``seen``: see ``leaf_batches``.
+        ``part``/``seen``/``claim``: see ``leaf_batches``.
         """
         pf = self.pf
         raw = pf.data.obj
@@ -210,9 +212,17 @@ class Bucket:
                     return
             else:
                 cut, lo, hi = depth - 1, part[0] * total // part[1], (part[0] + 1) * total // part[1]
+        unit = 0  # claim: the pages at depth cut + 1 (the root when cut is -1), numbered as reached
+        if claim is not None:
+            depth, total = self._frontier(2)
+            cut = depth - 1
         upper: list[int] = []  # pages every part reads: not in ``seen`` when the walk is done
         while stack:
             pgid, depth = stack.pop()
+            if claim is not None and depth == cut + 1:
+                unit += 1
+                if not claim(unit - 1, total):
+                    continue  # another walk's: not entered, not marked
             del path[depth:]
             if depth > MAX_DEPTH or pgid in path:
                 raise CorruptError("cycle in the page tree", pgid)
@@ -227,17 +237,21 @@ class Bucket:
                 upper.append(pgid)
             off, size, flags, count = pf.span(pgid)
             if flags == fmt.LEAF_PAGE:
+                if claim is not None and depth <= cut:  # a leaf above the cut (a tree of uneven depth): a unit too
+                    unit += 1
+                    if not claim(unit - 1, total):
+                        continue
                 yield pgid, off, size, count
             elif flags == fmt.BRANCH_PAGE:
                 children = elements.branch_spans(raw, off, size, count, pgid)[2]
-                if depth == cut:
+                if depth == cut and part is not None:
                     first, k = k, k + len(children)
                     children = children[max(0, lo - first) : max(0, hi - first)]
                     if not children:
                         continue
                 step = len(children) if most is None else max(1, most)
                 rest = 0  # children[:rest] went in batches; the others are walked page by page
-                while batches and depth < MAX_DEPTH and rest < len(children):
+                while batches and depth < MAX_DEPTH and rest < len(children) and (claim is None or depth != cut):
                     run = children[rest : rest + step]
                     batch = self._leaf_children(run, depth + 1, seen)
                     if batch is None:
@@ -280,7 +294,7 @@ class Bucket:
             yield pgid, PageHeaderInfo(pgid, fmt.LEAF_PAGE, count, size // ps - 1 if pgid else 0), view[off : off + size]
 
     def leaf_batches(self, part: tuple[int, int] | None = None, seen: bytearray | None = None,
-                     most: int | None = None) -> Iterator["LeafBatch"]:
+                     most: int | None = None, claim: "Claim | None" = None) -> Iterator["LeafBatch"]:
         """leaf_batches yields every leaf of the bucket in key order, many leaves at a time (``LeafBatch``).
 
         ``most`` caps the leaves of a batch (None: a whole branch's children): a reader that releases the
@@ -297,9 +311,15 @@ class Bucket:
         branches above that level are read by every part. ``seen`` (a byte per page below the high-water
         mark) gets a 1 for each page walked below that level, so the parts can be checked not to share one
         (a page referenced twice, which one walk would refuse).
+
+        ``claim`` shares the leaves as the walks go instead: the units are the subtrees below the cut that
+        ``part`` (i, 2) makes (the root's, if it is a leaf), and the walk calls ``claim(k, total)`` once for
+        each unit k in key order as it reaches it (``total``: the units counted at the cut, a guide) and
+        enters the unit only when that says True. Every walk reads the branches above the cut; ``seen`` as
+        for ``part``.
         """
         if self.root == 0:
-            if part is not None and part[0] != 0:
+            if (part is not None and part[0] != 0) or (claim is not None and not claim(0, 1)):
                 return
             for pgid, raw, view, off, size, count in self._leaves():
                 flags, ks, vs, ends, first = elements.leaf_spans(raw, off, size, count, None)
@@ -307,7 +327,7 @@ class Bucket:
             return
         view = self.pf.data
         raw = view.obj
-        for item in self._walk(True, part, seen, most):
+        for item in self._walk(True, part, seen, most, claim):
             if isinstance(item, LeafBatch):
                 yield item
                 continue

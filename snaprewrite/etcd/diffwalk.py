@@ -17,6 +17,7 @@ read-around window).
 """
 
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 
 from ..bbolt.tree import Bucket, read_leaf
@@ -78,14 +79,18 @@ class _Side:
         return None
 
 
-def differing_keys(a: Bucket, b: Bucket, progress: Progress = None) -> set[bytes]:
+def differing_keys(a: Bucket, b: Bucket, progress: Progress = None,
+                   add: Callable[[bytes], object] | None = None) -> set[bytes] | None:
     """differing_keys returns the user key of every record that differs between two ``key`` buckets.
 
     A record differs when its revision (bbolt key) is in one bucket only, or in both with other value
     bytes; both sides' user keys are returned then. Empty values (revision-bump markers) belong to no key.
+    With ``add`` each key goes to it as it is found instead (a key may come more than once) and the
+    answer is None: a caller that keeps the keys elsewhere (a dict's ``setdefault``) holds no second set.
     """
-    out: set[bytes] = set()
-    add = out.add
+    out: set[bytes] | None = set() if add is None else None
+    if add is None:
+        add = out.add
     sa, sb = _Side(a), _Side(b)
     while True:
         sa.settle()
@@ -138,6 +143,58 @@ def _leaves_released(bucket: Bucket, progress: Progress = None):
             progress(len(pairs))
 
 
+class Slots:
+    """Slots numbers a set of keys by their sorted order, without a dict of numbers: ``keys`` sorted (a reference
+    each) and ``members`` (the set of them); a key's slot is its place in ``keys``, found by a search.
+
+    At 8 GiB verify numbers about a million keys: a dict of them to their numbers held ~75 MB (each number an
+    int object), the set and the list ~40 MB. Reads as that dict (``get``, ``[]``, ``items``, ``len``).
+    """
+
+    def __init__(self, members: set[bytes]):
+        self.members: set[bytes] | None = members
+        self.keys = sorted(members)
+        self._last: bytes | None = None  # the key found last (a reader asks for a key's record, then its leaf)
+        self._slot = 0
+
+    def get(self, key: bytes, default=None):
+        if key is self._last:
+            return self._slot
+        if self.members is None:  # released: the search alone tells
+            at = bisect_left(self.keys, key)
+            if at == len(self.keys) or self.keys[at] != key:
+                return default
+        elif key in self.members:
+            at = bisect_left(self.keys, key)
+        else:
+            return default
+        self._last, self._slot = key, at
+        return at
+
+    def release_members(self) -> None:
+        """release_members drops the set once the walks that test every record's key are done: lookups then search
+        the sorted list alone (at 8 GiB the set's table is ~33 MB)."""
+        self.members = None
+
+    def __getitem__(self, key: bytes) -> int:
+        slot = self.get(key)
+        if slot is None:
+            raise KeyError(key)
+        return slot
+
+    def __contains__(self, key) -> bool:
+        return self.get(key) is not None
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __iter__(self):
+        return iter(self.keys)
+
+    def items(self):
+        return zip(self.keys, range(len(self.keys)))
+
+
 class Latest:
     """Latest is ``mvcc.latest_index`` restricted to some keys, kept compact: each key's last record as a slot in two flat arrays.
 
@@ -149,10 +206,15 @@ class Latest:
 
     REV = 1 + revcodec.MARKED_REV_BYTES_LEN
 
-    def __init__(self, slots: dict[bytes, int]):
+    def __init__(self, slots: "dict[bytes, int] | Slots"):
         self.slots = slots
         self.revs = bytearray(self.REV * len(slots))  # length 0: no record of that key
         self.leaves = array("q", bytes(8 * len(slots)))
+
+    def live(self, slot: int) -> bool:
+        """live tells whether the key of ``slot`` is in the mapping: its latest record is there and no tombstone."""
+        n = self.revs[slot * self.REV]
+        return n != 0 and n != revcodec.MARKED_REV_BYTES_LEN
 
     def _rev(self, slot: int) -> bytes | None:
         at = slot * self.REV
@@ -183,20 +245,23 @@ class Latest:
         return self.leaves[self.slots[key]]
 
 
-def latest_compact(bucket: Bucket, slots: dict[bytes, int], progress: Progress = None) -> Latest:
+def latest_compact(bucket: Bucket, slots: "dict[bytes, int] | Slots", progress: Progress = None) -> Latest:
     """latest_compact is the last record of each key of ``slots`` (key -> slot) as a ``Latest`` (one walk of ``bucket``);
     nothing is added to ``leaf_hints``."""
     out = Latest(slots)
     revs, leaves, width = out.revs, out.leaves, Latest.REV
     key_of = kvcodec.key_of
     get = slots.get
+    members = slots.members if isinstance(slots, Slots) else slots  # most records' keys are not wanted: one test
+    ordered = slots.keys if isinstance(slots, Slots) else None  # a wanted key's slot: its place, searched here
     bad: dict[int, bytes] = {}  # slot -> a bbolt key of another length than a revision's (raised if it is the latest)
     for pgid, pairs in _leaves_released(bucket, progress):
         for _f, k, v in pairs:
             if not v:
                 continue  # etcd 3.6's revision-bump marker
-            slot = get(key_of(v))
-            if slot is not None:
+            key = key_of(v)
+            if key in members:
+                slot = bisect_left(ordered, key) if ordered is not None else get(key)
                 size = len(k)
                 at = slot * width
                 if size in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):

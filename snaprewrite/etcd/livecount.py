@@ -11,26 +11,25 @@ revision order) finds each hash's last record; two records with one hash are pro
 comparing the key bytes in the file, and a true collision is resolved by those bytes: the answer is
 exact, never probabilistic. ``count_plain`` is the dict-based reference (``tests/etcd/test_livecount.py``).
 
-Both cores: a forked child scans the first half of the leaves (``Bucket.leaf_batches``' ``part``) while
-this process scans the second; they swap half their partitions through pipes and each resolves half,
-and the bucket hash is put together from the halves' CRCs (``crc32c_combine``). A bucket this index cannot hold
+Both cores: this process and a forked child share the leaves in chunks, each taking the next chunk as it
+finishes one (``liveshare``); they swap half their partitions and each resolves half. The records of a
+partition are kept in pieces tagged with their chunk, so the two processes' pieces are put back in
+revision order by chunk, and the bucket hash is put together from the chunks' CRCs in chunk order
+(``crc32c_combine``). A bucket this index cannot hold
 (a user key of 4 KiB or more, more than 1023 classes or 15 seal kinds, a file of 128 GiB or more, a bbolt
 key that is not a revision) raises ``Unsupported``: the caller then takes the plain path.
 """
 
-import os
-import signal
 from array import array
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, repeat
-from operator import add, and_, eq, le, lshift, lt, ne, or_, rshift, sub
+from itertools import compress, repeat
+from operator import add, and_, eq, itemgetter, le, lshift, ne, or_, rshift, sub
 
 import crc32c
 
 from .. import process
-from ..errors import CorruptError, SnapshotError
 from . import backend, mvcc, revision, schema
 from .snapshot import Snapshot
 
@@ -66,61 +65,74 @@ class Counts:
 
 
 @dataclass
-class _Part:
-    """One scan's share of bucket ``key`` (the whole of it, or half of its leaves)."""
+class Chunk:
+    """One chunk of the leaves a scan walked: its tag (place in key order), CRC-32C of its keys and values
+    from 0 and their length, its records and the bbolt key of its last one."""
 
-    # per partition, its records' hashes and words in revision order, as pieces (arrays never regrown: an
-    # array growing by small steps leaves the allocator's heap full of holes)
-    hs: list = field(default_factory=lambda: [[] for _ in range(PARTS)])
-    ls: list = field(default_factory=lambda: [[] for _ in range(PARTS)])
-    kept: dict[bytes, bytes] = field(default_factory=dict)
-    seals: list[tuple[str, str]] = field(default_factory=list)
-    names: list = field(default_factory=list)  # class id -> name (``classify.names``)
-    crc: int = 0  # CRC-32C of the share's keys and values from 0, and their length
+    tag: int
+    crc: int = 0
     length: int = 0
     count: int = 0
     last: bytes | None = None
+
+
+@dataclass
+class _Part:
+    """One scan's share of bucket ``key`` (the whole of it, or the chunks one process took)."""
+
+    # per partition, its records' hashes and words in revision order, as pieces (arrays never regrown: an
+    # array growing by small steps leaves the allocator's heap full of holes), each piece's chunk tag
+    hs: list = field(default_factory=lambda: [[] for _ in range(PARTS)])
+    ls: list = field(default_factory=lambda: [[] for _ in range(PARTS)])
+    tags: list = field(default_factory=lambda: [[] for _ in range(PARTS)])
+    kept: dict[bytes, bytes] = field(default_factory=dict)
+    seals: list[tuple[str, str]] = field(default_factory=list)
+    names: list = field(default_factory=list)  # class id -> name (``classify.names``)
+    chunks: list[Chunk] = field(default_factory=list)  # in key order
     seen: bytearray | None = None  # the pages walked below the cut (``Bucket.leaf_batches``)
 
 
 def crc32c_combine(crc1: int, crc2: int, len2: int) -> int:
     """crc32c_combine is the CRC-32C of A+B from crc1 = crc(A) and crc2 = crc(B) (from 0), B being len2 bytes.
 
-    zlib's ``crc32_combine`` for the Castagnoli polynomial: len2 zero bits applied to crc1 by squaring a
-    GF(2) operator matrix.
+    zlib's ``crc32_combine`` for the Castagnoli polynomial: len2 zero bytes applied to crc1 by GF(2)
+    operator matrices, the one for 2**k zero bytes made once (by squaring) for each bit k of len2.
     """
-    if len2 <= 0:
-        return crc1
-
-    def times(mat: list[int], vec: int) -> int:
-        s, i = 0, 0
-        while vec:
-            if vec & 1:
-                s ^= mat[i]
-            vec >>= 1
-            i += 1
-        return s
-
-    def square(mat: list[int]) -> list[int]:
-        return [times(mat, mat[n]) for n in range(32)]
-
-    odd = [0x82F63B78] + [1 << n for n in range(31)]  # one zero bit
-    even = square(odd)  # two
-    odd = square(even)  # four
-    while True:
-        even = square(odd)
+    k = 0
+    while len2 > 0:
         if len2 & 1:
-            crc1 = times(even, crc1)
+            crc1 = _times(_zeros(k), crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = square(even)
-        if len2 & 1:
-            crc1 = times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        k += 1
     return crc1 ^ crc2
+
+
+_ZEROS: list[list[int]] = []  # _ZEROS[k]: the operator of 2**k zero bytes
+
+
+def _times(mat: list[int], vec: int) -> int:
+    s, i = 0, 0
+    while vec:
+        if vec & 1:
+            s ^= mat[i]
+        vec >>= 1
+        i += 1
+    return s
+
+
+def _zeros(k: int) -> list[int]:
+    """_zeros is the operator appending 2**k zero bytes to a CRC-32C register."""
+    while len(_ZEROS) <= k:
+        if _ZEROS:
+            op = _ZEROS[-1]
+            steps = 1
+        else:
+            op = [0x82F63B78] + [1 << n for n in range(31)]  # one zero bit
+            steps = 3  # eight
+        for _ in range(steps):
+            op = [_times(op, op[n]) for n in range(32)]
+        _ZEROS.append(op)
+    return _ZEROS[k]
 
 
 def keys_at(raw, view: memoryview, vs: list[int], ends: list[int]) -> tuple[list[bytes | None], list[int], list[int] | bytes]:
@@ -142,11 +154,13 @@ def keys_at(raw, view: memoryview, vs: list[int], ends: list[int]) -> tuple[list
             [len(k) if k is not None else 0 for k in keys])
 
 
-def scan_part(bucket, part: tuple[int, int] | None, classify: Classify, keep: Keep, seal: Seal | None,
+def scan_part(bucket, claims, classify: Classify, keep: Keep, seal: Seal | None,
               marker: bytes | None, classes_max: int, progress: mvcc.Progress = None,
               key_hash: Callable[[bytes], int] = hash) -> _Part:
-    """scan_part indexes ``part`` of bucket ``key``'s leaves (all with None): partitions, kept keys, CRC, counts.
+    """scan_part indexes the chunks of bucket ``key``'s leaves that ``claims`` takes (all, as chunk 0, with None):
+    partitions, kept keys, CRCs, counts.
 
+    ``claims`` is a ``Bucket.leaf_batches`` claim whose ``tag`` is the chunk being walked.
     ``key_hash`` picks a user key's partition and stands for it until two records share it (tests pass a
     weak one to make collisions).
     """
@@ -158,18 +172,25 @@ def scan_part(bucket, part: tuple[int, int] | None, classify: Classify, keep: Ke
     kept = out.kept
     seal_ids: dict[tuple[str, str], int] = {}
     limit = 1 << OFF_BITS
-    for b in bucket.leaf_batches(part, out.seen):
+    chunk = Chunk(-1)
+    for b in bucket.leaf_batches(None, out.seen, claim=claims):
         raw, view, ks, vs, ends = b.raw, b.view, b.ks, b.vs, b.ends
         count = len(ks)
         if not count:
             continue
         if raw is not in_file:
             raise Unsupported("an inline bucket 'key'")  # a copy of its page: no place in the file for a key
-        out.count += count
-        out.last = raw[ks[-1] : vs[-1]]
+        tag = claims.tag if claims is not None else 0
+        if tag != chunk.tag:
+            _file(out, pend_h, pend_w, chunk.tag)  # a piece holds one chunk's records
+            pend_h, pend_w = [], []
+            chunk = Chunk(tag)
+            out.chunks.append(chunk)
+        chunk.count += count
+        chunk.last = raw[ks[-1] : vs[-1]]
         runs = b.runs()
-        out.crc = mvcc._fold(crc, out.crc, b, runs)
-        out.length += sum(ends) - sum(ks)
+        chunk.crc = mvcc._fold(crc, chunk.crc, b, runs)
+        chunk.length += sum(ends) - sum(ks)
         if progress is not None:
             progress(count)
         ukeys, offs, klens = keys_at(raw, view, vs, ends)
@@ -217,19 +238,19 @@ def scan_part(bucket, part: tuple[int, int] | None, classify: Classify, keep: Ke
         pend_h += map(key_hash, ukeys)
         pend_w += words
         if len(pend_h) >= FLUSH:
-            _file(out, pend_h, pend_w)
+            _file(out, pend_h, pend_w, tag)
             pend_h, pend_w = [], []
         for i in keep(ukeys):
             x = sel[i] if sel is not None else i
             kept[ukeys[i]] = raw[ks[x] : vs[x]]
-    _file(out, pend_h, pend_w)
+    _file(out, pend_h, pend_w, chunk.tag)
     out.seals = list(seal_ids)
     out.names = list(classify.names)
     return out
 
 
-def _file(out: _Part, hs: list[int], words: list[int]) -> None:
-    """_file appends records (in revision order) to their partitions, a piece per partition."""
+def _file(out: _Part, hs: list[int], words: list[int], tag: int) -> None:
+    """_file appends records (in revision order) of chunk ``tag`` to their partitions, a piece per partition."""
     if not hs:
         return
     mask = PARTS - 1
@@ -243,6 +264,7 @@ def _file(out: _Part, hs: list[int], words: list[int]) -> None:
         if by_h[p]:
             out.hs[p].append(array("q", by_h[p]))
             out.ls[p].append(array("Q", by_w[p]))
+            out.tags[p].append(tag)
 
 
 def _may_hold(raw, marker: bytes, span: tuple[int, int], ks: list[int], ends: list[int]) -> bool:
@@ -254,9 +276,10 @@ def _may_hold(raw, marker: bytes, span: tuple[int, int], ks: list[int], ends: li
 
 
 def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]], ps=range(PARTS)) -> list[Counter]:
-    """resolve finds the latest record of every user key of partitions ``ps`` across ``parts`` (in revision order).
+    """resolve finds the latest record of every user key of partitions ``ps`` across ``parts`` (one or two).
 
-    Returns per part the codes (``ls`` words above the key's place: tombstone, seal, class) of the latest
+    A partition's pieces are taken in the order of their chunk tags (each part's in its own order): the
+    records in revision order. Returns per part the codes (``ls`` words above the key's place: tombstone, seal, class) of the latest
     records it holds, counted (``tally`` reads them). ``read_keys(words)`` reads the user keys the
     records' words place in the file: records sharing a hash are proved to share a key by them, and keys
     whose hashes collide are told apart by them. Partitions are taken ``CHUNK`` records at a time (a
@@ -269,34 +292,37 @@ def resolve(parts: list[_Part], read_keys: Callable[[list[int]], list[bytes]], p
         size = 0
         while ps and (not chunk or size + sum(map(len, (x for part in parts for x in part.hs[ps[0]]))) <= CHUNK):
             p = ps.pop(0)
-            hs = _joined("q", [x for part in parts for x in part.hs[p]])
-            ls = _joined("Q", [x for part in parts for x in part.ls[p]])
-            bounds = list(accumulate(sum(map(len, part.hs[p])) for part in parts))
+            pieces = sorted(((t, i, h, w) for i, part in enumerate(parts)
+                             for t, h, w in zip(part.tags[p], part.hs[p], part.ls[p])), key=itemgetter(0))
+            hs = _joined("q", [x[2] for x in pieces])
+            ls = _joined("Q", [x[3] for x in pieces])
+            owner = b"".join(bytes((i,)) * len(h) for _t, i, h, _w in pieces) if len(parts) > 1 else None  # 0 or 1
             for part in parts:
-                part.hs[p] = part.ls[p] = None  # done with: one chunk's copy at a time
+                part.hs[p] = part.ls[p] = part.tags[p] = None  # done with: one chunk's copy at a time
             size += len(hs)
-            chunk.append((hs, ls, bounds, dict(zip(hs, range(len(hs))))))
+            chunk.append((hs, ls, owner, dict(zip(hs, range(len(hs))))))
         collided = _verify(chunk, read_keys)
-        for hs, ls, bounds, last in chunk:
+        for hs, ls, owner, last in chunk:
             winners = list(last.values())
             if collided:
                 winners = _regroup(hs, ls, last, collided, read_keys)
-            for side, hi in zip(codes, bounds):  # the parts in order: each takes the winners below its bound
-                if len(codes) == 1:
-                    mine = winners
-                else:
-                    before = list(map(lt, winners, repeat(hi)))
-                    mine = list(compress(winners, before))
-                    winners = list(compress(winners, map(eq, before, repeat(False))))
-                side.update(map(rshift, map(ls.__getitem__, mine), repeat(TOMB_SHIFT)))
+            every = Counter(map(rshift, map(ls.__getitem__, winners), repeat(TOMB_SHIFT)))
+            if owner is not None:  # two parts: the second's winners counted, the first's are the rest
+                whose = bytes(map(owner.__getitem__, winners))
+                second = Counter(map(rshift, map(ls.__getitem__, compress(winners, whose)), repeat(TOMB_SHIFT)))
+                codes[1].update(second)
+                every.subtract(second)
+                every = {code: c for code, c in every.items() if c}
+            codes[0].update(every)
     return codes
 
 
 def tally(parts: list[_Part], codes: list[Counter]) -> Counts:
     """tally turns ``resolve``'s codes into ``Counts`` (each part's own class names and seal kinds)."""
     out = Counts()
-    for part in parts:
-        out.kept.update(part.kept)
+    for part in parts:  # a key kept by two parts: its later record (bbolt keys sort by revision)
+        for k, v in part.kept.items():
+            out.kept[k] = max(v, out.kept.get(k, v))
     for side, part in zip(codes, parts):
         for code, c in side.items():
             if code & 1:
@@ -329,7 +355,7 @@ def _verify(chunk: list, read_keys: Callable[[list[int]], list[bytes]]) -> set[i
     a_words: list[int] = []  # a record that is not the last of its hash
     b_words: list[int] = []  # the last record of that hash
     hashes: list[int] = []
-    for hs, ls, _bounds, last in chunk:
+    for hs, ls, _owner, last in chunk:
         n = len(hs)
         if len(last) == n:
             continue
@@ -413,146 +439,26 @@ def count(snap: Snapshot, classify: Classify, keep: Keep, seal: Seal | None = No
     ``marker``); in a forked child they run on its copy, whose ``classify.names`` come back with its
     counts. ``fork`` False keeps to this process (as ``SNAPREWRITE_NO_FORK=1`` does); unlike
     ``backend.StatsJob``'s child this one shares the work rather than adding to it, so it is forked
-    whatever the load. Raises ``Unsupported`` for a bucket the compact index
+    whatever the load (``liveshare``). Raises ``Unsupported`` for a bucket the compact index
     cannot hold (nothing is half done: the caller starts over on the plain path).
     """
     bucket = snap.key_bucket()
     args = (classify, keep, seal, marker, classes_max)
-    if process.may_fork() and fork is not False:  # the halves split the work: worth a child even on a busy machine
-        parts, codes = _two_halves(snap, bucket, args, progress, key_hash)
+    if process.may_fork() and fork is not False and bucket.root != 0:
+        from . import liveshare
+
+        parts, codes = liveshare.shared(snap, bucket, args, progress, key_hash)
     else:
         parts = [scan_part(bucket, None, *args, progress, key_hash)]
         codes = resolve(parts, _reader(snap))
-    key_crc, length = parts[0].crc, parts[0].length
-    for p in parts[1:]:
-        key_crc = crc32c_combine(key_crc, p.crc, p.length)
-        length += p.length
-    last = next((p.last for p in reversed(parts) if p.last is not None), None)
-    st = _other_buckets(snap, lambda h: crc32c_combine(h, key_crc, length), sum(p.count for p in parts), last)
+    chunks = sorted((c for p in parts for c in p.chunks), key=lambda c: c.tag)
+    key_crc = length = 0
+    for c in chunks:
+        key_crc = crc32c_combine(key_crc, c.crc, c.length)
+        length += c.length
+    last = next((c.last for c in reversed(chunks) if c.last is not None), None)
+    st = _other_buckets(snap, lambda h: crc32c_combine(h, key_crc, length), sum(c.count for c in chunks), last)
     return st, tally(parts, codes)
-
-
-def _send(f, lists: list[list[array]]) -> None:
-    """_send writes arrays (each a list of pieces) to a pipe: their lengths, then their items."""
-    f.write(array("Q", (sum(map(len, x)) for x in lists)))
-    for pieces in lists:
-        for x in pieces:
-            f.write(memoryview(x).cast("B"))
-
-
-def _receive(f, kinds: list[str]) -> list[array] | None:
-    """_receive reads what ``_send`` wrote (arrays of item types ``kinds``), or None when the pipe ends early."""
-    head = f.read(8 * len(kinds))
-    if len(head) != 8 * len(kinds):
-        return None
-    out = []
-    for kind, n in zip(kinds, array("Q", head)):
-        a = array(kind, bytes(n * array(kind).itemsize))
-        if f.readinto(memoryview(a).cast("B")) != len(a) * a.itemsize:
-            return None
-        out.append(a)
-    return out
-
-
-def _shared(a: bytearray, b: bytearray) -> int | None:
-    """_shared is the lowest page both walks entered (a byte per page each), or None."""
-    both = int.from_bytes(a, "little") & int.from_bytes(b, "little")
-    return (both & -both).bit_length() // 8 if both else None
-
-
-def _result(call) -> dict:
-    """_result is the child's answer; a child killed by SIGBUS (the input shrank) takes this process down the same
-    way, for the supervisor to name the file (as ``backend.StatsJob`` does)."""
-    try:
-        return call.result()
-    except backend._Died as e:
-        if "SIGBUS" in str(e):  # pragma: no cover - the input shrank under the child
-            signal.signal(signal.SIGBUS, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGBUS)
-        raise
-
-
-def _two_halves(snap: Snapshot, bucket, args: tuple, progress: mvcc.Progress,
-                key_hash: Callable[[bytes], int]) -> tuple[list[_Part], list[Counter]]:
-    """_two_halves scans the first half of the leaves in a forked child and the second here, and both resolve half
-    the partitions.
-
-    Through two pipes the child sends its share of the upper half of the partitions (and the pages it
-    walked) and receives this process's share of the lower half (raw arrays after their lengths); its
-    counts and the rest come back as JSON. The two halves must not share a page.
-    """
-    half = PARTS // 2
-    up_r, up_w = os.pipe()
-    down_r, down_w = os.pipe()
-
-    def child() -> dict:  # pragma: no cover - runs in the child
-        os.close(up_r)
-        os.close(down_w)
-        with os.fdopen(up_w, "wb") as up:
-            try:
-                part = scan_part(bucket, (0, 2), *args, None, key_hash)
-            except Unsupported as e:
-                return {"unsupported": str(e)}
-            _send(up, [*part.hs[half:], *part.ls[half:], [array("B", part.seen)]])
-        with os.fdopen(down_r, "rb") as down:
-            got = _receive(down, ["q"] * half + ["Q"] * half)
-        if got is None:
-            return {"unsupported": "no answer from the parent"}  # it stopped: nobody reads this
-        theirs = _Part()
-        theirs.hs[:half] = [[a] for a in got[:half]]
-        theirs.ls[:half] = [[a] for a in got[half:]]
-        codes = resolve([part, theirs], _reader(snap), range(half))
-        return {"crc": part.crc, "length": part.length, "count": part.count,
-                "last": part.last.hex() if part.last is not None else None,
-                "kept": [[k.hex(), v.hex()] for k, v in part.kept.items()], "seals": part.seals, "names": part.names,
-                "codes": [list(c.items()) for c in codes]}
-
-    call = process.fork_call(child, f"{snap.path}: the first half of bucket 'key'", (SnapshotError,), backend._Died)
-    os.close(up_w)
-    os.close(down_r)
-    theirs = _Part()
-    got = None
-    try:
-        with os.fdopen(up_r, "rb") as up, os.fdopen(down_w, "wb") as down:
-            try:
-                mine = scan_part(bucket, (1, 2), *args, progress, key_hash)
-            except SnapshotError:  # one pass would have met the child's error first, if it has one
-                down.close()
-                while up.read(1 << 20):
-                    pass
-                _result(call)
-                raise
-            got = _receive(up, ["q"] * half + ["Q"] * half + ["B"])
-            if got is not None:
-                try:
-                    _send(down, [*mine.hs[:half], *mine.ls[:half]])
-                    down.close()
-                except BrokenPipeError:  # the child is gone: its answer says why
-                    got = None
-        if got is not None:
-            codes = resolve([_Part(hs=[[]] * half + [[a] for a in got[:half]], ls=[[]] * half + [[a] for a in got[half:2 * half]]),
-                             mine], _reader(snap), range(half, PARTS))
-        answer = _result(call)
-    finally:
-        call.close()
-    if "unsupported" in answer:
-        raise Unsupported(answer["unsupported"])
-    if got is None:
-        raise backend._Died(f"{snap.path}: the first half of bucket 'key': its process sent a short answer")
-    theirs.seen = bytearray(got[-1])
-    shared = _shared(mine.seen, theirs.seen)
-    if shared is not None:
-        raise CorruptError("page referenced twice in one bucket tree", shared)
-    theirs.crc, theirs.length, theirs.count = answer["crc"], answer["length"], answer["count"]
-    theirs.last = bytes.fromhex(answer["last"]) if answer["last"] is not None else None
-    theirs.kept = {bytes.fromhex(k): bytes.fromhex(v) for k, v in answer["kept"]}
-    theirs.seals = [tuple(s) for s in answer["seals"]]
-    theirs.names = [tuple(n) if isinstance(n, list) else n for n in answer["names"]]  # JSON made tuples lists
-    for side, pairs in zip(codes, answer["codes"]):
-        side.update(dict(pairs))
-    if progress is not None:
-        progress(theirs.count)
-    return [theirs, mine], codes
 
 
 def count_plain(snap: Snapshot, classify: Classify, keep: Keep, seal: Seal | None = None,

@@ -16,9 +16,13 @@ from ..errors import DecodeError
 from ..etcd import mvcc
 from ..etcd.snapshot import Snapshot
 from ..k8s.layout import DEFAULT_ROOT
-from .facts import NODES
 
 # Relative to the layout root (``/registry/``, ``/kubernetes.io/``, a --prefix); flannel's keys lie outside it.
+# ``facts.NODES`` and ``rules.flannel``'s key patterns, repeated here so ``status`` does not load the rules
+# (``tests/rewrite/test_cnifind_imports.py`` holds them equal).
+NODES = b"minions/"
+SUBNET_KEY = re.compile(rb"^(/.+)/subnets/(\d+\.\d+\.\d+\.\d+-\d+(?:&[0-9A-Fa-f:]+-\d+)?)$")
+CONFIG_KEY = re.compile(rb"^(/.+)/config$")
 CALICO_POOLS = b"crd.projectcalico.org/ippools/"
 CILIUM_NODES = b"cilium.io/ciliumnodes/"
 CONFIGMAPS = b"configmaps/"
@@ -46,8 +50,6 @@ def keeper(root: bytes = DEFAULT_ROOT):
 
     ``find`` given the index of just these keys answers as given the index of every key.
     """
-    from .rules.flannel import CONFIG_KEY, SUBNET_KEY
-
     pools_at, cilium_at, configmaps_at, daemonsets_at, nodes_at = (
         root + p for p in (CALICO_POOLS, CILIUM_NODES, CONFIGMAPS, DAEMONSETS, NODES))
     heads = (pools_at, cilium_at, configmaps_at, daemonsets_at, nodes_at)
@@ -74,8 +76,6 @@ def find(snap: Snapshot, index: dict[bytes, bytes], root: bytes = DEFAULT_ROOT) 
 
     ``root`` is the layout's key root (``k8s.layout``): the CNIs' Kubernetes objects lie below it.
     """
-    from .rules.flannel import CONFIG_KEY, SUBNET_KEY
-
     pools_at, cilium_at, configmaps_at, daemonsets_at, nodes_at = (
         root + p for p in (CALICO_POOLS, CILIUM_NODES, CONFIGMAPS, DAEMONSETS, NODES))
     wanted = (pools_at, cilium_at, configmaps_at, daemonsets_at)

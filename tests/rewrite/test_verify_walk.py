@@ -342,3 +342,85 @@ def test_differences_come_in_key_order(outputs):
                               (outputs["src"], outputs["other"], None)):
         got = [(d.key, d.how) for d in verify.compare(str(old), str(new), renames=renames)]
         assert got and got == sorted(got)
+
+
+def test_keys_streamed_to_a_dict_are_the_set(outputs):
+    """differing_keys(add=) hands each key to the caller's dict as found: the same keys as the set it returns."""
+    for old, new in ((outputs["src"], outputs["in_place"]), (outputs["src"], outputs["other"])):
+        with Snapshot(str(old)) as a, Snapshot(str(new)) as b:
+            want = diffwalk.differing_keys(a.key_bucket(), b.key_bucket())
+            got: dict = {}
+            assert diffwalk.differing_keys(a.key_bucket(), b.key_bucket(), None, got.setdefault) is None
+        assert want and set(got) == want
+
+
+def test_order_over_compact_indexes_is_the_plain_order(outputs):
+    """_ordered (the keys sorted once, each one's events made as it comes) yields _order's list (every event made,
+    then sorted by source and how), over both sides' diffwalk.Latest as compare reads them."""
+    report = json.loads(Path(outputs["report"]).read_text())
+    renames = verify.renames(report)
+    renamed_from = {n: o for o, n in renames.items()}
+    with Snapshot(str(outputs["src"])) as a, Snapshot(str(outputs["in_place"])) as b:
+        slots = dict.fromkeys(renames)
+        slots.update(dict.fromkeys(renamed_from))
+        diffwalk.differing_keys(a.key_bucket(), b.key_bucket(), None, slots.setdefault)
+        slots[b"/registry/no/such/key"] = None
+        for i, k in enumerate(slots):
+            slots[k] = i
+        la, lb = diffwalk.latest_compact(a.key_bucket(), slots), diffwalk.latest_compact(b.key_bucket(), slots)
+        plain_a, plain_b = {k: la[k] for k in la}, {k: lb[k] for k in lb}
+    got = list(verify._ordered(sorted(slots), la, lb, renames, renamed_from))
+    assert got == verify._order(plain_a, plain_b, renames, renamed_from)
+    assert {how for _s, how, _k in got} >= {"renamed", "changed"}
+    with Snapshot(str(outputs["src"])) as a, Snapshot(str(outputs["in_place"])) as b:  # as compare: over Slots
+        numbered = diffwalk.Slots(set(slots))
+        sa, sb = diffwalk.latest_compact(a.key_bucket(), numbered), diffwalk.latest_compact(b.key_bucket(), numbered)
+    assert list(verify._ordered(numbered.keys, sa, sb, renames, renamed_from)) == got  # slot i is key i
+    moved = next(iter(renames))
+    del plain_a[moved]  # the renamed key gone from a: its new key is added instead (the check can fail)
+    assert list(verify._ordered(sorted(slots), plain_a, plain_b, renames, renamed_from)) != got
+
+
+@pytest.mark.parametrize("case", range(300))
+def test_ordered_is_order_on_every_kind_of_pair(case):
+    """Small random pairs with every corner: renames to itself, two keys renamed to one, a key renamed away that b
+    also holds, a rename whose source a lacks or whose target b lacks, keys only one side holds."""
+    import random
+
+    rnd = random.Random(case)
+    names = [b"k%d" % i for i in range(8)]
+    la = {k: b"r" for k in names if rnd.random() < 0.6}
+    lb = {k: b"r" for k in names if rnd.random() < 0.6}
+    renames = {rnd.choice(names): rnd.choice(names) for _ in range(rnd.randrange(5))}
+    renamed_from = {n: o for o, n in renames.items()}
+    want = verify._order(la, lb, renames, renamed_from)
+    assert list(verify._ordered(sorted(set(la) | set(lb) | {b"none"}), la, lb, renames, renamed_from)) == want
+
+
+def test_slots_are_a_dict_of_sorted_places(outputs):
+    """diffwalk.Slots (a set and a sorted list, no dict of numbers) reads as {key: place in sorted order}; a
+    Latest over it reads as one over that dict."""
+    import random
+
+    rnd = random.Random(3)
+    keys = {rnd.randbytes(rnd.randrange(1, 12)) for _ in range(2000)}
+    slots = diffwalk.Slots(set(keys))
+    want = {k: i for i, k in enumerate(sorted(keys))}
+    assert dict(slots.items()) == want and len(slots) == len(want) and list(slots) == sorted(keys)
+    assert all(slots[k] == i and slots.get(k) == i and k in slots for k, i in want.items())
+    missing = next(k for k in (rnd.randbytes(5) for _ in range(100)) if k not in keys)
+    assert slots.get(missing) is None and missing not in slots
+    with pytest.raises(KeyError):
+        slots[missing]  # a key not numbered must fail, not take a neighbour's place
+    slots.release_members()  # the set gone, the search alone answers the same
+    assert all(slots[k] == i and slots.get(k) == i and k in slots for k, i in want.items())
+    assert slots.get(missing) is None and missing not in slots and slots.get(b"\xff" * 20) is None
+    with pytest.raises(KeyError):
+        slots[missing]
+    with Snapshot(str(outputs["real"])) as snap:
+        bucket = snap.key_bucket()
+        some = set(list(mvcc.latest_index(snap))[::4]) | {b"/registry/no/such/key"}
+        by_set = diffwalk.latest_compact(bucket, diffwalk.Slots(set(some)))
+        by_dict = diffwalk.latest_compact(bucket, {k: i for i, k in enumerate(some)})
+        assert {k: by_set[k] for k in by_set} == {k: by_dict[k] for k in by_dict} != {}
+        assert all(by_set.leaf(k) == by_dict.leaf(k) for k in by_dict)

@@ -121,3 +121,16 @@ def kube_apiserver() -> Path:
         return find_kube_tool("kube-apiserver")
     except KubeToolNotFoundError as e:
         pytest.skip(f"no kube-apiserver: {e}")
+
+
+@pytest.fixture
+def randomly_damaged(tmp_path):
+    """randomly_damaged(data, rnd, name) writes ``data`` with 3 or 20 bytes past the meta pages set at random (``rnd``)."""
+    def make(data: bytes, rnd, name: str):
+        d = bytearray(data)
+        for _ in range(rnd.choice([3, 20])):
+            d[rnd.randrange(8192, len(d))] = rnd.randrange(256)
+        path = tmp_path / name
+        path.write_bytes(bytes(d))
+        return path
+    return make

@@ -199,17 +199,13 @@ def test_resources_classify_as_count_resources(root, extra):
     assert len(classify._tokens) < len(keys)
 
 
-def test_damaged_files_fail_as_the_plain_status_does(real_snapshot, tmp_path):
+def test_damaged_files_fail_as_the_plain_status_does(real_snapshot, randomly_damaged):
     """Bytes changed at random: the same answer or the same error (class and line) on every path."""
     data = real_snapshot.read_bytes()
     rnd = random.Random(5)
     failed = 0
     for trial in range(15):
-        d = bytearray(data)
-        for _ in range(rnd.choice([3, 20])):
-            d[rnd.randrange(8192, len(d))] = rnd.randrange(256)
-        path = tmp_path / f"damaged-{trial}.db"
-        path.write_bytes(bytes(d))
+        path = randomly_damaged(data, rnd, f"damaged-{trial}.db")
         got = []
         for kw in ({"plain": True}, {"fork": False}, {"fork": True}):
             try:

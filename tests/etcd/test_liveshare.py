@@ -172,18 +172,14 @@ def test_a_page_in_two_chunks_is_caught(real_snapshot, tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("chunks", [3, 64])
-def test_damaged_files_fail_as_the_plain_status_does(real_snapshot, tmp_path, monkeypatch, chunks):
+def test_damaged_files_fail_as_the_plain_status_does(real_snapshot, randomly_damaged, monkeypatch, chunks):
     """Bytes changed at random: the same counts or the same error (class and line) on every path and split."""
     monkeypatch.setattr(liveshare, "CHUNKS", chunks)
     data = real_snapshot.read_bytes()
     rnd = random.Random(chunks)
     failed = 0
     for trial in range(12):
-        d = bytearray(data)
-        for _ in range(rnd.choice([3, 20])):
-            d[rnd.randrange(8192, len(d))] = rnd.randrange(256)
-        path = tmp_path / f"damaged-{trial}.db"
-        path.write_bytes(bytes(d))
+        path = randomly_damaged(data, rnd, f"damaged-{trial}.db")
         got = []
         for fork in (None, False, True):  # below status, whose layout search meets some damage first
             try:

@@ -413,6 +413,7 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
             stack.enter_context(sc.aside)
         plan = Plan(snap.path, mvcc.current_revision(snap), histories=sc.histories, layout=sc.layout)
         ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
+        mark_excluded(sc.objects, options)
         plan.warnings.extend(unmatched_excludes(sc.objects, options, sc.selected))
         with no_cycle_collection():
             for rule in sc.selected:
@@ -438,13 +439,12 @@ def mark_excluded(objects: dict[str, list[Object]], options: Options) -> None:
 
 
 def unmatched_excludes(objects: dict[str, list[Object]], options: Options, rules: list) -> list[Warning]:
-    """unmatched_excludes marks the excluded objects (``mark_excluded``) and warns of each ``--exclude`` that keeps nothing.
+    """unmatched_excludes warns of each ``--exclude`` that keeps nothing (the objects are marked: ``mark_excluded``).
 
     An exclusion that names no object the selected rules read (a typo, a missing namespace) or only
     objects that move with another one (an IPAddress moves with its Service) would otherwise be
     silently without effect: the operator believes an object is kept that is moved.
     """
-    mark_excluded(objects, options)
     if not options.excludes:
         return []
     follows = {k for r in rules for k in getattr(r, "follows", ())}

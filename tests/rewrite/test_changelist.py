@@ -8,7 +8,6 @@ must be the same text as ``json.dumps`` of that plain list.
 
 import io
 import json
-import os
 
 import pytest
 
@@ -81,11 +80,7 @@ def test_the_json_text_is_the_plain_lists(tmp_path):
     odd = {"f": {"x": 1.5, "changes": lazy}}
     assert job.dumps_report(odd) == json.dumps({"f": {"x": 1.5, "changes": list(lazy)}}, indent=2)
     path = tmp_path / "r.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        job._write_json(fd, rep)
-    finally:
-        os.close(fd)
+    job.write_report(rep, str(path))
     assert path.read_text() == json.dumps(plain, indent=2) + "\n"
 
 

@@ -13,11 +13,21 @@ REPO = Path(__file__).resolve().parent.parent
 MACHINE_PATH = re.compile(r"(?:^|[\s`'\"(=:])/(?:wor" + r"k|roo" + r"t|hom" + r"e)/")
 
 
+def _ignored() -> set:
+    """_ignored are the files git ignores (a bench's results name this machine's cache: they are not the repo's)."""
+    if shutil.which("git") is None or not (REPO / ".git").exists():
+        return set()
+    out = subprocess.run(["git", "ls-files", "--others", "--ignored", "--exclude-standard"], cwd=REPO,
+                         capture_output=True, text=True).stdout
+    return {REPO / line for line in out.splitlines()}
+
+
 def _texts():
+    ignored = _ignored()
     for pattern in ("tests/**/*.py", "docs/**/*.md", "*.md", "fixtures/*.py", "fixtures/*.md", "bench/*",
                     "Makefile", "snaprewrite/**/*.py"):
         for path in REPO.glob(pattern):
-            if path.is_file() and path.suffix not in (".db", ".pyc"):
+            if path.is_file() and path.suffix not in (".db", ".pyc") and path not in ignored:
                 yield path
 
 

@@ -17,7 +17,9 @@ removes the temp files the child left. The child dies with the parent (PR_SET_PD
 Forked work. ``fork_call`` runs a function in a forked child (the second core, for work that holds the
 GIL) and reads its JSON result back through a pipe. The child never runs its parent's cleanups (it
 leaves by ``os._exit``), dies on SIGINT/SIGTERM/SIGHUP and with its parent, and owns no temp file; the
-parent kills and reaps it when it stops waiting (``ForkedCall.close``, on any error or signal).
+parent kills and reaps it when it stops waiting (``ForkedCall.close``, on any error or signal). A function
+that returns bytes has them passed as they are (no JSON: a big answer is one buffer in the parent, not a
+text decoded and parsed).
 
 Limit: the first milliseconds of the interpreter (before ``site`` is imported and any snaprewrite code
 runs) belong to Python: a SIGINT there is Python's own KeyboardInterrupt report. From the first line of
@@ -229,15 +231,18 @@ class ForkedCall:
         self.died = died
 
     def result(self) -> Any:
-        """result waits for the child and returns what its function returned (or raises what it raised)."""
-        data = bytearray()
+        """result waits for the child and returns what its function returned (or raises what it raised);
+        bytes come back as a bytearray."""
         try:
-            while chunk := os.read(self.fd, 1 << 20):
-                data += chunk
+            raw, data = _read_answer(self.fd)
         finally:
             status = self.close()
         if status is not None and os.WIFSIGNALED(status):
             raise self.died(f"{self.what}: its process was killed by {signal.Signals(os.WTERMSIG(status)).name}")
+        if raw:
+            if data is None:
+                raise self.died(f"{self.what}: its process ended without its whole answer")
+            return data
         try:
             answer = json.loads(data)
         except ValueError:
@@ -289,10 +294,41 @@ def _subclasses(cls: type) -> list[type]:
     return out
 
 
+RAW = b"\0"  # first byte of an answer that is the function's bytes (a JSON answer starts with ``{``)
+
+
+def _read_answer(fd: int) -> tuple[bool, bytearray | None]:
+    """_read_answer reads a child's answer to EOF: (True, the bytes) for a ``RAW`` one (None if it is cut short),
+    else (False, the JSON text).
+
+    A ``RAW`` answer says its size first: it is read into one buffer of that size (a buffer grown as the
+    pipe gives it was three times its size in the parent's heap, and left holes there).
+    """
+    head = bytearray()
+    while len(head) < 9 and (chunk := os.read(fd, 9 - len(head))):
+        head += chunk
+    if head[:1] != RAW:
+        while chunk := os.read(fd, 1 << 20):
+            head += chunk
+        return False, head
+    if len(head) < 9:
+        return True, None
+    data = bytearray(int.from_bytes(head[1:], "little"))
+    got = 0
+    with memoryview(data) as view:
+        while got < len(data) and (n := os.readv(fd, [view[got:]])):
+            got += n
+    return True, data if got == len(data) and not os.read(fd, 1) else None
+
+
 def _answer(fn: Callable[[], Any]) -> bytes:
-    """_answer is the child's JSON answer: {"ok": result} or the exception's type, message and traceback."""
+    """_answer is the child's JSON answer: {"ok": result} or the exception's type, message and traceback;
+    a result that is bytes goes as ``RAW``, their size (8 bytes) and the bytes."""
     try:
-        return json.dumps({"ok": fn()}).encode()
+        got = fn()
+        if isinstance(got, (bytes, bytearray)):
+            return RAW + len(got).to_bytes(8, "little") + got
+        return json.dumps({"ok": got}).encode()
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
         attrs = {k: v for k, v in vars(e).items() if isinstance(v, (str, int, float, bool, type(None)))}
         return json.dumps({"type": f"{type(e).__module__}.{type(e).__qualname__}", "message": str(e),

@@ -356,18 +356,20 @@ class Aside:
     """Observers that search whole leaves (``visit_page``, e.g. the leftovers' address search) on the other core.
 
     A forked child makes their pass over bucket ``key`` while this process indexes and plans; ``settle``
-    takes what they gathered (``export`` there, ``absorb`` here) before the first rule that reads them
-    runs. A child that fails or dies only costs time: ``settle`` then makes the same pass here, so the
-    observers end as the plain single pass leaves them. Leaving its ``with`` block ends a child still running.
+    takes what they gathered (``export`` there, bytes; ``absorb`` here, a view of them) before the first
+    rule that reads them runs. A child that fails or dies only costs time: ``settle`` then makes the same
+    pass here, so the observers end as the plain single pass leaves them. Leaving its ``with`` block ends a
+    child still running.
     """
 
     def __init__(self, snap: Snapshot, observers: dict):
         self.snap = snap
         self.observers = observers
 
-        def child() -> dict:
+        def child() -> bytes:
             _paged_pass(snap, observers)
-            return {name: o.export() for name, o in observers.items()}
+            parts = [o.export() for o in observers.values()]  # each one's length (8 bytes) and its bytes
+            return b"".join(x for part in parts for x in (len(part).to_bytes(8, "little"), part))
 
         self.call = process.fork_call(child, "the address search of every record")
 
@@ -381,11 +383,12 @@ class Aside:
                 got = call.result()
         except Exception:  # noqa: BLE001 - the child's pass is made again here (its error, if any, raised here)
             got = None
-        if not isinstance(got, dict) or set(got) != set(self.observers):
+        parts = _parts(got, len(self.observers)) if isinstance(got, bytearray) else None
+        if parts is None:
             _paged_pass(self.snap, self.observers)
             return
-        for name, o in self.observers.items():
-            o.absorb(got[name])
+        for o, part in zip(self.observers.values(), parts, strict=True):
+            o.absorb(part)
 
     def close(self) -> None:
         if self.call is not None:
@@ -397,6 +400,16 @@ class Aside:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _parts(got: bytearray, n: int) -> list[memoryview] | None:
+    """_parts splits the ``Aside`` child's answer into its ``n`` observers' exports (views), or None if it is not one."""
+    view, at, parts = memoryview(got), 0, []
+    while at + 8 <= len(view) and len(parts) < n:
+        size = int.from_bytes(view[at : at + 8], "little")
+        parts.append(view[at + 8 : at + 8 + size])
+        at += 8 + size
+    return parts if at == len(view) and len(parts) == n else None
 
 
 def build(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None,

@@ -72,7 +72,7 @@ def _warnings(path, monkeypatch, no_fork: bool) -> tuple[list, dict]:
         scanned = planning.scan(snap, options(), None, detect(snap))
         assert (scanned.aside is None) == no_fork  # the leftovers' address search went to a child, or not
         plan = planning.build(snap, options(), None, detect(snap), scanned)
-        return [w.as_json() for w in plan.warnings], scanned.observers["leftovers"].keys
+        return [w.as_json() for w in plan.warnings], set(scanned.observers["leftovers"].found())
 
 
 @pytest.mark.parametrize("name", ["k8s-etcd35.db", "apiserver-etcd35.db"])

@@ -321,18 +321,18 @@ def _read_answer(fd: int) -> tuple[bool, bytearray | None]:
     return True, data if got == len(data) and not os.read(fd, 1) else None
 
 
-def _answer(fn: Callable[[], Any]) -> bytes:
+def _answer(fn: Callable[[], Any]) -> tuple[bytes, ...]:
     """_answer is the child's JSON answer: {"ok": result} or the exception's type, message and traceback;
-    a result that is bytes goes as ``RAW``, their size (8 bytes) and the bytes."""
+    a result that is bytes goes as ``RAW``, their size (8 bytes) and the bytes (pieces written one after another)."""
     try:
         got = fn()
         if isinstance(got, (bytes, bytearray)):
-            return RAW + len(got).to_bytes(8, "little") + got
-        return json.dumps({"ok": got}).encode()
+            return RAW + len(got).to_bytes(8, "little"), got
+        return (json.dumps({"ok": got}).encode(),)
     except BaseException as e:  # noqa: BLE001 - everything goes back to the parent
         attrs = {k: v for k, v in vars(e).items() if isinstance(v, (str, int, float, bool, type(None)))}
-        return json.dumps({"type": f"{type(e).__module__}.{type(e).__qualname__}", "message": str(e),
-                           "attrs": attrs, "traceback": traceback.format_exc()}).encode()
+        return (json.dumps({"type": f"{type(e).__module__}.{type(e).__qualname__}", "message": str(e),
+                            "attrs": attrs, "traceback": traceback.format_exc()}).encode(),)
 
 
 def may_fork() -> bool:
@@ -430,9 +430,10 @@ def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException
                 signal.signal(s, signal.SIG_DFL)
             _die_with_parent(parent)
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
-            data = memoryview(_answer(fn))
-            while data:
-                data = data[os.write(w, data):]
+            for piece in _answer(fn):
+                data = memoryview(piece)
+                while data:
+                    data = data[os.write(w, data):]
         finally:
             os._exit(0)
     call = ForkedCall(pid, r, what, passes, died)

@@ -103,3 +103,53 @@ def test_page_at_a_time_equals_record_at_a_time():
         assert _observe(str(root / name), ns, per_page=True) == plain_keys, name
         found += len(plain_keys)
     assert found  # the fixtures do mention these networks: the comparison is not between two empty sets
+
+
+ODD_KEYS = [b"/registry/pods/ns/\xe2\x82\xac", b"/registry/pods/ns/a\xe2\x82", b"/registry/pods/ns/b, c",
+            b"/registry/pods/ns/\xff\xfe", b"/registry/pods/ns/\xed\xa0\x80x", b"/registry/pods/ns/changed",
+            b"/registry/configmaps/x\n\x00y", b"/registry/services/specs/ns/kept", b"/other/tree/k\xc3"]
+
+
+def _warnings_of(seen) -> list[tuple[str, str]]:
+    from types import SimpleNamespace
+
+    from snaprewrite.k8s.layout import Layout
+    from snaprewrite.rewrite.rules import leftovers
+
+    plan = SimpleNamespace(edits=[SimpleNamespace(key=b"/registry/pods/ns/changed")], warnings=[])
+    ctx = SimpleNamespace(observed={"leftovers": seen}, plan=plan, excluded={b"/registry/services/specs/ns/kept"},
+                          layout=Layout())
+    leftovers.run(ctx)
+    return [(w.key, w.message) for w in plan.warnings]
+
+
+def test_the_childs_answer_gives_the_warnings_of_the_keys_found_here():
+    """What a forked child found (``export``, read back by ``absorb``) gives the warnings the observer's own keys
+    give, and each names its keys as they decode one by one (joined as bytes, invalid UTF-8 at a key's end too)."""
+    from snaprewrite.rewrite.rules.leftovers import Mentions
+
+    here = Mentions(NETS)
+    here.keys = dict.fromkeys(reversed(ODD_KEYS))  # the scan's order is not the key order
+    there = Mentions(NETS)
+    there.absorb(memoryview(bytearray(here.export())))
+    assert list(there.found()) == list(here.found()) == sorted(ODD_KEYS)
+    got = _warnings_of(there)
+    assert got == _warnings_of(here)
+    pods = sorted(k for k in ODD_KEYS if k.startswith(b"/registry/pods/") and not k.endswith(b"changed"))
+    one_by_one = ", ".join(k.decode("utf-8", "backslashreplace") for k in pods)
+    assert ("/registry/pods/", f"5 object(s) still hold old addresses (pod IPs change when the pods are recreated "
+                               f"on the new pod CIDR): {one_by_one}") in got
+    assert [w[0] for w in got] == ["/registry/configmaps/", "(--exclude)", "/registry/pods/", "/other/tree/"]
+
+
+def test_a_cut_answer_is_refused():
+    from snaprewrite.rewrite.rules.leftovers import Mentions
+
+    here = Mentions(NETS)
+    here.keys = dict.fromkeys(ODD_KEYS)
+    answer = here.export()
+    try:
+        Mentions(NETS).absorb(memoryview(answer[:-1]))
+    except ValueError:
+        return
+    raise AssertionError("a cut answer was taken")

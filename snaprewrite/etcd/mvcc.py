@@ -15,7 +15,7 @@ than the compact revision, keeping each key's latest record at or before it unle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
-from operator import add, le, lshift, ne, not_, or_, sub
+from operator import add, itemgetter, le, lshift, ne, not_, or_, sub
 
 from ..errors import KeyNotFoundError, SchemaError
 from . import kv as kvcodec
@@ -201,12 +201,10 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 sel = [x for x in range(count) if ukeys[x] is not None and ukeys[x].startswith(prefix)]
             if not sel:
                 continue
-            us = list(map(ukeys.__getitem__, sel))
-            kx = list(map(ks.__getitem__, sel))
-            vx = list(map(vs.__getitem__, sel))
+            pick = _picker(sel)
+            us, kx, vx = pick(ukeys), pick(ks), pick(vs)
             if where is not None:
-                ex = list(map(ends.__getitem__, sel))
-                fx = list(map(b.flags.__getitem__, sel))
+                ex, fx = pick(ends), pick(b.flags)
         rks = list(map(raw.__getitem__, map(slice, kx, vx)))
         index.update(zip(us, rks))
         if where is not None:  # where each record lies (the last of a key's wins, as in ``index``): see below
@@ -230,6 +228,15 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
                 revcodec.decode(revkey)  # raises SchemaError naming the bad key
     return index, h, n, last
+
+
+def _picker(positions: list[int]) -> Callable[[list], tuple]:
+    """_picker is a function giving the items of a sequence at ``positions`` as a tuple (``itemgetter``, which
+    gives one item alone when there is one position)."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    i = positions[0]
+    return lambda seq: (seq[i],)
 
 
 def _fold(crc: Callable[[bytes, int], int], h: int, b, runs: list | None = None) -> int:
@@ -266,18 +273,22 @@ def user_keys(raw, view: memoryview, vs: list[int], ends: list[int]) -> list[byt
 
     ``raw``/``view`` and the value offsets come from ``bbolt.tree.Bucket.leaf_spans``. etcd writes the key
     first with a one-byte length (keys under 128 bytes): a leaf where every value starts so is read with
-    whole-array operations; any other leaf goes record by record through ``kv.key_of`` (the reference).
+    whole-array operations (each value's first two bytes in one ``itemgetter`` call, the keys in another);
+    any other leaf goes record by record through ``kv.key_of`` (the reference).
     ``tests/etcd/test_scan_fast.py`` checks both give the same keys.
     """
-    if min(map(sub, ends, vs)) >= 2:
-        count = len(vs)
-        if bytes(map(raw.__getitem__, vs)).count(0x0A) == count:
-            lens = bytes(map(raw.__getitem__, map(add, vs, repeat(1))))
-            if max(lens) < 0x80:
-                starts = list(map(add, vs, repeat(2)))
-                stops = list(map(add, starts, lens))
-                if all(map(le, stops, ends)):
-                    return list(map(raw.__getitem__, map(slice, starts, stops)))
+    count = len(vs)
+    if count > 1:
+        v1 = list(map(add, vs, repeat(1)))
+        try:  # (an empty value's first bytes are its neighbour's, or past the end: refused by the stops below)
+            head = bytes(itemgetter(*vs, *v1)(raw))  # every tag, then every length
+        except IndexError:
+            head = b""
+        if head.count(0x0A, 0, count) == count and max(head, default=0x80) < 0x80:
+            starts = list(map(add, v1, repeat(1)))
+            stops = list(map(add, starts, head[count:]))
+            if all(map(le, stops, ends)):  # each key inside its value (so no value is empty)
+                return list(itemgetter(*map(slice, starts, stops))(raw))
     return user_keys_plain(view, vs, ends)
 
 

@@ -119,6 +119,10 @@ def kv(key: bytes, rest: bytes = b"\x10\x05\x18\x05 \x01*\x03abc") -> bytes:
     [kv(b"/a"), b"", kv(b"/b")],                       # an etcd 3.6 revision-bump marker (no value)
     [kv(b"/" + b"x" * 200), kv(b"/short")],            # a key of 128 bytes or more: two-byte length
     [kv(b"/a"), b"\x10\x05\x0a\x02/z"],                 # key not first: the plain decoder finds it
+    [kv(b"/a")],                                       # one record
+    [kv(b"/a"), kv(b"/b"), b""],                       # an empty value last: its first byte is past the buffer
+    [b"", kv(b"/b"), kv(b"/c")],                       # an empty value whose neighbour's bytes look like a key
+    [kv(b"/a"), kv(b"")],                              # an empty key
 ])
 def test_user_keys_fast_equals_plain(records):
     buf, vs, ends = spans(records)

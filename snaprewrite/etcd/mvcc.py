@@ -271,25 +271,39 @@ def _may_hold(raw, marker: bytes, span: tuple[int, int], ks: list[int], ends: li
 def user_keys(raw, view: memoryview, vs: list[int], ends: list[int]) -> list[bytes | None]:
     """user_keys returns the user key (KeyValue field 1) of each record of a leaf, None for an empty value.
 
-    ``raw``/``view`` and the value offsets come from ``bbolt.tree.Bucket.leaf_spans``. etcd writes the key
-    first with a one-byte length (keys under 128 bytes): a leaf where every value starts so is read with
-    whole-array operations (each value's first two bytes in one ``itemgetter`` call, the keys in another);
-    any other leaf goes record by record through ``kv.key_of`` (the reference).
-    ``tests/etcd/test_scan_fast.py`` checks both give the same keys.
+    ``raw``/``view`` and the value offsets come from ``bbolt.tree.Bucket.leaf_spans``: ``user_keys_at``'s keys
+    where its fast path applies, else record by record through ``kv.key_of`` (``user_keys_plain``, the
+    reference). ``tests/etcd/test_scan_fast.py`` checks both give the same keys.
+    """
+    fast = user_keys_at(raw, vs, ends)
+    return fast[0] if fast is not None else user_keys_plain(view, vs, ends)
+
+
+def user_keys_at(raw, vs: list[int], ends: list[int]) -> tuple[list[bytes], list[int], bytes] | None:
+    """user_keys_at is (keys, where each starts in ``raw``, their lengths) of a leaf's records whose values all
+    start with the key (field 1) and a one-byte length, as etcd writes them (keys under 128 bytes); else None.
+
+    Whole-array operations: every value's tag and length come in one ``itemgetter`` call, every key in
+    another. Also None for a leaf without records or with an empty value (its first bytes are its neighbour's,
+    or past the end: each key must lie inside its value).
     """
     count = len(vs)
-    if count > 1:
-        v1 = list(map(add, vs, repeat(1)))
-        try:  # (an empty value's first bytes are its neighbour's, or past the end: refused by the stops below)
-            head = bytes(itemgetter(*vs, *v1)(raw))  # every tag, then every length
-        except IndexError:
-            head = b""
-        if head.count(0x0A, 0, count) == count and max(head, default=0x80) < 0x80:
-            starts = list(map(add, v1, repeat(1)))
-            stops = list(map(add, starts, head[count:]))
-            if all(map(le, stops, ends)):  # each key inside its value (so no value is empty)
-                return list(itemgetter(*map(slice, starts, stops))(raw))
-    return user_keys_plain(view, vs, ends)
+    if not count:
+        return None
+    v1 = list(map(add, vs, repeat(1)))
+    try:
+        head = bytes(itemgetter(*vs, *v1)(raw))  # every tag, then every length
+    except IndexError:
+        return None
+    if head.count(0x0A, 0, count) != count or max(head) >= 0x80:
+        return None
+    starts = list(map(add, v1, repeat(1)))
+    lens = head[count:]
+    stops = list(map(add, starts, lens))
+    if not all(map(le, stops, ends)):
+        return None
+    keys = list(itemgetter(*map(slice, starts, stops))(raw)) if count > 1 else [raw[starts[0] : stops[0]]]
+    return keys, starts, lens
 
 
 def user_keys_plain(view: memoryview, vs: list[int], ends: list[int]) -> list[bytes | None]:

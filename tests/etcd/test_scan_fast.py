@@ -126,7 +126,21 @@ def kv(key: bytes, rest: bytes = b"\x10\x05\x18\x05 \x01*\x03abc") -> bytes:
 ])
 def test_user_keys_fast_equals_plain(records):
     buf, vs, ends = spans(records)
-    assert mvcc.user_keys(buf, memoryview(buf), vs, ends) == mvcc.user_keys_plain(memoryview(buf), vs, ends)
+    plain = mvcc.user_keys_plain(memoryview(buf), vs, ends)
+    assert mvcc.user_keys(buf, memoryview(buf), vs, ends) == plain
+    fast = mvcc.user_keys_at(buf, vs, ends)
+    if fast is not None:  # where it answers: the same keys, each where it says
+        keys, starts, lens = fast
+        assert keys == plain and [buf[s : s + n] for s, n in zip(starts, lens)] == keys
+
+
+def test_user_keys_fast_path_answers_what_etcd_writes():
+    """The whole-array path is taken for etcd's layout (else the tests above would compare the plain path with itself)."""
+    for records in ([kv(b"/a"), kv(b"/b/c")], [kv(b"/a")], [kv(b"/a"), kv(b"/" + b"x" * 126)]):
+        buf, vs, ends = spans(records)
+        assert mvcc.user_keys_at(buf, vs, ends) is not None
+    buf, vs, ends = spans([kv(b"/a"), b""])
+    assert mvcc.user_keys_at(buf, vs, ends) is None  # an empty value: the plain path
 
 
 def test_user_keys_bad_record_is_one_error():

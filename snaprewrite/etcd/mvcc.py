@@ -160,8 +160,10 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             h = _fold(crc, h, b, runs)
         if visit is not None and count and visit_skip and marker is None:  # the records under no skipped prefix
             us = ukeys if complete else [visit_skip[0] if u is None else u for u in ukeys]
-            for x in compress(range(count), map(not_, map(startswith, us, repeat(visit_skip)))):
-                visit(ukeys[x], view[ks[x] : vs[x]], view[vs[x] : ends[x]])
+            skipped = list(map(startswith, us, repeat(visit_skip)))
+            if False in skipped:  # (usually none: one search of the list)
+                for x in compress(range(count), map(not_, skipped)):
+                    visit(ukeys[x], view[ks[x] : vs[x]], view[vs[x] : ends[x]])
         elif visit is not None and count and (marker is None or _may_hold(raw, marker, b.span(), ks, ends)):
             i = 0
             for run, c in zip(runs if runs is not None else b.runs(), b.counts):

@@ -137,6 +137,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     where: dict[bytes, int | None] | None = {} if hint_leaves else None
     in_file = bucket.pf.data.obj if bucket.root != 0 else None
     startswith = bytes.startswith
+    if isinstance(prefix, tuple):  # a prefix under another selects nothing more: each key is tried against fewer
+        prefix = tuple(p for p in dict.fromkeys(prefix) if not any(p != q and p.startswith(q) for q in prefix))
     n = 0
     last: bytes | None = None
     for b in bucket.leaf_batches():

@@ -72,7 +72,9 @@ def paths(real_snapshot):
     return [FIXTURES / n for n in DBS] + [real_snapshot]
 
 
-@pytest.mark.parametrize("prefix", [b"", None, b"/registry/services/", (b"/registry/minions/", b"/registry/configmaps/")])
+@pytest.mark.parametrize("prefix", [b"", None, b"/registry/services/", (b"/registry/minions/", b"/registry/configmaps/"),
+                                    (b"/registry/configmaps/kube-system/", b"/registry/services/specs/",
+                                     b"/registry/configmaps/", b"/registry/services/specs/")])  # nested, repeated
 def test_scan_equals_the_record_by_record_scan(real_snapshot, prefix):
     for path in paths(real_snapshot):
         with Snapshot(path) as snap:

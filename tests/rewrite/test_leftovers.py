@@ -118,7 +118,7 @@ def _warnings_of(seen) -> list[tuple[str, str]]:
 
     plan = SimpleNamespace(edits=[SimpleNamespace(key=b"/registry/pods/ns/changed")], warnings=[])
     ctx = SimpleNamespace(observed={"leftovers": seen}, plan=plan, excluded={b"/registry/services/specs/ns/kept"},
-                          layout=Layout())
+                          layout=Layout(), objects={})
     leftovers.run(ctx)
     return [(w.key, w.message) for w in plan.warnings]
 
@@ -153,3 +153,23 @@ def test_a_cut_answer_is_refused():
     except ValueError:
         return
     raise AssertionError("a cut answer was taken")
+
+
+parts = st.one_of(st.sampled_from([b"services", b"endpoints", b"specs", b"pods", b"crd.projectcalico.org", b"",
+                                   b"calico", b"ns", b"\xe2\x82", b"\xff", b"a.b"]), st.binary(max_size=4))
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.sampled_from([b"/registry/", b"/kubernetes.io/"]), st.sampled_from([b"", b"/", b"x"]),
+       st.lists(parts, max_size=5), st.lists(parts, max_size=3))
+def test_a_keys_head_has_its_group(root, start, names, more):
+    """Every key that starts with a key's head (when the head says so) has that key's group (what ``run`` relies on
+    to look a group up once per head): the same as ``_resource`` of each key."""
+    from snaprewrite.rewrite.rules.leftovers import _head, _resource
+
+    key = (start or root) + b"/".join(names)  # under the root, or in another tree
+    head, whole = _head(key, root)
+    assert key.startswith(head) and _resource(head, root) == _resource(key, root), key
+    if whole:
+        longer = head + b"/".join(more)
+        assert _resource(longer, root) == _resource(key, root), (key, longer)

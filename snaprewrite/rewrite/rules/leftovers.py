@@ -13,7 +13,7 @@ from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
-from itertools import compress, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import add, gt, le, not_
 
 from ...etcd import revision as revcodec
@@ -59,6 +59,22 @@ def _resource(key: bytes, root: bytes) -> tuple[str, str]:
     if len(parts) > 1:
         return parts[0], base + parts[0] + "/"
     return parts[-1], text
+
+
+def _head(key: bytes, root: bytes) -> tuple[bytes, bool]:
+    """_head is the start of ``key`` that ``_resource`` reads, and whether every key starting with it has its answer.
+
+    Under ``root`` the first two components and the slashes after them, elsewhere the first three (True); a key
+    with fewer is its own head (False: a longer key may read further). A slash is never inside a UTF-8
+    sequence: the head decodes as the key's start does.
+    """
+    under = key.startswith(root)
+    at = key.find(b"/", len(root)) if under else key.find(b"/")
+    for _ in range(1 if under else 2):
+        if at < 0:
+            break
+        at = key.find(b"/", at + 1)
+    return (key[: at + 1], True) if at >= 0 else (key, False)
 
 
 class Mentions:
@@ -111,10 +127,8 @@ class Mentions:
             yield from sorted(self.keys)
             return
         text, lengths = self.packed
-        at = 0
-        for n in lengths:
-            yield bytes(text[at : at + n])
-            at += n
+        yield from map(memoryview.tobytes, map(text.__getitem__, map(slice, chain((0,), accumulate(lengths)),
+                                                                         accumulate(lengths))))
 
     def visit_page(self, run: memoryview | None, records: list) -> None:
         """visit_page is ``visit`` for one leaf's records: a leaf whose bytes hold no candidate is settled at once.
@@ -185,26 +199,57 @@ def run(ctx: Context) -> None:
     if seen is None:
         return
     changed = {e.key for e in ctx.plan.edits}
-    # each group's keys as the text the warning names them by, joined as they come (in key order): no object
-    # per key is kept (225k keys at 1.3 GB). Decoding the joined bytes gives the keys' own decodings joined:
-    # no UTF-8 sequence spans ", ", and the error handler replaces byte by byte.
-    hits: dict[tuple[str, str], list] = {}  # group -> [number of keys, their bytes joined by ", "]
+    # kept by --exclude: what a rule left alone because of it, and every object the planner marked (whichever rule
+    # loads it, and also where its rule would not have changed it: kube-flannel-cfg, cilium-config)
+    kept = ctx.excluded | {o.key for objs in ctx.objects.values() for o in objs if o.excluded}
+    # Each group's keys are joined a thousand at a time as they come and its warning is decoded once from one
+    # buffer of its size: no object per key is kept (225k keys at 1.3 GB, 1.5M at 8 GB). Decoding the joined
+    # bytes gives the keys' own decodings joined: no UTF-8 sequence spans ", ", and the handler replaces byte
+    # by byte. The keys come in key order: a key that starts with the last one's head has its group.
+    root = ctx.layout.root
+    excluded = ("excluded", "(--exclude)")
+    groups: dict[bytes, tuple[str, str]] = {}  # a key's head (``_head``) -> its group
+    hits: dict[tuple[str, str], list] = {}  # group -> [number of keys, their parts joined, keys not yet joined]
+    head = group = None
     for key in seen.found():
         if key in changed:
             continue
-        group = ("excluded", "(--exclude)") if key in ctx.excluded else _resource(key, ctx.layout.root)
-        hit = hits.get(group)
-        if hit is None:
-            hits[group] = [1, bytearray(key)]
+        if key in kept:
+            hit = hits.get(excluded) or hits.setdefault(excluded, [0, [], []])
         else:
-            hit[0] += 1
-            hit[1] += b", "
-            hit[1] += key
-    for (res, prefix), (n, keys) in sorted(hits.items()):
+            if head is None or not key.startswith(head):
+                head, whole = _head(key, root)
+                group = groups.get(head) or groups.setdefault(head, _resource(head, root))
+                if not whole:
+                    head = None
+            hit = hits.get(group) or hits.setdefault(group, [0, [], []])
+        hit[0] += 1
+        keys = hit[2]
+        keys.append(key)
+        if len(keys) == 1024:
+            hit[1].append(b", ".join(keys))
+            keys.clear()
+    del groups, changed, kept  # (freed before the warnings are made)
+    for res, prefix in sorted(hits):
+        n, parts, keys = hits.pop((res, prefix))
+        if keys:
+            parts.append(b", ".join(keys))
         reason = REASONS.get(res, CNI_HINT if "." in res else "not rewritten by snaprewrite; review it")
-        ctx.plan.warnings.append(Warning(prefix, f"{n} object(s) still hold old addresses "
-                                         f"({reason}): {keys.decode('utf-8', 'backslashreplace')}"))
-        keys.clear()
+        intro = f"{n} object(s) still hold old addresses ({reason}): ".encode()
+        text = bytearray(len(intro) + sum(map(len, parts)) + 2 * (len(parts) - 1))
+        text[: len(intro)] = intro
+        at = len(intro)
+        parts.reverse()
+        while parts:  # each part is freed once copied
+            part = parts.pop()
+            text[at : at + len(part)] = part
+            at += len(part)
+            if parts:
+                text[at : at + 2] = b", "
+                at += 2
+        del part
+        ctx.plan.warnings.append(Warning(prefix, text.decode("utf-8", "backslashreplace")))
+        del text
 
 
 class AddressFinder:

@@ -162,6 +162,21 @@ class Object:
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
+def file_order(objs: list[Object]) -> list[int]:
+    """file_order is the positions of ``objs`` in the order their latest records lie in the file.
+
+    The scan notes where each record lies (``etcd.mvcc.scan_index``'s hints); records lie in revision
+    order, not key order, so a rule that reads many objects in key order jumps across the whole file
+    (46k Services: ~3,500 windows of 1 GB, each mapped again after the mapping is released); read in
+    this order, the same records cost about half. A record without a hint comes first: it is read as before.
+    """
+    if not objs:
+        return []
+    hints = objs[0].snap.key_bucket().element_hints
+    where = [hints.get(o.revkey, -1) for o in objs]
+    return sorted(range(len(objs)), key=where.__getitem__)
+
+
 @dataclass
 class Options:
     """What the operator asked for."""

@@ -10,7 +10,7 @@ from ...errors import PlanError
 from ...etcd import mvcc
 from ...k8s import located
 from .. import parallel
-from ..plan import Change, Context, Edit, Warning
+from ..plan import Change, Context, Edit, Warning, file_order
 from .addresses import field_path, read_fields, replace_single, rewrite_value
 
 name = "ipaddresses"
@@ -30,24 +30,41 @@ def run(ctx: Context) -> None:
     existing = {o.name for o in objs}
 
     def decide(obj):
-        return _decide(ctx, existing, obj)
+        try:
+            return _decide(ctx, existing, obj)
+        except PlanError as e:
+            return ("error", e)
 
-    split = ctx.options.crypt is None  # (an encrypted value's sealing stays with the object that read it)
-    decisions = parallel.split_map(objs, decide, "the IPAddress renames", CHILD_SHARE) if split else map(decide, objs)
-    for obj, decision in zip(objs, decisions, strict=True):
+    # decided in the order the records lie in the file (``plan.file_order``), on both cores (an encrypted
+    # value's sealing stays with the object that read it); warnings and the first error as in key order
+    order = file_order(objs)
+    ordered = [objs[i] for i in order]
+    split = ctx.options.crypt is None
+    decisions = parallel.split_map(ordered, decide, "the IPAddress renames", CHILD_SHARE) if split \
+        else map(decide, ordered)
+    warnings: list[tuple[int, Warning]] = []
+    errors: list[tuple[int, PlanError]] = []
+    for at, obj, decision in zip(order, ordered, decisions, strict=True):
         if decision is None:
             continue
-        if decision[0] == "excluded":
-            ctx.excluded.add(obj.key)
-        elif decision[0] == "warning":
-            ctx.plan.warnings.append(Warning(obj.key_text, decision[1]))
-        else:
+        what = decision[0]
+        if what == "rename":
             _, value, new_ip, base = decision
             obj.cache["record"] = mvcc.record_from_state(base, obj.key)  # but its value, as Edit.of keeps it
             new_key = ctx.layout.key(PREFIX + new_ip.encode())
             change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
                             new_key=new_key.decode())
             ctx.plan.edits.append(Edit.of(obj, value, [change], new_key=new_key))
+        elif what == "excluded":
+            ctx.excluded.add(obj.key)
+        elif what == "warning":
+            warnings.append((at, Warning(obj.key_text, decision[1])))
+        else:
+            errors.append((at, decision[1]))
+    if errors:
+        raise min(errors, key=lambda e: e[0])[1]
+    warnings.sort(key=lambda w: w[0])
+    ctx.plan.warnings.extend(w for _, w in warnings)
 
 
 def _decide(ctx: Context, existing: set[str], obj) -> tuple | None:

@@ -427,7 +427,9 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
         if scanned is None and sc.aside is not None:
             stack.enter_context(sc.aside)
         plan = Plan(snap.path, mvcc.current_revision(snap), histories=sc.histories, layout=sc.layout)
-        ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
+        ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout,
+                      early=tuple(r for r in sc.selected if hasattr(r, "start")))
+        stack.callback(ctx.close_started)
         mark_excluded(sc.objects, options)
         plan.warnings.extend(unmatched_excludes(sc.objects, options, sc.selected))
         with no_cycle_collection():
@@ -606,3 +608,17 @@ class Context:
     kept_ips: set[str] = field(default_factory=set)  # cluster IPs of excluded Services (they stay where they are)
     edit_index: dict[bytes, int] = field(default_factory=dict)  # key -> position in plan.edits (rules.cni keeps it)
     layout: Layout = field(default_factory=Layout)  # the key root: ``layout.key(b"ranges/serviceips")``
+    early: tuple = ()  # rules with a ``start``: begun by ``moves_known``, before their turn
+    started: dict = field(default_factory=dict)  # rule name -> what its ``start`` began (closed by ``close_started``)
+
+    def moves_known(self) -> None:
+        """moves_known begins the rules that need only the Services' moves (``start``): the services rule calls
+        it once ``moved_ips`` and ``kept_ips`` are final; each rule takes what it began when its turn comes."""
+        for rule in self.early:
+            if rule.name not in self.started:
+                self.started[rule.name] = rule.start(self)
+
+    def close_started(self) -> None:
+        """close_started ends what a rule began and did not take (a rule before it failed)."""
+        while self.started:
+            self.started.popitem()[1].close()

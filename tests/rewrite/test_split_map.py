@@ -99,19 +99,31 @@ def test_the_services_and_ipaddresses_decided_in_a_child_are_the_same(fixture_pa
     from snaprewrite.rewrite.rules import ipaddresses, services
 
     calls = []
-    real = parallel.split_map
-    monkeypatch.setattr(parallel, "split_map", lambda *a, **k: (calls.append((a[2], len(a[0]))), real(*a, **k))[1])
+    real = parallel.Split.__init__
+
+    def init(self, items, fn, what, share=0.5, *a):
+        calls.append((what, len(items), share))
+        real(self, items, fn, what, share, *a)
+
+    monkeypatch.setattr(parallel.Split, "__init__", init)
     split = _plan(fixture_path)
-    assert [c[0] for c in calls] == ["reading the Services", "the IPAddress renames"] and min(n for _, n in calls) >= 5
+    assert [(what, share) for what, _, share in calls] == [("reading the Services", services.CHILD_SHARE),
+                                                           ("the IPAddress renames", ipaddresses.EARLY_SHARE)]
+    assert min(n for _, n, _ in calls) >= 5
     renamed = [w for w, changes, _ in split[0] if w.new_key is not None]
     moved = [w for w, changes, _ in split[0] if changes[0].kind == "Service"]
     assert renamed and moved and all(w.base.kv.value == b"" for w in renamed + moved)
     monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
     assert _plan(fixture_path) == split
     monkeypatch.delenv("SNAPREWRITE_NO_FORK")
-    monkeypatch.setattr(ipaddresses, "CHILD_SHARE", 1.0)  # every decision made in a child
+    monkeypatch.setattr(ipaddresses, "EARLY_SHARE", 1.0)  # every decision made in a child
     monkeypatch.setattr(services, "CHILD_SHARE", 1.0)
     assert _plan(fixture_path) == split
+    monkeypatch.setattr(ipaddresses, "CHILD_SHARE", 1.0)  # begun at the rule's turn (no early start)
+    monkeypatch.delattr(ipaddresses, "start")
+    calls.clear()
+    assert _plan(fixture_path) == split
+    assert calls[-1][0::2] == ("the IPAddress renames", 1.0)
 
 
 def test_a_service_read_in_a_child_that_cannot_be_read_fails_as_in_the_plain_loop(fixture_path, forking, monkeypatch):
@@ -129,3 +141,25 @@ def test_a_service_read_in_a_child_that_cannot_be_read_fails_as_in_the_plain_loo
     monkeypatch.setattr(services, "prefetch", broken)
     with pytest.raises(PlanError, match="default/web: cannot read"):
         _plan(fixture_path)
+
+
+def test_the_ipaddress_decisions_begun_early_end_with_a_rule_that_fails(fixture_path, forking, monkeypatch):
+    """The child begun once the Services' moves are known is ended (and reaped) when a rule before its turn fails."""
+    from snaprewrite.rewrite.rules import ipaddresses, ranges
+
+    begun = []
+    real = ipaddresses.start
+    monkeypatch.setattr(ipaddresses, "start", lambda ctx: (begun.append(real(ctx)), begun[-1])[1])
+
+    pids = []
+
+    def fails(ctx):
+        pids.append(begun[0].call.pid)  # the child runs while this rule does
+        raise PlanError("the ranges cannot be planned")
+
+    monkeypatch.setattr(ranges, "run", fails)
+    with pytest.raises(PlanError, match="ranges cannot"):
+        _plan(fixture_path)
+    assert len(begun) == 1 and begun[0].call is None and begun[0].spool is None
+    with pytest.raises(ChildProcessError):  # reaped: no such child any more
+        os.waitpid(pids[0], os.WNOHANG)

@@ -70,6 +70,7 @@ def run(ctx: Context) -> None:
         ctx.service_ips.append(s.new if s.new is not None else s.old)
         if s.new is not None:
             ctx.moved_ips[s.old] = s.new
+    ctx.moves_known()  # the IPAddress renames begin in a child while the new values are made here
     object_edits(ctx, slots, "v1", "clusterIP")
     for obj in ctx.objects.get(kind, []):
         obj.cache.clear()  # fields read for this rule (and records no edit took): no later rule needs them

@@ -1,9 +1,8 @@
-"""The Services and IPAddresses read in file order (``plan.file_order``) plan what the key-order loop plans.
+"""The IPAddresses decided in file order (``plan.file_order``) plan what the key-order loop plans.
 
-The rules read their objects' records in the order they lie in the file (faster than key order), then
-decide in key order: the same edits, the same warnings in the same order, and the error of the first
-object in key order, whatever order the reads took (key order, file order, reversed), split over two
-processes or not.
+The rule reads its objects' records in the order they lie in the file (faster than key order): the
+same edits, the same warnings in the same order, and the error of the first object in key order,
+whatever order the decisions took (key order, file order, reversed), split over two processes or not.
 """
 
 import pytest
@@ -40,7 +39,6 @@ def _plan(fixture_path, only=None) -> tuple:
 
 
 def _ordered(monkeypatch, how: str) -> None:
-    monkeypatch.setattr(services, "file_order", ORDERS[how])
     monkeypatch.setattr(ipaddresses, "file_order", ORDERS[how])
 
 

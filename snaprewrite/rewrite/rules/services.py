@@ -5,9 +5,8 @@ service CIDR is left alone with a warning. Records the moves in ``ctx.moved_ips`
 follow (allocator bitmap, IPAddress objects, kubelet clusterDNS).
 """
 
-from ...errors import PlanError
 from .. import parallel
-from ..plan import Context, file_order
+from ..plan import Context
 from .addresses import Slot, absorb_read, assign, check_mirror, export_read, object_edits, prefetch, read_fields
 
 name = "services"
@@ -19,23 +18,14 @@ PATHS = (("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP"))
 CHILD_SHARE = 0.5  # of the Services read in a forked child (``parallel.split_map``): as fast as this one
 
 
-def _read(obj) -> PlanError | None:
-    """_read reads what the rule needs of a Service into its cache (the record stays for ``object_edits``).
-
-    A Service it cannot read gives its error, raised when ``run`` reaches it in key order.
-    """
-    try:
-        prefetch(obj, "v1", *PATHS, keep=True)
-    except PlanError as e:
-        return e
-    return None
+def _read(obj) -> None:
+    """_read reads what the rule needs of a Service into its cache (the record stays for ``object_edits``)."""
+    prefetch(obj, "v1", *PATHS, keep=True)
 
 
-def _read_aside(obj) -> tuple | PlanError:
+def _read_aside(obj) -> tuple:
     """_read_aside is ``_read`` in a forked child: what it read, as plain values (the child's cache is dropped)."""
-    err = _read(obj)
-    if err is not None:
-        return err
+    _read(obj)
     got = export_read(obj, *PATHS)
     obj.cache.clear()
     return got
@@ -45,22 +35,13 @@ def run(ctx: Context) -> None:
     """run plans the cluster IP moves of every live Service."""
     slots: list[Slot] = []
     objs = ctx.objects.get(kind, [])
-    # read in the order the records lie in the file (``file_order``), on both cores (an encrypted value's
-    # sealing stays with the object that opened it); then decided in key order, as the plain loop
-    ordered = [objs[i] for i in file_order(objs)]
-    reads = parallel.split_map(ordered, _read, "reading the Services", CHILD_SHARE, _read_aside) \
-        if ctx.options.crypt is None else map(_read, ordered)
-    failed: dict[bytes, PlanError] = {}
-    for obj, got in zip(ordered, reads, strict=True):
-        if isinstance(got, PlanError):
-            failed[obj.key] = got
-        elif got is not None:
-            absorb_read(obj, PATHS, got)
-    del ordered, reads
-    for obj in objs:
-        if failed and obj.key in failed:
-            raise failed[obj.key]
+    # read on both cores (an encrypted value's sealing stays with the object that opened it)
+    reads = parallel.split_map(objs, _read, "reading the Services", CHILD_SHARE, _read_aside) \
+        if ctx.options.crypt is None else map(_read, objs)
+    for obj, got in zip(objs, reads, strict=True):
         # the record read here stays for ``object_edits`` while the Service has addresses that may move
+        if got is not None:
+            absorb_read(obj, PATHS, got)
         mine = _slots(ctx, obj)
         if not mine:
             obj.forget()

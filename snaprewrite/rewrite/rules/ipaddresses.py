@@ -22,7 +22,7 @@ renames = True  # keys under ``prefixes`` may change: the planner gathers their 
 follows = (kind,)  # an IPAddress moves with its Service (kept with an excluded one), whatever --exclude names
 NAME = (("metadata", "name"),)
 CHILD_SHARE = 0.5  # of the IPAddresses decided in a forked child (it is about as fast as this process)
-EARLY_SHARE = 0.8  # of those decided in a child begun early (``start``): it works while this process does the rest
+EARLY_SHARE = 0.9  # of those decided in a child begun early (``start``): it works while this process does the rest
 
 
 def _split(ctx: Context, share: float) -> parallel.Split:

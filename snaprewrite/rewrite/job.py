@@ -242,6 +242,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             scanned = planning.scan(snap, opts, progress, lay, also=clusterfacts.indexed(lay))
             if scanned.aside is not None:
                 stack.enter_context(scanned.aside)  # a child still searching ends with the run
+            stack.callback(planning.close_all, scanned.begun)  # and one reading for a rule (``build`` takes it)
             state = clusterfacts.State.of_index(snap, scanned.also_index, lay, opts.crypt)
             try:
                 refusals = refuse_unsafe(state, opts, req.force_unsafe)

@@ -375,6 +375,20 @@ class Scanned:
     objects: dict[str, list[Object]]
     also_index: dict[bytes, bytes]  # live keys under ``scan``'s ``also`` prefixes -> bbolt key of their last put
     aside: "Aside | None" = None  # observers scanning in a forked child meanwhile (close it if ``build`` is not run)
+    begun: dict = field(default_factory=dict)  # rule name -> what its ``begin`` started once the scan ended
+
+    def close_begun(self) -> None:
+        """close_begun ends what the rules began after the scan and ``build`` did not take (``build`` not run)."""
+        close_all(self.begun)
+
+
+def close_all(begun: dict) -> None:
+    """close_all ends what rules began ahead of their turn (``Scanned.begun``, ``Context.started``) and was not taken.
+
+    A caller that must close them later holds this dict, not what holds it (the scan's objects).
+    """
+    while begun:
+        begun.popitem()[1].close()
 
 
 def _paged(observers: dict) -> tuple[mvcc.VisitPage, mvcc.VisitBatch]:
@@ -453,6 +467,8 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
         ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout,
                       early=tuple(r for r in sc.selected if hasattr(r, "start")))
         stack.callback(ctx.close_started)
+        ctx.started.update(sc.begun)  # (closed with the rest if a rule fails before taking it)
+        sc.begun.clear()
         mark_excluded(sc.objects, options)
         plan.warnings.extend(unmatched_excludes(sc.objects, options, sc.selected))
         with no_cycle_collection():
@@ -612,7 +628,10 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
         if aside is not None:
             aside.close()
         raise
-    return Scanned(layout, selected, observers, histories, objects, also_index, aside)
+    # rules that only read their objects begin in a forked child now: it works while the caller checks
+    # the cluster's facts (``rewrite``: ``refuse_unsafe``) and until the rule's turn
+    begun = {r.name: r.begin(objects.get(r.kind, []), options) for r in selected if hasattr(r, "begin")}
+    return Scanned(layout, selected, observers, histories, objects, also_index, aside, begun)
 
 
 @dataclass
@@ -643,5 +662,4 @@ class Context:
 
     def close_started(self) -> None:
         """close_started ends what a rule began and did not take (a rule before it failed)."""
-        while self.started:
-            self.started.popitem()[1].close()
+        close_all(self.started)

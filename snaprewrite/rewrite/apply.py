@@ -47,23 +47,23 @@ def verify_file(path: str) -> None:
 
     The full check (``etcd.fsck``: bbolt structure and every MVCC record) also catches records the
     input already had broken: etcd would refuse to start on them, so such an output is not written.
-    A staged temp file (``etcd.output.Staging.holding``) is checked in a forked child (its records there,
-    its structure in a child of that one) and its staging waits for the answer before it publishes
-    anything; meanwhile this process hashes the file back and writes the report. Elsewhere, or where
-    work is not forked, the check is made here before it returns.
+    A staged temp file (``etcd.output.Staging.holding``) is checked in a forked child (structure and
+    records on one walk of the pages: ``fsck`` in one process) and its staging waits for the answer
+    before it publishes anything; meanwhile this process hashes the file back and writes the report.
+    Elsewhere the check is made here before it returns (the structure in a child where work may fork).
     """
     staging = Staging.holding(path)
     if staging is None or not process.may_fork():
-        _refuse(_problems(path))
+        _refuse(_problems(path, parallel=True))
         return
     call = process.fork_call(lambda: _problems(path), "check of the output", passes=(SnapshotError,), died=CorruptError)
     staging.wait_for(_Verdict(call))
 
 
-def _problems(path: str) -> list[str]:
-    """_problems is the full check's answer on the file at ``path`` (structure and records on two cores)."""
+def _problems(path: str, parallel: bool = False) -> list[str]:
+    """_problems is the full check's answer on the file at ``path`` (``parallel``: structure and records on two cores)."""
     with Snapshot(path) as out:
-        return fsck(out, verify_trailer=False, parallel=True)
+        return fsck(out, verify_trailer=False, parallel=parallel)
 
 
 def _refuse(problems: list[str]) -> None:

@@ -10,11 +10,14 @@ the plan is applied, by the etcd layer (``etcd.writes``), from the histories the
 for keys that may be renamed. A plan is never changed by applying it: it can be applied again.
 """
 
+import bisect
 import contextlib
 import gc
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import compress, groupby, repeat
+from operator import itemgetter
 from typing import Any
 
 from .. import process
@@ -268,15 +271,35 @@ def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress 
     index = mvcc.live_keys(snap, indexed, progress, visit, histories, visit_page, hint_leaves=True,
                            visit_batch=visit_batch, visit_skip=visit_skip) if scan else {}
     if also_index is not None:
-        also_index.update((k, v) for k, v in index.items() if k.startswith(also))
+        also_index.update(compress(index.items(), map(bytes.startswith, index, repeat(also))))
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
-    for key in sorted(index):
-        prefix = next((p for p in wanted or () if key.startswith(p)), None)
+    keys = sorted(index)
+    for prefix, run in groupby(zip(_owners(keys, wanted or ()), keys), itemgetter(0)):
         if prefix is None:
             continue  # only under ``also``
-        ns, name = split_key(key, prefix)
-        out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap, crypt=crypt))
+        kind, cut = prefixes[prefix], len(prefix)
+        ks = [k for _, k in run]
+        parts = map(str.partition, [k[cut:].decode("utf-8", "backslashreplace") for k in ks], repeat("/"))
+        out[kind].extend([Object(k, rk, kind, ns if sep else "", name if sep else ns, snap, crypt=crypt)
+                          for k, rk, (ns, sep, name) in zip(ks, map(index.__getitem__, ks), parts)])
     return out
+
+
+def _owners(keys: list[bytes], wanted: tuple[bytes, ...]) -> list[bytes | None]:
+    """_owners gives each of the sorted ``keys`` the first of ``wanted`` it starts with (None: none).
+
+    The keys under a prefix are one run of the sorted list (found by bisection); the prefixes are laid over
+    it last to first, so where two nest the one named first wins, as ``split_key``'s caller chose it.
+    """
+    owner: list[bytes | None] = [None] * len(keys)
+    for p in reversed(wanted):
+        lo = bisect.bisect_left(keys, p)
+        hi = lo
+        if lo < len(keys) and keys[lo].startswith(p):
+            after = p.rstrip(b"\xff")
+            hi = bisect.bisect_left(keys, after[:-1] + bytes([after[-1] + 1])) if after else len(keys)
+        owner[lo:hi] = repeat(p, hi - lo)
+    return owner
 
 
 def _fan_out(visits: list) -> mvcc.Visit:

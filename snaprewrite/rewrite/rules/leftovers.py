@@ -156,9 +156,12 @@ def run(ctx: Context) -> None:
         return
     changed = {e.key for e in ctx.plan.edits}
     mentions = [k for k in seen.keys if k not in changed]
+    # kept by --exclude: what a rule left alone because of it, and every object the planner marked (whichever rule
+    # loads it, and also where its rule would not have changed it: kube-flannel-cfg, cilium-config)
+    kept = ctx.excluded | {o.key for objs in ctx.objects.values() for o in objs if o.excluded}
     hits: dict[tuple[str, str], list[str]] = {}
     for key in sorted(mentions):
-        group = ("excluded", "(--exclude)") if key in ctx.excluded else _resource(key, ctx.layout.root)
+        group = ("excluded", "(--exclude)") if key in kept else _resource(key, ctx.layout.root)
         hits.setdefault(group, []).append(key.decode("utf-8", "backslashreplace"))
     for (res, prefix), keys in sorted(hits.items()):
         reason = REASONS.get(res, CNI_HINT if "." in res else "not rewritten by snaprewrite; review it")

@@ -9,7 +9,8 @@ latest + 1. ``bump_revision``/``mark_compacted`` follow etcd 3.6's restore flags
 Records are put in bbolt key order (revision order), so the transaction spills each leaf as soon as
 the puts move past it, straight into the temp file beside the output (``etcd.output.write_streamed``):
 memory holds one leaf and the branch pages, not the new pages. The temp file is re-opened and must
-pass the structural check before it is renamed into place.
+pass the full check (``verify_file``) before it is renamed into place: with a staging, in a forked child
+whose answer the staging waits for before it publishes anything, while the run hashes and reports.
 """
 
 from collections.abc import Callable

@@ -12,9 +12,14 @@ for keys that may be renamed. A plan is never changed by applying it: it can be 
 
 import contextlib
 import gc
+import marshal
 import re
-from collections.abc import Callable
+import sys
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from .. import process
@@ -22,6 +27,7 @@ from ..errors import PlanError
 from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
 from ..k8s.layout import Layout
+from ..spill import Spill
 from .changelist import ChangeList
 from .cidr import CidrMap
 from .parallel import cpus
@@ -63,14 +69,78 @@ class Warning:
         return {"key": self.key, "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
+CHANGES = Spill()  # the report's changes of every Edit, packed (``Edit``): not in memory
+
+
+def _pack_changes(changes: tuple) -> bytes:
+    """_pack_changes is the fields of ``changes`` as one marshal string (an object's own fields once if all share them)."""
+    first = changes[0]
+    head = (first.key, first.kind, first.namespace, first.name)
+    if all((c.key, c.kind, c.namespace, c.name) == head for c in changes):
+        return marshal.dumps((0, *head, tuple((c.field, c.old, c.new, c.new_key) for c in changes)))
+    return marshal.dumps((1, tuple((c.key, c.kind, c.namespace, c.name, c.field, c.old, c.new, c.new_key)
+                                   for c in changes)))
+
+
+def _unpack_changes(data: bytes) -> tuple:
+    """_unpack_changes is the Changes ``_pack_changes`` packed, equal to them."""
+    got = marshal.loads(data)
+    if got[0] == 0:
+        _, key, kind, namespace, name, rows = got
+        return tuple(Change(key, kind, namespace, name, f, old, new, nk) for f, old, new, nk in rows)
+    return tuple(Change(*row) for row in got[1])
+
+
+@dataclass(frozen=True, slots=True, init=False, eq=False)
 class Edit:
-    """The decided new value (and key, for a rename) of one object's latest record, and the report's changes."""
+    """The decided new value (and key, for a rename) of one object's latest record, and the report's changes.
+
+    A plan at 8 GiB makes ~600k Edits and ~1M Changes: the changes wait packed (one marshal string, in
+    ``CHANGES`` when it is long enough) and ``changes`` makes them again when read; ``kind`` (the first
+    change's) and ``count`` answer the report's summary without reading them.
+    """
 
     write: writes.Write
-    changes: tuple[Change, ...]
+    packed: bytes | int | None  # the changes as ``_pack_changes`` made them, or their handle in ``CHANGES``
+    kind: str | None  # the first change's kind (None: no change)
+    count: int  # how many changes
+    sealed_with: str | None  # the value was encrypted at rest and is again, with this provider/key
 
-    sealed_with: str | None = None  # the value was encrypted at rest and is again, with this provider/key
+    def __init__(self, write: writes.Write, changes: tuple = (), sealed_with: str | None = None):
+        changes = tuple(changes)
+        packed: bytes | int | None = None
+        if changes:
+            packed = _pack_changes(changes)
+            handle = CHANGES.add(packed)
+            packed = packed if handle is None else handle
+        object.__setattr__(self, "write", write)
+        object.__setattr__(self, "packed", packed)
+        object.__setattr__(self, "kind", sys.intern(changes[0].kind) if changes else None)
+        object.__setattr__(self, "count", len(changes))
+        object.__setattr__(self, "sealed_with", sealed_with)
+
+    @property
+    def changes(self) -> tuple:
+        """changes are the report's Changes of this edit, in the order given (made when read)."""
+        p = self.packed
+        if p is None:
+            return ()
+        return _unpack_changes(CHANGES.get(p) if type(p) is int else p)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Edit):
+            return NotImplemented
+        return self is other or (self.write == other.write and self.sealed_with == other.sealed_with
+                                 and self.changes == other.changes)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Edit(write={self.write!r}, changes={self.changes!r}, sealed_with={self.sealed_with!r})"
+
+    def __reduce__(self):
+        """An Edit pickles with its changes: a handle names a place in this process's spill only."""
+        return (type(self), (self.write, self.changes, self.sealed_with))
 
     @classmethod
     def of(cls, obj: "Object", new_value: bytes, changes: list[Change], new_key: bytes | None = None) -> "Edit":
@@ -85,7 +155,7 @@ class Edit:
             new_value = obj.crypt.seal(new_key if new_key is not None else obj.key, new_value, sealed)
         write = writes.Write.of(obj.key, obj.record, new_value, new_key)
         obj.forget()
-        return cls(write, tuple(changes), sealed.label if sealed is not None else None)
+        return cls(write, changes, sealed.label if sealed is not None else None)
 
     @property
     def key(self) -> bytes:
@@ -100,12 +170,14 @@ class Edit:
         return self.write.value
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Object:
     """A live Kubernetes object a rule looks at: its key, where its latest record is, and its identity.
 
     The record is read from the snapshot when asked for and kept only until a rule calls ``forget``:
-    a plan over 50,000 Services would otherwise hold every old value at once.
+    a plan over 50,000 Services would otherwise hold every old value at once. A plan at 8 GiB holds
+    ~650k Objects through planning: ``cache`` is made when a rule first uses it and dropped again
+    (``clear``), not an empty dict per object (64 bytes each, ~40 MB).
     """
 
     key: bytes
@@ -114,9 +186,24 @@ class Object:
     namespace: str
     name: str
     snap: Snapshot = field(repr=False)
-    cache: dict = field(default_factory=dict, repr=False)  # what rules already read from the value
-    crypt: Any = field(default=None, repr=False)  # k8s.encryption.EncryptionConfig: values are read decrypted
-    excluded: bool = False  # ``--exclude`` names it: set by the planner (``mark_excluded``), read by the rules
+    _cache: dict | None = field(repr=False)  # what rules already read from the value (None: nothing yet)
+    crypt: Any = field(repr=False)  # k8s.encryption.EncryptionConfig: values are read decrypted
+    excluded: bool  # ``--exclude`` names it: set by the planner (``mark_excluded``), read by the rules
+
+    def __init__(self, key: bytes, revkey: bytes, kind: str, namespace: str, name: str, snap: Snapshot,
+                 cache: dict | None = None, crypt: Any = None, excluded: bool = False):
+        self.key, self.revkey, self.kind, self.namespace, self.name, self.snap = key, revkey, kind, namespace, name, snap
+        self._cache = cache or None
+        self.crypt = crypt
+        self.excluded = excluded
+
+    @property
+    def cache(self) -> dict:
+        """cache is what rules already read from the value (made at the first use)."""
+        c = self._cache
+        if c is None:
+            c = self._cache = {}
+        return c
 
     @property
     def record(self) -> mvcc.Record:
@@ -127,17 +214,17 @@ class Object:
 
     def forget(self) -> None:
         """forget drops the record read for a rule (fields read from it stay cached, not where they lie)."""
-        self.cache.pop("record", None)
-        self.cache.pop("plain", None)
-        self.cache.pop("located", None)
+        cache = self._cache
+        if cache is not None:
+            cache.pop("record", None)
+            cache.pop("plain", None)
+            cache.pop("located", None)
 
     def clear(self) -> None:
         """clear drops everything rules read from the object but how an encrypted value was sealed (``Edit.of``)."""
-        cache = self.cache
-        sealed = cache.get("sealed")
-        cache.clear()
-        if sealed is not None:
-            cache["sealed"] = sealed
+        cache = self._cache
+        sealed = cache.get("sealed") if cache is not None else None
+        self._cache = {"sealed": sealed} if sealed is not None else None
 
     @property
     def value(self) -> bytes:
@@ -197,18 +284,23 @@ class Plan:
 
     @property
     def changes(self) -> list[Change]:
-        return [c for e in self.edits for c in e.changes]
+        return list(self.iter_changes())
+
+    def iter_changes(self) -> Iterator[Change]:
+        """iter_changes yields ``changes`` one at a time (a big plan's Changes are never all made at once)."""
+        for e in self.edits:
+            yield from e.changes
 
     def count_kind(self, kind: str) -> int:
         """count_kind is the number of objects of ``kind`` that change."""
-        return sum(1 for e in self.edits if e.changes and e.changes[0].kind == kind)
+        return sum(1 for e in self.edits if e.kind == kind)
 
     def objects_by_kind(self) -> dict[str, int]:
         """objects_by_kind counts the changed objects of every kind."""
         out: dict[str, int] = {}
         for e in self.edits:
-            if e.changes:
-                out[e.changes[0].kind] = out.get(e.changes[0].kind, 0) + 1
+            if e.kind is not None:
+                out[e.kind] = out.get(e.kind, 0) + 1
         return dict(sorted(out.items()))
 
     def report(self, output: str | None) -> dict:
@@ -223,14 +315,14 @@ class Plan:
             "input": self.input,
             "output": output,
             "revision": self.revision,
-            "changes": ChangeList(self.changes),
+            "changes": ChangeList(EditChanges(self.edits)),
             "warnings": [w.as_json() for w in self.warnings],
             "summary": {
                 "servicesChanged": self.count_kind("Service"),
                 "nodesChanged": self.count_kind("Node"),
                 "objectsChanged": len(self.edits),
                 "byKind": self.objects_by_kind(),
-                "changes": len(self.changes),
+                "changes": sum(e.count for e in self.edits),
                 "warnings": len(self.warnings),
             },
         }
@@ -243,11 +335,48 @@ class Plan:
         return out
 
 
+class EditChanges(Sequence):
+    """EditChanges is ``[c for e in edits for c in e.changes]``, each edit's Changes made when read.
+
+    The report's ``ChangeList`` reads it an entry at a time; at 8 GiB the list would hold ~1M Changes.
+    """
+
+    __slots__ = ("_edits", "_ends")
+
+    def __init__(self, edits: list[Edit]):
+        self._edits = edits
+        self._ends: array | None = None  # cumulative counts, made at the first indexing
+
+    def __len__(self) -> int:
+        ends = self._offsets()
+        return ends[-1] if ends else 0
+
+    def _offsets(self) -> array:
+        if self._ends is None:
+            self._ends = array("q", accumulate(e.count for e in self._edits))
+        return self._ends
+
+    def __iter__(self) -> Iterator[Change]:
+        for e in self._edits:
+            yield from e.changes
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("change index out of range")
+        i %= n
+        ends = self._offsets()
+        at = bisect_right(ends, i)
+        return self._edits[at].changes[i - (ends[at - 1] if at else 0)]
+
+
 def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
     """split_key returns (namespace, name) of a registry key under ``prefix`` (namespace '' if cluster-scoped)."""
     rest = key[len(prefix):].decode("utf-8", "backslashreplace")
     ns, sep, name = rest.partition("/")
-    return (ns, name) if sep else ("", ns)
+    return (sys.intern(ns), name) if sep else ("", ns)  # a namespace's name is held once, not per object
 
 
 def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
@@ -497,7 +626,7 @@ def _forget_all(objects: dict[str, list[Object]]) -> None:
     """
     for objs in objects.values():
         for obj in objs:
-            if obj.cache:
+            if obj._cache is not None:
                 obj.clear()
 
 

@@ -298,16 +298,22 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
     records as ``apply`` writes them (``apply.batch``; None only when nothing is renamed). ``rep["changes"]``
     is the plan's ``ChangeList`` (``Plan.report``).
     """
-    renames = [e.write for e in plan.edits if e.new_key is not None]
-    if not renames:
+    renamed = [e.write.new_key for e in plan.edits if e.new_key is not None]
+    if not renamed:
         return
-    latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames), values=False)
-    placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for w in renames}
-    changes: ChangeList = rep["changes"]
-    for i, c in enumerate(changes.items):  # the Changes themselves: no entry's dict is made
-        kv = placed.get(c.key) if c.new_key else None
-        if kv is not None:
-            changes.add_object(i, "newRecord", NEW_RECORD, (kv.create_revision, kv.mod_revision, kv.version))
+    latest = writes.latest_records(snap, batch, plan.histories, renamed, values=False)
+    del renamed
+    placed = {e.key.decode("utf-8", "backslashreplace"): latest[e.new_key] for e in plan.edits if e.new_key is not None}
+    del latest
+    changes: ChangeList = rep["changes"]  # its entries are the edits' changes in order (``plan.EditChanges``)
+    i = 0
+    for e in plan.edits:  # only a renamed object's Changes are read; no entry's dict is made
+        if e.new_key is not None:
+            for j, c in enumerate(e.changes):
+                kv = placed.get(c.key) if c.new_key else None
+                if kv is not None:
+                    changes.add_object(i + j, "newRecord", NEW_RECORD, (kv.create_revision, kv.mod_revision, kv.version))
+        i += e.count
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:

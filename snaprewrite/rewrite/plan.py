@@ -475,6 +475,14 @@ def _paged(observers: dict) -> tuple[mvcc.VisitPage, mvcc.VisitBatch]:
             _fan_out([o.visit_batch for o in observers.values() if hasattr(o, "visit_batch")]))
 
 
+def _pack(observers) -> None:
+    """_pack lets observers whose pass is over keep what they found compactly until their rule runs (``pack``)."""
+    for o in observers:
+        pack = getattr(o, "pack", None)
+        if pack is not None:
+            pack()
+
+
 def _paged_pass(snap: Snapshot, observers: dict) -> None:
     """_paged_pass shows every record of bucket ``key`` to observers that search whole leaves (``_paged``)."""
     visit_page, visit_batch = _paged(observers)
@@ -512,9 +520,10 @@ class Aside:
             got = None
         if not isinstance(got, dict) or set(got) != set(self.observers):
             _paged_pass(self.snap, self.observers)
-            return
-        for name, o in self.observers.items():
-            o.absorb(got[name])
+        else:
+            for name, o in self.observers.items():
+                o.absorb(got[name])
+        _pack(self.observers.values())
 
     def close(self) -> None:
         if self.call is not None:
@@ -701,6 +710,7 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
         if aside is not None:
             aside.close()
         raise
+    _pack(o for name, o in observers.items() if aside is None or name not in aside.observers)
     return Scanned(layout, selected, observers, histories, objects, also_index, aside)
 
 

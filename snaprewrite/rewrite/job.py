@@ -243,13 +243,14 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             if scanned.aside is not None:
                 stack.enter_context(scanned.aside)  # a child still searching ends with the run
             state = clusterfacts.State.of_index(snap, scanned.also_index, lay, opts.crypt)
+            scanned.also_index = {}  # the State holds what it keeps of it: not a second dict through planning
             try:
                 refusals = refuse_unsafe(state, opts, req.force_unsafe)
             except SnapshotError:
                 if opts.crypt is None:
                     refuse_encrypted(state)  # the rails saw no addresses because they are encrypted: say that
                 raise
-            plan = planning.build(snap, opts, progress, lay, scanned)
+            plan = planning.build(snap, opts, progress, lay, scanned, release=True)
             del scanned  # the rules' objects (and what they cached) are not needed past planning: free them
             diagnosis = stack.enter_context(diagnose(state, plan, opts))  # before the report: a smaller child
             del state  # the child has its copy: the facts' index is not needed here past the fork

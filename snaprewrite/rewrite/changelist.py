@@ -125,8 +125,8 @@ class ChangeList(LazyList):
         added, at, values, name, names = self._added, self._at, self._values, self._name, self._names
         n = len(names)
         j = 0  # the next packed object, in ``at`` order
-        for i, c in enumerate(self._changes):
-            out = c.as_json()
+        rows = getattr(self._changes, "iter_json", None)  # entries made without their Changes (``plan.EditChanges``)
+        for i, out in enumerate(rows() if rows is not None else (c.as_json() for c in self._changes)):
             if j < len(at) and at[j] == i:
                 out[name] = dict(zip(names, values[j * n : (j + 1) * n]))
                 j += 1

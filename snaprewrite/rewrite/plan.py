@@ -91,6 +91,21 @@ def _unpack_changes(data: bytes) -> tuple:
     return tuple(Change(*row) for row in got[1])
 
 
+def _unpack_json(data: bytes) -> list[dict]:
+    """_unpack_json is ``[c.as_json() for c in _unpack_changes(data)]``, without making the Changes."""
+    got = marshal.loads(data)
+    if got[0] != 0:
+        return [Change(*row).as_json() for row in got[1]]
+    _, key, kind, namespace, name, rows = got
+    out = []
+    for f, old, new, nk in rows:
+        d = {"key": key, "kind": kind, "namespace": namespace, "name": name, "field": f, "old": old, "new": new}
+        if nk is not None:
+            d["newKey"] = nk
+        out.append(d)
+    return out
+
+
 @dataclass(frozen=True, slots=True, init=False, eq=False)
 class Edit:
     """The decided new value (and key, for a rename) of one object's latest record, and the report's changes.
@@ -126,6 +141,13 @@ class Edit:
         if p is None:
             return ()
         return _unpack_changes(CHANGES.get(p) if type(p) is int else p)
+
+    def changes_json(self) -> list[dict]:
+        """changes_json is ``[c.as_json() for c in self.changes]`` (the report's entries), made without the Changes."""
+        p = self.packed
+        if p is None:
+            return []
+        return _unpack_json(CHANGES.get(p) if type(p) is int else p)
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, Edit):
@@ -359,6 +381,11 @@ class EditChanges(Sequence):
     def __iter__(self) -> Iterator[Change]:
         for e in self._edits:
             yield from e.changes
+
+    def iter_json(self) -> Iterator[dict]:
+        """iter_json is ``(c.as_json() for c in self)``: the report's entries, no Change made (``ChangeList``)."""
+        for e in self._edits:
+            yield from e.changes_json()
 
     def __getitem__(self, i):
         if isinstance(i, slice):

@@ -110,7 +110,8 @@ def facts(plan: Plan, options: Options, bumped: bool, flags: Sequence[str] = ())
     if plan.layout.source == "--prefix":
         typed.append(f"--prefix {plan.layout.prefix}")
     api = _primary_ip_change(plan, KUBERNETES_SVC)
-    dns = [(c.old, c.new) for c in plan.iter_changes() if c.field.startswith("data.kubelet:clusterDNS")]
+    dns = [(c.old, c.new) for e in plan.edits if e.kind == "ConfigMap"  # (kubelet's ConfigMap: not every change read)
+           for c in e.changes if c.field.startswith("data.kubelet:clusterDNS")]
     svc_dns = _primary_ip_change(plan, KUBE_DNS_SVC)
     if svc_dns is not None and (svc_dns.old, svc_dns.new) not in dns:
         dns.insert(0, (svc_dns.old, svc_dns.new))

@@ -49,6 +49,7 @@ def test_an_edits_changes_read_back_equal_packed_or_spilled():
     # changes of different objects in one edit (not written by any rule today) keep every field
     mixed = _changes(3, 2) + _changes(4, 1) + [Change("/k", "Node", "", "n", "f", None, "x")]
     assert Edit(_write(3), mixed).changes == tuple(mixed)
+    assert Edit(_write(3), mixed).changes_json() == [c.as_json() for c in mixed]
 
 
 def test_the_plans_changes_are_every_edits_changes_in_order():
@@ -56,6 +57,7 @@ def test_the_plans_changes_are_every_edits_changes_in_order():
     flat = [c for e in edits for c in e.changes]
     seq = EditChanges(edits)
     assert list(seq) == flat and len(seq) == len(flat) and seq[3:17] == flat[3:17]
+    assert list(seq.iter_json()) == [c.as_json() for c in flat]
     assert [seq[i] for i in range(-len(flat), len(flat))] == flat + flat
     with pytest.raises(IndexError):
         seq[len(flat)]

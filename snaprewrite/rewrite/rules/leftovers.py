@@ -95,7 +95,9 @@ class Mentions:
         as a dict of bytes objects, ~40 MB packed.
         """
         if isinstance(self.keys, dict):
-            self.keys = SortedKeys(self.keys)
+            ordered = sorted(self.keys)
+            self.keys = None  # the dict goes first: packing it should not raise the scan's peak
+            self.keys = SortedKeys(ordered)
 
     def sorted_keys(self) -> Iterator[bytes]:
         """sorted_keys are the keys found, in key order (packed or not)."""
@@ -155,7 +157,7 @@ class SortedKeys:
     __slots__ = ("blob", "ends")
 
     def __init__(self, keys):
-        ordered = sorted(keys)
+        ordered = keys if isinstance(keys, list) and all(map(le, keys, keys[1:])) else sorted(keys)
         self.ends = array("q", accumulate(map(len, ordered)))
         self.blob = b"".join(ordered)
 

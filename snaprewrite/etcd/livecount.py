@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import compress, repeat
-from operator import add, and_, eq, itemgetter, le, lshift, ne, or_, rshift, sub
+from operator import add, and_, eq, itemgetter, lshift, ne, or_, rshift, sub
 
 import crc32c
 
@@ -139,16 +139,12 @@ def keys_at(raw, view: memoryview, vs: list[int], ends: list[int]) -> tuple[list
     """keys_at is ``mvcc.user_keys``, and for each key an offset of ``raw`` where its bytes lie (-1 for None) and its length.
 
     etcd writes the key first with a one-byte length: a leaf where every value starts so has its keys 2
-    bytes into the values (``mvcc.user_keys``' fast path, whole arrays at once); in any other leaf the
+    bytes into the values (``mvcc.user_keys_at``, whole arrays at once); in any other leaf the
     keys come from ``mvcc.user_keys_plain`` and each is searched for in its own value.
     """
-    if min(map(sub, ends, vs)) >= 2 and bytes(map(raw.__getitem__, vs)).count(0x0A) == len(vs):
-        lens = bytes(map(raw.__getitem__, map(add, vs, repeat(1))))
-        if max(lens) < 0x80:
-            starts = list(map(add, vs, repeat(2)))
-            stops = list(map(add, starts, lens))
-            if all(map(le, stops, ends)):
-                return list(map(raw.__getitem__, map(slice, starts, stops))), starts, lens
+    fast = mvcc.user_keys_at(raw, vs, ends)
+    if fast is not None:
+        return fast
     keys = mvcc.user_keys_plain(view, vs, ends)
     return (keys, [raw.find(k, v, e) if k is not None else -1 for k, v, e in zip(keys, vs, ends)],
             [len(k) if k is not None else 0 for k in keys])

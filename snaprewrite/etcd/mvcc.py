@@ -12,11 +12,10 @@ Compaction (``meta`` bucket: ``scheduledCompactRev``/``finishedCompactRev``) rem
 than the compact revision, keeping each key's latest record at or before it unless that is a tombstone.
 """
 
-from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
-from operator import add, le, lshift, not_, or_, sub
+from operator import add, itemgetter, le, lshift, ne, not_, or_, sub
 
 from ..errors import KeyNotFoundError, SchemaError
 from . import kv as kvcodec
@@ -133,9 +132,13 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
     hist = histories.revkeys if histories is not None else None
-    hints = bucket.leaf_hints if hint_leaves else None
+    # hint_leaves: each indexed key's place (``bbolt.tree.pack_hint``, or its leaf in an inline page), noted as
+    # ``index`` is, and given to the bucket's hints at the end: only the latest record's is kept
+    where: dict[bytes, int | None] | None = {} if hint_leaves else None
+    in_file = bucket.pf.data.obj if bucket.root != 0 else None
     startswith = bytes.startswith
-    per_record = hints is not None or bool(hist_prefixes)
+    if isinstance(prefix, tuple):  # a prefix under another selects nothing more: each key is tried against fewer
+        prefix = tuple(p for p in dict.fromkeys(prefix) if not any(p != q and p.startswith(q) for q in prefix))
     n = 0
     last: bytes | None = None
     for b in bucket.leaf_batches():
@@ -159,8 +162,10 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             h = _fold(crc, h, b, runs)
         if visit is not None and count and visit_skip and marker is None:  # the records under no skipped prefix
             us = ukeys if complete else [visit_skip[0] if u is None else u for u in ukeys]
-            for x in compress(range(count), map(not_, map(startswith, us, repeat(visit_skip)))):
-                visit(ukeys[x], view[ks[x] : vs[x]], view[vs[x] : ends[x]])
+            skipped = list(map(startswith, us, repeat(visit_skip)))
+            if False in skipped:  # (usually none: one search of the list)
+                for x in compress(range(count), map(not_, skipped)):
+                    visit(ukeys[x], view[ks[x] : vs[x]], view[vs[x] : ends[x]])
         elif visit is not None and count and (marker is None or _may_hold(raw, marker, b.span(), ks, ends)):
             i = 0
             for run, c in zip(runs if runs is not None else b.runs(), b.counts):
@@ -186,40 +191,42 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             progress(count)
         if prefix is None or not count:
             continue
-        if complete and not prefix and not per_record:  # every record, nothing else to note
+        if complete and not prefix and where is None and not hist_prefixes:  # every record, nothing else to note
             index.update(zip(ukeys, map(raw.__getitem__, map(slice, ks, vs))))
             continue
-        if not prefix:
-            sel = [x for x in range(count) if ukeys[x] is not None]
-        elif complete:
-            sel = list(compress(range(count), map(startswith, ukeys, repeat(prefix))))
+        if complete and not prefix:
+            us, kx, vx, ex, fx = ukeys, ks, vs, ends, b.flags
         else:
-            sel = [x for x in range(count) if ukeys[x] is not None and ukeys[x].startswith(prefix)]
-        if not sel:
-            continue
-        if hints is not None:  # each element where it lies in the file (or, in an inline page, its leaf)
-            in_file = raw is bucket.pf.data.obj
-            hints = bucket.element_hints if in_file else bucket.leaf_hints
-            if not in_file:
+            if not prefix:
+                sel = [x for x in range(count) if ukeys[x] is not None]
+            elif complete:
+                sel = list(compress(range(count), map(startswith, ukeys, repeat(prefix))))
+            else:
+                sel = [x for x in range(count) if ukeys[x] is not None and ukeys[x].startswith(prefix)]
+            if not sel:
+                continue
+            pick = _picker(sel)
+            us, kx, vx = pick(ukeys), pick(ks), pick(vs)
+            if where is not None:
+                ex, fx = pick(ends), pick(b.flags)
+        rks = list(map(raw.__getitem__, map(slice, kx, vx)))
+        index.update(zip(us, rks))
+        if where is not None:  # where each record lies (the last of a key's wins, as in ``index``): see below
+            if raw is not in_file:  # an inline page: its leaf to search (pgid 0)
                 leaf_of = list(chain.from_iterable(map(repeat, b.pgids, b.counts)))
-            flags = b.flags
-        if _note_at_once(index, hints, hist_prefixes, hist, b, ukeys, sel, hints is not None and in_file,
-                         None if hints is None or in_file else leaf_of):
-            continue
-        for x in sel:
-            u = ukeys[x]
-            rk = raw[ks[x] : vs[x]]
-            if hints is not None:
-                old = index.get(u)
-                if old is not None:
-                    hints.pop(old, None)
-                if not in_file:
-                    hints[rk] = leaf_of[x]
-                elif not flags[x]:  # (a sub-bucket's element is never hinted)
-                    hints[rk] = ks[x] << 64 | (vs[x] - ks[x]) << 32 | (ends[x] - vs[x])  # bbolt.tree.pack_hint
-            index[u] = rk
-            if hist_prefixes and startswith(u, hist_prefixes):
+                where.update(zip(us, leaf_of if us is ukeys else map(leaf_of.__getitem__, sel)))
+            elif any(fx):  # (a sub-bucket's element is never hinted)
+                where.update(zip(us, [None if f else k << 64 | (v - k) << 32 | (e - v) for f, k, v, e in zip(fx, kx, vx, ex)]))
+            else:  # bbolt.tree.pack_hint
+                where.update(zip(us, map(or_, map(or_, map(lshift, kx, repeat(64)), map(lshift, map(sub, vx, kx), repeat(32))),
+                                        map(sub, ex, vx))))
+        if hist_prefixes:
+            for u, rk in compress(zip(us, rks), map(startswith, us, repeat(hist_prefixes))):
                 _note_history(hist, u, rk)
+    if where:  # ``index`` and ``where`` got the same keys in the same order: their values pair up
+        hints = bucket.element_hints if in_file is not None and bucket.root != 0 else bucket.leaf_hints
+        pairs = zip(index.values(), where.values())
+        hints.update(pairs if None not in where.values() else [p for p in pairs if p[1] is not None])
     if not set(map(len, index.values())) <= {revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN}:
         for revkey in index.values():
             if len(revkey) not in (revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN):
@@ -227,35 +234,13 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     return index, h, n, last
 
 
-def _note_at_once(index: dict, hints: dict | None, hist_prefixes: tuple, hist: dict | None, b, ukeys: list,
-                  sel: list[int], in_file: bool, leaf_of: list[int] | None) -> bool:
-    """_note_at_once is ``scan_index``'s record-by-record noting of the selected records (index, hints, histories)
-    in whole-list operations; False (nothing noted) when a key comes twice in them or a record's bbolt key is the
-    one an index entry already holds (a damaged bucket): the record-by-record loop then keeps its order.
-
-    With each key once, dropping every replaced record's hint before adding the new ones is the loop's result.
-    """
-    raw, ks, vs, ends = b.raw, b.ks, b.vs, b.ends
-    us = list(map(ukeys.__getitem__, sel))
-    kx = list(map(ks.__getitem__, sel))
-    vx = list(map(vs.__getitem__, sel))
-    rks = list(map(raw.__getitem__, map(slice, kx, vx)))
-    if hints is not None:
-        olds = list(map(index.get, us))
-        if len(set(us)) != len(us) or not set(olds).isdisjoint(rks):
-            return False
-        deque(map(hints.pop, olds, repeat(None)), 0)  # (None, a new key's: no hint to drop)
-        if in_file:  # bbolt.tree.pack_hint, for the elements that are not sub-buckets
-            packs = map(or_, map(or_, map(lshift, kx, repeat(64)), map(lshift, map(sub, vx, kx), repeat(32))),
-                        map(sub, map(ends.__getitem__, sel), vx))
-            hints.update(compress(zip(rks, packs), map(not_, map(b.flags.__getitem__, sel))))
-        else:
-            hints.update(zip(rks, map(leaf_of.__getitem__, sel)))
-    index.update(zip(us, rks))
-    if hist_prefixes:
-        for u, rk in compress(zip(us, rks), map(bytes.startswith, us, repeat(hist_prefixes))):
-            _note_history(hist, u, rk)
-    return True
+def _picker(positions: list[int]) -> Callable[[list], tuple]:
+    """_picker is a function giving the items of a sequence at ``positions`` as a tuple (``itemgetter``, which
+    gives one item alone when there is one position)."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    i = positions[0]
+    return lambda seq: (seq[i],)
 
 
 def _note_history(hist: dict, key: bytes, revkey: bytes) -> None:
@@ -302,21 +287,39 @@ def _may_hold(raw, marker: bytes, span: tuple[int, int], ks: list[int], ends: li
 def user_keys(raw, view: memoryview, vs: list[int], ends: list[int]) -> list[bytes | None]:
     """user_keys returns the user key (KeyValue field 1) of each record of a leaf, None for an empty value.
 
-    ``raw``/``view`` and the value offsets come from ``bbolt.tree.Bucket.leaf_spans``. etcd writes the key
-    first with a one-byte length (keys under 128 bytes): a leaf where every value starts so is read with
-    whole-array operations; any other leaf goes record by record through ``kv.key_of`` (the reference).
-    ``tests/etcd/test_scan_fast.py`` checks both give the same keys.
+    ``raw``/``view`` and the value offsets come from ``bbolt.tree.Bucket.leaf_spans``: ``user_keys_at``'s keys
+    where its fast path applies, else record by record through ``kv.key_of`` (``user_keys_plain``, the
+    reference). ``tests/etcd/test_scan_fast.py`` checks both give the same keys.
     """
-    if min(map(sub, ends, vs)) >= 2:
-        count = len(vs)
-        if bytes(map(raw.__getitem__, vs)).count(0x0A) == count:
-            lens = bytes(map(raw.__getitem__, map(add, vs, repeat(1))))
-            if max(lens) < 0x80:
-                starts = list(map(add, vs, repeat(2)))
-                stops = list(map(add, starts, lens))
-                if all(map(le, stops, ends)):
-                    return list(map(raw.__getitem__, map(slice, starts, stops)))
-    return user_keys_plain(view, vs, ends)
+    fast = user_keys_at(raw, vs, ends)
+    return fast[0] if fast is not None else user_keys_plain(view, vs, ends)
+
+
+def user_keys_at(raw, vs: list[int], ends: list[int]) -> tuple[list[bytes], list[int], bytes] | None:
+    """user_keys_at is (keys, where each starts in ``raw``, their lengths) of a leaf's records whose values all
+    start with the key (field 1) and a one-byte length, as etcd writes them (keys under 128 bytes); else None.
+
+    Whole-array operations: every value's tag and length come in one ``itemgetter`` call, every key in
+    another. Also None for a leaf without records or with an empty value (its first bytes are its neighbour's,
+    or past the end: each key must lie inside its value).
+    """
+    count = len(vs)
+    if not count:
+        return None
+    v1 = list(map(add, vs, repeat(1)))
+    try:
+        head = bytes(itemgetter(*vs, *v1)(raw))  # every tag, then every length
+    except IndexError:
+        return None
+    if head.count(0x0A, 0, count) != count or max(head) >= 0x80:
+        return None
+    starts = list(map(add, v1, repeat(1)))
+    lens = head[count:]
+    stops = list(map(add, starts, lens))
+    if not all(map(le, stops, ends)):
+        return None
+    keys = list(itemgetter(*map(slice, starts, stops))(raw)) if count > 1 else [raw[starts[0] : stops[0]]]
+    return keys, starts, lens
 
 
 def user_keys_plain(view: memoryview, vs: list[int], ends: list[int]) -> list[bytes | None]:
@@ -333,9 +336,8 @@ def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
 
     ``hint_leaves``: see ``scan_index`` (for callers that go on to read those keys' records).
     """
-    return {k: rk for k, rk in latest_index(snap, prefix, progress, visit, histories, visit_page, hint_leaves,
-                                               visit_batch, visit_skip).items()
-            if len(rk) != revcodec.MARKED_REV_BYTES_LEN}
+    index = latest_index(snap, prefix, progress, visit, histories, visit_page, hint_leaves, visit_batch, visit_skip)
+    return dict(compress(index.items(), map(ne, map(len, index.values()), repeat(revcodec.MARKED_REV_BYTES_LEN))))
 
 
 def record_at(snap: Snapshot, rev: Revision | bytes, tombstone: bool = False) -> Record:

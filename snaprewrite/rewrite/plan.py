@@ -10,6 +10,7 @@ the plan is applied, by the etcd layer (``etcd.writes``), from the histories the
 for keys that may be renamed. A plan is never changed by applying it: it can be applied again.
 """
 
+import bisect
 import contextlib
 import gc
 import marshal
@@ -19,7 +20,8 @@ from array import array
 from bisect import bisect_right
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, compress, groupby, repeat
+from operator import itemgetter
 from typing import Any
 
 from .. import process
@@ -424,15 +426,35 @@ def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress 
     index = mvcc.live_keys(snap, indexed, progress, visit, histories, visit_page, hint_leaves=True,
                            visit_batch=visit_batch, visit_skip=visit_skip) if scan else {}
     if also_index is not None:
-        also_index.update((k, v) for k, v in index.items() if k.startswith(also))
+        also_index.update(compress(index.items(), map(bytes.startswith, index, repeat(also))))
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
-    for key in sorted(index):
-        prefix = next((p for p in wanted or () if key.startswith(p)), None)
+    keys = sorted(index)
+    for prefix, run in groupby(zip(_owners(keys, wanted or ()), keys), itemgetter(0)):
         if prefix is None:
             continue  # only under ``also``
-        ns, name = split_key(key, prefix)
-        out[prefixes[prefix]].append(Object(key, index[key], prefixes[prefix], ns, name, snap, crypt=crypt))
+        kind, cut, intern = prefixes[prefix], len(prefix), sys.intern  # a namespace's name is held once
+        ks = [k for _, k in run]
+        parts = map(str.partition, [k[cut:].decode("utf-8", "backslashreplace") for k in ks], repeat("/"))
+        out[kind].extend([Object(k, rk, kind, intern(ns) if sep else "", name if sep else ns, snap, crypt=crypt)
+                          for k, rk, (ns, sep, name) in zip(ks, map(index.__getitem__, ks), parts)])
     return out
+
+
+def _owners(keys: list[bytes], wanted: tuple[bytes, ...]) -> list[bytes | None]:
+    """_owners gives each of the sorted ``keys`` the first of ``wanted`` it starts with (None: none).
+
+    The keys under a prefix are one run of the sorted list (found by bisection); the prefixes are laid over
+    it last to first, so where two nest the one named first wins, as ``split_key``'s caller chose it.
+    """
+    owner: list[bytes | None] = [None] * len(keys)
+    for p in reversed(wanted):
+        lo = bisect.bisect_left(keys, p)
+        hi = lo
+        if lo < len(keys) and keys[lo].startswith(p):
+            after = p.rstrip(b"\xff")
+            hi = bisect.bisect_left(keys, after[:-1] + bytes([after[-1] + 1])) if after else len(keys)
+        owner[lo:hi] = repeat(p, hi - lo)
+    return owner
 
 
 def _fan_out(visits: list) -> mvcc.Visit:
@@ -584,7 +606,7 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
         ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
         mark_excluded(sc.objects, options)
         plan.warnings.extend(unmatched_excludes(sc.objects, options, sc.selected))
-        excluded = _excluded_kinds(sc.objects, options)
+        excluded = ctx.marked = _excluded_kinds(sc.objects, options)  # (objects go as rules finish: ``release``)
         later = [{k for r in sc.selected[i + 1:] for k in _rule_prefixes(r, sc.layout).values()}
                  for i in range(len(sc.selected))]
         with no_cycle_collection():
@@ -772,6 +794,7 @@ class Context:
     moved_subnets: dict[str, str] = field(default_factory=dict)  # node pod CIDR old -> new
     service_ips: list[str] = field(default_factory=list)  # every live Service's cluster IPs after the move
     excluded: set[bytes] = field(default_factory=set)  # keys a rule left alone because of --exclude
+    marked: dict[bytes, str] = field(default_factory=dict)  # key -> kind of every object --exclude names (the planner's)
     kept_ips: set[str] = field(default_factory=set)  # cluster IPs of excluded Services (they stay where they are)
     edit_index: dict[bytes, int] = field(default_factory=dict)  # key -> position in plan.edits (rules.cni keeps it)
     layout: Layout = field(default_factory=Layout)  # the key root: ``layout.key(b"ranges/serviceips")``

@@ -72,7 +72,9 @@ def paths(real_snapshot):
     return [FIXTURES / n for n in DBS] + [real_snapshot]
 
 
-@pytest.mark.parametrize("prefix", [b"", None, b"/registry/services/", (b"/registry/minions/", b"/registry/configmaps/")])
+@pytest.mark.parametrize("prefix", [b"", None, b"/registry/services/", (b"/registry/minions/", b"/registry/configmaps/"),
+                                    (b"/registry/configmaps/kube-system/", b"/registry/services/specs/",
+                                     b"/registry/configmaps/", b"/registry/services/specs/")])  # nested, repeated
 def test_scan_equals_the_record_by_record_scan(real_snapshot, prefix):
     for path in paths(real_snapshot):
         with Snapshot(path) as snap:
@@ -119,10 +121,28 @@ def kv(key: bytes, rest: bytes = b"\x10\x05\x18\x05 \x01*\x03abc") -> bytes:
     [kv(b"/a"), b"", kv(b"/b")],                       # an etcd 3.6 revision-bump marker (no value)
     [kv(b"/" + b"x" * 200), kv(b"/short")],            # a key of 128 bytes or more: two-byte length
     [kv(b"/a"), b"\x10\x05\x0a\x02/z"],                 # key not first: the plain decoder finds it
+    [kv(b"/a")],                                       # one record
+    [kv(b"/a"), kv(b"/b"), b""],                       # an empty value last: its first byte is past the buffer
+    [b"", kv(b"/b"), kv(b"/c")],                       # an empty value whose neighbour's bytes look like a key
+    [kv(b"/a"), kv(b"")],                              # an empty key
 ])
 def test_user_keys_fast_equals_plain(records):
     buf, vs, ends = spans(records)
-    assert mvcc.user_keys(buf, memoryview(buf), vs, ends) == mvcc.user_keys_plain(memoryview(buf), vs, ends)
+    plain = mvcc.user_keys_plain(memoryview(buf), vs, ends)
+    assert mvcc.user_keys(buf, memoryview(buf), vs, ends) == plain
+    fast = mvcc.user_keys_at(buf, vs, ends)
+    if fast is not None:  # where it answers: the same keys, each where it says
+        keys, starts, lens = fast
+        assert keys == plain and [buf[s : s + n] for s, n in zip(starts, lens)] == keys
+
+
+def test_user_keys_fast_path_answers_what_etcd_writes():
+    """The whole-array path is taken for etcd's layout (else the tests above would compare the plain path with itself)."""
+    for records in ([kv(b"/a"), kv(b"/b/c")], [kv(b"/a")], [kv(b"/a"), kv(b"/" + b"x" * 126)]):
+        buf, vs, ends = spans(records)
+        assert mvcc.user_keys_at(buf, vs, ends) is not None
+    buf, vs, ends = spans([kv(b"/a"), b""])
+    assert mvcc.user_keys_at(buf, vs, ends) is None  # an empty value: the plain path
 
 
 def test_user_keys_bad_record_is_one_error():
@@ -166,50 +186,52 @@ def test_bump_marker_records_are_skipped_alike(tmp_path):
             assert mvcc.scan_index(b, prefix)[0] == reference(b, prefix)[0]
 
 
-def test_records_are_noted_at_once_or_one_by_one_alike(real_snapshot, monkeypatch):
-    """``_note_at_once`` (whole lists) notes the batches where each key comes once, the record-by-record loop the
-    others: both happen on these snapshots, and the scan equals the reference (above) either way."""
-    taken = {True: 0, False: 0}
-    note = mvcc._note_at_once
+def _keys_twice_in_a_batch(bucket) -> int:
+    """_keys_twice_in_a_batch counts the batches of leaves where a user key has more than one record."""
+    n = 0
+    for b in bucket.leaf_batches():
+        us = [u for u in mvcc.user_keys(b.raw, b.view, b.vs, b.ends) if u is not None] if b.ks else []
+        n += len(set(us)) != len(us)
+    return n
 
-    def spy(*args):
-        done = note(*args)
-        taken[done] += 1
-        return done
 
-    monkeypatch.setattr(mvcc, "_note_at_once", spy)
+def test_a_key_twice_in_a_batch_keeps_its_last_record_hinted(real_snapshot):
+    """The scan notes a batch's records with whole-list updates and hands the hints over at the end (the latest
+    record of each key: ``index`` and the places pair up); batches where a key has two records happen on these
+    snapshots, and the scan equals the record-by-record reference there too."""
+    twice = 0
     for path in paths(real_snapshot):
         with Snapshot(path) as snap:
             b = snap.key_bucket()
+            twice += _keys_twice_in_a_batch(b)
             assert fast(b, b"", hist_prefixes=(b"/registry/",)) == reference(b, b"", hist_prefixes=(b"/registry/",))
-    assert taken[True] and taken[False]
+    assert twice
 
 
-def test_a_key_noted_twice_at_once_would_keep_a_stale_hint(real_snapshot, monkeypatch):
-    """Must fail: noting at once without the check that each key comes once (all old hints dropped first, then the
-    new ones added) keeps the hint of a record a later one of the same batch replaced: no longer the reference."""
-    from snaprewrite.bbolt.tree import pack_hint
-
-    def unchecked(index, hints, hist_prefixes, hist, b, ukeys, sel, in_file, leaf_of):
-        us = [ukeys[x] for x in sel]
-        rks = [bytes(b.raw[b.ks[x] : b.vs[x]]) for x in sel]
-        if hints is not None:
-            for old in [index.get(u) for u in us]:
-                hints.pop(old, None)
-            for x, rk in zip(sel, rks):
-                if not in_file:
-                    hints[rk] = leaf_of[x]
-                elif not b.flags[x]:
-                    hints[rk] = pack_hint(b.ks[x], b.vs[x], b.ends[x])
-        index.update(zip(us, rks))
-        return True
-
-    monkeypatch.setattr(mvcc, "_note_at_once", unchecked)
+def test_a_first_record_hinted_would_differ_from_the_reference(real_snapshot):
+    """Must fail: hints kept for the first record of a key in its batch (an update that let the first win) are
+    not the reference's, on these snapshots: the comparison above sees a stale hint."""
     differ = 0
     for path in paths(real_snapshot):
         with Snapshot(path) as snap:
             b = snap.key_bucket()
-            got, want = fast(b, b""), reference(b, b"")
-            assert got[0] == want[0]  # the index alone is right: the hints are what differ
-            differ += got[7] != want[7]
+            want = reference(b, b"")
+            got = fast(b, b"")
+            assert got == want
+            stale = dict(got[7])
+            data = b.pf.data
+            for batch in b.leaf_batches():
+                if not batch.ks:
+                    continue
+                us = mvcc.user_keys(batch.raw, batch.view, batch.vs, batch.ends)
+                first: dict = {}
+                last: dict = {}
+                for u, k, v, e in zip(us, batch.ks, batch.vs, batch.ends):
+                    if u is not None:
+                        first.setdefault(u, (k, v, e))
+                        last[u] = bytes(data[k:v])
+                for u, (k, v, e) in first.items():  # a key twice in this batch, its last record the latest
+                    if b.root != 0 and last[u] == got[0][u] != bytes(data[k:v]):
+                        stale[got[0][u]] = (bytes(data[k:v]), bytes(data[v:e]))
+            differ += stale != want[7]
     assert differ

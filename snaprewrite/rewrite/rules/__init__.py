@@ -10,7 +10,8 @@ allocator bitmap, the IPAddress objects and kubelet's clusterDNS.
 ``--exclude`` is read by the planner only: it sets ``Object.excluded`` on the loaded objects it names
 before any rule runs, and refuses a plan that changes one anyway, unless the object's kind is in a
 rule's ``follows`` (kinds that move with the object they belong to). What each rule does with an
-excluded object (``ctx.excluded``: the leftovers report its old addresses as "(--exclude)"):
+excluded object (the leftovers report the old addresses of every marked object, and of what a rule adds to
+``ctx.excluded``, as "(--exclude)"):
 
 * services: still read; no clusterIP/clusterIPs check; with cluster IPs: reported excluded, the IPs
   stay allocated (``service_ips``) and kept (``kept_ips``: its IPAddress and kubelet clusterDNS stay).
@@ -20,8 +21,8 @@ excluded object (``ctx.excluded``: the leftovers report its old addresses as "(-
 * calico: an IPPool is still read for its CIDR, reported excluded, not moved (nor its blocks,
   affinities, handles, which ``follows`` its pool); a Node keeps its annotations.
 * cilium: a CiliumNode is not read, reported excluded; cilium-config is read for its pools, not
-  changed, not reported excluded; a Node keeps its annotations.
-* flannel: kube-flannel-cfg is read for its pools, not changed, not reported excluded.
+  changed; a Node keeps its annotations.
+* flannel: kube-flannel-cfg is read for its pools, not changed.
 * kuberouter: a Node's annotations are read for the pools, not changed.
 * cniconfig: a DaemonSet, Deployment or conflist ConfigMap is reported excluded when it would change.
 """

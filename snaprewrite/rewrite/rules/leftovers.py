@@ -200,13 +200,16 @@ def run(ctx: Context) -> None:
         return
     changed = sorted(e.key for e in ctx.plan.edits)  # walked beside the sorted keys: no set of 600k keys at 8 GiB
     at, n = 0, len(changed)
+    # kept by --exclude: what a rule left alone because of it, and every object the planner marked (whichever rule
+    # loads it, and also where its rule would not have changed it: kube-flannel-cfg, cilium-config)
+    kept = ctx.excluded | ctx.marked.keys() | {o.key for objs in ctx.objects.values() for o in objs if o.excluded}
     hits: dict[tuple[str, str], list[bytes]] = {}
     for key in seen.sorted_keys():
         while at < n and changed[at] < key:
             at += 1
         if at < n and changed[at] == key:
             continue
-        group = ("excluded", "(--exclude)") if key in ctx.excluded else _resource(key, ctx.layout.root)
+        group = ("excluded", "(--exclude)") if key in kept else _resource(key, ctx.layout.root)
         hits.setdefault(group, []).append(key)
     del changed
     for (res, prefix), keys in sorted(hits.items()):

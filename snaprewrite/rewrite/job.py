@@ -310,8 +310,8 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
     i = 0
     for e in plan.edits:  # only a renamed object's Changes are read; no entry's dict is made
         if e.new_key is not None:
-            for j, c in enumerate(e.changes):
-                kv = placed.get(c.key) if c.new_key else None
+            for j, (key, new_key) in enumerate(e.change_keys()):
+                kv = placed.get(key) if new_key else None
                 if kv is not None:
                     changes.add_object(i + j, "newRecord", NEW_RECORD, (kv.create_revision, kv.mod_revision, kv.version))
         i += e.count

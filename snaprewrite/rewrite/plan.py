@@ -144,6 +144,16 @@ class Edit:
             return ()
         return _unpack_changes(CHANGES.get(p) if type(p) is int else p)
 
+    def change_keys(self) -> list[tuple[str, str | None]]:
+        """change_keys is ``[(c.key, c.new_key) for c in self.changes]``, made without the Changes."""
+        p = self.packed
+        if p is None:
+            return []
+        got = marshal.loads(CHANGES.get(p) if type(p) is int else p)
+        if got[0] == 0:
+            return [(got[1], row[3]) for row in got[5]]
+        return [(row[0], row[7]) for row in got[1]]
+
     def changes_json(self) -> list[dict]:
         """changes_json is ``[c.as_json() for c in self.changes]`` (the report's entries), made without the Changes."""
         p = self.packed

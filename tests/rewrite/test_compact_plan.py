@@ -50,6 +50,8 @@ def test_an_edits_changes_read_back_equal_packed_or_spilled():
     mixed = _changes(3, 2) + _changes(4, 1) + [Change("/k", "Node", "", "n", "f", None, "x")]
     assert Edit(_write(3), mixed).changes == tuple(mixed)
     assert Edit(_write(3), mixed).changes_json() == [c.as_json() for c in mixed]
+    for cs in (mixed, _changes(150, 3), []):
+        assert Edit(_write(3), cs).change_keys() == [(c.key, c.new_key) for c in cs]
 
 
 def test_the_plans_changes_are_every_edits_changes_in_order():

@@ -191,9 +191,9 @@ def test_rewrite_frees_the_scan_once_planned_with_a_read_begun_ahead(fixture_pat
     refs, alive = [], []
     real_build, real_report = planning.build, planning.Plan.report
 
-    def build(snap, opts, progress, lay, scanned):
+    def build(snap, opts, progress, lay, scanned, **kw):
         refs.append(weakref.ref(scanned))
-        return real_build(snap, opts, progress, lay, scanned)
+        return real_build(snap, opts, progress, lay, scanned, **kw)
 
     def report(self, output):
         gc.collect()

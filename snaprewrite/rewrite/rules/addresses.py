@@ -205,10 +205,10 @@ def assign(ctx: Context, slots: list[Slot], cmap: CidrMap, *, subnets: bool, wha
                 ctx.plan.warnings.append(Warning(s.obj.key_text,
                                                  f"{s.label} {s.old} is in no old {what} CIDR; left as it is"))
             continue
-        s.mapped = m
         if m.fits and (subnets or _usable(m)):
             s.new = m.new if m.new != s.old else None
-        else:
+        else:  # (only a misfit keeps its mapping: 370k of them, with their ip objects, weighed ~55 MB at 8 GiB)
+            s.mapped = m
             misfits.append(s)
     if misfits and not ctx.options.reallocate:
         detail = "; ".join(f"{s.obj.ref()} {s.label} {s.old} ({s.mapped.reason or 'reserved address'})"

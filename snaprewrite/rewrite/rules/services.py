@@ -73,6 +73,10 @@ def _absorb(ctx: Context, split: parallel.Split, slots: list[Slot]) -> None:
         mine = _slots(ctx, obj)
         if not mine:
             obj.forget()
+        elif ctx.options.crypt is None:
+            # where the fields lie stays; the record is read again (hinted: no tree descent) for the edit.
+            # Held from here to ``object_edits`` every Service's value waited at once (~550 MB at 8 GiB).
+            obj.cache.pop("record", None)
         slots.extend(mine)
 
 

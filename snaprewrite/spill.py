@@ -20,6 +20,17 @@ import threading
 FLUSH = 1 << 20  # buffered bytes written to the file at once
 MIN_SIZE = 128  # smaller values are kept as they are: a handle costs about as much memory
 MAX_SIZE = (1 << 32) - 1  # the handle's length field
+READ_AHEAD = 1 << 18  # bytes read at once when values are read back in the order they were added
+
+_forks = [0]  # how many forks lie between the first process and this one (``os.register_at_fork``)
+
+
+def _forked() -> None:
+    _forks[0] += 1
+
+
+if hasattr(os, "register_at_fork"):  # a child is told without a getpid() per add
+    os.register_at_fork(after_in_child=_forked)
 
 
 class Spill:
@@ -28,12 +39,15 @@ class Spill:
     def __init__(self, directory: str | None = None):
         self._dir = directory
         self._pid = 0  # the process that made the file (a supervisor may fork the worker after import)
+        self._gen = 0  # ``_forks`` in that process
         self._file = None  # made at the first add
         self._fd = -1
         self._broken = False  # the file could not be made or written: nothing more is added
         self._buf = bytearray()
         self._base = 0  # file offset of _buf[0]
         self._lock = threading.Lock()
+        self._window: tuple[int, bytes] | None = None  # (offset, bytes) read ahead from the file
+        self._next = -1  # where the value after the last one read starts: the next read is sequential there
 
     def add(self, data: bytes) -> int | None:
         """add stores ``data`` and returns its handle; None when it is not stored (the caller keeps ``data``)."""
@@ -47,10 +61,10 @@ class Spill:
                 except OSError:
                     self._broken = True
                     return None
-                self._pid = os.getpid()
+                self._pid, self._gen = os.getpid(), _forks[0]
                 self._fd = self._file.fileno()
-            elif os.getpid() != self._pid:  # a forked child: the file's space past its copy is its parent's
-                return None
+            elif self._gen != _forks[0] or not hasattr(os, "register_at_fork") and os.getpid() != self._pid:
+                return None  # a forked child: the file's space past its copy is its parent's
             at = self._base + len(self._buf)
             self._buf += data
             if len(self._buf) >= FLUSH and not self._flush():
@@ -85,6 +99,21 @@ class Spill:
                 if at >= self._base:
                     start = at - self._base
                     return bytes(self._buf[start : start + n])
+        win = self._window
+        if win is not None and win[0] <= at and at + n <= win[0] + len(win[1]):
+            self._next = at + n
+            return win[1][at - win[0] : at + n - win[0]]
+        if at == self._next and n < READ_AHEAD:  # read in the order added: what follows comes with it
+            size = min(READ_AHEAD, self._base - at)  # (below the file's end: it does not change)
+            data = self._pread(at, size)
+            self._window = (at, data)
+            self._next = at + n
+            return data[:n]
+        self._next = at + n
+        return self._pread(at, n)
+
+    def _pread(self, at: int, n: int) -> bytes:
+        """_pread reads ``n`` bytes of the file at ``at`` (all of them lie below its end)."""
         data = os.pread(self._fd, n, at)
         while len(data) < n:  # a regular file reads whole; this loop only guards against a short read
             more = os.pread(self._fd, n - len(data), at + len(data))
@@ -107,3 +136,5 @@ class Spill:
             self._buf = bytearray()
             self._base = 0
             self._broken = True
+            self._window = None
+            self._next = -1

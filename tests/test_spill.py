@@ -34,6 +34,20 @@ def test_every_value_comes_back_whole_and_a_handle_off_by_one_does_not():
     store.close()
 
 
+def test_values_read_back_in_any_order_come_back_whole():
+    """Read in the order added, values come from a window read ahead; out of order, each is read alone."""
+    store = spill.Spill()
+    given = values(900, seed=5)
+    handles = [store.add(v) for v in given]
+    kept = [(h, v) for h, v in zip(handles, given) if h is not None]
+    order = list(range(len(kept)))
+    random.Random(2).shuffle(order)
+    runs = order[:40] + list(range(len(kept))) + order[40:] + list(range(10, 20)) + list(range(5, 30))
+    assert [store.get(kept[i][0]) for i in runs] == [kept[i][1] for i in runs]
+    assert store._window is not None  # the sequential reads went through the window
+    store.close()
+
+
 def test_a_forked_child_reads_the_parents_values_and_keeps_its_own():
     store = spill.Spill()
     given = values(300, seed=11)

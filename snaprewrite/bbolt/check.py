@@ -17,9 +17,13 @@ in one ``struct`` call; keys are sliced from the mapping as bytes and compared o
 A branch's leaf children are checked in runs of up to RELEASE_EVERY at once (``_sound_leaves``, whole
 arrays); a run with anything wrong is walked page by page, which names it: the same problems either way.
 Mapped pages are released as the walk goes (``PageFile.touched``), so a big file does not stay resident.
+
+``leaves``: a caller that checks what the leaves hold (``etcd.fsck``: the records) is handed each leaf's
+elements as the walk decodes them, so every page is read and decoded once for both checks.
 """
 
 import mmap
+from collections.abc import Callable
 from itertools import accumulate
 from operator import ge, lt
 
@@ -38,12 +42,17 @@ _HDR = fmt.PAGE_HEADER.unpack_from
 _BUCKET = fmt.BUCKET_HEADER.unpack_from
 _HS = fmt.PAGE_HEADER_SIZE
 
+# leaves(bucket, data, ks, vs, ends): the elements of one or more leaves of ``bucket`` (its path as the
+# problems name it), element i's key ``data[ks[i]:vs[i]]`` and value ``data[vs[i]:ends[i]]``, in key order.
+Leaves = Callable[[str, object, list[int], list[int], list[int]], None]
+
 
 class _Checker:
     """One run of the check: reachable and free pages (one byte each), the problems found so far."""
 
-    def __init__(self, pf: PageFile, freed: bytearray, max_problems: int):
+    def __init__(self, pf: PageFile, freed: bytearray, max_problems: int, leaves: Leaves | None = None):
         self.pf = pf
+        self.leaves = leaves
         self.hwm = pf.meta.pgid
         self.page_size = pf.page_size
         obj = pf.data.obj
@@ -158,13 +167,13 @@ class _Checker:
         done = 0  # children checked at once, in runs of sound leaves
         while done < count:
             end = min(done + RELEASE_EVERY, count)
-            if not self._sound_leaves(children[done:end], keys[done:end], keys[end] if end < count else hi):
+            if not self._sound_leaves(children[done:end], keys[done:end], keys[end] if end < count else hi, bucket):
                 break
             done = end
         for i in range(count - 1, done - 1, -1):
             stack.append((children[i], keys[i], keys[i + 1] if i + 1 < count else hi, bucket, None, False))
 
-    def _sound_leaves(self, children, keys: list[bytes], hi: bytes | None) -> bool:
+    def _sound_leaves(self, children, keys: list[bytes], hi: bytes | None, bucket: str) -> bool:
         """_sound_leaves checks a run of a branch's children at once when they are all sound leaves (True: done, marked).
 
         ``keys`` are the branch's keys for these children, ``hi`` the key after the last one's (None: the
@@ -202,7 +211,7 @@ class _Checker:
         decoded = elements.leaf_batch(self.data, offs, sizes, counts)
         if decoded is None:
             return False
-        flags, ks, vs, _ends, _firsts = decoded
+        flags, ks, vs, ends, _firsts = decoded
         if any(flags):
             return False
         found = list(map(self.data.__getitem__, map(slice, ks, vs)))
@@ -217,6 +226,8 @@ class _Checker:
             seen[p] = 1
         self.budget -= total
         self.entered += len(children)
+        if self.leaves is not None:
+            self.leaves(bucket, self.data, ks, vs, ends)
         pf.release()
         return True
 
@@ -230,6 +241,8 @@ class _Checker:
             self.problem(f"{label}: empty leaf page below the root of bucket {bucket}")
         self.budget -= count + 1
         self._check_keys(label, keys, lo, hi)
+        if self.leaves is not None:
+            self.leaves(bucket, data, ks, vs, ends)
         if not any(flags):
             return
         for n in range(count):
@@ -289,8 +302,13 @@ class _Checker:
         return out
 
 
-def check(pf: PageFile, max_problems: int = MAX_PROBLEMS) -> list[str]:
-    """check returns the structural problems of the file as bbolt's tx.Check finds them (empty list: healthy)."""
+def check(pf: PageFile, max_problems: int = MAX_PROBLEMS, leaves: Leaves | None = None) -> list[str]:
+    """check returns the structural problems of the file as bbolt's tx.Check finds them (empty list: healthy).
+
+    ``leaves`` (see ``Leaves``) is called with the elements of every leaf page the walk enters, each
+    once, the leaves of a bucket in key order (inline pages too); on a file without problems that is
+    every leaf of every bucket.
+    """
     problems: list[str] = [f"meta: {e}" for e in pf.meta_errors]
     meta = pf.meta
     freed = bytearray(meta.pgid)
@@ -313,7 +331,7 @@ def check(pf: PageFile, max_problems: int = MAX_PROBLEMS) -> list[str]:
                 freed_outside.add(p)
             if len(problems) > max_problems:
                 break
-    c = _Checker(pf, freed, max_problems)
+    c = _Checker(pf, freed, max_problems, leaves)
     c.problems = problems[:max_problems]
     if meta.has_freelist and freelist_ok:
         try:

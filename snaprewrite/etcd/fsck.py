@@ -9,6 +9,11 @@ then ``lease``, ``alarm``, ``members``, ``cluster``, ``auth*`` and ``meta`` (``e
 Bucket key's records are checked a batch of leaves at a time (``_sound``: the keys read in place, every
 value parsed in one call); a batch it cannot vouch for whole is checked record by record with the rule
 (``_record_problem``), so the problems are always the rule's, in key order.
+
+In one process (``parallel`` False) the records are checked on the structure check's walk (``_Vouch``:
+``bbolt.check`` hands over each leaf's elements as it decodes them), so each page is read once; only
+when that walk finds a batch of bucket key it cannot vouch for are the records walked again in key
+order (``_records``), which gives the rule's problems in the rule's order: the same answer either way.
 """
 
 import struct
@@ -33,7 +38,8 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
          parallel: bool = False) -> list[str]:
     """fsck returns every problem found in ``snap`` (at most MAX_PROBLEMS, then a count).
 
-    The structure is checked first; only a sound structure has its records checked. The trailer's
+    The structure is checked first; only a sound structure has its records checked (in one process on
+    the structure check's walk, ``_Vouch``). The trailer's
     sha256 is computed in a thread meanwhile (hashing and file reads release the GIL). With ``parallel``
     the structure check runs in a forked child while this process checks the records: the answer is
     the serial one (structure problems, else the records' and the other buckets' problems; an error
@@ -41,8 +47,15 @@ def fsck(snap: Snapshot, verify_trailer: bool = True, progress: Callable[[int], 
     """
     with _Trailer(snap, verify_trailer) as trailer:
         if not parallel or not process.may_fork():
-            problems = list(check_pages(snap.pages, MAX_PROBLEMS)) + trailer.problems()
-            return problems or _records(snap, progress)
+            vouch = _Vouch(progress)
+            problems = list(check_pages(snap.pages, MAX_PROBLEMS, leaves=vouch)) + trailer.problems()
+            if problems:
+                return problems
+            if vouch.sound:
+                key_bucket = _key_bucket(snap)
+                if not isinstance(key_bucket, list):  # every leaf of bucket key was vouched for on the walk
+                    return _other_buckets(snap, [])
+            return _records(snap, None)
         with process.fork_call(lambda: list(check_pages(snap.pages, MAX_PROBLEMS)), "structure check",
                                passes=(SnapshotError,), died=SnapshotError) as structure:
             try:
@@ -81,15 +94,39 @@ class _Trailer:
             self.pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _records(snap: Snapshot, progress: Callable[[int], None] | None) -> list[str]:
-    """_records checks every record of bucket ``key`` and then the buckets etcd parses at start-up."""
-    found = _Found()
+class _Vouch:
+    """The structure check's ``leaves``: whether every batch of bucket key it read passes ``_sound``."""
+
+    def __init__(self, progress: Callable[[int], None] | None):
+        self.progress = progress
+        self.sound = True
+
+    def __call__(self, bucket: str, data, ks: list[int], vs: list[int], ends: list[int]) -> None:
+        if bucket != "key":
+            return
+        if self.progress is not None:
+            self.progress(len(ks))
+        if self.sound and not _sound(data, ks, vs, ends):
+            self.sound = False  # the records are walked again in key order for the rule's problems
+
+
+def _key_bucket(snap: Snapshot):
+    """_key_bucket is bucket ``key``, or the problem list that its absence (or a broken root) makes."""
     try:
         key_bucket = snap.root.bucket(schema.KEY)
     except SnapshotError as e:
         return [str(e)]
     if key_bucket is None:
         return ["no 'key' bucket: not an etcd backend"]
+    return key_bucket
+
+
+def _records(snap: Snapshot, progress: Callable[[int], None] | None) -> list[str]:
+    """_records checks every record of bucket ``key`` and then the buckets etcd parses at start-up."""
+    found = _Found()
+    key_bucket = _key_bucket(snap)
+    if isinstance(key_bucket, list):
+        return key_bucket
     try:
         for batch in key_bucket.leaf_batches(most=RELEASE_EVERY):  # batches of at most 16 leaves
             snap.pages.release()  # the leaves are scattered (new ones at the end): a byte window keeps too many
@@ -101,6 +138,11 @@ def _records(snap: Snapshot, progress: Callable[[int], None] | None) -> list[str
     problems = found.problems
     if found.bad > MAX_PROBLEMS:
         problems.append(f"{found.bad - MAX_PROBLEMS} more bad records in bucket key")
+    return _other_buckets(snap, problems)
+
+
+def _other_buckets(snap: Snapshot, problems: list[str]) -> list[str]:
+    """_other_buckets adds the problems of the buckets etcd parses at start-up (``etcd.startup``) to ``problems``."""
     try:
         for p in startup.problems(snap):
             if len(problems) >= MAX_PROBLEMS:

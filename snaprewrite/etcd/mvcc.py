@@ -222,7 +222,7 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                                         map(sub, ex, vx))))
         if hist_prefixes:
             for u, rk in compress(zip(us, rks), map(startswith, us, repeat(hist_prefixes))):
-                hist.setdefault(u, []).append(rk)
+                _note_history(hist, u, rk)
     if where:  # ``index`` and ``where`` got the same keys in the same order: their values pair up
         hints = bucket.element_hints if in_file is not None and bucket.root != 0 else bucket.leaf_hints
         pairs = zip(index.values(), where.values())
@@ -241,6 +241,18 @@ def _picker(positions: list[int]) -> Callable[[list], tuple]:
         return itemgetter(*positions)
     i = positions[0]
     return lambda seq: (seq[i],)
+
+
+def _note_history(hist: dict, key: bytes, revkey: bytes) -> None:
+    """_note_history appends ``revkey`` to ``key``'s history: the bbolt key itself while it is the only one, else a list
+    (``etcd.writes.Histories``; most keys have one record: 334k lists at 8 GiB weighed ~25 MB)."""
+    old = hist.get(key)
+    if old is None:
+        hist[key] = revkey
+    elif type(old) is bytes:
+        hist[key] = [old, revkey]
+    else:
+        old.append(revkey)
 
 
 def _fold(crc: Callable[[bytes, int], int], h: int, b, runs: list | None = None) -> int:

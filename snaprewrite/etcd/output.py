@@ -14,9 +14,11 @@ SIGINT/SIGTERM/SIGHUP) the temp file is removed and the target left as it was. T
 read-only and never written.
 
 Publishing (``Staging``): a run's outputs (the snapshot, its JSON report) wait in temp files until all
-are complete, then go into place together. A target that must not be replaced is published by
-link-then-unlink, so one that appeared meanwhile (another run) makes the publish fail instead of being
-silently replaced; ``replace`` renames over it. Temp files are named ``.<target>.<pid>.<random>.tmp``
+are complete, then go into place together; work still running on them (the output's check in a forked
+child, its fsync in a thread: ``Staging.wait_for``) is waited for first, and if it fails nothing is
+published. A target that must not be replaced is published by link-then-unlink, so one that appeared
+meanwhile (another run) makes the publish fail instead of being silently replaced; ``replace`` renames
+over it. Temp files are named ``.<target>.<pid>.<random>.tmp``
 and flock'ed while open: after a SIGKILL, ``sweep_stale`` removes those whose pid is gone and whose lock
 is free, and names any other.
 """
@@ -33,6 +35,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Protocol
 
 from .. import process
 from ..bbolt.writer import PageSink, Patch
@@ -201,28 +204,65 @@ class _Staged:
     published: bool = False
 
 
+class Pending(Protocol):
+    """Work still running on a staged file: ``result`` waits for it (raising if it failed), ``close`` ends it."""
+
+    def result(self) -> object:
+        """result waits for the work and raises its error, if any."""
+
+    def close(self) -> object:
+        """close ends the work (or waits for what cannot be stopped); safe to call again."""
+
+
+_HOLDERS: "dict[str, Staging]" = {}  # temp file path -> the live staging holding it (``Staging.holding``)
+
+
 class Staging:
     """Staging keeps one run's outputs in locked temp files and publishes them all, or none.
 
     ``create`` makes the temp file beside a target (``replace``: may replace an existing target;
-    default: the staging's own). ``publish`` puts them in place, those that must not replace first
-    (link, which fails on a target that appeared meanwhile), and takes those back if a later one
-    fails. Leaving the ``with`` block removes every temp file that was not published.
+    default: the staging's own). ``wait_for`` adds work still running on them (``Pending``).
+    ``publish`` waits for that work (an error stops it before anything is renamed), then puts the
+    files in place, those that must not replace first (link, which fails on a target that appeared
+    meanwhile), and takes those back if a later one fails. Leaving the ``with`` block ends the work
+    still running and removes every temp file that was not published.
     """
 
     def __init__(self, replace: bool = True):
         self.replace = replace
         self._items: list[_Staged] = []
+        self._pending: list[Pending] = []
+
+    @staticmethod
+    def holding(path: str) -> "Staging | None":
+        """holding is the live staging whose temp file is at ``path`` (None: not a staged temp file)."""
+        return _HOLDERS.get(os.path.abspath(path))
 
     def create(self, target: str, replace: bool | None = None) -> tuple[int, str]:
         """create returns (fd, path) of a new temp file for ``target``; the staging owns the fd."""
         with process.deferred():  # a signal now would find the file made but not yet listed for cleanup
             fd, tmp = open_temp(target)
             self._items.append(_Staged(fd, tmp, target, self.replace if replace is None else replace))
+            _HOLDERS[os.path.abspath(tmp)] = self
         return fd, tmp
 
+    def wait_for(self, pending: Pending) -> None:
+        """wait_for makes ``publish`` wait for ``pending`` first (its error publishes nothing) and ``discard`` end it."""
+        self._pending.append(pending)
+
+    def _settle(self) -> None:
+        """_settle waits for every pending work in turn; at the first error the others are ended and it is raised."""
+        pending, self._pending = self._pending, []
+        try:
+            for p in pending:
+                p.result()
+        finally:
+            for p in pending:
+                p.close()
+
     def publish(self) -> None:
-        """publish moves every temp file to its target and syncs the directories."""
+        """publish waits for the work still running on the files, moves every temp file to its target and syncs the directories."""
+        self._settle()
         done: list[_Staged] = []
         try:
             for item in sorted(self._items, key=lambda i: i.replace):
@@ -248,9 +288,13 @@ class Staging:
         self.discard()
 
     def discard(self) -> None:
-        """discard closes every temp file and removes those not published (signals wait until it is done)."""
+        """discard ends the work still running, closes every temp file and removes those not published (signals wait)."""
         with process.deferred():
+            pending, self._pending = self._pending, []
+            for p in pending:
+                p.close()
             for item in self._items:
+                _HOLDERS.pop(os.path.abspath(item.tmp), None)
                 if item.fd >= 0:
                     os.close(item.fd)
                     item.fd = -1
@@ -290,24 +334,45 @@ def _pwrite_all(fd: int, data, offset: int) -> None:
 
 
 class FileSink:
-    """FileSink is a PageSink over the output file: page ``pgid`` is written at ``pgid * page_size`` and read back from there."""
+    """FileSink is a PageSink over the output file: page ``pgid`` is written at ``pgid * page_size`` and read back from there.
+
+    Pages that follow one another in the file (the transaction allocates them in order) are gathered and
+    written ``WRITE_PIECE`` bytes at a time, not one system call per page; ``flush`` writes what is
+    gathered (a read of gathered pages flushes first). The file's bytes are the same either way.
+    """
 
     def __init__(self, fd: int, page_size: int):
         self.fd = fd
         self.page_size = page_size
         self.end = 0  # offset past the last page written
+        self._buf = bytearray()
+        self._at = 0  # file offset of _buf[0]
 
     def write(self, pgid: int, image: bytes) -> None:
-        """write puts the page image at its offset."""
+        """write puts the page image at its offset (gathered with the pages before it when it follows them)."""
         off = pgid * self.page_size
-        _pwrite_all(self.fd, image, off)
+        if self._buf and off != self._at + len(self._buf):
+            self.flush()
+        if not self._buf:
+            self._at = off
+        self._buf += image
+        if len(self._buf) >= WRITE_PIECE:
+            self.flush()
         self.end = max(self.end, off + len(image))
+
+    def flush(self) -> None:
+        """flush writes the gathered pages."""
+        if self._buf:
+            _pwrite_all(self.fd, self._buf, self._at)
+            self._buf = bytearray()
 
     def read(self, pgid: int, size: int) -> bytes:
         """read returns ``size`` bytes written from page ``pgid`` on."""
         off = pgid * self.page_size
         if off + size > self.end:
             raise CorruptError("internal: page read back past what was written", pgid)
+        if self._buf and off + size > self._at:
+            self.flush()
         out = os.pread(self.fd, size, off)
         while len(out) < size:
             more = os.pread(self.fd, size - len(out), off + len(out))
@@ -422,6 +487,7 @@ def write_streamed(snap: Snapshot, target: str, build: Callable[[PageSink], Patc
     def fill(fd: int) -> tuple[int, list[tuple[int, bytes]], int]:
         sink = FileSink(fd, snap.pages.page_size)
         patch = build(sink)
+        sink.flush()
         if patch.append is not None:  # a transaction that kept its pages after all
             _pwrite_all(fd, patch.append, patch.copy_length)
             sink.end = max(sink.end, patch.copy_length + len(patch.append))
@@ -472,17 +538,18 @@ def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tu
             stored = prefill.stored
             for o, b in overwrites:
                 _pwrite_all(fd, b, o)
+            syncing = _Syncing(fd)  # to disk in a thread; publishing waits for it
+            stage.wait_for(syncing)
             h_out = hashlib.sha256()
-            with ThreadPoolExecutor(2) as pool:
-                jobs = [pool.submit(_hash_back, fd, h_out, 0, size), pool.submit(os.fsync, fd)]
+            with ThreadPoolExecutor(1) as pool:
+                hashed = pool.submit(_hash_back, fd, h_out, 0, size)
                 try:
                     if before_rename is not None:
                         before_rename(tmp)  # the data without its trailer: exactly the pages the trailer will cover
                 finally:
-                    for job in jobs:
-                        job.result()
+                    hashed.result()
             digest = _add_trailer(fd, h_out, size)
-            os.fsync(fd)
+            syncing.again()  # the trailer too, after the data
         if stored is not None:
             h_in.update(stored)  # the input's whole-file hash, as h_out is the output's
         snap.check_unchanged()
@@ -493,6 +560,29 @@ def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tu
     finally:
         if own:
             stage.discard()
+
+
+class _Syncing:
+    """_Syncing fsyncs a staged file in a thread (a ``Pending``): the data now, and again (the trailer) on ``again``."""
+
+    def __init__(self, fd: int):
+        self.fd = fd
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="snaprewrite-fsync")
+        self.syncs = [self.pool.submit(os.fsync, fd)]
+
+    def again(self) -> None:
+        """again fsyncs once more, after the syncs asked before (one thread runs them in order)."""
+        self.syncs.append(self.pool.submit(os.fsync, self.fd))
+
+    def result(self) -> None:
+        """result waits for every fsync asked and raises the first one's error."""
+        self.pool.shutdown(wait=True)
+        for sync in self.syncs:
+            sync.result()
+
+    def close(self) -> None:
+        """close waits for the fsyncs under way (an fsync cannot be stopped, and the fd must outlive it)."""
+        self.pool.shutdown(wait=True)
 
 
 def _add_trailer(fd: int, h_out: "hashlib._Hash", size: int) -> bytes:

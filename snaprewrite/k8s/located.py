@@ -71,10 +71,11 @@ class Located:
         path raises its ValueError).
         """
         repl: dict[int, list] = {}
+        paths = self.paths
         for p, new in edits.items():
-            if p not in self.paths or isinstance(new, (str, bytes)) or callable(new):
+            i = _index(paths, p)
+            if i is None or isinstance(new, (str, bytes)) or callable(new):
                 return None
-            i = self.paths.index(p)
             if len(new) != len(self.texts[i]):
                 return None
             repl[i] = list(new)
@@ -83,6 +84,15 @@ class Located:
         if inner is None:
             return bytes(value)
         return b"".join((value[: flat[0]], _length(len(inner)), inner, value[flat[2] :]))
+
+
+def _index(paths: tuple, p) -> int | None:
+    """_index is the position of ``p`` in ``paths`` (None: not there); by identity first (``path`` hands out
+    these objects), then by equality (a FieldPath resolved elsewhere)."""
+    for i, q in enumerate(paths):
+        if q is p:
+            return i
+    return paths.index(p) if p in paths else None
 
 
 def _rebuild(value: bytes, start: int, end: int, flat: array, i: int, stop: int, repl: dict,

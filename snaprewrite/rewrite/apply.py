@@ -9,14 +9,16 @@ latest + 1. ``bump_revision``/``mark_compacted`` follow etcd 3.6's restore flags
 Records are put in bbolt key order (revision order), so the transaction spills each leaf as soon as
 the puts move past it, straight into the temp file beside the output (``etcd.output.write_streamed``):
 memory holds one leaf and the branch pages, not the new pages. The temp file is re-opened and must
-pass the structural check before it is renamed into place.
+pass the full check (``verify_file``) before it is renamed into place: with a staging, in a forked child
+whose answer the staging waits for before it publishes anything, while the run hashes and reports.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .. import process
 from ..bbolt.writer import PageSink, Patch, Transaction
-from ..errors import CorruptError, UsageError
+from ..errors import CorruptError, SnapshotError, UsageError
 from ..etcd import revision, schema, writes
 from ..etcd.fsck import fsck
 from ..etcd.output import Prefill, Staging, Written, write_streamed
@@ -42,15 +44,45 @@ class Mode:
 
 
 def verify_file(path: str) -> None:
-    """verify_file opens a written snapshot and raises CorruptError unless it passes the full check.
+    """verify_file checks a written snapshot in full and raises CorruptError unless it passes.
 
     The full check (``etcd.fsck``: bbolt structure and every MVCC record) also catches records the
     input already had broken: etcd would refuse to start on them, so such an output is not written.
+    A staged temp file (``etcd.output.Staging.holding``) is checked in a forked child (structure and
+    records on one walk of the pages: ``fsck`` in one process) and its staging waits for the answer
+    before it publishes anything; meanwhile this process hashes the file back and writes the report.
+    Elsewhere the check is made here before it returns (the structure in a child where work may fork).
     """
+    staging = Staging.holding(path)
+    if staging is None or not process.may_fork():
+        _refuse(_problems(path, parallel=True))
+        return
+    call = process.fork_call(lambda: _problems(path), "check of the output", passes=(SnapshotError,), died=CorruptError)
+    staging.wait_for(_Verdict(call))
+
+
+def _problems(path: str, parallel: bool = False) -> list[str]:
+    """_problems is the full check's answer on the file at ``path`` (``parallel``: structure and records on two cores)."""
     with Snapshot(path) as out:
-        problems = fsck(out, verify_trailer=False, parallel=True)  # structure and records on two cores
+        return fsck(out, verify_trailer=False, parallel=parallel)
+
+
+def _refuse(problems: list[str]) -> None:
     if problems:
         raise CorruptError(f"output failed the check: {problems[0]} ({len(problems)} problems)")
+
+
+class _Verdict:
+    """_Verdict turns a check's problems into the refusal (a ``Pending`` of ``etcd.output``)."""
+
+    def __init__(self, call):
+        self.call = call
+
+    def result(self) -> None:
+        _refuse(self.call.result())
+
+    def close(self) -> None:
+        self.call.close()
 
 
 def batch(snap: Snapshot, plan: Plan, mode: Mode) -> writes.Batch:

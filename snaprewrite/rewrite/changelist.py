@@ -8,6 +8,8 @@ makes each entry's dict (``Change.as_json`` plus the fields added to it, such as
 a time: the report's text is the same (``tests/rewrite/test_changelist.py``).
 """
 
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -31,24 +33,47 @@ class ChangeList(LazyList):
     would) and ``add_object(i, name, names, values)`` one whose value is the object ``dict(zip(names,
     values))``, made when the entry is read (a rename's ``newRecord``: 100k of them as dicts weighed
     ~25 MB); the entries are otherwise read-only. Equal to any sequence with equal entries (a list of dicts).
+
+    Objects of the same name and field names, with int64 values, added in ascending entry order (the
+    renames' ``newRecord``: ~330k at 8 GiB) wait in two arrays, 32 bytes each, not as tuples in a dict.
     """
 
-    __slots__ = ("_changes", "_added")
+    __slots__ = ("_changes", "_added", "_name", "_names", "_at", "_values")
 
     def __init__(self, changes: Sequence):
         self._changes = changes  # objects with ``as_json()`` (rewrite.plan.Change)
         self._added: dict[int, tuple] = {}  # entry -> (name, value, name, value, ...) in the order added
+        self._name: str | None = None  # the packed objects' field name and their names
+        self._names: tuple[str, ...] = ()
+        self._at = array("q")  # entries with a packed object, ascending
+        self._values = array("q")  # their values, len(names) per entry
 
     @property
     def items(self) -> Sequence:
         """items are the Change objects themselves, in report order."""
         return self._changes
 
-    def add(self, i: int, name: str, value: Any) -> None:
-        """add sets field ``name`` of entry ``i`` to ``value`` (a new field goes last, like a dict assignment)."""
+    def _index(self, i: int) -> int:
         if not -len(self._changes) <= i < len(self._changes):
             raise IndexError(i)
-        i %= len(self._changes)
+        return i % len(self._changes)
+
+    def _packed(self, i: int) -> int:
+        """_packed is where entry ``i``'s object lies in ``_at`` (-1: none)."""
+        at = self._at
+        j = bisect_left(at, i)
+        return j if j < len(at) and at[j] == i else -1
+
+    def add(self, i: int, name: str, value: Any) -> None:
+        """add sets field ``name`` of entry ``i`` to ``value`` (a new field goes last, like a dict assignment)."""
+        i = self._index(i)
+        j = self._packed(i)
+        if j >= 0:  # the entry's packed object becomes an ordinary field first (it was added before)
+            n = len(self._names)
+            values = tuple(self._values[j * n : (j + 1) * n])
+            del self._at[j]
+            del self._values[j * n : (j + 1) * n]
+            self._added[i] = (self._name, _Object(self._names, values))
         pairs = self._added.get(i, ())
         names = pairs[0::2]
         if name in names:  # a field set again keeps its place, as in a dict
@@ -59,19 +84,30 @@ class ChangeList(LazyList):
 
     def add_object(self, i: int, name: str, names: tuple[str, ...], values: tuple) -> None:
         """add_object is ``add(i, name, dict(zip(names, values)))``, the dict made only when the entry is read."""
+        i = self._index(i)
+        if (i not in self._added and (not self._at or i > self._at[-1]) and len(values) == len(names)
+                and (self._name is None or (name, names) == (self._name, self._names))
+                and all(type(v) is int and -(1 << 63) <= v < (1 << 63) for v in values)):
+            self._name, self._names = name, tuple(names)
+            self._at.append(i)
+            self._values.extend(values)
+            return
         self.add(i, name, _Object(names, values))
 
-    @staticmethod
-    def _more(out: dict, pairs: tuple) -> None:
-        for j in range(0, len(pairs), 2):
-            v = pairs[j + 1]
-            out[pairs[j]] = dict(zip(v.names, v.values)) if type(v) is _Object else v
+    def _more(self, out: dict, i: int) -> None:
+        j = self._packed(i) if self._at else -1
+        if j >= 0:
+            n = len(self._names)
+            out[self._name] = dict(zip(self._names, self._values[j * n : (j + 1) * n]))
+        pairs = self._added.get(i)
+        if pairs:
+            for k in range(0, len(pairs), 2):
+                v = pairs[k + 1]
+                out[pairs[k]] = dict(zip(v.names, v.values)) if type(v) is _Object else v
 
     def _entry(self, i: int) -> dict:
         out = self._changes[i].as_json()
-        more = self._added.get(i)
-        if more:
-            self._more(out, more)
+        self._more(out, i)
         return out
 
     def __len__(self) -> int:
@@ -86,13 +122,20 @@ class ChangeList(LazyList):
         return self._entry(i % n)
 
     def __iter__(self) -> Iterator[dict]:
-        added = self._added
-        for i, c in enumerate(self._changes):
-            out = c.as_json()
+        added, at, values, name, names = self._added, self._at, self._values, self._name, self._names
+        n = len(names)
+        j = 0  # the next packed object, in ``at`` order
+        rows = getattr(self._changes, "iter_json", None)  # entries made without their Changes (``plan.EditChanges``)
+        for i, out in enumerate(rows() if rows is not None else (c.as_json() for c in self._changes)):
+            if j < len(at) and at[j] == i:
+                out[name] = dict(zip(names, values[j * n : (j + 1) * n]))
+                j += 1
             if added:
-                more = added.get(i)
-                if more:
-                    self._more(out, more)
+                pairs = added.get(i)
+                if pairs:
+                    for k in range(0, len(pairs), 2):
+                        v = pairs[k + 1]
+                        out[pairs[k]] = dict(zip(v.names, v.values)) if type(v) is _Object else v
             yield out
 
     def __eq__(self, other) -> bool:

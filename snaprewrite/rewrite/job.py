@@ -242,14 +242,16 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             scanned = planning.scan(snap, opts, progress, lay, also=clusterfacts.indexed(lay))
             if scanned.aside is not None:
                 stack.enter_context(scanned.aside)  # a child still searching ends with the run
+            stack.callback(planning.close_all, scanned.begun)  # and one reading for a rule (``build`` takes it)
             state = clusterfacts.State.of_index(snap, scanned.also_index, lay, opts.crypt)
+            scanned.also_index = {}  # the State holds what it keeps of it: not a second dict through planning
             try:
                 refusals = refuse_unsafe(state, opts, req.force_unsafe)
             except SnapshotError:
                 if opts.crypt is None:
                     refuse_encrypted(state)  # the rails saw no addresses because they are encrypted: say that
                 raise
-            plan = planning.build(snap, opts, progress, lay, scanned)
+            plan = planning.build(snap, opts, progress, lay, scanned, release=True)
             del scanned  # the rules' objects (and what they cached) are not needed past planning: free them
             diagnosis = stack.enter_context(diagnose(state, plan, opts))  # before the report: a smaller child
             del state  # the child has its copy: the facts' index is not needed here past the fork
@@ -298,16 +300,22 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
     records as ``apply`` writes them (``apply.batch``; None only when nothing is renamed). ``rep["changes"]``
     is the plan's ``ChangeList`` (``Plan.report``).
     """
-    renames = [e.write for e in plan.edits if e.new_key is not None]
-    if not renames:
+    renamed = [e.write.new_key for e in plan.edits if e.new_key is not None]
+    if not renamed:
         return
-    latest = writes.latest_records(snap, batch, plan.histories, (w.new_key for w in renames), values=False)
-    placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for w in renames}
-    changes: ChangeList = rep["changes"]
-    for i, c in enumerate(changes.items):  # the Changes themselves: no entry's dict is made
-        kv = placed.get(c.key) if c.new_key else None
-        if kv is not None:
-            changes.add_object(i, "newRecord", NEW_RECORD, (kv.create_revision, kv.mod_revision, kv.version))
+    latest = writes.latest_records(snap, batch, plan.histories, renamed, values=False)
+    del renamed
+    placed = {e.key.decode("utf-8", "backslashreplace"): latest[e.new_key] for e in plan.edits if e.new_key is not None}
+    del latest
+    changes: ChangeList = rep["changes"]  # its entries are the edits' changes in order (``plan.EditChanges``)
+    i = 0
+    for e in plan.edits:  # only a renamed object's Changes are read; no entry's dict is made
+        if e.new_key is not None:
+            for j, (key, new_key) in enumerate(e.change_keys()):
+                kv = placed.get(key) if new_key else None
+                if kv is not None:
+                    changes.add_object(i + j, "newRecord", NEW_RECORD, (kv.create_revision, kv.mod_revision, kv.version))
+        i += e.count
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:

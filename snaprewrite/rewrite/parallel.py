@@ -110,15 +110,30 @@ def split_map(items: Sequence, fn: Callable, what: str, child_share: float = 0.5
     answered: neither process holds them all at once. A child that fails (``fn`` raised there, or it
     died) only costs time: its items are computed here, so an error is raised here, at the same item as
     in the plain loop. With one core, few items or ``SNAPREWRITE_NO_FORK`` the plain loop runs; both
-    give the same results.
+    give the same results. ``Split`` is the same loop with the child forked before the results are asked.
     """
-    n = len(items)
-    if n < SPLIT_LEAST or cpus() < 2 or not process.may_fork():
-        yield from map(fn, items)
-        return
-    mid = n - int(n * child_share)
-    done = 0  # of the child's items, yielded from what it sent
-    with _spool() as spool:
+    with Split(items, fn, what, child_share, child_fn) as split:
+        yield from split.results()
+
+
+class Split:
+    """Split is ``split_map`` whose child starts now and whose results are asked later (``results``, once).
+
+    A caller that knows its decisions' inputs before it needs the decisions lets the child work while
+    this process does something else (the IPAddress renames, once the Services' moves are known, while
+    the Services' new values are made). ``close`` (or leaving its ``with`` block) ends a child still running.
+    """
+
+    def __init__(self, items: Sequence, fn: Callable, what: str, child_share: float = 0.5,
+                 child_fn: Callable | None = None):
+        self.items, self.fn = items, fn
+        n = len(items)
+        self.mid = n  # items[mid:] are the child's
+        self.call = self.spool = None
+        if n < SPLIT_LEAST or int(n * child_share) == 0 or cpus() < 2 or not process.may_fork():
+            return
+        mid = self.mid = n - int(n * child_share)
+        spool = self.spool = _spool()
 
         def child() -> int:
             chunk: list = []
@@ -131,24 +146,58 @@ def split_map(items: Sequence, fn: Callable, what: str, child_share: float = 0.5
                 pickle.dump(chunk, out, pickle.HIGHEST_PROTOCOL)
             return n - mid
 
-        with process.fork_call(child, what) as call:
-            yield from map(fn, items[:mid])  # an error (or the caller stopping) here ends the child
-            try:
-                sent = call.result()
-            except Exception:  # noqa: BLE001 - the child's items are computed here (an error raised here)
-                sent = None
-        if sent == n - mid:
-            spool.seek(0)
-            while done < sent:
-                try:
-                    chunk = pickle.load(spool)
-                except Exception:  # noqa: BLE001 - (cannot happen) the rest is computed here
-                    break
-                if not isinstance(chunk, list) or done + len(chunk) > sent:
-                    break
-                yield from chunk
-                done += len(chunk)
-    yield from map(fn, items[mid + done :])
+        try:
+            self.call = process.fork_call(child, what)
+        except BaseException:
+            self.close()
+            raise
+
+    def results(self) -> Iterator:
+        """results yields ``fn(item)`` for every item, in order: this process's first, then what the child sent."""
+        items, fn, mid = self.items, self.fn, self.mid
+        n = len(items)
+        done = 0  # of the child's items, yielded from what it sent
+        call, spool = self.call, self.spool
+        try:
+            if call is not None:
+                with call:
+                    yield from map(fn, items[:mid])  # an error (or the caller stopping) here ends the child
+                    try:
+                        sent = call.result()
+                    except Exception:  # noqa: BLE001 - the child's items are computed here (an error raised here)
+                        sent = None
+                if sent == n - mid:
+                    spool.seek(0)
+                    while done < sent:
+                        try:
+                            chunk = pickle.load(spool)
+                        except Exception:  # noqa: BLE001 - (cannot happen) the rest is computed here
+                            break
+                        if not isinstance(chunk, list) or done + len(chunk) > sent:
+                            break
+                        yield from chunk
+                        done += len(chunk)
+            else:
+                mid = 0
+        finally:
+            self.close()
+        yield from map(fn, items[mid + done :])
+
+    def close(self) -> None:
+        """close ends the child if it still runs and drops what it sent (idempotent)."""
+        call, spool, self.call, self.spool = self.call, self.spool, None, None
+        try:
+            if call is not None:
+                call.close()
+        finally:
+            if spool is not None:
+                spool.close()
+
+    def __enter__(self) -> "Split":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def _spool():

@@ -13,10 +13,14 @@ for keys that may be renamed. A plan is never changed by applying it: it can be 
 import bisect
 import contextlib
 import gc
+import marshal
 import re
-from collections.abc import Callable
+import sys
+from array import array
+from bisect import bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import compress, groupby, repeat
+from itertools import accumulate, compress, groupby, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -25,6 +29,7 @@ from ..errors import PlanError
 from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
 from ..k8s.layout import Layout
+from ..spill import Spill
 from .changelist import ChangeList
 from .cidr import CidrMap
 from .parallel import cpus
@@ -66,14 +71,110 @@ class Warning:
         return {"key": self.key, "message": self.message}
 
 
-@dataclass(frozen=True, slots=True)
+CHANGES = Spill()  # the report's changes of every Edit, packed (``Edit``): not in memory
+
+
+def _pack_changes(changes: tuple) -> bytes:
+    """_pack_changes is the fields of ``changes`` as one marshal string (an object's own fields once if all share them)."""
+    first = changes[0]
+    head = (first.key, first.kind, first.namespace, first.name)
+    if all((c.key, c.kind, c.namespace, c.name) == head for c in changes):
+        return marshal.dumps((0, *head, tuple((c.field, c.old, c.new, c.new_key) for c in changes)))
+    return marshal.dumps((1, tuple((c.key, c.kind, c.namespace, c.name, c.field, c.old, c.new, c.new_key)
+                                   for c in changes)))
+
+
+def _unpack_changes(data: bytes) -> tuple:
+    """_unpack_changes is the Changes ``_pack_changes`` packed, equal to them."""
+    got = marshal.loads(data)
+    if got[0] == 0:
+        _, key, kind, namespace, name, rows = got
+        return tuple(Change(key, kind, namespace, name, f, old, new, nk) for f, old, new, nk in rows)
+    return tuple(Change(*row) for row in got[1])
+
+
+def _unpack_json(data: bytes) -> list[dict]:
+    """_unpack_json is ``[c.as_json() for c in _unpack_changes(data)]``, without making the Changes."""
+    got = marshal.loads(data)
+    if got[0] != 0:
+        return [Change(*row).as_json() for row in got[1]]
+    _, key, kind, namespace, name, rows = got
+    out = []
+    for f, old, new, nk in rows:
+        d = {"key": key, "kind": kind, "namespace": namespace, "name": name, "field": f, "old": old, "new": new}
+        if nk is not None:
+            d["newKey"] = nk
+        out.append(d)
+    return out
+
+
+@dataclass(frozen=True, slots=True, init=False, eq=False)
 class Edit:
-    """The decided new value (and key, for a rename) of one object's latest record, and the report's changes."""
+    """The decided new value (and key, for a rename) of one object's latest record, and the report's changes.
+
+    A plan at 8 GiB makes ~600k Edits and ~1M Changes: the changes wait packed (one marshal string, in
+    ``CHANGES`` when it is long enough) and ``changes`` makes them again when read; ``kind`` (the first
+    change's) and ``count`` answer the report's summary without reading them.
+    """
 
     write: writes.Write
-    changes: tuple[Change, ...]
+    packed: bytes | int | None  # the changes as ``_pack_changes`` made them, or their handle in ``CHANGES``
+    kind: str | None  # the first change's kind (None: no change)
+    count: int  # how many changes
+    sealed_with: str | None  # the value was encrypted at rest and is again, with this provider/key
 
-    sealed_with: str | None = None  # the value was encrypted at rest and is again, with this provider/key
+    def __init__(self, write: writes.Write, changes: tuple = (), sealed_with: str | None = None):
+        changes = tuple(changes)
+        packed: bytes | int | None = None
+        if changes:
+            packed = _pack_changes(changes)
+            handle = CHANGES.add(packed)
+            packed = packed if handle is None else handle
+        object.__setattr__(self, "write", write)
+        object.__setattr__(self, "packed", packed)
+        object.__setattr__(self, "kind", sys.intern(changes[0].kind) if changes else None)
+        object.__setattr__(self, "count", len(changes))
+        object.__setattr__(self, "sealed_with", sealed_with)
+
+    @property
+    def changes(self) -> tuple:
+        """changes are the report's Changes of this edit, in the order given (made when read)."""
+        p = self.packed
+        if p is None:
+            return ()
+        return _unpack_changes(CHANGES.get(p) if type(p) is int else p)
+
+    def change_keys(self) -> list[tuple[str, str | None]]:
+        """change_keys is ``[(c.key, c.new_key) for c in self.changes]``, made without the Changes."""
+        p = self.packed
+        if p is None:
+            return []
+        got = marshal.loads(CHANGES.get(p) if type(p) is int else p)
+        if got[0] == 0:
+            return [(got[1], row[3]) for row in got[5]]
+        return [(row[0], row[7]) for row in got[1]]
+
+    def changes_json(self) -> list[dict]:
+        """changes_json is ``[c.as_json() for c in self.changes]`` (the report's entries), made without the Changes."""
+        p = self.packed
+        if p is None:
+            return []
+        return _unpack_json(CHANGES.get(p) if type(p) is int else p)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Edit):
+            return NotImplemented
+        return self is other or (self.write == other.write and self.sealed_with == other.sealed_with
+                                 and self.changes == other.changes)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"Edit(write={self.write!r}, changes={self.changes!r}, sealed_with={self.sealed_with!r})"
+
+    def __reduce__(self):
+        """An Edit pickles with its changes: a handle names a place in this process's spill only."""
+        return (type(self), (self.write, self.changes, self.sealed_with))
 
     @classmethod
     def of(cls, obj: "Object", new_value: bytes, changes: list[Change], new_key: bytes | None = None) -> "Edit":
@@ -88,7 +189,7 @@ class Edit:
             new_value = obj.crypt.seal(new_key if new_key is not None else obj.key, new_value, sealed)
         write = writes.Write.of(obj.key, obj.record, new_value, new_key)
         obj.forget()
-        return cls(write, tuple(changes), sealed.label if sealed is not None else None)
+        return cls(write, changes, sealed.label if sealed is not None else None)
 
     @property
     def key(self) -> bytes:
@@ -103,12 +204,14 @@ class Edit:
         return self.write.value
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Object:
     """A live Kubernetes object a rule looks at: its key, where its latest record is, and its identity.
 
     The record is read from the snapshot when asked for and kept only until a rule calls ``forget``:
-    a plan over 50,000 Services would otherwise hold every old value at once.
+    a plan over 50,000 Services would otherwise hold every old value at once. A plan at 8 GiB holds
+    ~650k Objects through planning: ``cache`` is made when a rule first uses it and dropped again
+    (``clear``), not an empty dict per object (64 bytes each, ~40 MB).
     """
 
     key: bytes
@@ -117,9 +220,24 @@ class Object:
     namespace: str
     name: str
     snap: Snapshot = field(repr=False)
-    cache: dict = field(default_factory=dict, repr=False)  # what rules already read from the value
-    crypt: Any = field(default=None, repr=False)  # k8s.encryption.EncryptionConfig: values are read decrypted
-    excluded: bool = False  # ``--exclude`` names it: set by the planner (``mark_excluded``), read by the rules
+    _cache: dict | None = field(repr=False)  # what rules already read from the value (None: nothing yet)
+    crypt: Any = field(repr=False)  # k8s.encryption.EncryptionConfig: values are read decrypted
+    excluded: bool  # ``--exclude`` names it: set by the planner (``mark_excluded``), read by the rules
+
+    def __init__(self, key: bytes, revkey: bytes, kind: str, namespace: str, name: str, snap: Snapshot,
+                 cache: dict | None = None, crypt: Any = None, excluded: bool = False):
+        self.key, self.revkey, self.kind, self.namespace, self.name, self.snap = key, revkey, kind, namespace, name, snap
+        self._cache = cache or None
+        self.crypt = crypt
+        self.excluded = excluded
+
+    @property
+    def cache(self) -> dict:
+        """cache is what rules already read from the value (made at the first use)."""
+        c = self._cache
+        if c is None:
+            c = self._cache = {}
+        return c
 
     @property
     def record(self) -> mvcc.Record:
@@ -130,17 +248,17 @@ class Object:
 
     def forget(self) -> None:
         """forget drops the record read for a rule (fields read from it stay cached, not where they lie)."""
-        self.cache.pop("record", None)
-        self.cache.pop("plain", None)
-        self.cache.pop("located", None)
+        cache = self._cache
+        if cache is not None:
+            cache.pop("record", None)
+            cache.pop("plain", None)
+            cache.pop("located", None)
 
     def clear(self) -> None:
         """clear drops everything rules read from the object but how an encrypted value was sealed (``Edit.of``)."""
-        cache = self.cache
-        sealed = cache.get("sealed")
-        cache.clear()
-        if sealed is not None:
-            cache["sealed"] = sealed
+        cache = self._cache
+        sealed = cache.get("sealed") if cache is not None else None
+        self._cache = {"sealed": sealed} if sealed is not None else None
 
     @property
     def value(self) -> bytes:
@@ -163,6 +281,21 @@ class Object:
 
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}" if self.namespace else self.name
+
+
+def file_order(objs: list[Object]) -> list[int]:
+    """file_order is the positions of ``objs`` in the order their latest records lie in the file.
+
+    The scan notes where each record lies (``etcd.mvcc.scan_index``'s hints); records lie in revision
+    order, not key order, so a rule that reads many objects in key order jumps across the whole file
+    (46k Services: ~3,500 windows of 1 GB, each mapped again after the mapping is released); read in
+    this order, the same records cost about half. A record without a hint comes first: it is read as before.
+    """
+    if not objs:
+        return []
+    hints = objs[0].snap.key_bucket().element_hints
+    where = [hints.get(o.revkey, -1) for o in objs]
+    return sorted(range(len(objs)), key=where.__getitem__)
 
 
 @dataclass
@@ -200,18 +333,23 @@ class Plan:
 
     @property
     def changes(self) -> list[Change]:
-        return [c for e in self.edits for c in e.changes]
+        return list(self.iter_changes())
+
+    def iter_changes(self) -> Iterator[Change]:
+        """iter_changes yields ``changes`` one at a time (a big plan's Changes are never all made at once)."""
+        for e in self.edits:
+            yield from e.changes
 
     def count_kind(self, kind: str) -> int:
         """count_kind is the number of objects of ``kind`` that change."""
-        return sum(1 for e in self.edits if e.changes and e.changes[0].kind == kind)
+        return sum(1 for e in self.edits if e.kind == kind)
 
     def objects_by_kind(self) -> dict[str, int]:
         """objects_by_kind counts the changed objects of every kind."""
         out: dict[str, int] = {}
         for e in self.edits:
-            if e.changes:
-                out[e.changes[0].kind] = out.get(e.changes[0].kind, 0) + 1
+            if e.kind is not None:
+                out[e.kind] = out.get(e.kind, 0) + 1
         return dict(sorted(out.items()))
 
     def report(self, output: str | None) -> dict:
@@ -226,14 +364,14 @@ class Plan:
             "input": self.input,
             "output": output,
             "revision": self.revision,
-            "changes": ChangeList(self.changes),
+            "changes": ChangeList(EditChanges(self.edits)),
             "warnings": [w.as_json() for w in self.warnings],
             "summary": {
                 "servicesChanged": self.count_kind("Service"),
                 "nodesChanged": self.count_kind("Node"),
                 "objectsChanged": len(self.edits),
                 "byKind": self.objects_by_kind(),
-                "changes": len(self.changes),
+                "changes": sum(e.count for e in self.edits),
                 "warnings": len(self.warnings),
             },
         }
@@ -246,11 +384,53 @@ class Plan:
         return out
 
 
+class EditChanges(Sequence):
+    """EditChanges is ``[c for e in edits for c in e.changes]``, each edit's Changes made when read.
+
+    The report's ``ChangeList`` reads it an entry at a time; at 8 GiB the list would hold ~1M Changes.
+    """
+
+    __slots__ = ("_edits", "_ends")
+
+    def __init__(self, edits: list[Edit]):
+        self._edits = edits
+        self._ends: array | None = None  # cumulative counts, made at the first indexing
+
+    def __len__(self) -> int:
+        ends = self._offsets()
+        return ends[-1] if ends else 0
+
+    def _offsets(self) -> array:
+        if self._ends is None:
+            self._ends = array("q", accumulate(e.count for e in self._edits))
+        return self._ends
+
+    def __iter__(self) -> Iterator[Change]:
+        for e in self._edits:
+            yield from e.changes
+
+    def iter_json(self) -> Iterator[dict]:
+        """iter_json is ``(c.as_json() for c in self)``: the report's entries, no Change made (``ChangeList``)."""
+        for e in self._edits:
+            yield from e.changes_json()
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError("change index out of range")
+        i %= n
+        ends = self._offsets()
+        at = bisect_right(ends, i)
+        return self._edits[at].changes[i - (ends[at - 1] if at else 0)]
+
+
 def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:
     """split_key returns (namespace, name) of a registry key under ``prefix`` (namespace '' if cluster-scoped)."""
     rest = key[len(prefix):].decode("utf-8", "backslashreplace")
     ns, sep, name = rest.partition("/")
-    return (ns, name) if sep else ("", ns)
+    return (sys.intern(ns), name) if sep else ("", ns)  # a namespace's name is held once, not per object
 
 
 def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress = None,
@@ -277,10 +457,10 @@ def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress 
     for prefix, run in groupby(zip(_owners(keys, wanted or ()), keys), itemgetter(0)):
         if prefix is None:
             continue  # only under ``also``
-        kind, cut = prefixes[prefix], len(prefix)
+        kind, cut, intern = prefixes[prefix], len(prefix), sys.intern  # a namespace's name is held once
         ks = [k for _, k in run]
         parts = map(str.partition, [k[cut:].decode("utf-8", "backslashreplace") for k in ks], repeat("/"))
-        out[kind].extend([Object(k, rk, kind, ns if sep else "", name if sep else ns, snap, crypt=crypt)
+        out[kind].extend([Object(k, rk, kind, intern(ns) if sep else "", name if sep else ns, snap, crypt=crypt)
                           for k, rk, (ns, sep, name) in zip(ks, map(index.__getitem__, ks), parts)])
     return out
 
@@ -360,6 +540,20 @@ class Scanned:
     objects: dict[str, list[Object]]
     also_index: dict[bytes, bytes]  # live keys under ``scan``'s ``also`` prefixes -> bbolt key of their last put
     aside: "Aside | None" = None  # observers scanning in a forked child meanwhile (close it if ``build`` is not run)
+    begun: dict = field(default_factory=dict)  # rule name -> what its ``begin`` started once the scan ended
+
+    def close_begun(self) -> None:
+        """close_begun ends what the rules began after the scan and ``build`` did not take (``build`` not run)."""
+        close_all(self.begun)
+
+
+def close_all(begun: dict) -> None:
+    """close_all ends what rules began ahead of their turn (``Scanned.begun``, ``Context.started``) and was not taken.
+
+    A caller that must close them later holds this dict, not what holds it (the scan's objects).
+    """
+    while begun:
+        begun.popitem()[1].close()
 
 
 def _paged(observers: dict) -> tuple[mvcc.VisitPage, mvcc.VisitBatch]:
@@ -367,6 +561,14 @@ def _paged(observers: dict) -> tuple[mvcc.VisitPage, mvcc.VisitBatch]:
     where the observer can (``visit_batch``), else a leaf at a time."""
     return (_fan_out([o.visit_page for o in observers.values() if not hasattr(o, "visit_batch")]),
             _fan_out([o.visit_batch for o in observers.values() if hasattr(o, "visit_batch")]))
+
+
+def _pack(observers) -> None:
+    """_pack lets observers whose pass is over keep what they found compactly until their rule runs (``pack``)."""
+    for o in observers:
+        pack = getattr(o, "pack", None)
+        if pack is not None:
+            pack()
 
 
 def _paged_pass(snap: Snapshot, observers: dict) -> None:
@@ -409,9 +611,11 @@ class Aside:
         parts = _parts(got, len(self.observers)) if isinstance(got, bytearray) else None
         if parts is None:
             _paged_pass(self.snap, self.observers)
-            return
-        for o, part in zip(self.observers.values(), parts, strict=True):
-            o.absorb(part)
+        else:
+            for o, part in zip(self.observers.values(), parts, strict=True):
+                o.absorb(part)
+            del part, parts, got  # the answer's buffer goes: the observers keep their copies of it
+        _pack(self.observers.values())
 
     def close(self) -> None:
         if self.call is not None:
@@ -436,29 +640,44 @@ def _parts(got: bytearray, n: int) -> list[memoryview] | None:
 
 
 def build(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None,
-          scanned: Scanned | None = None) -> Plan:
+          scanned: Scanned | None = None, release: bool = False) -> Plan:
     """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written).
 
     Rules name their keys relative to the key root (``services/specs/``); ``layout`` (default: detected
     from the snapshot) joins the root here, once, and rules reach it as ``ctx.layout``. ``scanned``: the
     pass ``scan`` already made for these options (its ``also`` index serves another reader).
+    ``release``: ``scanned`` is not built on again: each kind's objects are dropped from it once no later
+    rule loads that kind (at 8 GiB the 283k Services and 334k IPAddresses, ~110 MB, are gone before the
+    last rules run, where planning peaks).
     """
     sc = scanned if scanned is not None else scan(snap, options, progress, layout)
+    release = release or scanned is None
     with contextlib.ExitStack() as stack:
         if scanned is None and sc.aside is not None:
             stack.enter_context(sc.aside)
         plan = Plan(snap.path, mvcc.current_revision(snap), histories=sc.histories, layout=sc.layout)
-        ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout)
+        ctx = Context(options, plan, sc.objects, snap, observed=sc.observers, layout=sc.layout,
+                      early=tuple(r for r in sc.selected if hasattr(r, "start")))
+        stack.callback(ctx.close_started)
+        ctx.started.update(sc.begun)  # (closed with the rest if a rule fails before taking it)
+        sc.begun.clear()
         mark_excluded(sc.objects, options)
         plan.warnings.extend(unmatched_excludes(sc.objects, options, sc.selected))
+        excluded = ctx.marked = _excluded_kinds(sc.objects, options)  # (objects go as rules finish: ``release``)
+        later = [{k for r in sc.selected[i + 1:] for k in _rule_prefixes(r, sc.layout).values()}
+                 for i in range(len(sc.selected))]
         with no_cycle_collection():
-            for rule in sc.selected:
+            for i, rule in enumerate(sc.selected):
                 if sc.aside is not None and rule.name in sc.aside.observers:
                     sc.aside.settle()
                 rule.run(ctx)
                 _forget_all(sc.objects)
+                if release:
+                    for kind, objs in sc.objects.items():
+                        if objs and kind not in later[i]:
+                            sc.objects[kind] = []
                 process.trim()  # what the rule read and dropped leaves the heap: the next starts lower
-        _check_excluded(plan, sc.objects, sc.selected, options)
+        _check_excluded(plan, excluded, sc.selected)
     plan.edits.sort(key=lambda e: e.key)
     return plan
 
@@ -506,15 +725,22 @@ def unmatched_excludes(objects: dict[str, list[Object]], options: Options, rules
     return out
 
 
-def _check_excluded(plan: Plan, objects: dict[str, list[Object]], rules: list, options: Options) -> None:
+def _excluded_kinds(objects: dict[str, list[Object]], options: Options) -> dict[bytes, str]:
+    """_excluded_kinds maps the key of every object ``--exclude`` names (``mark_excluded``) to its kind."""
+    if not options.excludes:
+        return {}
+    return {o.key: o.kind for objs in objects.values() for o in objs if o.excluded}
+
+
+def _check_excluded(plan: Plan, excluded: dict[bytes, str], rules: list) -> None:
     """_check_excluded refuses a plan that changes an object ``--exclude`` names (a rule that ignored ``Object.excluded``).
 
-    Kinds a rule names in ``follows`` move with the object they belong to whatever ``--exclude`` says:
-    an IPAddress with its Service, Calico's blocks, affinities and handles with their IPPool.
+    ``excluded``: ``_excluded_kinds`` before the rules ran. Kinds a rule names in ``follows`` move with the
+    object they belong to whatever ``--exclude`` says: an IPAddress with its Service, Calico's blocks,
+    affinities and handles with their IPPool.
     """
-    if not options.excludes:
+    if not excluded:
         return
-    excluded = {o.key: o.kind for objs in objects.values() for o in objs if o.excluded}
     follows = {k for r in rules for k in getattr(r, "follows", ())}
     for e in plan.edits:
         kind = excluded.get(e.key)
@@ -533,7 +759,7 @@ def _forget_all(objects: dict[str, list[Object]]) -> None:
     """
     for objs in objects.values():
         for obj in objs:
-            if obj.cache:
+            if obj._cache is not None:
                 obj.clear()
 
 
@@ -608,7 +834,11 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
         if aside is not None:
             aside.close()
         raise
-    return Scanned(layout, selected, observers, histories, objects, also_index, aside)
+    _pack(o for name, o in observers.items() if aside is None or name not in aside.observers)
+    # rules that only read their objects begin in a forked child now: it works while the caller checks
+    # the cluster's facts (``rewrite``: ``refuse_unsafe``) and until the rule's turn
+    begun = {r.name: r.begin(objects.get(r.kind, []), options) for r in selected if hasattr(r, "begin")}
+    return Scanned(layout, selected, observers, histories, objects, also_index, aside, begun)
 
 
 @dataclass
@@ -624,6 +854,20 @@ class Context:
     moved_subnets: dict[str, str] = field(default_factory=dict)  # node pod CIDR old -> new
     service_ips: list[str] = field(default_factory=list)  # every live Service's cluster IPs after the move
     excluded: set[bytes] = field(default_factory=set)  # keys a rule left alone because of --exclude
+    marked: dict[bytes, str] = field(default_factory=dict)  # key -> kind of every object --exclude names (the planner's)
     kept_ips: set[str] = field(default_factory=set)  # cluster IPs of excluded Services (they stay where they are)
     edit_index: dict[bytes, int] = field(default_factory=dict)  # key -> position in plan.edits (rules.cni keeps it)
     layout: Layout = field(default_factory=Layout)  # the key root: ``layout.key(b"ranges/serviceips")``
+    early: tuple = ()  # rules with a ``start``: begun by ``moves_known``, before their turn
+    started: dict = field(default_factory=dict)  # rule name -> what its ``start`` began (closed by ``close_started``)
+
+    def moves_known(self) -> None:
+        """moves_known begins the rules that need only the Services' moves (``start``): the services rule calls
+        it once ``moved_ips`` and ``kept_ips`` are final; each rule takes what it began when its turn comes."""
+        for rule in self.early:
+            if rule.name not in self.started:
+                self.started[rule.name] = rule.start(self)
+
+    def close_started(self) -> None:
+        """close_started ends what a rule began and did not take (a rule before it failed)."""
+        close_all(self.started)

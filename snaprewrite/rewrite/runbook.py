@@ -79,8 +79,10 @@ class Facts:
 
 def _primary_ip_change(plan: Plan, rel: bytes):
     """_primary_ip_change is the change of a Service's primary cluster IP (the one kubeadm's certificate names)."""
-    key = plan.layout.key(rel).decode("utf-8", "backslashreplace")
-    return next((c for c in plan.changes if c.key == key and c.field in ("spec.clusterIP", "spec.clusterIPs[0]")), None)
+    enc = plan.layout.key(rel)
+    key = enc.decode("utf-8", "backslashreplace")
+    return next((c for e in plan.edits if e.key == enc for c in e.changes
+                 if c.key == key and c.field in ("spec.clusterIP", "spec.clusterIPs[0]")), None)
 
 
 def mode_flags(as_new_revision: bool = False, bump_revision: int = 0, mark_compacted: bool = False) -> tuple[str, ...]:
@@ -108,7 +110,8 @@ def facts(plan: Plan, options: Options, bumped: bool, flags: Sequence[str] = ())
     if plan.layout.source == "--prefix":
         typed.append(f"--prefix {plan.layout.prefix}")
     api = _primary_ip_change(plan, KUBERNETES_SVC)
-    dns = [(c.old, c.new) for c in plan.changes if c.field.startswith("data.kubelet:clusterDNS")]
+    dns = [(c.old, c.new) for e in plan.edits if e.kind == "ConfigMap"  # (kubelet's ConfigMap: not every change read)
+           for c in e.changes if c.field.startswith("data.kubelet:clusterDNS")]
     svc_dns = _primary_ip_change(plan, KUBE_DNS_SVC)
     if svc_dns is not None and (svc_dns.old, svc_dns.new) not in dns:
         dns.insert(0, (svc_dns.old, svc_dns.new))

@@ -131,7 +131,7 @@ def test_a_records_crash_is_hidden_only_behind_a_broken_structure(monkeypatch):
     with Snapshot(SNAP) as snap:
         with pytest.raises(ValueError, match="records crashed"):
             fsck(snap, parallel=True)
-        monkeypatch.setattr(fsckmod, "check_pages", lambda pf, n: ["page 7: injected"])
+        monkeypatch.setattr(fsckmod, "check_pages", lambda pf, n, leaves=None: ["page 7: injected"])
         assert fsck(snap, parallel=True) == fsck(snap, parallel=False) == ["page 7: injected"]
 
 

@@ -65,7 +65,7 @@ def fast(bucket, prefix, crc=None, marker=None, hist_prefixes=(), hint=True):
     hints = {rk: (bytes(data[k:v]), bytes(data[v:e])) for rk, (k, v, e) in
              ((rk, unpack_hint(x)) for rk, x in bucket.element_hints.items())}
     assert not (hints and bucket.leaf_hints)
-    return index, h, n, last, visits, pages, histories.revkeys, hints or dict(bucket.leaf_hints)
+    return index, h, n, last, visits, pages, {k: histories.of(k) for k in histories.revkeys}, hints or dict(bucket.leaf_hints)
 
 
 def paths(real_snapshot):

@@ -7,6 +7,7 @@ types, bad UTF-8, truncations, random byte flips), ``locate`` either answers Non
 plain path) or gives the same strings and the same bytes, and the plain path raises nothing there.
 """
 
+import dataclasses
 import random
 import sys
 from pathlib import Path
@@ -71,6 +72,8 @@ def check(value: bytes, names, rng: random.Random) -> bool:
     for _ in range(3):
         edits = _edits(paths, texts, rng)
         assert loc.rewrite(value, edits) == splice.set_fields(value, edits)
+        copies = {dataclasses.replace(p): new for p, new in edits.items()}  # equal paths, other objects
+        assert loc.rewrite(value, copies) == splice.set_fields(value, edits)
     if any(texts):  # a list of the wrong length: the plain path raises its ValueError
         assert loc.rewrite(value, {p: [] for p, t in zip(paths, texts) if t}) is None
     return True

@@ -117,7 +117,7 @@ def _warnings_of(seen) -> list[tuple[str, str]]:
     from snaprewrite.rewrite.rules import leftovers
 
     plan = SimpleNamespace(edits=[SimpleNamespace(key=b"/registry/pods/ns/changed")], warnings=[])
-    ctx = SimpleNamespace(observed={"leftovers": seen}, plan=plan, excluded={b"/registry/services/specs/ns/kept"},
+    ctx = SimpleNamespace(observed={"leftovers": seen}, plan=plan, excluded={b"/registry/services/specs/ns/kept"}, marked={},
                           layout=Layout(), objects={})
     leftovers.run(ctx)
     return [(w.key, w.message) for w in plan.warnings]
@@ -132,7 +132,7 @@ def test_the_childs_answer_gives_the_warnings_of_the_keys_found_here():
     here.keys = dict.fromkeys(reversed(ODD_KEYS))  # the scan's order is not the key order
     there = Mentions(NETS)
     there.absorb(memoryview(bytearray(here.export())))
-    assert list(there.found()) == list(here.found()) == sorted(ODD_KEYS)
+    assert list(there.sorted_keys()) == list(here.sorted_keys()) == sorted(ODD_KEYS)
     got = _warnings_of(there)
     assert got == _warnings_of(here)
     pods = sorted(k for k in ODD_KEYS if k.startswith(b"/registry/pods/") and not k.endswith(b"changed"))

@@ -72,7 +72,7 @@ def _warnings(path, monkeypatch, no_fork: bool) -> tuple[list, dict]:
         scanned = planning.scan(snap, options(), None, detect(snap))
         assert (scanned.aside is None) == no_fork  # the leftovers' address search went to a child, or not
         plan = planning.build(snap, options(), None, detect(snap), scanned)
-        return [w.as_json() for w in plan.warnings], set(scanned.observers["leftovers"].found())
+        return [w.as_json() for w in plan.warnings], set(scanned.observers["leftovers"].sorted_keys())
 
 
 @pytest.mark.parametrize("name", ["k8s-etcd35.db", "apiserver-etcd35.db"])
@@ -105,7 +105,7 @@ def test_no_aside_search_on_one_core(fixture_path, monkeypatch):
     monkeypatch.setattr(planning, "cpus", lambda: 1)
     with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
         scanned = planning.scan(snap, options(), None, detect(snap))
-        assert scanned.aside is None and set(scanned.observers["leftovers"].found())
+        assert scanned.aside is None and set(scanned.observers["leftovers"].sorted_keys())
 
 
 def test_an_aside_search_on_two_cores(fixture_path, monkeypatch):

@@ -99,26 +99,41 @@ def test_the_services_and_ipaddresses_decided_in_a_child_are_the_same(fixture_pa
     from snaprewrite.rewrite.rules import ipaddresses, services
 
     calls = []
-    real = parallel.split_map
-    monkeypatch.setattr(parallel, "split_map", lambda *a, **k: (calls.append((a[2], len(a[0]))), real(*a, **k))[1])
+    real = parallel.Split.__init__
+
+    def init(self, items, fn, what, share=0.5, *a):
+        calls.append((what, len(items), share))
+        real(self, items, fn, what, share, *a)
+
+    monkeypatch.setattr(parallel.Split, "__init__", init)
     split = _plan(fixture_path)
-    assert [c[0] for c in calls] == ["reading the Services", "the IPAddress renames"] and min(n for _, n in calls) >= 5
+    assert [(what, share) for what, _, share in calls] == [("reading the Services", services.EARLY_SHARE),
+                                                           ("the IPAddress renames", ipaddresses.EARLY_SHARE)]
+    assert min(n for _, n, _ in calls) >= 5
     renamed = [w for w, changes, _ in split[0] if w.new_key is not None]
     moved = [w for w, changes, _ in split[0] if changes[0].kind == "Service"]
     assert renamed and moved and all(w.base.kv.value == b"" for w in renamed + moved)
     monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
     assert _plan(fixture_path) == split
     monkeypatch.delenv("SNAPREWRITE_NO_FORK")
-    monkeypatch.setattr(ipaddresses, "CHILD_SHARE", 1.0)  # every decision made in a child
-    monkeypatch.setattr(services, "CHILD_SHARE", 1.0)
+    monkeypatch.setattr(ipaddresses, "EARLY_SHARE", 1.0)  # every read and decision made in a child
+    monkeypatch.setattr(services, "EARLY_SHARE", 1.0)
     assert _plan(fixture_path) == split
+    monkeypatch.setattr(ipaddresses, "CHILD_SHARE", 1.0)  # begun at the rules' turn (no early start)
+    monkeypatch.setattr(services, "CHILD_SHARE", 1.0)
+    monkeypatch.delattr(ipaddresses, "start")
+    monkeypatch.delattr(services, "begin")
+    calls.clear()
+    assert _plan(fixture_path) == split
+    assert [(what, share) for what, _, share in calls] == [("reading the Services", 1.0),
+                                                           ("the IPAddress renames", 1.0)]
 
 
 def test_a_service_read_in_a_child_that_cannot_be_read_fails_as_in_the_plain_loop(fixture_path, forking, monkeypatch):
     """The child's PlanError costs only time: the Service is read again here and the same error is raised."""
     from snaprewrite.rewrite.rules import addresses, services
 
-    monkeypatch.setattr(services, "CHILD_SHARE", 1.0)
+    monkeypatch.setattr(services, "EARLY_SHARE", 1.0)
     real = addresses.prefetch
 
     def broken(obj, *a, **k):
@@ -129,3 +144,64 @@ def test_a_service_read_in_a_child_that_cannot_be_read_fails_as_in_the_plain_loo
     monkeypatch.setattr(services, "prefetch", broken)
     with pytest.raises(PlanError, match="default/web: cannot read"):
         _plan(fixture_path)
+
+
+def test_the_ipaddress_decisions_begun_early_end_with_a_rule_that_fails(fixture_path, forking, monkeypatch):
+    """The child begun once the Services' moves are known is ended (and reaped) when a rule before its turn fails."""
+    from snaprewrite.rewrite.rules import ipaddresses, ranges
+
+    begun = []
+    real = ipaddresses.start
+    monkeypatch.setattr(ipaddresses, "start", lambda ctx: (begun.append(real(ctx)), begun[-1])[1])
+
+    pids = []
+
+    def fails(ctx):
+        pids.append(begun[0].call.pid)  # the child runs while this rule does
+        raise PlanError("the ranges cannot be planned")
+
+    monkeypatch.setattr(ranges, "run", fails)
+    with pytest.raises(PlanError, match="ranges cannot"):
+        _plan(fixture_path)
+    assert len(begun) == 1 and begun[0].call is None and begun[0].spool is None
+    with pytest.raises(ChildProcessError):  # reaped: no such child any more
+        os.waitpid(pids[0], os.WNOHANG)
+
+
+def test_the_services_read_begun_after_the_scan_ends_with_a_caller_that_does_not_build(fixture_path, forking):
+    """``rewrite`` may refuse between the scan and the plan: the child reading the Services is ended and reaped."""
+    opts = planning.Options(CidrMap.parse("192.168.0.0/16=172.24.0.0/16"), CidrMap(()))
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        scanned = planning.scan(snap, opts)
+        split = scanned.begun["services"]
+        pid = split.call.pid
+        scanned.close_begun()
+    assert not scanned.begun and split.call is None and split.spool is None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def test_rewrite_frees_the_scan_once_planned_with_a_read_begun_ahead(fixture_path, forking, monkeypatch):
+    """What ends the begun read with the run must not hold the scan: its objects are freed once the plan is made."""
+    import gc
+    import weakref
+
+    from snaprewrite.rewrite import job
+
+    refs, alive = [], []
+    real_build, real_report = planning.build, planning.Plan.report
+
+    def build(snap, opts, progress, lay, scanned, **kw):
+        refs.append(weakref.ref(scanned))
+        return real_build(snap, opts, progress, lay, scanned, **kw)
+
+    def report(self, output):
+        gc.collect()
+        alive.append(refs[0]() is not None)
+        return real_report(self, output)
+
+    monkeypatch.setattr(planning, "build", build)
+    monkeypatch.setattr(planning.Plan, "report", report)
+    req = job.Request(str(fixture_path("k8s-etcd35.db")), None, ["192.168.0.0/16=172.24.0.0/16"], [], [], dry_run=True)
+    job.run(req)
+    assert alive == [False]

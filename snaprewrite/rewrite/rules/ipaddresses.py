@@ -10,7 +10,7 @@ from ...errors import PlanError
 from ...etcd import mvcc
 from ...k8s import located
 from .. import parallel
-from ..plan import Change, Context, Edit, Warning
+from ..plan import Change, Context, Edit, Warning, file_order
 from .addresses import field_path, read_fields, replace_single, rewrite_value
 
 name = "ipaddresses"
@@ -22,32 +22,62 @@ renames = True  # keys under ``prefixes`` may change: the planner gathers their 
 follows = (kind,)  # an IPAddress moves with its Service (kept with an excluded one), whatever --exclude names
 NAME = (("metadata", "name"),)
 CHILD_SHARE = 0.5  # of the IPAddresses decided in a forked child (it is about as fast as this process)
+EARLY_SHARE = 0.9  # of those decided in a child begun early (``start``): it works while this process does the rest
 
 
-def run(ctx: Context) -> None:
-    """run renames the IPAddress of every moved service IP."""
+def _split(ctx: Context, share: float) -> parallel.Split:
+    """_split is the rule's decisions, in the order the records lie in the file (``plan.file_order``), a share
+    of them made in a forked child (none when values are encrypted: their sealing stays with the object
+    that read them)."""
     objs = ctx.objects.get(kind, [])
     existing = {o.name for o in objs}
 
     def decide(obj):
-        return _decide(ctx, existing, obj)
+        try:
+            return _decide(ctx, existing, obj)
+        except PlanError as e:
+            return ("error", e)
 
-    split = ctx.options.crypt is None  # (an encrypted value's sealing stays with the object that read it)
-    decisions = parallel.split_map(objs, decide, "the IPAddress renames", CHILD_SHARE) if split else map(decide, objs)
-    for obj, decision in zip(objs, decisions, strict=True):
-        if decision is None:
-            continue
-        if decision[0] == "excluded":
-            ctx.excluded.add(obj.key)
-        elif decision[0] == "warning":
-            ctx.plan.warnings.append(Warning(obj.key_text, decision[1]))
-        else:
-            _, value, new_ip, base = decision
-            obj.cache["record"] = mvcc.record_from_state(base, obj.key)  # but its value, as Edit.of keeps it
-            new_key = ctx.layout.key(PREFIX + new_ip.encode())
-            change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
-                            new_key=new_key.decode())
-            ctx.plan.edits.append(Edit.of(obj, value, [change], new_key=new_key))
+    ordered = [objs[i] for i in file_order(objs)]
+    return parallel.Split(ordered, decide, "the IPAddress renames", share if ctx.options.crypt is None else 0.0)
+
+
+def start(ctx: Context) -> parallel.Split:
+    """start begins the decisions once the Services' moves are known (``Context.moves_known``).
+
+    They read only what the services rule decided (``moved_ips``, ``kept_ips``): a forked child makes
+    most of them while this process makes the Services' new values and runs the rules in between.
+    """
+    return _split(ctx, EARLY_SHARE)
+
+
+def run(ctx: Context) -> None:
+    """run renames the IPAddress of every moved service IP."""
+    split = ctx.started.pop(name, None) or _split(ctx, CHILD_SHARE)
+    warnings: list[tuple[bytes, Warning]] = []
+    errors: list[tuple[bytes, PlanError]] = []
+    with split:
+        for obj, decision in zip(split.items, split.results(), strict=True):
+            if decision is None:
+                continue
+            what = decision[0]
+            if what == "rename":
+                _, value, new_ip, base = decision
+                obj.cache["record"] = mvcc.record_from_state(base, obj.key)  # but its value, as Edit.of keeps it
+                new_key = ctx.layout.key(PREFIX + new_ip.encode())
+                change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
+                                new_key=new_key.decode())
+                ctx.plan.edits.append(Edit.of(obj, value, [change], new_key=new_key))
+            elif what == "excluded":
+                ctx.excluded.add(obj.key)
+            elif what == "warning":
+                warnings.append((obj.key, Warning(obj.key_text, decision[1])))
+            else:
+                errors.append((obj.key, decision[1]))
+    if errors:  # the error of the first object in key order, as the plain loop raises
+        raise min(errors, key=lambda e: e[0])[1]
+    warnings.sort(key=lambda w: w[0])
+    ctx.plan.warnings.extend(w for _, w in warnings)
 
 
 def _decide(ctx: Context, existing: set[str], obj) -> tuple | None:

@@ -13,7 +13,7 @@ from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
-from itertools import accumulate, chain, compress, repeat
+from itertools import accumulate, compress, repeat
 from operator import add, gt, le, not_
 
 from ...etcd import revision as revcodec
@@ -89,7 +89,6 @@ class Mentions:
     def __init__(self, nets: list):
         self.finder = AddressFinder(nets)
         self.keys: dict[bytes, None] = {}
-        self.packed: tuple[memoryview, array] | None = None  # what a forked child found (``absorb``)
 
     def visit(self, key: bytes, revkey: memoryview, value: memoryview) -> None:
         if len(revkey) != revcodec.REV_BYTES_LEN or not self.finder.mentions(value):
@@ -98,37 +97,32 @@ class Mentions:
             self.keys[key] = None
 
     def export(self) -> bytes:
-        """export is what was found, as bytes: a forked child's answer (``plan.Aside``).
+        """export is what was found, as bytes (``SortedKeys.to_bytes``): a forked child's answer (``plan.Aside``).
 
-        Their number (8 bytes), each one's length (4 bytes each) and the keys in order, joined: one buffer
-        the parent keeps as it reads it (its heap is at its highest then: 225k keys at 1.3 GB were +69 MiB
-        as a JSON list of strings and the dict made from it).
+        One buffer, not a JSON list of strings: the parent reads it while its heap is near its highest
+        (225k keys at 1.3 GB were +69 MiB there as JSON, its text and the dict made from it; now +10 MB).
         """
-        keys = sorted(self.keys)
-        return b"".join([len(keys).to_bytes(8, "little"), array("I", map(len, keys)).tobytes(), *keys])
+        keys = self.keys if isinstance(self.keys, SortedKeys) else SortedKeys(sorted(self.keys))
+        return keys.to_bytes()
 
     def absorb(self, found: memoryview) -> None:
-        """absorb takes what ``export`` gave in the child, as if this observer had seen the records itself.
+        """absorb takes what ``export`` gave in the child, as if this observer had seen the records itself (packed)."""
+        self.keys = SortedKeys.from_bytes(found)
 
-        The buffer is kept as it came (``found`` makes the keys as they are read), not as a dict of keys.
+    def pack(self) -> None:
+        """pack keeps the keys found, once the scan is over, sorted in one string (``SortedKeys``), not in a dict.
+
+        At 8 GiB ~740k keys (endpoints, slices, pods) wait from the scan to this rule, the last: ~100 MB
+        as a dict of bytes objects, ~40 MB packed.
         """
-        n = int.from_bytes(found[:8], "little")
-        lengths = array("I")
-        lengths.frombytes(found[8 : 8 + n * lengths.itemsize])
-        text = found[8 + n * lengths.itemsize :]
-        if len(lengths) != n or sum(lengths) != len(text):
-            raise ValueError("not an answer of Mentions.export")
-        self.keys = {}
-        self.packed = (text, lengths)
+        if isinstance(self.keys, dict):
+            ordered = sorted(self.keys)
+            self.keys = None  # the dict goes first: packing it should not raise the scan's peak
+            self.keys = SortedKeys(ordered)
 
-    def found(self) -> Iterator[bytes]:
-        """found yields each key found, in key order."""
-        if self.packed is None:
-            yield from sorted(self.keys)
-            return
-        text, lengths = self.packed
-        yield from map(memoryview.tobytes, map(text.__getitem__, map(slice, chain((0,), accumulate(lengths)),
-                                                                         accumulate(lengths))))
+    def sorted_keys(self) -> Iterator[bytes]:
+        """sorted_keys are the keys found, in key order (packed or not)."""
+        return iter(self.keys) if isinstance(self.keys, SortedKeys) else iter(sorted(self.keys))
 
     def visit_page(self, run: memoryview | None, records: list) -> None:
         """visit_page is ``visit`` for one leaf's records: a leaf whose bytes hold no candidate is settled at once.
@@ -178,6 +172,50 @@ class Mentions:
         _pop_all(pop, ukeys[done:])
 
 
+class SortedKeys:
+    """SortedKeys are byte strings held sorted in one string and an array of their ends; iterating gives them in order."""
+
+    __slots__ = ("blob", "ends")
+
+    def __init__(self, keys):
+        ordered = keys if isinstance(keys, list) and all(map(le, keys, keys[1:])) else sorted(keys)
+        self.ends = array("q", accumulate(map(len, ordered)))
+        self.blob = b"".join(ordered)
+
+    def to_bytes(self) -> bytes:
+        """to_bytes is how many keys (8 bytes), their ends (8 bytes each) and the keys joined."""
+        return b"".join([len(self.ends).to_bytes(8, "little"), self.ends.tobytes(), self.blob])
+
+    @classmethod
+    def from_bytes(cls, data) -> "SortedKeys":
+        """from_bytes is the SortedKeys ``to_bytes`` gave (ValueError if ``data`` is not one)."""
+        keys = cls.__new__(cls)
+        n = int.from_bytes(data[:8], "little")
+        keys.ends = array("q")
+        keys.ends.frombytes(data[8 : 8 + n * keys.ends.itemsize])
+        keys.blob = bytes(data[8 + n * keys.ends.itemsize :])
+        ends = keys.ends
+        if len(ends) != n or (ends[-1] if n else 0) != len(keys.blob) or not all(map(le, [0, *ends], ends)):
+            raise ValueError("not SortedKeys.to_bytes")
+        return keys
+
+    def __iter__(self) -> Iterator[bytes]:
+        blob, start = self.blob, 0
+        for end in self.ends:
+            yield blob[start:end]
+            start = end
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, SortedKeys):
+            return self.ends == other.ends and self.blob == other.blob
+        return NotImplemented
+
+    __hash__ = None
+
+
 def _pop_all(pop, keys: list) -> None:
     """_pop_all drops each key from the found ones, in one call (None, a record without a value, is never found)."""
     deque(map(pop, keys, repeat(None)), 0)
@@ -198,12 +236,13 @@ def run(ctx: Context) -> None:
     seen: Mentions | None = ctx.observed.get(name)
     if seen is None:
         return
-    changed = {e.key for e in ctx.plan.edits}
+    changed = sorted(e.key for e in ctx.plan.edits)  # walked beside the sorted keys: no set of 600k keys at 8 GiB
+    at, n = 0, len(changed)
     # kept by --exclude: what a rule left alone because of it, and every object the planner marked (whichever rule
     # loads it, and also where its rule would not have changed it: kube-flannel-cfg, cilium-config)
-    kept = ctx.excluded | {o.key for objs in ctx.objects.values() for o in objs if o.excluded}
+    kept = ctx.excluded | ctx.marked.keys() | {o.key for objs in ctx.objects.values() for o in objs if o.excluded}
     # Each group's keys are joined a thousand at a time as they come and its warning is decoded once from one
-    # buffer of its size: no object per key is kept (225k keys at 1.3 GB, 1.5M at 8 GB). Decoding the joined
+    # buffer of its size: no object per key is kept (225k keys at 1.3 GB, 740k at 8 GB). Decoding the joined
     # bytes gives the keys' own decodings joined: no UTF-8 sequence spans ", ", and the handler replaces byte
     # by byte. The keys come in key order: a key that starts with the last one's head has its group.
     root = ctx.layout.root
@@ -211,8 +250,10 @@ def run(ctx: Context) -> None:
     groups: dict[bytes, tuple[str, str]] = {}  # a key's head (``_head``) -> its group
     hits: dict[tuple[str, str], list] = {}  # group -> [number of keys, their parts joined, keys not yet joined]
     head = group = None
-    for key in seen.found():
-        if key in changed:
+    for key in seen.sorted_keys():
+        while at < n and changed[at] < key:
+            at += 1
+        if at < n and changed[at] == key:
             continue
         if key in kept:
             hit = hits.get(excluded) or hits.setdefault(excluded, [0, [], []])
@@ -231,22 +272,22 @@ def run(ctx: Context) -> None:
             keys.clear()
     del groups, changed, kept  # (freed before the warnings are made)
     for res, prefix in sorted(hits):
-        n, parts, keys = hits.pop((res, prefix))
+        count, parts, keys = hits.pop((res, prefix))
         if keys:
             parts.append(b", ".join(keys))
         reason = REASONS.get(res, CNI_HINT if "." in res else "not rewritten by snaprewrite; review it")
-        intro = f"{n} object(s) still hold old addresses ({reason}): ".encode()
+        intro = f"{count} object(s) still hold old addresses ({reason}): ".encode()
         text = bytearray(len(intro) + sum(map(len, parts)) + 2 * (len(parts) - 1))
         text[: len(intro)] = intro
-        at = len(intro)
+        end = len(intro)
         parts.reverse()
         while parts:  # each part is freed once copied
             part = parts.pop()
-            text[at : at + len(part)] = part
-            at += len(part)
+            text[end : end + len(part)] = part
+            end += len(part)
             if parts:
-                text[at : at + 2] = b", "
-                at += 2
+                text[end : end + 2] = b", "
+                end += 2
         del part
         ctx.plan.warnings.append(Warning(prefix, text.decode("utf-8", "backslashreplace")))
         del text

@@ -49,9 +49,9 @@ def run(ctx: Context) -> None:
         edits: dict = {field_path(obj, "v1", ("range",)): [new_range]}
         changes = [Change(obj.key_text, kind, obj.namespace, obj.name, "range", old_range, new_range)]
         if stored is not None:
-            old_bytes, new_bytes = base64.b64decode(stored), bitmap.encode(new_range, held)
+            old_bytes, new_bytes = base64.b64decode(stored), _encode(new_range, held, addrs)
             try:
-                bitmap.decode(old_range, old_bytes)  # refuses a stored bitmap that does not fit its range
+                bitmap.decode_bits(old_range, old_bytes)  # refuses a stored bitmap that does not fit its range
             except DecodeError as e:
                 raise PlanError(f"{obj.key_text}: {e}") from None
             edits[field_path(obj, "v1", ("data",))] = [new_bytes]
@@ -61,6 +61,19 @@ def run(ctx: Context) -> None:
             ctx.plan.warnings.append(Warning(obj.key_text, "allocator has no bitmap field; the API server's repair "
                                              "loop will rebuild it"))
         ctx.plan.edits.append(Edit.of(obj, rewrite_value(obj, edits), changes))
+
+
+def _encode(range_cidr: str, ips: list[str], addrs: dict) -> bytes:
+    """_encode is ``bitmap.encode(range_cidr, ips)`` from the addresses already parsed (``addrs``: ip -> address).
+
+    ``ips`` lie in the range's network (``run`` keeps those): where each is an allocatable offset the
+    bitmap is made from the offsets at once; otherwise ``bitmap.encode`` names the address it refuses.
+    """
+    first, count = bitmap.allocatable(range_cidr)
+    offsets = [int(addrs[ip]) - first for ip in ips]
+    if all(0 <= k < count for k in offsets):
+        return bitmap.encode_offsets(offsets)
+    return bitmap.encode(range_cidr, ips)
 
 
 def _network(key: str, text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:

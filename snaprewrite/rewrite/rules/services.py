@@ -15,7 +15,8 @@ prefixes = (b"services/specs/",)  # relative to the layout root
 
 
 PATHS = (("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP"))
-CHILD_SHARE = 0.5  # of the Services read in a forked child (``parallel.split_map``): as fast as this one
+CHILD_SHARE = 0.5  # of the Services read in a forked child (``parallel.Split``): as fast as this one
+EARLY_SHARE = 0.65  # of those read in a child begun when the scan ends (``begin``): it starts ahead of this one
 
 
 def _read(obj) -> None:
@@ -31,29 +32,52 @@ def _read_aside(obj) -> tuple:
     return got
 
 
+def _split(objs: list, options, share: float) -> parallel.Split:
+    """_split reads the Services on both cores (none in a child when values are encrypted: the sealing stays
+    with the object that opened the value)."""
+    return parallel.Split(objs, _read, "reading the Services", share if options.crypt is None else 0.0, _read_aside)
+
+
+def begin(objs: list, options) -> parallel.Split:
+    """begin starts reading the Services in a forked child as soon as the scan found them (``plan.scan``).
+
+    The reads need nothing but the objects: the child works while ``rewrite`` checks the cluster's facts.
+    """
+    return _split(objs, options, EARLY_SHARE)
+
+
 def run(ctx: Context) -> None:
     """run plans the cluster IP moves of every live Service."""
     slots: list[Slot] = []
     objs = ctx.objects.get(kind, [])
-    # read on both cores (an encrypted value's sealing stays with the object that opened it)
-    reads = parallel.split_map(objs, _read, "reading the Services", CHILD_SHARE, _read_aside) \
-        if ctx.options.crypt is None else map(_read, objs)
-    for obj, got in zip(objs, reads, strict=True):
+    split = ctx.started.pop(name, None) or _split(objs, ctx.options, CHILD_SHARE)
+    with split:
+        _absorb(ctx, split, slots)
+    assign(ctx, slots, ctx.options.service_map, subnets=False, what="service")
+    for s in slots:
+        ctx.service_ips.append(s.new if s.new is not None else s.old)
+        if s.new is not None:
+            ctx.moved_ips[s.old] = s.new
+    ctx.moves_known()  # the IPAddress renames begin in a child while the new values are made here
+    object_edits(ctx, slots, "v1", "clusterIP")
+    for obj in ctx.objects.get(kind, []):
+        obj.cache.clear()  # fields read for this rule (and records no edit took): no later rule needs them
+
+
+def _absorb(ctx: Context, split: parallel.Split, slots: list[Slot]) -> None:
+    """_absorb takes the reads, in key order, and gathers the Services' slots."""
+    for obj, got in zip(split.items, split.results(), strict=True):
         # the record read here stays for ``object_edits`` while the Service has addresses that may move
         if got is not None:
             absorb_read(obj, PATHS, got)
         mine = _slots(ctx, obj)
         if not mine:
             obj.forget()
+        elif ctx.options.crypt is None:
+            # where the fields lie stays; the record is read again (hinted: no tree descent) for the edit.
+            # Held from here to ``object_edits`` every Service's value waited at once (~550 MB at 8 GiB).
+            obj.cache.pop("record", None)
         slots.extend(mine)
-    assign(ctx, slots, ctx.options.service_map, subnets=False, what="service")
-    for s in slots:
-        ctx.service_ips.append(s.new if s.new is not None else s.old)
-        if s.new is not None:
-            ctx.moved_ips[s.old] = s.new
-    object_edits(ctx, slots, "v1", "clusterIP")
-    for obj in ctx.objects.get(kind, []):
-        obj.cache.clear()  # fields read for this rule (and records no edit took): no later rule needs them
 
 
 def _slots(ctx: Context, obj) -> list[Slot]:

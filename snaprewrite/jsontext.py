@@ -2,7 +2,8 @@
 
 json's indented encoder runs in Python, a generator per value; reports and listings are long lists of
 flat dicts of strings and ints. ``pieces`` writes those with json's own C string encoder, one join per
-item (a dict's key names are encoded once per key set, a dict of strings only in C calls), and hands the text over a top-level key or list item at a time, so a long result is never held
+item (a dict's key names encoded once per key set, a dict of strings in C calls only), and hands the
+text over a top-level key or list item at a time, so a long result is never held
 whole as one string. Objects with an ``as_json`` method are converted as they are reached, and a
 ``LazyList`` (a sequence that makes its items when they are read) is written as the list it stands for,
 an item at a time. Anything

@@ -2,7 +2,8 @@
 
 json's indented encoder runs in Python, a generator per value; reports and listings are long lists of
 flat dicts of strings and ints. ``pieces`` writes those with json's own C string encoder, one join per
-item, and hands the text over a top-level key or list item at a time, so a long result is never held
+item (a dict's key names encoded once per key set, a dict of strings in C calls only), and hands the
+text over a top-level key or list item at a time, so a long result is never held
 whole as one string. Objects with an ``as_json`` method are converted as they are reached, and a
 ``LazyList`` (a sequence that makes its items when they are read) is written as the list it stands for,
 an item at a time. Anything
@@ -12,6 +13,7 @@ types) is left to ``json.dumps`` itself, re-indented to its depth: the text stay
 
 import json
 from collections.abc import Iterator, Sequence
+from operator import add
 
 
 class LazyList(Sequence):
@@ -39,10 +41,29 @@ def _plain(obj):
     return obj.as_json() if hasattr(obj, "as_json") else obj
 
 
+_STR = frozenset({str})
+
+
 class _Writer:
+    KEYS = 1024  # key sets whose encoded names are kept (a report's entries have a few)
+
     def __init__(self, ensure_ascii: bool):
         self.ensure_ascii = ensure_ascii
         self.enc = json.encoder.encode_basestring_ascii if ensure_ascii else json.encoder.encode_basestring
+        self.keys: dict[tuple, tuple[str, ...]] = {}  # a dict's keys -> their encoded names, each with ": "
+
+    def names(self, d: dict) -> tuple[str, ...]:
+        """names are ``d``'s keys encoded, each followed by ": " (all alike for a report's entries)."""
+        keys = tuple(d)
+        got = self.keys.get(keys)
+        if got is None:
+            if not _STR.issuperset(map(type, keys)):
+                raise _Slow
+            enc = self.enc
+            got = tuple([enc(k) + ": " for k in keys])
+            if len(self.keys) < self.KEYS:
+                self.keys[keys] = got
+        return got
 
     def value(self, v, level: int) -> str:
         """value is ``v`` as json.dumps(indent=2) writes it nested ``level`` deep."""
@@ -54,6 +75,17 @@ class _Writer:
 
     def fast(self, v, level: int) -> str:
         enc = self.enc
+        if type(v) is dict:
+            if not v:
+                return "{}"
+            pad = "\n" + "  " * (level + 1)
+            values = v.values()
+            if _STR.issuperset(map(type, values)):  # a dict of strings (most report entries): in C
+                texts = map(enc, values)
+            else:
+                texts = [enc(x) if type(x) is str else int.__repr__(x) if type(x) is int
+                         else self.fast(_plain(x), level + 1) for x in values]
+            return "{" + pad + ("," + pad).join(map(add, self.names(v), texts)) + "\n" + "  " * level + "}"
         if isinstance(v, str):
             return enc(v)
         if v is None:
@@ -69,16 +101,6 @@ class _Writer:
                 return "[]"
             pad = "\n" + "  " * (level + 1)
             return "[" + pad + ("," + pad).join([self.fast(_plain(x), level + 1) for x in v]) + "\n" + "  " * level + "]"
-        if type(v) is dict:
-            if not v:
-                return "{}"
-            pad = "\n" + "  " * (level + 1)
-            parts = []
-            for k, x in v.items():
-                if type(k) is not str:
-                    raise _Slow
-                parts.append(enc(k) + ": " + self.fast(_plain(x), level + 1))
-            return "{" + pad + ("," + pad).join(parts) + "\n" + "  " * level + "}"
         if hasattr(v, "as_json"):
             return self.fast(v.as_json(), level)
         raise _Slow
@@ -103,7 +125,7 @@ def pieces(obj, ensure_ascii: bool = True) -> Iterator[str]:
             head += "["
             isep = "\n    "
             for item in v:
-                yield head + isep + w.value(_plain(item), 2)
+                yield head + isep + w.value(item if type(item) is dict else _plain(item), 2)
                 head, isep = "", ",\n    "
             yield "\n  ]"
         else:

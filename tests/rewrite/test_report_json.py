@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+from snaprewrite import jsontext
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.rewrite import job
 from snaprewrite.rewrite import plan as planning
@@ -38,7 +39,31 @@ def test_every_plain_shape_is_the_same_text(value):
     assert dumps_report(value) == json.dumps(value, indent=2)
 
 
-@pytest.mark.parametrize("value", [{"f": 1.5}, {1: "int key"}, {"t": (1, 2)}, {"nan": float("nan")}])
+class _AsJson:
+    def as_json(self):
+        return {"k": [1, "a"]}
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False])
+def test_report_entries_written_by_key_set_are_the_same_text(monkeypatch, ensure_ascii):
+    """Dicts are written from their key set's encoded names: shared, reordered, capped, mixed values."""
+    monkeypatch.setattr(jsontext._Writer, "KEYS", 3)  # past the cap, names are encoded afresh each time
+    entry = {"key": "/registry/a", "kind": "Service", "namespace": "", "name": "caf\u00e9", "field": "spec.clusterIP",
+             "old": "10.96.0.1", "new": "172.16.0.1"}
+    changes = [entry, dict(reversed(entry.items())), {**entry, "newKey": "/registry/b"},
+               {**entry, "newRecord": {"createRevision": 5, "modRevision": 7, "version": 1}},
+               {**entry, "old": None, "n": -3, "t": True, "f": False, "big": 2**70, "d": {}, "l": [], "s": ["x", {"y": None}]},
+               {"\u2603 \"q\"": "\n\t\x00", "e": {"\u00fc": "\u00fc"}}, {"x": 1}, {"y": 2}, {"z": "3"}, entry]
+    plain = {"changes": changes, "summary": {"byKind": {"Service": 3}}}
+    expect = json.dumps(plain, indent=2, ensure_ascii=ensure_ascii)
+    assert "".join(jsontext.pieces(plain, ensure_ascii=ensure_ascii)) == expect
+    objs = {"changes": [{**entry, "o": _AsJson()}, {"o": _AsJson(), "p": 1}]}
+    assert "".join(jsontext.pieces(objs)) == json.dumps(objs, indent=2, default=lambda o: o.as_json())
+
+
+@pytest.mark.parametrize("value", [{"c": [{"a": "x", 1: "int key"}]}, {"c": [{"a": "x", "f": 2.5}]},
+                                   {"c": [{"a": {"b": "x", 2: None}}]}, {"f": 1.5},
+                                   {1: "int key"}, {"t": (1, 2)}, {"nan": float("nan")}])
 def test_unusual_values_are_left_to_json(value):
     assert dumps_report(value) == json.dumps(value, indent=2)
 

@@ -4,7 +4,7 @@
 each, and lets each rule (``rules/``) decide its edits. The plan is what the dry run prints and what
 ``apply`` turns into one bbolt transaction; its ``report()`` is the JSON contract of ``rewrite``.
 
-An ``Edit`` is a decision: the object's latest record gets a new value (and, for a renamed object,
+An ``Edit`` (``edits``) is a decision: the object's latest record gets a new value (and, for a renamed object,
 a new key). Where its records go (revisions, tombstones, the new key's generation) is decided when
 the plan is applied, by the etcd layer (``etcd.writes``), from the histories the same scan gathered
 for keys that may be renamed. A plan is never changed by applying it: it can be applied again.
@@ -13,14 +13,11 @@ for keys that may be renamed. A plan is never changed by applying it: it can be 
 import bisect
 import contextlib
 import gc
-import marshal
 import re
 import sys
-from array import array
-from bisect import bisect_right
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import accumulate, compress, groupby, repeat
+from itertools import compress, groupby, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -29,35 +26,13 @@ from ..errors import PlanError
 from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
 from ..k8s.layout import Layout
-from ..spill import Spill
 from .changelist import ChangeList
 from .cidr import CidrMap
+from .edits import Change, Edit, EditChanges
 from .parallel import cpus
 
 Progress = Callable[[int], None] | None
 ASIDE_CORES = 2  # cores from which the leftovers' search goes to a forked child (``Aside``)
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One field of one object that changes: the report's ``changes`` entry."""
-
-    key: str
-    kind: str
-    namespace: str
-    name: str
-    field: str
-    old: str | None  # None: the field is absent before (a moved JSON object key's new field) or after
-    new: str | None
-
-    new_key: str | None = None  # set on the metadata.name change of a renamed object
-
-    def as_json(self) -> dict:
-        out = {"key": self.key, "kind": self.kind, "namespace": self.namespace, "name": self.name,
-               "field": self.field, "old": self.old, "new": self.new}
-        if self.new_key is not None:
-            out["newKey"] = self.new_key
-        return out
 
 
 @dataclass(frozen=True)
@@ -69,139 +44,6 @@ class Warning:
 
     def as_json(self) -> dict:
         return {"key": self.key, "message": self.message}
-
-
-CHANGES = Spill()  # the report's changes of every Edit, packed (``Edit``): not in memory
-
-
-def _pack_changes(changes: tuple) -> bytes:
-    """_pack_changes is the fields of ``changes`` as one marshal string (an object's own fields once if all share them)."""
-    first = changes[0]
-    head = (first.key, first.kind, first.namespace, first.name)
-    if all((c.key, c.kind, c.namespace, c.name) == head for c in changes):
-        return marshal.dumps((0, *head, tuple((c.field, c.old, c.new, c.new_key) for c in changes)))
-    return marshal.dumps((1, tuple((c.key, c.kind, c.namespace, c.name, c.field, c.old, c.new, c.new_key)
-                                   for c in changes)))
-
-
-def _unpack_changes(data: bytes) -> tuple:
-    """_unpack_changes is the Changes ``_pack_changes`` packed, equal to them."""
-    got = marshal.loads(data)
-    if got[0] == 0:
-        _, key, kind, namespace, name, rows = got
-        return tuple(Change(key, kind, namespace, name, f, old, new, nk) for f, old, new, nk in rows)
-    return tuple(Change(*row) for row in got[1])
-
-
-def _unpack_json(data: bytes) -> list[dict]:
-    """_unpack_json is ``[c.as_json() for c in _unpack_changes(data)]``, without making the Changes."""
-    got = marshal.loads(data)
-    if got[0] != 0:
-        return [Change(*row).as_json() for row in got[1]]
-    _, key, kind, namespace, name, rows = got
-    out = []
-    for f, old, new, nk in rows:
-        d = {"key": key, "kind": kind, "namespace": namespace, "name": name, "field": f, "old": old, "new": new}
-        if nk is not None:
-            d["newKey"] = nk
-        out.append(d)
-    return out
-
-
-@dataclass(frozen=True, slots=True, init=False, eq=False)
-class Edit:
-    """The decided new value (and key, for a rename) of one object's latest record, and the report's changes.
-
-    A plan at 8 GiB makes ~600k Edits and ~1M Changes: the changes wait packed (one marshal string, in
-    ``CHANGES`` when it is long enough) and ``changes`` makes them again when read; ``kind`` (the first
-    change's) and ``count`` answer the report's summary without reading them.
-    """
-
-    write: writes.Write
-    packed: bytes | int | None  # the changes as ``_pack_changes`` made them, or their handle in ``CHANGES``
-    kind: str | None  # the first change's kind (None: no change)
-    count: int  # how many changes
-    sealed_with: str | None  # the value was encrypted at rest and is again, with this provider/key
-
-    def __init__(self, write: writes.Write, changes: tuple = (), sealed_with: str | None = None):
-        changes = tuple(changes)
-        packed: bytes | int | None = None
-        if changes:
-            packed = _pack_changes(changes)
-            handle = CHANGES.add(packed)
-            packed = packed if handle is None else handle
-        object.__setattr__(self, "write", write)
-        object.__setattr__(self, "packed", packed)
-        object.__setattr__(self, "kind", sys.intern(changes[0].kind) if changes else None)
-        object.__setattr__(self, "count", len(changes))
-        object.__setattr__(self, "sealed_with", sealed_with)
-
-    @property
-    def changes(self) -> tuple:
-        """changes are the report's Changes of this edit, in the order given (made when read)."""
-        p = self.packed
-        if p is None:
-            return ()
-        return _unpack_changes(CHANGES.get(p) if type(p) is int else p)
-
-    def change_keys(self) -> list[tuple[str, str | None]]:
-        """change_keys is ``[(c.key, c.new_key) for c in self.changes]``, made without the Changes."""
-        p = self.packed
-        if p is None:
-            return []
-        got = marshal.loads(CHANGES.get(p) if type(p) is int else p)
-        if got[0] == 0:
-            return [(got[1], row[3]) for row in got[5]]
-        return [(row[0], row[7]) for row in got[1]]
-
-    def changes_json(self) -> list[dict]:
-        """changes_json is ``[c.as_json() for c in self.changes]`` (the report's entries), made without the Changes."""
-        p = self.packed
-        if p is None:
-            return []
-        return _unpack_json(CHANGES.get(p) if type(p) is int else p)
-
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, Edit):
-            return NotImplemented
-        return self is other or (self.write == other.write and self.sealed_with == other.sealed_with
-                                 and self.changes == other.changes)
-
-    __hash__ = None
-
-    def __repr__(self) -> str:
-        return f"Edit(write={self.write!r}, changes={self.changes!r}, sealed_with={self.sealed_with!r})"
-
-    def __reduce__(self):
-        """An Edit pickles with its changes: a handle names a place in this process's spill only."""
-        return (type(self), (self.write, self.changes, self.sealed_with))
-
-    @classmethod
-    def of(cls, obj: "Object", new_value: bytes, changes: list[Change], new_key: bytes | None = None) -> "Edit":
-        """of makes the Edit of an object's latest record; ``new_value`` is plaintext, sealed again if it was.
-
-        The record's old value is not kept. An object read decrypted (``Object.value``) is encrypted again
-        with the same provider and key and a fresh IV/nonce (AES-GCM binds it to the key it is written
-        under, the new one for a rename).
-        """
-        sealed = obj.cache.get("sealed")
-        if sealed is not None:
-            new_value = obj.crypt.seal(new_key if new_key is not None else obj.key, new_value, sealed)
-        write = writes.Write.of(obj.key, obj.record, new_value, new_key)
-        obj.forget()
-        return cls(write, changes, sealed.label if sealed is not None else None)
-
-    @property
-    def key(self) -> bytes:
-        return self.write.key
-
-    @property
-    def new_key(self) -> bytes | None:
-        return self.write.new_key
-
-    @property
-    def new_value(self) -> bytes:
-        return self.write.value
 
 
 @dataclass(slots=True, init=False)
@@ -382,48 +224,6 @@ class Plan:
             out["encrypted"] = sealed
             out["summary"]["encryptedChanged"] = len(sealed)
         return out
-
-
-class EditChanges(Sequence):
-    """EditChanges is ``[c for e in edits for c in e.changes]``, each edit's Changes made when read.
-
-    The report's ``ChangeList`` reads it an entry at a time; at 8 GiB the list would hold ~1M Changes.
-    """
-
-    __slots__ = ("_edits", "_ends")
-
-    def __init__(self, edits: list[Edit]):
-        self._edits = edits
-        self._ends: array | None = None  # cumulative counts, made at the first indexing
-
-    def __len__(self) -> int:
-        ends = self._offsets()
-        return ends[-1] if ends else 0
-
-    def _offsets(self) -> array:
-        if self._ends is None:
-            self._ends = array("q", accumulate(e.count for e in self._edits))
-        return self._ends
-
-    def __iter__(self) -> Iterator[Change]:
-        for e in self._edits:
-            yield from e.changes
-
-    def iter_json(self) -> Iterator[dict]:
-        """iter_json is ``(c.as_json() for c in self)``: the report's entries, no Change made (``ChangeList``)."""
-        for e in self._edits:
-            yield from e.changes_json()
-
-    def __getitem__(self, i):
-        if isinstance(i, slice):
-            return [self[j] for j in range(*i.indices(len(self)))]
-        n = len(self)
-        if not -n <= i < n:
-            raise IndexError("change index out of range")
-        i %= n
-        ends = self._offsets()
-        at = bisect_right(ends, i)
-        return self._edits[at].changes[i - (ends[at - 1] if at else 0)]
 
 
 def split_key(key: bytes, prefix: bytes) -> tuple[str, str]:

@@ -119,7 +119,7 @@ def test_refuses_to_write_the_input(snap_path):
         write_streamed(snap, str(snap_path), lambda sink: None)
 
 
-def test_file_sink_gathering_writes_what_page_by_page_writes(tmp_path, monkeypatch):
+def test_file_sink_gathering_writes_what_page_by_page_writes(tmp_path, pwrite_sizes):
     """FileSink gathers following pages into WRITE_PIECE writes: the same file and the same reads as one pwrite
     per page, over runs, gaps, pages out of order, multi-page images and reads of pages still gathered."""
     import random
@@ -142,14 +142,7 @@ def test_file_sink_gathering_writes_what_page_by_page_writes(tmp_path, monkeypat
         if rng.random() < 0.05:
             back = max(2, pgid - rng.randrange(1, 40))
             ops.append(("r", back, ps * rng.randrange(1, 3)))
-    calls = []
-    real_pwrite = os.pwrite
-
-    def pwrite(fd, data, off):
-        calls.append(len(data))
-        return real_pwrite(fd, data, off)
-
-    monkeypatch.setattr(output.os, "pwrite", pwrite)
+    calls = pwrite_sizes
     results = {}
     for name in ("gathered", "plain"):
         path = tmp_path / name

@@ -22,15 +22,8 @@ def _rss_file_kb() -> int | None:
     return None
 
 
-def test_pwrite_all_writes_every_byte_in_pieces(tmp_path, monkeypatch):
-    sizes = []
-    real = os.pwrite
-
-    def pwrite(fd, data, offset):
-        sizes.append(len(data))
-        return real(fd, data, offset)
-
-    monkeypatch.setattr(output.os, "pwrite", pwrite)
+def test_pwrite_all_writes_every_byte_in_pieces(tmp_path, pwrite_sizes):
+    sizes = pwrite_sizes
     data = os.urandom(5 * output.WRITE_PIECE + 123)
     path = tmp_path / "f"
     fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)

@@ -10,7 +10,6 @@ import pytest
 from snaprewrite.bbolt.tree import unpack_hint
 from snaprewrite.errors import PlanError
 from snaprewrite.etcd.snapshot import Snapshot
-from snaprewrite.rewrite import parallel
 from snaprewrite.rewrite import plan as planning
 from snaprewrite.rewrite.cidr import CidrMap
 from snaprewrite.rewrite.rules import ipaddresses, services
@@ -20,15 +19,6 @@ ORDERS = {
     "reversed": lambda objs: list(range(len(objs)))[::-1],
     "file": planning.file_order,
 }
-
-
-@pytest.fixture
-def forking(monkeypatch):
-    """forking lets split_map fork for a handful of items, on any machine."""
-    monkeypatch.setattr(parallel, "SPLIT_LEAST", 1)
-    monkeypatch.setattr(parallel, "SPLIT_CHUNK", 3)
-    monkeypatch.setattr(parallel, "cpus", lambda: 2)
-    monkeypatch.delenv("SNAPREWRITE_NO_FORK", raising=False)
 
 
 def _plan(fixture_path, only=None) -> tuple:

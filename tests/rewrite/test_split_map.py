@@ -17,15 +17,6 @@ from snaprewrite.rewrite import plan as planning
 from snaprewrite.rewrite.cidr import CidrMap
 
 
-@pytest.fixture
-def forking(monkeypatch):
-    """forking lets split_map fork for a handful of items, on any machine."""
-    monkeypatch.setattr(parallel, "SPLIT_LEAST", 1)
-    monkeypatch.setattr(parallel, "SPLIT_CHUNK", 3)
-    monkeypatch.setattr(parallel, "cpus", lambda: 2)
-    monkeypatch.delenv("SNAPREWRITE_NO_FORK", raising=False)
-
-
 def test_results_come_in_order_from_both_processes(forking):
     items = list(range(50))
     pids = []

@@ -10,6 +10,7 @@ every other refusal: ``snaprewrite: error: --output: must be one of table|json (
 
 import enum
 import inspect
+import pathlib
 import re
 import sys
 import types
@@ -17,6 +18,7 @@ import typing
 
 import typer
 from typer import _click as click
+from typer import _coercion, _param_types
 from typer.core import TyperArgument, TyperCommand, TyperGroup
 
 from . import lazy_module, process
@@ -124,8 +126,54 @@ def examples(cmd, ctx) -> list[str]:
     return own or EXAMPLES.get(cmd.name, []) or [_usage(cmd, ctx).replace(" [options]", "")]
 
 
+class _Plain:
+    """typer's coercion of a str, a Path or an Enum value without building its pydantic adapter.
+
+    typer coerces every value through a pydantic ``TypeAdapter``, and importing pydantic to build them is
+    about a tenth of ``status``'s wall on a 1.3 GB snapshot, before any work. The values the command line
+    gives (a str, a None) go through the same steps typer's adapters take (``coerce_cli_choice``,
+    ``coerce_cli_path``); anything else goes to typer's own coercion (``tests/cli/test_cli_coercion.py``).
+    """
+
+    coerce = _coercion.RuntimeParam.coerce  # None, and a lone str for a repeatable option: as typer's
+
+    def __init__(self, param):
+        self.param = param
+        self.annotation = param.type_descriptor.annotation
+        self.parameter_info = param.type_descriptor.parameter_info
+        self.full = None
+
+    def _coerce_value(self, value, param, ctx):
+        a, info = self.annotation, self.parameter_info
+        if type(value) is str and info.parser is None and self.param.type_descriptor.file_annotation is None:
+            if a is str:
+                return value
+            if a is pathlib.Path and value and info.path_type is None:
+                return _param_types.coerce_cli_path(pathlib.Path(value), info, path_type=a, param=param, ctx=ctx)
+            if isinstance(a, type) and issubclass(a, enum.Enum):
+                try:
+                    return _param_types.coerce_cli_choice(value, choices=list(a), case_sensitive=info.case_sensitive,
+                                                          ctx=ctx)
+                except ValueError:
+                    pass  # typer's own coercion says why, in its words
+        if self.full is None:
+            self.full = _coercion.build_runtime_param(self.param.type_descriptor)
+        return self.full._coerce_value(value, param, ctx)
+
+
+def plain_coercion(cmd, ctx) -> None:
+    """plain_coercion gives ``cmd``'s parameters (--help too) ``_Plain`` coercion (typer's is built when needed)."""
+    for p in cmd.get_params(ctx):
+        if getattr(p, "_runtime_param", 0) is None and hasattr(p, "type_descriptor"):
+            p._runtime_param = _Plain(p)
+
+
 class Command(TyperCommand):
     """A typer command whose --help reads like kubectl's."""
+
+    def parse_args(self, ctx, args):
+        plain_coercion(self, ctx)
+        return super().parse_args(ctx, args)
 
     def format_help(self, ctx, formatter) -> None:
         desc, _ = _sections(self.help)
@@ -158,6 +206,10 @@ class Group(TyperGroup):
         out += ["", "Usage:", f"  {ctx.command_path} COMMAND [options]", "",
                 f'Use "{ctx.command_path} COMMAND --help" for more information about a command.']
         formatter.write("\n".join(out) + "\n")
+
+    def parse_args(self, ctx, args):
+        plain_coercion(self, ctx)
+        return super().parse_args(ctx, args)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         if not standalone_mode:

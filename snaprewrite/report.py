@@ -16,45 +16,55 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 
-from rich.console import Console, ConsoleDimensions
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table as RichTable
-
 from . import jsontext
 
-UNLIMITED = 1 << 20  # columns of a console that is not a terminal: wide enough for any value
+
+class _Lazy:
+    """A console made on first use (``consoles``): output that needs no rich does not load it."""
+
+    def __init__(self, make: str):
+        self.make = make
+        self.console = None
+
+    def get(self):
+        if self.console is None:
+            from . import consoles
+
+            self.console = getattr(consoles, self.make)()
+        return self.console
+
+    def __getattr__(self, name):
+        return getattr(self.get(), name)
 
 
-class FullConsole(Console):
-    """A rich Console that is as wide as its widest line when it does not write to a terminal."""
-
-    @property
-    def size(self) -> ConsoleDimensions:
-        if not self.is_terminal:
-            return ConsoleDimensions(UNLIMITED, 25)
-        return Console.size.fget(self)
-
-    @size.setter
-    def size(self, new_size) -> None:
-        Console.size.fset(self, new_size)
+stdout = _Lazy("stdout")
+stderr = _Lazy("stderr")
 
 
-class Table(RichTable):
-    """A rich Table whose cells wrap rather than end in an ellipsis."""
-
-    def add_column(self, *args, **kwargs) -> None:
-        kwargs.setdefault("overflow", "fold")
-        super().add_column(*args, **kwargs)
+def _console(c):
+    """_console is the rich console behind ``stdout``/``stderr`` (a test may have put a console there)."""
+    return c.get() if isinstance(c, _Lazy) else c
 
 
-stdout = FullConsole(highlight=False, soft_wrap=True)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+def Table(*args, **kwargs):  # noqa: N802 - the class it makes (``consoles.Table``)
+    from .consoles import Table as WrappingTable
+
+    return WrappingTable(*args, **kwargs)
+
+
+def __getattr__(name: str):
+    if name == "FullConsole":  # tests print through one of their own
+        from .consoles import FullConsole
+
+        return FullConsole
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def show_table(t: Table) -> None:
     """show_table prints a table; on a terminal too narrow for its values, as ``column: value`` lines per row."""
-    if not stdout.is_terminal or t.__rich_measure__(stdout, stdout.options).maximum <= stdout.width:
-        stdout.print(t)
+    con = _console(stdout)
+    if not con.is_terminal or t.__rich_measure__(con, con.options).maximum <= con.width:
+        con.print(t)
         return
     if t.title:
         stdout.print(str(t.title), markup=False)
@@ -92,8 +102,9 @@ def progress(description: str, total: int | None) -> Iterator[Callable[[int], No
     if not sys.stderr.isatty():
         yield None
         return
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} records"),
-                   TimeElapsedColumn(), console=stderr, transient=True)
+    from . import consoles
+
+    bar = consoles.bar(_console(stderr))
     with bar:
         task = bar.add_task(description, total=total)
         yield lambda n: bar.advance(task, n)

@@ -70,3 +70,21 @@ def test_fast_decoder_rejects_broken_records(bad):
         kv.decode_fast(bad)
     with pytest.raises(DecodeError):
         kv.mod_revision_of(memoryview(bad))
+    with pytest.raises(DecodeError):
+        kv.mod_revisions_of([b"\x0a\x01a", bad])
+
+
+def test_protobuf_loads_on_first_fast_decode():
+    """Importing kv (every command that opens a snapshot does) loads no protobuf runtime; the first fast decode
+    does, and a broken record met first in a fresh process is still a DecodeError."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys\nfrom snaprewrite.etcd import kv\nfrom snaprewrite.errors import DecodeError\n"
+             "print(any(m.startswith('google.protobuf') for m in sys.modules))\n"
+             "try:\n    kv.decode_fast(b'\\x10')\nexcept DecodeError:\n    print('DecodeError')\n"
+             "print(kv.decode_fast(b'\\x0a\\x01a\\x18\\x07').mod_revision)\n")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True,
+                         env={"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.split() == ["False", "DecodeError", "7"]

@@ -240,7 +240,7 @@ def run(ctx: Context) -> None:
     at, n = 0, len(changed)
     # kept by --exclude: what a rule left alone because of it, and every object the planner marked (whichever rule
     # loads it, and also where its rule would not have changed it: kube-flannel-cfg, cilium-config)
-    kept = ctx.excluded | ctx.marked.keys() | {o.key for objs in ctx.objects.values() for o in objs if o.excluded}
+    kept = ctx.excluded | ctx.marked.keys()
     # Each group's keys are joined a thousand at a time as they come and its warning is decoded once from one
     # buffer of its size: no object per key is kept (225k keys at 1.3 GB, 740k at 8 GB). Decoding the joined
     # bytes gives the keys' own decodings joined: no UTF-8 sequence spans ", ", and the handler replaces byte

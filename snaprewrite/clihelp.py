@@ -18,8 +18,16 @@ import typing
 
 import typer
 from typer import _click as click
-from typer import _coercion, _param_types
 from typer.core import TyperArgument, TyperCommand, TyperGroup
+
+try:  # typer's private coercion modules (0.29): another typer keeps its own coercion throughout
+    from typer import _coercion, _param_types
+
+    _PLAIN = all(hasattr(_coercion, n) for n in ("RuntimeParam", "build_runtime_param")) and all(
+        hasattr(_param_types, n) for n in ("coerce_cli_path", "coerce_cli_choice"))
+except ImportError:
+    _coercion = _param_types = None
+    _PLAIN = False
 
 from . import lazy_module, process
 
@@ -135,7 +143,7 @@ class _Plain:
     ``coerce_cli_path``); anything else goes to typer's own coercion (``tests/cli/test_cli_coercion.py``).
     """
 
-    coerce = _coercion.RuntimeParam.coerce  # None, and a lone str for a repeatable option: as typer's
+    coerce = _coercion.RuntimeParam.coerce if _PLAIN else None  # None, a lone str for a repeatable option: as typer's
 
     def __init__(self, param):
         self.param = param
@@ -163,6 +171,8 @@ class _Plain:
 
 def plain_coercion(cmd, ctx) -> None:
     """plain_coercion gives ``cmd``'s parameters (--help too) ``_Plain`` coercion (typer's is built when needed)."""
+    if not _PLAIN:
+        return
     for p in cmd.get_params(ctx):
         if getattr(p, "_runtime_param", 0) is None and hasattr(p, "type_descriptor"):
             p._runtime_param = _Plain(p)

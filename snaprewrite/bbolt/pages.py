@@ -242,6 +242,22 @@ class PageFile:
         self.touched(max(sum(sizes), len(set(map(floordiv, offs, repeat(FAULT_AROUND)))) * FAULT_AROUND))
         return offs, sizes, counts
 
+    def read(self, offset: int, size: int) -> bytes:
+        """read returns ``size`` bytes of the data at ``offset`` read from the file, not through the mapping.
+
+        A point read of a few scattered bytes (``Bucket.get_hinted``): a fault would map ``FAULT_AROUND``
+        bytes of the mapping, which must then be released again; a read copies only what is asked.
+        """
+        if offset < 0 or size < 0 or offset + size > self.length:
+            raise CorruptError(f"read of {size} bytes at offset {offset} past the end of the data")
+        got = os.pread(self._fd, size, offset)
+        while len(got) < size:  # (a regular file answers in one read unless it shrank: refused below)
+            more = os.pread(self._fd, size - len(got), offset + len(got))
+            if not more:
+                raise CorruptError(f"read of {size} bytes at offset {offset}: the file ends early")
+            got += more
+        return got
+
     def raw(self, offset: int, size: int) -> memoryview:
         """raw returns ``size`` bytes of the data at ``offset`` (bounded by the data length)."""
         if offset < 0 or offset + size > self.length:

@@ -347,7 +347,10 @@ def record_at(snap: Snapshot, rev: Revision | bytes, tombstone: bool = False) ->
         rev, tombstone = revcodec.decode(revkey)
     else:
         revkey = revcodec.encode(rev, tombstone)
-    value = snap.key_bucket().get(revkey)
+    bucket = snap.key_bucket()
+    value = bucket.get_hinted(revkey)  # where the scan saw it (one read of the file), else the descent
+    if value is None:
+        value = bucket.get(revkey)
     if value is None:
         raise SchemaError(f"revision {rev.main}/{rev.sub} is missing from bucket 'key'")
     return Record(rev, tombstone, kvcodec.decode_fast(value))

@@ -98,3 +98,51 @@ def test_a_hinted_read_counts_the_window_a_fault_maps():
         for _ in range(pages.RELEASE_WINDOW // pages.FAULT_AROUND):
             bucket.get(revkey)
         assert released  # the residency stays bounded by the window, as for page reads
+
+
+def test_a_hinted_file_read_equals_get_and_touches_no_page(snapshot_path):
+    """``Bucket.get_hinted`` (one read of the file where the hint says) gives ``get``'s bytes, maps nothing."""
+    with Snapshot(snapshot_path) as hinted, Snapshot(snapshot_path) as plain:
+        index = mvcc.live_keys(hinted, b"/registry/", hint_leaves=True)
+        bucket = hinted.key_bucket()
+        pf = bucket.pf
+        pf._touched = 0
+        released = []
+        pf.release = lambda: released.append(1)
+        got = {revkey: bucket.get_hinted(revkey) for revkey in index.values()}
+        assert pf._touched == 0 and not released  # no page of the mapping was read for them
+        if bucket.root == 0:  # an inline key bucket has leaf hints only: every read goes to ``get``
+            assert set(got.values()) == {None}
+            return
+        assert index and None not in got.values()
+        for revkey, value in got.items():
+            assert type(value) is bytes and value == bytes(plain.key_bucket().get(revkey))
+        assert bucket.get_hinted(b"\x00" * 17) is None  # no hint: the caller descends
+
+
+def test_a_wrong_hint_gives_no_hinted_read():
+    """A hint that does not hold its key (another element, shifted, too long, past the end) reads nothing."""
+    with Snapshot(FIXTURES / "k8s-etcd35.db") as snap, Snapshot(FIXTURES / "k8s-etcd35.db") as plain:
+        index = mvcc.live_keys(snap, b"/registry/", hint_leaves=True)
+        hints = snap.key_bucket().element_hints
+        places = [unpack_hint(hints[rk]) for rk in index.values()]
+        size = snap.key_bucket().pf.length
+        for i, revkey in enumerate(index.values()):
+            k, v, end = places[(i + 1) % len(places)]
+            hints[revkey] = [pack_hint(k, v, end), pack_hint(k + 1, v + 1, end), pack_hint(k, v, end + (1 << 32)),
+                             pack_hint(0, 17, 40), pack_hint(size - 10, size - 10 + 17, size + 5)][i % 5]
+        for revkey in index.values():
+            assert snap.key_bucket().get_hinted(revkey) is None
+            assert mvcc.record_at(snap, revkey) == mvcc.record_at(plain, revkey)  # read by the descent
+
+
+def test_a_file_read_past_the_data_is_refused():
+    from snaprewrite.errors import CorruptError
+
+    with Snapshot(FIXTURES / "k8s-etcd35.db") as snap:
+        pf = snap.key_bucket().pf
+        assert pf.read(0, 16) == bytes(pf.data[:16])
+        assert pf.read(pf.length - 3, 3) == bytes(pf.data[pf.length - 3 :])
+        for offset, size in ((pf.length - 3, 4), (-1, 2), (0, -1)):
+            with pytest.raises(CorruptError):
+                pf.read(offset, size)

@@ -13,7 +13,6 @@ import sys
 from dataclasses import dataclass
 
 from ...errors import DecodeError, PlanError
-from ...etcd import mvcc
 from ...k8s import encryption, envelope, fields, located, registry, splice
 from ..cidr import CidrMap, Mapped, Reallocator, parse_ip, parse_subnet
 from ..plan import Change, Context, Edit, Object, Warning
@@ -112,22 +111,23 @@ def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...], keep: bool 
 
 
 def export_read(obj: Object, *paths: tuple[str, ...]) -> tuple:
-    """export_read is what ``prefetch(obj, ..., *paths, keep=True)`` left in the object's cache, as plain values.
+    """export_read is what ``prefetch(obj, ..., *paths, keep=True)`` left in the object's cache, as plain values,
+    but the record: the fields and where they lie.
 
-    For a prefetch made in another process (``parallel.split_map``): ``absorb_read`` puts it back.
+    For a prefetch made in another process (``parallel.split_map``): ``absorb_read`` puts it back. The record
+    (its value: most of what would cross) is read again where it is edited: its element hint makes that one
+    read of the file (``bbolt.tree.Bucket.get_hinted``).
     """
     loc = obj.cache.get("located")
-    return ([obj.cache[p] for p in paths], loc.state() if loc is not None else None,
-            mvcc.record_state(obj.record, obj.key))
+    return [obj.cache[p] for p in paths], loc.state() if loc is not None else None
 
 
 def absorb_read(obj: Object, paths: tuple[tuple[str, ...], ...], got: tuple) -> None:
-    """absorb_read gives the object the cache ``export_read`` exported."""
-    texts, loc, record = got
+    """absorb_read gives the object the cache ``export_read`` exported (the record is read when asked)."""
+    texts, loc = got
     obj.cache.update(zip(paths, texts))
     if loc is not None:
         obj.cache["located"] = located.Located.restore(loc)
-    obj.cache["record"] = mvcc.record_from_state(record, obj.key)
 
 
 def read_fields(obj: Object, api_version: str, names: tuple[str, ...]) -> list[str]:

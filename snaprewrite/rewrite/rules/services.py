@@ -67,15 +67,15 @@ def run(ctx: Context) -> None:
 def _absorb(ctx: Context, split: parallel.Split, slots: list[Slot]) -> None:
     """_absorb takes the reads, in key order, and gathers the Services' slots."""
     for obj, got in zip(split.items, split.results(), strict=True):
-        # the record read here stays for ``object_edits`` while the Service has addresses that may move
-        if got is not None:
+        if got is not None:  # read in the child: fields and where they lie, no record
             absorb_read(obj, PATHS, got)
         mine = _slots(ctx, obj)
         if not mine:
             obj.forget()
         elif ctx.options.crypt is None:
-            # where the fields lie stays; the record is read again (hinted: no tree descent) for the edit.
+            # where the fields lie stays; the record is read again (hinted: one read of the file) for the edit.
             # Held from here to ``object_edits`` every Service's value waited at once (~550 MB at 8 GiB).
+            # (Encrypted: the record read here stays, with how it was sealed, for ``object_edits``.)
             obj.cache.pop("record", None)
         slots.extend(mine)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from ...errors import DecodeError, PlanError
 from ...k8s import encryption, envelope, fields, located, registry, splice
 from ..cidr import CidrMap, Mapped, Reallocator, parse_ip, parse_subnet
-from ..plan import Change, Context, Edit, Object, Warning
+from ..plan import Context, Edit, Object, Warning
 
 SINGULAR = ("clusterIP", "podCIDR")
 
@@ -299,30 +299,28 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
     for s in slots:
         if s.new is not None:
             by_obj.setdefault(s.obj.key, []).append(s)
+    mirror_label = sys.intern(f"spec.{mirror}")
     for moved in by_obj.values():
         obj = moved[0].obj
-        key_text = obj.key_text  # one string shared by the object's changes
         edits: dict = {}
-        changes: list[Change] = []
+        rows: list[tuple] = []  # the object's Changes: (field, old, new, new_key) (``Edit.of_rows``)
         field_name = moved[0].list_field
         if moved[0].singular:  # no list field: the singular one is all there is
             path = field_path(obj, api_version, ("spec", mirror))
             edits[path] = [moved[0].new]
-            changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, sys.intern(f"spec.{mirror}"),
-                                  moved[0].old, moved[0].new))
+            rows.append((mirror_label, moved[0].old, moved[0].new, None))
         else:
             list_path = field_path(obj, api_version, ("spec", field_name))
             current = read_fields(obj, api_version, ("spec", field_name))
             new_list: list[str | None] = [None] * len(current)
             for s in moved:
                 new_list[s.index] = s.new
-                changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, s.label, s.old, s.new))
+                rows.append((s.label, s.old, s.new, None))
             edits[list_path] = new_list
             first = next((s for s in moved if s.index == 0), None)
             mirror_path = field_path(obj, api_version, ("spec", mirror))
             mirror_now = read_fields(obj, api_version, ("spec", mirror))
             if first is not None and mirror_now and mirror_now[0] == first.old:
                 edits[mirror_path] = [first.new]
-                changes.append(Change(key_text, obj.kind, obj.namespace, obj.name, sys.intern(f"spec.{mirror}"),
-                                      first.old, first.new))
-        ctx.plan.edits.append(Edit.of(obj, rewrite_value(obj, edits), changes))
+                rows.append((mirror_label, first.old, first.new, None))
+        ctx.plan.edits.append(Edit.of_rows(obj, rewrite_value(obj, edits), rows))

@@ -10,7 +10,7 @@ from ...errors import PlanError
 from ...etcd import mvcc
 from ...k8s import located
 from .. import parallel
-from ..plan import Change, Context, Edit, Warning, file_order
+from ..plan import Context, Edit, Warning, file_order
 from .addresses import field_path, read_fields, replace_single, rewrite_value
 
 name = "ipaddresses"
@@ -65,9 +65,9 @@ def run(ctx: Context) -> None:
                 _, value, new_ip, base = decision
                 obj.cache["record"] = mvcc.record_from_state(base, obj.key)  # but its value, as Edit.of keeps it
                 new_key = ctx.layout.key(PREFIX + new_ip.encode())
-                change = Change(obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip,
-                                new_key=new_key.decode())
-                ctx.plan.edits.append(Edit.of(obj, value, [change], new_key=new_key))
+                # the Change (obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip, new key)
+                row = ("metadata.name", obj.name, new_ip, new_key.decode())
+                ctx.plan.edits.append(Edit.of_rows(obj, value, [row], new_key=new_key, namespace=""))
             elif what == "excluded":
                 ctx.excluded.add(obj.key)
             elif what == "warning":

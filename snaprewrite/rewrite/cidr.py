@@ -78,6 +78,23 @@ def parse_ip(text: str) -> Address | None:
         return None
 
 
+def _quick_ip(text: str) -> tuple[int, int] | None:
+    """_quick_ip is (family, address as an int) of an IP literal ``parse_ip`` reads without ``ipaddress`` (the
+    spelling Kubernetes stores), None for any other text (``parse_ip`` then decides)."""
+    if type(text) is not str:
+        return None
+    if DOTTED_QUAD(text):
+        return 4, int.from_bytes(socket.inet_aton(text), "big")
+    if ":" in text and text.isascii():
+        try:
+            packed = socket.inet_pton(socket.AF_INET6, text)
+        except (OSError, ValueError):
+            return None
+        if socket.inet_ntop(socket.AF_INET6, packed) == text:
+            return 6, int.from_bytes(packed, "big")
+    return None
+
+
 def parse_subnet(text: str) -> Network | None:
     """parse_subnet returns the network of a CIDR literal with no host bits, or None for anything else."""
     if "/" not in text:
@@ -126,6 +143,9 @@ class CidrMap:
 
     def __init__(self, mappings: Iterable[Mapping]):
         self.mappings: tuple[Mapping, ...] = tuple(mappings)
+        # per mapping: (family, first and last old address, first new address, new size) as ints (``map_ip``)
+        self._spans = tuple((m.version, int(m.old.network_address), int(m.old.broadcast_address),
+                             int(m.new.network_address), m.new.num_addresses, m) for m in self.mappings)
         for side in ("old", "new"):
             nets = sorted((getattr(m, side) for m in self.mappings), key=lambda n: (n.version, n))
             for a, b in zip(nets, nets[1:]):
@@ -190,7 +210,25 @@ class CidrMap:
         return None
 
     def map_ip(self, ip: str) -> Mapped | None:
-        """map_ip maps an address at the same offset; None if it is no IP or in no old CIDR."""
+        """map_ip maps an address at the same offset; None if it is no IP or in no old CIDR.
+
+        An address in the spelling Kubernetes stores (``parse_ip``'s quick forms) is mapped as an int and its new
+        address spelled by the C library (``_spell``); anything else, and a misfit, as ``map_ip_plain`` does,
+        which ``tests/rewrite/test_cidr.py`` checks gives the same answer on every address.
+        """
+        quick = _quick_ip(ip)
+        if quick is None:
+            return self.map_ip_plain(ip)
+        version, n = quick
+        for v, lo, hi, new_lo, size, m in self._spans:
+            if v == version and lo <= n <= hi:
+                if n - lo >= size:
+                    return self.map_ip_plain(ip)  # a misfit: its reason names the address
+                return Mapped(ip, _spell(version, new_lo + n - lo), m)
+        return None
+
+    def map_ip_plain(self, ip: str) -> Mapped | None:
+        """map_ip_plain is ``map_ip`` through ``ipaddress`` objects (the reference the quick path must equal)."""
         addr = parse_ip(ip)
         if addr is None:
             return None
@@ -240,6 +278,15 @@ class CidrMap:
     def rewrite_value(self, value: str) -> str:
         """rewrite_value rewrites an IP or a CIDR (whichever the text is), else returns it unchanged."""
         return self.rewrite_subnet(value) if "/" in value else self.rewrite_ip(value)
+
+
+def _spell(version: int, n: int) -> str:
+    """_spell is ``str(ipaddress.ip_address(n))`` for an address of the family: the C library's spelling, which is
+    RFC 5952's as ``ipaddress`` writes it but for an IPv6 address it writes with a dotted tail (IPv4-mapped)."""
+    if version == 4:
+        return socket.inet_ntoa(n.to_bytes(4, "big"))
+    text = socket.inet_ntop(socket.AF_INET6, n.to_bytes(16, "big"))
+    return str(ipaddress.IPv6Address(n)) if "." in text else text
 
 
 def _rewritten(r: Mapped | None, original: str) -> str:
@@ -332,6 +379,9 @@ class Reallocator:
         self._ends[j:k] = [hi]
 
     def _span(self, item: str) -> tuple[int, int] | None:
+        quick = _quick_ip(item)  # (``parse_ip``'s int, without the address object)
+        if quick is not None:
+            return (quick[1], quick[1]) if quick[0] == self.net.version else None
         if "/" in item:
             net = parse_subnet(item)
             if net is None or net.version != self.net.version:

@@ -197,6 +197,14 @@ def assign(ctx: Context, slots: list[Slot], cmap: CidrMap, *, subnets: bool, wha
     """assign sets ``new`` on every slot that moves, or raises PlanError listing misfits and clashes."""
     parse = parse_subnet if subnets else parse_ip
     misfits: list[Slot] = []
+    pools: dict[int, Reallocator] = {}  # id of a Mapping of ``cmap`` -> ``_service_pool`` of its new CIDR
+
+    def usable(m: Mapped) -> bool:  # ``_usable``, its pool looked up by the mapping's identity, not its hash
+        pool = pools.get(id(m.mapping))
+        if pool is None:
+            pool = pools[id(m.mapping)] = _service_pool(m.mapping.new)
+        return pool.usable(m.new)
+
     for s in slots:
         m = cmap.map_subnet(s.old) if subnets else cmap.map_ip(s.old)
         if m is None:
@@ -205,7 +213,7 @@ def assign(ctx: Context, slots: list[Slot], cmap: CidrMap, *, subnets: bool, wha
                 ctx.plan.warnings.append(Warning(s.obj.key_text,
                                                  f"{s.label} {s.old} is in no old {what} CIDR; left as it is"))
             continue
-        if m.fits and (subnets or _usable(m)):
+        if m.fits and (subnets or usable(m)):
             s.new = m.new if m.new != s.old else None
         else:  # (only a misfit keeps its mapping: 370k of them, with their ip objects, weighed ~55 MB at 8 GiB)
             s.mapped = m

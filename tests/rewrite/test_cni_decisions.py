@@ -30,11 +30,18 @@ def managed(fields: dict) -> list:
     return [{"apiVersion": "crd.projectcalico.org/v1", "fieldsType": "FieldsV1", "fieldsV1": fields,
              "manager": "calico", "operation": "Update", "time": "2026-12-01T10:00:00Z"}]
 
+class MemoryRecords(dict):
+    """A key bucket in a dict: no element hints (``get_hinted`` finds none: ``record_at`` asks ``get``)."""
+
+    def get_hinted(self, key: bytes) -> None:
+        return None
+
+
 class MemorySnap:
     """Stands in for a Snapshot: ``key_bucket().get(revkey)`` answers from a dict (all ``Object`` reads)."""
 
     def __init__(self):
-        self.records: dict[bytes, bytes] = {}
+        self.records: dict[bytes, bytes] = MemoryRecords()
         self.path = "memory.db"
 
     def key_bucket(self):

@@ -124,7 +124,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     ``marker``, ``visit`` sees only the records whose bytes contain it (leaf runs without it are skipped
     with one search). ``hint_leaves`` notes in ``bucket.element_hints`` where each indexed key's latest record
     lies in the file (``bbolt.tree.pack_hint``; in an inline page: its leaf, ``leaf_hints``), so reading
-    those records later (``record_at``) is one slice, without a descent from the root or a page search.
+    those records later (``record_at``) is one read of the file (``Bucket.get_hinted``), without a descent from
+    the root or a page search.
     ``visit_batch(batch, user_keys)`` sees the records a batch of leaves at a time (see ``VisitBatch``).
     ``visit_skip``: ``visit`` does not see the records whose user key starts with one of these prefixes (a
     reader that wants none of them is then called for the few others only; not with ``marker``).

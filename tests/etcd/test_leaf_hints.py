@@ -1,8 +1,8 @@
 """The planning scan remembers where each indexed key's latest record lies; reads through it equal the descent.
 
 ``mvcc.live_keys(..., hint_leaves=True)`` fills ``Bucket.element_hints`` (the element's place in the file
-mapping) so that ``record_at`` is one slice instead of a descent from the root and a leaf search (150k
-reads on a 1.3 GB snapshot); ``Bucket.leaf_hints`` (a leaf to search first) serves the same for inline
+mapping) so that ``record_at`` is one read of the file (``Bucket.get_hinted``) instead of a descent from the root
+and a leaf search (150k reads on a 1.3 GB snapshot); ``Bucket.leaf_hints`` (a leaf to search first) serves the same for inline
 pages and ``diffwalk``. A hint may only make a read faster: every record read through the hints must be
 byte-identical to the same read on a fresh snapshot (no hints), and a wrong hint (another place in the
 file, another leaf, a branch page) must still find the right record.

@@ -105,7 +105,7 @@ values = st.lists(pieces, max_size=6).map(b"".join)
 @settings(max_examples=400, derandomize=True, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([b"/registry/a", b"/registry/10.96.1.1", b"/b", None]), values, st.booleans()),
                 min_size=1, max_size=8),
-       st.lists(st.sampled_from([0, 0, 0, 1, 5, 9000]), min_size=1, max_size=4),
+       st.lists(st.sampled_from([0, 0, 0, 1, 5, 47, 64, 65, 9000]), min_size=1, max_size=4),  # (about ``GAP``: runs cut there)
        st.randoms(use_true_random=False), st.sampled_from(list(NET_SETS)))
 def test_batch_search_equals_record_by_record_on_laid_out_values(records, gaps, rnd, nets):
     """Values back to back (a mention split across two records, or between a key and its value), apart, and out

@@ -300,7 +300,7 @@ def user_keys_at(raw, vs: list[int], ends: list[int]) -> tuple[list[bytes], list
     start with the key (field 1) and a one-byte length, as etcd writes them (keys under 128 bytes); else None.
 
     Whole-array operations: every value's tag and length come in one ``itemgetter`` call, every key in
-    another. Also None for a leaf without records or with an empty value (its first bytes are its neighbour's,
+    one ``map``. Also None for a leaf without records or with an empty value (its first bytes are its neighbour's,
     or past the end: each key must lie inside its value).
     """
     count = len(vs)
@@ -318,7 +318,8 @@ def user_keys_at(raw, vs: list[int], ends: list[int]) -> tuple[list[bytes], list
     stops = list(map(add, starts, lens))
     if not all(map(le, stops, ends)):
         return None
-    keys = list(itemgetter(*map(slice, starts, stops))(raw)) if count > 1 else [raw[starts[0] : stops[0]]]
+    # (each key sliced by ``map``: an ``itemgetter`` of every slice first builds a tuple of them all, a quarter slower)
+    keys = list(map(raw.__getitem__, map(slice, starts, stops)))
     return keys, starts, lens
 
 

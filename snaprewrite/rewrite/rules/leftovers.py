@@ -158,9 +158,9 @@ class Mentions:
             return
         touched = self.finder.touched(batch.raw, vs, ends)
         if 1 in touched:  # (few) the values a match touches that may or may not mention one: each searched alone
-            view, mentions = batch.view, self.finder.mentions
-            for x in compress(range(len(ks)), map(eq, touched, repeat(1))):
-                touched[x] = 2 if mentions(view[vs[x] : ends[x]]) else 0
+            view, mentions, put = batch.view, self.finder.mentions, revcodec.REV_BYTES_LEN
+            for x in compress(range(len(ks)), map(eq, touched, repeat(1))):  # (a deletion is never found: not searched)
+                touched[x] = 2 if vs[x] - ks[x] == put and mentions(view[vs[x] : ends[x]]) else 0
         # found: mentions one, and a put (a deletion's bbolt key is longer); the last record of a key decides
         found = dict(zip(ukeys, map(and_, map(eq, touched, repeat(2)), map(eq, map(sub, vs, ks), repeat(revcodec.REV_BYTES_LEN)))))
         found.pop(None, None)  # (records without a value: no key, never found)

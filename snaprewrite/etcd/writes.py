@@ -250,6 +250,24 @@ class Batch:
             return v.packed.kv.key
         return v.key
 
+    def base_at(self, revkey: bytes) -> KeyValue | None:
+        """base_at is ``puts.get(revkey)``: the record put under ``revkey``, a write's value left out (None: no put)."""
+        v = self._puts.get(revkey)
+        return v.base_kv() if type(v) is Write else v
+
+    def put_under(self, keys: set[bytes]) -> dict[bytes, list[bytes]]:
+        """put_under is, for each of ``keys`` with records put, their revkeys in put order (``key_of`` of every put)."""
+        added: dict[bytes, list[bytes]] = {}
+        for revkey, v in self._puts.items():
+            if type(v) is Write:
+                p = v.packed
+                key = v.key if type(p) is bytes else p.kv.key
+            else:
+                key = v.key
+            if key in keys:
+                added.setdefault(key, []).append(revkey)
+        return added
+
     def record(self, revkey: bytes) -> KeyValue | None:
         """record is the record put under ``revkey``, value included (None: no put there)."""
         v = self._puts.get(revkey)
@@ -266,19 +284,25 @@ class Batch:
     def ops(self) -> Iterator[Op]:
         """ops yields every put (encoded) and deletion in bbolt key order (the order a streamed transaction wants)."""
         puts, held = self._puts, self._held
-        encode = kvcodec.encode
+        encode = kvcodec.encode_fields
+        unpack = _BASE.unpack_from
+        at = revcodec.REV_BYTES_LEN
         for k in sorted([*puts, *self.deletes]):
             v = puts.get(k)
             if v is None:
                 yield k, None
                 continue
             if type(v) is Write:
-                kv, w = v.base_kv(), v
+                p = v.packed
+                if type(p) is bytes:  # an edit in place: its record, packed, with the write's value
+                    _tomb, create, mod, version, lease = unpack(p, at)
+                    yield k, encode(v.key, create, mod, version, v.value, lease)
+                    continue
+                kv, w = p.kv, v
             else:
                 kv, w = v, held.get(k)
-            if w is not None:
-                kv = KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, w.value, kv.lease)
-            yield k, encode(kv)
+            yield k, encode(kv.key, kv.create_revision, kv.mod_revision, kv.version,
+                            kv.value if w is None else w.value, kv.lease)
 
 
 def _is_tomb(revkey: bytes) -> bool:
@@ -413,11 +437,7 @@ def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Ite
     for callers that read revisions only (the values are not all read back at once).
     """
     keys = set(keys)
-    added: dict[bytes, list[bytes]] = {}
-    for revkey in batch.puts:
-        key = batch.key_of(revkey)
-        if key in keys:
-            added.setdefault(key, []).append(revkey)
+    added = batch.put_under(keys)
     out: dict[bytes, KeyValue | None] = {}
     for key in keys:
         revkeys = [k for k in histories.of(key) if k not in batch.deletes] + added.get(key, [])
@@ -425,7 +445,7 @@ def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Ite
         if last is None or _is_tomb(last):
             out[key] = None
             continue
-        kv = batch.record(last) if values else batch.puts.get(last)
+        kv = batch.record(last) if values else batch.base_at(last)
         out[key] = kv if kv is not None else kvcodec.decode(snap.key_bucket().get(last))
     return out
 

@@ -112,6 +112,39 @@ class Spill:
         self._next = at + n
         return self._pread(at, n)
 
+    def get_many(self, handles: list[int]) -> list[bytes]:
+        """get_many is ``[get(h) for h in handles]``, the file read in offset order, neighbours in one pread.
+
+        For handles in no particular order (one pread each through ``get``): sorted by offset, the values
+        lying within ``READ_AHEAD`` bytes of the first of a group are read with it.
+        """
+        out: list = [b""] * len(handles)
+        order = sorted(range(len(handles)), key=handles.__getitem__)
+        base = self._base  # below it the file does not change (the values past it are in the buffer: ``get``)
+        k = 0
+        while k < len(order):
+            at = handles[order[k]] >> 32
+            end = k
+            stop = at
+            while end < len(order):
+                h = handles[order[end]]
+                e = (h >> 32) + (h & MAX_SIZE)
+                if e > base or e - at > READ_AHEAD:
+                    break
+                stop = max(stop, e)
+                end += 1
+            if end == k:  # a large value, or one still in the buffer
+                out[order[k]] = self.get(handles[order[k]])
+                k += 1
+                continue
+            data = self._pread(at, stop - at)
+            for i in order[k:end]:
+                h = handles[i]
+                o = (h >> 32) - at
+                out[i] = data[o : o + (h & MAX_SIZE)]
+            k = end
+        return out
+
     def _pread(self, at: int, n: int) -> bytes:
         """_pread reads ``n`` bytes of the file at ``at`` (all of them lie below its end)."""
         data = os.pread(self._fd, n, at)

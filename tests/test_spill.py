@@ -100,3 +100,19 @@ def test_a_write_pickles_with_its_bytes_not_its_handle():
     assert back == w  # equal by value, wherever each keeps it
     other = writes.Write.of(w.key, w.base, value[:-1] + b"x")
     assert other != w and other.base == w.base
+
+
+def test_get_many_is_get_in_any_order():
+    """get_many gives what get gives for every handle (shuffled, repeated, large, still buffered), in the order asked."""
+    rnd = random.Random(5)
+    s = spill.Spill()
+    values = [rnd.randbytes(rnd.choice((130, 700, 5000, 300_000))) for _ in range(400)]
+    handles = [s.add(v) for v in values]
+    assert None not in handles
+    asked = handles * 2
+    rnd.shuffle(asked)
+    got = s.get_many(asked)
+    assert got == [s.get(h) for h in asked]
+    assert got == [values[handles.index(h)] for h in asked]
+    assert s.get_many([]) == []
+    s.close()

@@ -74,6 +74,7 @@ MAX_REVISION = (1 << 63) - 1  # etcd's revisions are int64
 
 
 VALUES = Spill()  # where this process's writes keep their values (``Write.of``): not in memory
+OPS_CHUNK = 4096  # records ``Batch.ops`` encodes per read of their values
 
 
 _BASE = struct.Struct("<?qqqq")  # after a Write's 17-byte revision key: tombstone, create/mod revision, version, lease
@@ -282,27 +283,38 @@ class Batch:
         return KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, w.value, kv.lease)
 
     def ops(self) -> Iterator[Op]:
-        """ops yields every put (encoded) and deletion in bbolt key order (the order a streamed transaction wants)."""
+        """ops yields every put (encoded) and deletion in bbolt key order (the order a streamed transaction wants).
+
+        The writes' values are read back ``OPS_CHUNK`` records at a time (``Spill.get_many``: neighbours
+        in the spill file in one read), not one read each nor all at once.
+        """
         puts, held = self._puts, self._held
         encode = kvcodec.encode_fields
         unpack = _BASE.unpack_from
         at = revcodec.REV_BYTES_LEN
-        for k in sorted([*puts, *self.deletes]):
-            v = puts.get(k)
-            if v is None:
-                yield k, None
-                continue
-            if type(v) is Write:
-                p = v.packed
-                if type(p) is bytes:  # an edit in place: its record, packed, with the write's value
-                    _tomb, create, mod, version, lease = unpack(p, at)
-                    yield k, encode(v.key, create, mod, version, v.value, lease)
+        order = sorted([*puts, *self.deletes])
+        for c in range(0, len(order), OPS_CHUNK):
+            chunk = order[c : c + OPS_CHUNK]
+            recs = list(map(puts.get, chunk))
+            ws = [v if type(v) is Write else None if v is None else held.get(k) for k, v in zip(chunk, recs)]
+            spilled = [w.held for w in ws if w is not None and type(w.held) is int]
+            values = iter(VALUES.get_many(spilled)) if spilled else None
+            for k, v, w in zip(chunk, recs, ws):
+                if v is None:
+                    yield k, None
                     continue
-                kv, w = p.kv, v
-            else:
-                kv, w = v, held.get(k)
-            yield k, encode(kv.key, kv.create_revision, kv.mod_revision, kv.version,
-                            kv.value if w is None else w.value, kv.lease)
+                if w is None:
+                    yield k, encode(v.key, v.create_revision, v.mod_revision, v.version, v.value, v.lease)
+                    continue
+                value = next(values) if type(w.held) is int else w.held
+                if v is w:
+                    p = w.packed
+                    if type(p) is bytes:  # an edit in place: its record, packed, with the write's value
+                        _tomb, create, mod, version, lease = unpack(p, at)
+                        yield k, encode(w.key, create, mod, version, value, lease)
+                        continue
+                    v = p.kv
+                yield k, encode(v.key, v.create_revision, v.mod_revision, v.version, value, v.lease)
 
 
 def _is_tomb(revkey: bytes) -> bool:

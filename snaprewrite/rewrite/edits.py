@@ -122,6 +122,24 @@ class Edit:
             return [(got[1], row[3]) for row in got[5]]
         return [(row[0], row[7]) for row in got[1]]
 
+    @staticmethod
+    def change_keys_of(edits: list["Edit"]) -> list[list[tuple[str, str | None]]]:
+        """change_keys_of is ``[e.change_keys() for e in edits]``, the packed changes read from the spill at once."""
+        got = CHANGES.get_many([e.packed for e in edits if type(e.packed) is int])
+        out = []
+        i = 0
+        for e in edits:
+            p = e.packed
+            if p is None:
+                out.append([])
+                continue
+            if type(p) is int:
+                p = got[i]
+                i += 1
+            t = marshal.loads(p)
+            out.append([(t[1], row[3]) for row in t[5]] if t[0] == 0 else [(row[0], row[7]) for row in t[1]])
+        return out
+
     def changes_json(self) -> list[dict]:
         """changes_json is ``[c.as_json() for c in self.changes]`` (the report's entries), made without the Changes."""
         p = self.packed

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from .. import __version__, jsontext, process
 from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
@@ -28,6 +29,7 @@ from . import plan as planning
 from . import verify as verifying
 from .changelist import ChangeList
 from .cidr import CidrMap
+from .edits import Edit
 
 Progress = Callable[[int], None] | None
 
@@ -300,22 +302,21 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
     records as ``apply`` writes them (``apply.batch``; None only when nothing is renamed). ``rep["changes"]``
     is the plan's ``ChangeList`` (``Plan.report``).
     """
-    renamed = [e.write.new_key for e in plan.edits if e.new_key is not None]
-    if not renamed:
+    edits = plan.edits
+    renames = [(i, e) for i, e in enumerate(edits) if e.write.new_key is not None]
+    if not renames:
         return
-    latest = writes.latest_records(snap, batch, plan.histories, renamed, values=False)
-    del renamed
-    placed = {e.key.decode("utf-8", "backslashreplace"): latest[e.new_key] for e in plan.edits if e.new_key is not None}
+    latest = writes.latest_records(snap, batch, plan.histories, [e.write.new_key for _, e in renames], values=False)
+    placed = {e.write.key.decode("utf-8", "backslashreplace"): latest[e.write.new_key] for _, e in renames}
     del latest
+    firsts = list(accumulate((e.count for e in edits), initial=0))  # each edit's first entry in the changes
     changes: ChangeList = rep["changes"]  # its entries are the edits' changes in order (``plan.EditChanges``)
-    i = 0
-    for e in plan.edits:  # only a renamed object's Changes are read; no entry's dict is made
-        if e.new_key is not None:
-            for j, (key, new_key) in enumerate(e.change_keys()):
-                kv = placed.get(key) if new_key else None
-                if kv is not None:
-                    changes.add_object(i + j, "newRecord", NEW_RECORD, (kv.create_revision, kv.mod_revision, kv.version))
-        i += e.count
+    # only a renamed object's Changes are read (their packed keys, all at once); no entry's dict is made
+    for (i, _), keys in zip(renames, Edit.change_keys_of([e for _, e in renames])):
+        for j, (key, new_key) in enumerate(keys):
+            kv = placed.get(key) if new_key else None
+            if kv is not None:
+                changes.add_object(firsts[i] + j, "newRecord", NEW_RECORD, (kv.create_revision, kv.mod_revision, kv.version))
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:

@@ -129,3 +129,9 @@ def test_values_parked_in_the_spill_write_the_same_records_as_values_in_memory(f
     assert int in held and set(held_kept) == {bytes}  # parked in a file / kept in memory
     assert new == new_kept and ops == ops_kept and whole == whole_kept and seen == seen_kept
     assert set(new) <= {kv.value for kv in whole.values()}  # ``record`` gives the values back whole
+    # ops encode every record as ``record`` gives it, however many records each read of the values takes
+    by_record = [(k, None if k not in whole else kv.encode(whole[k])) for k, _ in ops]
+    assert ops == by_record
+    for chunk in (1, 3):
+        monkeypatch.setattr(writes, "OPS_CHUNK", chunk)
+        assert planned(spill.Spill())[2] == ops

@@ -131,6 +131,14 @@ class Write:
         _tomb, create, mod, version, lease = _BASE.unpack_from(p, revcodec.REV_BYTES_LEN)
         return KeyValue(self.key, create, mod, version, b"", lease)
 
+    def revision_lease(self) -> tuple[Revision, int]:
+        """revision_lease is (``base.revision``, ``base.kv.lease``), made without the Record."""
+        p = self.packed
+        if type(p) is not bytes:
+            return p.revision, p.kv.lease
+        at = revcodec.REV_BYTES_LEN
+        return Revision(int.from_bytes(p[:8], "big"), int.from_bytes(p[9:at], "big")), _BASE.unpack_from(p, at)[4]
+
     @property
     def value(self) -> bytes:
         held = self.held
@@ -210,19 +218,24 @@ class Batch:
     entries each (~90 MB).
     """
 
-    __slots__ = ("_puts", "deletes", "revision", "_held")
+    __slots__ = ("_puts", "deletes", "last_of", "revision", "_held")
 
     def __init__(self, revision: int = 0):
         self._puts: dict[bytes, KeyValue | Write] = {}  # revkey -> the record, or the Write whose record it is
         self.deletes: set[bytes] = set()
         self.revision = revision
         self._held: dict[bytes, Write] = {}  # revkey -> the Write whose value a KeyValue put holds
+        # user key -> its last record's bbolt key once the batch is applied (None: no record), for the keys
+        # ``in_place`` renamed from or to, as it placed them (``latest_records`` reads it; None: not kept,
+        # or the batch changed since)
+        self.last_of: dict[bytes, bytes | None] | None = None
 
     @property
     def puts(self) -> Mapping[bytes, KeyValue]:
         return _Puts(self._puts)
 
     def put(self, revkey: bytes, kv: KeyValue) -> None:
+        self.last_of = None
         self.deletes.discard(revkey)
         self._held.pop(revkey, None)
         self._puts[revkey] = kv
@@ -235,11 +248,13 @@ class Batch:
     def put_edit(self, w: Write) -> None:
         """put_edit is ``put_write(w.revkey, w.base_kv(), w)``: the Write's record, in place, with its new value."""
         revkey = w.revkey
+        self.last_of = None
         self.deletes.discard(revkey)
         self._held.pop(revkey, None)
         self._puts[revkey] = w
 
     def delete(self, revkey: bytes) -> None:
+        self.last_of = None
         self._puts.pop(revkey, None)
         self._held.pop(revkey, None)
         self.deletes.add(revkey)
@@ -390,14 +405,15 @@ def in_place(snap: Snapshot, writes: Iterable[Write], histories: Histories, late
 
     for w in _rename_order(renames):
         _rename_in_place(snap, w, history(w.key), history(w.new_key), batch, subs)
+    batch.last_of = {key: revkeys[-1] if revkeys else None for key, revkeys in hist.items()}
     return batch
 
 
 def _rename_in_place(snap: Snapshot, w: Write, src: list[bytes], dst: list[bytes], batch: Batch,
                      subs: _Subs) -> None:
     """_rename_in_place moves ``w``'s record from ``src`` (its key's record keys) to ``dst`` (the new key's)."""
-    base = w.base
-    rk, r, lease = w.revkey, base.revision, base.kv.lease
+    rk = w.revkey
+    r, lease = w.revision_lease()
     if not src or src[-1] != rk:
         raise SchemaError(f"{_label(w.key)}: revision {r.main}/{r.sub} is not the key's latest record "
                           "(or its history was not gathered)")
@@ -449,11 +465,15 @@ def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Ite
     for callers that read revisions only (the values are not all read back at once).
     """
     keys = set(keys)
-    added = batch.put_under(keys)
+    ends = batch.last_of if batch.last_of is not None and keys <= batch.last_of.keys() else None
+    added = batch.put_under(keys) if ends is None else {}
     out: dict[bytes, KeyValue | None] = {}
     for key in keys:
-        revkeys = [k for k in histories.of(key) if k not in batch.deletes] + added.get(key, [])
-        last = max(revkeys) if revkeys else None  # bbolt key order is revision order
+        if ends is not None:  # as ``in_place`` placed the key's records
+            last = ends[key]
+        else:
+            revkeys = [k for k in histories.of(key) if k not in batch.deletes] + added.get(key, [])
+            last = max(revkeys) if revkeys else None  # bbolt key order is revision order
         if last is None or _is_tomb(last):
             out[key] = None
             continue

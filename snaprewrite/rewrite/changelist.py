@@ -82,6 +82,35 @@ class ChangeList(LazyList):
         else:
             self._added[i] = pairs + (name, value)
 
+    def add_objects(self, name: str, names: tuple[str, ...], rows: list[tuple[int, tuple]]) -> None:
+        """add_objects is ``add_object(i, name, names, values)`` for each (i, values) of ``rows`` in turn.
+
+        The rows ``add_object`` would pack (see there) are packed without a call each; from the first
+        that it would not, each goes through ``add_object``.
+        """
+        names = tuple(names)
+        if rows and (self._name is None or (name, names) == (self._name, self._names)):
+            n, k, added = len(self._changes), len(names), self._added
+            last = self._at[-1] if self._at else -1
+            at: list[int] = []
+            values: list[int] = []
+            for done, (i, vals) in enumerate(rows):  # ``done``: where the packing stopped
+                if not (last < i < n and i not in added and len(vals) == k
+                        and all(type(v) is int and -(1 << 63) <= v < (1 << 63) for v in vals)):
+                    break
+                at.append(i)
+                values.extend(vals)
+                last = i
+            else:
+                done = len(rows)
+            if at:
+                self._name, self._names = name, names
+                self._at.extend(at)
+                self._values.extend(values)
+            rows = rows[done:]
+        for i, vals in rows:
+            self.add_object(i, name, names, vals)
+
     def add_object(self, i: int, name: str, names: tuple[str, ...], values: tuple) -> None:
         """add_object is ``add(i, name, dict(zip(names, values)))``, the dict made only when the entry is read."""
         i = self._index(i)

@@ -303,20 +303,22 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
     is the plan's ``ChangeList`` (``Plan.report``).
     """
     edits = plan.edits
-    renames = [(i, e) for i, e in enumerate(edits) if e.write.new_key is not None]
+    renames = [(i, e.write) for i, e in enumerate(edits) if e.write.new_key is not None]
     if not renames:
         return
-    latest = writes.latest_records(snap, batch, plan.histories, [e.write.new_key for _, e in renames], values=False)
-    placed = {e.write.key.decode("utf-8", "backslashreplace"): latest[e.write.new_key] for _, e in renames}
+    latest = writes.latest_records(snap, batch, plan.histories, [w.new_key for _, w in renames], values=False)
+    placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for _, w in renames}
     del latest
     firsts = list(accumulate((e.count for e in edits), initial=0))  # each edit's first entry in the changes
-    changes: ChangeList = rep["changes"]  # its entries are the edits' changes in order (``plan.EditChanges``)
+    rows = []  # (entry, its newRecord's values), in entry order
     # only a renamed object's Changes are read (their packed keys, all at once); no entry's dict is made
-    for (i, _), keys in zip(renames, Edit.change_keys_of([e for _, e in renames])):
+    for (i, _), keys in zip(renames, Edit.change_keys_of([edits[i] for i, _ in renames])):
         for j, (key, new_key) in enumerate(keys):
             kv = placed.get(key) if new_key else None
             if kv is not None:
-                changes.add_object(firsts[i] + j, "newRecord", NEW_RECORD, (kv.create_revision, kv.mod_revision, kv.version))
+                rows.append((firsts[i] + j, (kv.create_revision, kv.mod_revision, kv.version)))
+    changes: ChangeList = rep["changes"]  # its entries are the edits' changes in order (``plan.EditChanges``)
+    changes.add_objects("newRecord", NEW_RECORD, rows)
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:

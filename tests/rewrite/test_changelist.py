@@ -119,3 +119,22 @@ def test_a_real_rewrites_report_file_lists_the_plans_changes(fixture_path, tmp_p
         assert got == want
     assert renamed == 6
     assert rep_path.read_text() == json.dumps({**res.report, "changes": list(res.report["changes"])}, indent=2) + "\n"
+
+
+def test_objects_added_at_once_read_as_added_one_by_one():
+    """add_objects packs what add_object would, and hands add_object the rest: the entries read the same."""
+    names = ("createRevision", "modRevision", "version")
+    big = (1 << 63, 1, 1)  # not an int64: not packed
+    for rows in ([(1, (5, 6, 1)), (3, (7, 7, 2)), (8, (9, 9, 1))],
+                 [(1, (5, 6, 1)), (3, big), (8, (9, 9, 1))],  # the packing stops at the second row
+                 [(4, (5, 6, 1)), (2, (7, 7, 2)), (9, (1, 1, 1)), (-1, (3, 3, 3))],  # out of order, from the end
+                 [(0, (1, 2)), (5, (1, 2, 3))], []):
+        one, many = ChangeList(changes(12)), ChangeList(changes(12))
+        for lazy in (one, many):
+            lazy.add_object(0, "newRecord", names, (1, 1, 1))
+            lazy.add(6, "extra", "x")  # an entry with a field already: not packed
+        for i, values in rows + [(6, (2, 2, 2))]:
+            one.add_object(i, "newRecord", names, values)
+        many.add_objects("newRecord", names, rows + [(6, (2, 2, 2))])
+        assert list(map(dict, many)) == list(map(dict, one))
+        assert [list(e.items()) for e in many] == [list(e.items()) for e in one]

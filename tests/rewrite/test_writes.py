@@ -103,8 +103,10 @@ def test_write_of_keeps_every_field_but_the_value(fixture_path):
             w = writes.Write.of(key, rec, b"new")
             assert w.base == replace(rec, kv=replace(rec.kv, value=b"")) and w.value == b"new", key
             assert type(w.packed) is bytes and w.revkey == revkey  # packed in one bytes object
+            assert w.revision_lease() == (w.base.revision, w.base.kv.lease)
             other = writes.Write.of(key + b"-renamed", rec, b"new")  # a record of another key: kept as a Record
             assert type(other.packed) is mvcc.Record and other.base == w.base and other.revkey == revkey
+            assert other.revision_lease() == (w.base.revision, w.base.kv.lease)
 
 
 @pytest.mark.parametrize("mode", [applying.Mode(), applying.Mode(as_new_revision=True)])

@@ -94,15 +94,15 @@ class ChangeList(LazyList):
             last = self._at[-1] if self._at else -1
             at: list[int] = []
             values: list[int] = []
-            for done, (i, vals) in enumerate(rows):  # ``done``: where the packing stopped
+            done = 0  # rows packed so far
+            for i, vals in rows:
                 if not (last < i < n and i not in added and len(vals) == k
                         and all(type(v) is int and -(1 << 63) <= v < (1 << 63) for v in vals)):
                     break
                 at.append(i)
                 values.extend(vals)
                 last = i
-            else:
-                done = len(rows)
+                done += 1
             if at:
                 self._name, self._names = name, names
                 self._at.extend(at)

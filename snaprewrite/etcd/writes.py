@@ -74,7 +74,7 @@ MAX_REVISION = (1 << 63) - 1  # etcd's revisions are int64
 
 
 VALUES = Spill()  # where this process's writes keep their values (``Write.of``): not in memory
-OPS_CHUNK = 4096  # records ``Batch.ops`` encodes per read of their values
+OPS_CHUNK = 1024  # records ``Batch.ops`` encodes per read of their values
 
 
 _BASE = struct.Struct("<?qqqq")  # after a Write's 17-byte revision key: tombstone, create/mod revision, version, lease

@@ -10,6 +10,7 @@ import contextlib
 import io
 import json
 import os
+from array import array
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -292,6 +293,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
 
 
 NEW_RECORD = ("createRevision", "modRevision", "version")  # a rename's ``newRecord`` fields
+RENAMES_AT_ONCE = 4096  # renamed edits whose changes ``_record_renames`` reads at once
 
 
 def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: writes.Batch | None) -> None:
@@ -303,22 +305,26 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
     is the plan's ``ChangeList`` (``Plan.report``).
     """
     edits = plan.edits
-    renames = [(i, e.write) for i, e in enumerate(edits) if e.write.new_key is not None]
+    renames = array("q", (i for i, e in enumerate(edits) if e.write.new_key is not None))
     if not renames:
         return
-    latest = writes.latest_records(snap, batch, plan.histories, [w.new_key for _, w in renames], values=False)
-    placed = {w.key.decode("utf-8", "backslashreplace"): latest[w.new_key] for _, w in renames}
+    latest = writes.latest_records(snap, batch, plan.histories, [edits[i].write.new_key for i in renames],
+                                   values=False)
+    placed = {edits[i].write.key.decode("utf-8", "backslashreplace"): latest[edits[i].write.new_key] for i in renames}
     del latest
-    firsts = list(accumulate((e.count for e in edits), initial=0))  # each edit's first entry in the changes
-    rows = []  # (entry, its newRecord's values), in entry order
-    # only a renamed object's Changes are read (their packed keys, all at once); no entry's dict is made
-    for (i, _), keys in zip(renames, Edit.change_keys_of([edits[i] for i, _ in renames])):
-        for j, (key, new_key) in enumerate(keys):
-            kv = placed.get(key) if new_key else None
-            if kv is not None:
-                rows.append((firsts[i] + j, (kv.create_revision, kv.mod_revision, kv.version)))
+    firsts = array("q", accumulate((e.count for e in edits), initial=0))  # each edit's first entry in the changes
     changes: ChangeList = rep["changes"]  # its entries are the edits' changes in order (``plan.EditChanges``)
-    changes.add_objects("newRecord", NEW_RECORD, rows)
+    # only a renamed object's Changes are read (their packed keys, RENAMES_AT_ONCE edits at a time); no
+    # entry's dict is made
+    for c in range(0, len(renames), RENAMES_AT_ONCE):
+        part = renames[c : c + RENAMES_AT_ONCE]
+        rows = []  # (entry, its newRecord's values), in entry order
+        for i, keys in zip(part, Edit.change_keys_of([edits[i] for i in part])):
+            for j, (key, new_key) in enumerate(keys):
+                kv = placed.get(key) if new_key else None
+                if kv is not None:
+                    rows.append((firsts[i] + j, (kv.create_revision, kv.mod_revision, kv.version)))
+        changes.add_objects("newRecord", NEW_RECORD, rows)
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:

@@ -226,7 +226,7 @@ class Batch:
         self.revision = revision
         self._held: dict[bytes, Write] = {}  # revkey -> the Write whose value a KeyValue put holds
         # user key -> its last record's bbolt key once the batch is applied (None: no record), for the keys
-        # ``in_place`` renamed from or to, as it placed them (``latest_records`` reads it; None: not kept,
+        # ``in_place`` renamed to, as it placed them (``latest_records`` reads it; None: not kept,
         # or the batch changed since)
         self.last_of: dict[bytes, bytes | None] | None = None
 
@@ -405,7 +405,7 @@ def in_place(snap: Snapshot, writes: Iterable[Write], histories: Histories, late
 
     for w in _rename_order(renames):
         _rename_in_place(snap, w, history(w.key), history(w.new_key), batch, subs)
-    batch.last_of = {key: revkeys[-1] if revkeys else None for key, revkeys in hist.items()}
+    batch.last_of = {w.new_key: hist[w.new_key][-1] if hist[w.new_key] else None for w in renames}
     return batch
 
 

@@ -310,6 +310,7 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
         return
     latest = writes.latest_records(snap, batch, plan.histories, [edits[i].write.new_key for i in renames],
                                    values=False)
+    batch.last_of = None  # (where the renames put each key's last record: read, not needed past here)
     placed = {edits[i].write.key.decode("utf-8", "backslashreplace"): latest[edits[i].write.new_key] for i in renames}
     del latest
     firsts = array("q", accumulate((e.count for e in edits), initial=0))  # each edit's first entry in the changes

@@ -229,11 +229,11 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                  networks(f for f in found.service_ranges if f.key.startswith(key_text(state.key(SERVICECIDRS))))]
     range_nets = {version: [_net(rng)] for version, rng in ranges.items()}
     allocatable: dict[int, tuple[int, int]] = {}
-    for key, svc in held.each(problems):
+    for key, svc, parents, parsed_ips in _with_parents(state, held, problems, ipaddress_mode):
         mark = verified.count if verified is not None else 0
         skip = svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None")
         for raw in () if skip else svc.ips:
-            parsed = _parse_ip(raw)
+            parsed = parsed_ips[raw] if raw in parsed_ips else _parse_ip(raw)
             if parsed is None:
                 dx.add(svc.key, ERROR, "ClusterIPNotValid", f"Cluster IP {raw} is not a valid IP; please recreate "
                                                            "service")
@@ -269,7 +269,7 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                                                              f"CIDR {rng}; please recreate service")
             if ipaddress_mode:
                 _check_ipaddress(state, dx, svc, ip, version, value, cidr_nets or range_nets[version], held,
-                                 verified)
+                                 verified, parents)
         if verified is None or verified.count - mark < len(svc.ips):
             held.keep(key, svc)
     for version, left in bitmaps.stored.items():
@@ -283,14 +283,40 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
 _PARENT_REF_FIELDS = ("group", "resource", "namespace", "name")
 
 
-def _ipaddress_parent(state: State, key: bytes) -> tuple[dict, dict] | None:
+def _with_parents(state: State, held: Held, problems: list[str], ipaddress_mode: bool):
+    """_with_parents is ``held.each`` with, per Service, the IPAddresses already read for ``_check_ipaddress``.
+
+    On the compact path the IPAddresses the IPs of a batch of Services name are read first, together
+    (``State.values``): a plan's renamed IPAddresses lie in its temp file in another order than their
+    new names. On the plain path none (each is read when checked).
+    """
+    for batch in held.batches(problems):
+        parents: dict[bytes, tuple[dict, dict] | None] = {}
+        parsed_ips: dict[str, tuple[str, int, int] | None] = {}  # the batch's IPs, parsed once (``_parse_ip``)
+        if ipaddress_mode and held.compact:
+            keys = []
+            for _key, svc in batch:
+                if svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None"):
+                    continue
+                for raw in svc.ips:
+                    parsed = parsed_ips[raw] = _parse_ip(raw)
+                    if parsed is not None and state.has(key := state.key(IPADDRESSES + parsed[0].encode())):
+                        keys.append(key)
+            keys = list(dict.fromkeys(keys))
+            parents.update(zip(keys, map(functools.partial(_ipaddress_parent, state), keys, state.values(keys))))
+        for key, svc in batch:
+            yield key, svc, parents, parsed_ips
+
+
+def _ipaddress_parent(state: State, key: bytes, value: bytes | None = None) -> tuple[dict, dict] | None:
     """_ipaddress_parent is an IPAddress's (spec.parentRef, metadata.labels) as the API shows them, or None.
 
     A protobuf IPAddress (all of them, as the API server writes them) is parsed by the protobuf runtime
     for just these fields (56k of them took a tenth of a rewrite through the full decode); anything else
     (JSON, another kind in the envelope, an encoding, bytes the runtime refuses) goes through ``decoded``.
+    ``value``: the key's value, already read.
     """
-    got = _ipaddress_parent_fast(state.value(key))
+    got = _ipaddress_parent_fast(state.value(key) if value is None else value)
     if got is not None:
         return got
     obj = decoded(state, key, [])
@@ -328,8 +354,12 @@ def _ipaddress_parent_fast(value: bytes | None) -> tuple[dict, dict] | None:
 
 
 def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, value: int,
-                     cidr_nets: list[tuple[int, int, int]], held: Held, verified: "Verified | None") -> None:
-    """_check_ipaddress replays repairip.go's Service -> IPAddress checks for one (canonical) cluster IP."""
+                     cidr_nets: list[tuple[int, int, int]], held: Held, verified: "Verified | None",
+                     parents: dict[bytes, tuple[dict, dict] | None] | None = None) -> None:
+    """_check_ipaddress replays repairip.go's Service -> IPAddress checks for one (canonical) cluster IP.
+
+    ``parents``: IPAddresses already read (``_ipaddress_parent`` of each key); any other is read here.
+    """
     fam = _family(version)
     if not _inside(version, value, cidr_nets):
         dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]: {ip} is not within any configured "
@@ -339,7 +369,7 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, va
     if not state.has(key):
         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]: {ip} is not allocated; repairing")
         return
-    got = _ipaddress_parent(state, key)
+    got = parents[key] if parents and key in parents else _ipaddress_parent(state, key)
     if got is None:
         dx.add(key_text(key), ERROR, "Undecodable", f"{key_text(key)}: the IPAddress does not decode")
         return
@@ -367,9 +397,7 @@ def _check_ipaddress_objects(state: State, dx: Diagnosis, held: Held, verified: 
     (either not managed by the allocator, or a correct reference), so they are not read again.
     """
     prefix = state.key(IPADDRESSES)
-    for key in state.keys(IPADDRESSES):
-        if verified is not None and key in verified:
-            continue
+    for key in verified.unverified() if verified is not None else state.keys(IPADDRESSES):
         name = key_text(key[len(prefix):])
         got = _ipaddress_parent(state, key)
         if got is None:

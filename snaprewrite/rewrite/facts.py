@@ -129,14 +129,16 @@ class State:
     """
 
     def __init__(self, snap: Snapshot, index: dict[bytes, bytes], overlay: dict[bytes, bytes | None] | None = None,
-                 layout: Layout | None = None, crypt=None):
+                 layout: Layout | None = None, crypt=None, keys: list[bytes] | None = None):
         self.snap = snap
         self.index = index
         self.overlay = overlay or {}
         self.layout = layout or Layout()
         self.crypt = crypt
         self.found: Facts | None = None  # ``discover``'s result, once made (a State does not change)
-        if self.overlay:
+        if keys is not None:  # the live keys, sorted, as computed below (``with_plan`` knows them)
+            self._keys = keys
+        elif self.overlay:
             live = set(index) | {k for k, v in self.overlay.items() if v is not None}
             self._keys = sorted(k for k in live if self.overlay.get(k, b"") is not None)
         else:
@@ -171,16 +173,28 @@ class State:
         objects gone from their old key and live under the new one."""
         overlay: dict[bytes, bytes | None] = dict(self.overlay)
         held = indexed(self.layout)
+        index = self.index
+        touched: list[bytes] = []
         for e in plan.edits:
-            if self.index.get(e.key) != e.write.revkey:
+            w = e.write
+            key, new_key = w.key, w.new_key
+            if index.get(key) != w.revkey:
                 continue  # not the live record: the plan does not change what is live
-            if e.new_key is not None:
-                overlay.setdefault(e.key, None)
-                if e.new_key.startswith(held):
-                    overlay[e.new_key] = e.write  # its value is read back when asked for (``value``)
+            if new_key is not None:
+                overlay.setdefault(key, None)
+                touched.append(key)
+                if new_key.startswith(held):
+                    overlay[new_key] = w  # its value is read back when asked for (``value``)
+                    touched.append(new_key)
             else:
-                overlay[e.key] = e.write
-        return State(self.snap, self.index, overlay, self.layout, self.crypt)
+                overlay[key] = w
+                if self.overlay:  # (a key of the index this state has deleted is live again)
+                    touched.append(key)
+        # the live keys: this state's, but those the plan deletes, and the keys it adds (two sorted runs: one merge)
+        gone = {k for k in touched if overlay[k] is None}
+        added = sorted({k for k in touched if overlay[k] is not None and not self.has(k)})
+        keys = [k for k in self._keys if k not in gone] if gone else list(self._keys)
+        return State(self.snap, index, overlay, self.layout, self.crypt, sorted(keys + added) if added else keys)
 
     def keys(self, prefix: bytes) -> list[bytes]:
         """keys lists the live keys under ``prefix``, sorted."""
@@ -212,6 +226,32 @@ class State:
         if self.crypt is not None and value is not None:
             value = self.crypt.open(key, value)[0]  # a renamed value was sealed for its new key: key is that
         return value
+
+
+    def values(self, keys: list[bytes]) -> list[bytes | None]:
+        """values is ``[self.value(k) for k in keys]``; a plan's new values among them are read together, in
+        the order they lie in their temp file (``writes.Write.values_of``), not one read each."""
+        keys = [self.key(k) for k in keys]
+        out: list[bytes | None] = [None] * len(keys)
+        planned: list[int] = []
+        overlay, index, snap = self.overlay, self.index, self.snap
+        for i, key in enumerate(keys):
+            if key in overlay:
+                value = overlay[key]
+                if isinstance(value, writes.Write):
+                    planned.append(i)
+                else:
+                    out[i] = value
+            else:
+                revkey = index.get(key)
+                if revkey is not None:
+                    out[i] = mvcc.record_at(snap, revkey).kv.value
+        if planned:
+            for i, value in zip(planned, writes.Write.values_of([overlay[keys[i]] for i in planned]), strict=True):
+                out[i] = value
+        if self.crypt is not None:
+            out = [v if v is None else self.crypt.open(k, v)[0] for k, v in zip(keys, out, strict=True)]
+        return out
 
 
 def key_text(key: bytes) -> str:
@@ -413,11 +453,11 @@ def services(state: State, problems: list[str]) -> Iterable[ServiceIPs]:
             yield svc
 
 
-def service_at(state: State, key: bytes, prefix: int, problems: list[str]) -> ServiceIPs | None:
+def service_at(state: State, key: bytes, prefix: int, problems: list[str], value: bytes | None = None) -> ServiceIPs | None:
     """service_at reads the Service at absolute ``key`` (``prefix``: the length of the Services' key prefix),
-    None with a problem noted if it does not read."""
+    None with a problem noted if it does not read. ``value``: its value, already read (``State.values``)."""
     try:
-        stype, ips, single = read_strings(state.value(key), "Service", SERVICE_PATHS)
+        stype, ips, single = read_strings(state.value(key) if value is None else value, "Service", SERVICE_PATHS)
     except (DecodeError, ValueError) as e:
         problems.append(f"{key_text(key)}: cannot read the Service ({e})")
         return None

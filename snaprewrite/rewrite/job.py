@@ -26,7 +26,7 @@ from . import doctor as doctoring
 from . import facts as clusterfacts
 from . import plan as planning
 from . import verify as verifying
-from .changelist import ChangeList
+from .changelist import ChangeList, Observe
 from .cidr import CidrMap
 
 Progress = Callable[[int], None] | None
@@ -151,17 +151,20 @@ def dumps_report(rep: dict) -> str:
     return "".join(jsontext.pieces(rep))
 
 
-def _write_json(fd: int, rep: dict) -> None:
+def _write_json(fd: int, rep: dict, observe: "Observe | None" = None) -> None:
     """_write_json writes ``dumps_report(rep)`` and a newline to ``fd`` a few hundred pieces at a time.
 
     The text of 160k changes is never held whole (twice, as str and bytes) at the end of a run, when the
-    process is at its largest.
+    process is at its largest. ``observe`` is told each entry of ``changes`` as it is written
+    (``ChangeList.observed``).
     """
     def put(text: str) -> None:
         view = memoryview(text.encode())
         while view:
             view = view[os.write(fd, view):]
 
+    if observe is not None and isinstance(rep.get("changes"), ChangeList):
+        rep = {**rep, "changes": rep["changes"].observed(observe)}
     jsontext.write(rep, put)
     os.fsync(fd)
 
@@ -218,8 +221,12 @@ def diagnose(state: clusterfacts.State, plan: planning.Plan, opts: planning.Opti
                               passes=(SnapshotError,), died=SnapshotError)
 
 
-def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None) -> Result:
-    """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot; then publishes the outputs."""
+def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None,
+        observe: "Observe | None" = None) -> Result:
+    """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot; then publishes the outputs.
+
+    ``observe`` is told (position, kind, key, field) of each change as the report file is written (if one is).
+    """
     opts = options(req, warn)
     req.mode.validate()
     _check_paths(req)
@@ -284,7 +291,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                 _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
             rep["doctor"] = diagnosis.result()
         if report_fd >= 0:
-            _write_json(report_fd, rep)
+            _write_json(report_fd, rep, observe)
         staging.publish()
     return Result(rep, written, stale)
 

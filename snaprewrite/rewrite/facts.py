@@ -196,14 +196,23 @@ class State:
         keys = [k for k in self._keys if k not in gone] if gone else list(self._keys)
         return State(self.snap, index, overlay, self.layout, self.crypt, sorted(keys + added) if added else keys)
 
+    def _run(self, prefix: bytes) -> tuple[int, int]:
+        """_run is where the keys under ``prefix`` (absolute) lie in the sorted keys: one run, found by bisection."""
+        keys = self._keys
+        start = bisect.bisect_left(keys, prefix)
+        above = prefix.rstrip(b"\xff")  # the first key past every key under prefix: its last byte not 0xff, plus one
+        end = bisect.bisect_left(keys, above[:-1] + bytes([above[-1] + 1]), start) if above else len(keys)
+        return start, end
+
     def keys(self, prefix: bytes) -> list[bytes]:
         """keys lists the live keys under ``prefix``, sorted."""
-        prefix = self.key(prefix)
-        start = bisect.bisect_left(self._keys, prefix)  # the keys under a prefix are one run of the sorted list
-        end = start
-        while end < len(self._keys) and self._keys[end].startswith(prefix):
-            end += 1
+        start, end = self._run(self.key(prefix))
         return self._keys[start:end]
+
+    def keys_outside(self, prefix: bytes) -> list[bytes]:
+        """keys_outside lists the live keys not under ``prefix``, sorted (``b""``: those outside the layout root)."""
+        start, end = self._run(self.key(prefix))
+        return self._keys[:start] + self._keys[end:]
 
     def has(self, key: bytes) -> bool:
         key = self.key(key)

@@ -177,12 +177,22 @@ def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool
     found = clusterfacts.discover(state)
     refusals = rails.check(found, opts.service_map, opts.pod_map,
                            lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips],
-                           lambda: [p for c in cnifind.find(state.snap, state.index, state.layout.root) for p in c["pools"]])
+                           lambda: [p for c in cnifind.find(state.snap, cni_index(state), state.layout.root)
+                                    for p in c["pools"]])
     if refusals and not force:
         first = refusals[0]
         more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
         raise (UsageError if first.usage else PlanError)(f"{first.message}{more}; {rails.FORCE_FLAG} overrides")
     return refusals
+
+
+def cni_index(state: clusterfacts.State) -> dict[bytes, bytes]:
+    """cni_index is the part of ``state.index`` that ``cnifind.find`` reads (``cnifind.keeper``'s choice of keys:
+    its prefixes below the layout root, and the keys outside it), taken by bisection, not by a walk of every key;
+    ``find`` answers from it as from the whole index."""
+    heads = (cnifind.CALICO_POOLS, cnifind.CILIUM_NODES, cnifind.CONFIGMAPS, cnifind.DAEMONSETS, cnifind.NODES)
+    index = state.index
+    return {k: index[k] for k in [*(k for h in heads for k in state.keys(h)), *state.keys_outside(b"")] if k in index}
 
 
 def refuse_encrypted(state: clusterfacts.State) -> None:

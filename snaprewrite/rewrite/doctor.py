@@ -303,20 +303,22 @@ def _with_parents(state: State, held: Held, problems: list[str], ipaddress_mode:
                     if parsed is not None and state.has(key := state.key(IPADDRESSES + parsed[0].encode())):
                         keys.append(key)
             keys = list(dict.fromkeys(keys))
-            parents.update(zip(keys, map(functools.partial(_ipaddress_parent, state), keys, state.values(keys))))
+            read = functools.partial(_ipaddress_parent, state, labels=False)  # the Service loop reads no label
+            parents.update(zip(keys, map(read, keys, state.values(keys))))
         for key, svc in batch:
             yield key, svc, parents, parsed_ips
 
 
-def _ipaddress_parent(state: State, key: bytes, value: bytes | None = None) -> tuple[dict, dict] | None:
+def _ipaddress_parent(state: State, key: bytes, value: bytes | None = None,
+                      labels: bool = True) -> tuple[dict, dict | None] | None:
     """_ipaddress_parent is an IPAddress's (spec.parentRef, metadata.labels) as the API shows them, or None.
 
     A protobuf IPAddress (all of them, as the API server writes them) is parsed by the protobuf runtime
     for just these fields (56k of them took a tenth of a rewrite through the full decode); anything else
     (JSON, another kind in the envelope, an encoding, bytes the runtime refuses) goes through ``decoded``.
-    ``value``: the key's value, already read.
+    ``value``: the key's value, already read. ``labels=False``: the labels may be None (not read).
     """
-    got = _ipaddress_parent_fast(state.value(key) if value is None else value)
+    got = _ipaddress_parent_fast(state.value(key) if value is None else value, labels)
     if got is not None:
         return got
     obj = decoded(state, key, [])
@@ -333,22 +335,32 @@ def _protobuf():
     return runtime_pb2.Unknown
 
 
-def _ipaddress_parent_fast(value: bytes | None) -> tuple[dict, dict] | None:
-    """_ipaddress_parent_fast is ``_ipaddress_parent`` through the protobuf runtime, or None to take the decode."""
+@functools.lru_cache(maxsize=64)
+def _ipaddress_class(api_version: str):
+    """_ipaddress_class is the IPAddress message class of an apiVersion (None if there is none)."""
     from ..k8s import registry
 
+    return registry.message_class(api_version, "IPAddress")
+
+
+def _ipaddress_parent_fast(value: bytes | None, labels: bool = True) -> tuple[dict, dict | None] | None:
+    """_ipaddress_parent_fast is ``_ipaddress_parent`` through the protobuf runtime, or None to take the decode.
+
+    ``labels=False``: the labels are not made (None), only the parentRef (the Service loop reads no label).
+    """
     if value is None or bytes(value[:4]) != b"k8s\x00":
         return None
     try:
         unknown = _protobuf().FromString(bytes(value[4:]))
         meta = unknown.typeMeta
-        cls = registry.message_class(meta.apiVersion, meta.kind) if meta.kind == "IPAddress" else None
+        cls = _ipaddress_class(meta.apiVersion) if meta.kind == "IPAddress" else None
         if cls is None or unknown.contentEncoding or unknown.contentType:
             return None
         msg = cls.FromString(unknown.raw)
         ref = msg.spec.parentRef
         # the API omits empty strings (omitempty), as decode does
-        return {f: v for f in _PARENT_REF_FIELDS if (v := getattr(ref, f))}, dict(msg.metadata.labels)
+        return ({f: v for f in _PARENT_REF_FIELDS if (v := getattr(ref, f))},
+                dict(msg.metadata.labels) if labels else None)
     except Exception:  # any parse surprise: the full decode decides (and names the problem)
         return None
 
@@ -366,10 +378,13 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, va
                                                      "Service CIDR; please recreate service")
         return
     key = state.key(IPADDRESSES + ip.encode())
-    if not state.has(key):
+    if parents and key in parents:  # read because it is live
+        got = parents[key]
+    elif not state.has(key):
         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]: {ip} is not allocated; repairing")
         return
-    got = parents[key] if parents and key in parents else _ipaddress_parent(state, key)
+    else:
+        got = _ipaddress_parent(state, key)
     if got is None:
         dx.add(key_text(key), ERROR, "Undecodable", f"{key_text(key)}: the IPAddress does not decode")
         return

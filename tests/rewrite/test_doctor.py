@@ -316,3 +316,38 @@ def test_quick_checks_of_a_planned_state_equal_the_plain_ones(k8s_broken, fixtur
             found_any += len(plain["findings"])
             planned += 1
     assert planned >= 4 and found_any >= 3  # the breakage carried into the planned output is found
+
+
+def test_service_fields_read_from_the_message_equal_read_strings(real_snapshot, fixture_path):
+    """facts.service_fields (a protobuf Service's type and cluster IPs straight from the parsed message) is
+    read_strings' answer for every Service of the fixtures and the real snapshot (1.18: clusterIP only), for a
+    Service without spec or IPs, and a JSON one; bytes that do not parse raise read_strings' error."""
+    from snaprewrite.errors import DecodeError
+    from snaprewrite.etcd.snapshot import Snapshot
+    from snaprewrite.k8s.proto import runtime_pb2
+    from snaprewrite.rewrite import facts
+
+    values = []
+    for path in (real_snapshot, fixture_path("k8s-etcd35.db"), fixture_path("k8s-etcd34.db"),
+                 fixture_path("cni-calico.db")):
+        with Snapshot(str(path)) as snap:
+            state = facts.State.scan(snap)
+            values += [state.value(k) for k in state.keys(facts.SERVICES)]
+    cls = registry.message_class("v1", "Service")
+    for build in (lambda m: None, lambda m: m.spec.SetInParent(), lambda m: setattr(m.spec, "type", "ExternalName"),
+                  lambda m: m.spec.clusterIPs.extend(["10.0.0.1", "fd00::1"])):
+        msg = cls()
+        build(msg)
+        unknown = runtime_pb2.Unknown(raw=msg.SerializeToString())
+        unknown.typeMeta.apiVersion, unknown.typeMeta.kind = "v1", "Service"
+        values.append(b"k8s\x00" + unknown.SerializeToString())
+    values.append(b'{"kind":"Service","apiVersion":"v1","spec":{"clusterIP":"10.1.2.3","type":"NodePort"}}')
+    assert len(values) > 20 and any(not facts.service_fields(v)[1] and facts.service_fields(v)[2] for v in values)
+    for v in values:
+        assert facts.service_fields(v) == facts.read_strings(v, "Service", facts.SERVICE_PATHS), v
+    broken = values[-2][:-3]
+    with pytest.raises(DecodeError) as plain_error:
+        facts.read_strings(broken, "Service", facts.SERVICE_PATHS)
+    with pytest.raises(DecodeError) as fast_error:
+        facts.service_fields(broken)
+    assert str(fast_error.value) == str(plain_error.value)

@@ -175,25 +175,28 @@ class State:
         overlay: dict[bytes, bytes | None] = dict(self.overlay)
         held = indexed(self.layout)
         index = self.index
-        touched: list[bytes] = []
+        lookup = index.get
+        old: list[bytes] = []  # keys renamed away (some may be renamed to again)
+        new: list[bytes] = []  # keys renamed to
         for e in plan.edits:
             w = e.write
             key, new_key = w.key, w.new_key
-            if index.get(key) != w.revkey:
+            if lookup(key) != w.revkey:
                 continue  # not the live record: the plan does not change what is live
             if new_key is not None:
                 overlay.setdefault(key, None)
-                touched.append(key)
+                old.append(key)
                 if new_key.startswith(held):
                     overlay[new_key] = w  # its value is read back when asked for (``value``)
-                    touched.append(new_key)
+                    new.append(new_key)
             else:
                 overlay[key] = w
                 if self.overlay:  # (a key of the index this state has deleted is live again)
-                    touched.append(key)
+                    new.append(key)
         # the live keys: this state's, but those the plan deletes, and the keys it adds (two sorted runs: one merge)
-        gone = {k for k in touched if overlay[k] is None}
-        added = sorted({k for k in touched if overlay[k] is not None and not self.has(k)})
+        gone = {k for k in old if overlay[k] is None}
+        was_live = self.has if self.overlay else index.__contains__  # (without an overlay: the index's keys)
+        added = sorted({k for k in new if overlay[k] is not None and not was_live(k)})
         keys = [k for k in self._keys if k not in gone] if gone else list(self._keys)
         return State(self.snap, index, overlay, self.layout, self.crypt, sorted(keys + added) if added else keys)
 

@@ -190,6 +190,16 @@ def test_the_table_counted_while_the_report_is_written_is_the_tables_own_count(f
     assert _table(monkeypatch, res.report, wrong) == own
     wrong.count = len(changes)  # must fail: a tally claiming every entry is what the table shows
     assert "Bogus: 1 object(s), 1 field(s)" in _table(monkeypatch, res.report, wrong)
+    # counted as keys that differ from the one before (entries in key order): what sets of keys count
+    sets = report.ChangeTally(ordered=False)
+    for i, c in enumerate(changes):
+        sets.add(i, c["kind"], c["key"], c["field"])
+    assert {k: sets.objects_of(k) for k in sets.fields} == {k: tally.objects_of(k) for k in tally.fields}
+    assert sum(tally.objects_of(k) for k in tally.fields) == len({(c["kind"], c["key"]) for c in changes})
+    back = report.ChangeTally()  # must fail: a key out of order voids the tally, the table counts again
+    for i, c in enumerate(reversed(list(changes))):
+        back.add(i, c["kind"], c["key"], c["field"])
+    assert back.count == -1 and _table(monkeypatch, res.report, back) == own
     # without a report file nothing is told: the table counts them itself
     quiet = report.ChangeTally()
     res2 = job.run(job.Request(src, None, K8S_SERVICES, ["10.244.0.0/16=10.55.0.0/16"], [], dry_run=True),

@@ -162,7 +162,8 @@ KUBE_ROUTER_CIDR = b"kube-router.io/pod-cidr"
 
 def _kube_router(state: State, dx) -> None:
     keys = state.keys(NODES)
-    for key, value in zip(keys, state.values(keys), strict=True):
+    for key, value in ((k, v) for at in range(0, len(keys), 256) for k, v in  # a few Nodes' values at a time
+                       zip(keys[at : at + 256], state.values(keys[at : at + 256]), strict=True)):
         if value is not None and value[:4] == MAGIC and KUBE_ROUTER_CIDR not in value:
             continue  # a protobuf value holds a map key's bytes as they are: no annotation, nothing to say
         ann, cidrs = _annotations(state, key, value)

@@ -21,6 +21,8 @@ FLUSH = 1 << 20  # buffered bytes written to the file at once
 MIN_SIZE = 128  # smaller values are kept as they are: a handle costs about as much memory
 MAX_SIZE = (1 << 32) - 1  # the handle's length field
 READ_AHEAD = 1 << 18  # bytes read at once when values are read back in the order they were added
+GAP = 1 << 14  # ``get_many``: values at most this far apart come with one pread (a pread costs about that copy)
+SPAN = 1 << 20  # ``get_many``: bytes read at most at once
 
 _forks = [0]  # how many forks lie between the first process and this one (``os.register_at_fork``)
 
@@ -113,36 +115,41 @@ class Spill:
         return self._pread(at, n)
 
     def get_many(self, handles: list[int]) -> list[bytes]:
-        """get_many is ``[get(h) for h in handles]``, the file read in offset order, neighbours in one pread.
+        """get_many is ``[get(h) for h in handles]``, read in the order the values lie in the file.
 
-        For handles in no particular order (one pread each through ``get``): sorted by offset, the values
-        lying within ``READ_AHEAD`` bytes of the first of a group are read with it.
+        Values at most ``GAP`` bytes apart come with one pread of up to ``SPAN`` bytes: a batch of values
+        added in another order (a plan's renamed IPAddresses, read by their new names) costs a few reads, not
+        one each. Does not move ``get``'s read-ahead window.
         """
-        out: list = [b""] * len(handles)
-        order = sorted(range(len(handles)), key=handles.__getitem__)
-        base = self._base  # below it the file does not change (the values past it are in the buffer: ``get``)
-        k = 0
-        while k < len(order):
-            at = handles[order[k]] >> 32
-            end = k
-            stop = at
-            while end < len(order):
-                h = handles[order[end]]
-                e = (h >> 32) + (h & MAX_SIZE)
-                if e > base or e - at > READ_AHEAD:
-                    break
-                stop = max(stop, e)
-                end += 1
-            if end == k:  # a large value, or one still in the buffer
-                out[order[k]] = self.get(handles[order[k]])
-                k += 1
+        out: list = [None] * len(handles)
+        order = sorted(range(len(handles)), key=handles.__getitem__)  # a handle sorts by its offset
+        base = self._base  # below it the file does not change (``get``)
+        i, count = 0, len(order)
+        while i < count:
+            h = handles[order[i]]
+            start = h >> 32
+            end = start + (h & MAX_SIZE)
+            if end > base:  # in the buffer: ``get`` takes the lock
+                out[order[i]] = self.get(h)
+                i += 1
                 continue
-            data = self._pread(at, stop - at)
-            for i in order[k:end]:
-                h = handles[i]
-                o = (h >> 32) - at
-                out[i] = data[o : o + (h & MAX_SIZE)]
-            k = end
+            j = i + 1
+            while j < count:
+                h2 = handles[order[j]]
+                at2 = h2 >> 32
+                end2 = at2 + (h2 & MAX_SIZE)
+                if at2 - end > GAP or end2 - start > SPAN or end2 > base:
+                    break
+                end = max(end, end2)
+                j += 1
+            if j == i + 1:
+                out[order[i]] = self._pread(start, end - start)
+            else:
+                data = self._pread(start, end - start)
+                for k in order[i:j]:
+                    at2 = (handles[k] >> 32) - start
+                    out[k] = data[at2 : at2 + (handles[k] & MAX_SIZE)]
+            i = j
         return out
 
     def _pread(self, at: int, n: int) -> bytes:

@@ -15,7 +15,7 @@ than the compact revision, keeping each key's latest record at or before it unle
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
-from operator import add, itemgetter, le, lshift, ne, not_, or_, sub
+from operator import add, itemgetter, le, ne, not_
 
 from ..errors import KeyNotFoundError, SchemaError
 from . import kv as kvcodec
@@ -217,9 +217,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 where.update(zip(us, leaf_of if us is ukeys else map(leaf_of.__getitem__, sel)))
             elif any(fx):  # (a sub-bucket's element is never hinted)
                 where.update(zip(us, [None if f else k << 64 | (v - k) << 32 | (e - v) for f, k, v, e in zip(fx, kx, vx, ex)]))
-            else:  # bbolt.tree.pack_hint
-                where.update(zip(us, map(or_, map(or_, map(lshift, kx, repeat(64)), map(lshift, map(sub, vx, kx), repeat(32))),
-                                        map(sub, ex, vx))))
+            else:  # bbolt.tree.pack_hint (one comprehension: a quarter faster than six maps of big ints)
+                where.update(zip(us, [k << 64 | (v - k) << 32 | (e - v) for k, v, e in zip(kx, vx, ex)]))
         if hist_prefixes:
             for u, rk in compress(zip(us, rks), map(startswith, us, repeat(hist_prefixes))):
                 _note_history(hist, u, rk)
@@ -300,7 +299,7 @@ def user_keys_at(raw, vs: list[int], ends: list[int]) -> tuple[list[bytes], list
     start with the key (field 1) and a one-byte length, as etcd writes them (keys under 128 bytes); else None.
 
     Whole-array operations: every value's tag and length come in one ``itemgetter`` call, every key in
-    another. Also None for a leaf without records or with an empty value (its first bytes are its neighbour's,
+    one ``map``. Also None for a leaf without records or with an empty value (its first bytes are its neighbour's,
     or past the end: each key must lie inside its value).
     """
     count = len(vs)
@@ -318,7 +317,8 @@ def user_keys_at(raw, vs: list[int], ends: list[int]) -> tuple[list[bytes], list
     stops = list(map(add, starts, lens))
     if not all(map(le, stops, ends)):
         return None
-    keys = list(itemgetter(*map(slice, starts, stops))(raw)) if count > 1 else [raw[starts[0] : stops[0]]]
+    # (each key sliced by ``map``: an ``itemgetter`` of every slice first builds a tuple of them all, a quarter slower)
+    keys = list(map(raw.__getitem__, map(slice, starts, stops)))
     return keys, starts, lens
 
 

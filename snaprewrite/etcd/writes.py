@@ -144,6 +144,15 @@ class Write:
         held = self.held
         return VALUES.get(held) if type(held) is int else held
 
+    @staticmethod
+    def values_of(writes: list["Write"]) -> list[bytes]:
+        """values_of is ``[w.value for w in writes]``, the spilled ones read in file order (``Spill.get_many``)."""
+        spilled = [i for i, w in enumerate(writes) if type(w.held) is int]
+        out = [w.held for w in writes]
+        for i, v in zip(spilled, VALUES.get_many([writes[i].held for i in spilled]), strict=True):
+            out[i] = v
+        return out
+
     def __eq__(self, other) -> bool:
         """Writes are equal when their keys, base records and values are (wherever each keeps its value)."""
         if not isinstance(other, Write):

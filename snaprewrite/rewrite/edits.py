@@ -40,6 +40,7 @@ class Change:
 
 
 CHANGES = Spill()  # the report's changes of every Edit, packed (``Edit``): not in memory
+BATCH = 16384  # edits whose changes ``EditChanges`` reads from ``CHANGES`` at once
 
 
 def _pack_changes(changes: tuple) -> bytes:
@@ -215,10 +216,35 @@ class EditChanges(Sequence):
         for e in self._edits:
             yield from e.changes
 
+    def _packed(self) -> Iterator[bytes]:
+        """_packed is each edit's packed changes (``_pack_changes``; none for an edit without changes), those in
+        ``CHANGES`` read ``BATCH`` edits at a time in file order (``Spill.get_many``): the edits are sorted by
+        key, the changes lie in the order the rules made them."""
+        edits = self._edits
+        for at in range(0, len(edits), BATCH):
+            chunk = edits[at : at + BATCH]
+            spilled = [p for e in chunk if type(p := e.packed) is int]
+            read = iter(CHANGES.get_many(spilled)) if spilled else None
+            for e in chunk:
+                p = e.packed
+                if p is not None:
+                    yield next(read) if type(p) is int else p
+
     def iter_json(self) -> Iterator[dict]:
         """iter_json is ``(c.as_json() for c in self)``: the report's entries, no Change made (``ChangeList``)."""
-        for e in self._edits:
-            yield from e.changes_json()
+        for data in self._packed():
+            yield from _unpack_json(data)
+
+    def iter_rows(self) -> Iterator[tuple]:
+        """iter_rows is each Change's fields as a tuple, in ``Change``'s order (``changelist.ChangeList.json_texts``)."""
+        for data in self._packed():
+            got = marshal.loads(data)
+            if got[0] == 0:
+                _, key, kind, namespace, name, rows = got
+                for f, old, new, nk in rows:
+                    yield key, kind, namespace, name, f, old, new, nk
+            else:
+                yield from got[1]
 
     def __getitem__(self, i):
         if isinstance(i, slice):

@@ -28,7 +28,7 @@ from . import doctor as doctoring
 from . import facts as clusterfacts
 from . import plan as planning
 from . import verify as verifying
-from .changelist import ChangeList
+from .changelist import ChangeList, Observe
 from .cidr import CidrMap
 from .edits import Edit
 
@@ -154,17 +154,20 @@ def dumps_report(rep: dict) -> str:
     return "".join(jsontext.pieces(rep))
 
 
-def _write_json(fd: int, rep: dict) -> None:
+def _write_json(fd: int, rep: dict, observe: "Observe | None" = None) -> None:
     """_write_json writes ``dumps_report(rep)`` and a newline to ``fd`` a few hundred pieces at a time.
 
     The text of 160k changes is never held whole (twice, as str and bytes) at the end of a run, when the
-    process is at its largest.
+    process is at its largest. ``observe`` is told each entry of ``changes`` as it is written
+    (``ChangeList.observed``).
     """
     def put(text: str) -> None:
         view = memoryview(text.encode())
         while view:
             view = view[os.write(fd, view):]
 
+    if observe is not None and isinstance(rep.get("changes"), ChangeList):
+        rep = {**rep, "changes": rep["changes"].observed(observe)}
     jsontext.write(rep, put)
     os.fsync(fd)
 
@@ -177,12 +180,22 @@ def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool
     found = clusterfacts.discover(state)
     refusals = rails.check(found, opts.service_map, opts.pod_map,
                            lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips],
-                           lambda: [p for c in cnifind.find(state.snap, state.index, state.layout.root) for p in c["pools"]])
+                           lambda: [p for c in cnifind.find(state.snap, cni_index(state), state.layout.root)
+                                    for p in c["pools"]])
     if refusals and not force:
         first = refusals[0]
         more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
         raise (UsageError if first.usage else PlanError)(f"{first.message}{more}; {rails.FORCE_FLAG} overrides")
     return refusals
+
+
+def cni_index(state: clusterfacts.State) -> dict[bytes, bytes]:
+    """cni_index is the part of ``state.index`` that ``cnifind.find`` reads (``cnifind.keeper``'s choice of keys:
+    its prefixes below the layout root, and the keys outside it), taken by bisection, not by a walk of every key;
+    ``find`` answers from it as from the whole index."""
+    heads = (cnifind.CALICO_POOLS, cnifind.CILIUM_NODES, cnifind.CONFIGMAPS, cnifind.DAEMONSETS, cnifind.NODES)
+    index = state.index
+    return {k: index[k] for k in [*(k for h in heads for k in state.keys(h)), *state.keys_outside(b"")] if k in index}
 
 
 def refuse_encrypted(state: clusterfacts.State) -> None:
@@ -221,8 +234,12 @@ def diagnose(state: clusterfacts.State, plan: planning.Plan, opts: planning.Opti
                               passes=(SnapshotError,), died=SnapshotError)
 
 
-def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None) -> Result:
-    """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot; then publishes the outputs."""
+def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None,
+        observe: "Observe | None" = None) -> Result:
+    """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot; then publishes the outputs.
+
+    ``observe`` is told (position, kind, key, field) of each change as the report file is written (if one is).
+    """
     opts = options(req, warn)
     req.mode.validate()
     _check_paths(req)
@@ -287,7 +304,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                 _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
             rep["doctor"] = diagnosis.result()
         if report_fd >= 0:
-            _write_json(report_fd, rep)
+            _write_json(report_fd, rep, observe)
         staging.publish()
     return Result(rep, written, stale)
 

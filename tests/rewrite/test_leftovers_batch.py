@@ -105,7 +105,7 @@ values = st.lists(pieces, max_size=6).map(b"".join)
 @settings(max_examples=400, derandomize=True, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from([b"/registry/a", b"/registry/10.96.1.1", b"/b", None]), values, st.booleans()),
                 min_size=1, max_size=8),
-       st.lists(st.sampled_from([0, 0, 0, 1, 5, 9000]), min_size=1, max_size=4),
+       st.lists(st.sampled_from([0, 0, 0, 1, 5, 47, 64, 65, 9000]), min_size=1, max_size=4),  # (about ``GAP``: runs cut there)
        st.randoms(use_true_random=False), st.sampled_from(list(NET_SETS)))
 def test_batch_search_equals_record_by_record_on_laid_out_values(records, gaps, rnd, nets):
     """Values back to back (a mention split across two records, or between a key and its value), apart, and out
@@ -182,3 +182,43 @@ def test_an_address_is_found_inside_exactly_the_networks_that_hold_it(x, nets):
                *(n.broadcast_address + 1 for n in ns if n.version == 4 and int(n.broadcast_address) < 2**32 - 1)):
         text = b"ip " + str(ip).encode() + b" "
         assert AddressFinder(ns).mentions(memoryview(text)) == any(ip in n for n in ns if n.version == 4), (ip, nets)
+
+
+parts = st.sampled_from([b"10.96.", b"10.97.", b"10.111.", b"10.112.", b"192.168.", b"1", b"25", b"255", b"256", b"01",
+                         b"002", b"999", b".", b"x", b"3", b"10.96.1.2555", b"010.96.1.1"])
+
+
+@settings(max_examples=500, derandomize=True, deadline=None)
+@given(st.lists(parts, min_size=1, max_size=10).map(b"".join), st.sampled_from(["v4", "dual, one v6 head"]))
+def test_the_one_match_confirmation_answers_as_inside4(value, nets):
+    """``sure4`` (one match at p - 1, the value's end as endpos) says yes exactly where ``_inside4`` does, for every match of
+    ``re4`` that ``_search`` would confirm (inside the value, not at its start, ending before its end)."""
+    finder = AddressFinder(_nets(NET_SETS[nets]))
+    assert finder.sure4 is not None  # (whole /16s: the one-match confirmation is used)
+    for m in finder.re4.finditer(value):
+        p, q = m.span()
+        if p > 0 and q < len(value):
+            sure = finder.sure4.match(value, p - 1, len(value)) is not None
+            assert sure == finder._inside4(value, p, q, 0, len(value)), (value, p)
+
+
+def test_no_one_match_confirmation_for_networks_narrower_than_a_16():
+    """A /24's head (``192.168.``) is not enough to be inside it: ``_inside4`` confirms those (no ``sure4``)."""
+    assert AddressFinder(_nets(NET_SETS["overlapping and adjacent v4"])).sure4 is None
+    assert AddressFinder(_nets(["fd00::/8"])).sure4 is None
+
+
+def test_the_comparison_catches_a_confirmation_that_ignores_the_byte_before(monkeypatch):
+    """Must fail: a confirmation without its leading ``[^0-9.]`` takes ``310.96.0.1`` (not an address of 10.96/12) for
+    a mention: the keys then differ from ``visit``'s."""
+    import re
+
+    records = [(b"/registry/a", b"ip 310.96.0.1 x", False)]
+    batch = _lay_out(records, [0], [0])
+    nets = _nets(["10.96.0.0/12"])
+    plain, fast = _both(batch, nets)
+    assert plain == fast and not plain
+    loose = re.compile(rb"[^.](?:10\.9[6-9]\.|10\.10[0-9]\.|10\.11[01]\.)[0-9]{1,3}\.[0-9]{1,3}")
+    monkeypatch.setattr(AddressFinder, "_v4_sure", classmethod(lambda cls, nets: loose))
+    plain, fast = _both(batch, nets)
+    assert plain != fast and b"/registry/a" in fast

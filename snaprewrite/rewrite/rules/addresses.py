@@ -289,11 +289,12 @@ def _reallocate(ctx: Context, slots: list[Slot], misfits: list[Slot], subnets: b
             s.obj.key_text, f"{s.label} {s.old} does not fit {new_net} at its offset; reallocated to {s.new}"))
 
 
-def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str) -> None:
+def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str, ready=None) -> None:
     """object_edits turns decided slots into one Edit per object: the list field and its scalar mirror.
 
     ``mirror`` is the singular field that must equal the list's first entry (``clusterIP``, ``podCIDR``).
     Objects that predate the list field only have the mirror; their slot's ``list_field`` is the mirror.
+    ``ready(obj)``, if given, is called before an object's edit is made (a rule that held its reads packed).
     """
     by_obj: dict[bytes, list[Slot]] = {}
     for s in slots:
@@ -301,6 +302,8 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
             by_obj.setdefault(s.obj.key, []).append(s)
     for moved in by_obj.values():
         obj = moved[0].obj
+        if ready is not None:
+            ready(obj)
         key_text = obj.key_text  # one string shared by the object's changes
         edits: dict = {}
         changes: list[Change] = []

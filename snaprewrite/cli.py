@@ -316,14 +316,15 @@ def rewrite(
                                 report=str(report_file) if report_file is not None else None,
                                 encryption_config=str(encryption_config) if encryption_config else None,
                                 prefix=layout_prefix, given=given_options(ctx))
+    tally = report.ChangeTally() if output != TableOrJson.json else None  # counted as the report file is written
     with report.progress("planning", None) as advance:
-        result = rewriting.run(request, advance, report.warning)
+        result = rewriting.run(request, advance, report.warning, tally.add if tally is not None else None)
     for note in result.stale:
         report.warning(note)
     if output == TableOrJson.json:
         report.print_json(result.report)
     else:
-        report.rewrite_table(result.report, dry_run)
+        report.rewrite_table(result.report, dry_run, tally)
         if result.written is not None:
             report.stdout.print(f"wrote {result.written.path} ({result.written.size} bytes, "
                                 f"sha256 {result.written.file_sha256}, trailer {result.written.sha256[:16]}...)")

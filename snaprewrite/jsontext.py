@@ -24,6 +24,11 @@ class LazyList(Sequence):
 
     __slots__ = ()
 
+    def json_texts(self, enc, level: int, value) -> Iterator[str] | None:
+        """json_texts may give each item's text as ``value(item, level)`` would (``enc``: the string encoder),
+        made more cheaply than from the item; None (this default): ``pieces`` writes the items themselves."""
+        return None
+
 
 class _Slow(Exception):
     """A value the plain writer leaves to ``json.dumps`` (floats, non-string keys, other types)."""
@@ -124,8 +129,10 @@ def pieces(obj, ensure_ascii: bool = True) -> Iterator[str]:
         if (type(v) is list or isinstance(v, LazyList)) and v:
             head += "["
             isep = "\n    "
-            for item in v:
-                yield head + isep + w.value(item if type(item) is dict else _plain(item), 2)
+            texts = v.json_texts(w.enc, 2, w.value) if type(v) is not list else None
+            for text in texts if texts is not None else (
+                    w.value(item if type(item) is dict else _plain(item), 2) for item in v):
+                yield head + isep + text
                 head, isep = "", ",\n    "
             yield "\n  ]"
         else:

@@ -211,28 +211,86 @@ def summarise(value, cidr: str | None = None) -> str:
     return f"bitmap: {bits} addresses allocated{where} ({len(raw)} bytes; whole value in -o json)"
 
 
-def rewrite_table(rep: dict, dry_run: bool) -> None:
-    """rewrite_table renders a rewrite report: one table per kind (capped), warnings, totals."""
-    # per kind: the first rows shown, the number of fields and the objects (the entries are not all kept)
-    shown: dict[str, list[dict]] = {}
-    fields: dict[str, int] = {}
-    objects: dict[str, set[str]] = {}
-    ranges: dict[str, dict] = {}  # key -> its RangeAllocation's range change, to say what a bitmap indexes
-    for c in rep["changes"]:
-        kind = c["kind"]
+class ChangeTally:
+    """What ``rewrite_table`` counts of a report's changes, told one entry at a time (``add``).
+
+    Per kind: its fields, its objects and the positions of the first rows shown; per key, the position of
+    its last ``range`` change (a RangeAllocation's, to say what a bitmap indexes). ``rewrite`` tells it each
+    entry as it writes the report file (``job.run``'s ``observe``), so the table reads no entry again but
+    the rows it shows; without a report file the table counts them itself, through the same ``add``.
+
+    ``ordered``: a kind's objects are counted as the keys that differ from the one before (a report lists its
+    entries in key order: no set of every key, ~100 MB at 8 GiB, while the report is written); a key out of
+    order makes the tally void (``count`` -1: the table counts again, with sets). Else: a set per kind.
+    """
+
+    def __init__(self, ordered: bool = True):
+        self.count = 0  # entries told
+        self.ordered = ordered
+        self.fields: dict[str, int] = {}
+        self.objects: dict[str, set[str] | list] = {}  # per kind: its keys, or [objects counted, the last key]
+        self.shown: dict[str, list[int]] = {}
+        self.ranges: dict[str, int] = {}
+
+    def add(self, i: int, kind: str, key: str, field: str) -> None:
+        """add counts entry ``i`` (entries are told in order, from 0)."""
+        if self.count < 0:
+            return
+        self.count += 1
+        fields = self.fields
         fields[kind] = fields.get(kind, 0) + 1
-        objects.setdefault(kind, set()).add(c["key"])
-        rows = shown.setdefault(kind, [])
+        objects = self.objects.get(kind)
+        if objects is None:
+            objects = self.objects[kind] = set() if not self.ordered else [0, None]
+            self.shown[kind] = []
+        if not self.ordered:
+            objects.add(key)
+        elif key != objects[1]:
+            if objects[1] is not None and key < objects[1]:
+                self.count = -1  # out of key order: counted again by the table
+                return
+            objects[0] += 1
+            objects[1] = key
+        rows = self.shown[kind]
         if len(rows) < MAX_ROWS_PER_KIND:
-            rows.append(c)
-        if c["field"] == "range":
-            ranges[c["key"]] = c
-    for kind, rows in shown.items():
-        t = Table(title=f"{kind}: {len(objects[kind])} object(s), {fields[kind]} field(s)", title_justify="left")
+            rows.append(i)
+        if field == "range":
+            self.ranges[key] = i
+
+    def objects_of(self, kind: str) -> int:
+        """objects_of is the number of objects of ``kind`` that change."""
+        objects = self.objects[kind]
+        return len(objects) if isinstance(objects, set) else objects[0]
+
+
+def rewrite_table(rep: dict, dry_run: bool, tally: ChangeTally | None = None) -> None:
+    """rewrite_table renders a rewrite report: one table per kind (capped), warnings, totals.
+
+    ``tally``: the changes counted as the report was written (used when it counted every entry).
+    """
+    changes = rep["changes"]
+    if tally is None or tally.count != len(changes):  # the entries are counted here, none kept
+        tally = ChangeTally(ordered=False)
+        for i, c in enumerate(changes):
+            tally.add(i, c["kind"], c["key"], c["field"])
+    fields = tally.fields
+    range_changes: dict[int, dict] = {}
+
+    def ranges_get(key: str) -> dict:
+        at = tally.ranges.get(key)
+        if at is None:
+            return {}
+        if at not in range_changes:
+            range_changes[at] = changes[at]
+        return range_changes[at]
+
+    for kind, at in tally.shown.items():
+        rows = [changes[i] for i in at]
+        t = Table(title=f"{kind}: {tally.objects_of(kind)} object(s), {fields[kind]} field(s)", title_justify="left")
         for col in ("object", "field", "old", "new"):
             t.add_column(col, overflow="fold")
         for c in rows:
-            r = ranges.get(c["key"], {})
+            r = ranges_get(c["key"])
             t.add_row(f"{c['namespace']}/{c['name']}" if c["namespace"] else c["name"], c["field"],
                       summarise(c["old"], r.get("old")), summarise(c["new"], r.get("new")))
         if fields[kind] > MAX_ROWS_PER_KIND:

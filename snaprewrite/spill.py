@@ -21,6 +21,8 @@ FLUSH = 1 << 20  # buffered bytes written to the file at once
 MIN_SIZE = 128  # smaller values are kept as they are: a handle costs about as much memory
 MAX_SIZE = (1 << 32) - 1  # the handle's length field
 READ_AHEAD = 1 << 18  # bytes read at once when values are read back in the order they were added
+GAP = 1 << 14  # ``get_many``: values at most this far apart come with one pread (a pread costs about that copy)
+SPAN = 1 << 20  # ``get_many``: bytes read at most at once
 
 _forks = [0]  # how many forks lie between the first process and this one (``os.register_at_fork``)
 
@@ -111,6 +113,44 @@ class Spill:
             return data[:n]
         self._next = at + n
         return self._pread(at, n)
+
+    def get_many(self, handles: list[int]) -> list[bytes]:
+        """get_many is ``[get(h) for h in handles]``, read in the order the values lie in the file.
+
+        Values at most ``GAP`` bytes apart come with one pread of up to ``SPAN`` bytes: a batch of values
+        added in another order (a plan's renamed IPAddresses, read by their new names) costs a few reads, not
+        one each. Does not move ``get``'s read-ahead window.
+        """
+        out: list = [None] * len(handles)
+        order = sorted(range(len(handles)), key=handles.__getitem__)  # a handle sorts by its offset
+        base = self._base  # below it the file does not change (``get``)
+        i, count = 0, len(order)
+        while i < count:
+            h = handles[order[i]]
+            start = h >> 32
+            end = start + (h & MAX_SIZE)
+            if end > base:  # in the buffer: ``get`` takes the lock
+                out[order[i]] = self.get(h)
+                i += 1
+                continue
+            j = i + 1
+            while j < count:
+                h2 = handles[order[j]]
+                at2 = h2 >> 32
+                end2 = at2 + (h2 & MAX_SIZE)
+                if at2 - end > GAP or end2 - start > SPAN or end2 > base:
+                    break
+                end = max(end, end2)
+                j += 1
+            if j == i + 1:
+                out[order[i]] = self._pread(start, end - start)
+            else:
+                data = self._pread(start, end - start)
+                for k in order[i:j]:
+                    at2 = (handles[k] >> 32) - start
+                    out[k] = data[at2 : at2 + (handles[k] & MAX_SIZE)]
+            i = j
+        return out
 
     def _pread(self, at: int, n: int) -> bytes:
         """_pread reads ``n`` bytes of the file at ``at`` (all of them lie below its end)."""

@@ -100,3 +100,25 @@ def test_a_write_pickles_with_its_bytes_not_its_handle():
     assert back == w  # equal by value, wherever each keeps it
     other = writes.Write.of(w.key, w.base, value[:-1] + b"x")
     assert other != w and other.base == w.base
+
+
+def test_many_values_read_together_are_each_read_alone(monkeypatch):
+    """get_many (values read in file order, neighbours with one pread) gives what get gives, in the order asked,
+    from the file and the buffer, a value asked twice, one larger than a read; with far fewer reads."""
+    store = spill.Spill()
+    given = values(1200, seed=13)
+    handles = [store.add(v) for v in given]
+    kept = [(h, v) for h, v in zip(handles, given) if h is not None]
+    assert store._buf and store._base > spill.SPAN  # part in the buffer, and more in the file than one read
+    reads = []
+    real = store._pread
+    monkeypatch.setattr(store, "_pread", lambda at, n: reads.append(n) or real(at, n))
+    rnd = random.Random(4)
+    order = rnd.sample(range(len(kept)), len(kept))
+    for asked in (order, list(range(len(kept))), [3, 3, 0, len(kept) - 1, 3], [], order[:7]):
+        assert store.get_many([kept[i][0] for i in asked]) == [kept[i][1] for i in asked]
+    assert len(reads) < len(kept) // 4  # nearby values came together
+    # one byte off is seen: a neighbouring offset reads other bytes
+    i = next(i for i, (_, v) in enumerate(kept) if len(v) == 3000)
+    assert store.get_many([kept[i][0] + (1 << 32)]) != [kept[i][1]]
+    store.close()

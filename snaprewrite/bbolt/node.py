@@ -206,21 +206,9 @@ class Node:
         leaves at least 2. One pass over the elements, so a leaf that got many appends splits in linear time.
         """
         tx = self.bucket.tx
-        threshold = int(tx.page_size * min(max(tx.fill_percent, MIN_FILL_PERCENT), MAX_FILL_PERCENT))
-        es, inodes, n = self.element_size(), self.inodes, len(self.inodes)
-        sizes = [es + len(i.key) + len(i.value) for i in inodes]
-        rest = fmt.PAGE_HEADER_SIZE + sum(sizes)  # size of the node made of inodes[start:]
-        cuts, start, min_keys = [], 0, fmt.MIN_KEYS_PER_PAGE
-        while n - start > min_keys * 2 and rest >= tx.page_size:
-            at, sz = start, fmt.PAGE_HEADER_SIZE
-            for i in range(start, n - min_keys):
-                at = i
-                if i - start >= min_keys and sz + sizes[i] > threshold:
-                    break
-                sz += sizes[i]
-            rest -= sum(sizes[start:at])
-            cuts.append(at)
-            start = at
+        inodes, n = self.inodes, len(self.inodes)
+        es = self.element_size()
+        cuts = split_cuts([es + len(i.key) + len(i.value) for i in inodes], tx.page_size, tx.fill_percent)
         if not cuts:
             return [self]
         if self.parent is None:  # the root splits: a new root branch above it
@@ -293,31 +281,74 @@ class Node:
     def image(self, pgid: int, npages: int) -> bytes:
         """image lays the node out as bbolt writes a page: header, elements, then each key and its value."""
         inodes = self.inodes
+        if self.is_leaf:
+            return leaf_image(pgid, npages, self.bucket.tx.page_size, [i.flags for i in inodes],
+                              [i.key for i in inodes], [i.value for i in inodes])
         count = len(inodes)
         if count >= fmt.COUNT_OVERFLOW:
             raise WriteError(f"node of {count} elements exceeds a page's element count")
-        es = self.element_size()
+        es = fmt.BRANCH_ELEMENT_SIZE
         off = fmt.PAGE_HEADER_SIZE + es * count  # where the first key goes
         fields: list[int] = []
         parts: list[bytes] = []
         eoff = fmt.PAGE_HEADER_SIZE
-        if self.is_leaf:
-            for ino in inodes:
-                k, v = ino.key, ino.value
-                fields += (ino.flags, off - eoff, len(k), len(v))
-                parts += (k, v)
-                off += len(k) + len(v)
-                eoff += es
-            array = elements.leaf_array(count).pack(*fields)
-        else:
-            for ino in inodes:
-                k = ino.key
-                fields += (off - eoff, len(k), ino.pgid)
-                parts.append(k)
-                off += len(k)
-                eoff += es
-            array = elements.branch_array(count).pack(*fields)
-        flags = fmt.LEAF_PAGE if self.is_leaf else fmt.BRANCH_PAGE
-        header = fmt.PAGE_HEADER.pack(pgid, flags, count, max(npages - 1, 0))
+        for ino in inodes:
+            k = ino.key
+            fields += (off - eoff, len(k), ino.pgid)
+            parts.append(k)
+            off += len(k)
+            eoff += es
+        array = elements.branch_array(count).pack(*fields)
+        header = fmt.PAGE_HEADER.pack(pgid, fmt.BRANCH_PAGE, count, max(npages - 1, 0))
         total = npages * self.bucket.tx.page_size if npages else off
         return b"".join((header, array, *parts, bytes(total - off)))
+
+
+def split_cuts(sizes: list[int], page_size: int, fill_percent: float) -> list[int]:
+    """split_cuts is where bbolt's repeated splitTwo cuts a node whose elements take ``sizes`` bytes each (header excluded).
+
+    Returns the start index of every node after the first (empty: the node stays whole). A rest of at
+    most 4 elements, or smaller than a page, stays whole; otherwise a node takes elements up to the fill
+    threshold (at least 2) and leaves at least 2. One pass over the elements.
+    """
+    threshold = int(page_size * min(max(fill_percent, MIN_FILL_PERCENT), MAX_FILL_PERCENT))
+    n = len(sizes)
+    rest = fmt.PAGE_HEADER_SIZE + sum(sizes)  # size of the node made of the elements from ``start`` on
+    cuts: list[int] = []
+    start, min_keys = 0, fmt.MIN_KEYS_PER_PAGE
+    while n - start > min_keys * 2 and rest >= page_size:
+        at, sz = start, fmt.PAGE_HEADER_SIZE
+        for i in range(start, n - min_keys):
+            at = i
+            if i - start >= min_keys and sz + sizes[i] > threshold:
+                break
+            sz += sizes[i]
+        rest -= sum(sizes[start:at])
+        cuts.append(at)
+        start = at
+    return cuts
+
+
+def leaf_image(pgid: int, npages: int, page_size: int, flags: list[int], keys: list, values: list) -> bytes:
+    """leaf_image lays out a leaf page as bbolt writes one: header, elements, then each key and its value.
+
+    ``keys`` and ``values`` may hold any bytes-like objects (slices of an old page). ``npages`` 0: no
+    padding (an inline page).
+    """
+    count = len(keys)
+    if count >= fmt.COUNT_OVERFLOW:
+        raise WriteError(f"node of {count} elements exceeds a page's element count")
+    es = fmt.LEAF_ELEMENT_SIZE
+    off = fmt.PAGE_HEADER_SIZE + es * count  # where the first key goes
+    fields: list[int] = []
+    parts: list = []
+    eoff = fmt.PAGE_HEADER_SIZE
+    for f, k, v in zip(flags, keys, values):
+        kn, vn = len(k), len(v)
+        fields += (f, off - eoff, kn, vn)
+        parts += (k, v)
+        off += kn + vn
+        eoff += es
+    header = fmt.PAGE_HEADER.pack(pgid, fmt.LEAF_PAGE, count, max(npages - 1, 0))
+    total = npages * page_size if npages else off
+    return b"".join((header, elements.leaf_array(count).pack(*fields), *parts, bytes(total - off)))

@@ -27,11 +27,13 @@ of slot ``(txid + 1) % 2``; the appended pages are ``old pgid .. new pgid - 1``,
 
 import bisect
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import BinaryIO, Protocol
 
 from ..errors import CorruptError, KeyNotFoundError, WriteError
+from . import bulk
 from . import format as fmt
 from .freelist import build_freelist, freelist_pages, read_freelist
 from .node import Inode, Node, leaf_inodes
@@ -393,6 +395,34 @@ class Transaction:
             ino.flags, ino.value, ino.pgid = 0, value, 0
         else:
             inodes.insert(i, Inode(0, key, value, 0))
+
+    def put_many(self, bucket_path: tuple[bytes, ...], items: Iterable[tuple[bytes, bytes | None]]) -> None:
+        """put_many is ``put`` of every (key, value) in turn (``delete`` where the value is None), the same pages.
+
+        Puts in increasing key order go a leaf at a time (``bulk``: each leaf read once, merged with its
+        puts and written once, not materialized as a node); anything else goes key by key.
+        """
+        self._check_open()
+        path = tuple(bucket_path)
+        b = self._bucket(path)
+        it = iter(items)
+        item = next(it, None)
+        last: bytes | None = None  # the last key put or deleted
+        while item is not None:
+            key, value = bytes(item[0]), item[1]
+            if value is not None and (last is None or key > last):
+                value = bytes(value)
+                if bulk.valid(key, value, MAX_KEY_SIZE, MAX_VALUE_SIZE):
+                    done = bulk.put_run(b, key, value, it, MAX_KEY_SIZE, MAX_VALUE_SIZE)
+                    if done is not None:
+                        item, last = done
+                        continue
+            if value is None:
+                self.delete(path, key)
+            else:
+                self.put(path, key, value)
+            last = key
+            item = next(it, None)
 
     def delete(self, bucket_path: tuple[bytes, ...], key: bytes) -> None:
         """delete removes ``key`` from the bucket at ``bucket_path`` (absent keys are ignored, like bbolt)."""

@@ -81,6 +81,34 @@ def decode(buf: bytes | memoryview) -> KeyValue:
 
 
 
+def encode_fields(key: bytes, create_revision: int, mod_revision: int, version: int, value: bytes,
+                  lease: int) -> bytes:
+    """encode_fields is ``encode(KeyValue(key, create_revision, mod_revision, version, value, lease))``, made
+    without the KeyValue (a rewrite encodes every record it writes; ``tests/etcd/test_kv_encode.py``)."""
+    out = bytearray()
+    if key:
+        out.append(0x0A)
+        put_varint(out, len(key))
+        out += key
+    if create_revision:
+        out.append(0x10)
+        put_varint(out, create_revision)
+    if mod_revision:
+        out.append(0x18)
+        put_varint(out, mod_revision)
+    if version:
+        out.append(0x20)
+        put_varint(out, version)
+    if value:
+        out.append(0x2A)
+        put_varint(out, len(value))
+        out += value
+    if lease:
+        out.append(0x30)
+        put_varint(out, lease)
+    return bytes(out)
+
+
 def encode(kv: KeyValue) -> bytes:
     """encode serialises a KeyValue as etcd does (field order, zero values omitted)."""
     out = bytearray()

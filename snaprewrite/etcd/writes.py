@@ -74,6 +74,7 @@ MAX_REVISION = (1 << 63) - 1  # etcd's revisions are int64
 
 
 VALUES = Spill()  # where this process's writes keep their values (``Write.of``): not in memory
+OPS_CHUNK = 1024  # records ``Batch.ops`` encodes per read of their values
 
 
 _BASE = struct.Struct("<?qqqq")  # after a Write's 17-byte revision key: tombstone, create/mod revision, version, lease
@@ -130,10 +131,27 @@ class Write:
         _tomb, create, mod, version, lease = _BASE.unpack_from(p, revcodec.REV_BYTES_LEN)
         return KeyValue(self.key, create, mod, version, b"", lease)
 
+    def revision_lease(self) -> tuple[Revision, int]:
+        """revision_lease is (``base.revision``, ``base.kv.lease``), made without the Record."""
+        p = self.packed
+        if type(p) is not bytes:
+            return p.revision, p.kv.lease
+        at = revcodec.REV_BYTES_LEN
+        return Revision(int.from_bytes(p[:8], "big"), int.from_bytes(p[9:at], "big")), _BASE.unpack_from(p, at)[4]
+
     @property
     def value(self) -> bytes:
         held = self.held
         return VALUES.get(held) if type(held) is int else held
+
+    @staticmethod
+    def values_of(writes: list["Write"]) -> list[bytes]:
+        """values_of is ``[w.value for w in writes]``, the spilled ones read in file order (``Spill.get_many``)."""
+        spilled = [i for i, w in enumerate(writes) if type(w.held) is int]
+        out = [w.held for w in writes]
+        for i, v in zip(spilled, VALUES.get_many([writes[i].held for i in spilled]), strict=True):
+            out[i] = v
+        return out
 
     def __eq__(self, other) -> bool:
         """Writes are equal when their keys, base records and values are (wherever each keeps its value)."""
@@ -209,19 +227,24 @@ class Batch:
     entries each (~90 MB).
     """
 
-    __slots__ = ("_puts", "deletes", "revision", "_held")
+    __slots__ = ("_puts", "deletes", "last_of", "revision", "_held")
 
     def __init__(self, revision: int = 0):
         self._puts: dict[bytes, KeyValue | Write] = {}  # revkey -> the record, or the Write whose record it is
         self.deletes: set[bytes] = set()
         self.revision = revision
         self._held: dict[bytes, Write] = {}  # revkey -> the Write whose value a KeyValue put holds
+        # user key -> its last record's bbolt key once the batch is applied (None: no record), for the keys
+        # ``in_place`` renamed to, as it placed them (``latest_records`` reads it; None: not kept,
+        # or the batch changed since)
+        self.last_of: dict[bytes, bytes | None] | None = None
 
     @property
     def puts(self) -> Mapping[bytes, KeyValue]:
         return _Puts(self._puts)
 
     def put(self, revkey: bytes, kv: KeyValue) -> None:
+        self.last_of = None
         self.deletes.discard(revkey)
         self._held.pop(revkey, None)
         self._puts[revkey] = kv
@@ -234,11 +257,13 @@ class Batch:
     def put_edit(self, w: Write) -> None:
         """put_edit is ``put_write(w.revkey, w.base_kv(), w)``: the Write's record, in place, with its new value."""
         revkey = w.revkey
+        self.last_of = None
         self.deletes.discard(revkey)
         self._held.pop(revkey, None)
         self._puts[revkey] = w
 
     def delete(self, revkey: bytes) -> None:
+        self.last_of = None
         self._puts.pop(revkey, None)
         self._held.pop(revkey, None)
         self.deletes.add(revkey)
@@ -249,6 +274,24 @@ class Batch:
         if type(v) is Write and type(v.packed) is not bytes:  # a base record of another key (``Write.of``)
             return v.packed.kv.key
         return v.key
+
+    def base_at(self, revkey: bytes) -> KeyValue | None:
+        """base_at is ``puts.get(revkey)``: the record put under ``revkey``, a write's value left out (None: no put)."""
+        v = self._puts.get(revkey)
+        return v.base_kv() if type(v) is Write else v
+
+    def put_under(self, keys: set[bytes]) -> dict[bytes, list[bytes]]:
+        """put_under is, for each of ``keys`` with records put, their revkeys in put order (``key_of`` of every put)."""
+        added: dict[bytes, list[bytes]] = {}
+        for revkey, v in self._puts.items():
+            if type(v) is Write:
+                p = v.packed
+                key = v.key if type(p) is bytes else p.kv.key
+            else:
+                key = v.key
+            if key in keys:
+                added.setdefault(key, []).append(revkey)
+        return added
 
     def record(self, revkey: bytes) -> KeyValue | None:
         """record is the record put under ``revkey``, value included (None: no put there)."""
@@ -264,21 +307,38 @@ class Batch:
         return KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, w.value, kv.lease)
 
     def ops(self) -> Iterator[Op]:
-        """ops yields every put (encoded) and deletion in bbolt key order (the order a streamed transaction wants)."""
+        """ops yields every put (encoded) and deletion in bbolt key order (the order a streamed transaction wants).
+
+        The writes' values are read back ``OPS_CHUNK`` records at a time (``Spill.get_many``: neighbours
+        in the spill file in one read), not one read each nor all at once.
+        """
         puts, held = self._puts, self._held
-        encode = kvcodec.encode
-        for k in sorted([*puts, *self.deletes]):
-            v = puts.get(k)
-            if v is None:
-                yield k, None
-                continue
-            if type(v) is Write:
-                kv, w = v.base_kv(), v
-            else:
-                kv, w = v, held.get(k)
-            if w is not None:
-                kv = KeyValue(kv.key, kv.create_revision, kv.mod_revision, kv.version, w.value, kv.lease)
-            yield k, encode(kv)
+        encode = kvcodec.encode_fields
+        unpack = _BASE.unpack_from
+        at = revcodec.REV_BYTES_LEN
+        order = sorted([*puts, *self.deletes])
+        for c in range(0, len(order), OPS_CHUNK):
+            chunk = order[c : c + OPS_CHUNK]
+            recs = list(map(puts.get, chunk))
+            ws = [v if type(v) is Write else None if v is None else held.get(k) for k, v in zip(chunk, recs)]
+            spilled = [w.held for w in ws if w is not None and type(w.held) is int]
+            values = iter(VALUES.get_many(spilled)) if spilled else None
+            for k, v, w in zip(chunk, recs, ws):
+                if v is None:
+                    yield k, None
+                    continue
+                if w is None:
+                    yield k, encode(v.key, v.create_revision, v.mod_revision, v.version, v.value, v.lease)
+                    continue
+                value = next(values) if type(w.held) is int else w.held
+                if v is w:
+                    p = w.packed
+                    if type(p) is bytes:  # an edit in place: its record, packed, with the write's value
+                        _tomb, create, mod, version, lease = unpack(p, at)
+                        yield k, encode(w.key, create, mod, version, value, lease)
+                        continue
+                    v = p.kv
+                yield k, encode(v.key, v.create_revision, v.mod_revision, v.version, value, v.lease)
 
 
 def _is_tomb(revkey: bytes) -> bool:
@@ -354,14 +414,15 @@ def in_place(snap: Snapshot, writes: Iterable[Write], histories: Histories, late
 
     for w in _rename_order(renames):
         _rename_in_place(snap, w, history(w.key), history(w.new_key), batch, subs)
+    batch.last_of = {w.new_key: hist[w.new_key][-1] if hist[w.new_key] else None for w in renames}
     return batch
 
 
 def _rename_in_place(snap: Snapshot, w: Write, src: list[bytes], dst: list[bytes], batch: Batch,
                      subs: _Subs) -> None:
     """_rename_in_place moves ``w``'s record from ``src`` (its key's record keys) to ``dst`` (the new key's)."""
-    base = w.base
-    rk, r, lease = w.revkey, base.revision, base.kv.lease
+    rk = w.revkey
+    r, lease = w.revision_lease()
     if not src or src[-1] != rk:
         raise SchemaError(f"{_label(w.key)}: revision {r.main}/{r.sub} is not the key's latest record "
                           "(or its history was not gathered)")
@@ -413,19 +474,19 @@ def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Ite
     for callers that read revisions only (the values are not all read back at once).
     """
     keys = set(keys)
-    added: dict[bytes, list[bytes]] = {}
-    for revkey in batch.puts:
-        key = batch.key_of(revkey)
-        if key in keys:
-            added.setdefault(key, []).append(revkey)
+    ends = batch.last_of if batch.last_of is not None and keys <= batch.last_of.keys() else None
+    added = batch.put_under(keys) if ends is None else {}
     out: dict[bytes, KeyValue | None] = {}
     for key in keys:
-        revkeys = [k for k in histories.of(key) if k not in batch.deletes] + added.get(key, [])
-        last = max(revkeys) if revkeys else None  # bbolt key order is revision order
+        if ends is not None:  # as ``in_place`` placed the key's records
+            last = ends[key]
+        else:
+            revkeys = [k for k in histories.of(key) if k not in batch.deletes] + added.get(key, [])
+            last = max(revkeys) if revkeys else None  # bbolt key order is revision order
         if last is None or _is_tomb(last):
             out[key] = None
             continue
-        kv = batch.record(last) if values else batch.puts.get(last)
+        kv = batch.record(last) if values else batch.base_at(last)
         out[key] = kv if kv is not None else kvcodec.decode(snap.key_bucket().get(last))
     return out
 

@@ -113,11 +113,7 @@ def apply(snap: Snapshot, plan: Plan, target: str, verify_input: bool = True,
 
     def build(sink: PageSink) -> Patch:
         tx = Transaction(snap.pages, sink=sink)
-        for key, value in records.ops():
-            if value is None:
-                tx.delete(KEY_BUCKET, key)
-            else:
-                tx.put(KEY_BUCKET, key, value)
+        tx.put_many(KEY_BUCKET, records.ops())  # in key order: a leaf at a time
         for bucket, key, value in extra:
             tx.put((bucket,), key, value)
         patch = tx.commit()

@@ -18,6 +18,7 @@ import ipaddress
 import json
 
 from ..errors import DecodeError
+from ..k8s.fields import MAGIC
 from .facts import CNI_ABSOLUTE, CNI_PREFIXES, NODES, State, key_text, read_strings
 
 # Relative to the layout root (``State`` joins it), except flannel's own keys, which are absolute.
@@ -55,9 +56,9 @@ def _inside(net, pools) -> bool:
     return net is not None and any(net.version == p.version and net.subnet_of(p) for p in pools)
 
 
-def _annotations(state: State, key: bytes) -> tuple[dict[str, str], list[str]]:
+def _annotations(state: State, key: bytes, value: bytes | None = None) -> tuple[dict[str, str], list[str]]:
     try:
-        keys, values, cidrs = read_strings(state.value(key), "Node", [
+        keys, values, cidrs = read_strings(state.value(key) if value is None else value, "Node", [
             ("metadata", "annotations", "key"), ("metadata", "annotations", "value"), ("spec", "podCIDRs")])
     except DecodeError:
         return {}, []
@@ -156,9 +157,16 @@ def _flannel(state: State, dx, problems: list) -> None:
                            f"lease {addr}/{plen} is outside flannel's Network {', '.join(map(str, etcd_nets))}")
 
 
+KUBE_ROUTER_CIDR = b"kube-router.io/pod-cidr"
+
+
 def _kube_router(state: State, dx) -> None:
-    for key in state.keys(NODES):
-        ann, cidrs = _annotations(state, key)
+    keys = state.keys(NODES)
+    for key, value in ((k, v) for at in range(0, len(keys), 256) for k, v in  # a few Nodes' values at a time
+                       zip(keys[at : at + 256], state.values(keys[at : at + 256]), strict=True)):
+        if value is not None and value[:4] == MAGIC and KUBE_ROUTER_CIDR not in value:
+            continue  # a protobuf value holds a map key's bytes as they are: no annotation, nothing to say
+        ann, cidrs = _annotations(state, key, value)
         if "kube-router.io/pod-cidr" in ann and cidrs and ann["kube-router.io/pod-cidr"] != cidrs[0]:
             dx.add(key_text(key), WARNING, "KubeRouterPodCIDRMismatch",
                    f"kube-router.io/pod-cidr {ann['kube-router.io/pod-cidr']} differs from spec.podCIDR {cidrs[0]}")

@@ -229,11 +229,11 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                  networks(f for f in found.service_ranges if f.key.startswith(key_text(state.key(SERVICECIDRS))))]
     range_nets = {version: [_net(rng)] for version, rng in ranges.items()}
     allocatable: dict[int, tuple[int, int]] = {}
-    for key, svc in held.each(problems):
+    for key, svc, parents, parsed_ips in _with_parents(state, held, problems, ipaddress_mode):
         mark = verified.count if verified is not None else 0
         skip = svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None")
         for raw in () if skip else svc.ips:
-            parsed = _parse_ip(raw)
+            parsed = parsed_ips[raw] if raw in parsed_ips else _parse_ip(raw)
             if parsed is None:
                 dx.add(svc.key, ERROR, "ClusterIPNotValid", f"Cluster IP {raw} is not a valid IP; please recreate "
                                                            "service")
@@ -269,7 +269,7 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                                                              f"CIDR {rng}; please recreate service")
             if ipaddress_mode:
                 _check_ipaddress(state, dx, svc, ip, version, value, cidr_nets or range_nets[version], held,
-                                 verified)
+                                 verified, parents)
         if verified is None or verified.count - mark < len(svc.ips):
             held.keep(key, svc)
     for version, left in bitmaps.stored.items():
@@ -283,14 +283,42 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
 _PARENT_REF_FIELDS = ("group", "resource", "namespace", "name")
 
 
-def _ipaddress_parent(state: State, key: bytes) -> tuple[dict, dict] | None:
+def _with_parents(state: State, held: Held, problems: list[str], ipaddress_mode: bool):
+    """_with_parents is ``held.each`` with, per Service, the IPAddresses already read for ``_check_ipaddress``.
+
+    On the compact path the IPAddresses the IPs of a batch of Services name are read first, together
+    (``State.values``): a plan's renamed IPAddresses lie in its temp file in another order than their
+    new names. On the plain path none (each is read when checked).
+    """
+    for batch in held.batches(problems):
+        parents: dict[bytes, tuple[dict, dict] | None] = {}
+        parsed_ips: dict[str, tuple[str, int, int] | None] = {}  # the batch's IPs, parsed once (``_parse_ip``)
+        if ipaddress_mode and held.compact:
+            keys = []
+            for _key, svc in batch:
+                if svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None"):
+                    continue
+                for raw in svc.ips:
+                    parsed = parsed_ips[raw] = _parse_ip(raw)
+                    if parsed is not None and state.has(key := state.key(IPADDRESSES + parsed[0].encode())):
+                        keys.append(key)
+            keys = list(dict.fromkeys(keys))
+            read = functools.partial(_ipaddress_parent, state, labels=False)  # the Service loop reads no label
+            parents.update(zip(keys, map(read, keys, state.values(keys))))
+        for key, svc in batch:
+            yield key, svc, parents, parsed_ips
+
+
+def _ipaddress_parent(state: State, key: bytes, value: bytes | None = None,
+                      labels: bool = True) -> tuple[dict, dict | None] | None:
     """_ipaddress_parent is an IPAddress's (spec.parentRef, metadata.labels) as the API shows them, or None.
 
     A protobuf IPAddress (all of them, as the API server writes them) is parsed by the protobuf runtime
     for just these fields (56k of them took a tenth of a rewrite through the full decode); anything else
     (JSON, another kind in the envelope, an encoding, bytes the runtime refuses) goes through ``decoded``.
+    ``value``: the key's value, already read. ``labels=False``: the labels may be None (not read).
     """
-    got = _ipaddress_parent_fast(state.value(key))
+    got = _ipaddress_parent_fast(state.value(key) if value is None else value, labels)
     if got is not None:
         return got
     obj = decoded(state, key, [])
@@ -307,39 +335,56 @@ def _protobuf():
     return runtime_pb2.Unknown
 
 
-def _ipaddress_parent_fast(value: bytes | None) -> tuple[dict, dict] | None:
-    """_ipaddress_parent_fast is ``_ipaddress_parent`` through the protobuf runtime, or None to take the decode."""
+@functools.lru_cache(maxsize=64)
+def _ipaddress_class(api_version: str):
+    """_ipaddress_class is the IPAddress message class of an apiVersion (None if there is none)."""
     from ..k8s import registry
 
+    return registry.message_class(api_version, "IPAddress")
+
+
+def _ipaddress_parent_fast(value: bytes | None, labels: bool = True) -> tuple[dict, dict | None] | None:
+    """_ipaddress_parent_fast is ``_ipaddress_parent`` through the protobuf runtime, or None to take the decode.
+
+    ``labels=False``: the labels are not made (None), only the parentRef (the Service loop reads no label).
+    """
     if value is None or bytes(value[:4]) != b"k8s\x00":
         return None
     try:
         unknown = _protobuf().FromString(bytes(value[4:]))
         meta = unknown.typeMeta
-        cls = registry.message_class(meta.apiVersion, meta.kind) if meta.kind == "IPAddress" else None
+        cls = _ipaddress_class(meta.apiVersion) if meta.kind == "IPAddress" else None
         if cls is None or unknown.contentEncoding or unknown.contentType:
             return None
         msg = cls.FromString(unknown.raw)
         ref = msg.spec.parentRef
         # the API omits empty strings (omitempty), as decode does
-        return {f: v for f in _PARENT_REF_FIELDS if (v := getattr(ref, f))}, dict(msg.metadata.labels)
+        return ({f: v for f in _PARENT_REF_FIELDS if (v := getattr(ref, f))},
+                dict(msg.metadata.labels) if labels else None)
     except Exception:  # any parse surprise: the full decode decides (and names the problem)
         return None
 
 
 def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, value: int,
-                     cidr_nets: list[tuple[int, int, int]], held: Held, verified: "Verified | None") -> None:
-    """_check_ipaddress replays repairip.go's Service -> IPAddress checks for one (canonical) cluster IP."""
+                     cidr_nets: list[tuple[int, int, int]], held: Held, verified: "Verified | None",
+                     parents: dict[bytes, tuple[dict, dict] | None] | None = None) -> None:
+    """_check_ipaddress replays repairip.go's Service -> IPAddress checks for one (canonical) cluster IP.
+
+    ``parents``: IPAddresses already read (``_ipaddress_parent`` of each key); any other is read here.
+    """
     fam = _family(version)
     if not _inside(version, value, cidr_nets):
         dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]: {ip} is not within any configured "
                                                      "Service CIDR; please recreate service")
         return
     key = state.key(IPADDRESSES + ip.encode())
-    if not state.has(key):
+    if parents and key in parents:  # read because it is live
+        got = parents[key]
+    elif not state.has(key):
         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]: {ip} is not allocated; repairing")
         return
-    got = _ipaddress_parent(state, key)
+    else:
+        got = _ipaddress_parent(state, key)
     if got is None:
         dx.add(key_text(key), ERROR, "Undecodable", f"{key_text(key)}: the IPAddress does not decode")
         return
@@ -367,9 +412,7 @@ def _check_ipaddress_objects(state: State, dx: Diagnosis, held: Held, verified: 
     (either not managed by the allocator, or a correct reference), so they are not read again.
     """
     prefix = state.key(IPADDRESSES)
-    for key in state.keys(IPADDRESSES):
-        if verified is not None and key in verified:
-            continue
+    for key in verified.unverified() if verified is not None else state.keys(IPADDRESSES):
         name = key_text(key[len(prefix):])
         got = _ipaddress_parent(state, key)
         if got is None:

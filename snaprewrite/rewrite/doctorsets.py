@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from ..k8s import bitmap
 from .facts import IPADDRESSES, SERVICES, ServiceIPs, State, service_at, services
 
+CHUNK = 2048  # Services (and their IPAddresses) read at once by the compact path
+
 
 class Texts:
     """A set of IPs as canonical strings (the plain form ``Bits`` is tested equal to)."""
@@ -85,18 +87,28 @@ class Held:
 
     def each(self, problems: list[str]) -> Iterator[tuple[bytes | None, ServiceIPs]]:
         """each reads every live Service in key order: (its key, or None on the plain path, the Service)."""
+        for batch in self.batches(problems):
+            yield from batch
+
+    def batches(self, problems: list[str]) -> Iterator[list[tuple[bytes | None, ServiceIPs]]]:
+        """batches is ``each`` a list at a time: on the compact path ``CHUNK`` Services whose values were read
+        together (``State.values``), on the plain path all of them, each read alone."""
         state = self.state
         if not self.compact:
             every = list(services(state, problems))
             self.by_ref.update(((svc.namespace, svc.name), svc) for svc in every)
-            for svc in every:
-                yield None, svc
+            yield [(None, svc) for svc in every]
             return
         prefix = len(state.key(SERVICES))
-        for key in state.keys(SERVICES):
-            svc = service_at(state, key, prefix, problems)
-            if svc is not None:
-                yield key, svc
+        keys = state.keys(SERVICES)
+        for at in range(0, len(keys), CHUNK):
+            chunk = keys[at : at + CHUNK]
+            batch = []
+            for key, value in zip(chunk, state.values(chunk), strict=True):
+                svc = service_at(state, key, prefix, problems, value)
+                if svc is not None:
+                    batch.append((key, svc))
+            yield batch
 
     def keep(self, key: bytes | None, svc: ServiceIPs) -> None:
         """keep holds a Service's IPs so that asking for them does not read it again."""
@@ -141,6 +153,10 @@ class Verified:
         if i is not None:  # a live IPAddress (the loop checked ``has``): always
             self.bits[i] = 1
             self.count += 1
+
+    def unverified(self) -> Iterator[bytes]:
+        """unverified are the live IPAddress keys not added, in key order."""
+        return (k for k, bit in zip(self.keys, self.bits) if not bit)
 
     def __contains__(self, key: bytes) -> bool:
         i = self._at(key)

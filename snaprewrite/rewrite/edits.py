@@ -40,6 +40,7 @@ class Change:
 
 
 CHANGES = Spill()  # the report's changes of every Edit, packed (``Edit``): not in memory
+BATCH = 16384  # edits whose changes ``EditChanges`` reads from ``CHANGES`` at once
 
 
 def _pack_changes(changes: tuple) -> bytes:
@@ -126,6 +127,24 @@ class Edit:
         if got[0] == 0:
             return [(got[1], row[3]) for row in got[5]]
         return [(row[0], row[7]) for row in got[1]]
+
+    @staticmethod
+    def change_keys_of(edits: list["Edit"]) -> list[list[tuple[str, str | None]]]:
+        """change_keys_of is ``[e.change_keys() for e in edits]``, the packed changes read from the spill at once."""
+        got = CHANGES.get_many([e.packed for e in edits if type(e.packed) is int])
+        out = []
+        i = 0
+        for e in edits:
+            p = e.packed
+            if p is None:
+                out.append([])
+                continue
+            if type(p) is int:
+                p = got[i]
+                i += 1
+            t = marshal.loads(p)
+            out.append([(t[1], row[3]) for row in t[5]] if t[0] == 0 else [(row[0], row[7]) for row in t[1]])
+        return out
 
     def changes_json(self) -> list[dict]:
         """changes_json is ``[c.as_json() for c in self.changes]`` (the report's entries), made without the Changes."""
@@ -229,10 +248,35 @@ class EditChanges(Sequence):
         for e in self._edits:
             yield from e.changes
 
+    def _packed(self) -> Iterator[bytes]:
+        """_packed is each edit's packed changes (``_pack_changes``; none for an edit without changes), those in
+        ``CHANGES`` read ``BATCH`` edits at a time in file order (``Spill.get_many``): the edits are sorted by
+        key, the changes lie in the order the rules made them."""
+        edits = self._edits
+        for at in range(0, len(edits), BATCH):
+            chunk = edits[at : at + BATCH]
+            spilled = [p for e in chunk if type(p := e.packed) is int]
+            read = iter(CHANGES.get_many(spilled)) if spilled else None
+            for e in chunk:
+                p = e.packed
+                if p is not None:
+                    yield next(read) if type(p) is int else p
+
     def iter_json(self) -> Iterator[dict]:
         """iter_json is ``(c.as_json() for c in self)``: the report's entries, no Change made (``ChangeList``)."""
-        for e in self._edits:
-            yield from e.changes_json()
+        for data in self._packed():
+            yield from _unpack_json(data)
+
+    def iter_rows(self) -> Iterator[tuple]:
+        """iter_rows is each Change's fields as a tuple, in ``Change``'s order (``changelist.ChangeList.json_texts``)."""
+        for data in self._packed():
+            got = marshal.loads(data)
+            if got[0] == 0:
+                _, key, kind, namespace, name, rows = got
+                for f, old, new, nk in rows:
+                    yield key, kind, namespace, name, f, old, new, nk
+            else:
+                yield from got[1]
 
     def __getitem__(self, i):
         if isinstance(i, slice):

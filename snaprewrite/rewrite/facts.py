@@ -18,6 +18,7 @@ do not decode become ``problems`` (one line naming the key), never exceptions.
 """
 
 import bisect
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -129,14 +130,16 @@ class State:
     """
 
     def __init__(self, snap: Snapshot, index: dict[bytes, bytes], overlay: dict[bytes, bytes | None] | None = None,
-                 layout: Layout | None = None, crypt=None):
+                 layout: Layout | None = None, crypt=None, keys: list[bytes] | None = None):
         self.snap = snap
         self.index = index
         self.overlay = overlay or {}
         self.layout = layout or Layout()
         self.crypt = crypt
         self.found: Facts | None = None  # ``discover``'s result, once made (a State does not change)
-        if self.overlay:
+        if keys is not None:  # the live keys, sorted, as computed below (``with_plan`` knows them)
+            self._keys = keys
+        elif self.overlay:
             live = set(index) | {k for k, v in self.overlay.items() if v is not None}
             self._keys = sorted(k for k in live if self.overlay.get(k, b"") is not None)
         else:
@@ -171,25 +174,49 @@ class State:
         objects gone from their old key and live under the new one."""
         overlay: dict[bytes, bytes | None] = dict(self.overlay)
         held = indexed(self.layout)
+        index = self.index
+        lookup = index.get
+        old: list[bytes] = []  # keys renamed away (some may be renamed to again)
+        new: list[bytes] = []  # keys renamed to
         for e in plan.edits:
-            if self.index.get(e.key) != e.write.revkey:
+            w = e.write
+            key, new_key = w.key, w.new_key
+            if lookup(key) != w.revkey:
                 continue  # not the live record: the plan does not change what is live
-            if e.new_key is not None:
-                overlay.setdefault(e.key, None)
-                if e.new_key.startswith(held):
-                    overlay[e.new_key] = e.write  # its value is read back when asked for (``value``)
+            if new_key is not None:
+                overlay.setdefault(key, None)
+                old.append(key)
+                if new_key.startswith(held):
+                    overlay[new_key] = w  # its value is read back when asked for (``value``)
+                    new.append(new_key)
             else:
-                overlay[e.key] = e.write
-        return State(self.snap, self.index, overlay, self.layout, self.crypt)
+                overlay[key] = w
+                if self.overlay:  # (a key of the index this state has deleted is live again)
+                    new.append(key)
+        # the live keys: this state's, but those the plan deletes, and the keys it adds (two sorted runs: one merge)
+        gone = {k for k in old if overlay[k] is None}
+        was_live = self.has if self.overlay else index.__contains__  # (without an overlay: the index's keys)
+        added = sorted({k for k in new if overlay[k] is not None and not was_live(k)})
+        keys = [k for k in self._keys if k not in gone] if gone else list(self._keys)
+        return State(self.snap, index, overlay, self.layout, self.crypt, sorted(keys + added) if added else keys)
+
+    def _run(self, prefix: bytes) -> tuple[int, int]:
+        """_run is where the keys under ``prefix`` (absolute) lie in the sorted keys: one run, found by bisection."""
+        keys = self._keys
+        start = bisect.bisect_left(keys, prefix)
+        above = prefix.rstrip(b"\xff")  # the first key past every key under prefix: its last byte not 0xff, plus one
+        end = bisect.bisect_left(keys, above[:-1] + bytes([above[-1] + 1]), start) if above else len(keys)
+        return start, end
 
     def keys(self, prefix: bytes) -> list[bytes]:
         """keys lists the live keys under ``prefix``, sorted."""
-        prefix = self.key(prefix)
-        start = bisect.bisect_left(self._keys, prefix)  # the keys under a prefix are one run of the sorted list
-        end = start
-        while end < len(self._keys) and self._keys[end].startswith(prefix):
-            end += 1
+        start, end = self._run(self.key(prefix))
         return self._keys[start:end]
+
+    def keys_outside(self, prefix: bytes) -> list[bytes]:
+        """keys_outside lists the live keys not under ``prefix``, sorted (``b""``: those outside the layout root)."""
+        start, end = self._run(self.key(prefix))
+        return self._keys[:start] + self._keys[end:]
 
     def has(self, key: bytes) -> bool:
         key = self.key(key)
@@ -212,6 +239,32 @@ class State:
         if self.crypt is not None and value is not None:
             value = self.crypt.open(key, value)[0]  # a renamed value was sealed for its new key: key is that
         return value
+
+
+    def values(self, keys: list[bytes]) -> list[bytes | None]:
+        """values is ``[self.value(k) for k in keys]``; a plan's new values among them are read together, in
+        the order they lie in their temp file (``writes.Write.values_of``), not one read each."""
+        keys = [self.key(k) for k in keys]
+        out: list[bytes | None] = [None] * len(keys)
+        planned: list[int] = []
+        overlay, index, snap = self.overlay, self.index, self.snap
+        for i, key in enumerate(keys):
+            if key in overlay:
+                value = overlay[key]
+                if isinstance(value, writes.Write):
+                    planned.append(i)
+                else:
+                    out[i] = value
+            else:
+                revkey = index.get(key)
+                if revkey is not None:
+                    out[i] = mvcc.record_at(snap, revkey).kv.value
+        if planned:
+            for i, value in zip(planned, writes.Write.values_of([overlay[keys[i]] for i in planned]), strict=True):
+                out[i] = value
+        if self.crypt is not None:
+            out = [v if v is None else self.crypt.open(k, v)[0] for k, v in zip(keys, out, strict=True)]
+        return out
 
 
 def key_text(key: bytes) -> str:
@@ -413,11 +466,49 @@ def services(state: State, problems: list[str]) -> Iterable[ServiceIPs]:
             yield svc
 
 
-def service_at(state: State, key: bytes, prefix: int, problems: list[str]) -> ServiceIPs | None:
-    """service_at reads the Service at absolute ``key`` (``prefix``: the length of the Services' key prefix),
-    None with a problem noted if it does not read."""
+def service_fields(value: bytes) -> list[list[str]]:
+    """service_fields is ``read_strings(value, "Service", SERVICE_PATHS)``.
+
+    A protobuf Service's three fields are read straight from the message the protobuf runtime parses (what
+    ``fields.read`` walks to by name, a field at a time: three times slower); anything else, and any surprise,
+    takes ``read_strings``, which decides. ``tests/rewrite/test_doctor.py`` holds the two equal.
+    """
+    if bytes(value[:4]) == fields.MAGIC:
+        got = _service_fields_fast(value)
+        if got is not None:
+            return got
+    return read_strings(value, "Service", SERVICE_PATHS)
+
+
+@functools.cache
+def _service_message():
+    """_service_message is the protobuf runtime's (Unknown, core/v1 Service) classes, or None."""
+    from ..k8s.proto import runtime_pb2
+
+    cls = registry.message_class("v1", "Service")
+    return (runtime_pb2.Unknown, cls) if cls is not None else None
+
+
+def _service_fields_fast(value: bytes) -> list[list[str]] | None:
+    classes = _service_message()
+    if classes is None:
+        return None
     try:
-        stype, ips, single = read_strings(state.value(key), "Service", SERVICE_PATHS)
+        msg = classes[1].FromString(classes[0].FromString(value[4:]).raw)
+        if not msg.HasField("spec"):
+            return [[], [], []]
+        spec = msg.spec
+        return [[spec.type] if spec.HasField("type") else [], list(spec.clusterIPs),
+                [spec.clusterIP] if spec.HasField("clusterIP") else []]
+    except Exception:  # any parse surprise: read_strings decides (and names the problem)
+        return None
+
+
+def service_at(state: State, key: bytes, prefix: int, problems: list[str], value: bytes | None = None) -> ServiceIPs | None:
+    """service_at reads the Service at absolute ``key`` (``prefix``: the length of the Services' key prefix),
+    None with a problem noted if it does not read. ``value``: its value, already read (``State.values``)."""
+    try:
+        stype, ips, single = service_fields(state.value(key) if value is None else value)
     except (DecodeError, ValueError) as e:
         problems.append(f"{key_text(key)}: cannot read the Service ({e})")
         return None

@@ -10,9 +10,11 @@ import contextlib
 import io
 import json
 import os
+from array import array
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from .. import __version__, jsontext, process
 from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
@@ -26,8 +28,9 @@ from . import doctor as doctoring
 from . import facts as clusterfacts
 from . import plan as planning
 from . import verify as verifying
-from .changelist import ChangeList
+from .changelist import ChangeList, Observe
 from .cidr import CidrMap
+from .edits import Edit
 
 Progress = Callable[[int], None] | None
 
@@ -151,17 +154,20 @@ def dumps_report(rep: dict) -> str:
     return "".join(jsontext.pieces(rep))
 
 
-def _write_json(fd: int, rep: dict) -> None:
+def _write_json(fd: int, rep: dict, observe: "Observe | None" = None) -> None:
     """_write_json writes ``dumps_report(rep)`` and a newline to ``fd`` a few hundred pieces at a time.
 
     The text of 160k changes is never held whole (twice, as str and bytes) at the end of a run, when the
-    process is at its largest.
+    process is at its largest. ``observe`` is told each entry of ``changes`` as it is written
+    (``ChangeList.observed``).
     """
     def put(text: str) -> None:
         view = memoryview(text.encode())
         while view:
             view = view[os.write(fd, view):]
 
+    if observe is not None and isinstance(rep.get("changes"), ChangeList):
+        rep = {**rep, "changes": rep["changes"].observed(observe)}
     jsontext.write(rep, put)
     os.fsync(fd)
 
@@ -174,12 +180,22 @@ def refuse_unsafe(state: clusterfacts.State, opts: planning.Options, force: bool
     found = clusterfacts.discover(state)
     refusals = rails.check(found, opts.service_map, opts.pod_map,
                            lambda: [ip for s in clusterfacts.services(state, []) for ip in s.ips],
-                           lambda: [p for c in cnifind.find(state.snap, state.index, state.layout.root) for p in c["pools"]])
+                           lambda: [p for c in cnifind.find(state.snap, cni_index(state), state.layout.root)
+                                    for p in c["pools"]])
     if refusals and not force:
         first = refusals[0]
         more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
         raise (UsageError if first.usage else PlanError)(f"{first.message}{more}; {rails.FORCE_FLAG} overrides")
     return refusals
+
+
+def cni_index(state: clusterfacts.State) -> dict[bytes, bytes]:
+    """cni_index is the part of ``state.index`` that ``cnifind.find`` reads (``cnifind.keeper``'s choice of keys:
+    its prefixes below the layout root, and the keys outside it), taken by bisection, not by a walk of every key;
+    ``find`` answers from it as from the whole index."""
+    heads = (cnifind.CALICO_POOLS, cnifind.CILIUM_NODES, cnifind.CONFIGMAPS, cnifind.DAEMONSETS, cnifind.NODES)
+    index = state.index
+    return {k: index[k] for k in [*(k for h in heads for k in state.keys(h)), *state.keys_outside(b"")] if k in index}
 
 
 def refuse_encrypted(state: clusterfacts.State) -> None:
@@ -218,8 +234,12 @@ def diagnose(state: clusterfacts.State, plan: planning.Plan, opts: planning.Opti
                               passes=(SnapshotError,), died=SnapshotError)
 
 
-def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None) -> Result:
-    """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot; then publishes the outputs."""
+def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | None = None,
+        observe: "Observe | None" = None) -> Result:
+    """run plans the rewrite and, unless ``dry_run``, writes and checks the new snapshot; then publishes the outputs.
+
+    ``observe`` is told (position, kind, key, field) of each change as the report file is written (if one is).
+    """
     opts = options(req, warn)
     req.mode.validate()
     _check_paths(req)
@@ -284,12 +304,13 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
                 _provenance(rep, req, snap, plan.revision, written.input_sha256 or snap.hashes()[1], written)
             rep["doctor"] = diagnosis.result()
         if report_fd >= 0:
-            _write_json(report_fd, rep)
+            _write_json(report_fd, rep, observe)
         staging.publish()
     return Result(rep, written, stale)
 
 
 NEW_RECORD = ("createRevision", "modRevision", "version")  # a rename's ``newRecord`` fields
+RENAMES_AT_ONCE = 4096  # renamed edits whose changes ``_record_renames`` reads at once
 
 
 def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: writes.Batch | None) -> None:
@@ -300,22 +321,28 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
     records as ``apply`` writes them (``apply.batch``; None only when nothing is renamed). ``rep["changes"]``
     is the plan's ``ChangeList`` (``Plan.report``).
     """
-    renamed = [e.write.new_key for e in plan.edits if e.new_key is not None]
-    if not renamed:
+    edits = plan.edits
+    renames = array("q", (i for i, e in enumerate(edits) if e.write.new_key is not None))
+    if not renames:
         return
-    latest = writes.latest_records(snap, batch, plan.histories, renamed, values=False)
-    del renamed
-    placed = {e.key.decode("utf-8", "backslashreplace"): latest[e.new_key] for e in plan.edits if e.new_key is not None}
+    latest = writes.latest_records(snap, batch, plan.histories, [edits[i].write.new_key for i in renames],
+                                   values=False)
+    batch.last_of = None  # (where the renames put each key's last record: read, not needed past here)
+    placed = {edits[i].write.key.decode("utf-8", "backslashreplace"): latest[edits[i].write.new_key] for i in renames}
     del latest
+    firsts = array("q", accumulate((e.count for e in edits), initial=0))  # each edit's first entry in the changes
     changes: ChangeList = rep["changes"]  # its entries are the edits' changes in order (``plan.EditChanges``)
-    i = 0
-    for e in plan.edits:  # only a renamed object's Changes are read; no entry's dict is made
-        if e.new_key is not None:
-            for j, (key, new_key) in enumerate(e.change_keys()):
+    # only a renamed object's Changes are read (their packed keys, RENAMES_AT_ONCE edits at a time); no
+    # entry's dict is made
+    for c in range(0, len(renames), RENAMES_AT_ONCE):
+        part = renames[c : c + RENAMES_AT_ONCE]
+        rows = []  # (entry, its newRecord's values), in entry order
+        for i, keys in zip(part, Edit.change_keys_of([edits[i] for i in part])):
+            for j, (key, new_key) in enumerate(keys):
                 kv = placed.get(key) if new_key else None
                 if kv is not None:
-                    changes.add_object(i + j, "newRecord", NEW_RECORD, (kv.create_revision, kv.mod_revision, kv.version))
-        i += e.count
+                    rows.append((firsts[i] + j, (kv.create_revision, kv.mod_revision, kv.version)))
+        changes.add_objects("newRecord", NEW_RECORD, rows)
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:

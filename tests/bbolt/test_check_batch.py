@@ -236,9 +236,11 @@ def test_a_leaf_of_two_buckets(deep, tmp_path, monkeypatch):
     assert fast == slow and any(f"page {kids[1]}: multiple references" in p for p in fast)
 
 
-@pytest.mark.parametrize("child", [1, checkmod.RELEASE_EVERY - 1])  # inside a run of children, and at its end
-def test_a_leaf_past_the_next_branch_key(deep, tmp_path, monkeypatch, child):
+@pytest.mark.parametrize(("run", "child"), [(None, 1), (16, 15), (8, 7)])  # inside a run of children, and at its end
+def test_a_leaf_past_the_next_branch_key(deep, tmp_path, monkeypatch, run, child):
     """MUST FAIL: the branch's key for the next child is this child's last key: it ends at or past its bound."""
+    if run is not None:  # the deep file's branches hold ~20 leaves: runs as long as LEAF_RUN would hold them all
+        monkeypatch.setattr(checkmod, "LEAF_RUN", run)
     with PageFile(deep) as pf:
         ps = pf.page_size
     b, kids = next((b, kids) for b, kids in lower_branches(deep) if len(kids) > child + 1)

@@ -199,8 +199,11 @@ def test_tampered_output_fails_and_verify_shows_what_etcd_holds(real_snapshot, m
     assert "    spec.clusterIP: 10.96.0.10 -> 172.24.0.11\n" in text
 
 
-def test_ipaddress_renames_and_revision_modes(fixture_path, fixture_expected, tmp_path):
+def test_ipaddress_renames_and_revision_modes(fixture_path, fixture_expected, tmp_path, monkeypatch):
     """Renamed IPAddress keys pair by the report's newKey; revisions must be what the report's mode writes."""
+    from snaprewrite.rewrite import job
+
+    monkeypatch.setattr(job, "RENAMES_AT_ONCE", 4)  # the six renames' newRecord found in two reads
     src = fixture_path("k8s-etcd35.db")
     etcd = fixture_expected("k8s")  # what real etcd served from the fixture
     records = {base64.b64decode(k["key"]).decode(): k for k in etcd["keys"]}

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from snaprewrite.cli import app
-from snaprewrite.etcd import mvcc
+from snaprewrite.etcd import mvcc, writes
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.rehearsal.server import EtcdServer, restore, snapshot_save
 
@@ -87,6 +87,28 @@ def reads(tools, snapshot, tmp_path, upto: int | None = None) -> dict:
     return {"revision": current, "compacted": compacted, "at": at, "live": live}
 
 
+@pytest.fixture(autouse=True)
+def placed(monkeypatch) -> list[bool]:
+    """placed checks every ``newRecord`` lookup: where ``in_place`` placed the renamed keys' records
+    (``Batch.last_of``) gives the records recomputed from the histories and every put of the batch.
+    Returns, per lookup, whether the placed ends were there to compare."""
+    plain, seen = writes.latest_records, []
+
+    def both(snap, batch, histories, keys, values=True):
+        keys = list(keys)
+        got = plain(snap, batch, histories, keys, values)
+        kept, batch.last_of = batch.last_of, None
+        try:
+            assert got == plain(snap, batch, histories, keys, values)
+        finally:
+            batch.last_of = kept
+        seen.append(kept is not None)
+        return got
+
+    monkeypatch.setattr(writes, "latest_records", both)
+    return seen
+
+
 def round_trip(a, tmp_path, *mode):
     b, a2 = tmp_path / "b.db", tmp_path / "a2.db"
     cli("rewrite", a, "--out", b, *FORWARD, *mode)
@@ -94,8 +116,9 @@ def round_trip(a, tmp_path, *mode):
     return b, a2
 
 
-def test_in_place_round_trip_is_exact(etcd_tools, snapshot_a, want, tmp_path):
+def test_in_place_round_trip_is_exact(etcd_tools, snapshot_a, want, tmp_path, placed):
     b, a2 = round_trip(snapshot_a, tmp_path)
+    assert placed == [True, True]  # plain, relocated (A -> B) and undo (B -> A) renames: placed == recomputed
     mid = reads(etcd_tools, b, tmp_path)
     # B really moved them: each renamed key lives under its new name only, with its history kept
     assert DNS.encode() not in mid["live"] and WEB.encode() not in mid["live"]

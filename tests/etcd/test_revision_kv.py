@@ -28,6 +28,8 @@ def test_kv_round_trip_on_real_snapshot(real_snapshot):
         for _flags, k, v in snap.key_bucket().iter_raw():
             rec = kv.decode(v)
             assert kv.encode(rec) == bytes(v)
+            assert kv.encode_fields(rec.key, rec.create_revision, rec.mod_revision, rec.version, rec.value,
+                                    rec.lease) == bytes(v)
             assert kv.key_of(v) == rec.key
             rev, tomb = revision.decode(k)
             if not tomb:
@@ -88,3 +90,17 @@ def test_protobuf_loads_on_first_fast_decode():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True,
                          env={"PYTHONPATH": str(Path(__file__).resolve().parents[2]), "PATH": "/usr/bin:/bin"})
     assert out.stdout.split() == ["False", "DecodeError", "7"]
+
+
+def test_encode_fields_is_encode():
+    """encode_fields (no KeyValue made) encodes as encode does: zero fields left out, negative ints, long varints."""
+    import random
+
+    rnd = random.Random(3)
+    ints = [0, 1, 127, 128, 300, 16383, 16384, 1 << 35, (1 << 63) - 1, -1, -(1 << 63)]
+    for _ in range(3000):
+        rec = kv.KeyValue(rnd.choice([b"", b"/k", rnd.randbytes(rnd.randrange(300))]), rnd.choice(ints),
+                          rnd.choice(ints), rnd.choice(ints), rnd.choice([b"", rnd.randbytes(rnd.randrange(200))]),
+                          rnd.choice(ints))
+        assert kv.encode_fields(rec.key, rec.create_revision, rec.mod_revision, rec.version, rec.value,
+                                rec.lease) == kv.encode(rec)

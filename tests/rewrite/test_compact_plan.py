@@ -52,6 +52,9 @@ def test_an_edits_changes_read_back_equal_packed_or_spilled():
     assert Edit(_write(3), mixed).changes_json() == [c.as_json() for c in mixed]
     for cs in (mixed, _changes(150, 3), []):
         assert Edit(_write(3), cs).change_keys() == [(c.key, c.new_key) for c in cs]
+    many = [Edit(_write(i), cs) for i, cs in enumerate((mixed, _changes(150, 3), [], _changes(199, 2), _changes(2, 1)))]
+    many = many[::-1] + many  # spilled ones out of offset order, and twice
+    assert Edit.change_keys_of(many) == [e.change_keys() for e in many]
 
 
 def test_the_plans_changes_are_every_edits_changes_in_order():

@@ -271,3 +271,83 @@ def test_bitmap_scenarios_really_changed_the_stored_bytes(real_broken):
     """The broken files differ from the real one exactly where the scenario says (read back raw)."""
     got = cli("get", real_broken["cleared-bit"], "/registry/ranges/serviceips", "-o", "json").stdout
     assert bitmap.decode(REAL_RANGE, base64.b64decode(json.loads(got)["data"])) == ["10.96.0.1"]
+
+
+def test_quick_checks_of_a_planned_state_equal_the_plain_ones(k8s_broken, fixture_path, monkeypatch):
+    """On the state a plan leaves (its new values waiting in its temp file), the quick path reads the Services and
+    their IPAddresses a batch at a time (``doctorsets.CHUNK``), in the order the values lie in that file: it finds
+    what the plain path finds reading each value alone, in batches of any size; ``State.values`` and the keys
+    ``with_plan`` merges are the plain ones. The broken snapshots' planned outputs keep their findings."""
+    from snaprewrite.errors import PlanError
+    from snaprewrite.etcd import writes
+    from snaprewrite.etcd.snapshot import Snapshot
+    from snaprewrite.k8s.layout import detect
+    from snaprewrite.rewrite import doctor as doctoring
+    from snaprewrite.rewrite import doctorsets, facts, job
+    from snaprewrite.rewrite import plan as planning
+
+    found_any = planned = 0
+    for path in [fixture_path("k8s-etcd35.db"), *k8s_broken.values()]:
+        opts = job.options(job.Request(str(path), None, ["192.168.0.0/16=172.24.0.0/16"], [], [], dry_run=True))
+        with Snapshot(str(path)) as snap:
+            lay = detect(snap)
+            scanned = planning.scan(snap, opts, None, lay, also=facts.indexed(lay))
+            state = facts.State.of_index(snap, scanned.also_index, lay)
+            try:
+                plan = planning.build(snap, opts, None, lay, scanned)
+            except PlanError:
+                continue
+            after = state.with_plan(plan)
+            spilled = [v for v in after.overlay.values() if isinstance(v, writes.Write) and type(v.held) is int]
+            assert len(spilled) >= 6  # the new values are read back from the temp file
+            assert after._keys == facts.State(snap, state.index, after.overlay, lay)._keys  # as sorted from scratch
+            assert after.keys(facts.IPADDRESSES) != state.keys(facts.IPADDRESSES)  # renamed
+            assert after.values(after._keys) == [after.value(k) for k in after._keys]
+            plain = None
+            for chunk in (1, 3, 2048):
+                monkeypatch.setattr(doctorsets, "CHUNK", chunk)
+                quick = job.planned_diagnosis(state, plan, opts)
+                if plain is None:
+                    service, pod = doctoring.default_ranges(facts.discover(state))
+                    plain = doctoring.examine(after, facts.discover(after),
+                                              doctoring.mapped_ranges(service, opts.service_map),
+                                              doctoring.mapped_ranges(pod, opts.pod_map), quick=False).as_json()
+                assert quick == plain, (path, chunk)
+            found_any += len(plain["findings"])
+            planned += 1
+    assert planned >= 4 and found_any >= 3  # the breakage carried into the planned output is found
+
+
+def test_service_fields_read_from_the_message_equal_read_strings(real_snapshot, fixture_path):
+    """facts.service_fields (a protobuf Service's type and cluster IPs straight from the parsed message) is
+    read_strings' answer for every Service of the fixtures and the real snapshot (1.18: clusterIP only), for a
+    Service without spec or IPs, and a JSON one; bytes that do not parse raise read_strings' error."""
+    from snaprewrite.errors import DecodeError
+    from snaprewrite.etcd.snapshot import Snapshot
+    from snaprewrite.k8s.proto import runtime_pb2
+    from snaprewrite.rewrite import facts
+
+    values = []
+    for path in (real_snapshot, fixture_path("k8s-etcd35.db"), fixture_path("k8s-etcd34.db"),
+                 fixture_path("cni-calico.db")):
+        with Snapshot(str(path)) as snap:
+            state = facts.State.scan(snap)
+            values += [state.value(k) for k in state.keys(facts.SERVICES)]
+    cls = registry.message_class("v1", "Service")
+    for build in (lambda m: None, lambda m: m.spec.SetInParent(), lambda m: setattr(m.spec, "type", "ExternalName"),
+                  lambda m: m.spec.clusterIPs.extend(["10.0.0.1", "fd00::1"])):
+        msg = cls()
+        build(msg)
+        unknown = runtime_pb2.Unknown(raw=msg.SerializeToString())
+        unknown.typeMeta.apiVersion, unknown.typeMeta.kind = "v1", "Service"
+        values.append(b"k8s\x00" + unknown.SerializeToString())
+    values.append(b'{"kind":"Service","apiVersion":"v1","spec":{"clusterIP":"10.1.2.3","type":"NodePort"}}')
+    assert len(values) > 20 and any(not facts.service_fields(v)[1] and facts.service_fields(v)[2] for v in values)
+    for v in values:
+        assert facts.service_fields(v) == facts.read_strings(v, "Service", facts.SERVICE_PATHS), v
+    broken = values[-2][:-3]
+    with pytest.raises(DecodeError) as plain_error:
+        facts.read_strings(broken, "Service", facts.SERVICE_PATHS)
+    with pytest.raises(DecodeError) as fast_error:
+        facts.service_fields(broken)
+    assert str(fast_error.value) == str(plain_error.value)

@@ -66,6 +66,9 @@ def test_every_variant_reads_the_same(value):
     fast = doctor._ipaddress_parent_fast(value)
     if fast is not None:
         assert fast == plain(value)
+        assert doctor._ipaddress_parent_fast(value, labels=False) == (fast[0], None)  # the Service loop's read
+    else:
+        assert doctor._ipaddress_parent_fast(value, labels=False) is None
 
 
 def test_the_fast_read_answers_for_well_formed_values():

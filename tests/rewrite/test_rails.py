@@ -193,3 +193,26 @@ def test_rehearse_refuses_and_forces_like_rewrite(real_snapshot, etcd35):
     result = rh.rehearse(real_snapshot, service_cidrs=["10.96.0.0/12=10.5.128.0/17"],
                          etcd=etcd35.version_str, force_unsafe=True)
     assert result.ok and [f["rail"] for f in result.as_json()["forced"]] == ["overlap"]
+
+
+def test_the_cni_pools_are_found_from_the_keys_cnifind_reads(real_snapshot, fixture_path):
+    """refuse_unsafe gives cnifind only the keys it reads (``job.cni_index``, by bisection): the same CNIs and
+    pools as from every key the State holds; State.keys and keys_outside are the plain selections."""
+    from snaprewrite.rewrite import cnifind, job
+
+    found = 0
+    for path in [real_snapshot, *(fixture_path(f"cni-{c}.db") for c in ("calico", "cilium", "flannel", "kuberouter")),
+                 fixture_path("k8s-etcd35.db")]:
+        with Snapshot(str(path)) as snap:
+            state = facts.State.scan(snap)
+            root = state.layout.root
+            whole = cnifind.find(snap, state.index, root)
+            assert cnifind.find(snap, job.cni_index(state), root) == whole
+            found += bool(whole)
+            everything = sorted(state.index)
+            for prefix in (b"", b"minions/", b"configmaps/", b"/coreos.com/network/", b"/registry/\xff", b"zz\xff\xff",
+                           b"/", b"/registry/services/specs/kube-system/"):
+                under = [k for k in everything if k.startswith(state.key(prefix))]
+                assert state.keys(prefix) == under
+                assert state.keys_outside(prefix) == [k for k in everything if k not in set(under)]
+    assert found >= 4  # Calico's, Cilium's, flannel's fixtures and k8s' (kube-router is known by its DaemonSet: not held)

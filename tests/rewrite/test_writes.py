@@ -103,8 +103,10 @@ def test_write_of_keeps_every_field_but_the_value(fixture_path):
             w = writes.Write.of(key, rec, b"new")
             assert w.base == replace(rec, kv=replace(rec.kv, value=b"")) and w.value == b"new", key
             assert type(w.packed) is bytes and w.revkey == revkey  # packed in one bytes object
+            assert w.revision_lease() == (w.base.revision, w.base.kv.lease)
             other = writes.Write.of(key + b"-renamed", rec, b"new")  # a record of another key: kept as a Record
             assert type(other.packed) is mvcc.Record and other.base == w.base and other.revkey == revkey
+            assert other.revision_lease() == (w.base.revision, w.base.kv.lease)
 
 
 @pytest.mark.parametrize("mode", [applying.Mode(), applying.Mode(as_new_revision=True)])
@@ -129,3 +131,9 @@ def test_values_parked_in_the_spill_write_the_same_records_as_values_in_memory(f
     assert int in held and set(held_kept) == {bytes}  # parked in a file / kept in memory
     assert new == new_kept and ops == ops_kept and whole == whole_kept and seen == seen_kept
     assert set(new) <= {kv.value for kv in whole.values()}  # ``record`` gives the values back whole
+    # ops encode every record as ``record`` gives it, however many records each read of the values takes
+    by_record = [(k, None if k not in whole else kv.encode(whole[k])) for k, _ in ops]
+    assert ops == by_record
+    for chunk in (1, 3):
+        monkeypatch.setattr(writes, "OPS_CHUNK", chunk)
+        assert planned(spill.Spill())[2] == ops

@@ -297,11 +297,12 @@ def _reallocate(ctx: Context, slots: list[Slot], misfits: list[Slot], subnets: b
             s.obj.key_text, f"{s.label} {s.old} does not fit {new_net} at its offset; reallocated to {s.new}"))
 
 
-def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str) -> None:
+def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str, ready=None) -> None:
     """object_edits turns decided slots into one Edit per object: the list field and its scalar mirror.
 
     ``mirror`` is the singular field that must equal the list's first entry (``clusterIP``, ``podCIDR``).
     Objects that predate the list field only have the mirror; their slot's ``list_field`` is the mirror.
+    ``ready(obj)``, if given, is called before an object's edit is made (a rule that held its reads packed).
     """
     by_obj: dict[bytes, list[Slot]] = {}
     for s in slots:
@@ -310,6 +311,8 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str)
     mirror_label = sys.intern(f"spec.{mirror}")
     for moved in by_obj.values():
         obj = moved[0].obj
+        if ready is not None:
+            ready(obj)
         edits: dict = {}
         rows: list[tuple] = []  # the object's Changes: (field, old, new, new_key) (``Edit.of_rows``)
         field_name = moved[0].list_field

@@ -137,7 +137,7 @@ def test_report_failing_at_the_end_publishes_nothing(snap, tmp_path, monkeypatch
     """The report cannot be written after the snapshot is complete (disk full): neither file is published."""
     from snaprewrite.rewrite import job
 
-    def full(fd, rep):
+    def full(fd, rep, observe=None):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(job, "_write_json", full)

@@ -83,8 +83,9 @@ def decode(buf: bytes | memoryview) -> KeyValue:
 
 def encode_fields(key: bytes, create_revision: int, mod_revision: int, version: int, value: bytes,
                   lease: int) -> bytes:
-    """encode_fields is ``encode(KeyValue(key, create_revision, mod_revision, version, value, lease))``, made
-    without the KeyValue (a rewrite encodes every record it writes; ``tests/etcd/test_kv_encode.py``)."""
+    """encode_fields serialises a KeyValue's fields as etcd does (field order, zero values omitted), without
+    making the KeyValue: a rewrite encodes every record it writes (``tests/etcd/test_revision_kv.py`` holds it
+    to the protobuf runtime's own encoding)."""
     out = bytearray()
     if key:
         out.append(0x0A)
@@ -111,18 +112,7 @@ def encode_fields(key: bytes, create_revision: int, mod_revision: int, version: 
 
 def encode(kv: KeyValue) -> bytes:
     """encode serialises a KeyValue as etcd does (field order, zero values omitted)."""
-    out = bytearray()
-    for num, v in ((1, kv.key), (2, kv.create_revision), (3, kv.mod_revision), (4, kv.version),
-                   (5, kv.value), (6, kv.lease)):
-        if isinstance(v, bytes):
-            if v:
-                put_varint(out, num << 3 | 2)
-                put_varint(out, len(v))
-                out += v
-        elif v:
-            put_varint(out, num << 3)
-            put_varint(out, v)
-    return bytes(out)
+    return encode_fields(kv.key, kv.create_revision, kv.mod_revision, kv.version, kv.value, kv.lease)
 
 
 @functools.cache

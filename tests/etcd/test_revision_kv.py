@@ -92,15 +92,20 @@ def test_protobuf_loads_on_first_fast_decode():
     assert out.stdout.split() == ["False", "DecodeError", "7"]
 
 
-def test_encode_fields_is_encode():
-    """encode_fields (no KeyValue made) encodes as encode does: zero fields left out, negative ints, long varints."""
+def test_encode_is_the_protobuf_runtimes_encoding():
+    """encode (and encode_fields under it) writes the bytes the protobuf runtime writes for mvccpb.KeyValue:
+    zero fields left out, negative ints as ten-byte varints, long varints and lengths."""
     import random
 
+    message = kv._message_class()
     rnd = random.Random(3)
     ints = [0, 1, 127, 128, 300, 16383, 16384, 1 << 35, (1 << 63) - 1, -1, -(1 << 63)]
     for _ in range(3000):
         rec = kv.KeyValue(rnd.choice([b"", b"/k", rnd.randbytes(rnd.randrange(300))]), rnd.choice(ints),
                           rnd.choice(ints), rnd.choice(ints), rnd.choice([b"", rnd.randbytes(rnd.randrange(200))]),
                           rnd.choice(ints))
+        want = message(key=rec.key, create_revision=rec.create_revision, mod_revision=rec.mod_revision,
+                       version=rec.version, value=rec.value, lease=rec.lease).SerializeToString(deterministic=True)
+        assert kv.encode(rec) == want
         assert kv.encode_fields(rec.key, rec.create_revision, rec.mod_revision, rec.version, rec.value,
-                                rec.lease) == kv.encode(rec)
+                                rec.lease) == want

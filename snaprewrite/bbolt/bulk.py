@@ -125,20 +125,10 @@ def _to_leaf(b: "_Bucket", key: bytes):
             n = b.node(pgid, parent, pkey)  # a branch (anything else: the CorruptError page_items raises)
         if n.is_leaf:
             return None
-        inodes = n.inodes
-        if not inodes:
-            raise CorruptError(f"empty branch page in bucket {b._label()}", pgid)
-        i = max(bisect.bisect_right(inodes, key, key=_key) - 1, 0)
-        if i > 0:
-            lo = inodes[i].key
-        if i + 1 < len(inodes):
-            hi = inodes[i + 1].key
-        parent, pgid, pkey = n, inodes[i].pgid, inodes[i].key
+        ino, lo, hi = b.child_for(pgid, n.inodes, key, lo, hi)
+        parent, pgid, pkey = n, ino.pgid, ino.key
     raise CorruptError(f"bucket {b._label()}: tree deeper than any real bbolt file (cycle?)", pgid)
 
-
-def _key(ino: Inode) -> bytes:
-    return ino.key
 
 
 def _write(b: "_Bucket", parent: Node, pgid: int, overflow: int, pkey: bytes, flags: list[int], keys: list[bytes],

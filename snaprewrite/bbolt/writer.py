@@ -168,6 +168,19 @@ class _Bucket:
         if self.nodes.get(n.pgid) is n:
             del self.nodes[n.pgid]
 
+    def child_for(self, pgid: int, inodes: list[Inode], key: bytes, lo: bytes | None,
+                  hi: bytes | None) -> tuple[Inode, bytes | None, bytes | None]:
+        """child_for is the element of branch ``pgid`` whose subtree holds ``key``, and that subtree's key range
+        [lo, hi) narrowed from the branch's own (None: unbounded)."""
+        if not inodes:
+            raise CorruptError(f"empty branch page in bucket {self._label()}", pgid)
+        i = max(bisect.bisect_right(inodes, key, key=_KEY) - 1, 0)
+        if i > 0:
+            lo = inodes[i].key
+        if i + 1 < len(inodes):
+            hi = inodes[i + 1].key
+        return inodes[i], lo, hi
+
     def seek(self, key: bytes, materialize: bool) -> tuple[list[Inode], int, Node | None]:
         """seek finds the leaf for ``key``: its elements, the index where ``key`` is or would go, the node if materialized."""
         inodes, i, n, _, _ = self._descend(key, materialize)
@@ -190,14 +203,8 @@ class _Bucket:
                 is_leaf, inodes, _ = self.page_items(pgid)
             if is_leaf:
                 return inodes, bisect.bisect_left(inodes, key, key=_KEY), n, lo, hi
-            if not inodes:
-                raise CorruptError(f"empty branch page in bucket {self._label()}", pgid)
-            i = max(bisect.bisect_right(inodes, key, key=_KEY) - 1, 0)
-            if i > 0:
-                lo = inodes[i].key
-            if i + 1 < len(inodes):
-                hi = inodes[i + 1].key
-            parent, pgid, pkey = n, inodes[i].pgid, inodes[i].key
+            ino, lo, hi = self.child_for(pgid, inodes, key, lo, hi)
+            parent, pgid, pkey = n, ino.pgid, ino.key
         raise CorruptError(f"bucket {self._label()}: tree deeper than any real bbolt file (cycle?)", pgid)
 
     def leaf_for_put(self, key: bytes) -> tuple[list[Inode], int, Node]:

@@ -476,12 +476,15 @@ def latest_records(snap: Snapshot, batch: Batch, histories: Histories, keys: Ite
     keys = set(keys)
     ends = batch.last_of if batch.last_of is not None and keys <= batch.last_of.keys() else None
     added = batch.put_under(keys) if ends is None else {}
+    puts = batch.puts
     out: dict[bytes, KeyValue | None] = {}
     for key in keys:
         if ends is not None:  # as ``in_place`` placed the key's records
             last = ends[key]
         else:
-            revkeys = [k for k in histories.of(key) if k not in batch.deletes] + added.get(key, [])
+            # a record of the key's history the batch puts again under another key (renamed away) is no longer its
+            revkeys = [k for k in histories.of(key) if k not in batch.deletes and (k not in puts or batch.key_of(k) == key)]
+            revkeys += added.get(key, [])
             last = max(revkeys) if revkeys else None  # bbolt key order is revision order
         if last is None or _is_tomb(last):
             out[key] = None

@@ -60,6 +60,27 @@ def test_rename_cycle_and_live_target_are_refused(fixture_path):
         assert not batch.deletes and len(batch.puts) == 2  # single versions: no tombstone is needed
 
 
+def test_a_chain_of_renames_ends_where_in_place_placed_it(fixture_path):
+    """After b -> c and a -> b, b's latest record is a's old one, and c's is b's: recomputed from the histories
+    (``last_of`` dropped) as where ``in_place`` placed them. b's own record, now c's, must not count as b's
+    (it is the later revision of the two, so a max over b's history would pick it)."""
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        live = mvcc.live_keys(snap, b"/registry/ipaddresses/")
+        (a, ra), (b, rb) = sorted(live.items(), key=lambda item: item[1])[:2]  # ra < rb
+        c = b"/registry/ipaddresses/203.0.113.1"
+        hist = writes.Histories((b"/registry/ipaddresses/",), {a: [ra], b: [rb]})
+        wa = writes.Write.of(a, mvcc.record_at(snap, ra), b"x", new_key=b)
+        wb = writes.Write.of(b, mvcc.record_at(snap, rb), b"y", new_key=c)
+        batch = writes.in_place(snap, [wa, wb], hist, mvcc.current_revision(snap))
+        placed = writes.latest_records(snap, batch, hist, [b, c])  # the renamed-to keys: where they were placed
+        batch.last_of = None
+        recomputed = writes.latest_records(snap, batch, hist, [a, b, c])
+        assert placed == {k: recomputed[k] for k in (b, c)}
+        assert recomputed[a] is None
+        assert (recomputed[b].key, recomputed[b].mod_revision) == (b, revision.decode(ra)[0].main)
+        assert (recomputed[c].key, recomputed[c].mod_revision) == (c, revision.decode(rb)[0].main)
+
+
 @pytest.mark.parametrize("bump, message", [
     ("18446744073709551615", "--bump-revision 18446744073709551615 is out of range (0..9223372036854775807)"),
     ("9223372036854775807", "exceeds etcd's maximum 9223372036854775807"),

@@ -39,9 +39,10 @@ def put_run(b: "_Bucket", key: bytes, value: bytes, items: Iterator[Item], max_k
             max_value: int) -> tuple[Item | None, bytes] | None:
     """put_run puts ``key`` (a valid put above every key put before) and the items after it that fall in its leaf.
 
-    Returns (the next item not taken, or None at the end; the last key put), or None when nothing was
-    done: the key-by-key path must take ``key`` (its cursor leaf holds it, eager spilling is off, or
-    the leaf is materialized already or has no parent branch).
+    Returns (the next item not taken, or None at the end; the last key put), or None when the key-by-key
+    path must take ``key`` (its cursor leaf holds it, eager spilling is off, or the leaf is materialized
+    already or has no parent branch). Before None, the cursor leaf may have been spilled and branches
+    materialized: the state ``put`` itself would have reached for ``key``, so the pages stay the same.
     """
     cur = b.cursor
     if cur is not None:  # the key-by-key path's cursor: leave it as ``leaf_for_put`` would

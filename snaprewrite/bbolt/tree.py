@@ -478,17 +478,16 @@ class Bucket:
         the key has no element hint or the hint does not hold it (the caller then reads it with ``get``).
 
         No page of the mapping is touched (nothing to fault in and release again) and no element record is made:
-        the key is compared and the value returned as bytes (``tests/etcd/test_leaf_hints.py``: equal to ``get``).
+        the key is compared and the value returned as bytes, equal to what ``get`` returns.
         """
         hint = self.element_hints.get(key)
         if hint is None:
             return None
-        at, klen = hint >> 64, hint >> 32 & 0xFFFFFFFF  # (``unpack_hint``)
-        size = klen + (hint & 0xFFFFFFFF)  # the element's key and value, back to back
-        if klen != len(key) or at + size > self.pf.length:
+        at, v, end = unpack_hint(hint)  # the element's key and value lie back to back
+        if v - at != len(key) or end > self.pf.length:
             return None
-        got = self.pf.read(at, size)
-        return got[klen:] if got.startswith(key) else None
+        got = self.pf.read(at, end - at)
+        return got[v - at:] if got.startswith(key) else None
 
     def _search_leaf(self, pgid: int, h: PageHeaderInfo, buf: memoryview, key: bytes) -> LeafItem | None:
         """_search_leaf binary-searches one leaf page for ``key`` (None if it is not there), reading only the

@@ -137,7 +137,7 @@ class Write:
         if type(p) is not bytes:
             return p.revision, p.kv.lease
         at = revcodec.REV_BYTES_LEN
-        return Revision(int.from_bytes(p[:8], "big"), int.from_bytes(p[9:at], "big")), _BASE.unpack_from(p, at)[4]
+        return revcodec.decode(p[:at])[0], _BASE.unpack_from(p, at)[4]
 
     @property
     def value(self) -> bytes:

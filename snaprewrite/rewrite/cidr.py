@@ -62,16 +62,9 @@ def parse_ip(text: str) -> Address | None:
     so is an IPv6 literal already in the C library's canonical spelling (``inet_ntop`` gives the text
     back). ``tests/rewrite/test_cidr.py`` compares both ways; anything else goes to ``ipaddress``.
     """
-    if type(text) is str:
-        if DOTTED_QUAD(text):
-            return ipaddress.IPv4Address(socket.inet_aton(text))
-        if ":" in text and text.isascii():
-            try:
-                packed = socket.inet_pton(socket.AF_INET6, text)
-            except (OSError, ValueError):
-                packed = None
-            if packed is not None and socket.inet_ntop(socket.AF_INET6, packed) == text:
-                return ipaddress.IPv6Address(packed)
+    quick = _quick_ip(text)
+    if quick is not None:
+        return ipaddress.IPv4Address(quick[1]) if quick[0] == 4 else ipaddress.IPv6Address(quick[1])
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -79,8 +72,8 @@ def parse_ip(text: str) -> Address | None:
 
 
 def _quick_ip(text: str) -> tuple[int, int] | None:
-    """_quick_ip is (family, address as an int) of an IP literal ``parse_ip`` reads without ``ipaddress`` (the
-    spelling Kubernetes stores), None for any other text (``parse_ip`` then decides)."""
+    """_quick_ip is (family, address as an int) of an IP literal in the spelling Kubernetes stores, read without
+    ``ipaddress``: None for any other text (``parse_ip`` then asks ``ipaddress``)."""
     if type(text) is not str:
         return None
     if DOTTED_QUAD(text):

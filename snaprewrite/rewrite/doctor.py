@@ -231,8 +231,7 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
     allocatable: dict[int, tuple[int, int]] = {}
     for key, svc, parents, parsed_ips in _with_parents(state, held, problems, ipaddress_mode):
         mark = verified.count if verified is not None else 0
-        skip = svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None")
-        for raw in () if skip else svc.ips:
+        for raw in () if _allocates_nothing(svc) else svc.ips:
             parsed = parsed_ips[raw] if raw in parsed_ips else _parse_ip(raw)
             if parsed is None:
                 dx.add(svc.key, ERROR, "ClusterIPNotValid", f"Cluster IP {raw} is not a valid IP; please recreate "
@@ -283,6 +282,11 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
 _PARENT_REF_FIELDS = ("group", "resource", "namespace", "name")
 
 
+def _allocates_nothing(svc) -> bool:
+    """_allocates_nothing: an ExternalName or headless Service (or one without a cluster IP) holds no address."""
+    return svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None")
+
+
 def _with_parents(state: State, held: Held, problems: list[str], ipaddress_mode: bool):
     """_with_parents is ``held.each`` with, per Service, the IPAddresses already read for ``_check_ipaddress``.
 
@@ -296,7 +300,7 @@ def _with_parents(state: State, held: Held, problems: list[str], ipaddress_mode:
         if ipaddress_mode and held.compact:
             keys = []
             for _key, svc in batch:
-                if svc.type == "ExternalName" or not svc.ips or svc.ips[0] in ("", "None"):
+                if _allocates_nothing(svc):
                     continue
                 for raw in svc.ips:
                     parsed = parsed_ips[raw] = _parse_ip(raw)

@@ -243,7 +243,10 @@ class State:
 
     def values(self, keys: list[bytes]) -> list[bytes | None]:
         """values is ``[self.value(k) for k in keys]``; a plan's new values among them are read together, in
-        the order they lie in their temp file (``writes.Write.values_of``), not one read each."""
+        the order they lie in their temp file (``writes.Write.values_of``), not one read each.
+
+        The same values, or an error ``value`` raises too; with several bad keys, not always the first key's:
+        the stored records are read first, then the plan's values, then everything is decrypted."""
         keys = [self.key(k) for k in keys]
         out: list[bytes | None] = [None] * len(keys)
         planned: list[int] = []

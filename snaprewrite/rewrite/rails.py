@@ -66,8 +66,8 @@ def _first_overlap(net, pairs: list[tuple[object, Fact]]) -> Fact | None:
 def _overlap(facts: Facts, service_map: CidrMap, pod_map: CidrMap) -> list[Refusal]:
     out = []
     # each fact's network is made once, not once per mapping (a Node's podCIDRs: 4,000 at 2,000 Nodes)
-    current_pods = networks(facts.pod_ranges + facts.node_pod_cidrs) if service_map else []
-    current_services = networks(facts.service_ranges) if pod_map else []
+    current_pods = networks(facts.pod_ranges + facts.node_pod_cidrs) if service_map.mappings else []
+    current_services = networks(facts.service_ranges) if pod_map.mappings else []
     for m in service_map:
         hit = _first_overlap(m.new, current_pods)
         if hit is not None:

@@ -30,13 +30,18 @@ if TYPE_CHECKING:
 Item = tuple[bytes, bytes | None]  # (key, value; None deletes the key)
 
 
-def valid(key: bytes, value: bytes, max_key: int, max_value: int) -> bool:
-    """valid tells whether ``Transaction.put`` takes ``key`` and ``value`` without an error."""
-    return 0 < len(key) <= max_key and len(value) <= max_value
+def refusal(key: bytes, value: bytes) -> str | None:
+    """refusal is why ``Transaction.put`` refuses ``key`` and ``value`` (its error message), None if it takes them."""
+    if not key:
+        return "empty key"
+    if len(key) > fmt.MAX_KEY_SIZE:
+        return f"key of {len(key)} bytes exceeds bbolt's {fmt.MAX_KEY_SIZE}"
+    if len(value) > fmt.MAX_VALUE_SIZE:
+        return f"value of {len(value)} bytes exceeds bbolt's limit"
+    return None
 
 
-def put_run(b: "_Bucket", key: bytes, value: bytes, items: Iterator[Item], max_key: int,
-            max_value: int) -> tuple[Item | None, bytes] | None:
+def put_run(b: "_Bucket", key: bytes, value: bytes, items: Iterator[Item]) -> tuple[Item | None, bytes] | None:
     """put_run puts ``key`` (a valid put above every key put before) and the items after it that fall in its leaf.
 
     Returns (the next item not taken, or None at the end; the last key put), or None when the key-by-key
@@ -87,7 +92,7 @@ def put_run(b: "_Bucket", key: bytes, value: bytes, items: Iterator[Item], max_k
             break
         value = bytes(value)
         nxt = (key, value)
-        if not valid(key, value, max_key, max_value):
+        if refusal(key, value) is not None:
             break
         if hi is not None and key >= hi:  # past the leaf: written now, as spill_early writes it
             _write(b, parent, pgid, h.overflow, pkey, flags, keys, vals)

@@ -93,6 +93,10 @@ CANDIDATE_PAGE_SIZES = (4096, 8192, 16384, 32768, 65536, 2048, 1024, 512)
 MIN_PAGE_SIZE = 512
 MAX_PAGE_SIZE = 1 << 20
 
+# What bbolt's Put accepts (bucket.go's MaxKeySize and MaxValueSize).
+MAX_KEY_SIZE = 32768
+MAX_VALUE_SIZE = (1 << 31) - 2
+
 # bbolt's defaults for splitting nodes when writing.
 DEFAULT_FILL_PERCENT = 0.5
 MIN_KEYS_PER_PAGE = 2

@@ -40,8 +40,7 @@ from .node import Inode, Node, leaf_inodes
 from .pages import MetaInfo, PageFile, PageHeaderInfo, build_meta
 from .tree import MAX_DEPTH, read_branch
 
-MAX_KEY_SIZE = 32768
-MAX_VALUE_SIZE = (1 << 31) - 2
+MAX_KEY_SIZE, MAX_VALUE_SIZE = fmt.MAX_KEY_SIZE, fmt.MAX_VALUE_SIZE
 # Old pages read between releases of the input mapping (a fault maps a whole large folio, not a page).
 RELEASE_EVERY = 16
 _KEY = attrgetter("key")
@@ -387,12 +386,9 @@ class Transaction:
         """put stores ``value`` under ``key`` in the bucket at ``bucket_path``."""
         self._check_open()
         key, value = bytes(key), bytes(value)
-        if not key:
-            raise WriteError("empty key")
-        if len(key) > MAX_KEY_SIZE:
-            raise WriteError(f"key of {len(key)} bytes exceeds bbolt's {MAX_KEY_SIZE}")
-        if len(value) > MAX_VALUE_SIZE:
-            raise WriteError(f"value of {len(value)} bytes exceeds bbolt's limit")
+        refused = bulk.refusal(key, value)
+        if refused is not None:
+            raise WriteError(refused)
         b = self._bucket(tuple(bucket_path))
         inodes, i, node = b.leaf_for_put(key)
         if i < len(inodes) and inodes[i].key == key:
@@ -419,8 +415,8 @@ class Transaction:
             key, value = bytes(item[0]), item[1]
             if value is not None and (last is None or key > last):
                 value = bytes(value)
-                if bulk.valid(key, value, MAX_KEY_SIZE, MAX_VALUE_SIZE):
-                    done = bulk.put_run(b, key, value, it, MAX_KEY_SIZE, MAX_VALUE_SIZE)
+                if bulk.refusal(key, value) is None:
+                    done = bulk.put_run(b, key, value, it)
                     if done is not None:
                         item, last = done
                         continue

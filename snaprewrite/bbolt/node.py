@@ -284,9 +284,7 @@ class Node:
         if self.is_leaf:
             return leaf_image(pgid, npages, self.bucket.tx.page_size, [i.flags for i in inodes],
                               [i.key for i in inodes], [i.value for i in inodes])
-        count = len(inodes)
-        if count >= fmt.COUNT_OVERFLOW:
-            raise WriteError(f"node of {count} elements exceeds a page's element count")
+        count = _element_count(inodes)
         es = fmt.BRANCH_ELEMENT_SIZE
         off = fmt.PAGE_HEADER_SIZE + es * count  # where the first key goes
         fields: list[int] = []
@@ -298,10 +296,8 @@ class Node:
             parts.append(k)
             off += len(k)
             eoff += es
-        array = elements.branch_array(count).pack(*fields)
-        header = fmt.PAGE_HEADER.pack(pgid, fmt.BRANCH_PAGE, count, max(npages - 1, 0))
-        total = npages * self.bucket.tx.page_size if npages else off
-        return b"".join((header, array, *parts, bytes(total - off)))
+        return _page(pgid, fmt.BRANCH_PAGE, count, npages, self.bucket.tx.page_size,
+                     elements.branch_array(count).pack(*fields), parts, off)
 
 
 def split_cuts(sizes: list[int], page_size: int, fill_percent: float) -> list[int]:
@@ -335,9 +331,7 @@ def leaf_image(pgid: int, npages: int, page_size: int, flags: list[int], keys: l
     ``keys`` and ``values`` may hold any bytes-like objects (slices of an old page). ``npages`` 0: no
     padding (an inline page).
     """
-    count = len(keys)
-    if count >= fmt.COUNT_OVERFLOW:
-        raise WriteError(f"node of {count} elements exceeds a page's element count")
+    count = _element_count(keys)
     es = fmt.LEAF_ELEMENT_SIZE
     off = fmt.PAGE_HEADER_SIZE + es * count  # where the first key goes
     fields: list[int] = []
@@ -349,6 +343,21 @@ def leaf_image(pgid: int, npages: int, page_size: int, flags: list[int], keys: l
         parts += (k, v)
         off += kn + vn
         eoff += es
-    header = fmt.PAGE_HEADER.pack(pgid, fmt.LEAF_PAGE, count, max(npages - 1, 0))
-    total = npages * page_size if npages else off
-    return b"".join((header, elements.leaf_array(count).pack(*fields), *parts, bytes(total - off)))
+    return _page(pgid, fmt.LEAF_PAGE, count, npages, page_size, elements.leaf_array(count).pack(*fields), parts, off)
+
+
+def _element_count(elements_: list) -> int:
+    """_element_count is how many elements a page of ``elements_`` holds (WriteError past the header's count field)."""
+    count = len(elements_)
+    if count >= fmt.COUNT_OVERFLOW:
+        raise WriteError(f"node of {count} elements exceeds a page's element count")
+    return count
+
+
+def _page(pgid: int, flags: int, count: int, npages: int, page_size: int, array: bytes, parts: list,
+          end: int) -> bytes:
+    """_page is a page image: header, element array, then the keys and values ``parts`` ending at ``end``, padded
+    to ``npages`` pages (``npages`` 0: not padded, an inline page)."""
+    header = fmt.PAGE_HEADER.pack(pgid, flags, count, max(npages - 1, 0))
+    total = npages * page_size if npages else end
+    return b"".join((header, array, *parts, bytes(total - end)))

@@ -9,9 +9,9 @@ cores (hashlib and os.write release the GIL), the reads running a few chunks ahe
 pages are read back (from the page cache) into the output's hash, the trailer follows; the file is
 fsynced while the check reads it, then published at the target. ``rewrite`` starts the copy earlier
 (``Prefill``: the kept data is the input's first old-pgid pages, known before any transaction), in a
-thread while it plans; the output is then hashed back while the check runs. On any error (or
-SIGINT/SIGTERM/SIGHUP) the temp file is removed and the target left as it was. The input is opened
-read-only and never written.
+forked child (or a thread) while it plans; the output is then hashed back while the check runs. On
+any error (or SIGINT/SIGTERM/SIGHUP) the temp file is removed and the target left as it was. The
+input is opened read-only and never written.
 
 Publishing (``Staging``): a run's outputs (the snapshot, its JSON report) wait in temp files until all
 are complete, then go into place together; work still running on them (the output's check in a forked
@@ -42,7 +42,7 @@ from ..bbolt.writer import PageSink, Patch
 from ..errors import ChecksumError, CorruptError, SnapshotError
 from .snapshot import TRAILER_SIZE, Snapshot
 
-CHUNK = 2 << 20  # read, hashed twice and written while still in the CPU caches
+CHUNK = 512 << 10  # read, hashed and written while still in the CPU caches (a quarter of a core's L2)
 RING = 4  # chunks in flight: reading runs ahead of the input hash and the write
 # Bytes per pwrite. The page cache keeps a write's pages in folios as large as the write (ext4, Linux
 # 6.16+), and a read fault on a mapping maps a whole folio: after 2 MB writes, the post-write check
@@ -383,14 +383,16 @@ class FileSink:
 
 
 class Prefill:
-    """Prefill copies the input's kept data into a staged temp file for ``target`` and hashes the input, in a thread.
+    """Prefill copies the input's kept data into a staged temp file for ``target`` and hashes the input, aside.
 
-    Started before planning (the copy and the hash release the GIL: they take the second core while the
-    plan is computed), handed to ``write_streamed``, which waits for it (``finish``), patches the meta
-    page over the copy and hashes the output back from the page cache. The kept data is
+    Started before planning, handed to ``write_streamed``, which waits for it (``finish``), patches the
+    meta page over the copy and hashes the output back from the page cache. The kept data is
     ``old pgid * page_size`` bytes (``bbolt.writer.Patch``'s invariant): known before any transaction.
     With ``verify_input`` the whole input is hashed for its trailer (``finish`` raises ChecksumError on a
-    mismatch). ``stop`` ends the thread early; it must be stopped or finished before the temp file closes.
+    mismatch). The copy runs in a forked child where work may fork (``process.may_fork``), elsewhere in a
+    thread (the same bytes): a thread takes the GIL back after every read, hash and write, and the
+    planning thread, forced to hand it over, slept hundreds of times a run (1.3 GB bench). ``stop`` ends
+    it early; it must be stopped or finished before the temp file closes.
     """
 
     def __init__(self, snap: Snapshot, target: str, staging: "Staging", verify_input: bool = True):
@@ -400,55 +402,89 @@ class Prefill:
         self.stored = snap.stored_trailer() if verify_input else None
         self.verify_input = verify_input
         self.fd, self.tmp = staging.create(target)
-        self.h_in = hashlib.sha256()
         self._stop = False
+        self._hashes: bytes | None = None  # the answer: the input's data digest and whole-file digest
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="snaprewrite-prefill", daemon=True)
-        self._thread.start()
+        self._child: process.ForkedCall | None = None
+        self._thread: threading.Thread | None = None
+        if process.may_fork():
+            self._child = process.fork_call(self._copy, "copy of the input", passes=(SnapshotError, OSError),
+                                            died=SnapshotError)
+        else:
+            self._thread = threading.Thread(target=self._run, name="snaprewrite-prefill", daemon=True)
+            self._thread.start()
 
     def _run(self) -> None:
-        snap, fd, copy_length, stored = self.snap, self.fd, self.copy_length, self.stored
-        in_len = snap.identity.size - (TRAILER_SIZE if snap.trailer else 0)
-        end = max(copy_length, in_len if stored is not None else 0)
         try:
-            with open(snap.data_path, "rb", buffering=0) as src:
-                buf = memoryview(bytearray(CHUNK))
-                off = 0
-                while off < end and not self._stop:
-                    n = src.readinto(buf[: min(CHUNK, end - off)])
-                    if not n:
-                        raise snap.changed()
-                    if stored is not None:
-                        self.h_in.update(buf[:n])
-                    if off < copy_length:
-                        _pwrite_all(fd, buf[: min(n, copy_length - off)], off)
-                    off += n
+            self._hashes = self._copy()
         except BaseException as e:  # noqa: BLE001 - raised again by finish()
             self._error = e
 
-    def finish(self, copy_length: int) -> "hashlib._Hash":
-        """finish waits for the copy and returns the input's data hash, checked against its trailer."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+    def _copy(self) -> bytes:
+        """_copy writes the kept data and hashes the input's; returns its data digest and whole-file digest
+        (the trailer hashed after it), or nothing if the input is not verified."""
+        snap, fd, copy_length, stored = self.snap, self.fd, self.copy_length, self.stored
+        in_len = snap.identity.size - (TRAILER_SIZE if snap.trailer else 0)
+        end = max(copy_length, in_len if stored is not None else 0)
+        h = hashlib.sha256()
+        with open(snap.data_path, "rb", buffering=0) as src:
+            buf = memoryview(bytearray(CHUNK))
+            off = 0
+            while off < end and not self._stop:
+                n = src.readinto(buf[: min(CHUNK, end - off)])
+                if not n:
+                    raise snap.changed()
+                if stored is not None:
+                    h.update(buf[:n])
+                if off < copy_length:
+                    _pwrite_all(fd, buf[: min(n, copy_length - off)], off)
+                off += n
+        if stored is None:
+            return b""
+        data = h.digest()
+        h.update(stored)
+        return data + h.digest()
+
+    def finish(self, copy_length: int) -> str | None:
+        """finish waits for the copy, checks the input's data hash against its trailer and returns the
+        input's whole-file sha256 (hex; None if the input was not verified)."""
+        if self._child is not None:
+            with self._child:
+                self._hashes = bytes(self._child.result())
+        else:
+            self._thread.join()
+            if self._error is not None:
+                raise self._error
         if self._stop:
             raise CorruptError("internal: the prefill was stopped")
         if copy_length != self.copy_length:
             raise CorruptError(f"internal: patch keeps {copy_length} bytes, the prefill copied {self.copy_length}")
-        if self.stored is not None and self.h_in.digest() != self.stored:
-            raise ChecksumError(f"{self.snap.path}: sha256 trailer", self.stored.hex(), self.h_in.hexdigest())
-        return self.h_in
+        if self.stored is None:
+            return None
+        data, whole = self._hashes[:32], self._hashes[32:]
+        if data != self.stored:
+            raise ChecksumError(f"{self.snap.path}: sha256 trailer", self.stored.hex(), data.hex())
+        return whole.hex()
 
     def stop(self) -> None:
-        """stop ends the copy (at the next chunk) and waits for the thread."""
+        """stop ends the copy (the child is killed; the thread stops at the next chunk) and waits for it."""
         self._stop = True
-        self._thread.join()
+        if self._child is not None:
+            self._child.close()
+        else:
+            self._thread.join()
+
+    def running(self) -> bool:
+        """running tells whether the copy's child or thread may still write into the temp file."""
+        if self._child is not None:
+            return self._child.pid != 0
+        return self._thread.is_alive()
 
     def __enter__(self) -> "Prefill":
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._thread.is_alive():
+        if self.running():
             self.stop()
 
 
@@ -524,6 +560,9 @@ def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tu
         size = copy_length + append_length
         if prefill is None:
             h_out, h_in = _copy_prefix(snap, fd, copy_length, overwrites, stored, progress)
+            if stored is not None:
+                h_in.update(stored)  # the input's whole-file hash, as h_out is the output's
+            input_sha256 = None if stored is None else h_in.hexdigest()
             _hash_back(fd, h_out, copy_length, append_length)
             digest = _add_trailer(fd, h_out, size)
             with ThreadPoolExecutor(1) as pool:  # the check reads the page cache while it goes to disk
@@ -534,7 +573,7 @@ def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tu
                 finally:
                     synced.result()
         else:  # the kept data is there: patch it; the check runs while the output is hashed back and synced
-            h_in = prefill.finish(copy_length)
+            input_sha256 = prefill.finish(copy_length)
             stored = prefill.stored
             for o, b in overwrites:
                 _pwrite_all(fd, b, o)
@@ -550,13 +589,11 @@ def _write(snap: Snapshot, target: str, fill: Callable[[int], tuple[int, list[tu
                     hashed.result()
             digest = _add_trailer(fd, h_out, size)
             syncing.again()  # the trailer too, after the data
-        if stored is not None:
-            h_in.update(stored)  # the input's whole-file hash, as h_out is the output's
         snap.check_unchanged()
         if own:
             stage.publish()
         return Written(target, size + TRAILER_SIZE, digest.hex(), None if stored is None else True,
-                       h_out.hexdigest(), None if stored is None else h_in.hexdigest())
+                       h_out.hexdigest(), input_sha256)
     finally:
         if own:
             stage.discard()

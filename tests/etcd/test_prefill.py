@@ -1,10 +1,12 @@
-"""Prefill: the input copied and hashed in a thread while the plan is made, then patched and checked.
+"""Prefill: the input copied and hashed aside (a forked child, or a thread) while the plan is made, then patched and checked.
 
-The output must be the same file, byte for byte, with the same Written, as the plain streamed write;
-a bad input trailer, an input truncated under the copy, a check that fails, or an error before the
-write must leave nothing behind.
+The output must be the same file, byte for byte, with the same Written, as the plain streamed write,
+whether the copy ran in a child or in a thread (``SNAPREWRITE_NO_FORK``); a bad input trailer, an input
+truncated under the copy, a write that fails, a check that fails, or an error before the write must
+leave nothing behind.
 """
 
+import errno
 import os
 import shutil
 from pathlib import Path
@@ -36,8 +38,18 @@ def build_for(snap: Snapshot):
     return build
 
 
+@pytest.fixture(params=["fork", "thread"])
+def aside(request, monkeypatch) -> str:
+    """aside is where the prefill copies: a forked child (the default) or a thread (``SNAPREWRITE_NO_FORK``)."""
+    if request.param == "thread":
+        monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
+    else:
+        monkeypatch.delenv("SNAPREWRITE_NO_FORK", raising=False)
+    return request.param
+
+
 @pytest.fixture
-def snap_path(tmp_path) -> Path:
+def snap_path(tmp_path, aside) -> Path:
     d = tmp_path / "in"
     d.mkdir()
     return Path(shutil.copyfile(FIXTURE, d / "in.db"))
@@ -103,6 +115,21 @@ def test_an_input_truncated_under_the_copy_is_refused_and_nothing_is_left(snap_p
     assert os.listdir(out) == []
 
 
+def test_a_failed_write_of_the_copy_is_raised_and_nothing_is_left(snap_path, tmp_path, monkeypatch):
+    import snaprewrite.etcd.output as output
+
+    def full(fd, data, off):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(output, "_pwrite_all", full)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(OSError, match="No space left on device"), Snapshot(snap_path) as snap, \
+            Staging() as staging, Prefill(snap, str(out / "o.db"), staging) as p:
+        p.finish(p.copy_length)
+    assert os.listdir(out) == []
+
+
 def test_a_failing_check_leaves_nothing(snap_path, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
@@ -121,5 +148,28 @@ def test_stopped_before_the_write_leaves_nothing(snap_path, tmp_path):
     with Snapshot(snap_path) as snap, Staging() as staging:
         with Prefill(snap, str(out / "o.db"), staging) as p:
             assert os.listdir(out)  # the temp file exists while it copies
-        assert not p._thread.is_alive()
+        assert not p.running()
     assert os.listdir(out) == []
+
+
+def test_the_copy_runs_in_a_child_where_work_may_fork(snap_path, tmp_path, aside, monkeypatch):
+    """In a thread the copy took the GIL back from the planner at every read, hash and write: a child does not."""
+    import snaprewrite.etcd.output as output
+
+    real_pwrite = output._pwrite_all
+    writers = tmp_path / "writers"
+
+    def noted(fd, data, off):
+        with open(writers, "a") as f:
+            f.write(f"{os.getpid()}\n")
+        real_pwrite(fd, data, off)
+
+    monkeypatch.setattr(output, "_pwrite_all", noted)
+    out = tmp_path / "out"
+    out.mkdir()
+    with Snapshot(snap_path) as snap, Staging() as staging, Prefill(snap, str(out / "o.db"), staging) as p:
+        assert p.finish(p.copy_length) == snap.hashes()[1]  # the input's whole-file sha256
+        assert not p.running()
+    pids = set(writers.read_text().split())
+    assert len(pids) == 1
+    assert (pids != {str(os.getpid())}) == (aside == "fork")

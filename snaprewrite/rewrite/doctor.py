@@ -124,8 +124,11 @@ def mapped_ranges(ranges: list[str], cmap: CidrMap) -> list[str]:
     return out
 
 
+_FAMILIES = {4: "IPv4", 6: "IPv6"}
+
+
 def _family(version: int) -> str:
-    return f"IPv{version}"
+    return _FAMILIES.get(version) or f"IPv{version}"
 
 
 def _parse_ip(raw: str) -> tuple[str, int, int] | None:
@@ -166,7 +169,10 @@ def _net(rng: str) -> tuple[int, int, int]:
 
 def _inside(version: int, value: int, nets: list[tuple[int, int, int]]) -> bool:
     """_inside is ``ip in net`` of ``ipaddress`` for any of ``nets`` of the IP's version, on integers."""
-    return any(v == version and value & mask == base for v, base, mask in nets)
+    for v, base, mask in nets:  # noqa: SIM110 (a loop, not ``any`` over a generator: asked per cluster IP)
+        if v == version and value & mask == base:
+            return True
+    return False
 
 
 class _Bitmaps:

@@ -19,8 +19,7 @@ arrays); a run with anything wrong is walked page by page, which names it: the s
 Mapped pages are released as the walk goes (``PageFile.touched``), so a big file does not stay resident.
 
 ``leaves``: a caller that checks what the leaves hold (``etcd.fsck``: the records) is handed each leaf's
-elements as the walk decodes them, and the keys it sliced for its own rules, so every page is read and
-decoded once, and every key sliced once, for both checks.
+elements as the walk decodes them, so every page is read and decoded once for both checks.
 """
 
 import mmap
@@ -47,10 +46,9 @@ _HDR = fmt.PAGE_HEADER.unpack_from
 _BUCKET = fmt.BUCKET_HEADER.unpack_from
 _HS = fmt.PAGE_HEADER_SIZE
 
-# leaves(bucket, data, ks, vs, ends, keys): the elements of one or more leaves of ``bucket`` (its path as the
-# problems name it), element i's key ``data[ks[i]:vs[i]]`` (that is ``keys[i]``, already sliced: bytes) and
-# value ``data[vs[i]:ends[i]]``, in key order.
-Leaves = Callable[[str, object, list[int], list[int], list[int], list[bytes]], None]
+# leaves(bucket, data, ks, vs, ends): the elements of one or more leaves of ``bucket`` (its path as the
+# problems name it), element i's key ``data[ks[i]:vs[i]]`` and value ``data[vs[i]:ends[i]]``, in key order.
+Leaves = Callable[[str, object, list[int], list[int], list[int]], None]
 
 
 class _Checker:
@@ -233,7 +231,7 @@ class _Checker:
         self.budget -= total
         self.entered += len(children)
         if self.leaves is not None:
-            self.leaves(bucket, self.data, ks, vs, ends, found)
+            self.leaves(bucket, self.data, ks, vs, ends)
         pf.release()
         return True
 
@@ -248,7 +246,7 @@ class _Checker:
         self.budget -= count + 1
         self._check_keys(label, keys, lo, hi)
         if self.leaves is not None:
-            self.leaves(bucket, data, ks, vs, ends, keys)
+            self.leaves(bucket, data, ks, vs, ends)
         if not any(flags):
             return
         for n in range(count):

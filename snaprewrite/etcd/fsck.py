@@ -16,7 +16,6 @@ when that walk finds a batch of bucket key it cannot vouch for are the records w
 order (``_records``), which gives the rule's problems in the rule's order: the same answer either way.
 """
 
-import functools
 import struct
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -102,12 +101,12 @@ class _Vouch:
         self.progress = progress
         self.sound = True
 
-    def __call__(self, bucket: str, data, ks: list[int], vs: list[int], ends: list[int], keys: list[bytes]) -> None:
+    def __call__(self, bucket: str, data, ks: list[int], vs: list[int], ends: list[int]) -> None:
         if bucket != "key":
             return
         if self.progress is not None:
             self.progress(len(ks))
-        if self.sound and not _sound(data, ks, vs, ends, keys):
+        if self.sound and not _sound(data, ks, vs, ends):
             self.sound = False  # the records are walked again in key order for the rule's problems
 
 
@@ -207,17 +206,9 @@ def _record_problem(k: bytes, v: bytes) -> str | None:
 _REV_AT = struct.Struct(">QcQ").unpack_from  # a revision key's main, separator, sub (revision.decode's layout)
 _NEGATIVE = 1 << 63
 _KEY_LENGTHS = frozenset((revcodec.REV_BYTES_LEN, revcodec.MARKED_REV_BYTES_LEN))
-_PUT_KEYS = {revcodec.REV_BYTES_LEN}  # every key a put's (no tombstone mark)
-_JOINED_MOST = 1024  # keys unpacked from their joined bytes in one call at most (one cached Struct per count)
 
 
-@functools.lru_cache(maxsize=256)
-def _revisions(count: int) -> struct.Struct:
-    """_revisions unpacks ``count`` revision keys laid end to end (``_REV_AT`` repeated): main, separator, sub each."""
-    return struct.Struct(">" + "QcQ" * count)
-
-
-def _sound(raw, ks: list[int], vs: list[int], ends: list[int], keys: list[bytes] | None = None) -> bool:
+def _sound(raw, ks: list[int], vs: list[int], ends: list[int]) -> bool:
     """_sound is True only if every record passes ``_record_problem`` (False: look record by record).
 
     Whole arrays at a time: every key is 17 bytes, or 18 ending in the tombstone mark; every separator is
@@ -225,22 +216,13 @@ def _sound(raw, ks: list[int], vs: list[int], ends: list[int], keys: list[bytes]
     as a KeyValue (an empty one too, which the rule skips for puts: then its mod_revision 0 must equal
     the main revision or the records are looked at one by one); every put's mod_revision is its main
     revision. ``tests/etcd/test_fsck_records.py`` compares it with the rule on damaged pages.
-
-    ``keys``: the keys as bytes (``raw[ks[i]:vs[i]]``), when the caller sliced them already (``bbolt.check``
-    does, for its key order rules): when all are 17 bytes (puts) they are joined and unpacked in one
-    ``struct`` call, not one call and one tuple per key; the answer is the same (tested both ways).
     """
     if not ks:
         return True
-    if keys is not None and len(keys) <= _JOINED_MOST and set(map(len, keys)) == _PUT_KEYS:
-        lens = _PUT_KEYS
-        t = _revisions(len(keys)).unpack(b"".join(keys))
-        mains, seps, subs = t[0::3], t[1::3], t[2::3]
-    else:
-        lens = set(map(sub, vs, ks))
-        if not lens <= _KEY_LENGTHS:
-            return False
-        mains, seps, subs = zip(*map(_REV_AT, repeat(raw), ks))  # each key read in place
+    lens = set(map(sub, vs, ks))
+    if not lens <= _KEY_LENGTHS:
+        return False
+    mains, seps, subs = zip(*map(_REV_AT, repeat(raw), ks))  # each key read in place
     if seps.count(b"_") != len(seps) or max(mains) >= _NEGATIVE or max(subs) >= _NEGATIVE:
         return False
     try:

@@ -177,50 +177,28 @@ class Held:
 
 
 class Verified:
-    """IPAddress keys the Service loop found correct: a bit per live IPAddress key (by its place in order).
-
-    ``add`` only notes the key (a reference to the caller's bytes) and counts it; the bits are set when
-    they are asked for (``unverified``, ``in``), by one walk of the added keys, sorted, along the sorted
-    live keys: a binary search per added key cost a twentieth of the doctor. Only live IPAddress keys are
-    added (``State.live`` of a key under the prefix is membership in ``keys``), as before.
-    """
+    """IPAddress keys the Service loop found correct: a bit per live IPAddress key (by its place in order)."""
 
     def __init__(self, state: State):
-        self.state = state
-        self.prefix = state.key(IPADDRESSES)
         self.keys = state.keys(IPADDRESSES)
         self.bits = bytearray(len(self.keys))
         self.count = 0  # keys added
-        self.pending: list[bytes] = []  # added, bits not yet set
 
     def _at(self, key: bytes) -> int | None:
         i = bisect.bisect_left(self.keys, key)
         return i if i < len(self.keys) and self.keys[i] == key else None
 
     def add(self, key: bytes) -> None:
-        if key.startswith(self.prefix) and self.state.live(key):  # a live IPAddress (the loop checked): always
-            self.pending.append(key)
+        i = self._at(key)
+        if i is not None:  # a live IPAddress (the loop checked ``has``): always
+            self.bits[i] = 1
             self.count += 1
-
-    def _settle(self) -> None:
-        """_settle sets the bits of the keys added since the last time (each is in ``keys``)."""
-        if not self.pending:
-            return
-        pending, self.pending = sorted(self.pending), []
-        keys, bits = self.keys, self.bits
-        i = 0
-        for key in pending:
-            while keys[i] != key:  # both sorted: a walk along keys, no search per key
-                i += 1
-            bits[i] = 1
 
     def unverified(self) -> Iterator[bytes]:
         """unverified are the live IPAddress keys not added, in key order."""
-        self._settle()
         return (k for k, bit in zip(self.keys, self.bits) if not bit)
 
     def __contains__(self, key: bytes) -> bool:
-        self._settle()
         i = self._at(key)
         return i is not None and bool(self.bits[i])
 

@@ -1,5 +1,5 @@
 """The doctor's compact sets step by step: ``take``/``pop`` (one step each) equal the ``has`` then ``add``/``discard``
-they replace, for ``Bits`` and ``Texts`` alike, and ``Verified``'s deferred bits equal a bit set per ``add``.
+they replace, for ``Bits`` and ``Texts`` alike; ``Verified`` marks exactly the live IPAddress keys added.
 
 (``tests/rewrite/test_doctor.py`` holds the quick path's findings equal to the plain path's on real states.)
 """
@@ -74,7 +74,7 @@ class _State:
         return key in self._live
 
 
-def test_verified_deferred_bits_equal_a_bit_per_add():
+def test_verified_marks_exactly_the_live_ipaddress_keys_added():
     """MUST FAIL if a key is lost: the keys not added (and only those) are unverified, in key order, whatever
     order they were added in, twice or not; keys that are not live IPAddresses are not counted."""
     rng = random.Random(3)

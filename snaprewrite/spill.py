@@ -205,6 +205,8 @@ class Text:
 
     def extend(self, other: "Text") -> None:
         """extend adds ``other``'s text at the end (the same spill's: its pieces are not copied)."""
+        if other._spill is not self._spill:
+            raise ValueError("a Text extends only a Text of its own spill")
         self._items += other._items
         self._len += other._len
 
@@ -225,6 +227,8 @@ class Text:
 
     def __contains__(self, sub: str) -> bool:
         """``sub in text``, read a piece at a time (a match across pieces is found too)."""
+        if not sub:
+            return True
         tail = ""
         for chunk in self.chunks():
             if sub in tail + chunk[: max(len(sub) - 1, 0)] or sub in chunk:

@@ -222,3 +222,80 @@ def test_the_comparison_catches_a_confirmation_that_ignores_the_byte_before(monk
     monkeypatch.setattr(AddressFinder, "_v4_sure", classmethod(lambda cls, nets: loose))
     plain, fast = _both(batch, nets)
     assert plain != fast and b"/registry/a" in fast
+
+
+# IPv6 spellings the batch search now decides itself (``AddressFinder._mention6``) where a match of ``re6`` lies
+# inside one value: leading zeros, upper case, the network's own address, a full spelling, tokens that are no
+# address (a trailing ``:``, two ``::``, too many groups), tokens that a hex digit or colon comes before, tokens
+# outside the networks, and bare heads.
+V6_PIECES = [b"fd00:10:96::1", b"FD00:0010:0096::a", b"fd00:10:96::", b"fD00:10:96:0:0:0:0:ffff", b"fd00:10:96::1:",
+             b"fd00:10:96::1::2", b"fd00:10:96:1:2:3:4:5:6", b"afd00:10:96::1", b":fd00:10:96::1", b"fd00:10:96::10:1",
+             b"fd00:10:128:ffff::1", b"fd00:10:129::1", b"fd00:", b"00:", b"Fd00::", b"fd01:10:96::1", b"10.96.0.1",
+             b"x", b" ", b"\x00", b":", b"a"]
+V6_NETS = {"dual, one v6 head": NET_SETS["dual, one v6 head"], "v6 only": ["fd00:10:96::/108", "fd00:10:128::/48"]}
+
+
+def _lay_out_v6(records: list[tuple[bytes, bytes]], gaps: list[int], tail: bytes) -> Batch:
+    """_lay_out_v6 puts each record's bbolt key (ending in ``tail``: a match may run from it into the value) and
+    value (the record's bytes alone, no framing) back to back or ``gaps`` apart, in record order."""
+    buf, ks, vs, ends = bytearray(), [], [], []
+    for n, (_key, value) in enumerate(records):
+        buf += b"f" * gaps[n % len(gaps)]  # a hex digit: a match may run on from the filler
+        ks.append(len(buf))
+        buf += (b"%08d_%08d" % (n, 0))[: 17 - len(tail)] + tail  # (17 bytes: a put's bbolt key)
+        vs.append(len(buf))
+        buf += value
+        ends.append(len(buf))
+    raw = bytes(buf)
+    return Batch(raw, memoryview(raw), ks, vs, ends)
+
+
+@settings(max_examples=400, derandomize=True, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([b"/registry/a", b"/registry/b", b"/c"]),
+                          st.lists(st.sampled_from(V6_PIECES), max_size=5).map(b"".join)), min_size=1, max_size=8),
+       st.lists(st.sampled_from([0, 0, 1, 3, 64, 65]), min_size=1, max_size=3),
+       st.sampled_from([b"", b"fd00:", b"f", b"d00", b":", b"0"]), st.sampled_from(list(V6_NETS)),
+       st.sampled_from([1, 2, 1 << 16]))
+def test_ipv6_decided_in_the_search_equals_record_by_record(records, gaps, tail, nets, kept):
+    """IPv6 mentions at a value's start and end, after a bbolt key ending in a piece of the head, one value running
+    into the next, in every spelling above, with the finder's answers kept for 1, 2 or 65536 tokens (one finder
+    for the whole batch: a kept answer is reused): the same keys as ``visit`` one record at a time."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(leftovers, "V6_KEPT", kept)
+        batch = _lay_out_v6(records, gaps, tail)
+        plain, fast = _both(batch, _nets(V6_NETS[nets]), [r[0] for r in records])
+    assert fast == plain
+
+
+def test_ipv6_spellings_found_and_not_found():
+    """One value per spelling, each searched in one batch: the mentions are exactly the addresses in the networks
+    (checked against ``ipaddress``), whatever their case or leading zeros; the others are not."""
+    import ipaddress as ipa
+
+    nets = _nets(V6_NETS["v6 only"])
+    spellings = [b"fd00:10:96::1", b"FD00:0010:0096::a", b"fd00:10:96::", b"fD00:10:96:0:0:0:0:ffff",
+                 b"fd00:10:128:ffff::1", b"fd00:10:96::10:1", b"fd00:10:129::1", b"fd00:10:96::1:", b"afd00:10:96::1"]
+    records = [(b"/registry/%d" % i, b" " + s + b" ") for i, s in enumerate(spellings)]
+    plain, fast = _both(_lay_out_v6(records, [0], b""), nets, [r[0] for r in records])
+    assert fast == plain
+
+    def inside(s: bytes) -> bool:
+        try:
+            return any(ipa.IPv6Address(s.decode()) in n for n in nets)
+        except ValueError:
+            return False
+
+    assert set(fast) == {b"/registry/%d" % i for i, s in enumerate(spellings) if inside(s)}
+    assert len(fast) == 5  # the first five: not a comparison of two empty sets
+
+
+def test_the_comparison_catches_an_ipv6_decision_that_ignores_the_byte_before(monkeypatch):
+    """Must fail: with no byte taken to continue a token, the search takes ``afd00:10:96::1`` (whose re6 match
+    ``mentions`` skips: a hex digit comes before it) for a mention: the keys then differ from ``visit``'s."""
+    records = [(b"/registry/a", b"x afd00:10:96::1 y")]
+    nets = _nets(V6_NETS["v6 only"])
+    plain, fast = _both(_lay_out_v6(records, [0], b""), nets, [r[0] for r in records])
+    assert plain == fast and not plain
+    monkeypatch.setattr(leftovers, "_HEXCOLON", frozenset())
+    plain, fast = _both(_lay_out_v6(records, [0], b""), nets, [r[0] for r in records])
+    assert plain != fast and b"/registry/a" in fast

@@ -52,6 +52,8 @@ GAP = 64
 # forked after planning, and several times over while the text was made and while the report was written.
 PART = 1024
 TEXTS = Spill()
+V6_KEPT = 1 << 16  # IPv6 tokens whose answer ``AddressFinder._mention6`` keeps
+_HEXCOLON = frozenset(b"0123456789abcdefABCDEF:")  # bytes that continue an IPv6 token (``mentions`` skips one after them)
 
 
 def _resource(key: bytes, root: bytes) -> tuple[str, str]:
@@ -167,10 +169,18 @@ class Mentions:
             view, mentions, put = batch.view, self.finder.mentions, revcodec.REV_BYTES_LEN
             for x in compress(range(len(ks)), map(eq, touched, repeat(1))):  # (a deletion is never found: not searched)
                 touched[x] = 2 if vs[x] - ks[x] == put and mentions(view[vs[x] : ends[x]]) else 0
-        # found: mentions one, and a put (a deletion's bbolt key is longer); the last record of a key decides
-        found = dict(zip(ukeys, map(and_, map(eq, touched, repeat(2)), map(eq, map(sub, vs, ks), repeat(revcodec.REV_BYTES_LEN)))))
-        found.pop(None, None)  # (records without a value: no key, never found)
         keys = self.keys
+        hits = list(map(eq, touched, repeat(2)))
+        if True not in hits:  # every key of the batch is dropped (None, a record without a value, is never found)
+            if keys:
+                _pop_all(keys.pop, ukeys)
+            return
+        # found: mentions one, and a put (a deletion's bbolt key is longer); the last record of a key decides
+        sizes = list(map(sub, vs, ks))
+        if sizes.count(revcodec.REV_BYTES_LEN) != len(sizes):  # (deletions in the batch)
+            hits = list(map(and_, hits, map(eq, sizes, repeat(revcodec.REV_BYTES_LEN))))
+        found = dict(zip(ukeys, hits))
+        found.pop(None, None)  # (records without a value: no key, never found)
         if True in found.values():
             keys.update(dict.fromkeys(compress(found, found.values())))
             if False not in found.values():
@@ -323,6 +333,7 @@ class AddressFinder:
         self.sure4 = self._v4_sure([n for n in nets if n.version == 4])
         self.re6 = self._v6_pattern(self.v6)
         self.pre6 = self._v6_prefilter(self.v6)
+        self._seen6: dict[bytes, bool] = {}  # ``_mention6``'s answers
 
     @staticmethod
     def _v4_heads(nets: list) -> str | None:
@@ -418,7 +429,10 @@ class AddressFinder:
 
         2: the first match of ``re4`` in a value is the first one ``mentions`` meets there when the search
         started at or before the value and the match ends inside it (the pattern reads no byte past its
-        match's end): when that match is an address inside a network, ``mentions`` is True.
+        match's end): when that match is an address inside a network, ``mentions`` is True. Also 2: a match of ``re6``
+        (the prefilter's, confirmed) that lies whole inside a value and is an IPv6 mention as ``mentions`` reads one (no
+        hex digit or colon before it in the value, an address in a network: ``_mention6``); one that is not a mention
+        is passed over as an unconfirmed prefilter match is (a mention after it is still searched for).
         """
         order = sorted(range(len(vs)), key=vs.__getitem__)
         sv = list(map(vs.__getitem__, order))
@@ -447,6 +461,7 @@ class AddressFinder:
         confirm = self.re6.match if at >= 0 else None
         inside = self._inside4 if pattern is self.re4 else None
         sure = self.sure4.match if inside is not None and self.sure4 is not None else None
+        mention6 = self._mention6
         cuts = [0, *compress(range(1, n), map(gt, sv[1:], map(add, se[:-1], repeat(gap)))), n]
         for a, b in zip(cuts, cuts[1:]):
             lo, hi = sv[a], se[b - 1]
@@ -458,8 +473,17 @@ class AddressFinder:
                 p, q = m.span()
                 if confirm is not None:  # the prefilter's match at p: re6's at p - at, if it matches there
                     p -= at
-                    if p < lo or confirm(buf, p, hi) is None:
+                    t = confirm(buf, p, hi) if p >= lo else None
+                    if t is None:
                         pos = q
+                        continue
+                    k = bisect_right(se, p, a, b)
+                    if k < b and sv[k] <= p and t.end() <= se[k]:  # re6's whole match inside one value: decided here
+                        if (p == sv[k] or buf[p - 1] not in _HEXCOLON) and mention6(bytes(buf[p : t.end()])):
+                            hit[k] = 2
+                            pos = se[k]
+                        else:  # (as ``mentions`` decides it) not a mention: the search goes on past the prefilter's match
+                            pos = q
                         continue
                 k = bisect_right(se, p, a, b)  # the first value ending after the match starts ...
                 if inside is not None and k < b and pos <= sv[k] <= p and q < se[k] and not hit[k] and (
@@ -505,10 +529,24 @@ class AddressFinder:
                 start = m.start()
                 if start and value[start - 1] in b"0123456789abcdefABCDEF:":
                     continue
-                try:
-                    ip = ipaddress.IPv6Address(bytes(value[start : m.end()]).decode())
-                except ValueError:
-                    continue
-                if any(ip in n for n in self.v6):
+                if self._mention6(bytes(value[start : m.end()])):
                     return True
         return False
+
+    def _mention6(self, token: bytes) -> bool:
+        """_mention6 tells whether ``token`` (a match of ``re6``) is an IPv6 address inside one of the networks.
+
+        Answers are kept (a cluster's few thousand addresses recur in many values), up to ``V6_KEPT`` of them.
+        """
+        known = self._seen6.get(token)
+        if known is None:
+            try:
+                ip = ipaddress.IPv6Address(token.decode())
+            except ValueError:
+                known = False
+            else:
+                known = any(ip in n for n in self.v6)
+            if len(self._seen6) >= V6_KEPT:
+                self._seen6.clear()
+            self._seen6[token] = known
+        return known

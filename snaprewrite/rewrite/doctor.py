@@ -43,6 +43,7 @@ from .facts import (
     ALLOCATORS,
     IPADDRESSES,
     SERVICECIDRS,
+    SERVICES,
     Fact,
     Facts,
     Progress,
@@ -123,8 +124,11 @@ def mapped_ranges(ranges: list[str], cmap: CidrMap) -> list[str]:
     return out
 
 
+_FAMILIES = {4: "IPv4", 6: "IPv6"}
+
+
 def _family(version: int) -> str:
-    return f"IPv{version}"
+    return _FAMILIES.get(version) or f"IPv{version}"
 
 
 def _parse_ip(raw: str) -> tuple[str, int, int] | None:
@@ -165,7 +169,10 @@ def _net(rng: str) -> tuple[int, int, int]:
 
 def _inside(version: int, value: int, nets: list[tuple[int, int, int]]) -> bool:
     """_inside is ``ip in net`` of ``ipaddress`` for any of ``nets`` of the IP's version, on integers."""
-    return any(v == version and value & mask == base for v, base, mask in nets)
+    for v, base, mask in nets:  # noqa: SIM110 (a loop, not ``any`` over a generator: asked per cluster IP)
+        if v == version and value & mask == base:
+            return True
+    return False
 
 
 class _Bitmaps:
@@ -253,16 +260,12 @@ def _check_services(state: State, found: Facts, dx: Diagnosis, ranges: dict[int,
                 if not 0 <= value - first < count:  # bitmap.offset_of is None
                     dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]:{ip} is not within the "
                                                                  f"service CIDR {rng}; please recreate service")
-                elif rebuilt.has(ip, version, value):
+                elif rebuilt.take(ip, version, value):  # (taken by an earlier Service; else taken now)
                     dx.add(svc.key, ERROR, "ClusterIPAlreadyAllocated", f"Cluster IP [{fam}]:{ip} was assigned to "
                                                                        "multiple services; please recreate service")
-                else:
-                    rebuilt.add(ip, version, value)
-                    if stored.has(ip, version, value):
-                        stored.discard(ip, version, value)
-                    else:
-                        dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]:{ip} is not allocated; "
-                                                                       "repairing")
+                elif not stored.pop(ip, version, value):
+                    dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]:{ip} is not allocated; "
+                                                                   "repairing")
             elif not ipaddress_mode and not _inside(version, value, range_nets[version]):
                 dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]:{ip} is not within the service "
                                                              f"CIDR {rng}; please recreate service")
@@ -299,12 +302,13 @@ def _with_parents(state: State, held: Held, problems: list[str], ipaddress_mode:
         parsed_ips: dict[str, tuple[str, int, int] | None] = {}  # the batch's IPs, parsed once (``_parse_ip``)
         if ipaddress_mode and held.compact:
             keys = []
+            live, prefix = state.live, state.key(IPADDRESSES)
             for _key, svc in batch:
                 if _allocates_nothing(svc):
                     continue
                 for raw in svc.ips:
                     parsed = parsed_ips[raw] = _parse_ip(raw)
-                    if parsed is not None and state.has(key := state.key(IPADDRESSES + parsed[0].encode())):
+                    if parsed is not None and live(key := prefix + parsed[0].encode()):
                         keys.append(key)
             keys = list(dict.fromkeys(keys))
             read = functools.partial(_ipaddress_parent, state, labels=False)  # the Service loop reads no label
@@ -381,10 +385,10 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, va
         dx.add(svc.key, ERROR, "ClusterIPOutOfRange", f"Cluster IP [{fam}]: {ip} is not within any configured "
                                                      "Service CIDR; please recreate service")
         return
-    key = state.key(IPADDRESSES + ip.encode())
+    key = state.key(IPADDRESSES) + ip.encode()  # (``state.key(IPADDRESSES + ...)``: the same bytes)
     if parents and key in parents:  # read because it is live
         got = parents[key]
-    elif not state.has(key):
+    elif not state.live(key):
         dx.add(svc.key, ERROR, "ClusterIPNotAllocated", f"Cluster IP [{fam}]: {ip} is not allocated; repairing")
         return
     else:
@@ -403,7 +407,8 @@ def _check_ipaddress(state: State, dx: Diagnosis, svc, ip: str, version: int, va
                                                                "services; please recreate service")
         else:
             dx.add(svc.key, ERROR, "ClusterIPNotAllocated", wrong)
-    elif verified is not None and held.holds(svc) and state.has(service_key(svc.namespace, svc.name)):
+    elif verified is not None and held.holds(svc) and state.live(
+            state.key(SERVICES) + f"{svc.namespace}/{svc.name}".encode()):  # (``state.has(service_key(...))``)
         verified.add(key)  # names this live Service, which holds ip: syncIPAddress finds nothing to say
 
 

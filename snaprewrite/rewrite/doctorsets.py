@@ -33,6 +33,22 @@ class Texts:
     def discard(self, ip: str, _version: int, _value: int) -> None:
         self.ips.discard(ip)
 
+    def take(self, ip: str, version: int, value: int) -> bool:
+        """take is ``has``, then ``add`` when it was not there (one step: the Service loop does both per IP)."""
+        ips = self.ips
+        if ip in ips:
+            return True
+        ips.add(ip)
+        return False
+
+    def pop(self, ip: str, version: int, value: int) -> bool:
+        """pop is ``has``, then ``discard`` when it was there."""
+        ips = self.ips
+        if ip in ips:
+            ips.discard(ip)
+            return True
+        return False
+
     def texts(self) -> list[str]:
         """texts are the IPs in address order."""
         return sorted(self.ips, key=ipaddress.ip_address)
@@ -64,6 +80,30 @@ class Bits:
         at = self._at(version, value)
         if at is not None:
             self.bits[at[0]] &= ~at[1] & 0xFF
+
+    def take(self, _ip: str, version: int, value: int) -> bool:
+        """take is ``has``, then ``add`` when it was not there, finding the bit once (the offset is in range)."""
+        k = value - self.first
+        i = len(self.bits) - 1 - (k >> 3)
+        if version != self.version or k < 0 or i < 0:
+            return False  # (``has``: not there; ``add`` is only asked inside the range)
+        bits, bit = self.bits, 1 << (k & 7)
+        if bits[i] & bit:
+            return True
+        bits[i] |= bit
+        return False
+
+    def pop(self, _ip: str, version: int, value: int) -> bool:
+        """pop is ``has``, then ``discard`` when it was there, finding the bit once."""
+        k = value - self.first
+        i = len(self.bits) - 1 - (k >> 3)
+        if version != self.version or k < 0 or i < 0:
+            return False
+        bits, bit = self.bits, 1 << (k & 7)
+        if bits[i] & bit:
+            bits[i] &= ~bit & 0xFF
+            return True
+        return False
 
     def texts(self) -> list[str]:
         """texts are the IPs in address order, written as ``bitmap.decode`` writes them."""

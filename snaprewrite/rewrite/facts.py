@@ -118,6 +118,9 @@ def indexed(layout: Layout) -> tuple[bytes, ...]:
     return layout.keys(PREFIXES) + CNI_ABSOLUTE
 
 
+_UNSET = object()  # (``State.live``: a key the overlay does not name)
+
+
 class State:
     """The latest live value of every key under ``PREFIXES``: from a snapshot, optionally overlaid by a plan.
 
@@ -222,6 +225,13 @@ class State:
         key = self.key(key)
         if key in self.overlay:
             return self.overlay[key] is not None
+        return key in self.index
+
+    def live(self, key: bytes) -> bool:
+        """live is ``has`` of an absolute key (not joined: the doctor's loops ask it per cluster IP)."""
+        got = self.overlay.get(key, _UNSET)
+        if got is not _UNSET:
+            return got is not None
         return key in self.index
 
     def value(self, key: bytes) -> bytes | None:

@@ -6,7 +6,8 @@ item (a dict's key names encoded once per key set, a dict of strings in C calls 
 text over a top-level key or list item at a time, so a long result is never held
 whole as one string. Objects with an ``as_json`` method are converted as they are reached, and a
 ``LazyList`` (a sequence that makes its items when they are read) is written as the list it stands for,
-an item at a time. Anything
+an item at a time. A long list item (a warning listing 700k keys) is handed over in pieces of its text,
+and a long text given in pieces (``spill.Text``) is written from them, never whole. Anything
 ``json.dumps`` would write differently from the plain path (floats, non-string keys, tuples, other
 types) is left to ``json.dumps`` itself, re-indented to its depth: the text stays the same.
 """
@@ -47,6 +48,46 @@ def _plain(obj):
 
 
 _STR = frozenset({str})
+BIG = 1 << 20  # a list item (a flat dict of strings) longer than this is written a piece at a time
+CHUNK = 1 << 16  # characters of a long string encoded at once
+
+
+def _long(v) -> bool:
+    """_long tells whether ``v`` is a long text given in pieces: it has ``chunks()`` (``spill.Text``), and its
+    ``str`` is the string it stands for."""
+    return type(v) is not str and hasattr(v, "chunks")
+
+
+def _big(item) -> bool:
+    """_big tells whether a list item is a non-empty dict under string keys of strings holding more than BIG
+    characters, or of strings and long texts (``_long``)."""
+    if type(item) is not dict or not item or not _STR.issuperset(map(type, item)):
+        return False
+    if _STR.issuperset(map(type, item.values())):
+        return sum(map(len, item.values())) > BIG
+    return all(type(v) is str or _long(v) for v in item.values())
+
+
+def _dict_pieces(w: "_Writer", d: dict, level: int) -> Iterator[str]:
+    """_dict_pieces yields ``w.value(d, level)`` for a dict of strings (``_big``; a long text is written as its
+    ``str``, a piece at a time) in pieces: a long string is
+    encoded ``CHUNK`` characters at a time (json's encoders escape each character on its own, so the pieces
+    join to the same text). A leftovers warning at 8 GiB is tens of MB: written whole it was held several
+    times over (encoded, in its item, in a batch, as bytes) at the end of the run."""
+    pad = "\n" + "  " * (level + 1)
+    sep = "{" + pad
+    enc = w.enc
+    for name, v in zip(w.names(d), d.values()):
+        if type(v) is str and len(v) <= CHUNK:
+            yield sep + name + enc(v)
+        else:
+            yield sep + name + '"'
+            for text in (v,) if type(v) is str else v.chunks():
+                for at in range(0, len(text), CHUNK):
+                    yield enc(text[at : at + CHUNK])[1:-1]
+            yield '"'
+        sep = "," + pad
+    yield "\n" + "  " * level + "}"
 
 
 class _Writer:
@@ -130,6 +171,17 @@ def pieces(obj, ensure_ascii: bool = True) -> Iterator[str]:
             head += "["
             isep = "\n    "
             texts = v.json_texts(w.enc, 2, w.value) if type(v) is not list else None
+            if texts is None and type(v) is list and any(map(_big, v)):  # (a report's few long warnings)
+                for item in v:
+                    if _big(item):
+                        parts = _dict_pieces(w, item, 2)
+                        yield head + isep + next(parts)
+                        yield from parts
+                    else:
+                        yield head + isep + w.value(item if type(item) is dict else _plain(item), 2)
+                    head, isep = "", ",\n    "
+                yield "\n  ]"
+                continue
             for text in texts if texts is not None else (
                     w.value(item if type(item) is dict else _plain(item), 2) for item in v):
                 yield head + isep + text
@@ -143,11 +195,14 @@ def pieces(obj, ensure_ascii: bool = True) -> Iterator[str]:
 def write(obj, put, ensure_ascii: bool = True, batch: int = 256) -> None:
     """write passes ``obj``'s indented JSON text and a newline to ``put`` (str -> None), ``batch`` pieces a call."""
     buf: list[str] = []
+    size = 0
     for piece in pieces(obj, ensure_ascii):
         buf.append(piece)
-        if len(buf) >= batch:
+        size += len(piece)
+        if len(buf) >= batch or size >= BIG:  # (a long text goes on in pieces: not joined whole)
             put("".join(buf))
             buf.clear()
+            size = 0
     buf.append("\n")
     put("".join(buf))
 

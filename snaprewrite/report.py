@@ -339,7 +339,8 @@ def shown_warning(message: str, limit: int = MAX_WARNING_SHOWN) -> str:
     to the last ``", "`` before the limit (where a listed key ends) and names the rest's length.
     """
     if len(message) <= limit:
-        return message
+        return str(message)
+    message = str(message)  # (a long text kept out of memory, ``spill.Text``: made once here)
     cut = message.rfind(", ", 0, limit)
     if cut <= 0:
         return f"{message[:limit]}... ({len(message) - limit} more characters in --report)"

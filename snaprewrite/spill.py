@@ -178,3 +178,77 @@ class Spill:
             self._broken = True
             self._window = None
             self._next = -1
+
+
+class Text:
+    """A long text (a warning that lists every key still holding an old address) kept in a ``Spill``.
+
+    It is given as UTF-8 bytes a piece at a time (``append``; each piece decodes on its own, errors replaced
+    with backslashes) and read back the same way (``chunks``): ``jsontext`` writes it to a report piece by
+    piece, so the whole text is never in memory. Anything else sees it as its ``str``: comparisons, ``in``,
+    indexing and str's methods make the text once for the call. A handle names a place in this process's
+    spill (and in its forked children's).
+    """
+
+    __slots__ = ("_spill", "_items", "_len")
+
+    def __init__(self, spill: Spill):
+        self._spill = spill
+        self._items: list[bytes | int] = []
+        self._len = 0
+
+    def append(self, data: bytes) -> None:
+        """append adds the text ``data`` decodes to (UTF-8, backslashes for undecodable bytes) at the end."""
+        self._len += len(data) if data.isascii() else len(data.decode("utf-8", "backslashreplace"))
+        handle = self._spill.add(data)
+        self._items.append(data if handle is None else handle)
+
+    def extend(self, other: "Text") -> None:
+        """extend adds ``other``'s text at the end (the same spill's: its pieces are not copied)."""
+        if other._spill is not self._spill:
+            raise ValueError("a Text extends only a Text of its own spill")
+        self._items += other._items
+        self._len += other._len
+
+    def chunks(self):
+        """chunks yields the text in the pieces it was given (decoded)."""
+        get = self._spill.get
+        for item in self._items:
+            yield (get(item) if type(item) is int else item).decode("utf-8", "backslashreplace")
+
+    def __str__(self) -> str:
+        return "".join(self.chunks())
+
+    def as_json(self) -> str:
+        return str(self)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __contains__(self, sub: str) -> bool:
+        """``sub in text``, read a piece at a time (a match across pieces is found too)."""
+        if not sub:
+            return True
+        tail = ""
+        for chunk in self.chunks():
+            if sub in tail + chunk[: max(len(sub) - 1, 0)] or sub in chunk:
+                return True
+            tail = (tail + chunk)[-(len(sub) - 1):] if len(sub) > 1 else ""
+        return False
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (str, Text)):
+            return len(self) == len(other) and str(self) == str(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+    def __getitem__(self, i):
+        return str(self)[i]
+
+    def __getattr__(self, name: str):
+        return getattr(str(self), name)  # startswith, count, rfind, ...: str's, on the whole text
+
+    def __repr__(self) -> str:
+        return repr(str(self))

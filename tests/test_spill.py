@@ -122,3 +122,50 @@ def test_many_values_read_together_are_each_read_alone(monkeypatch):
     i = next(i for i, (_, v) in enumerate(kept) if len(v) == 3000)
     assert store.get_many([kept[i][0] + (1 << 32)]) != [kept[i][1]]
     store.close()
+
+
+def test_a_text_reads_back_as_the_string_it_stands_for():
+    """``spill.Text``: pieces kept in the spill (long) or in memory (short) read back decoded, one piece at a time or
+    whole; ``in`` finds a match across pieces, and a text that differs by one character is not equal."""
+    from snaprewrite.spill import Spill, Text
+
+    pieces = [b"intro: ", b"a" * 300 + b"\xe2\x82", b", caf\xc3\xa9, " + b"b" * 200, b", \xff\xfe end"]
+    spill = Spill()
+    text = Text(spill)
+    for p in pieces:
+        text.append(p)
+    plain = "".join(p.decode("utf-8", "backslashreplace") for p in pieces)
+    assert str(text) == plain and text == plain and plain == text and len(text) == len(plain)
+    assert list(text.chunks()) == [p.decode("utf-8", "backslashreplace") for p in pieces]
+    assert "a\\xe2\\x82, caf\u00e9" in text and "ab" not in text and "\\xff\\xfe end" in text
+    assert text != plain[:-1] + "x" and text[:7] == "intro: " and text.endswith(" end")
+    more = Text(spill)
+    more.append(b"x" * 200)
+    more.extend(text)
+    assert more == "x" * 200 + plain
+    with pytest.raises(ValueError):
+        Text(Spill()).extend(text)
+
+
+def test_long_report_items_are_written_in_pieces_as_json_dumps_writes_them():
+    """A list item longer than ``jsontext.BIG`` (a plain string, or a ``spill.Text``) is handed over in pieces, none
+    near its length, that join to ``json.dumps``'s text."""
+    import json
+    import random
+
+    from snaprewrite import jsontext
+    from snaprewrite.spill import Spill, Text
+
+    rnd = random.Random(3)
+    long = "".join(rnd.choice('ab"\\\n\t\x01\u00e9\u20ac\U0001f600/ ,') for _ in range(jsontext.BIG + 5000))
+    text = Text(Spill())
+    for at in range(0, len(long), 70000):
+        text.append(long[at : at + 70000].encode())
+    rep = {"n": 1, "warnings": [{"key": "k", "message": long}, {"key": "s", "message": "short"},
+                                {"key": "t", "message": text}], "z": [None]}
+    plain = {**rep, "warnings": [{**w, "message": str(w["message"])} for w in rep["warnings"]]}
+    for ascii_only in (True, False):
+        out = []
+        jsontext.write(rep, out.append, ensure_ascii=ascii_only)
+        assert "".join(out) == json.dumps(plain, indent=2, ensure_ascii=ascii_only) + "\n"
+        assert len(out) > 2 and max(map(len, out)) <= jsontext.BIG + 12 * jsontext.CHUNK  # (an escape: 12 at most)

@@ -172,4 +172,6 @@ def test_releasing_the_scans_objects_plans_the_same(fixture_path):
             plans.append(([(e.write, e.changes, e.sealed_with) for e in plan.edits],
                           [w.as_json() for w in plan.warnings], plan.kept_ips))
             assert (left == 0) == release and plan.edits
+            # released: each rule's observer (leftovers' keys) went once its rule ran; kept: all there
+            assert (scanned.observers == {}) == release and (leftovers.name in scanned.observers) != release
     assert plans[0] == plans[1]

@@ -173,3 +173,32 @@ def test_a_keys_head_has_its_group(root, start, names, more):
     if whole:
         longer = head + b"/".join(more)
         assert _resource(longer, root) == _resource(key, root), (key, longer)
+
+
+def test_spilled_warnings_are_the_texts_made_in_memory(monkeypatch):
+    """A group of PART keys or more gets its warning as a ``spill.Text`` (its parts in a temp file): the same text,
+    part by part or whole (an undecodable key at a part's end too), and the report's JSON of it is the same."""
+    import json
+
+    from snaprewrite import jsontext
+    from snaprewrite.rewrite.rules import leftovers
+    from snaprewrite.spill import Text
+
+    seen = leftovers.Mentions(NETS)
+    seen.keys = dict.fromkeys(ODD_KEYS)
+    whole = _warnings_of(seen)
+    assert not any(isinstance(m, Text) for _, m in whole)
+    for part in (1, 2, 3):
+        monkeypatch.setattr(leftovers, "PART", part)
+        monkeypatch.setattr(leftovers, "TEXTS", leftovers.Spill())
+        spilled = _warnings_of(seen)
+        texts = [m for _, m in spilled if isinstance(m, Text)]
+        assert texts and len(list(texts[-1].chunks())) > 1 if part < 3 else texts
+        assert spilled == whole and [(k, str(m)) for k, m in spilled] == whole
+        assert [len(m) for _, m in spilled] == [len(m) for _, m in whole]
+        rep = {"warnings": [{"key": k, "message": m} for k, m in spilled]}
+        for ascii_only in (True, False):
+            out = []
+            jsontext.write(rep, out.append, ensure_ascii=ascii_only)
+            assert "".join(out) == json.dumps({"warnings": [{"key": k, "message": m} for k, m in whole]}, indent=2,
+                                              ensure_ascii=ascii_only) + "\n"

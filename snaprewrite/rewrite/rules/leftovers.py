@@ -13,10 +13,11 @@ from array import array
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
-from itertools import accumulate, compress, repeat
+from itertools import accumulate, chain, compress, repeat
 from operator import add, and_, eq, gt, le, not_, sub
 
 from ...etcd import revision as revcodec
+from ...spill import Spill, Text
 from ..plan import Context, Warning
 
 name = "leftovers"
@@ -46,6 +47,11 @@ CNI_HINT = "a CNI's own IP pool or config: update it with the CNI's tools"
 # regex engine reads ~1 GB/s here: at 1.3 GB the runs shrank from 1.28 to ~1.05 GB (first pattern) and 0.76 to
 # ~0.52 GB (second), for one search call per leaf or so (8192: 3.50-3.54 s child CPU, 64: 3.16-3.22 s).
 GAP = 64
+# A warning listing at least this many keys waits in a temp file, not in memory (``spill.Text``): at 8 GiB the
+# endpoints' and pods' warnings list ~740k keys, tens of MB that were held through the write, by every child
+# forked after planning, and several times over while the text was made and while the report was written.
+PART = 1024
+TEXTS = Spill()
 V6_KEPT = 1 << 16  # IPv6 tokens whose answer ``AddressFinder._mention6`` keeps
 _HEXCOLON = frozenset(b"0123456789abcdefABCDEF:")  # bytes that continue an IPv6 token (``mentions`` skips one after them)
 
@@ -204,17 +210,19 @@ class SortedKeys:
         n = int.from_bytes(data[:8], "little")
         keys.ends = array("q")
         keys.ends.frombytes(data[8 : 8 + n * keys.ends.itemsize])
-        keys.blob = bytes(data[8 + n * keys.ends.itemsize :])
+        # the keys stay where they are (a view: a forked child's answer, read at the peak of planning, is not
+        # copied; ~75 MB at 8 GiB); iterating makes each key's bytes
+        keys.blob = memoryview(data)[8 + n * keys.ends.itemsize :]
         ends = keys.ends
         if len(ends) != n or (ends[-1] if n else 0) != len(keys.blob) or not all(map(le, [0, *ends], ends)):
             raise ValueError("not SortedKeys.to_bytes")
         return keys
 
     def __iter__(self) -> Iterator[bytes]:
-        blob, start = self.blob, 0
-        for end in self.ends:
-            yield blob[start:end]
-            start = end
+        blob, ends = self.blob, self.ends
+        if type(blob) is not bytes:  # a view (``from_bytes``)
+            return map(bytes, map(blob.__getitem__, map(slice, chain((0,), ends), ends)))
+        return map(blob.__getitem__, map(slice, chain((0,), ends), ends))
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -252,14 +260,16 @@ def run(ctx: Context) -> None:
     # kept by --exclude: what a rule left alone because of it, and every object the planner marked (whichever rule
     # loads it, and also where its rule would not have changed it: kube-flannel-cfg, cilium-config)
     kept = ctx.excluded | ctx.marked.keys()
-    # Each group's keys are joined a thousand at a time as they come and its warning is decoded once from one
-    # buffer of its size: no object per key is kept (225k keys at 1.3 GB, 740k at 8 GB). Decoding the joined
-    # bytes gives the keys' own decodings joined: no UTF-8 sequence spans ", ", and the handler replaces byte
-    # by byte. The keys come in key order: a key that starts with the last one's head has its group.
+    # Each group's keys are joined a thousand at a time as they come, and the joined parts go to a temp file
+    # (``spill.Text``, which the report is written from): no object per key is kept (225k keys at 1.3 GB, 740k
+    # at 8 GB), nor the warnings' text (tens of MB at 8 GB). A group of fewer keys gets its text as a str,
+    # decoded once. Decoding the joined bytes gives the keys' own decodings joined, whole or a part at a time:
+    # no UTF-8 sequence spans ", ", and the handler replaces byte by byte. The keys come in key order: a key
+    # that starts with the last one's head has its group.
     root = ctx.layout.root
     excluded = ("excluded", "(--exclude)")
     groups: dict[bytes, tuple[str, str]] = {}  # a key's head (``_head``) -> its group
-    hits: dict[tuple[str, str], list] = {}  # group -> [number of keys, their parts joined, keys not yet joined]
+    hits: dict[tuple[str, str], list] = {}  # group -> [number of keys, their parts joined (Text), keys not yet joined]
     head = group = None
     for key in seen.sorted_keys():
         while at < n and changed[at] < key:
@@ -267,41 +277,38 @@ def run(ctx: Context) -> None:
         if at < n and changed[at] == key:
             continue
         if key in kept:
-            hit = hits.get(excluded) or hits.setdefault(excluded, [0, [], []])
+            hit = hits.get(excluded) or hits.setdefault(excluded, [0, None, []])
         else:
             if head is None or not key.startswith(head):
                 head, whole = _head(key, root)
                 group = groups.get(head) or groups.setdefault(head, _resource(head, root))
                 if not whole:
                     head = None
-            hit = hits.get(group) or hits.setdefault(group, [0, [], []])
+            hit = hits.get(group) or hits.setdefault(group, [0, None, []])
         hit[0] += 1
         keys = hit[2]
         keys.append(key)
-        if len(keys) == 1024:
-            hit[1].append(b", ".join(keys))
+        if len(keys) == PART:
+            if hit[1] is None:
+                hit[1] = Text(TEXTS)
+                hit[1].append(b", ".join(keys))
+            else:
+                hit[1].append(b", ".join([b"", *keys]))  # (", " and the part)
             keys.clear()
     del groups, changed, kept  # (freed before the warnings are made)
     for res, prefix in sorted(hits):
         count, parts, keys = hits.pop((res, prefix))
-        if keys:
-            parts.append(b", ".join(keys))
         reason = REASONS.get(res, CNI_HINT if "." in res else "not rewritten by snaprewrite; review it")
         intro = f"{count} object(s) still hold old addresses ({reason}): ".encode()
-        text = bytearray(len(intro) + sum(map(len, parts)) + 2 * (len(parts) - 1))
-        text[: len(intro)] = intro
-        end = len(intro)
-        parts.reverse()
-        while parts:  # each part is freed once copied
-            part = parts.pop()
-            text[end : end + len(part)] = part
-            end += len(part)
-            if parts:
-                text[end : end + 2] = b", "
-                end += 2
-        del part
-        ctx.plan.warnings.append(Warning(prefix, text.decode("utf-8", "backslashreplace")))
-        del text
+        if parts is None:
+            ctx.plan.warnings.append(Warning(prefix, (intro + b", ".join(keys)).decode("utf-8", "backslashreplace")))
+            continue
+        text = Text(TEXTS)
+        text.append(intro)
+        text.extend(parts)
+        if keys:
+            text.append(b", ".join([b"", *keys]))
+        ctx.plan.warnings.append(Warning(prefix, text))
 
 
 class AddressFinder:

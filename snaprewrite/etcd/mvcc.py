@@ -163,9 +163,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             h = _fold(crc, h, b, runs)
         if visit is not None and count and visit_skip and marker is None:  # the records under no skipped prefix
             us = ukeys if complete else [visit_skip[0] if u is None else u for u in ukeys]
-            skipped = list(map(startswith, us, repeat(visit_skip)))
-            if False in skipped:  # (usually none: one search of the list)
-                for x in compress(range(count), map(not_, skipped)):
+            if not all(map(startswith, us, repeat(visit_skip))):  # (usually none: one pass, no list)
+                for x in compress(range(count), map(not_, map(startswith, us, repeat(visit_skip)))):
                     visit(ukeys[x], view[ks[x] : vs[x]], view[vs[x] : ends[x]])
         elif visit is not None and count and (marker is None or _may_hold(raw, marker, b.span(), ks, ends)):
             i = 0
@@ -306,14 +305,14 @@ def user_keys_at(raw, vs: list[int], ends: list[int]) -> tuple[list[bytes], list
     count = len(vs)
     if not count:
         return None
-    v1 = list(map(add, vs, repeat(1)))
+    v1 = [v + 1 for v in vs]  # (comprehensions: these two cost 8% less than ``list(map(add, ..., repeat(1)))``)
     try:
         head = bytes(itemgetter(*vs, *v1)(raw))  # every tag, then every length
     except IndexError:
         return None
     if head.count(0x0A, 0, count) != count or max(head) >= 0x80:
         return None
-    starts = list(map(add, v1, repeat(1)))
+    starts = [v + 2 for v in vs]
     lens = head[count:]
     stops = list(map(add, starts, lens))
     if not all(map(le, stops, ends)):

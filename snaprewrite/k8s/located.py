@@ -25,6 +25,7 @@ from . import registry
 from .splice import MAGIC, _length, select
 
 _ENVELOPE = dict.fromkeys((1, 2, 3, 4), True)  # runtime.Unknown: typeMeta, raw, contentEncoding, contentType
+_TAIL = b'\x1a\x00"\x00'  # runtime.Unknown's empty contentEncoding and contentType, as the API server writes them
 _TYPE_META = dict.fromkeys((1, 2), True)  # apiVersion, kind
 ENTRY = 5  # ints per entry of ``Located._flat``
 _type_names: dict[bytes, tuple[str, str] | None] = {}  # typeMeta bytes -> (apiVersion, kind); None: not plain
@@ -194,6 +195,71 @@ def _walk(value: bytes, start: int, end: int, node: dict, out: list, flat: array
     return True
 
 
+def _walk_common(value: bytes, start: int, end: int, node: dict, out: list, flat: array) -> bool | None:
+    """_walk_common is ``_walk`` with the scan inline, for messages of common fields only: tags and lengths of one or
+    two bytes, varints of one byte (what the API server writes for a Service). None where it met another field:
+    ``_walk`` then walks again from scratch.
+
+    True only where every field on the way was such a field, well-formed: ``select`` gives the same picks there
+    and ``_walk`` the same entries. False (duplicate, not UTF-8) is ``_walk``'s False: a message it left is either
+    well-formed (the same False) or not (``_walk``'s False for the error).
+    """
+    get = node.get
+    counted = 0  # bit per field number picked (trie keys: small numbers)
+    pos = start
+    while pos < end:
+        key = value[pos]
+        if key < 0x80:
+            after = pos + 1
+        elif pos + 1 < end and value[pos + 1] < 0x80:
+            key, after = key & 0x7F | value[pos + 1] << 7, pos + 2
+        else:
+            return None
+        if after >= end or key < 8:  # (field number 0)
+            return None
+        n = value[after]
+        if key & 7 == 2:
+            if n < 0x80:
+                vstart = after + 1
+            elif after + 1 < end and value[after + 1] < 0x80:
+                n, vstart = n & 0x7F | value[after + 1] << 7, after + 2
+            else:
+                return None
+            vend = vstart + n
+            if vend > end:
+                return None
+            child = get(key >> 3)
+            if child is not None:
+                bit = 1 << (key >> 3)
+                if type(child) is tuple:
+                    which, repeated = child
+                    if not repeated:
+                        if counted & bit:
+                            return False
+                        counted |= bit
+                    try:
+                        out[which].append(value[vstart:vend].decode("utf-8"))
+                    except UnicodeDecodeError:
+                        return False
+                    flat.extend((which, after, vstart, vend, 0))
+                else:
+                    if counted & bit:
+                        return False
+                    counted |= bit
+                    at = len(flat)
+                    flat.extend((-1, after, vstart, vend, 0))
+                    deeper = _walk_common(value, vstart, vend, child, out, flat)
+                    if not deeper:
+                        return deeper
+                    flat[at + 4] = (len(flat) - at - ENTRY) // ENTRY
+        elif key & 7 == 0 and n < 0x80 and get(key >> 3) is None:
+            vend = after + 1
+        else:
+            return None  # (a named varint: ``select``'s error)
+        pos = vend
+    return True
+
+
 @functools.lru_cache(maxsize=256)
 def _resolved(type_names: tuple[str, str], names: tuple) -> tuple[tuple, dict] | None:
     """_resolved is the paths (one tuple per type, shared) and their trie; None if not a walk ``locate`` makes."""
@@ -205,15 +271,9 @@ def _resolved(type_names: tuple[str, str], names: tuple) -> tuple[tuple, dict] |
     return None if trie is None else (paths, trie)
 
 
-def locate(value: bytes, names: Sequence[tuple[str, ...]]) -> Located | None:
-    """locate walks a stored value once for the field paths ``names`` (API names, as ``field_path`` takes them).
-
-    They are resolved for the type the envelope names (``field_path`` does the same: its defaults only
-    serve values that name none, which this walk leaves to it). None: take the plain path (see the
-    module docstring).
-    """
-    if type(value) is not bytes or value[:4] != MAGIC:
-        return None
+def _envelope(value: bytes) -> tuple | None:
+    """_envelope is the stored type and raw's (len_start, start, end) of a ``k8s\\x00`` value: None where ``locate``
+    leaves it to the plain path (see the module docstring); the type is None where typeMeta is not plain."""
     picks, err = select(value, 4, len(value), _ENVELOPE)
     if err is not None or len(picks) > 4:
         return None
@@ -225,12 +285,7 @@ def locate(value: bytes, names: Sequence[tuple[str, ...]]) -> Located | None:
             return None  # a field of the envelope stored twice: Go takes the last, set_fields edits each
         seen |= bit
         if number == 1:
-            meta = value[vstart:vend]
-            type_names = _type_names.get(meta, False)
-            if type_names is False:
-                type_names = _type_of(value, vstart, vend)
-                if len(_type_names) < 256:  # a few kinds per snapshot; a hostile one does not grow it
-                    _type_names[meta] = type_names
+            type_names = _type_named(value, vstart, vend)
         elif number == 2:
             raw = (len_start, vstart, vend)
         else:
@@ -238,7 +293,65 @@ def locate(value: bytes, names: Sequence[tuple[str, ...]]) -> Located | None:
                 value[vstart:vend].decode("utf-8")
             except UnicodeDecodeError:
                 return None
-    if type_names is None or raw is None:
+    if raw is None:
+        return None
+    return type_names, raw
+
+
+def _envelope_common(value: bytes) -> tuple | None:
+    """_envelope_common is ``_envelope`` for the shape the API server writes: typeMeta with a one-byte length, raw,
+    then an empty contentEncoding and contentType (``_TAIL``); None for any other shape (``_envelope`` reads it).
+
+    Those four fields are then all well-formed and each stored once, and raw ends where the tail begins.
+    """
+    n = len(value)
+    if n < 12 or value[4] != 0x0A or value[5] >= 0x80:
+        return None
+    p = 6 + value[5]  # raw's tag
+    if p + 2 >= n or value[p] != 0x12:
+        return None
+    b = value[p + 1]
+    if b < 0x80:
+        vstart, length = p + 2, b
+    elif value[p + 2] < 0x80:
+        vstart, length = p + 3, b & 0x7F | value[p + 2] << 7
+    elif p + 3 < n and value[p + 3] < 0x80:
+        vstart, length = p + 4, b & 0x7F | (value[p + 2] & 0x7F) << 7 | value[p + 3] << 14
+    else:
+        return None
+    vend = vstart + length
+    if vend + len(_TAIL) != n or value[vend:] != _TAIL:
+        return None
+    return _type_named(value, 6, p), (p + 1, vstart, vend)
+
+
+def _type_named(value: bytes, start: int, end: int) -> tuple[str, str] | None:
+    """_type_named is ``_type_of`` through a cache keyed by the typeMeta bytes (a few kinds per snapshot)."""
+    meta = value[start:end]
+    type_names = _type_names.get(meta, False)
+    if type_names is False:
+        type_names = _type_of(value, start, end)
+        if len(_type_names) < 256:  # a hostile snapshot does not grow it
+            _type_names[meta] = type_names
+    return type_names
+
+
+def locate(value: bytes, names: Sequence[tuple[str, ...]]) -> Located | None:
+    """locate walks a stored value once for the field paths ``names`` (API names, as ``field_path`` takes them).
+
+    They are resolved for the type the envelope names (``field_path`` does the same: its defaults only
+    serve values that name none, which this walk leaves to it). None: take the plain path (see the
+    module docstring).
+    """
+    if type(value) is not bytes or value[:4] != MAGIC:
+        return None
+    got = _envelope_common(value)
+    if got is None:
+        got = _envelope(value)
+        if got is None:
+            return None
+    type_names, raw = got
+    if type_names is None:
         return None
     got = _resolved(type_names, names if type(names) is tuple else tuple(names))
     if got is None:
@@ -246,6 +359,11 @@ def locate(value: bytes, names: Sequence[tuple[str, ...]]) -> Located | None:
     paths, trie = got
     out: list = [[] for _ in paths]
     flat = array("q", raw)
-    if not _walk(value, raw[1], raw[2], trie, out, flat):
+    done = _walk_common(value, raw[1], raw[2], trie, out, flat)
+    if done is None:  # a field of another shape on the way: the plain walk, from scratch
+        out = [[] for _ in paths]
+        flat = array("q", raw)
+        done = _walk(value, raw[1], raw[2], trie, out, flat)
+    if not done:
         return None
     return Located(type_names, paths, out, flat)

@@ -7,9 +7,11 @@ types, bad UTF-8, truncations, random byte flips), ``locate`` either answers Non
 plain path) or gives the same strings and the same bytes, and the plain path raises nothing there.
 """
 
+import collections
 import dataclasses
 import random
 import sys
+from array import array
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,72 @@ def test_a_splice_that_skips_a_length_prefix_is_caught(monkeypatch):
     with pytest.raises(AssertionError):
         for seed in range(20):
             check(value, NAMES["IPAddress"], random.Random(seed))
+
+
+# ---- the inline walk (``_envelope_common``, ``_walk_common``) answers as the plain one (``_envelope``, ``_walk``)
+
+
+def common_as_plain(value: bytes, names) -> str:
+    """common_as_plain asserts the inline walk agrees with the plain one on ``value``; says which answered."""
+    if value[:4] != splice.MAGIC:
+        return "not protobuf"
+    plain_env = located._envelope(value)
+    fast_env = located._envelope_common(value)
+    if fast_env is not None:
+        assert fast_env == plain_env
+    if plain_env is None or plain_env[0] is None:
+        return "no envelope"
+    got = located._resolved(plain_env[0], tuple(names))
+    if got is None:
+        return "no paths"
+    paths, trie = got
+    raw = plain_env[1]
+    walks = []
+    for walk in (located._walk_common, located._walk):
+        out, flat = [[] for _ in paths], array("q", raw)
+        walks.append((walk(value, raw[1], raw[2], trie, out, flat), out, flat))
+    (fast, fast_out, fast_flat), (plain, plain_out, plain_flat) = walks
+    if fast is None:
+        return "plain walk"
+    assert bool(fast) == bool(plain)
+    if fast:
+        assert (fast_out, fast_flat) == (plain_out, plain_flat)
+    return "inline" if fast_env is not None else "inline walk"
+
+
+@pytest.mark.parametrize("name", ["k8s-etcd35", "k8s-etcd34", "apiserver-etcd35", "real"])
+def test_inline_walk_equals_the_plain_walk_on_every_object(name, fixture_path, request):
+    path = request.getfixturevalue("real_snapshot") if name == "real" else fixture_path(name + ".db")
+    took = collections.Counter()
+    for value in _values(path):
+        env = envelope.parse(value)
+        took[common_as_plain(value, NAMES.get(env.kind, OTHER))] += 1
+    assert took["inline"] >= 10, took  # the stored objects take the inline walk
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(range(len(OBJECTS))), st.integers(0, 2**32), st.integers(0, 3))
+def test_inline_walk_equals_the_plain_walk_on_hostile_values(which, seed, flips):
+    rng = random.Random(seed)
+    base = OBJECTS[which]
+    kind = envelope.parse(base).kind
+    for value in _variants(base) + [base[:n] for n in range(4, len(base), 7)]:
+        value = bytearray(value)
+        for _ in range(flips):
+            value[rng.randrange(len(value))] = rng.randrange(256)
+        value = bytes(value)
+        common_as_plain(value, NAMES[kind])
+        common_as_plain(value, OTHER)
+
+
+def test_a_broken_inline_walk_is_caught(monkeypatch):
+    """Must fail: an inline walk that lets a spec stored twice through (True where ``_walk`` says False) is caught."""
+    svc = OBJECTS[0]
+    env = envelope.parse(svc)
+    raw = svc[env.raw_offset : env.raw_offset + env.raw_length]
+    twice = _rewrap(svc, raw + _len_field(2, _len_field(3, b"10.0.0.9")))
+    assert common_as_plain(twice, SERVICE) == "inline"  # both say False: locate leaves it to the plain path
+    real = located._walk_common
+    monkeypatch.setattr(located, "_walk_common", lambda *a: True if real(*a) is False else real(*a))
+    with pytest.raises(AssertionError):
+        common_as_plain(twice, SERVICE)

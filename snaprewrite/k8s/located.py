@@ -79,9 +79,9 @@ class Located:
                 return None
             if len(new) != len(self.texts[i]):
                 return None
-            repl[i] = list(new)
+            repl[i] = iter(new)  # the path's leaves come in its texts' order: one entry each
         flat = self._flat
-        inner = _rebuild(value, flat[1], flat[2], flat, 3, len(flat), repl, {})
+        inner = _rebuild(value, flat[1], flat[2], flat, 3, len(flat), repl)
         if inner is None:
             return bytes(value)
         return b"".join((value[: flat[0]], _length(len(inner)), inner, value[flat[2] :]))
@@ -96,29 +96,33 @@ def _index(paths: tuple, p) -> int | None:
     return paths.index(p) if p in paths else None
 
 
-def _rebuild(value: bytes, start: int, end: int, flat: array, i: int, stop: int, repl: dict,
-             seen: dict) -> bytes | None:
+def _rebuild(value: bytes, start: int, end: int, flat: array, i: int, stop: int, repl: dict) -> bytes | None:
     """_rebuild is ``splice._rewrite`` over located entries ``flat[i:stop]``: the message ``value[start:end]``
-    with new payloads, None if unchanged."""
+    with new payloads, None if unchanged. ``repl`` holds an iterator per edited path over its replacements."""
     parts: list = []
     cursor = start
     while i < stop:
-        which, len_start, vstart, vend, size = flat[i : i + ENTRY]
-        i += ENTRY
+        which = flat[i]
         if which >= 0:  # a leaf of path ``which``: its next replacement (None, or the same bytes, keeps it)
             todo = repl.get(which)
             if todo is None:
+                i += ENTRY
                 continue
-            n = seen.get(which, 0)
-            seen[which] = n + 1
-            new = todo[n]
+            new = next(todo)
             if new is None:
+                i += ENTRY
                 continue
             payload = new if isinstance(new, bytes) else new.encode("utf-8")
-            if payload == value[vstart:vend]:
+            vend = flat[i + 3]
+            if payload == value[flat[i + 2] : vend]:
+                i += ENTRY
                 continue
+            len_start = flat[i + 1]
+            i += ENTRY
         else:  # a message: its entries follow
-            payload = _rebuild(value, vstart, vend, flat, i, i + size * ENTRY, repl, seen)
+            len_start, vstart, vend, size = flat[i + 1], flat[i + 2], flat[i + 3], flat[i + 4]
+            i += ENTRY
+            payload = _rebuild(value, vstart, vend, flat, i, i + size * ENTRY, repl)
             i += size * ENTRY
             if payload is None:
                 continue

@@ -14,6 +14,11 @@ every message on the way (``spec``) occurs at most once and is singular in the s
 every named field length-delimited. Then Go's reading (last occurrence wins, messages merge) and the
 wire's occurrences are the same list, and the splice re-encodes exactly the length prefixes
 ``set_fields`` would. ``tests/k8s/test_located.py`` checks all of it against the plain path.
+
+The walk first goes inline (``_envelope_common``, ``_walk_common``: the envelope the API server writes,
+tags and lengths of one or two bytes, one-byte varints; ~20% less CPU than ``select`` per Service, which
+is all of them at 1.3 GB); at any other field it walks again with ``select`` (``_envelope``, ``_walk``),
+the plain walk the inline one must equal (tested on every stored object and on damaged ones).
 """
 
 import functools

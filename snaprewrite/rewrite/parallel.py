@@ -189,8 +189,7 @@ class Split:
         caller gave away) holds None in its place, so an item nothing else holds goes once the caller is done with it."""
         items = self.items
         for i, result in enumerate(self.results()):
-            item, items[i] = items[i], None
-            yield item, result
+            yield _take(items, i), result  # (no name here holds the item while the caller has it)
 
     def close(self) -> None:
         """close ends the child if it still runs and drops what it sent (idempotent)."""
@@ -214,3 +213,9 @@ def _spool():
     if hasattr(os, "memfd_create"):
         return open(os.memfd_create("snaprewrite-split", os.MFD_CLOEXEC), "w+b")
     return tempfile.TemporaryFile()
+
+
+def _take(items: list, i: int):
+    """_take is ``items[i]``, leaving None in its place."""
+    item, items[i] = items[i], None
+    return item

@@ -10,7 +10,7 @@ from snaprewrite.etcd import mvcc, writes
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.k8s.layout import detect
 from snaprewrite.rewrite import apply as applying
-from snaprewrite.rewrite import facts
+from snaprewrite.rewrite import aside, facts
 from snaprewrite.rewrite import plan as planning
 from snaprewrite.rewrite.cidr import CidrMap
 
@@ -77,7 +77,7 @@ def _warnings(path, monkeypatch, no_fork: bool) -> tuple[list, dict]:
 
 @pytest.mark.parametrize("name", ["k8s-etcd35.db", "apiserver-etcd35.db"])
 def test_the_address_search_aside_finds_what_the_single_pass_finds(fixture_path, monkeypatch, name):
-    """The leftovers' search made by a forked child (``plan.Aside``) leaves the observer as the one pass does."""
+    """The leftovers' search made by a forked child (``aside.Aside``) leaves the observer as the one pass does."""
     aside, keys = _warnings(fixture_path(name), monkeypatch, no_fork=False)
     alone, plain_keys = _warnings(fixture_path(name), monkeypatch, no_fork=True)
     assert keys == plain_keys and keys  # the same keys (the fixtures mention the old CIDRs)
@@ -151,7 +151,7 @@ def test_an_aside_answer_without_a_temp_file_comes_as_one_buffer(fixture_path, m
     def no_file(*a, **kw):
         raise OSError("no space left on device")
 
-    monkeypatch.setattr(planning.tempfile, "TemporaryFile", no_file)
+    monkeypatch.setattr(aside.tempfile, "TemporaryFile", no_file)
     warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
     assert got == [memoryview] and warnings == want and keys == want_keys
 

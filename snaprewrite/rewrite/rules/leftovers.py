@@ -110,7 +110,7 @@ class Mentions:
             self.keys[key] = None
 
     def export(self) -> bytes:
-        """export is what was found, as bytes (``SortedKeys.to_bytes``): a forked child's answer (``plan.Aside``).
+        """export is what was found, as bytes (``SortedKeys.to_bytes``): a forked child's answer (``aside.Aside``).
 
         One buffer, not a JSON list of strings: the parent reads it while its heap is near its highest
         (225k keys at 1.3 GB were +69 MiB there as JSON, its text and the dict made from it; now +10 MB).

@@ -252,3 +252,44 @@ class Text:
 
     def __repr__(self) -> str:
         return repr(str(self))
+
+
+class Part:
+    """Part is ``size`` bytes at ``offset`` of an open file (a forked child's answer left there, not in memory).
+
+    ``read`` gives a piece of them (``pread``, whole or OSError); the file stays open while a Part of it
+    is kept (``file`` is the open file object: it closes, and an unlinked one goes, with the last one).
+    """
+
+    __slots__ = ("file", "offset", "size")
+
+    def __init__(self, file, offset: int, size: int):
+        self.file, self.offset, self.size = file, offset, size
+
+    def __len__(self) -> int:
+        return self.size
+
+    def read(self, at: int, n: int) -> bytes:
+        """read is the ``n`` bytes at ``at`` (clipped to the part's end)."""
+        n = max(0, min(n, self.size - at))
+        got = os.pread(self.file.fileno(), n, self.offset + at)
+        while len(got) < n:
+            more = os.pread(self.file.fileno(), n - len(got), self.offset + at + len(got))
+            if not more:
+                raise OSError(f"{self.file.name}: {n} bytes at {self.offset + at} cut short")
+            got += more
+        return got
+
+    def part(self, at: int, n: int | None = None) -> "Part":
+        """part is the bytes from ``at`` (``n`` of them, default all) as a Part of the same file."""
+        n = self.size - at if n is None else min(n, self.size - at)
+        return Part(self.file, self.offset + at, max(0, n))
+
+
+def write_at(fd: int, offset: int, data) -> int:
+    """write_at writes all of ``data`` at ``offset`` of ``fd`` (``pwrite`` until done); returns its end."""
+    view = memoryview(data).cast("B")
+    while view:
+        n = os.pwrite(fd, view, offset)
+        view, offset = view[n:], offset + n
+    return offset

@@ -13,6 +13,7 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from itertools import islice
 
 from .. import process
 
@@ -161,7 +162,7 @@ class Split:
         try:
             if call is not None:
                 with call:
-                    yield from map(fn, items[:mid])  # an error (or the caller stopping) here ends the child
+                    yield from map(fn, islice(items, mid))  # an error (or the caller stopping) here ends the child
                     try:
                         sent = call.result()
                     except Exception:  # noqa: BLE001 - the child's items are computed here (an error raised here)
@@ -181,7 +182,14 @@ class Split:
                 mid = 0
         finally:
             self.close()
-        yield from map(fn, items[mid + done :])
+        yield from map(fn, islice(items, mid + done, None))
+
+    def pairs(self) -> Iterator[tuple]:
+        """pairs is ``zip(items, results())``, letting go of each item once it is yielded: ``items`` (a list the
+        caller gave away) holds None in its place, so an item nothing else holds goes once the caller is done with it."""
+        items = self.items
+        for i, result in enumerate(self.results()):
+            yield _take(items, i), result  # (no name here holds the item while the caller has it)
 
     def close(self) -> None:
         """close ends the child if it still runs and drops what it sent (idempotent)."""
@@ -205,3 +213,9 @@ def _spool():
     if hasattr(os, "memfd_create"):
         return open(os.memfd_create("snaprewrite-split", os.MFD_CLOEXEC), "w+b")
     return tempfile.TemporaryFile()
+
+
+def _take(items: list, i: int):
+    """_take is ``items[i]``, leaving None in its place."""
+    item, items[i] = items[i], None
+    return item

@@ -26,6 +26,8 @@ from ..errors import PlanError
 from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
 from ..k8s.layout import Layout
+from .aside import Aside, fan_out, pack
+from .aside import paged as paged_visits  # (``paged`` names the observers in ``scan``)
 from .changelist import ChangeList
 from .cidr import CidrMap
 from .edits import Change, Edit, EditChanges
@@ -282,18 +284,6 @@ def _owners(keys: list[bytes], wanted: tuple[bytes, ...]) -> list[bytes | None]:
     return owner
 
 
-def _fan_out(visits: list) -> mvcc.Visit:
-    """_fan_out calls every observer's visit for each record (None when there is none)."""
-    if len(visits) <= 1:
-        return visits[0] if visits else None
-
-    def visit(*record) -> None:
-        for f in visits:
-            f(*record)
-
-    return visit
-
-
 def _rule_prefixes(rule, layout: Layout) -> dict[bytes, str]:
     """_rule_prefixes maps a rule's key prefixes, joined to the layout root, to the kinds it loads under them.
 
@@ -356,89 +346,6 @@ def close_all(begun: dict) -> None:
         begun.popitem()[1].close()
 
 
-def _paged(observers: dict) -> tuple[mvcc.VisitPage, mvcc.VisitBatch]:
-    """_paged is (visit_page, visit_batch) for observers that search whole leaves: a batch of leaves at a time
-    where the observer can (``visit_batch``), else a leaf at a time."""
-    return (_fan_out([o.visit_page for o in observers.values() if not hasattr(o, "visit_batch")]),
-            _fan_out([o.visit_batch for o in observers.values() if hasattr(o, "visit_batch")]))
-
-
-def _pack(observers) -> None:
-    """_pack lets observers whose pass is over keep what they found compactly until their rule runs (``pack``)."""
-    for o in observers:
-        pack = getattr(o, "pack", None)
-        if pack is not None:
-            pack()
-
-
-def _paged_pass(snap: Snapshot, observers: dict) -> None:
-    """_paged_pass shows every record of bucket ``key`` to observers that search whole leaves (``_paged``)."""
-    visit_page, visit_batch = _paged(observers)
-    mvcc.scan_index(snap.key_bucket(), None, visit_page=visit_page, visit_batch=visit_batch)
-
-
-class Aside:
-    """Observers that search whole leaves (``visit_page``, e.g. the leftovers' address search) on the other core.
-
-    A forked child makes their pass over bucket ``key`` while this process indexes and plans; ``settle``
-    takes what they gathered (``export`` there, bytes; ``absorb`` here, a view of them) before the first
-    rule that reads them runs. A child that fails or dies only costs time: ``settle`` then makes the same
-    pass here, so the observers end as the plain single pass leaves them. Leaving its ``with`` block ends a
-    child still running.
-    """
-
-    def __init__(self, snap: Snapshot, observers: dict):
-        self.snap = snap
-        self.observers = observers
-
-        def child() -> bytes:
-            _paged_pass(snap, observers)
-            parts = [o.export() for o in observers.values()]  # each one's length (8 bytes) and its bytes
-            return b"".join(x for part in parts for x in (len(part).to_bytes(8, "little"), part))
-
-        self.call = process.fork_call(child, "the address search of every record")
-
-    def settle(self) -> None:
-        """settle gives the observers what the child gathered (or makes their pass here); once."""
-        call, self.call = self.call, None
-        if call is None:
-            return
-        try:
-            with call:
-                got = call.result()
-        except Exception:  # noqa: BLE001 - the child's pass is made again here (its error, if any, raised here)
-            got = None
-        parts = _parts(got, len(self.observers)) if isinstance(got, bytearray) else None
-        if parts is None:
-            _paged_pass(self.snap, self.observers)
-        else:
-            for o, part in zip(self.observers.values(), parts, strict=True):
-                o.absorb(part)
-            del part, parts, got  # the answer's buffer goes: the observers keep their copies of it
-        _pack(self.observers.values())
-
-    def close(self) -> None:
-        if self.call is not None:
-            self.call.close()
-            self.call = None
-
-    def __enter__(self) -> "Aside":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def _parts(got: bytearray, n: int) -> list[memoryview] | None:
-    """_parts splits the ``Aside`` child's answer into its ``n`` observers' exports (views), or None if it is not one."""
-    view, at, parts = memoryview(got), 0, []
-    while at + 8 <= len(view) and len(parts) < n:
-        size = int.from_bytes(view[at : at + 8], "little")
-        parts.append(view[at + 8 : at + 8 + size])
-        at += 8 + size
-    return parts if at == len(view) and len(parts) == n else None
-
-
 def build(snap: Snapshot, options: Options, progress: Progress = None, layout: Layout | None = None,
           scanned: Scanned | None = None, release: bool = False) -> Plan:
     """build computes the Plan of a rewrite of ``snap`` under ``options`` (nothing is written).
@@ -470,6 +377,7 @@ def build(snap: Snapshot, options: Options, progress: Progress = None, layout: L
             for i, rule in enumerate(sc.selected):
                 if sc.aside is not None and rule.name in sc.aside.observers:
                     sc.aside.settle()
+                ctx.last = frozenset(k for k in sc.objects if k not in later[i]) if release else frozenset()
                 rule.run(ctx)
                 _forget_all(sc.objects)
                 if release:
@@ -621,12 +529,12 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
         if paged and process.may_fork() and cpus() >= ASIDE_CORES and all(hasattr(o, "export") for o in paged.values()):
             aside = Aside(snap, paged)  # their search runs on another core while this pass indexes
             paged = {}
-        per_page, per_batch = _paged(paged)
+        per_page, per_batch = paged_visits(paged)
         per_record = [o for o in observers.values() if not hasattr(o, "visit_page")]
     else:  # encrypted values hide their text from a search of the raw leaf: every record is opened first
         per_page = per_batch = None
         per_record = list(observers.values())
-    visit = _fan_out([o.visit for o in per_record])
+    visit = fan_out([o.visit for o in per_record])
     if visit is not None and options.crypt is not None:
         visit = _decrypting(visit, options.crypt)
     # keys no per-record observer wants (``skip``: prefixes whose records its visit ignores) are not visited
@@ -640,7 +548,7 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
         if aside is not None:
             aside.close()
         raise
-    _pack(o for name, o in observers.items() if aside is None or name not in aside.observers)
+    pack(o for name, o in observers.items() if aside is None or name not in aside.observers)
     # rules that only read their objects begin in a forked child now: it works while the caller checks
     # the cluster's facts (``rewrite``: ``refuse_unsafe``) and until the rule's turn
     begun = {r.name: r.begin(objects.get(r.kind, []), options) for r in selected if hasattr(r, "begin")}
@@ -666,6 +574,13 @@ class Context:
     layout: Layout = field(default_factory=Layout)  # the key root: ``layout.key(b"ranges/serviceips")``
     early: tuple = ()  # rules with a ``start``: begun by ``moves_known``, before their turn
     started: dict = field(default_factory=dict)  # rule name -> what its ``start`` began (closed by ``close_started``)
+    last: frozenset = frozenset()  # kinds no rule after this one loads (``build`` with ``release``): see ``let_go``
+
+    def let_go(self, kind: str) -> None:
+        """let_go drops the running rule's hold on ``kind``'s objects if no later rule loads them (``last``): a rule
+        that holds them in its own list frees each once done with it (334k IPAddresses at 8 GiB, ~60 MB)."""
+        if kind in self.last:
+            self.objects[kind] = []
 
     def moves_known(self) -> None:
         """moves_known begins the rules that need only the Services' moves (``start``): the services rule calls

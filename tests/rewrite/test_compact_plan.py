@@ -175,3 +175,27 @@ def test_releasing_the_scans_objects_plans_the_same(fixture_path):
             # released: each rule's observer (leftovers' keys) went once its rule ran; kept: all there
             assert (scanned.observers == {}) == release and (leftovers.name in scanned.observers) != release
     assert plans[0] == plans[1]
+
+
+def test_sorted_keys_read_from_a_file_are_the_keys(tmp_path, monkeypatch):
+    """``SortedKeys`` of a ``spill.Part`` (a forked child's answer left in a file) iterates the keys the bytes give,
+    read a piece at a time, a key longer than a piece whole; a part cut short is refused."""
+    from snaprewrite import spill
+
+    rnd = random.Random(7)
+    keys = sorted({b"/registry/pods/ns/p%d" % rnd.randrange(10**6) for _ in range(300)} | {b"/registry/x/" + b"y" * 50})
+    data = leftovers.SortedKeys(keys).to_bytes()
+    monkeypatch.setattr(leftovers, "READ", 16)
+    with open(tmp_path / "answer", "w+b") as f:
+        f.write(b"head" + data + b"tail")
+        f.flush()
+        part = spill.Part(f, 0, len(data) + 8).part(4, len(data))
+        from_file = leftovers.SortedKeys.from_bytes(part)
+        assert type(from_file.blob) is spill.Part and len(from_file) == len(keys)
+        assert list(from_file) == keys == list(leftovers.SortedKeys.from_bytes(data))
+        assert from_file == leftovers.SortedKeys(keys)
+        f.write(leftovers.SortedKeys([]).to_bytes())
+        f.flush()
+        assert list(leftovers.SortedKeys.from_bytes(spill.Part(f, len(data) + 8, 8))) == []
+        with pytest.raises(ValueError, match="not SortedKeys"):
+            leftovers.SortedKeys.from_bytes(spill.Part(f, 4, len(data) - 1))

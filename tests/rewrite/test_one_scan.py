@@ -10,7 +10,7 @@ from snaprewrite.etcd import mvcc, writes
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.k8s.layout import detect
 from snaprewrite.rewrite import apply as applying
-from snaprewrite.rewrite import facts
+from snaprewrite.rewrite import aside, facts
 from snaprewrite.rewrite import plan as planning
 from snaprewrite.rewrite.cidr import CidrMap
 
@@ -77,7 +77,7 @@ def _warnings(path, monkeypatch, no_fork: bool) -> tuple[list, dict]:
 
 @pytest.mark.parametrize("name", ["k8s-etcd35.db", "apiserver-etcd35.db"])
 def test_the_address_search_aside_finds_what_the_single_pass_finds(fixture_path, monkeypatch, name):
-    """The leftovers' search made by a forked child (``plan.Aside``) leaves the observer as the one pass does."""
+    """The leftovers' search made by a forked child (``aside.Aside``) leaves the observer as the one pass does."""
     aside, keys = _warnings(fixture_path(name), monkeypatch, no_fork=False)
     alone, plain_keys = _warnings(fixture_path(name), monkeypatch, no_fork=True)
     assert keys == plain_keys and keys  # the same keys (the fixtures mention the old CIDRs)
@@ -115,3 +115,54 @@ def test_an_aside_search_on_two_cores(fixture_path, monkeypatch):
         scanned = planning.scan(snap, options(), None, detect(snap))
         assert scanned.aside is not None  # the search went to a child (ended here: nothing reads it)
         scanned.aside.close()
+
+
+def _absorbed(monkeypatch) -> list:
+    """_absorbed records what each ``Mentions.absorb`` is given (a child's answer, as the parent reads it)."""
+    from snaprewrite.rewrite.rules import leftovers
+
+    got, real = [], leftovers.Mentions.absorb
+
+    def absorb(self, found):
+        got.append(type(found))
+        real(self, found)
+
+    monkeypatch.setattr(leftovers.Mentions, "absorb", absorb)
+    return got
+
+
+def test_the_aside_answer_is_read_from_its_file_a_piece_at_a_time(fixture_path, monkeypatch):
+    """The child's answer waits in a temp file: the keys are read from it (a few bytes at a time here) as the
+    single pass finds them, and the warnings are the same."""
+    from snaprewrite import spill
+    from snaprewrite.rewrite.rules import leftovers
+
+    want, want_keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=True)
+    got = _absorbed(monkeypatch)
+    monkeypatch.setattr(leftovers, "READ", 7)  # many pieces, keys across their ends
+    warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
+    assert got == [spill.Part] and warnings == want and keys == want_keys
+
+
+def test_an_aside_answer_without_a_temp_file_comes_as_one_buffer(fixture_path, monkeypatch):
+    want, want_keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=True)
+    got = _absorbed(monkeypatch)
+
+    def no_file(*a, **kw):
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(aside.tempfile, "TemporaryFile", no_file)
+    warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
+    assert got == [memoryview] and warnings == want and keys == want_keys
+
+
+def test_an_aside_answer_file_shorter_than_said_is_not_read(fixture_path, monkeypatch):
+    """Must fail if the file's size is not checked: the child says it wrote bytes that are not there (a full
+    disk): the search is made again here, with the same warnings."""
+    from snaprewrite import spill
+
+    want, want_keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=True)
+    got = _absorbed(monkeypatch)
+    monkeypatch.setattr(spill, "write_at", lambda fd, at, data: at + len(data))  # (in the child) nothing written
+    warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
+    assert got == [] and warnings == want and keys == want_keys

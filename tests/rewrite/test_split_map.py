@@ -196,3 +196,65 @@ def test_rewrite_frees_the_scan_once_planned_with_a_read_begun_ahead(fixture_pat
     req = job.Request(str(fixture_path("k8s-etcd35.db")), None, ["192.168.0.0/16=172.24.0.0/16"], [], [], dry_run=True)
     job.run(req)
     assert alive == [False]
+
+
+class _Item:
+    def __init__(self, x):
+        self.x = x
+
+
+@pytest.mark.parametrize("how", ["fork", "plain", "child dies"])
+def test_pairs_are_the_items_with_their_results_each_let_go_once_yielded(forking, monkeypatch, how):
+    """``Split.pairs`` is ``zip(items, results())``; an item is freed once the caller is done with it, whichever
+    process decided it (must fail with ``zip``: the items list holds every one to the end)."""
+    import weakref
+
+    if how == "plain":
+        monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
+    parent = os.getpid()
+
+    def fn(item):
+        if how == "child dies" and os.getpid() != parent and item.x == 40:
+            os._exit(3)
+        return item.x * 2
+
+    items = [_Item(x) for x in range(50)]
+    refs = [weakref.ref(i) for i in items]
+    got = []
+    with parallel.Split(items, fn, "test", 0.6) as split:
+        del items
+        for item, result in split.pairs():  # (not enumerate: its reused tuple holds the last item)
+            got.append((item.x, result))
+            del item
+            assert refs[len(got) - 1]() is None and all(r() is not None for r in refs[len(got) :])
+    assert got == [(x, x * 2) for x in range(50)]
+
+
+@pytest.mark.parametrize("let_go", [True, False])
+def test_the_ipaddress_rule_lets_go_of_each_object_once_its_edit_is_made(fixture_path, forking, monkeypatch, let_go):
+    """Planning keeps no IPAddress after its Edit is made (no later rule loads them: ``Context.let_go``); must fail
+    when the planner's list keeps them (``let_go`` a no-op): every one is alive to the last Edit."""
+    import gc
+
+    from snaprewrite.rewrite.rules import ipaddresses
+
+    def live() -> int:
+        return sum(1 for o in gc.get_objects() if type(o) is planning.Object and o.kind == "IPAddress")
+
+    alive = []
+    real = ipaddresses.Edit.of_rows
+
+    def of_rows(obj, *a, **kw):
+        if obj.kind == "IPAddress":
+            alive.append(live())
+        return real(obj, *a, **kw)
+
+    monkeypatch.setattr(ipaddresses.Edit, "of_rows", of_rows)
+    if not let_go:
+        monkeypatch.setattr(planning.Context, "let_go", lambda self, kind: None)
+    _plan(fixture_path)
+    assert len(alive) >= 5
+    if let_go:
+        assert alive[-1] <= 2 and alive == sorted(alive, reverse=True)  # the one being edited (and the one before)
+    else:
+        assert min(alive) >= len(alive)

@@ -54,10 +54,11 @@ def start(ctx: Context) -> parallel.Split:
 def run(ctx: Context) -> None:
     """run renames the IPAddress of every moved service IP."""
     split = ctx.started.pop(name, None) or _split(ctx, CHILD_SHARE)
+    ctx.let_go(kind)  # the split's list holds them: each goes once its Edit is made (``Split.pairs``)
     warnings: list[tuple[bytes, Warning]] = []
     errors: list[tuple[bytes, PlanError]] = []
     with split:
-        for obj, decision in zip(split.items, split.results(), strict=True):
+        for obj, decision in split.pairs():
             if decision is None:
                 continue
             what = decision[0]

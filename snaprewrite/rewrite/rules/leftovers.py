@@ -17,7 +17,7 @@ from itertools import accumulate, chain, compress, repeat
 from operator import add, and_, eq, gt, le, not_, sub
 
 from ...etcd import revision as revcodec
-from ...spill import Spill, Text
+from ...spill import Part, Spill, Text
 from ..plan import Context, Warning
 
 name = "leftovers"
@@ -110,7 +110,7 @@ class Mentions:
             self.keys[key] = None
 
     def export(self) -> bytes:
-        """export is what was found, as bytes (``SortedKeys.to_bytes``): a forked child's answer (``plan.Aside``).
+        """export is what was found, as bytes (``SortedKeys.to_bytes``): a forked child's answer (``aside.Aside``).
 
         One buffer, not a JSON list of strings: the parent reads it while its heap is near its highest
         (225k keys at 1.3 GB were +69 MiB there as JSON, its text and the dict made from it; now +10 MB).
@@ -205,14 +205,20 @@ class SortedKeys:
 
     @classmethod
     def from_bytes(cls, data) -> "SortedKeys":
-        """from_bytes is the SortedKeys ``to_bytes`` gave (ValueError if ``data`` is not one)."""
+        """from_bytes is the SortedKeys ``to_bytes`` gave (ValueError if ``data`` is not one): bytes, or a
+        ``spill.Part`` of a file holding them."""
         keys = cls.__new__(cls)
-        n = int.from_bytes(data[:8], "little")
         keys.ends = array("q")
-        keys.ends.frombytes(data[8 : 8 + n * keys.ends.itemsize])
-        # the keys stay where they are (a view: a forked child's answer, read at the peak of planning, is not
-        # copied; ~75 MB at 8 GiB); iterating makes each key's bytes
-        keys.blob = memoryview(data)[8 + n * keys.ends.itemsize :]
+        if isinstance(data, Part):  # only the ends are read: the keys are read from the file, a piece at a time
+            n = int.from_bytes(data.read(0, 8), "little")
+            keys.ends.frombytes(data.read(8, n * keys.ends.itemsize))
+            keys.blob = data.part(8 + n * keys.ends.itemsize)
+        else:
+            n = int.from_bytes(data[:8], "little")
+            keys.ends.frombytes(data[8 : 8 + n * keys.ends.itemsize])
+            # the keys stay where they are (a view: a forked child's answer, read at the peak of planning, is not
+            # copied; ~75 MB at 8 GiB); iterating makes each key's bytes
+            keys.blob = memoryview(data)[8 + n * keys.ends.itemsize :]
         ends = keys.ends
         if len(ends) != n or (ends[-1] if n else 0) != len(keys.blob) or not all(map(le, [0, *ends], ends)):
             raise ValueError("not SortedKeys.to_bytes")
@@ -220,6 +226,8 @@ class SortedKeys:
 
     def __iter__(self) -> Iterator[bytes]:
         blob, ends = self.blob, self.ends
+        if type(blob) is Part:
+            return _read_keys(blob, ends)
         if type(blob) is not bytes:  # a view (``from_bytes``)
             return map(bytes, map(blob.__getitem__, map(slice, chain((0,), ends), ends)))
         return map(blob.__getitem__, map(slice, chain((0,), ends), ends))
@@ -229,10 +237,25 @@ class SortedKeys:
 
     def __eq__(self, other) -> bool:
         if isinstance(other, SortedKeys):
-            return self.ends == other.ends and self.blob == other.blob
+            return self.ends == other.ends and list(self) == list(other)
         return NotImplemented
 
     __hash__ = None
+
+
+READ = 1 << 20  # bytes of keys read from a file at once (``SortedKeys`` of a ``spill.Part``)
+
+
+def _read_keys(blob: Part, ends: array) -> Iterator[bytes]:
+    """_read_keys yields the keys of a ``SortedKeys`` whose joined keys lie in a file, reading ``READ`` bytes
+    (or one longer key) at a time: the keys a forked child found wait on disk (~75 MB at 8 GiB), not in memory."""
+    at, i, n = 0, 0, len(ends)
+    while i < n:
+        j = bisect_right(ends, max(at + READ, ends[i]), i)  # keys i..j-1 lie in the piece read now
+        piece, part = blob.read(at, ends[j - 1] - at), ends[i:j]
+        yield from map(piece.__getitem__, map(slice, map(sub, chain((at,), part[:-1]), repeat(at)),
+                                              map(sub, part, repeat(at))))
+        at, i = ends[j - 1], j
 
 
 def _pop_all(pop, keys: list) -> None:

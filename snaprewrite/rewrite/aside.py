@@ -59,6 +59,7 @@ class Aside:
     def __init__(self, snap: Snapshot, observers: dict):
         self.snap = snap
         self.observers = observers
+        self.call = self.file = None  # (``close`` may run before either is made: a signal during the fork)
         # the child's answer goes to an unlinked temp file, read from there a piece at a time (at 8 GiB the ~75 MB
         # of keys arrive at the peak of planning); with no temp file it comes back as one buffer
         try:

@@ -166,3 +166,23 @@ def test_an_aside_answer_file_shorter_than_said_is_not_read(fixture_path, monkey
     monkeypatch.setattr(spill, "write_at", lambda fd, at, data: at + len(data))  # (in the child) nothing written
     warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
     assert got == [] and warnings == want and keys == want_keys
+
+
+def test_an_interrupt_while_the_search_is_forked_is_the_interrupt(fixture_path, monkeypatch):
+    """Must fail if Aside's cleanup reads what the interrupted fork never set: Ctrl-C there must stay a
+    KeyboardInterrupt (exit 130, temp files removed), not an internal AttributeError (exit 1)."""
+    made = []
+    real = aside.tempfile.TemporaryFile
+
+    def temp(*a, **kw):
+        made.append(real(*a, **kw))
+        return made[-1]
+
+    def interrupted(*a, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(aside.tempfile, "TemporaryFile", temp)
+    monkeypatch.setattr(aside.process, "fork_call", interrupted)
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap, pytest.raises(KeyboardInterrupt):
+        aside.Aside(snap, {})
+    assert len(made) == 1 and made[0].closed  # the answer's temp file is not left open

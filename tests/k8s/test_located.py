@@ -141,17 +141,25 @@ OBJECTS = [
 ]
 
 
+def _damaged(values: list[bytes], rng: random.Random, flips: int) -> list[bytes]:
+    """_damaged is ``values`` with ``flips`` random bytes overwritten in each: damage anywhere (a walk must never
+    answer what the plain path would not)."""
+    out = []
+    for value in values:
+        value = bytearray(value)
+        for _ in range(flips):
+            value[rng.randrange(len(value))] = rng.randrange(256)
+        out.append(bytes(value))
+    return out
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(range(len(OBJECTS))), st.integers(0, 2**32), st.integers(0, 3))
 def test_located_equals_the_plain_path_on_hostile_values(which, seed, flips):
     rng = random.Random(seed)
     base = OBJECTS[which]
     kind = envelope.parse(base).kind
-    for value in _variants(base):
-        value = bytearray(value)
-        for _ in range(flips):  # random damage anywhere (the walk must never answer what the plain path would not)
-            value[rng.randrange(len(value))] = rng.randrange(256)
-        value = bytes(value)
+    for value in _damaged(_variants(base), rng, flips):
         check(value, NAMES[kind], rng)
         check(value, OTHER, rng)
 
@@ -225,11 +233,7 @@ def test_inline_walk_equals_the_plain_walk_on_hostile_values(which, seed, flips)
     rng = random.Random(seed)
     base = OBJECTS[which]
     kind = envelope.parse(base).kind
-    for value in _variants(base) + [base[:n] for n in range(4, len(base), 7)]:
-        value = bytearray(value)
-        for _ in range(flips):
-            value[rng.randrange(len(value))] = rng.randrange(256)
-        value = bytes(value)
+    for value in _damaged(_variants(base) + [base[:n] for n in range(4, len(base), 7)], rng, flips):
         common_as_plain(value, NAMES[kind])
         common_as_plain(value, OTHER)
 

@@ -17,6 +17,8 @@ import os
 import tempfile
 import threading
 
+from .fileio import pread_full, pwrite_all
+
 FLUSH = 1 << 20  # buffered bytes written to the file at once
 MIN_SIZE = 128  # smaller values are kept as they are: a handle costs about as much memory
 MAX_SIZE = (1 << 32) - 1  # the handle's length field
@@ -76,17 +78,11 @@ class Spill:
 
     def _flush(self) -> bool:
         """_flush writes the buffer at its offset (False, and nothing more is added, when the write fails)."""
-        view = memoryview(self._buf)
-        at = self._base
         try:
-            while view:
-                done = os.pwrite(self._fd, view, at)
-                view, at = view[done:], at + done
+            at = pwrite_all(self._fd, self._buf, self._base)
         except OSError:
             self._broken = True
             return False
-        finally:
-            view.release()
         self._base = at
         self._buf = bytearray()
         return True
@@ -154,12 +150,9 @@ class Spill:
 
     def _pread(self, at: int, n: int) -> bytes:
         """_pread reads ``n`` bytes of the file at ``at`` (all of them lie below its end)."""
-        data = os.pread(self._fd, n, at)
-        while len(data) < n:  # a regular file reads whole; this loop only guards against a short read
-            more = os.pread(self._fd, n - len(data), at + len(data))
-            if not more:
-                raise OSError(f"spill file ends at {at + len(data)}, before the value's end at {at + n}")
-            data += more
+        data = pread_full(self._fd, n, at)
+        if len(data) < n:
+            raise OSError(f"spill file ends at {at + len(data)}, before the value's end at {at + n}")
         return data
 
     def size(self) -> int:
@@ -272,12 +265,9 @@ class Part:
     def read(self, at: int, n: int) -> bytes:
         """read is the ``n`` bytes at ``at`` (clipped to the part's end)."""
         n = max(0, min(n, self.size - at))
-        got = os.pread(self.file.fileno(), n, self.offset + at)
-        while len(got) < n:
-            more = os.pread(self.file.fileno(), n - len(got), self.offset + at + len(got))
-            if not more:
-                raise OSError(f"{self.file.name}: {n} bytes at {self.offset + at} cut short")
-            got += more
+        got = pread_full(self.file.fileno(), n, self.offset + at)
+        if len(got) < n:
+            raise OSError(f"{self.file.name}: {n} bytes at {self.offset + at} cut short")
         return got
 
     def part(self, at: int, n: int | None = None) -> "Part":
@@ -285,11 +275,3 @@ class Part:
         n = self.size - at if n is None else min(n, self.size - at)
         return Part(self.file, self.offset + at, max(0, n))
 
-
-def write_at(fd: int, offset: int, data) -> int:
-    """write_at writes all of ``data`` at ``offset`` of ``fd`` (``pwrite`` until done); returns its end."""
-    view = memoryview(data).cast("B")
-    while view:
-        n = os.pwrite(fd, view, offset)
-        view, offset = view[n:], offset + n
-    return offset

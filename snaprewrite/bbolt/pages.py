@@ -20,6 +20,7 @@ from construct import ConstructError
 
 from .. import process
 from ..errors import ChecksumError, CorruptError, NotSnapshotError
+from ..fileio import pread_full
 from . import format as fmt
 
 RELEASE_WINDOW = 8 << 20
@@ -250,12 +251,9 @@ class PageFile:
         """
         if offset < 0 or size < 0 or offset + size > self.length:
             raise CorruptError(f"read of {size} bytes at offset {offset} past the end of the data")
-        got = os.pread(self._fd, size, offset)
-        while len(got) < size:  # (a regular file answers in one read unless it shrank: refused below)
-            more = os.pread(self._fd, size - len(got), offset + len(got))
-            if not more:
-                raise CorruptError(f"read of {size} bytes at offset {offset}: the file ends early")
-            got += more
+        got = pread_full(self._fd, size, offset)
+        if len(got) < size:  # (a regular file answers whole unless it shrank)
+            raise CorruptError(f"read of {size} bytes at offset {offset}: the file ends early")
         return got
 
     def raw(self, offset: int, size: int) -> memoryview:

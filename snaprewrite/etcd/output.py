@@ -40,6 +40,7 @@ from typing import Protocol
 from .. import process
 from ..bbolt.writer import PageSink, Patch
 from ..errors import ChecksumError, CorruptError, SnapshotError
+from ..fileio import pread_full, pwrite_all
 from .snapshot import TRAILER_SIZE, Snapshot
 
 CHUNK = 512 << 10  # read, hashed and written while still in the CPU caches (a quarter of a core's L2)
@@ -326,11 +327,7 @@ def _write_all(fd: int, data) -> None:
 
 def _pwrite_all(fd: int, data, offset: int) -> None:
     """_pwrite_all writes ``data`` at ``offset``, at most ``WRITE_PIECE`` bytes per call (see there)."""
-    view = memoryview(data)
-    while view:
-        n = os.pwrite(fd, view[:WRITE_PIECE], offset)
-        view = view[n:]
-        offset += n
+    pwrite_all(fd, data, offset, WRITE_PIECE)
 
 
 class FileSink:
@@ -373,12 +370,9 @@ class FileSink:
             raise CorruptError("internal: page read back past what was written", pgid)
         if self._buf and off + size > self._at:
             self.flush()
-        out = os.pread(self.fd, size, off)
-        while len(out) < size:
-            more = os.pread(self.fd, size - len(out), off + len(out))
-            if not more:
-                raise CorruptError("internal: output file shorter than the pages written", pgid)
-            out += more
+        out = pread_full(self.fd, size, off)
+        if len(out) < size:
+            raise CorruptError("internal: output file shorter than the pages written", pgid)
         return out
 
 

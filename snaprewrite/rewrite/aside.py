@@ -11,6 +11,7 @@ import tempfile
 from .. import process, spill
 from ..etcd import mvcc
 from ..etcd.snapshot import Snapshot
+from ..fileio import pwrite_all
 
 
 def fan_out(visits: list) -> mvcc.Visit:
@@ -75,7 +76,7 @@ class Aside:
                 return b"".join(x for part in parts for x in (len(part).to_bytes(8, "little"), part))
             at = 0
             for part in parts:
-                at = spill.write_at(fd, spill.write_at(fd, at, len(part).to_bytes(8, "little")), part)
+                at = pwrite_all(fd, part, pwrite_all(fd, len(part).to_bytes(8, "little"), at))
             return at  # how many bytes it wrote
 
         try:

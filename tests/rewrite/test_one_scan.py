@@ -159,11 +159,9 @@ def test_an_aside_answer_without_a_temp_file_comes_as_one_buffer(fixture_path, m
 def test_an_aside_answer_file_shorter_than_said_is_not_read(fixture_path, monkeypatch):
     """Must fail if the file's size is not checked: the child says it wrote bytes that are not there (a full
     disk): the search is made again here, with the same warnings."""
-    from snaprewrite import spill
-
     want, want_keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=True)
     got = _absorbed(monkeypatch)
-    monkeypatch.setattr(spill, "write_at", lambda fd, at, data: at + len(data))  # (in the child) nothing written
+    monkeypatch.setattr(aside, "pwrite_all", lambda fd, data, at: at + len(data))  # (in the child) nothing written
     warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
     assert got == [] and warnings == want and keys == want_keys
 

@@ -67,3 +67,24 @@ def test_the_plan_made_from_packed_services_is_the_plan_of_the_plain_caches(fixt
     assert plain.edits and any(e.kind == "Service" for e in plain.edits)
     assert _edits(forked) == _edits(plain)
     assert _edits(here) == _edits(plain)
+
+
+def test_offsets_of_any_width_read_back_as_they_were(fixture_path):
+    """_pack keeps the offsets in the narrowest array that holds them: wide ones (a Service far into a big value,
+    a -1) come back exactly, and a narrow array is what a small Service costs."""
+    from array import array
+
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        obj = next(o for o in _services(snap) if len(o.cache) == 0)
+        prefetch(obj, "v1", *services.PATHS, keep=True)
+        type_names, names, texts, flat = obj.cache["located"].state()
+        small = services._pack(obj, (type_names, names, texts, flat))
+        for extra in ([], [-1], [40000], [-40000], [1 << 31], [-(1 << 40)]):
+            wide = array("q", flat)
+            wide.extend(extra)
+            packed = services._pack(obj, (type_names, names, texts, wide.tobytes()))
+            again = planning.Object(obj.key, obj.revkey, obj.kind, obj.namespace, obj.name, snap)
+            services._unpack(again, packed)
+            assert again.cache["located"].state() == (type_names, names, texts, wide.tobytes())
+            assert _cache(again) == {**_cache(obj), "located": (type_names, names, texts, wide.tobytes())}
+        assert len(small) < len(flat)  # (the int64 offsets alone weigh more than the whole packed Service)

@@ -5,7 +5,9 @@ service CIDR is left alone with a warning. Records the moves in ``ctx.moved_ips`
 follow (allocator bitmap, IPAddress objects, kubelet clusterDNS).
 """
 
+import marshal
 import sys
+from array import array
 
 from ...k8s.located import Located
 from .. import parallel
@@ -52,7 +54,7 @@ def begin(objs: list, options) -> parallel.Split:
 def run(ctx: Context) -> None:
     """run plans the cluster IP moves of every live Service."""
     slots: list[Slot] = []
-    held: dict[bytes, tuple] = {}  # key -> what ``object_edits`` reads of a Service with slots (``_pack``)
+    held: dict[bytes, bytes] = {}  # key -> what ``object_edits`` reads of a Service with slots (``_pack``)
     objs = ctx.objects.get(kind, [])
     split = ctx.started.pop(name, None) or _split(objs, ctx.options, CHILD_SHARE)
     with split:
@@ -68,12 +70,12 @@ def run(ctx: Context) -> None:
         obj.cache.clear()  # fields read for this rule (and records no edit took): no later rule needs them
 
 
-def _absorb(ctx: Context, split: parallel.Split, slots: list[Slot], held: dict[bytes, tuple]) -> None:
+def _absorb(ctx: Context, split: parallel.Split, slots: list[Slot], held: dict[bytes, bytes]) -> None:
     """_absorb takes the reads, in key order, and gathers the Services' slots.
 
     What ``object_edits`` will read of a Service with slots waits in ``held``, packed (``_pack``), and its
     cache is emptied: at 8 GiB 283k caches (a dict, a Located with its array, a list per field) weighed
-    ~1.3 KB a Service, ~350 MB at once; packed ~0.45 KB. A Service without slots keeps nothing.
+    ~1.3 KB a Service, ~350 MB at once; packed ~0.15 KB. A Service without slots keeps nothing.
     """
     pack = ctx.options.crypt is None  # (encrypted: the record read here stays, with how it was sealed)
     for obj, got in zip(split.items, split.results(), strict=True):
@@ -99,10 +101,15 @@ def _absorb(ctx: Context, split: parallel.Split, slots: list[Slot], held: dict[b
         slots.extend(mine)
 
 
-def _pack(obj: Object, state: tuple | None) -> tuple | None:
-    """_pack is what ``object_edits`` reads of a Service, compactly: (type, clusterIPs, clusterIP or None when it is
-    clusterIPs' first entry, where the fields lie: ``Located.state`` without its texts); None when it was not
-    located in one walk (the cache then stays). ``_unpack`` gives the cache back."""
+def _pack(obj: Object, state: tuple | None) -> bytes | None:
+    """_pack is what ``object_edits`` reads of a Service, compactly: one marshal string of (type, clusterIPs,
+    clusterIP or None when it is clusterIPs' first entry, where the fields lie: ``Located.state`` without its
+    texts, its offsets in the narrowest array that holds them); None when it was not located in one walk (the
+    cache then stays). ``_unpack`` gives the cache back.
+
+    At 8 GiB ~280k Services wait here between their read and their edit: as a tuple with a list of texts and
+    the offsets as int64 bytes a Service weighed ~0.48 KB, as one string ~0.15 KB (~90 MB less at the peak).
+    """
     cache = obj.cache
     if state is None:
         loc = cache.get("located")
@@ -110,27 +117,29 @@ def _pack(obj: Object, state: tuple | None) -> tuple | None:
             return None
         state = loc.state()
     type_names, names, texts, flat = state
-    if names == PATHS:
-        names = PATHS  # one tuple for every Service
     if tuple(names) != PATHS or [cache.get(p) for p in PATHS] != list(texts):
         return None
     kinds, ips, mirror = texts
     if len(kinds) > 1:
         return None
-    return (type_names, sys.intern(kinds[0]) if kinds else None, ips, None if mirror == ips[:1] else mirror,
-            flat)
+    offsets = array("q", flat)
+    code = "h" if -(1 << 15) <= min(offsets, default=0) and max(offsets, default=0) < 1 << 15 else \
+        "i" if -(1 << 31) <= min(offsets) and max(offsets) < 1 << 31 else "q"
+    return marshal.dumps((tuple(type_names), kinds[0] if kinds else None, tuple(ips),
+                          None if mirror == ips[:1] else tuple(mirror), code, array(code, offsets).tobytes()))
 
 
-def _unpack(obj: Object, packed: tuple) -> None:
+def _unpack(obj: Object, packed: bytes) -> None:
     """_unpack gives a Service the cache ``_pack`` packed: its fields and where they lie."""
-    type_names, kind_text, ips, mirror, flat = packed
-    texts = [[kind_text] if kind_text is not None else [], ips, ips[:1] if mirror is None else mirror]
+    type_names, kind_text, ips, mirror, code, flat = marshal.loads(packed)
+    ips = list(ips)
+    texts = [[sys.intern(kind_text)] if kind_text is not None else [], ips, ips[:1] if mirror is None else list(mirror)]
     cache = obj.cache
     cache.update(zip(PATHS, texts))
-    cache["located"] = Located.restore((type_names, PATHS, texts, flat))
+    cache["located"] = Located.restore((type_names, PATHS, texts, array("q", array(code, flat)).tobytes()))
 
 
-def _unpacker(held: dict[bytes, tuple]):
+def _unpacker(held: dict[bytes, bytes]):
     """_unpacker is ``object_edits``' ``ready``: a Service's packed cache is given back before its edit is made,
     and what the one before it was given is dropped once its edit is made."""
     last: list[Object] = []

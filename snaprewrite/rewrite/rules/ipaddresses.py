@@ -30,7 +30,7 @@ def _split(ctx: Context, share: float) -> parallel.Split:
     of them made in a forked child (none when values are encrypted: their sealing stays with the object
     that read them)."""
     objs = ctx.objects.get(kind, [])
-    existing = {o.name for o in objs}
+    existing = _Names(ctx.layout.key(PREFIX), objs)
 
     def decide(obj):
         try:
@@ -81,7 +81,27 @@ def run(ctx: Context) -> None:
     ctx.plan.warnings.extend(w for _, w in warnings)
 
 
-def _decide(ctx: Context, existing: set[str], obj) -> tuple | None:
+class _Names:
+    """_Names answers ``name in {o.name for o in objs}`` for the IPAddresses ``objs`` (under ``prefix``) from their keys.
+
+    A name asked is a service IP (no ``/``, no ``\\``): an object's name equals it exactly when its key is
+    ``prefix`` and the IP, or, for a key with a ``/`` past the prefix (read as namespace/name), its name does.
+    The keys are the objects' own: 334k names at 8 GiB would weigh ~25 MB while the renames are decided.
+    """
+
+    __slots__ = ("prefix", "keys", "odd")
+
+    def __init__(self, prefix: bytes, objs: list):
+        self.prefix = prefix
+        self.keys = {o.key for o in objs}
+        cut = len(prefix)
+        self.odd = {o.name for o in objs if not o.key.startswith(prefix) or o.key.find(b"/", cut) >= 0}
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.odd or self.prefix + name.encode("utf-8", "surrogateescape") in self.keys
+
+
+def _decide(ctx: Context, existing: "_Names", obj) -> tuple | None:
     """_decide is what becomes of one IPAddress, without changing anything: None (left alone), ("excluded",),
     ("warning", message) or ("rename", new value, new ip, its record's fields but the value).
 

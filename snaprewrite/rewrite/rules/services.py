@@ -123,8 +123,8 @@ def _pack(obj: Object, state: tuple | None) -> bytes | None:
     if len(kinds) > 1:
         return None
     offsets = array("q", flat)
-    code = "h" if -(1 << 15) <= min(offsets, default=0) and max(offsets, default=0) < 1 << 15 else \
-        "i" if -(1 << 31) <= min(offsets) and max(offsets) < 1 << 31 else "q"
+    low, high = min(offsets, default=0), max(offsets, default=0)
+    code = next(c for c, bits in (("h", 15), ("i", 31), ("q", 63)) if low >= -(1 << bits) and high < 1 << bits)
     return marshal.dumps((tuple(type_names), kinds[0] if kinds else None, tuple(ips),
                           None if mirror == ips[:1] else tuple(mirror), code, array(code, offsets).tobytes()))
 

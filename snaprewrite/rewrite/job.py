@@ -325,24 +325,82 @@ def _record_renames(rep: dict, snap: Snapshot, plan: planning.Plan, batch: write
     renames = array("q", (i for i, e in enumerate(edits) if e.write.new_key is not None))
     if not renames:
         return
-    latest = writes.latest_records(snap, batch, plan.histories, [edits[i].write.new_key for i in renames],
-                                   values=False)
-    batch.last_of = None  # (where the renames put each key's last record: read, not needed past here)
-    placed = {edits[i].write.key.decode("utf-8", "backslashreplace"): latest[edits[i].write.new_key] for i in renames}
-    del latest
     firsts = array("q", accumulate((e.count for e in edits), initial=0))  # each edit's first entry in the changes
     changes: ChangeList = rep["changes"]  # its entries are the edits' changes in order (``plan.EditChanges``)
+    # a rename's key text -> the record its new key ends with: made RENAMES_AT_ONCE renames at a time when no two
+    # renamed keys can read as one text (at 8 GiB the whole map, 334k texts and records, was the run's peak);
+    # a change naming a renamed key outside its part finds it in ``Placed.elsewhere``
+    placed = Placed(snap, batch, plan.histories, edits, renames)
     # only a renamed object's Changes are read (their packed keys, RENAMES_AT_ONCE edits at a time); no
     # entry's dict is made
     for c in range(0, len(renames), RENAMES_AT_ONCE):
         part = renames[c : c + RENAMES_AT_ONCE]
+        here = placed.part(part)
         rows = []  # (entry, its newRecord's values), in entry order
         for i, keys in zip(part, Edit.change_keys_of([edits[i] for i in part])):
             for j, (key, new_key) in enumerate(keys):
-                kv = placed.get(key) if new_key else None
+                kv = (here[key] if key in here else placed.elsewhere(key)) if new_key else None
                 if kv is not None:
                     rows.append((firsts[i] + j, (kv.create_revision, kv.mod_revision, kv.version)))
         changes.add_objects("newRecord", NEW_RECORD, rows)
+    batch.last_of = None  # (where the renames put each key's last record: read, not needed past here)
+
+
+class Placed:
+    """Placed is ``{text of a renamed edit's key: latest record of its new key}`` over the renames of a plan, made a
+    part at a time (``part``) where it can be: ``_record_renames``.
+
+    The whole map (``whole``, the plain path) is made at once only when two renamed keys could read as one text
+    (a key that is not UTF-8 or holds a backslash: ``backslashreplace`` is then not one-to-one and the last
+    rename of a text wins) or the batch does not say where the renames ended (``Batch.last_of``). Otherwise
+    each text is one key's: a part's map answers as the whole one for the keys of its part, and another
+    renamed key is found by its bytes (``elsewhere``).
+    ``tests/rewrite/test_record_renames.py`` checks that both answer alike.
+    """
+
+    def __init__(self, snap: Snapshot, batch: writes.Batch, histories: writes.Histories, edits: list, renames: array):
+        self.snap, self.batch, self.histories, self.edits, self.renames = snap, batch, histories, edits, renames
+        self.by_key: dict[bytes, int] | None = None  # renamed key -> its edit (made at the first ``elsewhere``)
+        # (a part at a time needs where ``in_place`` put each new key's last record: else each part walks the batch)
+        by_parts = batch.last_of is not None and all(map(_one_text, (edits[i].write.key for i in renames)))
+        self._whole = None if by_parts else self.whole()
+
+    def whole(self) -> dict:
+        """whole is the map of every rename at once (the plain path)."""
+        return self._of(self.renames)
+
+    def _of(self, part) -> dict:
+        edits = self.edits
+        news = [edits[i].write.new_key for i in part]
+        latest = writes.latest_records(self.snap, self.batch, self.histories, news, values=False)
+        return {edits[i].write.key.decode("utf-8", "backslashreplace"): latest[nk] for i, nk in zip(part, news)}
+
+    def part(self, part) -> dict:
+        """part is the map for the renames ``part`` (the whole map when texts may repeat)."""
+        return self._whole if self._whole is not None else self._of(part)
+
+    def elsewhere(self, text: str):
+        """elsewhere is ``whole().get(text)`` for a text that is not in the part's map."""
+        if self._whole is not None:
+            return self._whole.get(text)
+        if self.by_key is None:
+            self.by_key = {self.edits[i].write.key: i for i in self.renames}
+        try:
+            at = self.by_key.get(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            return None
+        return None if at is None else self._of([at]).get(text)
+
+
+def _one_text(key: bytes) -> bool:
+    """_one_text tells whether no other key reads as the same text as ``key`` (UTF-8, no backslash)."""
+    if b"\\" in key:
+        return False
+    try:
+        key.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _input_sha256(snap: Snapshot, skip_hash_check: bool, hashing: "Future | None" = None) -> str:

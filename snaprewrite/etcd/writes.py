@@ -426,6 +426,7 @@ def _rename_in_place(snap: Snapshot, w: Write, src: list[bytes], dst: list[bytes
     if not src or src[-1] != rk:
         raise SchemaError(f"{_label(w.key)}: revision {r.main}/{r.sub} is not the key's latest record "
                           "(or its history was not gathered)")
+    rk = src[-1]  # (the same bytes, held by the history already: not a copy per rename in the batch, ~17 MB at 8 GiB)
     if dst and not _is_tomb(dst[-1]):
         raise SchemaError(f"cannot rename {_label(w.key)} to {_label(w.new_key)}: that key exists")
     last = dst[-1] if dst else None

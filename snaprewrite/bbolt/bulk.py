@@ -160,8 +160,14 @@ def _write(b: "_Bucket", parent: Node, pgid: int, overflow: int, pkey: bytes, fl
     les = fmt.LEAF_ELEMENT_SIZE
     sizes = [les + len(k) + len(v) for k, v in zip(keys, vals)]
     cuts = split_cuts(sizes, ps, tx.fill_percent)
-    bounds = [0, *cuts, len(keys)]
     tx.free(pgid, overflow)
+    if not cuts:  # one page (the common case): the loop below, without slicing the lists
+        count = (fmt.PAGE_HEADER_SIZE + sum(sizes) + ps - 1) // ps
+        new = tx.allocate(count)
+        tx.write_page(new, leaf_image(new, count, ps, flags, keys, vals))
+        parent.put(pkey, keys[0], b"", new, 0)
+        return
+    bounds = [0, *cuts, len(keys)]
     for piece, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
         count = (fmt.PAGE_HEADER_SIZE + sum(sizes[lo:hi]) + ps - 1) // ps
         new = tx.allocate(count)

@@ -7,6 +7,7 @@ run, and hands back what they found (``export`` there, ``absorb`` here).
 
 import os
 import tempfile
+import time
 from array import array
 from itertools import repeat
 from operator import floordiv
@@ -52,42 +53,60 @@ def paged_pass(snap: Snapshot, observers: dict) -> None:
     mvcc.scan_index(snap.key_bucket(), None, visit_page=visit_page, visit_batch=visit_batch)
 
 
-class Recorder:
-    """Recorder notes where the planner's scan found the records of bucket ``key`` (a ``visit_batch``), so that the
-    ``Aside`` child forked after it searches them without a walk of the tree and a decode of every leaf of its own.
+END = 1 << 62  # a ``Recorder``'s last header: the scan is over
+WAIT = 0.002  # seconds a replay that caught up with the scan waits before it reads again
 
-    Per batch of leaves, in an unlinked temp file: the number of records (8 bytes), then every record's key start,
-    value start and value end in the file mapping (``LeafBatch.ks``/``vs``/``ends``, 8 bytes each): 24 bytes a
-    record (20 MB at 1.3 GB, ~145 MB of temp file at 8 GiB, not memory). A batch not in the file mapping (an inline
-    bucket) or a write that fails leaves it ``broken``: the child then walks the bucket itself (``paged_pass``).
+
+class Recorder:
+    """Recorder notes where the planner's scan finds the records of bucket ``key`` (a ``visit_batch``), so that the
+    ``Aside`` child searches them without a walk of the tree and a decode of every leaf of its own.
+
+    The child is forked before the scan (its memory is then the parent's small one, not the index's) and follows
+    the recording as it grows (``replay``). Per batch of leaves, appended to an unlinked temp file: the number of
+    records (8 bytes), then every record's key start, value start and value end in the file mapping
+    (``LeafBatch.ks``/``vs``/``ends``, 8 bytes each): 24 bytes a record (20 MB at 1.3 GB, ~145 MB of temp file at
+    8 GiB, not memory); ``finish`` appends ``END``. A write that fails leaves it ``broken`` (``Aside.finish`` then
+    ends the child and the search is made here). A bucket in its parent's page (``root`` 0) is not recorded
+    (``usable``): the child walks it.
     """
 
     def __init__(self, snap: Snapshot):
-        self.raw = snap.key_bucket().pf.data.obj
-        self.size = 0
+        bucket = snap.key_bucket()
+        self.raw = bucket.pf.data.obj
+        self.usable = bucket.root != 0
+        self.at = 0
         self.broken = False
-        try:
-            self.file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed by ``close`` (the Aside's)
-        except OSError:
-            self.file, self.broken = None, True
+        self.file = None
+        if self.usable:
+            try:
+                self.file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed by ``close`` (the Aside's)
+            except OSError:
+                self.usable = False
 
     def visit_batch(self, b, _ukeys) -> None:
         if self.broken:
             return
         n = len(b.ks)
-        if b.raw is not self.raw:
+        if b.raw is not self.raw:  # (not in the file mapping: never for a bucket with a root page)
             self.broken = True
             return
-        parts = [n.to_bytes(8, "little"), array("q", b.ks), array("q", b.vs), array("q", b.ends)]
-        want = 8 + 24 * n
+        self._append([n.to_bytes(8, "little"), array("q", b.ks), array("q", b.vs), array("q", b.ends)], 8 + 24 * n)
+
+    def finish(self) -> bool:
+        """finish appends ``END`` (the scan is over); False if the recording is broken."""
+        if not self.broken:
+            self._append([END.to_bytes(8, "little")], 8)
+        return not self.broken
+
+    def _append(self, parts: list, size: int) -> None:
         try:
-            wrote = os.writev(self.file.fileno(), parts)
+            wrote = os.pwritev(self.file.fileno(), parts, self.at)
         except OSError:
             wrote = -1
-        if wrote != want:
+        if wrote != size:
             self.broken = True
             return
-        self.size += want
+        self.at += size
 
     def close(self) -> None:
         if self.file is not None:
@@ -105,19 +124,28 @@ class Replayed(NamedTuple):
     ends: list[int]
 
 
-def replay(snap: Snapshot, observers: dict, fd: int, size: int) -> None:
+def replay(snap: Snapshot, observers: dict, fd: int, follow: bool = False) -> None:
     """replay shows the observers (each with ``visit_batch``) the records a ``Recorder`` noted, batch by batch as
-    the scan saw them (``paged_pass``'s calls, without its walk): ValueError if the file is not a whole recording."""
+    the scan saw them (``paged_pass``'s calls, without its walk), up to ``END``.
+
+    ``follow``: the scan is still writing it; a batch not there yet is waited for. Else a recording without its
+    end is ValueError. A file grows a page at a time, never past what was written: a batch read whole is whole.
+    """
     pf = snap.key_bucket().pf
     view = pf.data
     raw = view.obj
     visits = [o.visit_batch for o in observers.values()]
     at = 0
-    while at < size:
+    while True:
         head = pread_full(fd, 8, at)
-        n = int.from_bytes(head, "little")
-        body = pread_full(fd, 24 * n, at + 8) if len(head) == 8 and at + 8 + 24 * n <= size else b""
-        if len(body) != 24 * n or len(head) != 8:
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if n == END:
+            return
+        body = pread_full(fd, 24 * n, at + 8) if 0 <= n < END else b""
+        if n < 0 or len(body) != 24 * n:
+            if follow and n < END:
+                time.sleep(WAIT)
+                continue
             raise ValueError("a recording of the scan cut short")
         at += 8 + 24 * n
         if not n:
@@ -137,18 +165,26 @@ def replay(snap: Snapshot, observers: dict, fd: int, size: int) -> None:
 class Aside:
     """Observers that search whole leaves (``visit_page``, e.g. the leftovers' address search) on the other core.
 
-    A forked child makes their pass over bucket ``key`` while this process indexes and plans; ``settle``
-    takes what they gathered (``export`` there, bytes; ``absorb`` here, a view of them) before the first
+    A forked child makes their pass over bucket ``key`` while this process indexes and plans: with a ``Recorder``
+    it follows this process's scan (``visit_batch`` there, ``finish`` once it ends), else it walks the bucket
+    itself. ``settle`` takes what they gathered (``export`` there, bytes; ``absorb`` here, a view of them) before the first
     rule that reads them runs. A child that fails or dies only costs time: ``settle`` then makes the same
     pass here, so the observers end as the plain single pass leaves them. Leaving its ``with`` block ends a
     child still running.
     """
 
-    def __init__(self, snap: Snapshot, observers: dict, recorded: Recorder | None = None):
+    def __init__(self, snap: Snapshot, observers: dict, recorder: Recorder | None = None):
         self.snap = snap
         self.observers = observers
         self.call = self.file = None  # (``close`` may run before either is made: a signal during the fork)
-        self.recorded = recorded  # (closed with this)
+        self.lost = False  # the child was ended before its answer (``finish``): ``settle`` makes the pass here
+        # the child searches the records the scan notes (``Recorder``), with no walk of its own
+        replayed = (recorder is not None and recorder.usable
+                    and all(hasattr(o, "visit_batch") for o in observers.values()))
+        self.recorder = recorder if replayed else None  # (closed with this)
+        if recorder is not None and not replayed:
+            recorder.close()
+        self.visit_batch = self.recorder.visit_batch if replayed else None  # for the scan to call
         # the child's answer goes to an unlinked temp file, read from there a piece at a time (at 8 GiB the ~75 MB
         # of keys arrive at the peak of planning); with no temp file it comes back as one buffer
         try:
@@ -156,12 +192,10 @@ class Aside:
         except OSError:
             self.file = None
         fd = self.file.fileno() if self.file is not None else -1
-        # a whole recording of the scan (``Recorder``): the child searches the records it notes, with no walk
-        replayed = recorded is not None and not recorded.broken and all(hasattr(o, "visit_batch") for o in observers.values())
 
         def child() -> bytes | int:
             if replayed:
-                replay(snap, observers, recorded.file.fileno(), recorded.size)
+                replay(snap, observers, recorder.file.fileno(), follow=True)
             else:
                 paged_pass(snap, observers)
             parts = [o.export() for o in observers.values()]  # each one's length (8 bytes) and its bytes
@@ -177,14 +211,28 @@ class Aside:
         except BaseException:
             self.close()
             raise
-        if recorded is not None:  # the child has its own descriptor of the (unlinked) recording
-            recorded.close()
-            self.recorded = None
+
+    def finish(self) -> None:
+        """finish tells a child following the scan (``Recorder``) that the scan is over; a recording that broke
+        (a write failed) ends the child instead: ``settle`` then makes the pass here."""
+        recorder, self.recorder, self.visit_batch = self.recorder, None, None
+        if recorder is None:
+            return
+        try:
+            if not recorder.finish() and self.call is not None:
+                self.call.close()
+                self.call, self.lost = None, True
+        finally:
+            recorder.close()
 
     def settle(self) -> None:
         """settle gives the observers what the child gathered (or makes their pass here); once."""
         call, self.call = self.call, None
         if call is None:
+            if self.lost:
+                self.lost = False
+                paged_pass(self.snap, self.observers)
+                pack(self.observers.values())
             return
         file, self.file = self.file, None  # (closed with the last Part of it)
         try:
@@ -214,9 +262,9 @@ class Aside:
         if self.file is not None:
             self.file.close()
             self.file = None
-        if self.recorded is not None:
-            self.recorded.close()
-            self.recorded = None
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = self.visit_batch = None
 
     def __enter__(self) -> "Aside":
         return self

@@ -520,19 +520,20 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
     observers = {r.name: r.observer(options) for r in selected if hasattr(r, "observer")}
     observers = {name: o for name, o in observers.items() if o is not None}
     histories = writes.Histories(tuple(p for r in selected for p in _rename_prefixes(r, layout)))
-    aside = recorder = None
+    aside = None
     if options.crypt is None:  # raw bytes are what observers look for: a leaf at a time where they can
         paged = {name: o for name, o in observers.items() if hasattr(o, "visit_page")}
         # from two cores: the child searches while this pass indexes and the input's copy and hash run (1.3 GB,
         # 2 shared cores, 13 A/B pairs: median 24.0 s against 25.4, 8 faster; its answer is one buffer read
         # when the rule runs: peak 200-205 MB against 206-209)
         if paged and process.may_fork() and cpus() >= ASIDE_CORES and all(hasattr(o, "export") for o in paged.values()):
-            # their search runs on another core, forked once this pass ends: it notes where the records lie
-            # (``Recorder``) and the child searches them there, without a walk of its own
-            recorder, aside_observers, paged = Recorder(snap), paged, {}
+            # their search runs on another core: the child follows this pass, which notes where each record
+            # lies (``Recorder``), and searches them there without a walk of its own
+            aside = Aside(snap, paged, Recorder(snap))
+            paged = {}
         per_page, per_batch = paged_visits(paged)
-        if recorder is not None:
-            per_batch = recorder.visit_batch
+        if aside is not None and aside.visit_batch is not None:
+            per_batch = aside.visit_batch
         per_record = [o for o in observers.values() if not hasattr(o, "visit_page")]
     else:  # encrypted values hide their text from a search of the raw leaf: every record is opened first
         per_page = per_batch = None
@@ -547,12 +548,12 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
     try:
         objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt, per_page,
                                tuple(also), also_index, per_batch, skip)
+        if aside is not None:
+            aside.finish()  # (the child following the scan reads its end)
     except BaseException:
-        if recorder is not None:
-            recorder.close()
+        if aside is not None:
+            aside.close()
         raise
-    if recorder is not None:
-        aside = Aside(snap, aside_observers, recorder)
     pack(o for name, o in observers.items() if aside is None or name not in aside.observers)
     # rules that only read their objects begin in a forked child now: it works while the caller checks
     # the cluster's facts (``rewrite``: ``refuse_unsafe``) and until the rule's turn

@@ -8,6 +8,7 @@ walks, or its search is made again here: the same warnings either way.
 
 import ipaddress
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -25,16 +26,23 @@ NETS = [ipaddress.ip_network(n) for n in ("10.96.0.0/12", "fd00:10:96::/108", "1
                                            "10.128.0.0/12", "192.168.0.0/16")]
 
 
+def _recorded(snap) -> aside.Recorder:
+    """_recorded is a ``Recorder`` of the planner's kind of scan (an index of some keys, every record visited)."""
+    rec = aside.Recorder(snap)
+    assert rec.usable
+    mvcc.scan_index(snap.key_bucket(), (b"/registry/services/",), visit_batch=rec.visit_batch)
+    return rec
+
+
 def _both(path: Path) -> tuple[bytes, bytes]:
     """_both is the observer's answer (``export``) after the walk (``paged_pass``) and after a replay of the scan."""
     walked, replayed = leftovers.Mentions(NETS), leftovers.Mentions(NETS)
     with Snapshot(path) as snap:
         aside.paged_pass(snap, {"leftovers": walked})
-        rec = aside.Recorder(snap)
+        rec = _recorded(snap)
         try:
-            mvcc.scan_index(snap.key_bucket(), (b"/registry/services/",), visit_batch=rec.visit_batch)
-            assert not rec.broken and rec.size > 0
-            aside.replay(snap, {"leftovers": replayed}, rec.file.fileno(), rec.size)
+            assert rec.finish() and rec.at > 8
+            aside.replay(snap, {"leftovers": replayed}, rec.file.fileno())
         finally:
             rec.close()
     return walked.export(), replayed.export()
@@ -66,13 +74,12 @@ def test_a_replay_with_bump_markers_finds_what_the_walk_finds(tmp_path):
 
 
 def test_a_recording_cut_short_is_refused():
-    """Must fail if ``replay`` read past what was recorded: a recording whose end is missing is no answer."""
+    """Must fail if ``replay`` took a recording without its end (the scan not over) for a whole one."""
     with Snapshot(FIXTURES / "k8s-etcd35.db") as snap:
-        rec = aside.Recorder(snap)
+        rec = _recorded(snap)
         try:
-            mvcc.scan_index(snap.key_bucket(), (b"/registry/services/",), visit_batch=rec.visit_batch)
             with pytest.raises(ValueError, match="cut short"):
-                aside.replay(snap, {"leftovers": leftovers.Mentions(NETS)}, rec.file.fileno(), rec.size + 8)
+                aside.replay(snap, {"leftovers": leftovers.Mentions(NETS)}, rec.file.fileno())
         finally:
             rec.close()
 
@@ -89,39 +96,48 @@ def _walk_only_here(monkeypatch) -> None:
     monkeypatch.setattr(aside, "paged_pass", paged_pass)
 
 
-def test_the_forked_search_replays_the_scan(fixture_path, monkeypatch):
-    """Must fail if the child walks bucket ``key`` itself: it answers from the planner's recording, the same warnings."""
+def test_the_forked_search_follows_the_scan(fixture_path, monkeypatch):
+    """Must fail if the child walks bucket ``key`` itself: it answers from the planner's recording as the scan
+    writes it (here slowly: the child catches up and waits), with the one pass's warnings."""
     want, want_keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=True)
     got = _absorbed(monkeypatch)
     _walk_only_here(monkeypatch)
+    real = aside.Recorder.visit_batch
+
+    def slow(self, b, ukeys):
+        time.sleep(0.005)
+        real(self, b, ukeys)
+
+    monkeypatch.setattr(aside.Recorder, "visit_batch", slow)
     warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
     assert len(got) == 1  # the child's answer was used
     assert warnings == want and keys == want_keys
 
 
-def test_a_broken_recording_is_walked_in_the_child(fixture_path, monkeypatch):
-    """A recording that could not be written (a full disk) makes the child walk, as it did before: the same warnings."""
+def test_a_broken_recording_is_searched_again_here(fixture_path, monkeypatch):
+    """A recording that could not be written (a full disk) ends the child: the search is made here, the same warnings."""
     want, want_keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=True)
     got = _absorbed(monkeypatch)
 
-    def full(self, b, ukeys):
+    def full(self, parts, size):
         self.broken = True
 
-    monkeypatch.setattr(aside.Recorder, "visit_batch", full)
-    warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
-    assert len(got) == 1 and warnings == want and keys == want_keys
-
-
-def test_a_cut_recording_is_searched_again_here(fixture_path, monkeypatch):
-    """A child whose replay fails (the recording ends early) costs time, not results: the search is made here."""
-    want, want_keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=True)
-    got = _absorbed(monkeypatch)
-    real = aside.Recorder.visit_batch
-
-    def longer(self, b, ukeys):
-        real(self, b, ukeys)
-        self.size += 8  # says more than the file holds
-
-    monkeypatch.setattr(aside.Recorder, "visit_batch", longer)
+    monkeypatch.setattr(aside.Recorder, "_append", full)
     warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
     assert got == [] and warnings == want and keys == want_keys
+
+
+def test_an_inline_bucket_is_walked_by_the_child(fixture_path, monkeypatch):
+    """With no recording (a bucket in its parent's page) the child walks the bucket, as it did before."""
+    want, want_keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=True)
+    got = _absorbed(monkeypatch)
+    real = aside.Recorder.__init__
+
+    def inline(self, snap):
+        real(self, snap)
+        self.close()
+        self.usable = False
+
+    monkeypatch.setattr(aside.Recorder, "__init__", inline)
+    warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
+    assert len(got) == 1 and warnings == want and keys == want_keys

@@ -58,7 +58,8 @@ WAIT = 0.002  # seconds a replay that caught up with the scan waits before it re
 
 
 class Recorder:
-    """Recorder notes where the planner's scan finds the records of bucket ``key`` (a ``visit_batch``), so that the
+    """Recorder notes where the planner's scan finds the records of bucket ``key`` (``note``: ``mvcc.scan_index``'s
+    ``leaves``, which makes no user key for it), so that the
     ``Aside`` child searches them without a walk of the tree and a decode of every leaf of its own.
 
     The child is forked before the scan (its memory is then the parent's small one, not the index's) and follows
@@ -83,7 +84,8 @@ class Recorder:
             except OSError:
                 self.usable = False
 
-    def visit_batch(self, b, _ukeys) -> None:
+    def note(self, b) -> None:
+        """note appends where a batch of leaves' records lie (``bbolt.tree.LeafBatch``)."""
         if self.broken:
             return
         n = len(b.ks)
@@ -166,7 +168,7 @@ class Aside:
     """Observers that search whole leaves (``visit_page``, e.g. the leftovers' address search) on the other core.
 
     A forked child makes their pass over bucket ``key`` while this process indexes and plans: with a ``Recorder``
-    it follows this process's scan (``visit_batch`` there, ``finish`` once it ends), else it walks the bucket
+    it follows this process's scan (``note`` there, ``finish`` once it ends), else it walks the bucket
     itself. ``settle`` takes what they gathered (``export`` there, bytes; ``absorb`` here, a view of them) before the first
     rule that reads them runs. A child that fails or dies only costs time: ``settle`` then makes the same
     pass here, so the observers end as the plain single pass leaves them. Leaving its ``with`` block ends a
@@ -184,7 +186,7 @@ class Aside:
         self.recorder = recorder if replayed else None  # (closed with this)
         if recorder is not None and not replayed:
             recorder.close()
-        self.visit_batch = self.recorder.visit_batch if replayed else None  # for the scan to call
+        self.note = self.recorder.note if replayed else None  # for the scan to call (``mvcc.scan_index``'s ``leaves``)
         # the child's answer goes to an unlinked temp file, read from there a piece at a time (at 8 GiB the ~75 MB
         # of keys arrive at the peak of planning); with no temp file it comes back as one buffer
         try:
@@ -215,7 +217,7 @@ class Aside:
     def finish(self) -> None:
         """finish tells a child following the scan (``Recorder``) that the scan is over; a recording that broke
         (a write failed) ends the child instead: ``settle`` then makes the pass here."""
-        recorder, self.recorder, self.visit_batch = self.recorder, None, None
+        recorder, self.recorder, self.note = self.recorder, None, None
         if recorder is None:
             return
         try:
@@ -264,7 +266,7 @@ class Aside:
             self.file = None
         if self.recorder is not None:
             self.recorder.close()
-            self.recorder = self.visit_batch = None
+            self.recorder = self.note = None
 
     def __enter__(self) -> "Aside":
         return self

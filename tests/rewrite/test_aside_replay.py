@@ -30,7 +30,7 @@ def _recorded(snap) -> aside.Recorder:
     """_recorded is a ``Recorder`` of the planner's kind of scan (an index of some keys, every record visited)."""
     rec = aside.Recorder(snap)
     assert rec.usable
-    mvcc.scan_index(snap.key_bucket(), (b"/registry/services/",), visit_batch=rec.visit_batch)
+    mvcc.scan_index(snap.key_bucket(), (b"/registry/services/",), leaves=rec.note)
     return rec
 
 
@@ -102,13 +102,13 @@ def test_the_forked_search_follows_the_scan(fixture_path, monkeypatch):
     want, want_keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=True)
     got = _absorbed(monkeypatch)
     _walk_only_here(monkeypatch)
-    real = aside.Recorder.visit_batch
+    real = aside.Recorder.note
 
-    def slow(self, b, ukeys):
+    def slow(self, b):
         time.sleep(0.005)
-        real(self, b, ukeys)
+        real(self, b)
 
-    monkeypatch.setattr(aside.Recorder, "visit_batch", slow)
+    monkeypatch.setattr(aside.Recorder, "note", slow)
     warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
     assert len(got) == 1  # the child's answer was used
     assert warnings == want and keys == want_keys

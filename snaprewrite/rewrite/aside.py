@@ -2,7 +2,8 @@
 
 Observers that search whole leaves (``visit_page``/``visit_batch``: the leftovers' address search) need
 no index: a forked child makes their pass over bucket ``key`` while the planner indexes and the rules
-run, and hands back what they found (``export`` there, ``absorb`` here).
+run, and hands back what they found (``export`` there, ``absorb`` here). The child does not walk the bucket
+again: the planner's scan notes where each record lies (``Recorder``) and the child follows that (``replay``).
 """
 
 import os

@@ -141,3 +141,15 @@ def test_an_inline_bucket_is_walked_by_the_child(fixture_path, monkeypatch):
     monkeypatch.setattr(aside.Recorder, "__init__", inline)
     warnings, keys = _warnings(fixture_path("k8s-etcd35.db"), monkeypatch, no_fork=False)
     assert len(got) == 1 and warnings == want and keys == want_keys
+
+
+def test_leaves_sees_every_batch_with_records_before_its_keys():
+    """``mvcc.scan_index``'s ``leaves`` sees each walked batch that has records, as ``leaf_batches`` gives it, and the
+    index is the one made without it."""
+    with Snapshot(FIXTURES / "k8s-etcd35.db") as snap:
+        bucket = snap.key_bucket()
+        seen = []
+        index = mvcc.scan_index(bucket, (b"/registry/services/",), leaves=lambda b: seen.append((b.ks, b.vs, b.ends)))[0]
+        walked = [(b.ks, b.vs, b.ends) for b in bucket.leaf_batches() if b.ks]
+        assert seen == walked and seen
+        assert index == mvcc.scan_index(bucket, (b"/registry/services/",))[0]

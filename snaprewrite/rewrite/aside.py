@@ -60,8 +60,8 @@ WAIT = 0.002  # seconds a replay that caught up with the scan waits before it re
 
 class Recorder:
     """Recorder notes where the planner's scan finds the records of bucket ``key`` (``note``: ``mvcc.scan_index``'s
-    ``leaves``, which makes no user key for it), so that the
-    ``Aside`` child searches them without a walk of the tree and a decode of every leaf of its own.
+    ``leaves``, which makes no user key for it), so that the ``Aside`` child searches them without a walk of the
+    tree and a decode of every leaf of its own.
 
     The child is forked before the scan (its memory is then the parent's small one, not the index's) and follows
     the recording as it grows (``replay``). Per batch of leaves, appended to an unlinked temp file: the number of
@@ -169,9 +169,9 @@ class Aside:
     """Observers that search whole leaves (``visit_page``, e.g. the leftovers' address search) on the other core.
 
     A forked child makes their pass over bucket ``key`` while this process indexes and plans: with a ``Recorder``
-    it follows this process's scan (``note`` there, ``finish`` once it ends), else it walks the bucket
-    itself. ``settle`` takes what they gathered (``export`` there, bytes; ``absorb`` here, a view of them) before the first
-    rule that reads them runs. A child that fails or dies only costs time: ``settle`` then makes the same
+    it follows this process's scan (``note`` there, ``finish`` once it ends), else it walks the bucket itself.
+    ``settle`` takes what they gathered (``export`` there, bytes; ``absorb`` here, a view of them) before the
+    first rule that reads them runs. A child that fails or dies only costs time: ``settle`` then makes the same
     pass here, so the observers end as the plain single pass leaves them. Leaving its ``with`` block ends a
     child still running.
     """

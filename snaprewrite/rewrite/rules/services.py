@@ -123,10 +123,16 @@ def _pack(obj: Object, state: tuple | None) -> bytes | None:
     if len(kinds) > 1:
         return None
     offsets = array("q", flat)
-    low, high = min(offsets, default=0), max(offsets, default=0)
-    code = next(c for c, bits in (("h", 15), ("i", 31), ("q", 63)) if low >= -(1 << bits) and high < 1 << bits)
+    for code in "hi":  # (an entry the narrower array cannot hold raises: cheaper than asking min and max first)
+        try:
+            narrow = array(code, offsets).tobytes()
+            break
+        except OverflowError:
+            pass
+    else:
+        code, narrow = "q", offsets.tobytes()
     return marshal.dumps((tuple(type_names), kinds[0] if kinds else None, tuple(ips),
-                          None if mirror == ips[:1] else tuple(mirror), code, array(code, offsets).tobytes()))
+                          None if mirror == ips[:1] else tuple(mirror), code, narrow))
 
 
 def _unpack(obj: Object, packed: bytes) -> None:
@@ -136,7 +142,7 @@ def _unpack(obj: Object, packed: bytes) -> None:
     texts = [[sys.intern(kind_text)] if kind_text is not None else [], ips, ips[:1] if mirror is None else list(mirror)]
     cache = obj.cache
     cache.update(zip(PATHS, texts))
-    cache["located"] = Located.restore((type_names, PATHS, texts, array("q", array(code, flat)).tobytes()))
+    cache["located"] = Located.restore((type_names, PATHS, texts, array(code, flat)))  # (restore widens it)
 
 
 def _unpacker(held: dict[bytes, bytes]):

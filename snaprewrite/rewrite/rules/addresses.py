@@ -110,6 +110,17 @@ def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...], keep: bool 
         obj.forget()
 
 
+def forget_record(obj: Object) -> None:
+    """forget_record drops the record ``prefetch(..., keep=True)`` kept, but where the fields lie (``located``): a
+    rule holding many objects until it edits some reads the record again then, in one read (its element hint)."""
+    cache = obj.cache
+    if "located" in cache:
+        cache.pop("record", None)
+        cache.pop("fields", None)
+    else:
+        obj.forget()
+
+
 def export_read(obj: Object, *paths: tuple[str, ...]) -> tuple:
     """export_read is what ``prefetch(obj, ..., *paths, keep=True)`` left in the object's cache, as plain values,
     but the record: the fields and where they lie.

@@ -30,9 +30,12 @@ def _read(obj) -> None:
 
 
 def _read_aside(obj) -> tuple:
-    """_read_aside is ``_read`` in a forked child: what it read, as plain values (the child's cache is dropped)."""
+    """_read_aside is ``_read`` in a forked child: what it read, as plain values (the child's cache is dropped): packed
+    (``_pack``, a 5-tuple) where it packs, else as ``export_read`` gives it (a 2-tuple)."""
     _read(obj)
-    got = export_read(obj, *PATHS)
+    got = _pack(obj, None)
+    if got is None:
+        got = export_read(obj, *PATHS)
     obj.cache.clear()
     return got
 
@@ -79,6 +82,15 @@ def _absorb(ctx: Context, split: parallel.Split, slots: list[Slot], held: dict[b
     """
     pack = ctx.options.crypt is None  # (encrypted: the record read here stays, with how it was sealed)
     for obj, got in zip(split.items, split.results(), strict=True):
+        if got is not None and len(got) == 5:  # packed in a child (``_read_aside``): the slots read from the pack
+            kind_text = got[1]
+            packed = (got[0], sys.intern(kind_text) if kind_text is not None else None, *got[2:])
+            mine = _slots_of(ctx, obj, [kind_text] if kind_text is not None else [], got[2],
+                             got[2][:1] if got[3] is None else got[3])
+            if mine:
+                held[obj.key] = packed
+            slots.extend(mine)
+            continue
         state = None
         if got is not None:  # read in a child: its fields, where they lie (``Located.state``), ...
             if pack and got[1] is not None:
@@ -194,10 +206,17 @@ def _edit_packed(obj: Object, moved: list[Slot], packed: tuple, label: str):
 
 def _slots(ctx: Context, obj) -> list[Slot]:
     """_slots are the Service's cluster IPs that the rewrite may move (none: headless, excluded, ...)."""
-    if read_fields(obj, "v1", ("spec", "type")) == ["ExternalName"]:
+    kinds = read_fields(obj, "v1", ("spec", "type"))
+    if kinds == ["ExternalName"]:
         return []
-    ips = read_fields(obj, "v1", ("spec", "clusterIPs"))
-    mirror = read_fields(obj, "v1", ("spec", "clusterIP"))
+    return _slots_of(ctx, obj, kinds, read_fields(obj, "v1", ("spec", "clusterIPs")),
+                     read_fields(obj, "v1", ("spec", "clusterIP")))
+
+
+def _slots_of(ctx: Context, obj, kinds: list[str], ips: list[str], mirror: list[str]) -> list[Slot]:
+    """_slots_of is ``_slots`` of a Service whose type, clusterIPs and clusterIP read ``kinds``, ``ips`` and ``mirror``."""
+    if kinds == ["ExternalName"]:
+        return []
     field = "clusterIPs"
     if not ips:  # objects written before Kubernetes 1.20 only have clusterIP
         ips, field = mirror, "clusterIP"

@@ -386,6 +386,12 @@ def record_state(rec: Record, key: bytes, value: bool = True) -> tuple:
             kv.create_revision, kv.mod_revision, kv.version, kv.value if value else b"", kv.lease)
 
 
+def record_from_fields(revkey: bytes, fields: tuple) -> Record:
+    """record_from_fields is the Record stored under ``revkey`` whose KeyValue has ``fields`` (``put_fields_at``)."""
+    rev, tombstone = revcodec.decode(revkey)
+    return Record(rev, tombstone, kvcodec.KeyValue(*fields))
+
+
 def put_state(revkey: bytes, fields: tuple, key: bytes) -> tuple:
     """put_state is ``record_state(rec, key, value=False)`` of the record under ``revkey`` whose KeyValue has ``fields``
     (``put_fields_at``), made without the Record for a put's plain 17-byte key (``record_at``'s Record else)."""
@@ -393,8 +399,7 @@ def put_state(revkey: bytes, fields: tuple, key: bytes) -> tuple:
         k, create, mod, version, _value, lease = fields
         return (int.from_bytes(revkey[:8], "big"), int.from_bytes(revkey[9:], "big"), False, None if k == key else k,
                 create, mod, version, b"", lease)
-    rev, tombstone = revcodec.decode(revkey)
-    return record_state(Record(rev, tombstone, kvcodec.KeyValue(*fields)), key, value=False)
+    return record_state(record_from_fields(revkey, fields), key, value=False)
 
 
 def record_from_state(state: tuple, key: bytes) -> Record:

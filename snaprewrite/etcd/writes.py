@@ -66,7 +66,7 @@ from . import kv as kvcodec
 from . import revision as revcodec
 from . import schema
 from .kv import KeyValue
-from .mvcc import Record, record_at, record_from_state
+from .mvcc import Record, record_at, record_from_fields, record_from_state
 from .revision import Revision
 from .snapshot import Snapshot
 
@@ -128,8 +128,7 @@ class Write:
             else:
                 handle = VALUES.add(value)
                 return cls(key, packed, value if handle is None else handle, new_key)
-        rev, tomb = revcodec.decode(revkey)
-        return cls.of(key, Record(rev, tomb, KeyValue(*fields)), value, new_key)
+        return cls.of(key, record_from_fields(revkey, fields), value, new_key)
 
     @classmethod
     def of_state(cls, key: bytes, state: tuple, value: bytes, new_key: bytes | None = None) -> "Write":

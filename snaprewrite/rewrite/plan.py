@@ -24,8 +24,6 @@ from typing import Any
 from .. import process
 from ..errors import PlanError
 from ..etcd import mvcc, writes
-from ..etcd import revision as revcodec
-from ..etcd.kv import KeyValue
 from ..etcd.snapshot import Snapshot
 from ..k8s.layout import Layout
 from .aside import Aside, fan_out, pack
@@ -90,31 +88,22 @@ class Object:
         cache = self.cache
         rec = cache.get("record")
         if rec is None:
-            fields = cache.get("fields")
-            if fields is not None:  # read for ``value``: the same record, made now
-                rev, tombstone = revcodec.decode(self.revkey)
-                rec = cache["record"] = mvcc.Record(rev, tombstone, KeyValue(*fields))
-            else:
-                rec = cache["record"] = mvcc.record_at(self.snap, self.revkey)
+            fields = cache.get("fields")  # (read for ``value``: the same record, made now)
+            rec = cache["record"] = (mvcc.record_at(self.snap, self.revkey) if fields is None
+                                     else mvcc.record_from_fields(self.revkey, fields))
         return rec
 
     def stored(self) -> tuple:
-        """stored is the latest record's KeyValue fields, as a tuple (``mvcc.put_fields_at``), read when first asked.
-
-        ``value`` and ``edits.Edit.of_rows`` need no more than these: no Record is made for them (a plan reads
-        ~80k records per 1.3 GB). A record the fast read does not take (``put_fields_at``: None) is ``record``'s.
-        """
+        """stored is the latest record's KeyValue fields as a tuple (``mvcc.put_fields_at``: no Record made for ``value``
+        and ``Edit.of_rows``, ~80k records per 1.3 GB), read when first asked; ``record``'s where that read declines."""
         cache = self.cache
         fields = cache.get("fields")
         if fields is None:
             rec = cache.get("record")
-            if rec is None:
-                fields = mvcc.put_fields_at(self.snap, self.revkey)
-                if fields is not None:
-                    cache["fields"] = fields
-                    return fields
-                rec = self.record
-            kv = rec.kv
+            if rec is None and (fields := mvcc.put_fields_at(self.snap, self.revkey)) is not None:
+                cache["fields"] = fields
+                return fields
+            kv = (rec or self.record).kv
             fields = (kv.key, kv.create_revision, kv.mod_revision, kv.version, kv.value, kv.lease)
         return fields
 
@@ -139,13 +128,7 @@ class Object:
 
         How it was sealed stays in the cache (``sealed``) so that ``Edit.of`` seals the edit the same way.
         """
-        cache = self.cache
-        fields = cache.get("fields")
-        if fields is None:
-            rec = cache.get("record")
-            stored = rec.kv.value if rec is not None else self.stored()[4]
-        else:
-            stored = fields[4]
+        stored = self.stored()[4]
         if self.crypt is None or not stored.startswith(b"k8s:enc:"):
             return stored
         plain = self.cache.get("plain")

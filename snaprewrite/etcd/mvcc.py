@@ -143,7 +143,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     n = 0
     last: bytes | None = None
     # no observer: only the records under ``prefix`` need their user key (``Column``: one byte of each key first)
-    column = Column(prefix) if prefix and visit is None and visit_page is None and visit_batch is None else None
+    column = (Column(prefix) if prefix and all(prefix if isinstance(prefix, tuple) else (prefix,)) and visit is None
+              and visit_page is None and visit_batch is None else None)  # (an empty prefix in a tuple: every key)
     for b in bucket.leaf_batches():
         raw, view, ks, vs, ends = b.raw, b.view, b.ks, b.vs, b.ends
         count = len(ks)

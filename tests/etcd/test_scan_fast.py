@@ -75,6 +75,7 @@ def paths(real_snapshot):
 
 
 @pytest.mark.parametrize("prefix", [b"", None, b"/registry/services/", (b"/registry/minions/", b"/registry/configmaps/"),
+                                    (b"/registry/minions/", b""),  # an empty prefix among others: every key
                                     (b"/registry/configmaps/kube-system/", b"/registry/services/specs/",
                                      b"/registry/configmaps/", b"/registry/services/specs/")])  # nested, repeated
 def test_scan_equals_the_record_by_record_scan(real_snapshot, prefix):

@@ -546,7 +546,9 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
         # 2 shared cores, 13 A/B pairs: median 24.0 s against 25.4, 8 faster; its answer is one buffer read
         # when the rule runs: peak 200-205 MB against 206-209). It follows this pass (``Recorder``): no second walk
         # and decode of every leaf (child ~3.3 -> ~2.6 s CPU at 1.3 GB, this pass +~0.05 s)
-        if paged and process.may_fork() and cpus() >= ASIDE_CORES and all(hasattr(o, "export") for o in paged.values()):
+        # (an observer that only ``rides`` joins the child's pass, never makes one for itself: flannel's keys)
+        if (paged and process.may_fork() and cpus() >= ASIDE_CORES and all(hasattr(o, "export") for o in paged.values())
+                and not all(getattr(o, "rides", False) for o in paged.values())):
             aside = Aside(snap, paged, Recorder(snap))  # their search runs on another core, following this pass
             paged = {}
         per_page, per_batch = paged_visits(paged)

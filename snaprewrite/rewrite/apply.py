@@ -26,6 +26,7 @@ from ..etcd.snapshot import Snapshot
 from .plan import Plan
 
 KEY_BUCKET = (schema.KEY,)
+STANDBY = "check of the output"  # the ``process.Standby`` the check runs in, where the caller reserved one
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,12 @@ def verify_file(path: str) -> None:
     if staging is None or not process.may_fork():
         _refuse(_problems(path, parallel=True))
         return
-    call = process.fork_call(lambda: _problems(path), "check of the output", passes=(SnapshotError,), died=CorruptError)
+    standby = process.take(STANDBY)  # forked at the run's start: its resident set is not the planner's
+    if standby is not None:
+        call = standby.call(_problems, path, what="check of the output", passes=(SnapshotError,), died=CorruptError)
+    else:
+        call = process.fork_call(lambda: _problems(path), "check of the output", passes=(SnapshotError,),
+                                 died=CorruptError)
     staging.wait_for(_Verdict(call))
 
 

@@ -572,6 +572,7 @@ class Standby:
         except BaseException:
             call.close()
             raise
+        trim()  # (as ``fork_call`` does: what the pieces took is handed back, not left resident)
         memlog(f"called {self.what!r}: {sent >> 20} MiB request; {memory()}")
         return call
 

@@ -1,4 +1,4 @@
-"""``process.Standby``: a child forked early that is sent its work later (``call``) answers as ``fork_call``'s does.
+"""``standby.Standby``: a child forked early that is sent its work later (``call``) answers as ``fork_call``'s does.
 
 Its resident set is the early process's, not the caller's at the call (the point of it); the function and
 its arguments go pickled, data ``pieces`` one at a time. A request cut short or garbled is refused (the
@@ -12,6 +12,7 @@ import signal
 import pytest
 
 from snaprewrite import process
+from snaprewrite import standby as sb
 
 pytestmark = pytest.mark.skipif(not process.may_fork(), reason="no fork")
 MIB = 1 << 20
@@ -47,18 +48,18 @@ def _reaped(pid: int) -> bool:
 
 
 def test_the_answer_is_the_functions_with_held_args_and_pieces():
-    with process.Standby("test", held=("held",)) as standby:
+    with sb.Standby("test", held=("held",)) as standby:
         call = standby.call(_sum, 5, pieces=iter([[1, 2], [3], []]))
         assert call.result() == ["held", 5, [1, 2, 3]]
-    with process.Standby("test", held=(1,)) as standby:
+    with sb.Standby("test", held=(1,)) as standby:
         assert standby.call(_sum, 2).result() == [1, 2, []]  # no pieces: no last argument
-    with process.Standby("test") as standby:
+    with sb.Standby("test") as standby:
         assert bytes(standby.call(bytes, 3).result()) == b"\0\0\0"  # bytes come back as fork_call's do
 
 
 def test_the_child_holds_what_its_parent_had_at_the_fork_not_at_the_call():
     """The point: memory the caller holds at the call is not in the child's resident set (it was forked before)."""
-    with process.Standby("test") as standby:
+    with sb.Standby("test") as standby:
         big = bytearray(os.urandom(1)) * (64 * MIB)  # resident in this process only
         big[:: 4096] = b"\1" * len(big[:: 4096])
         assert standby.call(_rss_kib).result() < _rss_kib() - 48 * 1024
@@ -66,13 +67,13 @@ def test_the_child_holds_what_its_parent_had_at_the_fork_not_at_the_call():
 
 
 def test_errors_pass_as_fork_calls_do():
-    with process.Standby("test") as standby, pytest.raises(Refused, match="no way"):
+    with sb.Standby("test") as standby, pytest.raises(Refused, match="no way"):
         standby.call(_raises, "no way", passes=(Refused,)).result()
-    with process.Standby("test") as standby, pytest.raises(process.ChildFailed, match="Refused: no way"):
+    with sb.Standby("test") as standby, pytest.raises(process.ChildFailed, match="Refused: no way"):
         standby.call(_raises, "no way").result()
-    with process.Standby("test") as standby, pytest.raises(Refused, match="test: its process was killed by SIGKILL"):
+    with sb.Standby("test") as standby, pytest.raises(Refused, match="test: its process was killed by SIGKILL"):
         standby.call(_die, died=Refused).result()
-    standby = process.Standby("test")
+    standby = sb.Standby("test")
     call = standby.call(_sum, 1, 2)
     with pytest.raises(RuntimeError, match="used or closed"):
         standby.call(_sum, 1, 2)
@@ -81,19 +82,19 @@ def test_errors_pass_as_fork_calls_do():
 
 def _requests():
     """Every request the child must refuse: cut at each place, a wrong head, a garbled pickle, a wrong shape."""
-    good = process.REQUEST + _frame((_sum, (1, 2), True)) + _frame([3]) + bytes(8)
-    for cut in (0, 3, len(process.REQUEST) + 4, len(process.REQUEST) + 9, len(good) - 9, len(good) - 1):
+    good = sb.REQUEST + _frame((_sum, (1, 2), True)) + _frame([3]) + bytes(8)
+    for cut in (0, 3, len(sb.REQUEST) + 4, len(sb.REQUEST) + 9, len(good) - 9, len(good) - 1):
         yield good[:cut]
     yield b"SNAPREQ0" + good[8:]
-    yield process.REQUEST + (5).to_bytes(8, "little") + b"\x80\x05junk"
-    yield process.REQUEST + _frame(("not callable", (), False))
-    yield process.REQUEST + _frame((_sum, [1], False))  # args not a tuple
-    yield process.REQUEST + bytes(8)  # an empty first frame
-    yield process.REQUEST + _frame((_sum, (1, 2), True)) + _frame([3]) + (1 << 62).to_bytes(8, "little")
+    yield sb.REQUEST + (5).to_bytes(8, "little") + b"\x80\x05junk"
+    yield sb.REQUEST + _frame(("not callable", (), False))
+    yield sb.REQUEST + _frame((_sum, [1], False))  # args not a tuple
+    yield sb.REQUEST + bytes(8)  # an empty first frame
+    yield sb.REQUEST + _frame((_sum, (1, 2), True)) + _frame([3]) + (1 << 62).to_bytes(8, "little")
 
 
 def _frame(obj) -> bytes:
-    data = process.pickle.dumps(obj)
+    data = sb.pickle.dumps(obj)
     return len(data).to_bytes(8, "little") + data
 
 
@@ -102,15 +103,15 @@ def _read(data: bytes):
     try:
         os.write(w, data)
         os.close(w)
-        return process._read_request(r)
+        return sb._read_request(r)
     finally:
         os.close(r)
 
 
 def test_a_short_or_garbled_request_is_refused():
     """MUST FAIL: every damaged request reads as None (refused); the whole one reads as its call."""
-    assert _read(process.REQUEST + _frame((_sum, (1, 2), True)) + _frame([3]) + bytes(8)) == (_sum, (1, 2, [[3]]))
-    assert _read(process.REQUEST + _frame((_sum, (1, 2), False))) == (_sum, (1, 2))
+    assert _read(sb.REQUEST + _frame((_sum, (1, 2), True)) + _frame([3]) + bytes(8)) == (_sum, (1, 2, [[3]]))
+    assert _read(sb.REQUEST + _frame((_sum, (1, 2), False))) == (_sum, (1, 2))
     for damaged in _requests():
         assert _read(damaged) is None, damaged
 
@@ -119,15 +120,15 @@ def test_a_child_sent_a_cut_request_ends_without_running_it(monkeypatch, tmp_pat
     """End to end: the request cut short on its way (the pieces' end never comes) is refused: ``died``, and the
     function never ran (it would have written the file)."""
     mark = tmp_path / "ran"
-    real = process._write_all
+    real = sb._write_all
 
     def cut(fd, data):
         if data == bytes(8):  # the end of the pieces: not sent
             return
         real(fd, data)
 
-    monkeypatch.setattr(process, "_write_all", cut)
-    with process.Standby("test") as standby, pytest.raises(Refused, match="test: its process ended without an answer"):
+    monkeypatch.setattr(sb, "_write_all", cut)
+    with sb.Standby("test") as standby, pytest.raises(Refused, match="test: its process ended without an answer"):
         standby.call(_touch, str(mark), pieces=iter([[1]]), died=Refused).result()
     assert not mark.exists()
 
@@ -138,36 +139,36 @@ def _touch(path, pieces):
 
 
 def test_a_standby_not_called_is_ended_and_reaped():
-    standby = process.Standby("test", spool=True)
+    standby = sb.Standby("test", spool=True)
     pid, spool = standby.pid, standby.spool
     standby.close()
     standby.close()
     assert _reaped(pid) and spool.closed and standby.spool is None
-    with process.standbys({"a": (), "b": ()}):
-        taken = process.take("a")
-        left = process._reserved["b"].pid
-        assert process.take("a") is None
-    assert _reaped(left) and process.take("b") is None
+    with sb.standbys({"a": (), "b": ()}):
+        taken = sb.take("a")
+        left = sb._reserved["b"].pid
+        assert sb.take("a") is None
+    assert _reaped(left) and sb.take("b") is None
     assert taken.call(_sum, 1, 2).result() == [1, 2, []]
 
 
 def test_no_standby_where_work_may_not_fork(monkeypatch):
     monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
-    with process.standbys({"a": ()}):
-        assert process.take("a") is None
+    with sb.standbys({"a": ()}):
+        assert sb.take("a") is None
 
 
 def test_a_signal_while_sending_ends_the_child(monkeypatch):
     """An interrupt while the request is written (a big one blocks) kills and reaps the child."""
-    real = process._write_all
-    standby = process.Standby("test")
+    real = sb._write_all
+    standby = sb.Standby("test")
     pid = standby.pid
 
     def interrupted(fd, data):
         real(fd, data)
         raise process.Interrupted(signal.SIGINT)
 
-    monkeypatch.setattr(process, "_write_all", interrupted)
+    monkeypatch.setattr(sb, "_write_all", interrupted)
     with pytest.raises(process.Interrupted):
         standby.call(_sum, 1, 2)
     assert _reaped(pid)

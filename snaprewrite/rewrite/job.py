@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from .. import __version__, jsontext, process
+from .. import __version__, jsontext, process, standby
 from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
 from ..etcd import startup, writes
 from ..etcd.output import Prefill, Staging, Written, open_temp, sweep_stale
@@ -256,7 +256,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
             lay = layout.detect(snap, req.prefix)
             # children for work that comes late, forked while this process is small (a child's resident set
             # starts with its parent's): the Services' reads and IPAddress renames (on this snapshot), the output's check
-            stack.enter_context(process.standbys({services.STANDBY: (snap,), ipaddresses.STANDBY: (snap,), **(
+            stack.enter_context(standby.standbys({services.STANDBY: (snap,), ipaddresses.STANDBY: (snap,), **(
                 {applying.STANDBY: ()} if req.out is not None and not req.dry_run else {})}))
             prefill = hashing = None  # the input's copy and hash take the second core while the plan is made
             if req.out is not None and not req.dry_run:

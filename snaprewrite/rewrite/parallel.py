@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from itertools import islice
 
 from .. import process
+from ..standby import Standby
 
 BATCH = 256  # items per task sent to a worker
 SPLIT_LEAST = 4096  # items below which ``split_map`` does not fork (a fork costs tens of milliseconds)
@@ -225,13 +226,13 @@ class Split:
 
 
 class Remote:
-    """Remote is how a ``Split`` hands its child's share to a ``process.Standby`` (forked before the heap grew)
+    """Remote is how a ``Split`` hands its child's share to a ``standby.Standby`` (forked before the heap grew)
     instead of forking now: ``pack(items, mid)`` is what the child needs of ``items[mid:]``: (what all need,
     pieces of rows made as they are sent: this process never holds them all); ``fn(*held, shared, rows)``
     (module-level; ``held``: the Standby's) yields ``fn(item)`` for each of them, in order. The spool is
     the Standby's (made before its fork): the child writes there as a forked one does."""
 
-    def __init__(self, standby: process.Standby, pack: Callable[[Sequence, int], tuple], fn: Callable):
+    def __init__(self, standby: Standby, pack: Callable[[Sequence, int], tuple], fn: Callable):
         self.standby, self.pack, self.fn = standby, pack, fn
 
 

@@ -1,4 +1,4 @@
-"""The children ``rewrite`` forks at its start and sends work later (``process.Standby``) in a real run.
+"""The children ``rewrite`` forks at its start and sends work later (``standby.Standby``) in a real run.
 
 A signal while they wait ends them with the run (none left running, no output); one killed from outside
 before its work is sent (the output's check) fails the run in one line and publishes nothing.
@@ -24,12 +24,12 @@ pytestmark = pytest.mark.skipif(not process.may_fork(), reason="no fork")
 # the doctor (in its child) waits for GO; the run's process notes the standbys still waiting (the check's)
 HELD_DOCTOR = """
 import os, sys, time
-from snaprewrite import cli, process
+from snaprewrite import cli, process, standby
 from snaprewrite.rewrite import job
 MARKER, GO = sys.argv[1], sys.argv[2]
 real = job.diagnose
 def diagnose(state, plan, opts):
-    waiting = "\\n".join(f"{name}={s.pid}" for name, s in process._reserved.items())
+    waiting = "\\n".join(f"{name}={s.pid}" for name, s in standby._reserved.items())
     call = process.fork_call(lambda: held(), "doctor on the planned output", passes=(), died=job.SnapshotError)
     with open(MARKER + ".tmp", "w") as f:
         f.write(waiting)

@@ -6,7 +6,7 @@ A moved service IP renames its IPAddress: new key ``<root>ipaddresses/<new ip>``
 layer's (``etcd.writes``), which reads the histories the planning scan gathers for ``renames`` rules.
 """
 
-from ... import process
+from ... import standby
 from ...errors import PlanError
 from ...etcd import mvcc
 from ...k8s import located
@@ -40,14 +40,14 @@ def _split(ctx: Context, share: float) -> parallel.Split:
             return ("error", e)
 
     ordered = [objs[i] for i in file_order(objs)]
-    standby = process.take(STANDBY)  # forked at the run's start (``job.run``): not the planner's heap at its peak
-    remote = None if standby is None else parallel.Remote(standby, lambda items, mid: _pack(ctx, existing, items, mid),
+    waiting = standby.take(STANDBY)  # forked at the run's start (``job.run``): not the planner's heap at its peak
+    remote = None if waiting is None else parallel.Remote(waiting, lambda items, mid: _pack(ctx, existing, items, mid),
                                                            _decide_packed)
     return parallel.Split(ordered, decide, "the IPAddress renames", share if ctx.options.crypt is None else 0.0,
                           remote=remote)
 
 
-STANDBY = "the IPAddress renames"  # the ``process.Standby`` (holding the open snapshot) a caller may reserve
+STANDBY = "the IPAddress renames"  # the ``standby.Standby`` (holding the open snapshot) a caller may reserve
 
 
 def _pack(ctx: Context, existing: set[str], objs: list, mid: int) -> tuple:
@@ -65,7 +65,7 @@ def _pack(ctx: Context, existing: set[str], objs: list, mid: int) -> tuple:
 
 
 def _decide_packed(snap, shared: tuple, rows: list):
-    """_decide_packed yields ``_decide`` of each object ``_pack`` packed, made again on ``snap`` (in a ``process.Standby``)."""
+    """_decide_packed yields ``_decide`` of each object ``_pack`` packed, made again on ``snap`` (in a ``standby.Standby``)."""
     service_map, taken = shared
     ctx = _Decisions({r[2]: r[4] for r in rows if r[4] is not None}, {r[2] for r in rows if r[5]}, service_map)
     hints = snap.key_bucket().element_hints

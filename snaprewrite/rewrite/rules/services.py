@@ -7,7 +7,7 @@ follow (allocator bitmap, IPAddress objects, kubelet clusterDNS).
 
 import sys
 
-from ... import process
+from ... import standby
 from ...k8s.located import Located
 from .. import parallel
 from ..plan import Context, Object
@@ -39,13 +39,13 @@ def _read_aside(obj) -> tuple:
 def _split(objs: list, options, share: float) -> parallel.Split:
     """_split reads the Services on both cores (none in a child when values are encrypted: the sealing stays
     with the object that opened the value)."""
-    standby = process.take(STANDBY)  # forked at the run's start (``job.run``): not the planner's heap
-    remote = None if standby is None else parallel.Remote(standby, _rows, _read_packed)
+    waiting = standby.take(STANDBY)  # forked at the run's start (``job.run``): not the planner's heap
+    remote = None if waiting is None else parallel.Remote(waiting, _rows, _read_packed)
     return parallel.Split(objs, _read, "reading the Services", share if options.crypt is None else 0.0, _read_aside,
                           remote=remote)
 
 
-STANDBY = "reading the Services"  # the ``process.Standby`` (holding the open snapshot) a caller may reserve
+STANDBY = "reading the Services"  # the ``standby.Standby`` (holding the open snapshot) a caller may reserve
 
 
 def _rows(objs: list, mid: int) -> tuple:
@@ -56,7 +56,7 @@ def _rows(objs: list, mid: int) -> tuple:
 
 
 def _read_packed(snap, shared, rows: list):
-    """_read_packed yields ``_read_aside`` of each Service ``_rows`` packed, made again on ``snap`` (in a ``process.Standby``)."""
+    """_read_packed yields ``_read_aside`` of each Service ``_rows`` packed, made again on ``snap`` (in a ``standby.Standby``)."""
     hints = snap.key_bucket().element_hints
     for i, (key, revkey, namespace, name, hint) in enumerate(rows):
         rows[i] = None

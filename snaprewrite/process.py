@@ -397,14 +397,16 @@ _malloc_trim = None
 
 
 def memory() -> str:
-    """memory is this process's resident set from /proc/self/status (MiB): rss (anon+file) and its high-water mark."""
+    """memory is this process's resident set from /proc/self/status (MiB): rss (anon+file), its high-water mark, and
+    the CPU time it used (user+system)."""
     try:
         with open("/proc/self/status") as f:
             got = dict(line.split(":", 1) for line in f if ":" in line)
     except OSError:
         return "?"
     mib = {k: int(got.get(k, "0 kB").split()[0]) >> 10 for k in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
-    return "rss {VmRSS} (anon {RssAnon} file {RssFile}) hwm {VmHWM} MiB".format(**mib)
+    t = os.times()
+    return "rss {VmRSS} (anon {RssAnon} file {RssFile}) hwm {VmHWM} MiB".format(**mib) + f", cpu {t.user + t.system:.2f} s"
 
 
 def memlog(line: str) -> None:

@@ -41,13 +41,16 @@ def refusal(key: bytes, value: bytes) -> str | None:
     return None
 
 
-def put_run(b: "_Bucket", key: bytes, value: bytes, items: Iterator[Item]) -> tuple[Item | None, bytes] | None:
+def put_run(b: "_Bucket", key: bytes, value: bytes, items: Iterator[Item],
+            trail: list | None = None) -> tuple[Item | None, bytes] | None:
     """put_run puts ``key`` (a valid put above every key put before) and the items after it that fall in its leaf.
 
     Returns (the next item not taken, or None at the end; the last key put), or None when the key-by-key
     path must take ``key`` (its cursor leaf holds it, eager spilling is off, or the leaf is materialized
     already or has no parent branch). Before None, the cursor leaf may have been spilled and branches
     materialized: the state ``put`` itself would have reached for ``key``, so the pages stay the same.
+    ``trail``: the branches the last call passed (``_to_leaf``), kept by the caller between calls of one run
+    of puts in increasing key order (empty at its start).
     """
     cur = b.cursor
     if cur is not None:  # the key-by-key path's cursor: leave it as ``leaf_for_put`` would
@@ -62,11 +65,10 @@ def put_run(b: "_Bucket", key: bytes, value: bytes, items: Iterator[Item]) -> tu
             b.eager = False
     if not b.eager:
         return None
-    found = _to_leaf(b, key)
+    found = _to_leaf(b, key, [] if trail is None else trail)
     if found is None:
         return None
-    parent, pgid, pkey, lo, hi, h, buf = found
-    page = bytes(buf)
+    parent, pgid, pkey, lo, hi, h, page = found
     fl, ks, vs, ends, _ = elements.leaf_spans(page, 0, len(page), h.count, pgid)
     flags = list(fl)
     keys = list(map(page.__getitem__, map(slice, ks, vs)))
@@ -107,34 +109,47 @@ def put_run(b: "_Bucket", key: bytes, value: bytes, items: Iterator[Item]) -> tu
     return nxt, last
 
 
-def _to_leaf(b: "_Bucket", key: bytes):
+def _to_leaf(b: "_Bucket", key: bytes, trail: list):
     """_to_leaf descends to the leaf for ``key`` as ``_Bucket._descend`` does, materializing the branches only.
 
-    Returns (parent node, leaf pgid, the parent's key for it, lo, hi, header, page view), or None
+    Returns (parent node, leaf pgid, the parent's key for it, lo, hi, header, the page's bytes), or None
     where the key-by-key path must go (an inline or leaf root, a leaf already materialized).
+
+    ``trail`` holds, per branch the last descent passed, the loop's state on reaching it (pgid, parent,
+    pkey, lo, hi: its key range); the descent resumes at the deepest one whose range holds ``key``, as the
+    branches above it lead there again: while puts come in, only a leaf's parent changes (it takes the
+    new pages and first keys, all inside the leaf's own range); the branches above it change at commit.
     """
     pgid = b.root
     parent: Node | None = None
     pkey = lo = hi = None
     if pgid < 2:  # inline bucket, or a tree pointing at a meta page (the key-by-key path names it)
         return None
+    d = len(trail)
+    while d:
+        at = trail[d - 1]
+        if (at[3] is None or at[3] <= key) and (at[4] is None or key < at[4]):
+            pgid, parent, pkey, lo, hi = at
+            break
+        d -= 1
+    del trail[d:]
     for _ in range(MAX_DEPTH):
         n = b.nodes.get(pgid)
         if n is None:
             if pgid < 2:
                 return None
-            h, buf = b.tx.page(pgid)
+            h, image = b.tx.page_copy(pgid)
             if h.flags == fmt.LEAF_PAGE:
                 if parent is None:
                     return None
-                return parent, pgid, pkey, lo, hi, h, buf
+                return parent, pgid, pkey, lo, hi, h, image
             n = b.node(pgid, parent, pkey)  # a branch (anything else: the CorruptError page_items raises)
         if n.is_leaf:
             return None
+        trail.append((pgid, parent, pkey, lo, hi))
         ino, lo, hi = b.child_for(pgid, n.inodes, key, lo, hi)
         parent, pgid, pkey = n, ino.pgid, ino.key
     raise CorruptError(f"bucket {b._label()}: tree deeper than any real bbolt file (cycle?)", pgid)
-
 
 
 def _write(b: "_Bucket", parent: Node, pgid: int, overflow: int, pkey: bytes, flags: list[int], keys: list[bytes],
@@ -145,8 +160,14 @@ def _write(b: "_Bucket", parent: Node, pgid: int, overflow: int, pkey: bytes, fl
     les = fmt.LEAF_ELEMENT_SIZE
     sizes = [les + len(k) + len(v) for k, v in zip(keys, vals)]
     cuts = split_cuts(sizes, ps, tx.fill_percent)
-    bounds = [0, *cuts, len(keys)]
     tx.free(pgid, overflow)
+    if not cuts:  # one page (the common case): the loop below, without slicing the lists
+        count = (fmt.PAGE_HEADER_SIZE + sum(sizes) + ps - 1) // ps
+        new = tx.allocate(count)
+        tx.write_page(new, leaf_image(new, count, ps, flags, keys, vals))
+        parent.put(pkey, keys[0], b"", new, 0)
+        return
+    bounds = [0, *cuts, len(keys)]
     for piece, (lo, hi) in enumerate(zip(bounds, bounds[1:])):
         count = (fmt.PAGE_HEADER_SIZE + sum(sizes[lo:hi]) + ps - 1) // ps
         new = tx.allocate(count)

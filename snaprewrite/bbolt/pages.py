@@ -215,6 +215,33 @@ class PageFile:
             self.touched(0)
         return off, size, flags, count
 
+    def read_page(self, pgid: int) -> tuple[PageHeaderInfo, bytes]:
+        """read_page is ``page`` read from the file, not through the mapping: a copy of the image, ``span``'s checks.
+
+        For a writer that copies a leaf out anyway (``bulk.put_run``): a fault would map ``FAULT_AROUND``
+        bytes that must be released again (a ``madvise`` of the whole mapping); one ``pread`` of the page,
+        and a second for its overflow pages, copies only the page.
+        """
+        hwm = self.meta.pgid
+        if not 0 <= pgid < hwm:
+            raise CorruptError(f"page id out of range (high-water mark {hwm})", pgid)
+        ps = self.page_size
+        off = pgid * ps
+        if off + ps > self.length:
+            raise CorruptError("page past the end of the file", pgid)
+        image = self.read(off, ps)
+        pid, flags, count, overflow = _HEADER(image, 0)
+        if pid != pgid:
+            raise CorruptError(f"page header claims id {pid}", pgid)
+        if overflow:
+            if pgid + overflow >= hwm:
+                raise CorruptError(f"overflow of {overflow} pages runs past the high-water mark", pgid)
+            size = (overflow + 1) * ps
+            if off + size > self.length:
+                raise CorruptError("page runs past the end of the file", pgid)
+            image += self.read(off + ps, size - ps)
+        return PageHeaderInfo(pgid, flags, count, overflow), image
+
     def spans(self, pgids: tuple[int, ...], flags: int) -> tuple[list[int], list[int], tuple[int, ...]] | None:
         """spans is ``span`` for many pages of one type at once: (offsets, sizes, counts), or None.
 

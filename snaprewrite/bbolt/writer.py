@@ -29,16 +29,17 @@ import bisect
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from itertools import repeat
 from operator import attrgetter
 from typing import BinaryIO, Protocol
 
 from ..errors import CorruptError, KeyNotFoundError, WriteError
-from . import bulk
+from . import bulk, elements
 from . import format as fmt
 from .freelist import build_freelist, freelist_pages, read_freelist
 from .node import Inode, Node, leaf_inodes
 from .pages import MetaInfo, PageFile, PageHeaderInfo, build_meta
-from .tree import MAX_DEPTH, read_branch
+from .tree import MAX_DEPTH
 
 MAX_KEY_SIZE, MAX_VALUE_SIZE = fmt.MAX_KEY_SIZE, fmt.MAX_VALUE_SIZE
 # Old pages read between releases of the input mapping (a fault maps a whole large folio, not a page).
@@ -135,7 +136,10 @@ class _Bucket:
         if h.flags == fmt.LEAF_PAGE:
             return True, leaf_inodes(bytes(buf), h.count, pgid), h.overflow
         if h.flags == fmt.BRANCH_PAGE:
-            return False, [Inode(0, bytes(k), b"", c) for k, c in read_branch(buf, h.count, pgid)], h.overflow
+            page = bytes(buf)  # the keys sliced from one copy of the page, the Inodes made in one call
+            ks, kends, children = elements.branch_spans(page, 0, len(page), h.count, pgid)
+            keys = map(page.__getitem__, map(slice, ks, kends))
+            return False, list(map(Inode, repeat(0), keys, repeat(b""), children)), h.overflow
         raise CorruptError(f"unexpected page type {h.flags:#x} in bucket {self._label()}", pgid)
 
     def _label(self) -> str:
@@ -342,6 +346,13 @@ class Transaction:
             raise CorruptError("internal: new page read back does not match what was written", pgid)
         return h, memoryview(self.sink.read(pgid, (h.overflow + 1) * self.page_size))
 
+    def page_copy(self, pgid: int) -> tuple[PageHeaderInfo, bytes]:
+        """page_copy is ``page`` as bytes of its own: an old page read from the file (``PageFile.read_page``), not mapped."""
+        if pgid < self.old_pgid:
+            return self.pf.read_page(pgid)
+        h, buf = self.page(pgid)
+        return h, bytes(buf)
+
     def free(self, pgid: int, overflow: int) -> None:
         """free marks page ``pgid`` and its overflow pages as no longer used by the new tree.
 
@@ -411,15 +422,17 @@ class Transaction:
         it = iter(items)
         item = next(it, None)
         last: bytes | None = None  # the last key put or deleted
+        trail: list = []  # the branches bulk's last descent passed (``bulk._to_leaf``)
         while item is not None:
             key, value = bytes(item[0]), item[1]
             if value is not None and (last is None or key > last):
                 value = bytes(value)
                 if bulk.refusal(key, value) is None:
-                    done = bulk.put_run(b, key, value, it)
+                    done = bulk.put_run(b, key, value, it, trail)
                     if done is not None:
                         item, last = done
                         continue
+            trail.clear()
             if value is None:
                 self.delete(path, key)
             else:

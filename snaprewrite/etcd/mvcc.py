@@ -32,6 +32,9 @@ VisitPage = Callable[[memoryview | None, list[tuple[bytes, memoryview, memoryvie
 # visit_batch(batch, user_keys): a batch of leaves (``bbolt.tree.LeafBatch``) with each record's user key (None
 # for a record without a value), in order: a reader that searches the batch's bytes itself
 VisitBatch = Callable[[object, list[bytes | None]], None] | None
+# leaves(batch): each batch of leaves (``bbolt.tree.LeafBatch``) as walked, with none of its records decoded (no user
+# keys are made for it): a reader that needs only where the records lie
+Leaves = Callable[[object], None] | None
 PROGRESS_STEP = 4096  # records between progress callbacks (scan_index relies on it being 4096)
 
 
@@ -95,7 +98,8 @@ def is_tombstone(revkey: bytes) -> bool:
 def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
                  progress: Progress = None, visit: Visit = None, histories=None,
                  visit_page: VisitPage = None, hint_leaves: bool = False,
-                 visit_batch: VisitBatch = None, visit_skip: tuple[bytes, ...] = ()) -> dict[bytes, bytes]:
+                 visit_batch: VisitBatch = None, visit_skip: tuple[bytes, ...] = (),
+                 leaves: Leaves = None) -> dict[bytes, bytes]:
     """latest_index maps every user key (under ``prefix``, or any of several) to the bbolt key of its last record.
 
     A deleted key maps to its tombstone's 18-byte key (``is_tombstone``). One pass over bucket ``key``;
@@ -103,7 +107,7 @@ def latest_index(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
     """
     return scan_index(snap.key_bucket(), prefix, progress, visit=visit, histories=histories,
                       visit_page=visit_page, hint_leaves=hint_leaves, visit_batch=visit_batch,
-                      visit_skip=visit_skip)[0]
+                      visit_skip=visit_skip, leaves=leaves)[0]
 
 
 def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress: Progress = None,
@@ -112,7 +116,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                visit_page: VisitPage = None, hint_leaves: bool = False,
                marker: bytes | None = None,
                visit_batch: VisitBatch = None,
-               visit_skip: tuple[bytes, ...] = ()) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
+               visit_skip: tuple[bytes, ...] = (),
+               leaves: Leaves = None) -> tuple[dict[bytes, bytes], int, int, bytes | None]:
     """scan_index is ``latest_index`` over a ``key`` bucket that can also fold every key and value into ``crc``.
 
     Returns (index, crc value, record count, last bbolt key): what ``etcdutl snapshot status`` needs
@@ -129,6 +134,7 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
     ``visit_batch(batch, user_keys)`` sees the records a batch of leaves at a time (see ``VisitBatch``).
     ``visit_skip``: ``visit`` does not see the records whose user key starts with one of these prefixes (a
     reader that wants none of them is then called for the few others only; not with ``marker``).
+    ``leaves(batch)`` sees each batch of leaves with records as walked, before (and without) any user key of it.
     """
     index: dict[bytes, bytes] = {}
     hist_prefixes = histories.prefixes if histories is not None else ()
@@ -147,6 +153,8 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
         count = len(ks)
         n += count
         if count:
+            if leaves is not None:
+                leaves(b)
             last = raw[ks[-1] : vs[-1]]
             if prefix is None and visit is None and visit_page is None and visit_batch is None:
                 if progress is not None:
@@ -331,12 +339,13 @@ def user_keys_plain(view: memoryview, vs: list[int], ends: list[int]) -> list[by
 def live_keys(snap: Snapshot, prefix: bytes | tuple[bytes, ...] | None = b"",
               progress: Progress = None, visit: Visit = None, histories=None,
               visit_page: VisitPage = None, hint_leaves: bool = False,
-              visit_batch: VisitBatch = None, visit_skip: tuple[bytes, ...] = ()) -> dict[bytes, bytes]:
+              visit_batch: VisitBatch = None, visit_skip: tuple[bytes, ...] = (),
+              leaves: Leaves = None) -> dict[bytes, bytes]:
     """live_keys maps each user key alive at the latest revision to the bbolt key of its last put.
 
     ``hint_leaves``: see ``scan_index`` (for callers that go on to read those keys' records).
     """
-    index = latest_index(snap, prefix, progress, visit, histories, visit_page, hint_leaves, visit_batch, visit_skip)
+    index = latest_index(snap, prefix, progress, visit, histories, visit_page, hint_leaves, visit_batch, visit_skip, leaves)
     return dict(compress(index.items(), map(ne, map(len, index.values()), repeat(revcodec.MARKED_REV_BYTES_LEN))))
 
 

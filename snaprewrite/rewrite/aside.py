@@ -2,16 +2,23 @@
 
 Observers that search whole leaves (``visit_page``/``visit_batch``: the leftovers' address search) need
 no index: a forked child makes their pass over bucket ``key`` while the planner indexes and the rules
-run, and hands back what they found (``export`` there, ``absorb`` here).
+run, and hands back what they found (``export`` there, ``absorb`` here). The child does not walk the bucket
+again: the planner's scan notes where each record lies (``Recorder``) and the child follows that (``replay``).
 """
 
 import os
 import tempfile
+import time
+from array import array
+from itertools import repeat
+from operator import floordiv
+from typing import NamedTuple
 
 from .. import process, spill
+from ..bbolt.pages import FAULT_AROUND
 from ..etcd import mvcc
 from ..etcd.snapshot import Snapshot
-from ..fileio import pwrite_all
+from ..fileio import pread_full, pwrite_all
 
 
 def fan_out(visits: list) -> mvcc.Visit:
@@ -47,20 +54,140 @@ def paged_pass(snap: Snapshot, observers: dict) -> None:
     mvcc.scan_index(snap.key_bucket(), None, visit_page=visit_page, visit_batch=visit_batch)
 
 
+END = 1 << 62  # a ``Recorder``'s last header: the scan is over
+WAIT = 0.002  # seconds a replay that caught up with the scan waits before it reads again
+
+
+class Recorder:
+    """Recorder notes where the planner's scan finds the records of bucket ``key`` (``note``: ``mvcc.scan_index``'s
+    ``leaves``, which makes no user key for it), so that the ``Aside`` child searches them without a walk of the
+    tree and a decode of every leaf of its own.
+
+    The child is forked before the scan (its memory is then the parent's small one, not the index's) and follows
+    the recording as it grows (``replay``). Per batch of leaves, appended to an unlinked temp file: the number of
+    records (8 bytes), then every record's key start, value start and value end in the file mapping
+    (``LeafBatch.ks``/``vs``/``ends``, 8 bytes each): 24 bytes a record (20 MB at 1.3 GB, ~145 MB of temp file at
+    8 GiB, not memory); ``finish`` appends ``END``. A write that fails leaves it ``broken`` (``Aside.finish`` then
+    ends the child and the search is made here). A bucket in its parent's page (``root`` 0) is not recorded
+    (``usable``): the child walks it.
+    """
+
+    def __init__(self, snap: Snapshot):
+        bucket = snap.key_bucket()
+        self.raw = bucket.pf.data.obj
+        self.usable = bucket.root != 0
+        self.at = 0
+        self.broken = False
+        self.file = None
+        if self.usable:
+            try:
+                self.file = tempfile.TemporaryFile(buffering=0)  # noqa: SIM115 - closed by ``close`` (the Aside's)
+            except OSError:
+                self.usable = False
+
+    def note(self, b) -> None:
+        """note appends where a batch of leaves' records lie (``bbolt.tree.LeafBatch``)."""
+        if self.broken:
+            return
+        n = len(b.ks)
+        if b.raw is not self.raw:  # (not in the file mapping: never for a bucket with a root page)
+            self.broken = True
+            return
+        self._append([n.to_bytes(8, "little"), array("q", b.ks), array("q", b.vs), array("q", b.ends)], 8 + 24 * n)
+
+    def finish(self) -> bool:
+        """finish appends ``END`` (the scan is over); False if the recording is broken."""
+        if not self.broken:
+            self._append([END.to_bytes(8, "little")], 8)
+        return not self.broken
+
+    def _append(self, parts: list, size: int) -> None:
+        try:
+            wrote = os.pwritev(self.file.fileno(), parts, self.at)
+        except OSError:
+            wrote = -1
+        if wrote != size:
+            self.broken = True
+            return
+        self.at += size
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+
+class Replayed(NamedTuple):
+    """A batch of records as ``Recorder`` noted it: what ``visit_batch`` reads of a ``bbolt.tree.LeafBatch``."""
+
+    raw: object
+    view: memoryview
+    ks: list[int]
+    vs: list[int]
+    ends: list[int]
+
+
+def replay(snap: Snapshot, observers: dict, fd: int, follow: bool = False) -> None:
+    """replay shows the observers (each with ``visit_batch``) the records a ``Recorder`` noted, batch by batch as
+    the scan saw them (``paged_pass``'s calls, without its walk), up to ``END``.
+
+    ``follow``: the scan is still writing it; a batch not there yet is waited for. Else a recording without its
+    end is ValueError. A file grows a page at a time, never past what was written: a batch read whole is whole.
+    """
+    pf = snap.key_bucket().pf
+    view = pf.data
+    raw = view.obj
+    visits = [o.visit_batch for o in observers.values()]
+    at = 0
+    while True:
+        head = pread_full(fd, 8, at)
+        n = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if n == END:
+            return
+        body = pread_full(fd, 24 * n, at + 8) if 0 <= n < END else b""
+        if n < 0 or len(body) != 24 * n:
+            if follow and n < END:
+                time.sleep(WAIT)
+                continue
+            raise ValueError("a recording of the scan cut short")
+        at += 8 + 24 * n
+        if not n:
+            continue
+        words = array("q")
+        words.frombytes(body)
+        del body
+        ks, vs, ends = words[:n].tolist(), words[n : 2 * n].tolist(), words[2 * n :].tolist()
+        # the leaves searched are resident in this process too: released as the walk would (``PageFile.spans``)
+        pf.touched(max(sum(ends) - sum(ks), len(set(map(floordiv, ks, repeat(FAULT_AROUND)))) * FAULT_AROUND))
+        ukeys = mvcc.user_keys(raw, view, vs, ends)
+        batch = Replayed(raw, view, ks, vs, ends)
+        for visit in visits:
+            visit(batch, ukeys)
+
+
 class Aside:
     """Observers that search whole leaves (``visit_page``, e.g. the leftovers' address search) on the other core.
 
-    A forked child makes their pass over bucket ``key`` while this process indexes and plans; ``settle``
-    takes what they gathered (``export`` there, bytes; ``absorb`` here, a view of them) before the first
-    rule that reads them runs. A child that fails or dies only costs time: ``settle`` then makes the same
+    A forked child makes their pass over bucket ``key`` while this process indexes and plans: with a ``Recorder``
+    it follows this process's scan (``note`` there, ``finish`` once it ends), else it walks the bucket itself.
+    ``settle`` takes what they gathered (``export`` there, bytes; ``absorb`` here, a view of them) before the
+    first rule that reads them runs. A child that fails or dies only costs time: ``settle`` then makes the same
     pass here, so the observers end as the plain single pass leaves them. Leaving its ``with`` block ends a
     child still running.
     """
 
-    def __init__(self, snap: Snapshot, observers: dict):
+    def __init__(self, snap: Snapshot, observers: dict, recorder: Recorder | None = None):
         self.snap = snap
         self.observers = observers
         self.call = self.file = None  # (``close`` may run before either is made: a signal during the fork)
+        self.lost = False  # the child was ended before its answer (``finish``): ``settle`` makes the pass here
+        # the child searches the records the scan notes (``Recorder``), with no walk of its own
+        replayed = (recorder is not None and recorder.usable
+                    and all(hasattr(o, "visit_batch") for o in observers.values()))
+        self.recorder = recorder if replayed else None  # (closed with this)
+        if recorder is not None and not replayed:
+            recorder.close()
+        self.note = self.recorder.note if replayed else None  # for the scan to call (``mvcc.scan_index``'s ``leaves``)
         # the child's answer goes to an unlinked temp file, read from there a piece at a time (at 8 GiB the ~75 MB
         # of keys arrive at the peak of planning); with no temp file it comes back as one buffer
         try:
@@ -70,7 +197,10 @@ class Aside:
         fd = self.file.fileno() if self.file is not None else -1
 
         def child() -> bytes | int:
-            paged_pass(snap, observers)
+            if replayed:
+                replay(snap, observers, recorder.file.fileno(), follow=True)
+            else:
+                paged_pass(snap, observers)
             # packed first (the leftovers' dict of keys goes before its bytes are made: at 8 GiB the dict, its
             # packed keys and their bytes were all held at once, the child's peak); the same bytes either way
             pack(observers.values())
@@ -92,10 +222,27 @@ class Aside:
             self.close()
             raise
 
+    def finish(self) -> None:
+        """finish tells a child following the scan (``Recorder``) that the scan is over; a recording that broke
+        (a write failed) ends the child instead: ``settle`` then makes the pass here."""
+        recorder, self.recorder, self.note = self.recorder, None, None
+        if recorder is None:
+            return
+        try:
+            if not recorder.finish() and self.call is not None:
+                self.call.close()
+                self.call, self.lost = None, True
+        finally:
+            recorder.close()
+
     def settle(self) -> None:
         """settle gives the observers what the child gathered (or makes their pass here); once."""
         call, self.call = self.call, None
         if call is None:
+            if self.lost:
+                self.lost = False
+                paged_pass(self.snap, self.observers)
+                pack(self.observers.values())
             return
         file, self.file = self.file, None  # (closed with the last Part of it)
         try:
@@ -125,6 +272,9 @@ class Aside:
         if self.file is not None:
             self.file.close()
             self.file = None
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = self.note = None
 
     def __enter__(self) -> "Aside":
         return self

@@ -88,6 +88,9 @@ def _quick_ip(text: str) -> tuple[int, int] | None:
     return None
 
 
+quick_ip = _quick_ip  # (the doctor reads cluster IPs with it too)
+
+
 def parse_subnet(text: str) -> Network | None:
     """parse_subnet returns the network of a CIDR literal with no host bits, or None for anything else."""
     if "/" not in text:

@@ -26,7 +26,7 @@ from ..errors import PlanError
 from ..etcd import mvcc, writes
 from ..etcd.snapshot import Snapshot
 from ..k8s.layout import Layout
-from .aside import Aside, fan_out, pack
+from .aside import Aside, Recorder, fan_out, pack
 from .aside import paged as paged_visits  # (``paged`` names the observers in ``scan``)
 from .changelist import ChangeList
 from .cidr import CidrMap
@@ -239,19 +239,20 @@ def load_objects(snap: Snapshot, prefixes: dict[bytes, str], progress: Progress 
                  visit: mvcc.Visit = None, histories: writes.Histories | None = None,
                  crypt: Any = None, visit_page: mvcc.VisitPage = None,
                  also: tuple[bytes, ...] = (), also_index: dict[bytes, bytes] | None = None,
-                 visit_batch: mvcc.VisitBatch = None, visit_skip: tuple[bytes, ...] = ()) -> dict[str, list[Object]]:
+                 visit_batch: mvcc.VisitBatch = None, visit_skip: tuple[bytes, ...] = (),
+                 leaves: mvcc.Leaves = None) -> dict[str, list[Object]]:
     """load_objects returns, per kind, the live objects under the given key prefixes, in key order.
 
     ``visit`` (per record), ``visit_page`` (per leaf) and ``visit_batch`` (per batch of leaves) see every
     record of the same pass and ``histories`` gathers the record keys of the keys under its prefixes (see ``mvcc.scan_index``).
     The live keys under the prefixes ``also`` (indexed by the same pass) go to ``also_index``.
-    ``visit_skip``: key prefixes ``visit`` need not see (``mvcc.scan_index``).
+    ``visit_skip``: key prefixes ``visit`` need not see; ``leaves`` sees each batch of leaves (``mvcc.scan_index``).
     """
     wanted = tuple(prefixes) or None
     indexed = tuple(dict.fromkeys((wanted or ()) + tuple(also))) or None
-    scan = indexed or visit or visit_page or visit_batch
+    scan = indexed or visit or visit_page or visit_batch or leaves
     index = mvcc.live_keys(snap, indexed, progress, visit, histories, visit_page, hint_leaves=True,
-                           visit_batch=visit_batch, visit_skip=visit_skip) if scan else {}
+                           visit_batch=visit_batch, visit_skip=visit_skip, leaves=leaves) if scan else {}
     if also_index is not None:
         also_index.update(compress(index.items(), map(bytes.startswith, index, repeat(also))))
     out: dict[str, list[Object]] = {kind: [] for kind in prefixes.values()}
@@ -525,9 +526,10 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
         paged = {name: o for name, o in observers.items() if hasattr(o, "visit_page")}
         # from two cores: the child searches while this pass indexes and the input's copy and hash run (1.3 GB,
         # 2 shared cores, 13 A/B pairs: median 24.0 s against 25.4, 8 faster; its answer is one buffer read
-        # when the rule runs: peak 200-205 MB against 206-209)
+        # when the rule runs: peak 200-205 MB against 206-209). It follows this pass (``Recorder``): no second walk
+        # and decode of every leaf (child ~3.3 -> ~2.6 s CPU at 1.3 GB, this pass +~0.05 s)
         if paged and process.may_fork() and cpus() >= ASIDE_CORES and all(hasattr(o, "export") for o in paged.values()):
-            aside = Aside(snap, paged)  # their search runs on another core while this pass indexes
+            aside = Aside(snap, paged, Recorder(snap))  # their search runs on another core, following this pass
             paged = {}
         per_page, per_batch = paged_visits(paged)
         per_record = [o for o in observers.values() if not hasattr(o, "visit_page")]
@@ -543,7 +545,9 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
     also_index: dict[bytes, bytes] = {}
     try:
         objects = load_objects(snap, prefixes, progress, visit, histories, options.crypt, per_page,
-                               tuple(also), also_index, per_batch, skip)
+                               tuple(also), also_index, per_batch, skip, aside.note if aside is not None else None)
+        if aside is not None:
+            aside.finish()  # (the child following the scan reads its end)
     except BaseException:
         if aside is not None:
             aside.close()

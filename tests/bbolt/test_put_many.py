@@ -3,13 +3,14 @@
 import random
 
 import pytest
-from bbolt_testutil import commit_and_verify, content
+from bbolt_testutil import commit_and_verify, content, new_db
 from test_writer import KEY, assert_etcd_agrees, rev
 
 from snaprewrite.bbolt import bulk
+from snaprewrite.bbolt.check import check
 from snaprewrite.bbolt.pages import PageFile
-from snaprewrite.bbolt.writer import MAX_KEY_SIZE, Transaction
-from snaprewrite.errors import WriteError
+from snaprewrite.bbolt.writer import MAX_KEY_SIZE, Transaction, apply_patch
+from snaprewrite.errors import CorruptError, WriteError
 
 
 def _items(keys: list[bytes], seed: int, shape: str) -> list[tuple[bytes, bytes | None]]:
@@ -97,3 +98,47 @@ def test_invalid_put_raises_as_put_does(source_db, bad):
         with pytest.raises(WriteError) as fast:
             Transaction(pf).put_many(KEY, items)
     assert str(fast.value) == str(plain.value)
+
+
+@pytest.mark.parametrize("shape", ["sorted", "deletes", "shuffled"])
+def test_deep_tree_same_pages(tmp_path, shape, monkeypatch):
+    """On a tree with three levels of branches (512-byte pages) the leaf-at-a-time path resumes each descent
+    at the deepest branch it passed whose range holds the next key (``bulk._to_leaf``'s trail) and still
+    writes the pages key-by-key puts write; reading the leaves by ``pread`` is the mapped read's copy."""
+    src = new_db(tmp_path / "empty.db", 512)
+    with PageFile(src) as pf:
+        tx = Transaction(pf)
+        tx.create_bucket(KEY)
+        for i in range(3000):
+            tx.put(KEY, rev(2 + i), b"v%05d" % i * 3)
+        apply_patch(src, tx.commit(), tmp_path / "deep.db")
+    deep = tmp_path / "deep.db"
+    resumed = []
+    to_leaf = bulk._to_leaf
+    monkeypatch.setattr(bulk, "_to_leaf", lambda b, key, trail: resumed.append(len(trail)) or to_leaf(b, key, trail))
+    with PageFile(deep) as pf:
+        assert check(pf) == []
+        h, image = pf.read_page(pf.meta.root)
+        assert (h, image) == (pf.page(pf.meta.root)[0], bytes(pf.page(pf.meta.root)[1]))
+        items = _items(sorted(content(pf)[KEY]), 3, shape)
+        plain = _apply(pf, items, many=False)
+        fast = _apply(pf, items, many=True)
+    assert max(resumed) >= 3, "the tree is not three branches deep"
+    assert fast.append == plain.append
+    assert (fast.meta, fast.freed, fast.new_length) == (plain.meta, plain.freed, plain.new_length)
+
+
+def test_read_page_refuses_as_page_does(tmp_path):
+    """``PageFile.read_page`` (the pread of a leaf) refuses what ``page`` refuses, with the same error."""
+    src = new_db(tmp_path / "n.db", 512)
+    data = bytearray(src.read_bytes())
+    data[3 * 512 : 3 * 512 + 8] = (7).to_bytes(8, "little")  # the root leaf's header claims page 7
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(bytes(data))
+    with PageFile(bad) as pf:
+        for pgid in (3, pf.meta.pgid, -1):
+            with pytest.raises(CorruptError) as mapped:
+                pf.page(pgid)
+            with pytest.raises(CorruptError) as read:
+                pf.read_page(pgid)
+            assert str(read.value) == str(mapped.value)

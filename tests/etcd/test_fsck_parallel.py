@@ -181,3 +181,53 @@ def test_a_rewrite_whose_output_has_a_bad_record_is_refused(tmp_path, monkeypatc
     assert str(e.value) == (f"output failed the check: bucket key: record at revision {main}: "
                             f"mod_revision {main ^ 1} (1 problems)")
     assert os.listdir(tmp_path) == []
+
+
+def leaf_to_break(path, copied: bool) -> tuple[int, int, int]:
+    """leaf_to_break is (pgid, page size, element count) of a leaf of bucket key with records in ``path``: one the
+    rewrite copied from the input (below its high-water mark) or one it wrote."""
+    with Snapshot(SNAP) as snap:
+        kept = snap.pages.meta.pgid
+    with Snapshot(path) as out:
+        for pgid, header, _image in out.key_bucket().leaf_pages():
+            if pgid and (pgid < kept) == copied and header.count >= 2:
+                return pgid, out.pages.page_size, header.count
+    raise AssertionError("no leaf to break")
+
+
+@pytest.mark.parametrize("no_fork", [False, True])
+@pytest.mark.parametrize("copied", [True, False])
+@pytest.mark.parametrize("damage", ["outside", "order"])
+def test_a_rewrite_whose_output_leaf_elements_break_is_refused(tmp_path, monkeypatch, copied, no_fork, damage):
+    """MUST FAIL: a leaf of bucket key broken after the write (an element pointing past its page, or its keys out
+    of order), in a leaf copied from the input or in one the rewrite wrote, on two cores or one, is found by
+    the structure check naming that page: nothing is published."""
+    if no_fork:
+        monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
+    real_verify = applying.verify_file
+    broken = []
+
+    def corrupt_then_verify(path):
+        pgid, page_size, count = leaf_to_break(path, copied)
+        at = pgid * page_size + fmt.PAGE_HEADER_SIZE  # element 0: flags, pos, ksize, vsize
+        with open(path, "r+b") as f:
+            f.seek(at)
+            flags, pos, ksize, vsize = fmt.LEAF_ELEMENT.unpack(f.read(fmt.LEAF_ELEMENT_SIZE))
+            if damage == "outside":
+                pos = page_size * 64  # the element's key now lies far past its page
+            else:  # element 0 takes element 1's key: not below the next one
+                f.seek(at + fmt.LEAF_ELEMENT_SIZE)
+                _f1, pos1, ksize1, _v1 = fmt.LEAF_ELEMENT.unpack(f.read(fmt.LEAF_ELEMENT_SIZE))
+                pos, ksize = pos1 + fmt.LEAF_ELEMENT_SIZE, ksize1  # (pos counts from the element itself)
+            f.seek(at)
+            f.write(fmt.LEAF_ELEMENT.pack(flags, pos, ksize, vsize))
+        broken.append(pgid)
+        real_verify(path)
+
+    monkeypatch.setattr(applying, "verify_file", corrupt_then_verify)
+    with pytest.raises(CorruptError) as e:
+        job.run(request(tmp_path))
+    problem = ("leaf element points outside its page" if damage == "outside"
+               else "element 1: key not greater than the previous one")
+    assert str(e.value) == f"output failed the check: page {broken[0]}: {problem} (1 problems)"
+    assert os.listdir(tmp_path) == []

@@ -11,6 +11,14 @@ ODD = ["10.96.0.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.256.1.1", "1.1
        "1.2.3.4/32", "\u0661.2.3.4", "1.2.3.\u00b2", "1.2.3.1_0", "1.2.3.0x1", "", "None", "fd00::1", "FD00:0::1",
        "fd00:10:96:0:0:0:0:a", "::ffff:1.2.3.4", "::", "fe80::1%eth0", "1.2.3.4:80", "fd00:::1", "10.096.0.1"]
 
+# IPv6 literals the quick path must read as ``ipaddress`` does, or leave to it: other spellings of an address
+# (leading zeros, capitals, a single zero field, an unfavoured zero run, hex and dotted IPv4 tails), a zone.
+ODD6 = ["fd00:10:96::a", "fd00:0010:96::a", "fd00:10:96::A", "1:0:2:3:4:5:6:7", "1::2:3:4:5:6:7", "1:0:0:2::3",
+        "1::2:0:0:3", "1:0:0:2:0:0:0:3", "1:0:0:2::3", "::ffff:102:304", "::ffff:1.2.3.4", "::102:304", "::1.2.3.4",
+        "64:ff9b::102:304", "64:ff9b::1.2.3.4", "::", "::1", "1::", "fe80::1%eth0", "fe80::1%1", "::0:1", "0::1",
+        "fd00::1:2:3:4:5:6", "fd00:1:2:3:4:5:6::", "fd00::/64", "fd00:::1", "fd00::1::2", ":fd00::1", "fd00::1:",
+        "fd00::g", "fd00::12345", "\uff46d00::1", "fd00::1 ", " fd00::1"]
+
 
 def plain(raw: str):
     try:
@@ -26,6 +34,9 @@ def test_parse_ip_equals_ipaddress():
     cases += [str(ipaddress.IPv6Address(rnd.getrandbits(128))) for _ in range(300)]
     cases += [".".join(str(rnd.choice([0, 1, 9, 10, 99, 100, 199, 255, 256, 300, 999])) for _ in range(4))
               for _ in range(3000)]
+    cases += ODD6 + [":".join(f"{rnd.choice([0, 0, 0, 1, 0xa, 0xffff, rnd.getrandbits(16)]):x}" for _ in range(8))
+                     for _ in range(3000)]  # zero runs: which one ``::`` takes (the C library's spelling, or not)
+    cases += [str(ipaddress.IPv6Address(rnd.getrandbits(128))).upper() for _ in range(100)]
     for raw in cases:
         assert _parse_ip(raw) == plain(raw), raw
     assert _parse_ip("010.1.1.1") is None and _parse_ip("10.96.0.1") == ("10.96.0.1", 4, 0x0A600001)

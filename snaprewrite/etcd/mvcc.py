@@ -365,6 +365,25 @@ def record_at(snap: Snapshot, rev: Revision | bytes, tombstone: bool = False) ->
     return Record(rev, tombstone, kvcodec.decode_fast(value))
 
 
+def put_fields_at(snap: Snapshot, revkey: bytes) -> tuple[bytes, int, int, int, bytes, int] | None:
+    """put_fields_at is ``record_at(snap, revkey).kv``'s fields as a tuple (``kv.decode_fields``), read the same way, for
+    the plain bbolt key of a put (17 bytes, ``_`` between two int64s: what ``record_at`` decodes to a put's revision);
+    None for any other key and for one that is not there (``record_at`` then names the error).
+
+    No Revision, KeyValue or Record is made: a rule reading a value and editing it needs its fields only
+    (``plan.Object.value``, ``writes.Write.of_fields``); ``tests/etcd/test_put_fields.py`` checks it equals ``record_at``.
+    """
+    if len(revkey) != revcodec.REV_BYTES_LEN or revkey[8] != 0x5F or revkey[0] >= 0x80 or revkey[9] >= 0x80:
+        return None
+    bucket = snap.key_bucket()
+    value = bucket.get_hinted(revkey)
+    if value is None:
+        value = bucket.get(revkey)
+        if value is None:
+            return None
+    return kvcodec.decode_fields(value)
+
+
 def record_state(rec: Record, key: bytes, value: bool = True) -> tuple:
     """record_state is a record as plain values that pickle small (``record_from_state`` makes it again).
 
@@ -374,6 +393,22 @@ def record_state(rec: Record, key: bytes, value: bool = True) -> tuple:
     kv = rec.kv
     return (rec.revision.main, rec.revision.sub, rec.tombstone, None if kv.key == key else kv.key,
             kv.create_revision, kv.mod_revision, kv.version, kv.value if value else b"", kv.lease)
+
+
+def record_from_fields(revkey: bytes, fields: tuple) -> Record:
+    """record_from_fields is the Record stored under ``revkey`` whose KeyValue has ``fields`` (``put_fields_at``)."""
+    rev, tombstone = revcodec.decode(revkey)
+    return Record(rev, tombstone, kvcodec.KeyValue(*fields))
+
+
+def put_state(revkey: bytes, fields: tuple, key: bytes) -> tuple:
+    """put_state is ``record_state(rec, key, value=False)`` of the record under ``revkey`` whose KeyValue has ``fields``
+    (``put_fields_at``), made without the Record for a put's plain 17-byte key (``record_at``'s Record else)."""
+    if len(revkey) == revcodec.REV_BYTES_LEN and revkey[8] == 0x5F and revkey[0] < 0x80 and revkey[9] < 0x80:
+        k, create, mod, version, _value, lease = fields
+        return (int.from_bytes(revkey[:8], "big"), int.from_bytes(revkey[9:], "big"), False, None if k == key else k,
+                create, mod, version, b"", lease)
+    return record_state(record_from_fields(revkey, fields), key, value=False)
 
 
 def record_from_state(state: tuple, key: bytes) -> Record:

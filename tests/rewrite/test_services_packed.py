@@ -2,6 +2,8 @@
 and editing: given back (``_unpack``) it equals the cache the read left, and the plan is the plan of the plain cache.
 """
 
+import pytest
+
 from snaprewrite.etcd.snapshot import Snapshot
 from snaprewrite.k8s.layout import detect
 from snaprewrite.rewrite import plan as planning
@@ -17,7 +19,7 @@ def options() -> planning.Options:
 
 def _cache(obj) -> dict:
     """_cache is an object's cache with its Located as plain values (``state``), comparable."""
-    return {k: (v.state() if k == "located" else v) for k, v in obj.cache.items() if k != "record"}
+    return {k: (v.state() if k == "located" else v) for k, v in obj.cache.items() if k not in ("record", "fields")}
 
 
 def _services(snap):
@@ -53,17 +55,41 @@ def test_a_service_not_located_in_one_walk_is_not_packed(fixture_path):
 
 
 def _edits(plan) -> list:
-    return [(e.key, e.new_key, e.new_value, e.changes) for e in plan.edits]
+    return [(e.key, e.new_key, e.new_value, e.changes, e.write.packed) for e in plan.edits]
 
 
-def test_the_plan_made_from_packed_services_is_the_plan_of_the_plain_caches(fixture_path, monkeypatch, forking):
-    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+@pytest.mark.parametrize("name", ["k8s-etcd35.db", "apiserver-etcd35.db"])
+def test_the_plan_made_from_packed_services_is_the_plan_of_the_plain_caches(fixture_path, monkeypatch, forking, name):
+    with Snapshot(fixture_path(name)) as snap:
         lay = detect(snap)
         forked = planning.build(snap, options(), None, lay)  # most Services read in children (their states packed)
         monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
         here = planning.build(snap, options(), None, lay)
+        monkeypatch.setattr(services, "FAST", False)  # the Edits made from the caches the packs give back
+        unpacked = planning.build(snap, options(), None, lay)
         monkeypatch.setattr(services, "_pack", lambda obj, state: None)  # every cache stays as the read left it
         plain = planning.build(snap, options(), None, lay)
     assert plain.edits and any(e.kind == "Service" for e in plain.edits)
+    assert any(len(e.changes) > 1 for e in plain.edits if e.kind == "Service")  # (clusterIP with clusterIPs)
     assert _edits(forked) == _edits(plain)
     assert _edits(here) == _edits(plain)
+    assert _edits(unpacked) == _edits(plain)
+
+
+def test_an_edit_from_a_pack_that_differs_is_seen(fixture_path, monkeypatch):
+    """Must fail: a pack whose clusterIP is not the stored one gives another plan (the fast path reads the pack)."""
+    real = services._pack
+
+    def wrong(obj, state):
+        got = real(obj, state)
+        if got is None or len(got[2]) != 1:
+            return got
+        return (got[0], got[1], got[2], ["10.96.99.99"], got[4])  # clusterIP no longer the stored one
+
+    with Snapshot(fixture_path("apiserver-etcd35.db")) as snap:
+        lay = detect(snap)
+        monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
+        plain = planning.build(snap, options(), None, lay)
+        monkeypatch.setattr(services, "_pack", wrong)
+        bent = planning.build(snap, options(), None, lay)
+    assert _edits(bent) != _edits(plain)

@@ -112,11 +112,10 @@ def run(ctx: Context) -> None:
             what = decision[0]
             if what == "rename":
                 _, value, new_ip, base = decision
-                obj.cache["record"] = mvcc.record_from_state(base, obj.key)  # but its value, as Edit.of keeps it
                 new_key = ctx.layout.key(PREFIX + new_ip.encode())
                 # the Change (obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip, new key)
                 row = ("metadata.name", obj.name, new_ip, new_key.decode())
-                ctx.plan.edits.append(Edit.of_rows(obj, value, [row], new_key=new_key, namespace=""))
+                ctx.plan.edits.append(Edit.of_rows(obj, value, [row], new_key=new_key, namespace="", base=base))
             elif what == "excluded":
                 ctx.excluded.add(obj.key)
             elif what == "warning":
@@ -154,7 +153,7 @@ def _decide(ctx: Context, existing: set[str], obj) -> tuple | None:
             if read_fields(obj, API, ("metadata", "name")) != [obj.name]:
                 raise PlanError(f"{obj.key_text}: metadata.name does not match the key")
             value = rewrite_value(obj, {name_path: [new_ip]})
-    base = mvcc.record_state(obj.record, obj.key, value=False)
+    base = mvcc.put_state(obj.revkey, obj.stored(), obj.key)
     obj.forget()
     return ("rename", value, new_ip, base)
 

@@ -6,12 +6,13 @@ follow (allocator bitmap, IPAddress objects, kubelet clusterDNS).
 """
 
 import sys
+from array import array
 
 from ... import standby
 from ...k8s.located import Located
 from .. import parallel
-from ..plan import Context, Object
-from .addresses import Slot, absorb_read, assign, check_mirror, export_read, object_edits, prefetch, read_fields
+from ..plan import Context, Edit, Object
+from .addresses import Slot, absorb_read, assign, check_mirror, export_read, object_edit, prefetch, read_fields
 
 name = "services"
 kind = "Service"
@@ -21,6 +22,7 @@ prefixes = (b"services/specs/",)  # relative to the layout root
 PATHS = (("spec", "type"), ("spec", "clusterIPs"), ("spec", "clusterIP"))
 CHILD_SHARE = 0.5  # of the Services read in a forked child (``parallel.Split``): as fast as this one
 EARLY_SHARE = 0.65  # of those read in a child begun when the scan ends (``begin``): it starts ahead of this one
+FAST = True  # a Service's Edit is made from its packed reads (``_edit_packed``); False: always ``object_edit``'s
 
 
 def _read(obj) -> None:
@@ -29,9 +31,12 @@ def _read(obj) -> None:
 
 
 def _read_aside(obj) -> tuple:
-    """_read_aside is ``_read`` in a forked child: what it read, as plain values (the child's cache is dropped)."""
+    """_read_aside is ``_read`` in a forked child: what it read, as plain values (the child's cache is dropped): packed
+    (``_pack``, a 5-tuple) where it packs, else as ``export_read`` gives it (a 2-tuple)."""
     _read(obj)
-    got = export_read(obj, *PATHS)
+    got = _pack(obj, None)
+    if got is None:
+        got = export_read(obj, *PATHS)
     obj.cache.clear()
     return got
 
@@ -88,7 +93,7 @@ def run(ctx: Context) -> None:
         if s.new is not None:
             ctx.moved_ips[s.old] = s.new
     ctx.moves_known()  # the IPAddress renames begin in a child while the new values are made here
-    object_edits(ctx, slots, "v1", "clusterIP", ready=_unpacker(held))
+    _edits(ctx, slots, held)
     for obj in ctx.objects.get(kind, []):
         obj.cache.clear()  # fields read for this rule (and records no edit took): no later rule needs them
 
@@ -102,6 +107,15 @@ def _absorb(ctx: Context, split: parallel.Split, slots: list[Slot], held: dict[b
     """
     pack = ctx.options.crypt is None  # (encrypted: the record read here stays, with how it was sealed)
     for obj, got in zip(split.items, split.results(), strict=True):
+        if got is not None and len(got) == 5:  # packed in a child (``_read_aside``): the slots read from the pack
+            kind_text = got[1]
+            packed = (got[0], sys.intern(kind_text) if kind_text is not None else None, *got[2:])
+            mine = _slots_of(ctx, obj, [kind_text] if kind_text is not None else [], got[2],
+                             got[2][:1] if got[3] is None else got[3])
+            if mine:
+                held[obj.key] = packed
+            slots.extend(mine)
+            continue
         state = None
         if got is not None:  # read in a child: its fields, where they lie (``Located.state``), ...
             if pack and got[1] is not None:
@@ -121,6 +135,7 @@ def _absorb(ctx: Context, split: parallel.Split, slots: list[Slot], held: dict[b
                 if state is not None:
                     obj.cache["located"] = Located.restore(state)
                 obj.cache.pop("record", None)
+                obj.cache.pop("fields", None)
         slots.extend(mine)
 
 
@@ -155,28 +170,78 @@ def _unpack(obj: Object, packed: tuple) -> None:
     cache["located"] = Located.restore((type_names, PATHS, texts, flat))
 
 
-def _unpacker(held: dict[bytes, tuple]):
-    """_unpacker is ``object_edits``' ``ready``: a Service's packed cache is given back before its edit is made,
-    and what the one before it was given is dropped once its edit is made."""
-    last: list[Object] = []
-
-    def ready(obj: Object) -> None:
-        if last:
-            last.pop().clear()
+def _edits(ctx: Context, slots: list[Slot], held: dict[bytes, tuple]) -> None:
+    """_edits is ``object_edits(ctx, slots, "v1", "clusterIP")``: a Service whose reads wait packed in ``held`` gets its
+    Edit from them (``_edit_packed``), without its cache made again; any other (or one that path leaves) gets
+    ``object_edit``'s, its packed cache given back first (``_unpack``) and dropped once its Edit is made."""
+    by_obj: dict[bytes, list[Slot]] = {}
+    for s in slots:
+        if s.new is not None:
+            by_obj.setdefault(s.obj.key, []).append(s)
+    label = sys.intern("spec.clusterIP")
+    out = ctx.plan.edits
+    for moved in by_obj.values():
+        obj = moved[0].obj
         packed = held.pop(obj.key, None)
-        if packed is not None:
+        if packed is None:
+            out.append(object_edit(obj, moved, "v1", "clusterIP", label))
+            continue
+        edit = _edit_packed(obj, moved, packed, label) if FAST else None
+        if edit is None:
             _unpack(obj, packed)
-            last.append(obj)
+            edit = object_edit(obj, moved, "v1", "clusterIP", label)
+        obj.clear()
+        out.append(edit)
 
-    return ready
+
+_PATHS_OF: dict[tuple[str, str], tuple] = {}  # stored (apiVersion, kind) -> ``PATHS`` resolved for it (``Located.paths``)
+
+
+def _edit_packed(obj: Object, moved: list[Slot], packed: tuple, label: str):
+    """_edit_packed is the Edit ``object_edit`` makes of a Service from its packed reads (``_unpack`` then the edit), made
+    from the pack: None where it would not be the same (its only list is ``clusterIP``, or ``Located.rewrite`` cannot
+    say: the plain path then decides and names any error). ``tests/rewrite/test_services_packed.py`` compares the plans."""
+    if moved[0].singular:
+        return None
+    type_names, kind_text, ips, mirror, flat = packed
+    paths = _PATHS_OF.get(type_names)
+    if paths is None:
+        paths = Located.restore((type_names, PATHS, [[], [], []], b"")).paths
+        if len(_PATHS_OF) < 64:
+            _PATHS_OF[type_names] = paths
+    mirror_now = ips[:1] if mirror is None else mirror
+    new_list: list = [None] * len(ips)
+    rows = []
+    first = None
+    for s in moved:
+        new_list[s.index] = s.new
+        rows.append((s.label, s.old, s.new, None))
+        if s.index == 0 and first is None:
+            first = s
+    edits = {paths[1]: new_list}
+    if first is not None and mirror_now and mirror_now[0] == first.old:
+        edits[paths[2]] = [first.new]
+        rows.append((label, first.old, first.new, None))
+    loc = Located(type_names, paths, [[kind_text] if kind_text is not None else [], ips, mirror_now], array("q", flat))
+    new_value = loc.rewrite(obj.value, edits)
+    if new_value is None:
+        return None
+    return Edit.of_rows(obj, new_value, rows)
 
 
 def _slots(ctx: Context, obj) -> list[Slot]:
     """_slots are the Service's cluster IPs that the rewrite may move (none: headless, excluded, ...)."""
-    if read_fields(obj, "v1", ("spec", "type")) == ["ExternalName"]:
+    kinds = read_fields(obj, "v1", ("spec", "type"))
+    if kinds == ["ExternalName"]:
         return []
-    ips = read_fields(obj, "v1", ("spec", "clusterIPs"))
-    mirror = read_fields(obj, "v1", ("spec", "clusterIP"))
+    return _slots_of(ctx, obj, kinds, read_fields(obj, "v1", ("spec", "clusterIPs")),
+                     read_fields(obj, "v1", ("spec", "clusterIP")))
+
+
+def _slots_of(ctx: Context, obj, kinds: list[str], ips: list[str], mirror: list[str]) -> list[Slot]:
+    """_slots_of is ``_slots`` of a Service whose type, clusterIPs and clusterIP read ``kinds``, ``ips`` and ``mirror``."""
+    if kinds == ["ExternalName"]:
+        return []
     field = "clusterIPs"
     if not ips:  # objects written before Kubernetes 1.20 only have clusterIP
         ips, field = mirror, "clusterIP"

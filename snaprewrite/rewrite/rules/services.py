@@ -8,6 +8,7 @@ follow (allocator bitmap, IPAddress objects, kubelet clusterDNS).
 import sys
 from array import array
 
+from ... import standby
 from ...k8s.located import Located
 from .. import parallel
 from ..plan import Context, Edit, Object
@@ -43,7 +44,31 @@ def _read_aside(obj) -> tuple:
 def _split(objs: list, options, share: float) -> parallel.Split:
     """_split reads the Services on both cores (none in a child when values are encrypted: the sealing stays
     with the object that opened the value)."""
-    return parallel.Split(objs, _read, "reading the Services", share if options.crypt is None else 0.0, _read_aside)
+    waiting = standby.take(STANDBY)  # forked at the run's start (``job.run``): not the planner's heap
+    remote = None if waiting is None else parallel.Remote(waiting, _rows, _read_packed)
+    return parallel.Split(objs, _read, "reading the Services", share if options.crypt is None else 0.0, _read_aside,
+                          remote=remote)
+
+
+STANDBY = "reading the Services"  # the ``standby.Standby`` (holding the open snapshot) a caller may reserve
+
+
+def _rows(objs: list, mid: int) -> tuple:
+    """_rows is what ``_read_aside`` needs of ``objs[mid:]`` (``parallel.Remote``): rows of each Service's key, record
+    key, namespace, name and where its record lies, made as they are sent."""
+    hints = objs[0].snap.key_bucket().element_hints if objs else {}
+    return None, parallel.rows_in_pieces(objs, mid, lambda o: (o.key, o.revkey, o.namespace, o.name, hints.get(o.revkey)))
+
+
+def _read_packed(snap, shared, rows: list):
+    """_read_packed yields ``_read_aside`` of each Service ``_rows`` packed, made again on ``snap`` (in a ``standby.Standby``)."""
+    hints = snap.key_bucket().element_hints
+    for i, (key, revkey, namespace, name, hint) in enumerate(rows):
+        rows[i] = None
+        if hint is not None:
+            hints[revkey] = hint
+        yield _read_aside(Object(key, revkey, kind, namespace, name, snap))
+        hints.pop(revkey, None)
 
 
 def begin(objs: list, options) -> parallel.Split:

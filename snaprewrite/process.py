@@ -396,6 +396,25 @@ def trim() -> None:
 _malloc_trim = None
 
 
+def memory() -> str:
+    """memory is this process's resident set from /proc/self/status (MiB): rss (anon+file), its high-water mark, and
+    the CPU time it used (user+system)."""
+    try:
+        with open("/proc/self/status") as f:
+            got = dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError:
+        return "?"
+    mib = {k: int(got.get(k, "0 kB").split()[0]) >> 10 for k in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
+    t = os.times()
+    return "rss {VmRSS} (anon {RssAnon} file {RssFile}) hwm {VmHWM} MiB".format(**mib) + f", cpu {t.user + t.system:.2f} s"
+
+
+def memlog(line: str) -> None:
+    """memlog writes one line of memory facts to stderr when ``SNAPREWRITE_MEMLOG`` is set (a measuring aid)."""
+    if os.environ.get("SNAPREWRITE_MEMLOG"):
+        os.write(2, f"memlog {os.getpid()}: {line}\n".encode())
+
+
 def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException], ...] = (),
               died: type[BaseException] = RuntimeError) -> ForkedCall:
     """fork_call starts ``fn()`` in a forked child; the returned ``ForkedCall`` gives its result (see there).
@@ -406,6 +425,7 @@ def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException
     child: call it while no other thread holds a lock the child needs (one blocked in ``os.fsync`` is fine).
     """
     trim()  # what the parent freed is not mapped into the child (its RSS counts every page it maps)
+    memlog(f"forking {what!r}: {memory()}")
     r, w = os.pipe()
     parent = os.getpid()
     gc.freeze()
@@ -430,10 +450,13 @@ def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException
                 signal.signal(s, signal.SIG_DFL)
             _die_with_parent(parent)
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
+            born = memory() if os.environ.get("SNAPREWRITE_MEMLOG") else None
             for piece in _answer(fn):
                 data = memoryview(piece)
                 while data:
                     data = data[os.write(w, data):]
+            if born is not None:
+                memlog(f"child {what!r}: at fork {born}; at exit {memory()}")
         finally:
             os._exit(0)
     call = ForkedCall(pid, r, what, passes, died)
@@ -445,3 +468,4 @@ def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException
         call.close()
         raise
     return call
+

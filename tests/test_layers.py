@@ -1,7 +1,7 @@
 """Imports only point down: bbolt pages -> etcd backend/MVCC -> k8s encoding -> rewrite rules -> CLI and reports.
 
 Every ``import`` of a snaprewrite module (also those inside functions) is read from the source with
-``ast``. The base modules (errors, fileio, wire, jsontext, process, spill) import only one another and may be
+``ast``. The base modules (errors, fileio, wire, jsontext, process, spill, standby) import only one another and may be
 used by any layer; rehearsal and hostfiles sit beside the CLI, above the rules. The check is run on a
 small tree with an upward import too, where it must report it.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent / "snaprewrite"
 PACKAGES = {"bbolt": 1, "etcd": 2, "k8s": 3, "rewrite": 4, "rehearsal": 5, "hostfiles": 5}
-BASE = {"errors", "fileio", "wire", "jsontext", "process", "spill", "__init__"}  # layer 0
+BASE = {"errors", "fileio", "wire", "jsontext", "process", "spill", "standby", "__init__"}  # layer 0
 TOP = 6  # cli, clihelp, query, report, __main__
 
 

@@ -153,6 +153,16 @@ def decode_fast(buf: bytes | memoryview) -> KeyValue:
     return KeyValue(m.key, m.create_revision, m.mod_revision, m.version, m.value, m.lease)
 
 
+def decode_fields(buf: bytes | memoryview) -> tuple[bytes, int, int, int, bytes, int]:
+    """decode_fields is ``decode_fast``'s KeyValue as a tuple in field order (key, create_revision, mod_revision,
+    version, value, lease): the same parse, without the frozen dataclass (a plan reads ~80k records per 1.3 GB)."""
+    try:
+        m = _message_class().FromString(bytes(buf))
+    except _proto_error():
+        raise DecodeError("KeyValue: not a valid protobuf record") from None
+    return m.key, m.create_revision, m.mod_revision, m.version, m.value, m.lease
+
+
 def mod_revisions_of(bufs: Iterable[bytes | memoryview]) -> list[int]:
     """mod_revisions_of is ``mod_revision_of`` of each record in turn (DecodeError at the first that fails).
 

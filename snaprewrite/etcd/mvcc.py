@@ -148,10 +148,14 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
         prefix = tuple(p for p in dict.fromkeys(prefix) if not any(p != q and p.startswith(q) for q in prefix))
     n = 0
     last: bytes | None = None
+    # no observer: only the records under ``prefix`` need their user key (``Column``: one byte of each key first)
+    column = (Column(prefix) if prefix and all(prefix if isinstance(prefix, tuple) else (prefix,)) and visit is None
+              and visit_page is None and visit_batch is None else None)  # (an empty prefix in a tuple: every key)
     for b in bucket.leaf_batches():
         raw, view, ks, vs, ends = b.raw, b.view, b.ks, b.vs, b.ends
         count = len(ks)
         n += count
+        chosen = None
         if count:
             if leaves is not None:
                 leaves(b)
@@ -162,8 +166,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
                 if crc is not None:
                     h = _fold(crc, h, b)
                 continue
-            ukeys = user_keys(raw, view, vs, ends)
-            complete = None not in ukeys  # etcd 3.6's revision-bump markers have no value, and no user key
+            chosen = column.keys_under(raw, vs, ends) if column is not None else None
+            ukeys = user_keys(raw, view, vs, ends) if chosen is None else None
+            complete = chosen is not None or None not in ukeys  # etcd 3.6's revision-bump markers have no value, and no user key
         else:
             ukeys, complete = [], True
         runs = b.runs() if crc is not None or visit_page is not None else None
@@ -205,7 +210,9 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
         if complete and not prefix:
             us, kx, vx, ex, fx = ukeys, ks, vs, ends, b.flags
         else:
-            if not prefix:
+            if chosen is not None:
+                sel = chosen[0]
+            elif not prefix:
                 sel = [x for x in range(count) if ukeys[x] is not None]
             elif complete:
                 sel = list(compress(range(count), map(startswith, ukeys, repeat(prefix))))
@@ -214,7 +221,7 @@ def scan_index(bucket, prefix: bytes | tuple[bytes, ...] | None = b"", progress:
             if not sel:
                 continue
             pick = _picker(sel)
-            us, kx, vx = pick(ukeys), pick(ks), pick(vs)
+            us, kx, vx = pick(ukeys) if chosen is None else chosen[1], pick(ks), pick(vs)
             if where is not None:
                 ex, fx = pick(ends), pick(b.flags)
         rks = list(map(raw.__getitem__, map(slice, kx, vx)))
@@ -330,6 +337,72 @@ def user_keys_at(raw, vs: list[int], ends: list[int]) -> tuple[list[bytes], list
     return keys, starts, lens
 
 
+class Column:
+    """Column picks the records of a leaf batch whose user key starts with one of ``prefixes`` (``scan_index`` without
+    observers), making the user key of those records only: most of bucket ``key`` lies under no prefix a plan asks
+    for (Events, Pods, Leases, ...), and a key made only to be refused costs more than the test below.
+
+    The test: the byte of each key at one position ``at`` (shorter than every prefix), gathered for the whole batch
+    in one ``itemgetter`` call, is one that some prefix has there; the few records that pass are then compared whole.
+    ``at`` is chosen on a sample of keys (every ``RESAMPLE`` batches) as the position that lets the fewest through;
+    any position gives the same records (a key shorter than ``at`` has another byte there and is compared whole),
+    only the cost changes. ``tests/etcd/test_scan_fast.py`` checks the records and keys equal the plain path's.
+    """
+
+    RESAMPLE = 128  # batches between two choices of ``at``
+    SAMPLE = 256  # keys a choice looks at
+
+    def __init__(self, prefixes: bytes | tuple[bytes, ...]):
+        self.prefixes = prefixes
+        ps = (prefixes,) if isinstance(prefixes, bytes) else prefixes
+        shortest = min(map(len, ps))
+        # per position: a 256-byte table, 1 for a byte some prefix has there
+        self.tables = [bytes(int(any(p[j] == c for p in ps)) for c in range(256)) for j in range(shortest)]
+        self.at = 0
+        self.batches = 0
+
+    def keys_under(self, raw, vs: list[int], ends: list[int]) -> tuple[list[int], list[bytes]] | None:
+        """keys_under is (positions, user keys) of a batch's records under the prefixes, in order; None where
+        ``user_keys_at``'s fast path does not apply (the caller then makes every key)."""
+        count = len(vs)
+        v1 = [v + 1 for v in vs]
+        try:
+            head = bytes(itemgetter(*vs, *v1)(raw))  # every tag, then every length
+        except IndexError:
+            return None
+        if head.count(0x0A, 0, count) != count or max(head) >= 0x80:
+            return None
+        starts = [v + 2 for v in vs]
+        stops = list(map(add, starts, head[count:]))
+        if not all(map(le, stops, ends)):
+            return None
+        if self.batches % self.RESAMPLE == 0:
+            self._choose(raw, starts, stops)
+        self.batches += 1
+        at = self.at
+        try:
+            col = bytes(itemgetter(*[s + at for s in starts])(raw)).translate(self.tables[at])
+        except IndexError:
+            return None
+        cand = list(compress(range(count), col))
+        if not cand:
+            return [], []
+        pick = _picker(cand)
+        keys = list(map(raw.__getitem__, map(slice, pick(starts), pick(stops))))
+        keep = list(map(bytes.startswith, keys, repeat(self.prefixes)))
+        if all(keep):
+            return cand, keys
+        return list(compress(cand, keep)), list(compress(keys, keep))
+
+    def _choose(self, raw, starts: list[int], stops: list[int]) -> None:
+        """_choose sets ``at`` to the position whose byte lets the fewest of a sample of this batch's keys through."""
+        step = max(1, len(starts) // self.SAMPLE)
+        sample = [raw[s:e] for s, e in zip(starts[::step], stops[::step])]
+        # (a tie goes to the position where the prefixes differ most: the sample may hold only keys under them)
+        self.at = min(range(len(self.tables)), key=lambda j: (sum(1 for k in sample if len(k) <= j or self.tables[j][k[j]]),
+                                                             -self.tables[j].count(1)))
+
+
 def user_keys_plain(view: memoryview, vs: list[int], ends: list[int]) -> list[bytes | None]:
     """user_keys_plain is ``user_keys`` record by record (the plain path the fast one must equal)."""
     key_of = kvcodec.key_of
@@ -365,6 +438,25 @@ def record_at(snap: Snapshot, rev: Revision | bytes, tombstone: bool = False) ->
     return Record(rev, tombstone, kvcodec.decode_fast(value))
 
 
+def put_fields_at(snap: Snapshot, revkey: bytes) -> tuple[bytes, int, int, int, bytes, int] | None:
+    """put_fields_at is ``record_at(snap, revkey).kv``'s fields as a tuple (``kv.decode_fields``), read the same way, for
+    the plain bbolt key of a put (17 bytes, ``_`` between two int64s: what ``record_at`` decodes to a put's revision);
+    None for any other key and for one that is not there (``record_at`` then names the error).
+
+    No Revision, KeyValue or Record is made: a rule reading a value and editing it needs its fields only
+    (``plan.Object.value``, ``writes.Write.of_fields``); ``tests/etcd/test_put_fields.py`` checks it equals ``record_at``.
+    """
+    if len(revkey) != revcodec.REV_BYTES_LEN or revkey[8] != 0x5F or revkey[0] >= 0x80 or revkey[9] >= 0x80:
+        return None
+    bucket = snap.key_bucket()
+    value = bucket.get_hinted(revkey)
+    if value is None:
+        value = bucket.get(revkey)
+        if value is None:
+            return None
+    return kvcodec.decode_fields(value)
+
+
 def record_state(rec: Record, key: bytes, value: bool = True) -> tuple:
     """record_state is a record as plain values that pickle small (``record_from_state`` makes it again).
 
@@ -374,6 +466,22 @@ def record_state(rec: Record, key: bytes, value: bool = True) -> tuple:
     kv = rec.kv
     return (rec.revision.main, rec.revision.sub, rec.tombstone, None if kv.key == key else kv.key,
             kv.create_revision, kv.mod_revision, kv.version, kv.value if value else b"", kv.lease)
+
+
+def record_from_fields(revkey: bytes, fields: tuple) -> Record:
+    """record_from_fields is the Record stored under ``revkey`` whose KeyValue has ``fields`` (``put_fields_at``)."""
+    rev, tombstone = revcodec.decode(revkey)
+    return Record(rev, tombstone, kvcodec.KeyValue(*fields))
+
+
+def put_state(revkey: bytes, fields: tuple, key: bytes) -> tuple:
+    """put_state is ``record_state(rec, key, value=False)`` of the record under ``revkey`` whose KeyValue has ``fields``
+    (``put_fields_at``), made without the Record for a put's plain 17-byte key (``record_at``'s Record else)."""
+    if len(revkey) == revcodec.REV_BYTES_LEN and revkey[8] == 0x5F and revkey[0] < 0x80 and revkey[9] < 0x80:
+        k, create, mod, version, _value, lease = fields
+        return (int.from_bytes(revkey[:8], "big"), int.from_bytes(revkey[9:], "big"), False, None if k == key else k,
+                create, mod, version, b"", lease)
+    return record_state(record_from_fields(revkey, fields), key, value=False)
 
 
 def record_from_state(state: tuple, key: bytes) -> Record:

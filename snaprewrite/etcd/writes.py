@@ -66,7 +66,7 @@ from . import kv as kvcodec
 from . import revision as revcodec
 from . import schema
 from .kv import KeyValue
-from .mvcc import Record, record_at
+from .mvcc import Record, record_at, record_from_fields, record_from_state
 from .revision import Revision
 from .snapshot import Snapshot
 
@@ -77,6 +77,7 @@ VALUES = Spill()  # where this process's writes keep their values (``Write.of``)
 OPS_CHUNK = 1024  # records ``Batch.ops`` encodes per read of their values
 
 
+_REV_KEY = struct.Struct(">QcQ")  # ``revcodec.encode``'s key of a revision (no tombstone mark)
 _BASE = struct.Struct("<?qqqq")  # after a Write's 17-byte revision key: tombstone, create/mod revision, version, lease
 
 
@@ -112,6 +113,36 @@ class Write:
             packed = latest
         handle = VALUES.add(value)
         return cls(key, packed, value if handle is None else handle, new_key)
+
+    @classmethod
+    def of_fields(cls, key: bytes, revkey: bytes, fields: tuple, value: bytes, new_key: bytes | None = None) -> "Write":
+        """of_fields is ``of(key, latest, value, new_key)`` for the put stored under ``revkey`` (a put's 17-byte bbolt key)
+        whose KeyValue's fields are ``fields`` (``mvcc.put_fields_at``), made without the Record: the base packs
+        from the key's own bytes (``revcodec.encode`` of its revision gives them back)."""
+        k, create, mod, version, _value, lease = fields
+        if k == key and len(revkey) == revcodec.REV_BYTES_LEN:
+            try:
+                packed = revkey + _BASE.pack(False, create, mod, version, lease)
+            except struct.error:
+                pass
+            else:
+                handle = VALUES.add(value)
+                return cls(key, packed, value if handle is None else handle, new_key)
+        return cls.of(key, record_from_fields(revkey, fields), value, new_key)
+
+    @classmethod
+    def of_state(cls, key: bytes, state: tuple, value: bytes, new_key: bytes | None = None) -> "Write":
+        """of_state is ``of(key, mvcc.record_from_state(state, key), value, new_key)``, made without the Record."""
+        main, sub, tomb, own_key, create, mod, version, _value, lease = state
+        if own_key is None:
+            try:
+                packed = _REV_KEY.pack(main, b"_", sub) + _BASE.pack(tomb, create, mod, version, lease)
+            except struct.error:
+                pass
+            else:
+                handle = VALUES.add(value)
+                return cls(key, packed, value if handle is None else handle, new_key)
+        return cls.of(key, record_from_state(state, key), value, new_key)
 
     @property
     def base(self) -> Record:

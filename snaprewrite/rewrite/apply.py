@@ -16,7 +16,7 @@ whose answer the staging waits for before it publishes anything, while the run h
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import process
+from .. import process, standby
 from ..bbolt.writer import PageSink, Patch, Transaction
 from ..errors import CorruptError, SnapshotError, UsageError
 from ..etcd import revision, schema, writes
@@ -26,6 +26,7 @@ from ..etcd.snapshot import Snapshot
 from .plan import Plan
 
 KEY_BUCKET = (schema.KEY,)
+STANDBY = "check of the output"  # the ``standby.Standby`` the check runs in, where the caller reserved one
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,12 @@ def verify_file(path: str) -> None:
     if staging is None or not process.may_fork():
         _refuse(_problems(path, parallel=True))
         return
-    call = process.fork_call(lambda: _problems(path), "check of the output", passes=(SnapshotError,), died=CorruptError)
+    waiting = standby.take(STANDBY)  # forked at the run's start: its resident set is not the planner's
+    if waiting is not None:
+        call = waiting.call(_problems, path, what="check of the output", passes=(SnapshotError,), died=CorruptError)
+    else:
+        call = process.fork_call(lambda: _problems(path), "check of the output", passes=(SnapshotError,),
+                                 died=CorruptError)
     staging.wait_for(_Verdict(call))
 
 

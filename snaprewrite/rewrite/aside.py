@@ -201,12 +201,19 @@ class Aside:
                 replay(snap, observers, recorder.file.fileno(), follow=True)
             else:
                 paged_pass(snap, observers)
-            parts = [o.export() for o in observers.values()]  # each one's length (8 bytes) and its bytes
+            # packed first (the leftovers' dict of keys goes before its bytes are made: at 8 GiB the dict, its
+            # packed keys and their bytes were all held at once, the child's peak); the same bytes either way
+            pack(observers.values())
+            # each one's length (8 bytes) and its bytes, written in the pieces it gives them in (``export_pieces``)
+            parts = [o.export_pieces() if hasattr(o, "export_pieces") else [o.export()] for o in observers.values()]
+            sizes = [sum(memoryview(x).nbytes for x in pieces) for pieces in parts]
             if fd < 0:
-                return b"".join(x for part in parts for x in (len(part).to_bytes(8, "little"), part))
+                return b"".join(x for size, pieces in zip(sizes, parts) for x in (size.to_bytes(8, "little"), *pieces))
             at = 0
-            for part in parts:
-                at = pwrite_all(fd, part, pwrite_all(fd, len(part).to_bytes(8, "little"), at))
+            for size, pieces in zip(sizes, parts):
+                at = pwrite_all(fd, size.to_bytes(8, "little"), at)
+                for x in pieces:
+                    at = pwrite_all(fd, x, at)
             return at  # how many bytes it wrote
 
         try:

@@ -71,6 +71,16 @@ def parse_ip(text: str) -> Address | None:
         return None
 
 
+def parse_ip_int(text: str) -> tuple[int, int] | None:
+    """parse_ip_int is (version, address as an int) of ``parse_ip(text)``, None where that is None; no address object is
+    made where ``_quick_ip`` reads the text (the usual spellings)."""
+    quick = _quick_ip(text)
+    if quick is not None:
+        return quick
+    addr = parse_ip(text)
+    return None if addr is None else (addr.version, int(addr))
+
+
 def _quick_ip(text: str) -> tuple[int, int] | None:
     """_quick_ip is (family, address as an int) of an IP literal in the spelling Kubernetes stores, read without
     ``ipaddress``: None for any other text (``parse_ip`` then asks ``ipaddress``)."""

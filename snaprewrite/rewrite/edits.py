@@ -176,27 +176,20 @@ class Edit:
         with the same provider and key and a fresh IV/nonce (AES-GCM binds it to the key it is written
         under, the new one for a rename).
         """
-        sealed = obj.cache.get("sealed")
-        if sealed is not None:
-            new_value = obj.crypt.seal(new_key if new_key is not None else obj.key, new_value, sealed)
-        write = writes.Write.of(obj.key, obj.record, new_value, new_key)
-        obj.forget()
+        write, sealed = _write_of(obj, new_value, new_key)
         return cls(write, changes, sealed.label if sealed is not None else None)
 
     @classmethod
     def of_rows(cls, obj, new_value: bytes, rows: list[tuple], new_key: bytes | None = None,
-                namespace: str | None = None) -> "Edit":
+                namespace: str | None = None, base: tuple | None = None) -> "Edit":
         """of_rows is ``of`` for changes that are all the object's own: each row (field, old, new, new_key) stands for
         ``Change(obj.key_text, obj.kind, obj.namespace, obj.name, *row)`` (``namespace``, if given, for the object's).
 
         The rows are packed as ``_pack_changes`` packs such Changes, without making them (a plan makes ~100k
-        per 1.3 GB): ``tests/rewrite/test_edit_rows.py`` checks the Edit equals ``of``'s.
+        per 1.3 GB): ``tests/rewrite/test_edit_rows.py`` checks the Edit equals ``of``'s. ``base``: the latest
+        record as ``mvcc.record_state`` gave it (without its value), for an object whose record is not cached.
         """
-        sealed = obj.cache.get("sealed")
-        if sealed is not None:
-            new_value = obj.crypt.seal(new_key if new_key is not None else obj.key, new_value, sealed)
-        write = writes.Write.of(obj.key, obj.record, new_value, new_key)
-        obj.forget()
+        write, sealed = _write_of(obj, new_value, new_key, base)
         self = cls.__new__(cls)
         packed: bytes | int | None = None
         kind = None
@@ -221,6 +214,24 @@ class Edit:
     @property
     def new_value(self) -> bytes:
         return self.write.value
+
+
+def _write_of(obj, new_value: bytes, new_key: bytes | None, base: tuple | None = None) -> tuple:
+    """_write_of is (the Write of ``obj``'s latest record, how its value was sealed or None) for ``Edit.of`` and
+    ``Edit.of_rows``; the object's record is forgotten. ``writes.Write.of`` of ``obj.record``, made from what the
+    object read (``Object.stored``) or ``base`` (``mvcc.record_state``) without the Record where it can."""
+    cache = obj.cache
+    sealed = cache.get("sealed")
+    if sealed is not None:
+        new_value = obj.crypt.seal(new_key if new_key is not None else obj.key, new_value, sealed)
+    if base is not None:
+        write = writes.Write.of_state(obj.key, base, new_value, new_key)
+    elif "record" in cache or "fields" not in cache:
+        write = writes.Write.of(obj.key, obj.record, new_value, new_key)
+    else:
+        write = writes.Write.of_fields(obj.key, obj.revkey, cache["fields"], new_value, new_key)
+    obj.forget()
+    return write, sealed
 
 
 class EditChanges(Sequence):

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from .. import __version__, jsontext, process
+from .. import __version__, jsontext, process, standby
 from ..errors import ChecksumError, PlanError, SnapshotError, UsageError
 from ..etcd import startup, writes
 from ..etcd.output import Prefill, Staging, Written, open_temp, sweep_stale
@@ -31,6 +31,7 @@ from . import verify as verifying
 from .changelist import ChangeList, Observe
 from .cidr import CidrMap
 from .edits import Edit
+from .rules import ipaddresses, services
 
 Progress = Callable[[int], None] | None
 
@@ -253,6 +254,10 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
         with Snapshot(req.snapshot) as snap:
             startup.require_ok(snap)  # a record etcd panics on after restore: refuse before any work
             lay = layout.detect(snap, req.prefix)
+            # children for work that comes late, forked while this process is small (a child's resident set
+            # starts with its parent's): the Services' reads and IPAddress renames (on this snapshot), the output's check
+            stack.enter_context(standby.standbys({services.STANDBY: (snap,), ipaddresses.STANDBY: (snap,), **(
+                {applying.STANDBY: ()} if req.out is not None and not req.dry_run else {})}))
             prefill = hashing = None  # the input's copy and hash take the second core while the plan is made
             if req.out is not None and not req.dry_run:
                 prefill = stack.enter_context(Prefill(snap, req.out, staging, verify_input=not req.skip_hash_check))
@@ -306,6 +311,7 @@ def run(req: Request, progress: Progress = None, warn: Callable[[str], None] | N
         if report_fd >= 0:
             _write_json(report_fd, rep, observe)
         staging.publish()
+    process.memlog(f"rewrite ends: {process.memory()}")
     return Result(rep, written, stale)
 
 

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from itertools import islice
 
 from .. import process
+from ..standby import Standby
 
 BATCH = 256  # items per task sent to a worker
 SPLIT_LEAST = 4096  # items below which ``split_map`` does not fork (a fork costs tens of milliseconds)
@@ -126,14 +127,30 @@ class Split:
     """
 
     def __init__(self, items: Sequence, fn: Callable, what: str, child_share: float = 0.5,
-                 child_fn: Callable | None = None):
+                 child_fn: Callable | None = None, remote: "Remote | None" = None):
         self.items, self.fn = items, fn
         n = len(items)
         self.mid = n  # items[mid:] are the child's
         self.call = self.spool = None
         if n < SPLIT_LEAST or int(n * child_share) == 0 or cpus() < 2 or not process.may_fork():
+            if remote is not None:
+                remote.standby.close()
             return
         mid = self.mid = n - int(n * child_share)
+        if remote is not None and remote.standby.spool is None:  # (none to write in: a child forked now)
+            remote.standby.close()
+            remote = None
+        if remote is not None:  # the child's items go to a child forked earlier, as the data it needs
+            spool, remote.standby.spool = remote.standby.spool, None  # (its spool: made before that fork)
+            self.spool = spool
+            try:
+                shared, pieces = remote.pack(items, mid)
+                self.call = remote.standby.call(_remote, remote.fn, spool.fileno(), shared, what=what, pieces=pieces)
+            except BaseException:
+                remote.standby.close()
+                self.close()
+                raise
+            return
         spool = self.spool = _spool()
 
         def child() -> int:
@@ -206,6 +223,41 @@ class Split:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class Remote:
+    """Remote is how a ``Split`` hands its child's share to a ``standby.Standby`` (forked before the heap grew)
+    instead of forking now: ``pack(items, mid)`` is what the child needs of ``items[mid:]``: (what all need,
+    pieces of rows made as they are sent: this process never holds them all); ``fn(*held, shared, rows)``
+    (module-level; ``held``: the Standby's) yields ``fn(item)`` for each of them, in order. The spool is
+    the Standby's (made before its fork): the child writes there as a forked one does."""
+
+    def __init__(self, standby: Standby, pack: Callable[[Sequence, int], tuple], fn: Callable):
+        self.standby, self.pack, self.fn = standby, pack, fn
+
+
+def rows_in_pieces(items: Sequence, start: int, row: Callable, size: int = SPLIT_CHUNK) -> Iterator[list]:
+    """rows_in_pieces is ``[row(x) for x in items[start:]]`` in lists of ``size`` (``Remote.pack``'s pieces)."""
+    for at in range(start, len(items), size):
+        yield [row(x) for x in islice(items, at, at + size)]
+
+
+def _remote(*args) -> int:
+    """_remote runs in a Standby: the results of ``fn(*held, shared, rows)`` (the pieces' rows, in order) pickled a
+    chunk at a time into the file ``fd`` (the Split's spool, open in both processes); returns how many."""
+    *held, fn, fd, shared, pieces = args
+    rows = [r for piece in pieces for r in piece]
+    del pieces[:]
+    n, chunk = 0, []
+    with open(fd, "wb", closefd=False) as out:
+        for result in fn(*held, shared, rows):
+            chunk.append(result)
+            n += 1
+            if len(chunk) == SPLIT_CHUNK:
+                pickle.dump(chunk, out, pickle.HIGHEST_PROTOCOL)
+                chunk = []
+        pickle.dump(chunk, out, pickle.HIGHEST_PROTOCOL)
+    return n
 
 
 def _spool():

@@ -99,16 +99,34 @@ class Object:
 
     @property
     def record(self) -> mvcc.Record:
-        rec = self.cache.get("record")
+        cache = self.cache
+        rec = cache.get("record")
         if rec is None:
-            rec = self.cache["record"] = mvcc.record_at(self.snap, self.revkey)
+            fields = cache.get("fields")  # (read for ``value``: the same record, made now)
+            rec = cache["record"] = (mvcc.record_at(self.snap, self.revkey) if fields is None
+                                     else mvcc.record_from_fields(self.revkey, fields))
         return rec
+
+    def stored(self) -> tuple:
+        """stored is the latest record's KeyValue fields as a tuple (``mvcc.put_fields_at``: no Record made for ``value``
+        and ``Edit.of_rows``, ~80k records per 1.3 GB), read when first asked; ``record``'s where that read declines."""
+        cache = self.cache
+        fields = cache.get("fields")
+        if fields is None:
+            rec = cache.get("record")
+            if rec is None and (fields := mvcc.put_fields_at(self.snap, self.revkey)) is not None:
+                cache["fields"] = fields
+                return fields
+            kv = (rec or self.record).kv
+            fields = (kv.key, kv.create_revision, kv.mod_revision, kv.version, kv.value, kv.lease)
+        return fields
 
     def forget(self) -> None:
         """forget drops the record read for a rule (fields read from it stay cached, not where they lie)."""
         cache = self._cache
         if cache is not None:
             cache.pop("record", None)
+            cache.pop("fields", None)
             cache.pop("plain", None)
             cache.pop("located", None)
 
@@ -124,7 +142,7 @@ class Object:
 
         How it was sealed stays in the cache (``sealed``) so that ``Edit.of`` seals the edit the same way.
         """
-        stored = self.record.kv.value
+        stored = self.stored()[4]
         if self.crypt is None or not stored.startswith(b"k8s:enc:"):
             return stored
         plain = self.cache.get("plain")
@@ -543,7 +561,9 @@ def scan(snap: Snapshot, options: Options, progress: Progress = None, layout: La
         # 2 shared cores, 13 A/B pairs: median 24.0 s against 25.4, 8 faster; its answer is one buffer read
         # when the rule runs: peak 200-205 MB against 206-209). It follows this pass (``Recorder``): no second walk
         # and decode of every leaf (child ~3.3 -> ~2.6 s CPU at 1.3 GB, this pass +~0.05 s)
-        if paged and process.may_fork() and cpus() >= ASIDE_CORES and all(hasattr(o, "export") for o in paged.values()):
+        # (an observer that only ``rides`` joins the child's pass, never makes one for itself: flannel's keys)
+        if (paged and process.may_fork() and cpus() >= ASIDE_CORES and all(hasattr(o, "export") for o in paged.values())
+                and not all(getattr(o, "rides", False) for o in paged.values())):
             aside = Aside(snap, paged, Recorder(snap))  # their search runs on another core, following this pass
             paged = {}
         per_page, per_batch = paged_visits(paged)

@@ -50,16 +50,18 @@ def reference(bucket, prefix, crc=None, marker=None, hist_prefixes=()):
     return index, h, n, last, visits, pages, hist, hints
 
 
-def fast(bucket, prefix, crc=None, marker=None, hist_prefixes=(), hint=True):
+def fast(bucket, prefix, crc=None, marker=None, hist_prefixes=(), hint=True, observe=True):
+    """fast is ``reference`` by ``scan_index``; without ``observe`` no observer is given (``mvcc.Column`` then makes
+    only the keys under ``prefix``) and the visits and pages come back empty."""
     visits, pages = [], []
     histories = writes.Histories(hist_prefixes)
     bucket.leaf_hints.clear()
     bucket.element_hints.clear()
     index, h, n, last = mvcc.scan_index(
         bucket, prefix, None, crc, 0,
-        visit=lambda u, k, v: visits.append((u, bytes(k), bytes(v))),
-        visit_page=lambda run, recs: pages.append(
-            (bytes(run) if run is not None else None, [(u, bytes(k), bytes(v)) for u, k, v in recs])),
+        visit=(lambda u, k, v: visits.append((u, bytes(k), bytes(v)))) if observe else None,
+        visit_page=(lambda run, recs: pages.append(
+            (bytes(run) if run is not None else None, [(u, bytes(k), bytes(v)) for u, k, v in recs]))) if observe else None,
         histories=histories, hint_leaves=hint, marker=marker)
     data = bucket.pf.data
     hints = {rk: (bytes(data[k:v]), bytes(data[v:e])) for rk, (k, v, e) in
@@ -73,6 +75,7 @@ def paths(real_snapshot):
 
 
 @pytest.mark.parametrize("prefix", [b"", None, b"/registry/services/", (b"/registry/minions/", b"/registry/configmaps/"),
+                                    (b"/registry/minions/", b""),  # an empty prefix among others: every key
                                     (b"/registry/configmaps/kube-system/", b"/registry/services/specs/",
                                      b"/registry/configmaps/", b"/registry/services/specs/")])  # nested, repeated
 def test_scan_equals_the_record_by_record_scan(real_snapshot, prefix):
@@ -84,6 +87,9 @@ def test_scan_equals_the_record_by_record_scan(real_snapshot, prefix):
             got = fast(b, prefix, crc32c.crc32c, None, hist)
             assert got == want, path.name
             assert got[2] > 0
+            # no observer: only the keys under the prefixes are made (``mvcc.Column``), the rest as the reference's
+            alone = fast(b, prefix, crc32c.crc32c, None, hist, observe=False)
+            assert alone == want[:4] + ([], [], *want[6:]), path.name
             # the plain index alone (no observers): the whole-batch update path
             assert mvcc.scan_index(b, prefix)[0] == want[0]
 
@@ -235,3 +241,78 @@ def test_a_first_record_hinted_would_differ_from_the_reference(real_snapshot):
                         stale[got[0][u]] = (bytes(data[k:v]), bytes(data[v:e]))
             differ += stale != want[7]
     assert differ
+
+
+K8S_PREFIXES = (b"/registry/services/specs/", b"/registry/minions/", b"/registry/ranges/", b"/registry/configmaps/",
+                b"/registry/ipaddresses/", b"/coreos.com/network/", b"/registry/masterleases/")
+
+
+@pytest.mark.parametrize("prefix", [K8S_PREFIXES, b"/registry/services/", (b"/registry/pods/",), (b"/a", b"/b/c")])
+def test_column_picks_the_records_the_plain_path_picks(real_snapshot, prefix):
+    """``Column.keys_under`` at every position it may choose gives the records (and keys) the plain path's
+    ``startswith`` over every user key gives: the position only changes the cost."""
+    tried = 0
+    for path in paths(real_snapshot):
+        with Snapshot(path) as snap:
+            for b in snap.key_bucket().leaf_batches():
+                if not b.ks:
+                    continue
+                plain = mvcc.user_keys_plain(b.view, b.vs, b.ends)
+                want = [x for x, u in enumerate(plain) if u is not None and u.startswith(prefix)]
+                column = mvcc.Column(prefix)
+                for at in range(len(column.tables)):
+                    column.at, column.batches = at, 1  # (no sample: this position)
+                    got = column.keys_under(b.raw, b.vs, b.ends)
+                    if got is None:  # not etcd's layout, or a byte past the buffer: the caller makes every key
+                        fast_keys = mvcc.user_keys_at(b.raw, b.vs, b.ends)
+                        assert fast_keys is None or max(fast_keys[1]) + at >= len(b.raw)
+                        continue
+                    tried += 1
+                    assert got == (want, [plain[x] for x in want]), (path.name, at)
+    assert tried
+
+
+def test_column_handles_short_keys_and_odd_records():
+    """Keys shorter than the position, a key equal to a prefix, a byte that matches where the rest does not,
+    values not in etcd's layout (None: the caller's plain path), a gather past the buffer (None)."""
+    records = [kv(b"/a"), kv(b"/b/c"), kv(b"/b"), kv(b"/x/c"), kv(b"/b/cd"), kv(b"/")]
+    buf, vs, ends = spans(records)
+    plain = mvcc.user_keys_plain(memoryview(buf), vs, ends)
+    for prefix in ((b"/b/c", b"/a"), b"/b/", (b"/x/", b"/b/c"), b"/"):
+        column = mvcc.Column(prefix)
+        want = [x for x, u in enumerate(plain) if u.startswith(prefix)]
+        for at in range(len(column.tables)):
+            column.at, column.batches = at, 1
+            assert column.keys_under(buf, vs, ends) == (want, [plain[x] for x in want]), (prefix, at)
+        column.batches = 0  # and the position it chooses itself
+        assert column.keys_under(buf, vs, ends) == (want, [plain[x] for x in want])
+    for odd in ([kv(b"/a"), b""], [kv(b"/a"), kv(b"")], [kv(b"/" + b"x" * 200)], [kv(b"/a"), b"\x10\x05\x0a\x02/z"]):
+        buf, vs, ends = spans(odd)
+        assert mvcc.Column(b"/a").keys_under(buf, vs, ends) is None
+    buf, vs, ends = spans([b"\x0a\x02/a"])  # a value of the key alone, ending the buffer: position 5 lies past it
+    column = mvcc.Column(b"/abcdef")
+    column.at, column.batches = 5, 1
+    assert mvcc.user_keys_at(buf, vs, ends) is not None and column.keys_under(buf, vs, ends) is None
+    column.at = 1
+    assert column.keys_under(buf, vs, ends) == ([], [])
+
+
+def test_a_column_missing_a_byte_would_lose_records(real_snapshot):
+    """Must fail: a table without one of the prefixes' bytes at its position drops that prefix's records, and the
+    comparison with the plain path above sees it."""
+    lost = 0
+    for path in paths(real_snapshot):
+        with Snapshot(path) as snap:
+            for b in snap.key_bucket().leaf_batches():
+                if not b.ks:
+                    continue
+                plain = mvcc.user_keys_plain(b.view, b.vs, b.ends)
+                want = [x for x, u in enumerate(plain) if u is not None and u.startswith(K8S_PREFIXES)]
+                column = mvcc.Column(K8S_PREFIXES)
+                column.at, column.batches = 10, 1
+                broken = bytearray(column.tables[10])
+                broken[ord("s")] = 0  # /registry/services/specs/ has an s there
+                column.tables[10] = bytes(broken)
+                got = column.keys_under(b.raw, b.vs, b.ends)
+                lost += got is not None and got[0] != want
+    assert lost

@@ -49,3 +49,27 @@ def test_of_rows_equals_of(fixture_path):
             ns = Edit.of_rows(obj, value, rows, new_key=new_key, namespace="other")
             assert ns.changes[0].namespace == "other" and ns.changes[0].name == obj.name
         assert Edit.of_rows(objs[0], b"v", []).changes == () and Edit.of_rows(objs[0], b"v", []).kind is None
+
+
+def test_edit_after_a_value_read_equals_the_record_path(fixture_path):
+    """An object whose value was read (``Object.stored``: fields, no Record) makes the Edit a fresh one makes from
+    ``record_at``'s Record, and gives the same ``record`` and ``value``; a changed field must show."""
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap:
+        fresh = list(_objects(snap))
+        read = list(_objects(snap))
+        for i, (a, b) in enumerate(zip(fresh, read, strict=True)):
+            rows = _rows(a, i)
+            new_key = rows[0][3].encode() if rows[0][3] else None
+            assert b.value == mvcc.record_at(snap, b.revkey).kv.value and "fields" in b.cache
+            plain = Edit.of(a, b"v%d" % i * 80, [Change(a.key_text, a.kind, a.namespace, a.name, *r) for r in rows],
+                            new_key=new_key)
+            assert "record" not in b.cache
+            fast = Edit.of_rows(b, b"v%d" % i * 80, rows, new_key=new_key)
+            assert fast == plain and fast.write.packed == plain.write.packed
+            assert b.cache == {}  # forgotten
+            b.value  # noqa: B018 - read again: the Record made from the fields is record_at's
+            assert b.record == mvcc.record_at(snap, b.revkey)
+        c = next(_objects(snap))
+        c.value  # noqa: B018
+        c.cache["fields"] = (*c.cache["fields"][:3], c.cache["fields"][3] + 1, *c.cache["fields"][4:])
+        assert Edit.of_rows(c, b"v", []) != Edit.of(fresh[0], b"v", [])  # must fail: another version

@@ -142,6 +142,20 @@ def test_the_childs_answer_gives_the_warnings_of_the_keys_found_here():
     assert [w[0] for w in got] == ["/registry/configmaps/", "(--exclude)", "/registry/pods/", "/other/tree/"]
 
 
+def test_the_answer_in_pieces_is_the_answer():
+    """What the child writes piece by piece (``export_pieces``) is ``export``'s bytes, packed or not."""
+    from snaprewrite.rewrite.rules.leftovers import Mentions
+
+    here = Mentions(NETS)
+    here.keys = dict.fromkeys(reversed(ODD_KEYS))
+    whole = here.export()
+    assert b"".join(here.export_pieces()) == whole
+    here.pack()
+    assert b"".join(here.export_pieces()) == here.export() == whole
+    here.keys = {}
+    assert b"".join(here.export_pieces()) == here.export() == bytes(8)
+
+
 def test_a_cut_answer_is_refused():
     from snaprewrite.rewrite.rules.leftovers import Mentions
 

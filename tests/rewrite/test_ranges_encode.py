@@ -13,7 +13,7 @@ import pytest
 
 from snaprewrite.errors import DecodeError, PlanError
 from snaprewrite.k8s import bitmap
-from snaprewrite.rewrite.cidr import parse_ip
+from snaprewrite.rewrite.cidr import parse_ip, parse_ip_int
 from snaprewrite.rewrite.rules import ranges
 
 
@@ -35,7 +35,7 @@ def test_encode_from_parsed_addresses_equals_bitmap_encode(cidr):
         if trial % 4 == 0:
             ips.add(str(rng.choice(ends)))  # reserved (network, broadcast) or past the IPv6 cap
         held = sorted(ips, key=lambda ip: int(ipaddress.ip_address(ip)))
-        addrs = {ip: parse_ip(ip) for ip in held}
+        addrs = {ip: parse_ip_int(ip) for ip in held}
         want = _outcome(bitmap.encode, cidr, held)
         assert _outcome(ranges._encode, cidr, held, addrs) == want
     assert isinstance(_outcome(bitmap.encode, cidr, [str(net.network_address)]), str)  # the error path is met
@@ -53,3 +53,21 @@ def test_decode_bits_refuses_what_decode_refuses():
         assert errs[0] == errs[1]
     with pytest.raises(DecodeError):
         bitmap.decode_bits("10.96.0.0/24", b"\x80" + b"\x00" * 31)
+
+
+def test_held_addresses_are_those_in_the_network_in_address_order():
+    """``ranges._held`` (ints) keeps the addresses ``ipaddress`` puts in the network, in its order; and must not keep
+    one of another family or outside (a wrong mask or version check would)."""
+    rng = random.Random(7)
+    v4, v6 = ipaddress.ip_network("10.96.0.0/16"), ipaddress.ip_network("fd00:10:96::/108")
+    ips = [str(v4.network_address + rng.randrange(1 << 17)) for _ in range(300)]
+    ips += [str(v6.network_address + rng.randrange(1 << 21)) for _ in range(300)]
+    ips += ["None", "", "10.96.1.1", "10.96.1.1", "fd00:10:96:0:0:0:0:1", "::ffff:10.96.0.1", "10.97.0.1"]
+    addrs = {ip: parse_ip_int(ip) for ip in ips}
+    assert all(addrs[ip] == (None if parse_ip(ip) is None else (parse_ip(ip).version, int(parse_ip(ip)))) for ip in ips)
+    for net in (v4, v6):
+        want = sorted({ip for ip in ips if parse_ip(ip) is not None and parse_ip(ip) in net},
+                      key=lambda ip: int(parse_ip(ip)))
+        got = ranges._held(ips, addrs, net)
+        assert got == want and 100 < len(got) < 300
+    assert "10.97.0.1" not in ranges._held(ips, addrs, v4) and "fd00:10:96:0:0:0:0:1" in ranges._held(ips, addrs, v6)

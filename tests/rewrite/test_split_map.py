@@ -92,9 +92,9 @@ def test_the_services_and_ipaddresses_decided_in_a_child_are_the_same(fixture_pa
     calls = []
     real = parallel.Split.__init__
 
-    def init(self, items, fn, what, share=0.5, *a):
+    def init(self, items, fn, what, share=0.5, *a, **k):
         calls.append((what, len(items), share))
-        real(self, items, fn, what, share, *a)
+        real(self, items, fn, what, share, *a, **k)
 
     monkeypatch.setattr(parallel.Split, "__init__", init)
     split = _plan(fixture_path)
@@ -258,3 +258,27 @@ def test_the_ipaddress_rule_lets_go_of_each_object_once_its_edit_is_made(fixture
         assert alive[-1] <= 2 and alive == sorted(alive, reverse=True)  # the one being edited (and the one before)
     else:
         assert min(alive) >= len(alive)
+
+
+@pytest.mark.parametrize("share", [None, 1.0])
+def test_the_services_and_ipaddresses_decided_in_a_standby_are_the_same(fixture_path, forking, monkeypatch, share):
+    """The reads and renames sent to children forked before planning (``standby.Standby``: ``parallel.Remote``)
+    plan the same edits and warnings as with ``SNAPREWRITE_NO_FORK``; both standbys are used."""
+    from snaprewrite import standby
+    from snaprewrite.rewrite.rules import ipaddresses, services
+
+    monkeypatch.setenv("SNAPREWRITE_NO_FORK", "1")
+    plain = _plan(fixture_path)
+    monkeypatch.delenv("SNAPREWRITE_NO_FORK")
+    if share is not None:
+        monkeypatch.setattr(ipaddresses, "EARLY_SHARE", share)
+        monkeypatch.setattr(services, "EARLY_SHARE", share)
+    called = []
+    real = standby.Standby.call
+    monkeypatch.setattr(standby.Standby, "call", lambda self, *a, **k: (called.append(self.what), real(self, *a, **k))[1])
+    opts = planning.Options(CidrMap.parse("192.168.0.0/16=172.24.0.0/16"), CidrMap(()))
+    with Snapshot(fixture_path("k8s-etcd35.db")) as snap, \
+            standby.standbys({services.STANDBY: (snap,), ipaddresses.STANDBY: (snap,)}):
+        p = planning.build(snap, opts)
+    assert called == [services.STANDBY, ipaddresses.STANDBY]
+    assert ([(e.write, e.changes, e.sealed_with) for e in p.edits], p.warnings) == plain

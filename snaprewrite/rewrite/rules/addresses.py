@@ -110,6 +110,17 @@ def prefetch(obj: Object, api_version: str, *paths: tuple[str, ...], keep: bool 
         obj.forget()
 
 
+def forget_record(obj: Object) -> None:
+    """forget_record drops the record ``prefetch(..., keep=True)`` kept, but where the fields lie (``located``): a
+    rule holding many objects until it edits some reads the record again then, in one read (its element hint)."""
+    cache = obj.cache
+    if "located" in cache:
+        cache.pop("record", None)
+        cache.pop("fields", None)
+    else:
+        obj.forget()
+
+
 def export_read(obj: Object, *paths: tuple[str, ...]) -> tuple:
     """export_read is what ``prefetch(obj, ..., *paths, keep=True)`` left in the object's cache, as plain values,
     but the record: the fields and where they lie.
@@ -313,25 +324,30 @@ def object_edits(ctx: Context, slots: list[Slot], api_version: str, mirror: str,
         obj = moved[0].obj
         if ready is not None:
             ready(obj)
-        edits: dict = {}
-        rows: list[tuple] = []  # the object's Changes: (field, old, new, new_key) (``Edit.of_rows``)
-        field_name = moved[0].list_field
-        if moved[0].singular:  # no list field: the singular one is all there is
-            path = field_path(obj, api_version, ("spec", mirror))
-            edits[path] = [moved[0].new]
-            rows.append((mirror_label, moved[0].old, moved[0].new, None))
-        else:
-            list_path = field_path(obj, api_version, ("spec", field_name))
-            current = read_fields(obj, api_version, ("spec", field_name))
-            new_list: list[str | None] = [None] * len(current)
-            for s in moved:
-                new_list[s.index] = s.new
-                rows.append((s.label, s.old, s.new, None))
-            edits[list_path] = new_list
-            first = next((s for s in moved if s.index == 0), None)
-            mirror_path = field_path(obj, api_version, ("spec", mirror))
-            mirror_now = read_fields(obj, api_version, ("spec", mirror))
-            if first is not None and mirror_now and mirror_now[0] == first.old:
-                edits[mirror_path] = [first.new]
-                rows.append((mirror_label, first.old, first.new, None))
-        ctx.plan.edits.append(Edit.of_rows(obj, rewrite_value(obj, edits), rows))
+        ctx.plan.edits.append(object_edit(obj, moved, api_version, mirror, mirror_label))
+
+
+def object_edit(obj: Object, moved: list[Slot], api_version: str, mirror: str, mirror_label: str) -> Edit:
+    """object_edit is ``object_edits``' Edit of one object, from its moved slots (``mirror_label``: ``spec.<mirror>``)."""
+    edits: dict = {}
+    rows: list[tuple] = []  # the object's Changes: (field, old, new, new_key) (``Edit.of_rows``)
+    field_name = moved[0].list_field
+    if moved[0].singular:  # no list field: the singular one is all there is
+        path = field_path(obj, api_version, ("spec", mirror))
+        edits[path] = [moved[0].new]
+        rows.append((mirror_label, moved[0].old, moved[0].new, None))
+    else:
+        list_path = field_path(obj, api_version, ("spec", field_name))
+        current = read_fields(obj, api_version, ("spec", field_name))
+        new_list: list[str | None] = [None] * len(current)
+        for s in moved:
+            new_list[s.index] = s.new
+            rows.append((s.label, s.old, s.new, None))
+        edits[list_path] = new_list
+        first = next((s for s in moved if s.index == 0), None)
+        mirror_path = field_path(obj, api_version, ("spec", mirror))
+        mirror_now = read_fields(obj, api_version, ("spec", mirror))
+        if first is not None and mirror_now and mirror_now[0] == first.old:
+            edits[mirror_path] = [first.new]
+            rows.append((mirror_label, first.old, first.new, None))
+    return Edit.of_rows(obj, rewrite_value(obj, edits), rows)

@@ -14,7 +14,9 @@ writes (``flannel.alpha.coreos.com/public-ip``, ``backend-data``) hold no pod ad
 """
 
 import json
+import pickle
 import re
+from itertools import repeat
 
 from ...etcd import revision as revcodec
 from ...k8s.layout import KNOWN_ROOTS
@@ -37,9 +39,16 @@ class EtcdKeys:
     last put and of every record (the history a rename needs, as the planner gathers it for indexed keys).
 
     flannel's keys are absolute (``--etcd-prefix``), never below the layout root; ``run`` also drops any
-    found under the root of a ``--prefix`` layout."""
+    found under the root of a ``--prefix`` layout.
+
+    It sees the records a batch of leaves at a time (``visit_batch``; ``visit_page``: a leaf at a time) with the
+    user keys the pass made anyway, so it joins the leftovers' search in the forked child (``rewrite.aside.Aside``:
+    ``export`` there, ``absorb`` here); the planning pass, with no observer left, then makes only the user keys
+    under the rules' prefixes (``etcd.mvcc.Column``). ``visit`` record by record is the plain path (encrypted
+    values) and ``tests/rewrite/test_flannel_observer.py`` checks the others find the same."""
 
     skip = KNOWN_ROOTS  # ``visit`` ignores every key under these: the scan need not call it for them
+    rides = True  # it joins the leftovers' pass in the forked child (``rewrite.plan.scan``), never forks one alone
 
     def __init__(self):
         self.keys: dict[bytes, bytes] = {}
@@ -56,6 +65,30 @@ class EtcdKeys:
             self.keys.pop(key, None)
         else:
             self.keys[key] = rk
+
+    def visit_batch(self, batch, ukeys: list) -> None:
+        """visit_batch is ``visit`` for the records of a batch of leaves (``bbolt.tree.LeafBatch``; ``ukeys`` their
+        user keys, None for a record without a value) outside the known roots: usually none, one pass."""
+        if None not in ukeys and all(map(bytes.startswith, ukeys, repeat(self.skip))):
+            return
+        view = batch.view
+        for u, k, v, e in zip(ukeys, batch.ks, batch.vs, batch.ends):
+            if u is not None and not u.startswith(self.skip):
+                self.visit(u, view[k:v], view[v:e])
+
+    def visit_page(self, _run, records: list) -> None:
+        """visit_page is ``visit`` for a leaf's (user key, bbolt key, value) records."""
+        for u, k, v in records:
+            if not u.startswith(self.skip):
+                self.visit(u, k, v)
+
+    def export(self) -> bytes:
+        """export is what was found, as bytes: a forked child's answer (``rewrite.aside.Aside``); a few keys, if any."""
+        return pickle.dumps((self.keys, self.history), pickle.HIGHEST_PROTOCOL)
+
+    def absorb(self, found) -> None:
+        """absorb takes what ``export`` gave in the child (a view of it, or a ``spill.Part`` of the file it lies in)."""
+        self.keys, self.history = pickle.loads(found.read(0, len(found)) if hasattr(found, "read") else found)
 
 
 def observer(options) -> EtcdKeys | None:

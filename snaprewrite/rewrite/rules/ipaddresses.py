@@ -6,11 +6,12 @@ A moved service IP renames its IPAddress: new key ``<root>ipaddresses/<new ip>``
 layer's (``etcd.writes``), which reads the histories the planning scan gathers for ``renames`` rules.
 """
 
+from ... import standby
 from ...errors import PlanError
 from ...etcd import mvcc
 from ...k8s import located
 from .. import parallel
-from ..plan import Context, Edit, Warning, file_order
+from ..plan import Context, Edit, Object, Warning, file_order
 from .addresses import field_path, read_fields, replace_single, rewrite_value
 
 name = "ipaddresses"
@@ -39,7 +40,54 @@ def _split(ctx: Context, share: float) -> parallel.Split:
             return ("error", e)
 
     ordered = [objs[i] for i in file_order(objs)]
-    return parallel.Split(ordered, decide, "the IPAddress renames", share if ctx.options.crypt is None else 0.0)
+    waiting = standby.take(STANDBY)  # forked at the run's start (``job.run``): not the planner's heap at its peak
+    remote = None if waiting is None else parallel.Remote(waiting, lambda items, mid: _pack(ctx, existing, items, mid),
+                                                           _decide_packed)
+    return parallel.Split(ordered, decide, "the IPAddress renames", share if ctx.options.crypt is None else 0.0,
+                          remote=remote)
+
+
+STANDBY = "the IPAddress renames"  # the ``standby.Standby`` (holding the open snapshot) a caller may reserve
+
+
+def _pack(ctx: Context, existing: set[str], objs: list, mid: int) -> tuple:
+    """_pack is what ``_decide`` reads for ``objs[mid:]`` as plain values (``_decide_packed`` decides from them):
+    (the service map and the existing names a move may not take: in ``existing`` and not moved), and rows made
+    as they are sent: each object's key, record key, name, where its record lies, its move and whether it is kept."""
+    moved, kept = ctx.moved_ips, ctx.kept_ips
+    hints = ctx.snap.key_bucket().element_hints
+
+    def row(o) -> tuple:
+        return o.key, o.revkey, o.name, hints.get(o.revkey), moved.get(o.name), o.name in kept
+
+    return ((ctx.options.service_map, {n for n in existing if moved.get(n) is None}),
+            parallel.rows_in_pieces(objs, mid, row))
+
+
+def _decide_packed(snap, shared: tuple, rows: list):
+    """_decide_packed yields ``_decide`` of each object ``_pack`` packed, made again on ``snap`` (in a ``standby.Standby``)."""
+    service_map, taken = shared
+    ctx = _Decisions({r[2]: r[4] for r in rows if r[4] is not None}, {r[2] for r in rows if r[5]}, service_map)
+    hints = snap.key_bucket().element_hints
+    for i, (key, revkey, name, hint, _, _) in enumerate(rows):
+        rows[i] = None
+        if hint is not None:
+            hints[revkey] = hint
+        obj = Object(key, revkey, kind, "", name, snap)
+        try:
+            yield _decide(ctx, taken, obj)
+        except PlanError as e:
+            yield ("error", e)
+        hints.pop(revkey, None)
+
+
+class _Decisions:
+    """_Decisions is what ``_decide`` reads of the Context, for a decision made from ``_pack``'s values."""
+
+    def __init__(self, moved_ips: dict[str, str], kept_ips: set[str], service_map):
+        self.moved_ips, self.kept_ips = moved_ips, kept_ips
+        self.options = self  # (``options.service_map``)
+        self.service_map = service_map
 
 
 def start(ctx: Context) -> parallel.Split:
@@ -64,11 +112,10 @@ def run(ctx: Context) -> None:
             what = decision[0]
             if what == "rename":
                 _, value, new_ip, base = decision
-                obj.cache["record"] = mvcc.record_from_state(base, obj.key)  # but its value, as Edit.of keeps it
                 new_key = ctx.layout.key(PREFIX + new_ip.encode())
                 # the Change (obj.key_text, kind, "", obj.name, "metadata.name", obj.name, new_ip, new key)
                 row = ("metadata.name", obj.name, new_ip, new_key.decode())
-                ctx.plan.edits.append(Edit.of_rows(obj, value, [row], new_key=new_key, namespace=""))
+                ctx.plan.edits.append(Edit.of_rows(obj, value, [row], new_key=new_key, namespace="", base=base))
             elif what == "excluded":
                 ctx.excluded.add(obj.key)
             elif what == "warning":
@@ -126,7 +173,7 @@ def _decide(ctx: Context, existing: "_Names", obj) -> tuple | None:
             if read_fields(obj, API, ("metadata", "name")) != [obj.name]:
                 raise PlanError(f"{obj.key_text}: metadata.name does not match the key")
             value = rewrite_value(obj, {name_path: [new_ip]})
-    base = mvcc.record_state(obj.record, obj.key, value=False)
+    base = mvcc.put_state(obj.revkey, obj.stored(), obj.key)
     obj.forget()
     return ("rename", value, new_ip, base)
 

@@ -5,11 +5,12 @@ Records the moves in ``ctx.moved_subnets``.
 """
 
 from ..plan import Context
-from .addresses import Slot, assign, check_mirror, object_edits, prefetch, read_fields
+from .addresses import Slot, assign, check_mirror, forget_record, object_edits, prefetch, read_fields
 
 name = "nodes"
 kind = "Node"
 prefixes = (b"minions/",)  # relative to the layout root
+PATHS = (("spec", "podCIDRs"), ("spec", "podCIDR"))
 
 
 def run(ctx: Context) -> None:
@@ -19,7 +20,8 @@ def run(ctx: Context) -> None:
         if obj.excluded:
             ctx.excluded.add(obj.key)
             continue
-        prefetch(obj, "v1", ("spec", "podCIDRs"), ("spec", "podCIDR"))
+        prefetch(obj, "v1", *PATHS, keep=True)  # where the fields lie stays: the edit walks the value no more
+        forget_record(obj)
         cidrs = read_fields(obj, "v1", ("spec", "podCIDRs"))
         mirror = read_fields(obj, "v1", ("spec", "podCIDR"))
         field = "podCIDRs"

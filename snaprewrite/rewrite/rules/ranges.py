@@ -10,7 +10,7 @@ import ipaddress
 
 from ...errors import DecodeError, PlanError
 from ...k8s import bitmap, decode
-from ..cidr import parse_ip
+from ..cidr import parse_ip_int
 from ..plan import Change, Context, Edit, Warning
 from .addresses import field_path, read_fields, rewrite_value
 
@@ -21,7 +21,7 @@ prefixes = (b"ranges/",)  # relative to the layout root
 
 def run(ctx: Context) -> None:
     """run plans the new range and bitmap of each service IP RangeAllocation."""
-    addrs: dict[str, object] = {}  # each service IP parsed once for both families' ranges
+    addrs: dict[str, tuple | None] = {}  # each service IP parsed once for both families' ranges
     for obj in ctx.objects.get(kind, []):
         if not obj.name.endswith("serviceips"):
             continue
@@ -43,8 +43,8 @@ def run(ctx: Context) -> None:
         new_range = bitmap.range_spec(str(m.mapping.new))
         net = ipaddress.ip_network(new_range)
         if not addrs:
-            addrs.update((ip, parse_ip(ip)) for ip in ctx.service_ips)
-        held = sorted({ip for ip in ctx.service_ips if _in(addrs[ip], net)}, key=lambda ip: int(addrs[ip]))  # one family
+            addrs.update(zip(ctx.service_ips, map(parse_ip_int, ctx.service_ips)))
+        held = _held(ctx.service_ips, addrs, net)  # one family
         stored = decode.decode_value(obj.value).get("data")
         edits: dict = {field_path(obj, "v1", ("range",)): [new_range]}
         changes = [Change(obj.key_text, kind, obj.namespace, obj.name, "range", old_range, new_range)]
@@ -64,13 +64,13 @@ def run(ctx: Context) -> None:
 
 
 def _encode(range_cidr: str, ips: list[str], addrs: dict) -> bytes:
-    """_encode is ``bitmap.encode(range_cidr, ips)`` from the addresses already parsed (``addrs``: ip -> address).
+    """_encode is ``bitmap.encode(range_cidr, ips)`` from the addresses already parsed (``addrs``: ip -> (version, int)).
 
     ``ips`` lie in the range's network (``run`` keeps those): where each is an allocatable offset the
     bitmap is made from the offsets at once; otherwise ``bitmap.encode`` names the address it refuses.
     """
     first, count = bitmap.allocatable(range_cidr)
-    offsets = [int(addrs[ip]) - first for ip in ips]
+    offsets = [addrs[ip][1] - first for ip in ips]
     if all(0 <= k < count for k in offsets):
         return bitmap.encode_offsets(offsets)
     return bitmap.encode(range_cidr, ips)
@@ -86,5 +86,9 @@ def _network(key: str, text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Netwo
         raise PlanError(f"{key}: stored range {text!r} is not a CIDR") from None
 
 
-def _in(addr, net) -> bool:
-    return addr is not None and addr in net
+def _held(ips: list[str], addrs: dict, net) -> list[str]:
+    """_held is the distinct ``ips`` whose address lies in ``net``, in address order: ``addr in net`` (same version, the
+    network's bits) of each address ``addrs`` holds as (version, int) (``cidr.parse_ip_int``)."""
+    version, mask, base = net.version, int(net.netmask), int(net.network_address)
+    inside = {ip for ip in ips if (a := addrs[ip]) is not None and a[0] == version and a[1] & mask == base}
+    return sorted(inside, key=lambda ip: addrs[ip][1])

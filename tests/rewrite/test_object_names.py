@@ -30,4 +30,5 @@ def test_names_from_keys_answer_as_the_set_of_names():
     asked = ["10.96.0.1", "10.96.0.10", "fd00:10:96::a", "10.96.0.2", "10.96.0.3", "10.96.0.4", "10.96.0.5",
              "10.96.0.6", "10.96.0.7", "10.96.0.8", "", "b/10.96.0.3", "fd00:10:96::b"]
     assert [n for n in asked if n in names] == [n for n in asked if n in want]
+    assert set(names) == want  # (every name)
     assert "10.96.0.2" in names and "10.96.0.6" in names and "10.96.0.3" not in names and "10.96.0.8" not in names

@@ -147,6 +147,17 @@ class _Names:
     def __contains__(self, name: str) -> bool:
         return name in self.odd or self.prefix + name.encode("utf-8", "surrogateescape") in self.keys
 
+    def __iter__(self):
+        """Every name (in no order; two keys that read as one name give it twice): the names read from the keys, then
+        those of ``odd`` keys. Names are made as they are asked, none kept (the caller keeps those it wants)."""
+        prefix, cut, odd = self.prefix, len(self.prefix), self.odd
+        for key in self.keys:
+            if key.startswith(prefix) and key.find(b"/", cut) < 0:
+                name = key[cut:].decode("utf-8", "backslashreplace")
+                if name not in odd:
+                    yield name
+        yield from self.odd
+
 
 def _decide(ctx: Context, existing: "_Names", obj) -> tuple | None:
     """_decide is what becomes of one IPAddress, without changing anything: None (left alone), ("excluded",),

@@ -200,16 +200,7 @@ class PageFile:
         if off + ps > self.length:
             raise CorruptError("page past the end of the file", pgid)
         pid, flags, count, overflow = _HEADER(self.data, off)
-        if pid != pgid:
-            raise CorruptError(f"page header claims id {pid}", pgid)
-        if overflow:
-            if pgid + overflow >= hwm:
-                raise CorruptError(f"overflow of {overflow} pages runs past the high-water mark", pgid)
-            size = (overflow + 1) * ps
-            if off + size > self.length:
-                raise CorruptError("page runs past the end of the file", pgid)
-        else:
-            size = ps
+        size = self._size(pgid, pid, overflow, off)
         self._touched += size
         if self._touched >= RELEASE_WINDOW:
             self.touched(0)
@@ -231,16 +222,25 @@ class PageFile:
             raise CorruptError("page past the end of the file", pgid)
         image = self.read(off, ps)
         pid, flags, count, overflow = _HEADER(image, 0)
-        if pid != pgid:
-            raise CorruptError(f"page header claims id {pid}", pgid)
+        size = self._size(pgid, pid, overflow, off)
         if overflow:
-            if pgid + overflow >= hwm:
-                raise CorruptError(f"overflow of {overflow} pages runs past the high-water mark", pgid)
-            size = (overflow + 1) * ps
-            if off + size > self.length:
-                raise CorruptError("page runs past the end of the file", pgid)
             image += self.read(off + ps, size - ps)
         return PageHeaderInfo(pgid, flags, count, overflow), image
+
+    def _size(self, pgid: int, pid: int, overflow: int, off: int) -> int:
+        """_size is the byte size of page ``pgid`` at ``off`` whose header says id ``pid`` and ``overflow`` pages
+        (``span`` and ``read_page``'s checks): CorruptError for another id or a page past the high-water mark or
+        the file's end."""
+        if pid != pgid:
+            raise CorruptError(f"page header claims id {pid}", pgid)
+        if not overflow:
+            return self.page_size
+        if pgid + overflow >= self.meta.pgid:
+            raise CorruptError(f"overflow of {overflow} pages runs past the high-water mark", pgid)
+        size = (overflow + 1) * self.page_size
+        if off + size > self.length:
+            raise CorruptError("page runs past the end of the file", pgid)
+        return size
 
     def spans(self, pgids: tuple[int, ...], flags: int) -> tuple[list[int], list[int], tuple[int, ...]] | None:
         """spans is ``span`` for many pages of one type at once: (offsets, sizes, counts), or None.

@@ -317,9 +317,25 @@ def user_keys_at(raw, vs: list[int], ends: list[int]) -> tuple[list[bytes], list
     one ``map``. Also None for a leaf without records or with an empty value (its first bytes are its neighbour's,
     or past the end: each key must lie inside its value).
     """
-    count = len(vs)
-    if not count:
+    if not vs:
         return None
+    spans = _key_spans(raw, vs, ends)
+    if spans is None:
+        return None
+    starts, lens, stops = spans
+    # (each key sliced by ``map``: an ``itemgetter`` of every slice first builds a tuple of them all, a quarter slower)
+    keys = list(map(raw.__getitem__, map(slice, starts, stops)))
+    return keys, starts, lens
+
+
+def _key_spans(raw, vs: list[int], ends: list[int]) -> tuple[list[int], bytes, list[int]] | None:
+    """_key_spans is (starts, lengths, stops) of the user keys of a batch's records (``vs`` not empty) where every
+    value starts with field 1 and a one-byte length and each key ends inside its value; else None.
+
+    Whole-array operations: every value's tag and length come in one ``itemgetter`` call (``user_keys_at`` and
+    ``Column.keys_under`` share this test).
+    """
+    count = len(vs)
     v1 = [v + 1 for v in vs]  # (comprehensions: these two cost 8% less than ``list(map(add, ..., repeat(1)))``)
     try:
         head = bytes(itemgetter(*vs, *v1)(raw))  # every tag, then every length
@@ -332,9 +348,7 @@ def user_keys_at(raw, vs: list[int], ends: list[int]) -> tuple[list[bytes], list
     stops = list(map(add, starts, lens))
     if not all(map(le, stops, ends)):
         return None
-    # (each key sliced by ``map``: an ``itemgetter`` of every slice first builds a tuple of them all, a quarter slower)
-    keys = list(map(raw.__getitem__, map(slice, starts, stops)))
-    return keys, starts, lens
+    return starts, lens, stops
 
 
 class Column:
@@ -365,17 +379,10 @@ class Column:
         """keys_under is (positions, user keys) of a batch's records under the prefixes, in order; None where
         ``user_keys_at``'s fast path does not apply (the caller then makes every key)."""
         count = len(vs)
-        v1 = [v + 1 for v in vs]
-        try:
-            head = bytes(itemgetter(*vs, *v1)(raw))  # every tag, then every length
-        except IndexError:
+        spans = _key_spans(raw, vs, ends)
+        if spans is None:
             return None
-        if head.count(0x0A, 0, count) != count or max(head) >= 0x80:
-            return None
-        starts = [v + 2 for v in vs]
-        stops = list(map(add, starts, head[count:]))
-        if not all(map(le, stops, ends)):
-            return None
+        starts, _, stops = spans
         if self.batches % self.RESAMPLE == 0:
             self._choose(raw, starts, stops)
         self.batches += 1

@@ -335,6 +335,18 @@ def _answer(fn: Callable[[], Any]) -> tuple[bytes, ...]:
                             "attrs": attrs, "traceback": traceback.format_exc()}).encode(),)
 
 
+def reply(fd: int, fn: Callable[[], Any], label: str) -> None:
+    """reply writes ``fn``'s answer (``_answer``'s pieces) to ``fd`` in a child, whole; with ``SNAPREWRITE_MEMLOG``,
+    logs the child's memory at its start (``label``) and at the end."""
+    born = memory() if os.environ.get("SNAPREWRITE_MEMLOG") else None
+    for piece in _answer(fn):
+        data = memoryview(piece)
+        while data:
+            data = data[os.write(fd, data):]
+    if born is not None:
+        memlog(f"{label} {born}; at exit {memory()}")
+
+
 def may_fork() -> bool:
     """may_fork tells whether work may go to a forked child: the platform forks and ``SNAPREWRITE_NO_FORK`` is unset.
 
@@ -450,13 +462,7 @@ def fork_call(fn: Callable[[], Any], what: str, passes: tuple[type[BaseException
                 signal.signal(s, signal.SIG_DFL)
             _die_with_parent(parent)
             signal.pthread_sigmask(signal.SIG_SETMASK, old)
-            born = memory() if os.environ.get("SNAPREWRITE_MEMLOG") else None
-            for piece in _answer(fn):
-                data = memoryview(piece)
-                while data:
-                    data = data[os.write(w, data):]
-            if born is not None:
-                memlog(f"child {what!r}: at fork {born}; at exit {memory()}")
+            reply(w, fn, f"child {what!r}: at fork")
         finally:
             os._exit(0)
     call = ForkedCall(pid, r, what, passes, died)

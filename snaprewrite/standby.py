@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from .process import SIGNALS, ForkedCall, _answer, _die_with_parent, _state, deferred, may_fork, memlog, memory, trim
+from .process import SIGNALS, ForkedCall, _die_with_parent, _state, deferred, may_fork, memlog, memory, reply, trim
 
 REQUEST = b"SNAPREQ1"  # the head of a ``Standby``'s request: frames of a size (8 bytes) and a pickle: (fn, args,
 # whether pieces follow), then each piece, then an empty frame
@@ -72,13 +72,7 @@ class Standby:
                 if request is not None:
                     fn, args = request
                     del request
-                    born = memory() if os.environ.get("SNAPREWRITE_MEMLOG") else None
-                    for piece in _answer(lambda: fn(*held, *args)):
-                        data = memoryview(piece)
-                        while data:
-                            data = data[os.write(ans_w, data):]
-                    if born is not None:
-                        memlog(f"standby {what!r}: with its request {born}; at exit {memory()}")
+                    reply(ans_w, lambda: fn(*held, *args), f"standby {what!r}: with its request")
             finally:
                 os._exit(0)
         self.pid, self.fd, self.answer = pid, req_w, ans_r

@@ -111,6 +111,11 @@ class Write:
                 latest = Record(latest.revision, latest.tombstone, KeyValue(kv.key, kv.create_revision,
                                                                             kv.mod_revision, kv.version, b"", kv.lease))
             packed = latest
+        return cls._made(key, packed, value, new_key)
+
+    @classmethod
+    def _made(cls, key: bytes, packed: "bytes | Record", value: bytes, new_key: bytes | None) -> "Write":
+        """_made is the Write of ``packed`` whose new value waits in ``VALUES`` (or is held here where it will not)."""
         handle = VALUES.add(value)
         return cls(key, packed, value if handle is None else handle, new_key)
 
@@ -126,8 +131,7 @@ class Write:
             except struct.error:
                 pass
             else:
-                handle = VALUES.add(value)
-                return cls(key, packed, value if handle is None else handle, new_key)
+                return cls._made(key, packed, value, new_key)
         return cls.of(key, record_from_fields(revkey, fields), value, new_key)
 
     @classmethod
@@ -140,8 +144,7 @@ class Write:
             except struct.error:
                 pass
             else:
-                handle = VALUES.add(value)
-                return cls(key, packed, value if handle is None else handle, new_key)
+                return cls._made(key, packed, value, new_key)
         return cls.of(key, record_from_state(state, key), value, new_key)
 
     @property

@@ -62,7 +62,7 @@ def parse_ip(text: str) -> Address | None:
     so is an IPv6 literal already in the C library's canonical spelling (``inet_ntop`` gives the text
     back). ``tests/rewrite/test_cidr.py`` compares both ways; anything else goes to ``ipaddress``.
     """
-    quick = _quick_ip(text)
+    quick = quick_ip(text)
     if quick is not None:
         return ipaddress.IPv4Address(quick[1]) if quick[0] == 4 else ipaddress.IPv6Address(quick[1])
     try:
@@ -73,16 +73,16 @@ def parse_ip(text: str) -> Address | None:
 
 def parse_ip_int(text: str) -> tuple[int, int] | None:
     """parse_ip_int is (version, address as an int) of ``parse_ip(text)``, None where that is None; no address object is
-    made where ``_quick_ip`` reads the text (the usual spellings)."""
-    quick = _quick_ip(text)
+    made where ``quick_ip`` reads the text (the usual spellings)."""
+    quick = quick_ip(text)
     if quick is not None:
         return quick
     addr = parse_ip(text)
     return None if addr is None else (addr.version, int(addr))
 
 
-def _quick_ip(text: str) -> tuple[int, int] | None:
-    """_quick_ip is (family, address as an int) of an IP literal in the spelling Kubernetes stores, read without
+def quick_ip(text: str) -> tuple[int, int] | None:
+    """quick_ip is (family, address as an int) of an IP literal in the spelling Kubernetes stores, read without
     ``ipaddress``: None for any other text (``parse_ip`` then asks ``ipaddress``)."""
     if type(text) is not str:
         return None
@@ -96,9 +96,6 @@ def _quick_ip(text: str) -> tuple[int, int] | None:
         if socket.inet_ntop(socket.AF_INET6, packed) == text:
             return 6, int.from_bytes(packed, "big")
     return None
-
-
-quick_ip = _quick_ip  # (the doctor reads cluster IPs with it too)
 
 
 def parse_subnet(text: str) -> Network | None:
@@ -222,7 +219,7 @@ class CidrMap:
         address spelled by the C library (``_spell``); anything else, and a misfit, as ``map_ip_plain`` does,
         which ``tests/rewrite/test_cidr.py`` checks gives the same answer on every address.
         """
-        quick = _quick_ip(ip)
+        quick = quick_ip(ip)
         if quick is None:
             return self.map_ip_plain(ip)
         version, n = quick
@@ -385,7 +382,7 @@ class Reallocator:
         self._ends[j:k] = [hi]
 
     def _span(self, item: str) -> tuple[int, int] | None:
-        quick = _quick_ip(item)  # (``parse_ip``'s int, without the address object)
+        quick = quick_ip(item)  # (``parse_ip``'s int, without the address object)
         if quick is not None:
             return (quick[1], quick[1]) if quick[0] == self.net.version else None
         if "/" in item:

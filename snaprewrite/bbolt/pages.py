@@ -192,13 +192,7 @@ class PageFile:
         The checks of ``page`` without building a view (the scan's per-page step): the id is below the
         high-water mark, the header names it, the page and its overflow lie inside the data.
         """
-        hwm = self.meta.pgid
-        if not 0 <= pgid < hwm:
-            raise CorruptError(f"page id out of range (high-water mark {hwm})", pgid)
-        ps = self.page_size
-        off = pgid * ps
-        if off + ps > self.length:
-            raise CorruptError("page past the end of the file", pgid)
+        off = self._offset(pgid)
         pid, flags, count, overflow = _HEADER(self.data, off)
         size = self._size(pgid, pid, overflow, off)
         self._touched += size
@@ -213,19 +207,25 @@ class PageFile:
         bytes that must be released again (a ``madvise`` of the whole mapping); one ``pread`` of the page,
         and a second for its overflow pages, copies only the page.
         """
-        hwm = self.meta.pgid
-        if not 0 <= pgid < hwm:
-            raise CorruptError(f"page id out of range (high-water mark {hwm})", pgid)
+        off = self._offset(pgid)
         ps = self.page_size
-        off = pgid * ps
-        if off + ps > self.length:
-            raise CorruptError("page past the end of the file", pgid)
         image = self.read(off, ps)
         pid, flags, count, overflow = _HEADER(image, 0)
         size = self._size(pgid, pid, overflow, off)
         if overflow:
             image += self.read(off + ps, size - ps)
         return PageHeaderInfo(pgid, flags, count, overflow), image
+
+    def _offset(self, pgid: int) -> int:
+        """_offset is page ``pgid``'s offset in the file (``span`` and ``read_page``'s first checks): CorruptError
+        for an id at or above the high-water mark, or a first page past the file's end."""
+        hwm = self.meta.pgid
+        if not 0 <= pgid < hwm:
+            raise CorruptError(f"page id out of range (high-water mark {hwm})", pgid)
+        off = pgid * self.page_size
+        if off + self.page_size > self.length:
+            raise CorruptError("page past the end of the file", pgid)
+        return off
 
     def _size(self, pgid: int, pid: int, overflow: int, off: int) -> int:
         """_size is the byte size of page ``pgid`` at ``off`` whose header says id ``pid`` and ``overflow`` pages

@@ -84,11 +84,24 @@ def _handler(signum: int, frame) -> None:
         _state.pending = signum
         return
     _state.exiting = True
+    _ignore_the_rest()
     if _state.armed:
         raise Interrupted(signum)
     sys.stderr.write(f"{PREFIX}interrupted by {signal.Signals(signum).name}\n")
     sys.stderr.flush()
     raise SystemExit(128 + signum)
+
+
+def _ignore_the_rest() -> None:
+    """_ignore_the_rest has the kernel ignore SIGINT, SIGTERM and SIGHUP from now on: the first one is being acted on.
+
+    The handler ignores them too, but Python's shutdown puts its handlers back to the default: a second signal
+    arriving then (Ctrl-C reaches this process and its supervisor, which passes its copy on) killed the process
+    after it had printed its line, and the supervisor printed a second one ("killed by SIGINT").
+    """
+    for s in SIGNALS:
+        with contextlib.suppress(ValueError):  # (not the main thread: ``deferred`` acting on a held signal there)
+            signal.signal(s, signal.SIG_IGN)
 
 
 def install() -> None:

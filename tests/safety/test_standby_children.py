@@ -21,11 +21,12 @@ SNAP = REPO / "fixtures" / "k8s-etcd35.db"
 MAPPING = ["--service-cidr", "192.168.0.0/16=172.24.0.0/16", "--pod-cidr", "10.244.0.0/16=10.55.0.0/16"]
 pytestmark = pytest.mark.skipif(not process.may_fork(), reason="no fork")
 
-# the doctor (in its child) waits for GO; the run's process notes the standbys still waiting (the check's)
+# the doctor (in its child) waits for GO, and so does the run before it sends the output's check its work (else the
+# check could be sent and done before the test acts); the run's process notes the standbys still waiting (the check's)
 HELD_DOCTOR = """
 import os, sys, time
 from snaprewrite import cli, process, standby
-from snaprewrite.rewrite import job
+from snaprewrite.rewrite import apply, job
 MARKER, GO = sys.argv[1], sys.argv[2]
 real = job.diagnose
 def diagnose(state, plan, opts):
@@ -40,7 +41,14 @@ def held():
     while not os.path.exists(GO) and time.monotonic() < deadline:
         time.sleep(0.01)
     return None
+def take(name, real=standby.take):
+    if name == apply.STANDBY:  # the output's check is sent its work only after GO: the test acts on it first
+        deadline = time.monotonic() + 60
+        while not os.path.exists(GO) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    return real(name)
 job.diagnose = diagnose
+standby.take = take
 sys.argv = ["snaprewrite", *sys.argv[3:]]
 cli.main()
 """

@@ -252,24 +252,30 @@ def test_column_picks_the_records_the_plain_path_picks(real_snapshot, prefix):
     """``Column.keys_under`` at every position it may choose gives the records (and keys) the plain path's
     ``startswith`` over every user key gives: the position only changes the cost."""
     tried = 0
+    for name, b, plain, want in _batches_picked(real_snapshot, prefix):
+        column = mvcc.Column(prefix)
+        for at in range(len(column.tables)):
+            column.at, column.batches = at, 1  # (no sample: this position)
+            got = column.keys_under(b.raw, b.vs, b.ends)
+            if got is None:  # not etcd's layout, or a byte past the buffer: the caller makes every key
+                fast_keys = mvcc.user_keys_at(b.raw, b.vs, b.ends)
+                assert fast_keys is None or max(fast_keys[1]) + at >= len(b.raw)
+                continue
+            tried += 1
+            assert got == (want, [plain[x] for x in want]), (name, at)
+    assert tried
+
+
+def _batches_picked(real_snapshot, prefix):
+    """_batches_picked yields (file name, leaf batch, its user keys, the records under ``prefix``) of every leaf
+    batch with records in the fixtures and the real snapshot, the keys and records by the plain path."""
     for path in paths(real_snapshot):
         with Snapshot(path) as snap:
             for b in snap.key_bucket().leaf_batches():
                 if not b.ks:
                     continue
                 plain = mvcc.user_keys_plain(b.view, b.vs, b.ends)
-                want = [x for x, u in enumerate(plain) if u is not None and u.startswith(prefix)]
-                column = mvcc.Column(prefix)
-                for at in range(len(column.tables)):
-                    column.at, column.batches = at, 1  # (no sample: this position)
-                    got = column.keys_under(b.raw, b.vs, b.ends)
-                    if got is None:  # not etcd's layout, or a byte past the buffer: the caller makes every key
-                        fast_keys = mvcc.user_keys_at(b.raw, b.vs, b.ends)
-                        assert fast_keys is None or max(fast_keys[1]) + at >= len(b.raw)
-                        continue
-                    tried += 1
-                    assert got == (want, [plain[x] for x in want]), (path.name, at)
-    assert tried
+                yield path.name, b, plain, [x for x, u in enumerate(plain) if u is not None and u.startswith(prefix)]
 
 
 def test_column_handles_short_keys_and_odd_records():
@@ -301,18 +307,12 @@ def test_a_column_missing_a_byte_would_lose_records(real_snapshot):
     """Must fail: a table without one of the prefixes' bytes at its position drops that prefix's records, and the
     comparison with the plain path above sees it."""
     lost = 0
-    for path in paths(real_snapshot):
-        with Snapshot(path) as snap:
-            for b in snap.key_bucket().leaf_batches():
-                if not b.ks:
-                    continue
-                plain = mvcc.user_keys_plain(b.view, b.vs, b.ends)
-                want = [x for x, u in enumerate(plain) if u is not None and u.startswith(K8S_PREFIXES)]
-                column = mvcc.Column(K8S_PREFIXES)
-                column.at, column.batches = 10, 1
-                broken = bytearray(column.tables[10])
-                broken[ord("s")] = 0  # /registry/services/specs/ has an s there
-                column.tables[10] = bytes(broken)
-                got = column.keys_under(b.raw, b.vs, b.ends)
-                lost += got is not None and got[0] != want
+    for _, b, _, want in _batches_picked(real_snapshot, K8S_PREFIXES):
+        column = mvcc.Column(K8S_PREFIXES)
+        column.at, column.batches = 10, 1
+        broken = bytearray(column.tables[10])
+        broken[ord("s")] = 0  # /registry/services/specs/ has an s there
+        column.tables[10] = bytes(broken)
+        got = column.keys_under(b.raw, b.vs, b.ends)
+        lost += got is not None and got[0] != want
     assert lost

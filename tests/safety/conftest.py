@@ -2,6 +2,7 @@
 
 import os
 import random
+import time
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,15 @@ def big_snapshot(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("big") / "big.db"
     grow_snapshot(K8S_SNAPSHOT, path, BIG_VALUES)
     return path
+
+
+def gone(pid: int) -> bool:
+    """gone tells whether process ``pid`` has ended (been reaped) within 10 seconds."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.01)
+    return False

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import gone
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
@@ -42,17 +43,6 @@ def wait_for(path: Path, p: subprocess.Popen) -> int:
         assert p.poll() is None, p.stderr.read()
         time.sleep(0.01)
     raise AssertionError("the doctor child did not start")
-
-
-def gone(pid: int) -> bool:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.01)
-    return False
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "SIGINT-group"])

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import gone
 
 from snaprewrite import process
 
@@ -69,17 +70,6 @@ def _start(tmp_path, **kw):
     return p, out, go, {name: int(pid) for name, pid in waiting.items()}
 
 
-def _gone(pid: int) -> bool:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        time.sleep(0.01)
-    return False
-
-
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT-group"])
 def test_a_signal_while_a_standby_waits_ends_it_with_the_run(how, tmp_path):
     p, out, _, waiting = _start(tmp_path, start_new_session=True)
@@ -93,7 +83,7 @@ def test_a_signal_while_a_standby_waits_ends_it_with_the_run(how, tmp_path):
     assert p.returncode == 128 + sig, err
     assert err.strip().splitlines() == [f"snaprewrite: error: interrupted by {sig.name}"]
     assert os.listdir(out) == []
-    assert all(_gone(pid) for pid in waiting.values()), "a standby is left running"
+    assert all(gone(pid) for pid in waiting.values()), "a standby is left running"
 
 
 def test_a_check_standby_killed_before_its_work_fails_the_run_in_one_line(tmp_path):
